@@ -1,0 +1,252 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// act is a hidden-layer activation.
+type act uint8
+
+const (
+	actReLU act = iota
+	actSigmoid
+	actTanh
+)
+
+// head is the output layer's link and loss.
+type head uint8
+
+const (
+	headSigmoidBCE head = iota // one logit, BCE
+	headSoftmaxCE              // K logits, softmax cross-entropy
+	headMSE                    // K raw outputs, mean squared error
+)
+
+// layer is one dense layer z = a·W + b. W is In×Out, row-major, and b has Out entries; both are
+// views onto the model's flat parameter vector, W first, at offset off.
+type layer struct {
+	in, out int
+	off     int
+	w       blas64.General
+	b       []float64
+}
+
+// Model is a feed-forward network whose parameters live in one contiguous []float64, laid out
+// layer by layer as W (In×Out, row-major) then b (Out); see the package documentation.
+//
+// A Model is not safe for concurrent mutation. [Model.Predict], [Model.Loss] and [Evaluate] are safe
+// for concurrent use as long as nobody changes the parameters meanwhile.
+type Model struct {
+	cfg    Config
+	act    act
+	head   head
+	params []float64
+	layers []layer
+}
+
+// New builds a model for cfg with weights drawn from rng: He normal, N(0, 2/fan_in), for layers
+// feeding ReLU; Glorot normal, N(0, 2/(fan_in+fan_out)), for layers feeding sigmoid or tanh and for
+// the output layer. Biases start at zero.
+func New(cfg Config, rng *rand.Rand) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		return nil, errors.New("model: nil random source for initialization")
+	}
+	m := build(cfg, make([]float64, cfg.numParams()))
+	for l, ly := range m.layers {
+		std := math.Sqrt(2 / float64(ly.in+ly.out))
+		if l < len(m.layers)-1 && m.act == actReLU {
+			std = math.Sqrt(2 / float64(ly.in))
+		}
+		for i := range ly.in * ly.out {
+			m.params[ly.off+i] = std * rng.NormFloat64()
+		}
+	}
+	return m, nil
+}
+
+// build wires a model around params (len cfg.numParams()); cfg must be valid.
+func build(cfg Config, params []float64) *Model {
+	cfg.Hidden = slices.Clone(cfg.Hidden)
+	m := &Model{cfg: cfg, params: params}
+	switch cfg.activation() {
+	case ActSigmoid:
+		m.act = actSigmoid
+	case ActTanh:
+		m.act = actTanh
+	}
+	switch cfg.Loss {
+	case LossSoftmaxCE:
+		m.head = headSoftmaxCE
+	case LossMSE:
+		m.head = headMSE
+	}
+	w := cfg.widths()
+	off := 0
+	for l := 0; l+1 < len(w); l++ {
+		in, out := w[l], w[l+1]
+		m.layers = append(m.layers, layer{
+			in: in, out: out, off: off,
+			w: blas64.General{Rows: in, Cols: out, Stride: out, Data: params[off : off+in*out]},
+			b: params[off+in*out : off+in*out+out],
+		})
+		off += (in + 1) * out
+	}
+	return m
+}
+
+// Config returns the model's architecture.
+func (m *Model) Config() Config {
+	c := m.cfg
+	c.Hidden = slices.Clone(c.Hidden)
+	return c
+}
+
+// NumParams returns the number of parameters (weights and biases).
+func (m *Model) NumParams() int { return len(m.params) }
+
+// Params returns the live parameter vector: writing to it changes the model.
+func (m *Model) Params() []float64 { return m.params }
+
+// Clone returns an independent copy of m.
+func (m *Model) Clone() *Model { return build(m.cfg, slices.Clone(m.params)) }
+
+// rawOf returns x as a BLAS matrix without copying when it is a *mat.Dense.
+func rawOf(x mat.Matrix) blas64.General {
+	if d, ok := x.(*mat.Dense); ok {
+		return d.RawMatrix()
+	}
+	return mat.DenseCopyOf(x).RawMatrix()
+}
+
+// forward computes the logits of x into z (rows × Outputs), using hidden[l] (rows × width of
+// hidden layer l) for the hidden activations.
+func (m *Model) forward(x blas64.General, hidden []blas64.General, z blas64.General) {
+	a := x
+	for l, ly := range m.layers {
+		dst := z
+		if l < len(m.layers)-1 {
+			dst = hidden[l]
+		}
+		for i := range dst.Rows {
+			copy(dst.Data[i*dst.Stride:i*dst.Stride+ly.out], ly.b)
+		}
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, ly.w, 1, dst)
+		if l < len(m.layers)-1 {
+			activate(m.act, dst)
+		}
+		a = dst
+	}
+}
+
+// activate applies f elementwise to g in place.
+func activate(f act, g blas64.General) {
+	for i := range g.Rows {
+		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
+		switch f {
+		case actReLU:
+			for j, v := range row {
+				row[j] = max(v, 0)
+			}
+		case actSigmoid:
+			for j, v := range row {
+				row[j] = sigmoid(v)
+			}
+		case actTanh:
+			for j, v := range row {
+				row[j] = math.Tanh(v)
+			}
+		}
+	}
+}
+
+// scaleByDerivative multiplies d elementwise by f'(z), written in terms of h = f(z).
+func scaleByDerivative(f act, d, h blas64.General) {
+	for i := range d.Rows {
+		dr := d.Data[i*d.Stride : i*d.Stride+d.Cols]
+		hr := h.Data[i*h.Stride : i*h.Stride+h.Cols]
+		switch f {
+		case actReLU:
+			for j, v := range hr {
+				if v <= 0 {
+					dr[j] = 0
+				}
+			}
+		case actSigmoid:
+			for j, v := range hr {
+				dr[j] *= v * (1 - v)
+			}
+		case actTanh:
+			for j, v := range hr {
+				dr[j] *= 1 - v*v
+			}
+		}
+	}
+}
+
+// newScratch allocates the hidden and output buffers of a forward pass over rows rows.
+func (m *Model) newScratch(rows int) ([]blas64.General, blas64.General) {
+	hidden := make([]blas64.General, len(m.layers)-1)
+	for l := range hidden {
+		w := m.layers[l].out
+		hidden[l] = blas64.General{Rows: rows, Cols: w, Stride: w, Data: make([]float64, rows*w)}
+	}
+	k := m.cfg.Outputs
+	return hidden, blas64.General{Rows: rows, Cols: k, Stride: k, Data: make([]float64, rows*k)}
+}
+
+// checkInput panics when x does not have the model's number of columns.
+func (m *Model) checkInput(x blas64.General) {
+	if x.Cols != m.cfg.Inputs {
+		panic(fmt.Sprintf("model: input has %d columns, model takes %d", x.Cols, m.cfg.Inputs))
+	}
+}
+
+// Predict writes the model's outputs for the rows of x into dst (rows × Outputs): the probability
+// of the positive class for a binary model, class probabilities for softmax cross-entropy, raw
+// outputs for MSE. It panics if the shapes do not match.
+func (m *Model) Predict(dst *mat.Dense, x mat.Matrix) {
+	xr := rawOf(x)
+	m.checkInput(xr)
+	if r, c := dst.Dims(); r != xr.Rows || c != m.cfg.Outputs {
+		panic(fmt.Sprintf("model: Predict destination is %d×%d, want %d×%d", r, c, xr.Rows, m.cfg.Outputs))
+	}
+	hidden, _ := m.newScratch(xr.Rows)
+	z := dst.RawMatrix()
+	m.forward(xr, hidden, z)
+	for i := range z.Rows {
+		row := z.Data[i*z.Stride : i*z.Stride+z.Cols]
+		switch m.head {
+		case headSigmoidBCE:
+			row[0] = sigmoid(row[0])
+		case headSoftmaxCE:
+			softmax(row)
+		}
+	}
+}
+
+// Loss returns the mean loss over the rows of x with targets y (see [Model.Backward] for the
+// layout of y). It panics if the shapes do not match or a target is invalid.
+func (m *Model) Loss(x mat.Matrix, y []float64) float64 {
+	xr := rawOf(x)
+	m.checkInput(xr)
+	m.checkTargets(y, xr.Rows)
+	hidden, z := m.newScratch(xr.Rows)
+	m.forward(xr, hidden, z)
+	sum := 0.0
+	k := m.cfg.Outputs
+	for i := range z.Rows {
+		sum += m.lossRow(z.Data[i*k:(i+1)*k], m.target(y, i), nil, i)
+	}
+	return sum / float64(xr.Rows)
+}
