@@ -1,0 +1,43 @@
+// Package data turns CSV files into labelled numeric data sets and prepares
+// them for training and federation: loading with clear errors, missing
+// values, normalization fitted on training rows only, a schema every
+// hospital's data must match, stratified splits, partitioning into
+// hospitals, and synthetic data for scale tests.
+//
+// # Loading
+//
+// [Load] reads a CSV with a header row. [Options] name the label column,
+// the positive class of a binary label, columns to drop (identifiers) and
+// the privacy-unit column (the patient), and choose what happens to rows
+// with missing cells ("", "?", "NA", "N/A", "NaN", "null"). Malformed input
+// never panics: the error is one line naming the file, the line and the
+// column, such as
+//
+//	wdbc.csv: line 12: 30 fields, header has 31
+//	wdbc.csv: line 5, column "radius_mean": "abc" is not a number
+//
+// A [Report] says what loading found (rows read and dropped, missing cells
+// per column, constant columns, class counts); it holds counts and column
+// names, never cell values, so it may be logged.
+//
+// Two public reference sets are embedded ([Embedded], [LoadEmbedded]):
+// "wdbc", Breast Cancer Wisconsin (Diagnostic), 569 rows, 30 features,
+// 212 malignant (label "diagnosis", positive "M"); and "digits", Optical
+// Recognition of Handwritten Digits, 1797 rows of 8×8 images, 10 classes
+// (label "digit"). Both are CC BY 4.0; see [Attribution].
+//
+// # Invariants
+//
+// Every [Dataset] this package returns satisfies [Dataset.Validate]: X is
+// Rows() × len(Features) with at least one of each; Y holds class indices
+// into Classes (binary labels: 1 is the positive class Classes[1]); with
+// a privacy unit, Units index UnitIDs densely. Missing cells are NaN in X
+// until a [Transform] is applied; X is never infinite.
+//
+// # Privacy
+//
+// Rows of one patient (one privacy unit) are never separated: splits and
+// partitions move whole units, so differential privacy accounted per
+// patient holds. Errors and reports never carry a patient identifier; an
+// error may quote the one malformed cell it is about, shortened.
+package data

@@ -1,0 +1,96 @@
+package data
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Missing-value policies of [Options.Missing].
+const (
+	MissingMean   = "mean"   // keep NaN; a [Transform] imputes the training rows' column mean
+	MissingMedian = "median" // keep NaN; a [Transform] imputes the training rows' column median
+	MissingDrop   = "drop"   // drop every row with a missing feature cell
+)
+
+// Options choose how a CSV becomes a [Dataset]. The zero value is not
+// usable on its own: Label is required (see [LoadEmbedded] for the
+// embedded sets' defaults). Options serialize to JSON and are checked by
+// [Options.Validate].
+type Options struct {
+	// Label is the label column.
+	Label string `json:"label"`
+	// Positive is the positive class value of a binary label: it gets
+	// class index 1. Empty: the larger of the two values (numeric order if
+	// both are numbers, else byte order).
+	Positive string `json:"positive,omitempty"`
+	// Drop lists columns to ignore (identifiers, free text).
+	Drop []string `json:"drop,omitempty"`
+	// Missing is MissingMean (default), MissingMedian or MissingDrop.
+	Missing string `json:"missing,omitempty"`
+	// PrivacyUnit is the column naming the patient. It is removed from
+	// the features and kept as [Dataset.Units]; a missing value in it is
+	// an error.
+	PrivacyUnit string `json:"privacy_unit,omitempty"`
+	// Classes, when set, fixes the label's classes and their order (class
+	// index = position), as a federation's [Schema] does: every label
+	// value must be one of them, and a data set may hold only some of
+	// them (a hospital may see a single class). Empty: the classes are
+	// the values found, sorted, and at least two must occur.
+	Classes []string `json:"classes,omitempty"`
+}
+
+// Validate reports the first inconsistency in o.
+func (o Options) Validate() error {
+	if o.Label == "" {
+		return fmt.Errorf("data options: no label column given")
+	}
+	switch o.Missing {
+	case "", MissingMean, MissingMedian, MissingDrop:
+	default:
+		return fmt.Errorf("data options: missing %q: want %q, %q or %q", o.Missing, MissingMean, MissingMedian, MissingDrop)
+	}
+	seen := make(map[string]bool, len(o.Drop))
+	for _, c := range o.Drop {
+		switch {
+		case c == "":
+			return fmt.Errorf("data options: empty column name in drop")
+		case c == o.Label:
+			return fmt.Errorf("data options: label column %q is also dropped", c)
+		case c == o.PrivacyUnit:
+			return fmt.Errorf("data options: privacy-unit column %q is also dropped", c)
+		case seen[c]:
+			return fmt.Errorf("data options: column %q dropped twice", c)
+		}
+		seen[c] = true
+	}
+	if o.PrivacyUnit != "" && o.PrivacyUnit == o.Label {
+		return fmt.Errorf("data options: column %q is both label and privacy unit", o.Label)
+	}
+	if o.Classes != nil {
+		if len(o.Classes) < 2 {
+			return fmt.Errorf("data options: %d classes given, need at least 2", len(o.Classes))
+		}
+		for i, c := range o.Classes {
+			if c == "" || isMissing(c) {
+				return fmt.Errorf("data options: class %d is %q, a missing-value marker", i, c)
+			}
+			if slices.Index(o.Classes, c) != i {
+				return fmt.Errorf("data options: class %q listed twice", c)
+			}
+		}
+		if o.Positive != "" && (len(o.Classes) != 2 || o.Classes[1] != o.Positive) {
+			return fmt.Errorf("data options: positive %q must be the second of two classes, classes are %q", o.Positive, o.Classes)
+		}
+	}
+	return nil
+}
+
+// Imputation returns the imputation [FitTransform] should use for data
+// loaded with o: MissingMedian for "median", MissingMean otherwise (with
+// MissingDrop no cell is missing, so the choice does not matter).
+func (o Options) Imputation() string {
+	if o.Missing == MissingMedian {
+		return MissingMedian
+	}
+	return MissingMean
+}
