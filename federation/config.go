@@ -1,0 +1,392 @@
+package federation
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/model"
+)
+
+// Version is the config format version this package reads and writes.
+const Version = 1
+
+// Party is anyone holding keys in the federation: a hospital, the
+// aggregator, an auditor.
+type Party struct {
+	ID string `json:"id"`
+	// Recipient is the party's age X25519 recipient ("age1…"): what is
+	// sealed for it (threshold shares, checkpoints, ledgers) is encrypted to
+	// it.
+	Recipient string `json:"recipient"`
+	// SigningKey is the party's ed25519 public key, base64 (standard
+	// encoding, 32 bytes).
+	SigningKey string `json:"signing_key"`
+}
+
+// Member is a hospital: a contributor of updates, a key holder, or both.
+type Member struct {
+	Party
+	Contributor bool `json:"contributor"`
+	KeyHolder   bool `json:"key_holder"`
+	// Rows is the declared (public) number of training rows; it sets the
+	// member's weight in the average when [Training.Weighting] is "rows".
+	Rows int `json:"rows,omitempty"`
+}
+
+// HE configures the homomorphic encryption of updates.
+type HE struct {
+	// Enabled is false only for comparison runs (--no-he); such runs are
+	// flagged in every output and fail audit verification by default.
+	Enabled bool `json:"enabled"`
+	// Preset names the CKKS parameter preset (see package he).
+	Preset string `json:"preset,omitempty"`
+	// UpdateBound is the L2 bound every contributor clips its model update
+	// to before weighting and encryption; it bounds the values the preset
+	// must hold.
+	UpdateBound float64 `json:"update_bound"`
+}
+
+// DP configures each contributor's DP-SGD and its budget.
+type DP struct {
+	// Enabled is false only for comparison runs (--no-dp); such runs are
+	// flagged in every output and fail audit verification by default.
+	Enabled bool `json:"enabled"`
+	// Epsilon is each hospital's cap on ε over the federation's whole life;
+	// Delta the δ of every guarantee.
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	// Accountant is "rdp" or "pld".
+	Accountant string `json:"accountant"`
+	// Noise names the Gaussian sampler ("fast" or "google").
+	Noise string `json:"noise,omitempty"`
+	// ClipNorm is the per-example (per-unit) L2 clipping bound C.
+	ClipNorm float64 `json:"clip_norm"`
+	// SampleRate is the Poisson sampling rate q of each local step.
+	SampleRate float64 `json:"sample_rate"`
+	// PrivacyUnit names the column identifying a patient; empty means
+	// record-level DP (add/remove one row).
+	PrivacyUnit string `json:"privacy_unit,omitempty"`
+}
+
+// Training configures local and server optimization.
+type Training struct {
+	Rounds     int                   `json:"rounds"`
+	LocalSteps int                   `json:"local_steps"`
+	Local      model.OptimizerConfig `json:"local_optimizer"`
+	Server     fedavg.Config         `json:"server_optimizer"`
+	// Weighting is "equal" (every contributor weighs 1) or "rows"
+	// (declared rows over the largest declared rows).
+	Weighting string `json:"weighting"`
+}
+
+// Config is a federation's configuration. Every party holds the same Config;
+// its [Config.Hash] names the federation in every message.
+type Config struct {
+	Version    int      `json:"version"`
+	Name       string   `json:"name"`
+	Aggregator Party    `json:"aggregator"`
+	Auditors   []Party  `json:"auditors,omitempty"`
+	Members    []Member `json:"members"`
+	// Threshold is T: exactly T key holders decrypt each aggregate.
+	Threshold int `json:"threshold"`
+	// MinContributors is the fewest uploads a key holder agrees to decrypt
+	// the sum of.
+	MinContributors int `json:"min_contributors"`
+	// MaxDecryptions caps the decryption attempts of one round's sum.
+	MaxDecryptions int          `json:"max_decryptions"`
+	HE             HE           `json:"he"`
+	DP             DP           `json:"dp"`
+	Model          model.Config `json:"model"`
+	Data           DataSpec     `json:"data"`
+	Training       Training     `json:"training"`
+}
+
+// DataSpec is how every hospital reads its data: the loading options and
+// the schema each data set must match.
+type DataSpec struct {
+	Options   data.Options `json:"options"`
+	Schema    data.Schema  `json:"schema"`
+	Normalize string       `json:"normalize"` // "zscore" | "minmax" | "none"
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate checks the config's internal consistency, naming the first
+// problem found.
+func (c *Config) Validate() error {
+	if c.Version != Version {
+		return fmt.Errorf("federation config: version %d, this fedcrypt reads version %d", c.Version, Version)
+	}
+	seen := map[string]bool{}
+	checkParty := func(role string, p Party) error {
+		if !idPattern.MatchString(p.ID) {
+			return fmt.Errorf("federation config: %s id %q: want 1-64 letters, digits, '.', '_' or '-'", role, p.ID)
+		}
+		if seen[p.ID] {
+			return fmt.Errorf("federation config: id %q used twice", p.ID)
+		}
+		seen[p.ID] = true
+		if !strings.HasPrefix(p.Recipient, "age1") {
+			return fmt.Errorf("federation config: %s %q: recipient %q is not an age recipient (age1…)", role, p.ID, p.Recipient)
+		}
+		if _, err := p.PublicKey(); err != nil {
+			return fmt.Errorf("federation config: %s %q: %w", role, p.ID, err)
+		}
+		return nil
+	}
+	if err := checkParty("aggregator", c.Aggregator); err != nil {
+		return err
+	}
+	for _, a := range c.Auditors {
+		if err := checkParty("auditor", a); err != nil {
+			return err
+		}
+	}
+	var contributors, holders int
+	for _, m := range c.Members {
+		if err := checkParty("member", m.Party); err != nil {
+			return err
+		}
+		if !m.Contributor && !m.KeyHolder {
+			return fmt.Errorf("federation config: member %q is neither contributor nor key holder", m.ID)
+		}
+		if m.Rows < 0 {
+			return fmt.Errorf("federation config: member %q declares %d rows", m.ID, m.Rows)
+		}
+		if m.Contributor {
+			contributors++
+			if c.Training.Weighting == "rows" && m.Rows < 1 {
+				return fmt.Errorf("federation config: member %q must declare its rows for row weighting", m.ID)
+			}
+		}
+		if m.KeyHolder {
+			holders++
+		}
+	}
+	switch {
+	case c.Threshold < 2:
+		return fmt.Errorf("federation config: threshold %d: must be at least 2", c.Threshold)
+	case c.Threshold > holders:
+		return fmt.Errorf("federation config: threshold %d exceeds the %d key holders", c.Threshold, holders)
+	case c.MinContributors < 1 || c.MinContributors > contributors:
+		return fmt.Errorf("federation config: min_contributors %d out of range [1, %d contributors]", c.MinContributors, contributors)
+	case c.MaxDecryptions < 1:
+		return fmt.Errorf("federation config: max_decryptions %d must be at least 1", c.MaxDecryptions)
+	}
+	if c.HE.Enabled && c.HE.Preset == "" {
+		return fmt.Errorf("federation config: he enabled without a preset")
+	}
+	if !(c.HE.UpdateBound > 0) || math.IsInf(c.HE.UpdateBound, 0) {
+		return fmt.Errorf("federation config: update_bound %v must be positive and finite", c.HE.UpdateBound)
+	}
+	if err := c.DP.validate(); err != nil {
+		return err
+	}
+	if err := c.Model.Validate(); err != nil {
+		return fmt.Errorf("federation config: %w", err)
+	}
+	if err := c.Data.Options.Validate(); err != nil {
+		return fmt.Errorf("federation config: %w", err)
+	}
+	if c.Training.Rounds < 1 || c.Training.LocalSteps < 1 {
+		return fmt.Errorf("federation config: rounds %d and local_steps %d must be at least 1", c.Training.Rounds, c.Training.LocalSteps)
+	}
+	if err := c.Training.Server.Validate(); err != nil {
+		return fmt.Errorf("federation config: %w", err)
+	}
+	if err := c.Training.Local.Validate(); err != nil {
+		return fmt.Errorf("federation config: local optimizer: %w", err)
+	}
+	switch c.Training.Weighting {
+	case "equal", "rows":
+	default:
+		return fmt.Errorf("federation config: weighting %q: want equal or rows", c.Training.Weighting)
+	}
+	switch c.Data.Normalize {
+	case "zscore", "minmax", "none":
+	default:
+		return fmt.Errorf("federation config: normalize %q: want zscore, minmax or none", c.Data.Normalize)
+	}
+	return nil
+}
+
+func (d DP) validate() error {
+	bad := func(name string, v any, want string) error {
+		return fmt.Errorf("federation config: dp %s %v: %s", name, v, want)
+	}
+	if !d.Enabled {
+		return nil
+	}
+	switch {
+	case !(d.Epsilon > 0) || math.IsInf(d.Epsilon, 0):
+		return bad("epsilon", d.Epsilon, "must be positive and finite")
+	case !(d.Delta > 0 && d.Delta < 1):
+		return bad("delta", d.Delta, "must be in (0, 1)")
+	case !(d.ClipNorm > 0) || math.IsInf(d.ClipNorm, 0):
+		return bad("clip_norm", d.ClipNorm, "must be positive and finite")
+	case !(d.SampleRate > 0 && d.SampleRate <= 1):
+		return bad("sample_rate", d.SampleRate, "must be in (0, 1]")
+	}
+	switch d.Accountant {
+	case "rdp", "pld":
+	default:
+		return bad("accountant", d.Accountant, "want rdp or pld")
+	}
+	return nil
+}
+
+// PublicKey decodes the party's ed25519 signing key.
+func (p Party) PublicKey() (ed25519.PublicKey, error) {
+	k, err := base64.StdEncoding.DecodeString(p.SigningKey)
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("signing key %q is not a base64 ed25519 public key", p.SigningKey)
+	}
+	return ed25519.PublicKey(k), nil
+}
+
+// EncodePublicKey is the config's text form of an ed25519 public key.
+func EncodePublicKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
+
+// Canonical returns the canonical encoding the hash is computed over.
+func (c *Config) Canonical() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("federation: config does not marshal: " + err.Error())
+	}
+	return b
+}
+
+// Hash is the SHA-256 of the canonical encoding.
+type Hash [32]byte
+
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Hash returns the config's hash.
+func (c *Config) Hash() Hash { return sha256.Sum256(c.Canonical()) }
+
+// Member returns the member with the given id.
+func (c *Config) Member(id string) (Member, bool) {
+	for _, m := range c.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Index returns the member's position in Members, which is its key-holder
+// index in the threshold scheme; -1 if absent.
+func (c *Config) Index(id string) int {
+	for i, m := range c.Members {
+		if m.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyHolders and Contributors list member ids in config order.
+func (c *Config) KeyHolders() []string {
+	var ids []string
+	for _, m := range c.Members {
+		if m.KeyHolder {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}
+
+func (c *Config) Contributors() []string {
+	var ids []string
+	for _, m := range c.Members {
+		if m.Contributor {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}
+
+// Weight returns a contributor's public weight in the average: 1 with equal
+// weighting, its declared rows over the largest declared rows otherwise.
+func (c *Config) Weight(id string) float64 {
+	if c.Training.Weighting != "rows" {
+		return 1
+	}
+	maxRows := 0
+	for _, m := range c.Members {
+		if m.Contributor && m.Rows > maxRows {
+			maxRows = m.Rows
+		}
+	}
+	m, ok := c.Member(id)
+	if !ok || maxRows == 0 {
+		return 0
+	}
+	return float64(m.Rows) / float64(maxRows)
+}
+
+// SigningKey returns the public key registered for id, whoever it is (member,
+// aggregator or auditor).
+func (c *Config) SigningKey(id string) (ed25519.PublicKey, error) {
+	parties := []Party{c.Aggregator}
+	parties = append(parties, c.Auditors...)
+	for _, m := range c.Members {
+		parties = append(parties, m.Party)
+	}
+	for _, p := range parties {
+		if p.ID == id {
+			return p.PublicKey()
+		}
+	}
+	return nil, fmt.Errorf("%q is not a party of this federation", id)
+}
+
+// Parse reads a config, rejecting unknown fields, and validates it.
+func Parse(r io.Reader, source string) (*Config, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%s: trailing data after the config", source)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return &c, nil
+}
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Marshal returns the config as indented JSON, for people to read; the hash
+// is over [Config.Canonical], not these bytes.
+func (c *Config) Marshal() []byte {
+	var b bytes.Buffer
+	if err := json.Indent(&b, c.Canonical(), "", "  "); err != nil {
+		panic("federation: " + err.Error())
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}

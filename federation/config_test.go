@@ -1,0 +1,218 @@
+package federation
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/model"
+)
+
+// testConfig returns a valid config of n members (all contributors and key
+// holders) with deterministic keys, and the members' private keys.
+func testConfig(t testing.TB, n, threshold int) (*Config, map[string]ed25519.PrivateKey) {
+	keys := map[string]ed25519.PrivateKey{}
+	party := func(id string, seed byte) Party {
+		k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32))
+		keys[id] = k
+		return Party{ID: id, Recipient: "age1" + strings.Repeat("q", 58), SigningKey: EncodePublicKey(k.Public().(ed25519.PublicKey))}
+	}
+	c := &Config{
+		Version:         Version,
+		Name:            "test",
+		Aggregator:      party("aggregator", 100),
+		Threshold:       threshold,
+		MinContributors: threshold,
+		MaxDecryptions:  3,
+		HE:              HE{Enabled: true, Preset: "compact", UpdateBound: 1},
+		DP:              DP{Enabled: true, Epsilon: 1, Delta: 1e-5, Accountant: "rdp", ClipNorm: 1, SampleRate: 0.1},
+		Model:           model.Config{Kind: "logreg", Inputs: 3, Outputs: 1, Loss: "bce"},
+		Data: DataSpec{Options: data.Options{Label: "y"}, Normalize: "zscore",
+			Schema: data.Schema{Features: []string{"a", "b", "c"}, Label: "y", Classes: []string{"0", "1"}}},
+		Training: Training{Rounds: 2, LocalSteps: 5, Local: model.OptimizerConfig{Name: "sgd", LR: 0.1},
+			Server: fedavg.Config{Name: "fedavg"}, Weighting: "equal"},
+	}
+	for i := range n {
+		c.Members = append(c.Members, Member{Party: party(fmt.Sprintf("h%d", i+1), byte(i+1)), Contributor: true, KeyHolder: true, Rows: 10 * (i + 1)})
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("test config invalid: %v", err)
+	}
+	return c, keys
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := map[string]func(c *Config){
+		"threshold 1":             func(c *Config) { c.Threshold = 1 },
+		"threshold above holders": func(c *Config) { c.Threshold = 4 },
+		"no contributors needed":  func(c *Config) { c.MinContributors = 0 },
+		"duplicate id":            func(c *Config) { c.Members[1].ID = "h1" },
+		"bad recipient":           func(c *Config) { c.Members[0].Recipient = "ssh-ed25519 AAAA" },
+		"bad signing key":         func(c *Config) { c.Members[0].SigningKey = "abc" },
+		"epsilon zero":            func(c *Config) { c.DP.Epsilon = 0 },
+		"delta one":               func(c *Config) { c.DP.Delta = 1 },
+		"sample rate 2":           func(c *Config) { c.DP.SampleRate = 2 },
+		"unknown accountant":      func(c *Config) { c.DP.Accountant = "moments" },
+		"bad model":               func(c *Config) { c.Model.Kind = "svm" },
+		"no rounds":               func(c *Config) { c.Training.Rounds = 0 },
+		"role-less member":        func(c *Config) { c.Members[2].Contributor, c.Members[2].KeyHolder = false, false },
+		"he without preset":       func(c *Config) { c.HE.Preset = "" },
+		"version":                 func(c *Config) { c.Version = 2 },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, _ := testConfig(t, 3, 2)
+			mutate(c)
+			if err := c.Validate(); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestHashIsStableAndSensitive(t *testing.T) {
+	a, _ := testConfig(t, 3, 2)
+	b, _ := testConfig(t, 3, 2)
+	if a.Hash() != b.Hash() {
+		t.Fatal("equal configs hash differently")
+	}
+	parsed, err := Parse(bytes.NewReader(a.Marshal()), "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Hash() != a.Hash() {
+		t.Fatal("hash changed through Marshal and Parse")
+	}
+	b.DP.Epsilon = 1.0000001
+	if a.Hash() == b.Hash() {
+		t.Fatal("hash ignores epsilon")
+	}
+}
+
+func TestParseRejectsUnknownFieldsAndTrailingData(t *testing.T) {
+	c, _ := testConfig(t, 3, 2)
+	raw := c.Marshal()
+	withField := bytes.Replace(raw, []byte(`"name": "test"`), []byte(`"name": "test", "threshhold": 3`), 1)
+	if _, err := Parse(bytes.NewReader(withField), "f.json"); err == nil || !strings.Contains(err.Error(), "threshhold") {
+		t.Fatalf("unknown field: %v", err)
+	}
+	if _, err := Parse(bytes.NewReader(append(raw, "{}"...)), "f.json"); err == nil {
+		t.Fatal("trailing data accepted")
+	}
+}
+
+func TestWeights(t *testing.T) {
+	c, _ := testConfig(t, 3, 2)
+	if w := c.Weight("h2"); w != 1 {
+		t.Fatalf("equal weighting gave %v", w)
+	}
+	c.Training.Weighting = "rows"
+	if w := c.Weight("h2"); w != 20.0/30 {
+		t.Fatalf("row weighting gave %v, want 2/3", w)
+	}
+}
+
+func signed(c *Config, keys map[string]ed25519.PrivateKey, from string) *Envelope {
+	e := &Envelope{Kind: "upload", From: from, Config: c.Hash(), Round: 3, Nonce: []byte("n0nce"), Body: []byte("ciphertext")}
+	e.Sign(keys[from])
+	return e
+}
+
+func TestEnvelopeSignVerify(t *testing.T) {
+	c, keys := testConfig(t, 3, 2)
+	h := c.Hash()
+	e := signed(c, keys, "h1")
+	if err := c.Verify(e, h); err != nil {
+		t.Fatal(err)
+	}
+	hd := e.Header()
+	if err := c.VerifyHeader(&hd, h); err != nil {
+		t.Fatalf("header of a valid envelope: %v", err)
+	}
+	if hd.Digest() != e.Digest() {
+		t.Fatal("header and envelope digests differ")
+	}
+	tampers := map[string]func(e *Envelope){
+		"body":        func(e *Envelope) { e.Body = []byte("ciphertexT") },
+		"round":       func(e *Envelope) { e.Round = 4 },
+		"nonce":       func(e *Envelope) { e.Nonce = []byte("other") },
+		"kind":        func(e *Envelope) { e.Kind = "share" },
+		"sender":      func(e *Envelope) { e.From = "h2" },
+		"config":      func(e *Envelope) { e.Config[0] ^= 1 },
+		"non-member":  func(e *Envelope) { e.From = "mallory" },
+		"other's key": func(e *Envelope) { e.Sign(keys["h2"]) },
+	}
+	for name, tamper := range tampers {
+		t.Run(name, func(t *testing.T) {
+			e := signed(c, keys, "h1")
+			tamper(e)
+			if err := c.Verify(e, h); err == nil {
+				t.Fatal("tampered envelope verified")
+			}
+		})
+	}
+	e = signed(c, keys, "h1")
+	e.Body = []byte("x")
+	if err := c.Verify(e, h); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("want ErrBadSignature, got %v", err)
+	}
+}
+
+func TestEnvelopeWireRoundTrip(t *testing.T) {
+	c, keys := testConfig(t, 3, 2)
+	e := signed(c, keys, "h2")
+	b, _ := e.MarshalBinary()
+	got, err := ParseEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(got, c.Hash()); err != nil {
+		t.Fatalf("parsed envelope: %v", err)
+	}
+	for cut := range len(b) {
+		if _, err := ParseEnvelope(b[:cut]); err == nil {
+			t.Fatalf("truncated to %d bytes: accepted", cut)
+		}
+	}
+}
+
+func FuzzParseEnvelope(f *testing.F) {
+	c, keys := testConfig(f, 3, 2)
+	b, _ := signed(c, keys, "h1").MarshalBinary()
+	f.Add(b)
+	f.Add([]byte("FCE1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseEnvelope(data)
+		if err != nil {
+			return
+		}
+		again, _ := e.MarshalBinary()
+		if !bytes.Equal(again, data) {
+			t.Fatal("accepted envelope re-encodes differently")
+		}
+	})
+}
+
+func FuzzParseConfig(f *testing.F) {
+	c, _ := testConfig(f, 3, 2)
+	f.Add(c.Marshal())
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(bytes.NewReader(data), "fuzz.json")
+		if err != nil {
+			return
+		}
+		again, err := Parse(bytes.NewReader(c.Marshal()), "again.json")
+		if err != nil {
+			t.Fatalf("accepted config does not re-parse: %v", err)
+		}
+		if again.Hash() != c.Hash() {
+			t.Fatal("hash changed through a round trip")
+		}
+	})
+}

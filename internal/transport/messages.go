@@ -1,0 +1,286 @@
+package transport
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+)
+
+// Message kinds, the Kind of a [federation.Envelope].
+const (
+	KindHello    = "hello"     // member → aggregator: I am here
+	KindSetup    = "setup"     // aggregator → members: start the key ceremony
+	KindPKShare  = "pk-share"  // key holder → aggregator: collective-public-key share
+	KindPKShares = "pk-shares" // aggregator → members: every key holder's signed share, relayed
+	KindShamir   = "shamir"    // key holder → aggregator → one key holder: an age-encrypted Shamir share
+	KindReady    = "ready"     // member → aggregator: setup finished, with the collective key's digest
+	KindRound    = "round"     // aggregator → members: round r, its nonce, the global model
+	KindUpload   = "upload"    // contributor → aggregator: an encrypted, weighted, clipped update
+	KindDecline  = "decline"   // contributor → aggregator: not contributing this round, and why
+	KindDecrypt  = "decrypt"   // aggregator → key holder: the signed decryption set and the sum
+	KindShare    = "share"     // key holder → aggregator: a decryption share
+	KindRefuse   = "refuse"    // key holder → aggregator: will not decrypt, and why
+	KindResult   = "result"    // aggregator → members: the round's outcome
+	KindDone     = "done"      // aggregator → members: the run is over
+)
+
+// Bundle is a list of encoded envelopes relayed verbatim (pk-shares).
+type Bundle [][]byte
+
+func (b Bundle) Marshal() []byte {
+	var w writer
+	w.u64(uint64(len(b)))
+	for _, e := range b {
+		w.bytes(e)
+	}
+	return w.b
+}
+
+func ParseBundle(data []byte) (Bundle, error) {
+	r := reader{b: data}
+	n := r.count("envelopes", 8)
+	var b Bundle
+	for i := 0; i < n && r.err == nil; i++ {
+		b = append(b, r.bytes("envelope"))
+	}
+	return b, r.done("bundle")
+}
+
+// Shamir is one key holder's Shamir share for one other key holder,
+// age-encrypted to the recipient so the aggregator relays what it cannot
+// read.
+type Shamir struct {
+	To     string
+	Sealed []byte
+}
+
+func (s Shamir) Marshal() []byte {
+	var w writer
+	w.str(s.To)
+	w.bytes(s.Sealed)
+	return w.b
+}
+
+func ParseShamir(data []byte) (Shamir, error) {
+	r := reader{b: data}
+	s := Shamir{To: r.str("to"), Sealed: r.bytes("sealed share")}
+	return s, r.done("shamir share")
+}
+
+// Ready says a member finished setup and which collective key it computed.
+type Ready struct{ PublicKeyDigest []byte }
+
+func (m Ready) Marshal() []byte { var w writer; w.bytes(m.PublicKeyDigest); return w.b }
+
+func ParseReady(data []byte) (Ready, error) {
+	r := reader{b: data}
+	m := Ready{PublicKeyDigest: r.bytes("public key digest")}
+	return m, r.done("ready")
+}
+
+// RoundStart announces a round: the global model every contributor starts
+// from, and the server's view of the run. The round number and nonce are in
+// the envelope.
+type RoundStart struct {
+	Model []float64
+}
+
+func (m RoundStart) Marshal() []byte { var w writer; w.f64s(m.Model); return w.b }
+
+func ParseRoundStart(data []byte) (RoundStart, error) {
+	r := reader{b: data}
+	m := RoundStart{Model: r.f64s("model")}
+	return m, r.done("round announcement")
+}
+
+// DPClaim is what a contributor states about the DP-SGD it ran for an
+// upload and the budget it has spent.
+type DPClaim struct {
+	Enabled         bool
+	SampleRate      float64
+	NoiseMultiplier float64
+	ClipNorm        float64
+	Steps           uint64
+	Accountant      string
+	PrivacyUnit     string // "" = record-level
+	Epsilon         float64
+	Delta           float64
+}
+
+// Claim is the small, separately signed part of an upload that the audit
+// log keeps: the contributor's weight, whether the payload is encrypted, its
+// DP parameters and ε, and the payload's SHA-256. Signed by the contributor
+// as an envelope of kind "claim" bound to the round and nonce, it lets an
+// auditor check each hospital's participation and ε against the hospital's
+// own key, without the ciphertext.
+type Claim struct {
+	Weight        float64
+	Encrypted     bool
+	DP            DPClaim
+	PayloadDigest [32]byte
+}
+
+// KindClaim is the envelope kind of a signed [Claim].
+const KindClaim = "claim"
+
+func (c Claim) Marshal() []byte {
+	var w writer
+	w.f64(c.Weight)
+	w.bool(c.Encrypted)
+	w.bool(c.DP.Enabled)
+	w.f64(c.DP.SampleRate)
+	w.f64(c.DP.NoiseMultiplier)
+	w.f64(c.DP.ClipNorm)
+	w.u64(c.DP.Steps)
+	w.str(c.DP.Accountant)
+	w.str(c.DP.PrivacyUnit)
+	w.f64(c.DP.Epsilon)
+	w.f64(c.DP.Delta)
+	w.b = append(w.b, c.PayloadDigest[:]...)
+	return w.b
+}
+
+func ParseClaim(data []byte) (Claim, error) {
+	r := reader{b: data}
+	var c Claim
+	c.Weight = r.f64("weight")
+	c.Encrypted = r.bool("encrypted")
+	c.DP.Enabled = r.bool("dp enabled")
+	c.DP.SampleRate = r.f64("sample rate")
+	c.DP.NoiseMultiplier = r.f64("noise multiplier")
+	c.DP.ClipNorm = r.f64("clip norm")
+	c.DP.Steps = r.u64("steps")
+	c.DP.Accountant = r.str("accountant")
+	c.DP.PrivacyUnit = r.str("privacy unit")
+	c.DP.Epsilon = r.f64("epsilon")
+	c.DP.Delta = r.f64("delta")
+	r.at = "payload digest"
+	copy(c.PayloadDigest[:], r.take(32))
+	if err := r.done("claim"); err != nil {
+		return Claim{}, err
+	}
+	for _, v := range []float64{c.Weight, c.DP.SampleRate, c.DP.NoiseMultiplier, c.DP.ClipNorm, c.DP.Epsilon, c.DP.Delta} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return Claim{}, fmt.Errorf("claim: number %v is negative, infinite or NaN", v)
+		}
+	}
+	return c, nil
+}
+
+// Upload is a contributor's update for a round: its signed claim (an
+// encoded envelope of kind "claim") and the payload, an encrypted update
+// (package he) or, in runs without encryption, little-endian float64s.
+type Upload struct {
+	Claim   []byte
+	Payload []byte
+}
+
+func (u Upload) Marshal() []byte { var w writer; w.bytes(u.Claim); w.bytes(u.Payload); return w.b }
+
+func ParseUpload(data []byte) (Upload, error) {
+	r := reader{b: data}
+	u := Upload{Claim: r.bytes("claim"), Payload: r.bytes("payload")}
+	return u, r.done("upload")
+}
+
+// Decline says why a contributor sends no update this round.
+type Decline struct{ Reason string }
+
+func (m Decline) Marshal() []byte { var w writer; w.str(m.Reason); return w.b }
+
+func ParseDecline(data []byte) (Decline, error) {
+	r := reader{b: data}
+	m := Decline{Reason: r.str("reason")}
+	return m, r.done("decline")
+}
+
+// DecryptRequest asks a key holder for its decryption share of a round's sum.
+// It names the decryption set (exactly T key holders) and carries the
+// signed headers of every upload summed, so the key holder can check that at
+// least min-contributors distinct contributors signed uploads for this round
+// before it helps decrypt.
+type DecryptRequest struct {
+	Attempt uint64
+	Set     []string
+	Uploads []federation.Header
+	Sum     []byte
+}
+
+func (m DecryptRequest) Marshal() []byte {
+	var w writer
+	w.u64(m.Attempt)
+	w.strs(m.Set)
+	w.u64(uint64(len(m.Uploads)))
+	for _, h := range m.Uploads {
+		w.str(h.Kind)
+		w.str(h.From)
+		w.b = append(w.b, h.Config[:]...)
+		w.u64(h.Round)
+		w.bytes(h.Nonce)
+		w.b = append(w.b, h.BodyDigest[:]...)
+		w.bytes(h.Sig)
+	}
+	w.bytes(m.Sum)
+	return w.b
+}
+
+func ParseDecryptRequest(data []byte) (DecryptRequest, error) {
+	r := reader{b: data}
+	var m DecryptRequest
+	m.Attempt = r.u64("attempt")
+	m.Set = r.strs("decryption set")
+	n := r.count("uploads", 8*6+64)
+	for i := 0; i < n && r.err == nil; i++ {
+		var h federation.Header
+		h.Kind = r.str("upload kind")
+		h.From = r.str("upload sender")
+		r.at = "upload config hash"
+		copy(h.Config[:], r.take(32))
+		h.Round = r.u64("upload round")
+		h.Nonce = r.bytes("upload nonce")
+		r.at = "upload digest"
+		copy(h.BodyDigest[:], r.take(32))
+		h.Sig = r.bytes("upload signature")
+		m.Uploads = append(m.Uploads, h)
+	}
+	m.Sum = r.bytes("sum")
+	return m, r.done("decryption request")
+}
+
+// Share is a key holder's decryption share of a round's sum.
+type Share struct {
+	Attempt uint64
+	Share   []byte
+}
+
+func (m Share) Marshal() []byte { var w writer; w.u64(m.Attempt); w.bytes(m.Share); return w.b }
+
+func ParseShare(data []byte) (Share, error) {
+	r := reader{b: data}
+	m := Share{Attempt: r.u64("attempt"), Share: r.bytes("share")}
+	return m, r.done("decryption share")
+}
+
+// Result tells members how a round ended.
+type Result struct {
+	Completed   bool
+	Included    []string // contributors whose uploads were summed
+	ModelDigest []byte   // SHA-256 of the new global model's parameters
+	Reason      string   // why the round was abandoned, when it was
+}
+
+func (m Result) Marshal() []byte {
+	var w writer
+	w.bool(m.Completed)
+	w.strs(m.Included)
+	w.bytes(m.ModelDigest)
+	w.str(m.Reason)
+	return w.b
+}
+
+func ParseResult(data []byte) (Result, error) {
+	r := reader{b: data}
+	m := Result{Completed: r.bool("completed"), Included: r.strs("included"), ModelDigest: r.bytes("model digest"), Reason: r.str("reason")}
+	return m, r.done("round result")
+}
