@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,11 +11,11 @@ import (
 	"math"
 	"os"
 	"regexp"
-	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // Version is the config format version this package reads and writes.
@@ -30,8 +29,8 @@ type Party struct {
 	// sealed for it (threshold shares, checkpoints, ledgers) is encrypted to
 	// it.
 	Recipient string `json:"recipient"`
-	// SigningKey is the party's ed25519 public key, base64 (standard
-	// encoding, 32 bytes).
+	// SigningKey is the party's ed25519 public key, "ed25519:" and its
+	// base64 ([vault.FormatSigningKey]).
 	SigningKey string `json:"signing_key"`
 }
 
@@ -138,8 +137,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("federation config: id %q used twice", p.ID)
 		}
 		seen[p.ID] = true
-		if !strings.HasPrefix(p.Recipient, "age1") {
-			return fmt.Errorf("federation config: %s %q: recipient %q is not an age recipient (age1…)", role, p.ID, p.Recipient)
+		if _, err := vault.ParseRecipient(p.Recipient); err != nil {
+			return fmt.Errorf("federation config: %s %q: %w", role, p.ID, err)
 		}
 		if _, err := p.PublicKey(); err != nil {
 			return fmt.Errorf("federation config: %s %q: %w", role, p.ID, err)
@@ -248,16 +247,7 @@ func (d DP) validate() error {
 }
 
 // PublicKey decodes the party's ed25519 signing key.
-func (p Party) PublicKey() (ed25519.PublicKey, error) {
-	k, err := base64.StdEncoding.DecodeString(p.SigningKey)
-	if err != nil || len(k) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("signing key %q is not a base64 ed25519 public key", p.SigningKey)
-	}
-	return ed25519.PublicKey(k), nil
-}
-
-// EncodePublicKey is the config's text form of an ed25519 public key.
-func EncodePublicKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
+func (p Party) PublicKey() (ed25519.PublicKey, error) { return vault.ParseSigningKey(p.SigningKey) }
 
 // Canonical returns the canonical encoding the hash is computed over.
 func (c *Config) Canonical() []byte {

@@ -6,21 +6,42 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
+
+var (
+	recipientOnce sync.Once
+	recipient     string
+)
+
+// testRecipient is one age recipient shared by every test party, so that
+// two test configs are equal.
+func testRecipient(t testing.TB) string {
+	recipientOnce.Do(func() {
+		id, err := vault.GenerateIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recipient = id.Recipient().String()
+	})
+	return recipient
+}
 
 // testConfig returns a valid config of n members (all contributors and key
 // holders) with deterministic keys, and the members' private keys.
 func testConfig(t testing.TB, n, threshold int) (*Config, map[string]ed25519.PrivateKey) {
+	recipient := testRecipient(t)
 	keys := map[string]ed25519.PrivateKey{}
 	party := func(id string, seed byte) Party {
 		k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32))
 		keys[id] = k
-		return Party{ID: id, Recipient: "age1" + strings.Repeat("q", 58), SigningKey: EncodePublicKey(k.Public().(ed25519.PublicKey))}
+		return Party{ID: id, Recipient: recipient, SigningKey: vault.FormatSigningKey(k.Public().(ed25519.PublicKey))}
 	}
 	c := &Config{
 		Version:         Version,
