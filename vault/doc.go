@@ -64,7 +64,9 @@
 // documented offset. Reading checks the kind, that the writer's key is the
 // one expected, and the signature, before returning the payload. Writing is
 // atomic: temporary file in the same directory, fsync, rename, fsync of the
-// directory; a crash leaves the previous file intact.
+// directory; a crash leaves the previous file intact, and may leave a
+// hidden ".NAME.tmp-*" file beside it: an age file holding the unfinished
+// version, safe to delete.
 //
 // # Threat model (encryption at rest)
 //
