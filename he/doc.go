@@ -1,0 +1,147 @@
+// Package he is fedcrypt's homomorphic aggregation: multiparty CKKS with
+// T-out-of-N threshold decryption, on Lattigo v5 (he/hefloat, mhe). It is the
+// only package that imports Lattigo, and no Lattigo type appears in its API:
+// callers see bytes, Go slices and he types.
+//
+// # Protocol
+//
+// Setup, once per federation. Key holders are identified by small integers
+// (their index in the federation's member list); index i is Shamir point i+1.
+//
+//	crs := configHash                                  // 32 bytes, common reference string
+//	h, _ := he.NewKeyHolder(params, crs, i, crypto/rand.Reader)
+//	share := h.PublicKeyShare()                        // public, sent to everyone
+//	pk, _ := he.CombinePublicKey(params, crs, allShares) // every member recomputes it
+//	out, _ := h.ShamirShares(allIndices, T, crypto/rand.Reader) // out[j] is secret, for j only
+//	_ = h.CombineShamirShares(receivedFromEveryOther)  // h now holds its threshold share
+//	state, _ := h.MarshalBinary()                      // secret: seal before storing
+//
+// Each round:
+//
+//	u, _ := he.Encrypt(pk, update, crypto/rand.Reader) // contributor → aggregator
+//	sum := he.NewSum(params); _ = sum.Add(u)           // aggregator, streaming, memory O(model)
+//	sb, _ := sum.MarshalBinary()                       // sent to the T key holders of the set
+//	ds, _ := h.DecryptionShare(sb, set, crypto/rand.Reader) // len(set) == T exactly
+//	total, _ := sum.Decrypt(sharesOfTheSet)            // Σ updates, rounded by DecodePublic
+//
+// N-of-N is T = N. Every function that needs randomness takes an io.Reader;
+// it must be crypto/rand.Reader in production (key material, encryption and
+// flooding noise); a seeded stream (ChaCha20) makes simulations reproducible.
+// From the reader, 32-byte keys are drawn that key Lattigo's BLAKE2b PRNGs;
+// outputs do not depend on the number of goroutines.
+//
+// # Scheme
+//
+// CKKS over the conjugate-invariant ring Z[X+X⁻¹]/(X^{2n}+1) with n = 2^LogN
+// (Kim and Song, "Approximate Homomorphic Encryption over the Conjugate-
+// invariant Ring", 2018): n real slots per ciphertext, so a vector of P values
+// packs into ⌈P/n⌉ ciphertexts. Secrets are ternary (uniform in {-1,0,1}, as
+// Lattigo), errors discrete Gaussian with σ = 3.2. With key holder i's secret
+// sᵢ, s = Σᵢ sᵢ and a expanded from the common reference string (Mouchet,
+// Troncoso-Pastoriza, Bossuat, Hubaux, "Multiparty Homomorphic Encryption
+// from Ring-Learning-With-Errors", PETS 2021):
+//
+//	public-key share   bᵢ = −sᵢ·a + eᵢ
+//	public key         (b, a),  b = Σᵢ bᵢ = −s·a + Σᵢ eᵢ
+//	encryption         (c0, c1) = (u·b + e₀ + ⌊Δ·m⌉, u·a + e₁)
+//	sum                componentwise addition modulo Q
+//	decryption share   hⱼ = s'ⱼ·c1 + e_flood,ⱼ      (j in the decryption set)
+//	combination        c0 + Σⱼ hⱼ = Δ·Σm + e
+//
+// Threshold: each key holder deals sᵢ with a random polynomial of degree T−1
+// (Lattigo's mhe.Thresholdizer) and sums the shares it receives; for a
+// decryption set of exactly T key holders, Lattigo's mhe.Combiner turns a
+// threshold share into an additive share s'ⱼ with Σⱼ s'ⱼ = s (Mouchet,
+// Bertrand, Hubaux, "An Efficient Threshold Access-Structure for RLWE-Based
+// Multiparty Homomorphic Encryption", J. Cryptology 2023). Fewer than T shares
+// decrypt to noise: TestFewerThanTSharesDecryptToNoise shows it through the
+// same decoding path.
+//
+// # Noise, flooding and precision
+//
+// For K = MaxKeyHolders and M = MaxAddends, the error of one fresh encryption
+// has per-coefficient variance (the factor 2 is the conjugate-invariant ring's,
+// as in Lattigo's NoiseFreshPK), and a sum of M bounded at 6σ:
+//
+//	v_fresh = 2·σ²·(1 + (4/3)·n·K)
+//	E       = 6·√(M·v_fresh)
+//
+// Decryption shares are flooded so that a released sum does not expose the
+// ciphertext error, which with c0, c1 would give the secret key (Li and
+// Micciancio, "On the Security of Homomorphic Encryption on Approximate
+// Numbers", Eurocrypt 2021). The flooding follows the Gaussian bound of Li,
+// Micciancio, Schultz and Sorrell ("Securing Approximate Homomorphic Encryption
+// Using Differential Privacy", Crypto 2022) for s bits of statistical security
+// over k = DecryptionCap decryptions of one ciphertext:
+//
+//	σ_flood = 8·√k · 2^{s/2} · E            (s = 30, k = 4 in the presets)
+//
+// drawn by Lattigo's Gaussian sampler truncated at 6σ_flood. That sampler does
+// not reduce a sample modulo each prime, so [NewParams] rejects a set unless
+// every prime qᵢ > 2^8·6·σ_flood. A decrypted slot then has error
+//
+//	σ_slot = √(n·(M'·v_fresh + T·σ_flood²))   (M' addends, T shares)
+//
+// and [Sum.Decrypt] rounds each value with Lattigo's DecodePublic to
+// prec = ⌊log₂Δ − log₂(6.45·σ_slot)⌋ bits (at most 40): the bits below the
+// error's 2^-30 tail are not released (Lattigo SECURITY.md).
+// [Params.PrecisionBits] gives log₂(Δ/σ_slot).
+//
+// The cap on decryptions is enforced twice: each key holder counts the shares
+// it gives per ciphertext (by a SHA-256 digest of c1, since a share depends on
+// c1 only; the count is part of its marshalled state) and refuses the
+// (k+1)-th with [ErrDecryptionCap]; a [Sum] counts its own decryptions too.
+//
+// Scales above 2^53 would push Lattigo's encoder onto its big-float path: the
+// encoder works at Δ₀ = 2^min(LogScale, 50) and the plaintext is multiplied
+// by the integer 2^(LogScale−50).
+//
+// # Presets
+//
+// Both presets use ring degree 2^12 (4096 real slots) and one ciphertext
+// level; log₂Q is within the homomorphic-encryption standard's 128-bit bound
+// for ternary secrets (LogN 12 → 109, 13 → 218, 14 → 438; Albrecht et al.,
+// 2018), checked at construction. The bound for degree n is applied to the
+// conjugate-invariant ring of the same degree, as in Kim–Song and Lattigo.
+//
+//	preset   log₂Q      Δ     max |value|  max addends  max key holders  σ_flood
+//	compact  61 (1 q)   2^51  1            128          16               2^35.5
+//	precise  108 (2 q)  2^90  4            1024         128              2^38.5
+//
+// The insecure test presets (ring degree 2^10) exist only to keep -short
+// tests fast.
+//
+// # Wire format and validation
+//
+// Every object (public-key share, public key, Shamir share, encrypted vector,
+// decryption share, key-holder state) is a header (magic, version, kind,
+// preset, NTT/Montgomery flags, lengths, level, scale, parties) followed by
+// polynomials whose coefficients are bit-packed on bitlen(qᵢ) bits, so an
+// encrypted vector takes 2·log₂Q/8 bytes per value plus a 28-byte header.
+// Lattigo never reads these bytes: decoders check the exact length first,
+// then every field, every coefficient against its prime and the padding
+// bits. Errors wrap [ErrMalformed] and never panic; the encodings are
+// canonical. Key-holder states are also checked for a ternary secret matching
+// their public-key share.
+//
+// # Threat model
+//
+// The aggregator is honest-but-curious: it sees public-key shares, encrypted
+// vectors, sums and decryption shares, and with up to T−1 key holders it
+// learns nothing about one update beyond the released sum (semantic security
+// of RLWE; Shamir sharing). A decryption share is bound to one sum's c1; the
+// aggregator can ask a key holder to decrypt any ciphertext, so key holders
+// must check, outside this package, that a sum names enough signed uploads
+// before calling [KeyHolder.DecryptionShare]. Parties are assumed to follow
+// the protocol: shares are not proven correct, and a malicious key holder can
+// make a decryption fail or wrong (detectable only as garbage). Shamir shares
+// and key-holder states are secret and must be encrypted in transit and at
+// rest; this package never writes them anywhere.
+//
+// # Concurrency
+//
+// [Params] and [PublicKey] are immutable and safe for concurrent use.
+// [KeyHolder] and [Sum] are not. Encrypt, Sum.Add, DecryptionShare and
+// Decrypt spread ciphertexts over GOMAXPROCS goroutines, one Lattigo encoder
+// and buffer set per goroutine.
+package he

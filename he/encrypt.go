@@ -1,0 +1,210 @@
+package he
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
+)
+
+// An encrypted vector ("update") is the 8-byte common header, then
+//
+//	length u64 | ciphertexts u32 | addends u32 | level u8 | logScale u8 | reserved u16
+//
+// then, per ciphertext, c0 and c1 packed (NTT form, not Montgomery).
+const updateHeaderLen = commonLen + 20
+
+// updateHeader is the decoded fixed part of an encrypted vector.
+type updateHeader struct {
+	length  int // number of float64 values
+	count   int // ciphertexts
+	addends int // encrypted vectors summed into this one
+}
+
+func (p *Params) putUpdateHeader(b []byte, h updateHeader) {
+	p.putCommon(b, kindUpdate, flagNTT)
+	binary.LittleEndian.PutUint64(b[commonLen:], uint64(h.length))
+	binary.LittleEndian.PutUint32(b[commonLen+8:], uint32(h.count))
+	binary.LittleEndian.PutUint32(b[commonLen+12:], uint32(h.addends))
+	b[commonLen+16] = byte(p.params.MaxLevel())
+	b[commonLen+17] = byte(p.lit.LogScale)
+}
+
+// maxLength bounds the length of one encrypted vector (2^32 values).
+const maxLength = 1 << 32
+
+// parseUpdateHeader validates the header and the exact length of an
+// encrypted vector.
+func (p *Params) parseUpdateHeader(b []byte) (updateHeader, error) {
+	const what = "encrypted vector"
+	if len(b) < updateHeaderLen {
+		return updateHeader{}, malformed(what, "%d bytes, shorter than the %d-byte header", len(b), updateHeaderLen)
+	}
+	if err := p.checkCommon(b, kindUpdate, flagNTT); err != nil {
+		return updateHeader{}, err
+	}
+	length := binary.LittleEndian.Uint64(b[commonLen:])
+	h := updateHeader{
+		count:   int(binary.LittleEndian.Uint32(b[commonLen+8:])),
+		addends: int(binary.LittleEndian.Uint32(b[commonLen+12:])),
+	}
+	switch {
+	case length == 0 || length > maxLength:
+		return h, malformed(what, "length %d outside [1, 2^32]", length)
+	case p.Ciphertexts(int(length)) != h.count:
+		return h, malformed(what, "%d ciphertexts for %d values, want %d", h.count, length, p.Ciphertexts(int(length)))
+	case h.addends < 1 || h.addends > p.lit.MaxAddends:
+		return h, malformed(what, "%d addends outside [1, %d]", h.addends, p.lit.MaxAddends)
+	case int(b[commonLen+16]) != p.params.MaxLevel():
+		return h, malformed(what, "level %d, want %d", b[commonLen+16], p.params.MaxLevel())
+	case int(b[commonLen+17]) != p.lit.LogScale:
+		return h, malformed(what, "scale 2^%d, want 2^%d", b[commonLen+17], p.lit.LogScale)
+	case b[commonLen+18] != 0 || b[commonLen+19] != 0:
+		return h, malformed(what, "reserved field not zero")
+	}
+	h.length = int(length)
+	if want := p.UpdateSize(h.length); len(b) != want {
+		return h, malformed(what, "%d bytes for %d values, want %d", len(b), h.length, want)
+	}
+	return h, nil
+}
+
+// UpdateLen validates the header and size of an encrypted vector and returns
+// the number of values it holds and the number of encrypted vectors summed
+// into it, without decoding the ciphertexts.
+func (p *Params) UpdateLen(update []byte) (length, addends int, err error) {
+	h, err := p.parseUpdateHeader(update)
+	return h.length, h.addends, err
+}
+
+// workers returns the number of goroutines to spread n ciphertexts over.
+func workers(n int) int { return max(1, min(n, runtime.GOMAXPROCS(0))) }
+
+// parallel runs f(worker, i) for i in [0, n) on workers(n) goroutines and
+// returns the first error.
+func parallel(n int, newWorker func() any, f func(w any, i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers(n))
+	for k := range errs {
+		w := newWorker()
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(w, i); err != nil {
+					errs[k] = err
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encWorker holds one goroutine's encoder and buffers.
+type encWorker struct {
+	enc    *hefloat.Encoder
+	pt     *rlwe.Plaintext
+	vals   []float64
+	u, e   ring.Poly
+	c0, c1 ring.Poly
+}
+
+// Encrypt encrypts values under the collective public key: ⌈len/slots⌉
+// ciphertexts, each c = (u·b + e₀ + Δ·m, u·a + e₁) with u ternary and e₀, e₁
+// Gaussian, preceded by a header. Every |value| must be at most the preset's
+// MaxAbs. Ciphertexts are encrypted in parallel, one encoder per worker; the
+// output depends only on values and the bytes read from rand (32 per
+// ciphertext), not on the number of workers. rand must be crypto/rand.Reader
+// in production.
+func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
+	p := pk.p
+	if len(values) == 0 || len(values) > maxLength {
+		return nil, fmt.Errorf("he: encrypt: %d values, want 1 to 2^32", len(values))
+	}
+	for i, v := range values {
+		if math.IsNaN(v) || math.Abs(v) > p.lit.MaxAbs {
+			return nil, fmt.Errorf("he: encrypt: value %d outside [-%g, %g]", i, p.lit.MaxAbs, p.lit.MaxAbs)
+		}
+	}
+	h := updateHeader{length: len(values), count: p.Ciphertexts(len(values)), addends: 1}
+	keys := make([]byte, 32*h.count)
+	if _, err := io.ReadFull(rand, keys); err != nil {
+		return nil, fmt.Errorf("he: encrypt: read randomness: %w", err)
+	}
+	out := make([]byte, p.UpdateSize(h.length))
+	p.putUpdateHeader(out, h)
+	slots, pl := p.Slots(), p.polyLen()
+	enc := hefloat.NewEncoder(p.params)
+	err := parallel(h.count, func() any {
+		r := p.ringQ
+		pt := hefloat.NewPlaintext(p.params, p.params.MaxLevel())
+		pt.Scale = rlwe.NewScale(p.encScale)
+		return &encWorker{enc: enc.ShallowCopy(), pt: pt, vals: make([]float64, slots),
+			u: r.NewPoly(), e: r.NewPoly(), c0: r.NewPoly(), c1: r.NewPoly()}
+	}, func(wa any, i int) error {
+		w := wa.(*encWorker)
+		chunk := values[i*slots : min(len(values), (i+1)*slots)]
+		clear(w.vals[copy(w.vals, chunk):])
+		prng, err := sampling.NewKeyedPRNG(keys[32*i : 32*i+32])
+		if err != nil {
+			return err
+		}
+		if err := p.encryptOne(pk, w, prng); err != nil {
+			return err
+		}
+		off := updateHeaderLen + 2*i*pl
+		p.packPoly(out[off:], w.c0)
+		p.packPoly(out[off+pl:], w.c1)
+		return nil
+	})
+	clear(keys)
+	if err != nil {
+		return nil, fmt.Errorf("he: encrypt: %w", err)
+	}
+	return out, nil
+}
+
+func (p *Params) encryptOne(pk *PublicKey, w *encWorker, prng sampling.PRNG) error {
+	r := p.ringQ
+	if err := w.enc.Encode(w.vals, w.pt); err != nil {
+		return err
+	}
+	if p.scaleMul > 1 {
+		r.MulScalar(w.pt.Value, p.scaleMul, w.pt.Value)
+	}
+	p.ternary(prng).Read(w.u)
+	r.NTT(w.u, w.u)
+	r.MulCoeffsMontgomery(w.u, pk.b, w.c0)
+	r.MulCoeffsMontgomery(w.u, pk.a, w.c1)
+	gs := p.gaussian(prng, errSigma)
+	gs.Read(w.e)
+	r.NTT(w.e, w.e)
+	r.Add(w.c0, w.e, w.c0)
+	r.Add(w.c0, w.pt.Value, w.c0)
+	gs.Read(w.e)
+	r.NTT(w.e, w.e)
+	r.Add(w.c1, w.e, w.c1)
+	w.u.Zero()
+	w.e.Zero()
+	clear(w.vals)
+	return nil
+}
