@@ -253,11 +253,7 @@ func TestLossIsStable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := New(tt.cfg, rand.New(rand.NewPCG(1, 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			copy(m.Params(), tt.w)
+			m := modelWith(t, tt.cfg, tt.w)
 			x := mat.NewDense(1, 1, tt.x)
 			if got := m.Loss(x, tt.y); math.Abs(got-tt.want) > 1e-12*max(1, tt.want) {
 				t.Errorf("Loss = %v, want %v", got, tt.want)
@@ -310,10 +306,7 @@ func TestBackwardPanicsOnBadTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := New(tt.cfg, rand.New(rand.NewPCG(1, 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := modelWith(t, tt.cfg, nil)
 			if err := tt.cfg.CheckTargets([]float64{0, tt.y}); err == nil {
 				t.Errorf("CheckTargets accepted %v", tt.y)
 			}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -197,9 +196,7 @@ func TestOptimizerStateErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = o.UnmarshalBinary(tt.state)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one containing %q", err, tt.want)
-			}
+			wantErr(t, err, tt.want)
 		})
 	}
 }
@@ -225,24 +222,13 @@ func TestOptimizerConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Errorf("unexpected error %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one containing %q", err, tt.want)
-			}
-			if _, err := NewOptimizer(tt.cfg, 3); err == nil {
-				t.Errorf("NewOptimizer accepted an invalid config")
-			}
+			wantErr(t, tt.cfg.Validate(), tt.want)
+			_, err := NewOptimizer(tt.cfg, 3)
+			wantErr(t, err, tt.want)
 		})
 	}
-	if _, err := NewOptimizer(OptimizerConfig{Name: "sgd", LR: 0.1}, 0); err == nil {
-		t.Errorf("NewOptimizer accepted 0 parameters")
-	}
+	_, err := NewOptimizer(OptimizerConfig{Name: "sgd", LR: 0.1}, 0)
+	wantErr(t, err, "0 parameters out of range")
 }
 
 func FuzzOptimizerUnmarshal(f *testing.F) {
