@@ -26,6 +26,21 @@
 // Recognition of Handwritten Digits, 1797 rows of 8×8 images, 10 classes
 // (label "digit"). Both are CC BY 4.0; see [Attribution].
 //
+// # Preparing data for training
+//
+// A [Transform] imputes missing cells (column mean or median) and
+// normalizes (z-score or min-max) with statistics fitted by [FitTransform]
+// on training rows only; it is JSON-serializable so it travels with the
+// model and applies unchanged to test rows and new patients.
+// [StratifiedSplit] and [StratifiedKFold] keep class proportions;
+// [Partition] spreads a data set over hospitals IID, with Dirichlet label
+// skew or with quantity skew ([Scheme], [ParseScheme]); all three are
+// deterministic given a seed (a ChaCha8 stream per purpose, derived from
+// it). A [Schema] (features, label, classes, privacy unit) is written in
+// the federation's configuration and [Schema.Check] rejects a hospital's
+// data set that departs from it. [Synthetic] makes reproducible data of
+// any size and width for scale tests.
+//
 // # Invariants
 //
 // Every [Dataset] this package returns satisfies [Dataset.Validate]: X is
