@@ -63,7 +63,7 @@ func ParseRecipient(s string) (Recipient, error) {
 		return Recipient{r: r, kind: kindX25519, text: r.String()}, nil
 	case strings.HasPrefix(s, "AGE-SECRET-KEY-"):
 		// Never echo it: it is a secret key given where a public key belongs.
-		return Recipient{}, errors.New("recipient: this is a secret key (AGE-SECRET-KEY-…), give its public key (age1…)")
+		return Recipient{}, errors.New("recipient: this is a secret key, give its public key (age1…)")
 	case strings.HasPrefix(s, "ssh-"):
 		return Recipient{}, errors.New("recipient: SSH keys are not supported, only age recipients (age1…)")
 	default:

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const smallCSV = "patient,radius,texture,diagnosis\np1,13.5,20.1,M\np2,11.2,NA,B\np3,9.8,15.0,B\np4,17.0,22.3,M\n"
+
+// buildAgeTools builds the age and age-keygen commands of the age module
+// fedcrypt uses, from that module's own directory (its go.sum applies).
+func buildAgeTools(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "filippo.io/age").Output()
+	if err != nil {
+		t.Fatalf("locate filippo.io/age: %v", err)
+	}
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-C", strings.TrimSpace(string(out)), "-o", bin+string(os.PathSeparator), "./cmd/age", "./cmd/age-keygen")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the age tools: %v\n%s", err, b)
+	}
+	return bin
+}
+
+func runTool(t *testing.T, dir, tool string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(tool, args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", filepath.Base(tool), args, err, stderr.String())
+	}
+	return out
+}
+
+// writeFile writes a test input into dir.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDataEncryptDecrypt(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rows.csv", smallCSV)
+	hosp := keygenFor(t, dir, "hospital")
+	aud := keygenFor(t, dir, "auditor")
+	other := keygenFor(t, dir, "other")
+
+	r := runCLI(t, dir, "data", "encrypt", "-r", hosp.Recipient, "-R", "auditor/recipient.txt", "-o", "rows.csv.age", "rows.csv")
+	if r.code != 0 {
+		t.Fatalf("encrypt: %s", r.stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "rows.csv.age"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte("age-encryption.org/v1\n")) || bytes.Contains(raw, []byte("p1,13.5")) {
+		t.Fatal("encrypted file is not an age file")
+	}
+	for _, key := range []string{hosp.Identity, aud.Identity} {
+		r := runCLI(t, dir, "data", "decrypt", "-i", key, "rows.csv.age")
+		if r.code != 0 || r.stdout != smallCSV {
+			t.Errorf("decrypt with %s: exit %d, %q, %s", key, r.code, r.stdout, r.stderr)
+		}
+	}
+
+	// Plaintext to a file only when asked for explicitly.
+	r = runCLI(t, dir, "data", "decrypt", "-i", hosp.Identity, "-o", "plain.csv", "rows.csv.age")
+	wantOneLineError(t, r, "-o plain.csv", "--plaintext-file")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plain.csv")); err == nil {
+		t.Fatal("refused decrypt created the plaintext file")
+	}
+	r = runCLI(t, dir, "data", "decrypt", "-i", hosp.Identity, "-o", "plain.csv", "--plaintext-file", "rows.csv.age")
+	if r.code != 0 {
+		t.Fatalf("decrypt -o --plaintext-file: %s", r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "plain.csv")); string(b) != smallCSV {
+		t.Errorf("plaintext file %q", b)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "plain.csv")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("plaintext file mode %v, want 0600", fi.Mode().Perm())
+	}
+	r = runCLI(t, dir, "data", "decrypt", "-i", hosp.Identity, "-o", "plain.csv", "--plaintext-file", "rows.csv.age")
+	wantOneLineError(t, r, "plain.csv", "exists")
+
+	// Damaged files and wrong keys: one line naming the file and the cause.
+	truncated := writeFile(t, dir, "truncated.age", string(raw[:len(raw)-20]))
+	flipped := bytes.Clone(raw)
+	flipped[len(flipped)-30] ^= 1
+	writeFile(t, dir, "flipped.age", string(flipped))
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"wrong identity", []string{"-i", other.Identity, "rows.csv.age"}, []string{"rows.csv.age", "no identity matches"}},
+		{"truncated", []string{"-i", hosp.Identity, truncated}, []string{"truncated.age", "modified"}},
+		{"modified", []string{"-i", hosp.Identity, "flipped.age"}, []string{"flipped.age", "authentication failed"}},
+		{"missing", []string{"-i", hosp.Identity, "missing.age"}, []string{"missing.age", "no such file"}},
+		{"not age", []string{"-i", hosp.Identity, "rows.csv"}, []string{"rows.csv", "not an age file"}},
+		{"missing identity file", []string{"-i", "nokey.txt", "rows.csv.age"}, []string{"nokey.txt", "no such file"}},
+		{"recipient as identity", []string{"-i", "hospital/recipient.txt", "rows.csv.age"}, []string{"recipient.txt", "line 1", "not an identity"}},
+		{"no identity", []string{"rows.csv.age"}, []string{"-i IDENTITY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, dir, append([]string{"data", "decrypt"}, tc.args...)...)
+			wantOneLineError(t, r, tc.frag...)
+			if strings.Contains(r.stderr, "AGE-SECRET-KEY") {
+				t.Error("an error printed a secret key")
+			}
+		})
+	}
+}
+
+func TestDataEncryptRecipientRules(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rows.csv", smallCSV)
+	classic := keygenFor(t, dir, "classic")
+	pq := keygenFor(t, dir, "pq", "--pq")
+	pass := writeFile(t, dir, "pass.txt", "hunter2 hunter2\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"pq and classic", []string{"-r", classic.Recipient, "-r", pq.Recipient}, []string{"cannot be mixed", "post-quantum"}},
+		{"passphrase and recipient", []string{"-r", classic.Recipient, "--passphrase-file", pass}, []string{"passphrase must be the only recipient"}},
+		{"no recipient", nil, []string{"no recipients"}},
+		{"secret key as recipient", []string{"-R", classic.Identity}, []string{"secret key", "line 3"}},
+		{"bad recipient", []string{"-r", "age1notakey"}, []string{"-r", "malformed age recipient"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"data", "encrypt"}, tc.args...), "-o", "out.age", "rows.csv")
+			r := runCLI(t, dir, args...)
+			wantOneLineError(t, r, tc.frag...)
+			if strings.Contains(r.stderr, "AGE-SECRET-KEY") {
+				t.Error("an error printed a secret key")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out.age")); err == nil {
+				t.Error("a refused encrypt wrote its output")
+			}
+		})
+	}
+
+	// Several post-quantum recipients, and a passphrase alone, are fine.
+	pq2 := keygenFor(t, dir, "pq2", "--pq")
+	if r := runCLI(t, dir, "data", "encrypt", "-r", pq.Recipient, "-r", pq2.Recipient, "-o", "pq.age", "rows.csv"); r.code != 0 {
+		t.Fatalf("two post-quantum recipients: %s", r.stderr)
+	}
+	if r := runCLI(t, dir, "data", "decrypt", "-i", pq2.Identity, "pq.age"); r.stdout != smallCSV {
+		t.Errorf("post-quantum decrypt: %q %s", r.stdout, r.stderr)
+	}
+	if r := runCLI(t, dir, "data", "encrypt", "--passphrase-file", pass, "--work-factor", "10", "-o", "pass.age", "rows.csv"); r.code != 0 {
+		t.Fatalf("passphrase encrypt: %s", r.stderr)
+	}
+	if r := runCLI(t, dir, "data", "decrypt", "--passphrase-file", pass, "pass.age"); r.stdout != smallCSV {
+		t.Errorf("passphrase decrypt: %q %s", r.stdout, r.stderr)
+	}
+	wrong := writeFile(t, dir, "wrong.txt", "not it\n")
+	wantOneLineError(t, runCLI(t, dir, "data", "decrypt", "--passphrase-file", wrong, "pass.age"), "pass.age", "incorrect passphrase")
+}
+
+func TestDataDecryptProtectedIdentity(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rows.csv", smallCSV)
+	pass := writeFile(t, dir, "pass.txt", "long passphrase\n")
+	k := keygenFor(t, dir, "h", "--passphrase-file", pass, "--work-factor", "10")
+	if r := runCLI(t, dir, "data", "encrypt", "-R", "h/recipient.txt", "-o", "rows.csv.age", "rows.csv"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	wantOneLineError(t, runCLI(t, dir, "data", "decrypt", "-i", k.Identity, "rows.csv.age"), "identity.age", "passphrase", "--passphrase-file")
+	if r := runCLI(t, dir, "data", "decrypt", "-i", k.Identity, "--passphrase-file", pass, "rows.csv.age"); r.stdout != smallCSV {
+		t.Errorf("decrypt with a protected identity: %q %s", r.stdout, r.stderr)
+	}
+}
+
+func TestDataInteropWithAge(t *testing.T) {
+	bin := buildAgeTools(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "rows.csv", smallCSV)
+	k := keygenFor(t, dir, "h")
+
+	// fedcrypt → age -d, with fedcrypt's identity file.
+	if r := runCLI(t, dir, "data", "encrypt", "-r", k.Recipient, "-o", "rows.csv.age", "rows.csv"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if got := runTool(t, dir, filepath.Join(bin, "age"), "-d", "-i", k.Identity, "rows.csv.age"); string(got) != smallCSV {
+		t.Errorf("age -d of fedcrypt's file: %q", got)
+	}
+
+	// age-keygen key and age -e (binary and armored) → fedcrypt.
+	runTool(t, dir, filepath.Join(bin, "age-keygen"), "-o", "agekey.txt")
+	pub := strings.TrimSpace(string(runTool(t, dir, filepath.Join(bin, "age-keygen"), "-y", "agekey.txt")))
+	for _, armor := range []bool{false, true} {
+		args := []string{"-r", pub, "-o", "fromage.age"}
+		if armor {
+			args = append(args, "-a")
+		}
+		os.Remove(filepath.Join(dir, "fromage.age"))
+		runTool(t, dir, filepath.Join(bin, "age"), append(args, "rows.csv")...)
+		if r := runCLI(t, dir, "data", "decrypt", "-i", "agekey.txt", "fromage.age"); r.stdout != smallCSV {
+			t.Errorf("armor=%v: fedcrypt decrypt of age's file: %q %s", armor, r.stdout, r.stderr)
+		}
+	}
+	// Armored, with trailing garbage: refused with a one-line error.
+	raw, _ := os.ReadFile(filepath.Join(dir, "fromage.age"))
+	writeFile(t, dir, "garbage.age", string(raw)+"trailing garbage\n")
+	wantOneLineError(t, runCLI(t, dir, "data", "decrypt", "-i", "agekey.txt", "garbage.age"), "garbage.age", "trailing data")
+}

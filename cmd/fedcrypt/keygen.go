@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func init() {
+	register(&command{name: "keygen", summary: "a member's keys: an age identity file and its signing key", run: runKeygen})
+}
+
+// Files written by keygen in its output directory.
+const (
+	identityFileName          = "identity.txt"
+	protectedIdentityFileName = "identity.age"
+	recipientFileName         = "recipient.txt"
+	signingKeyFileName        = "signing-key.pub"
+)
+
+type keygenResult struct {
+	Identity    string `json:"identity"`
+	Recipient   string `json:"recipient"`
+	SigningKey  string `json:"signing_key"`
+	PostQuantum bool   `json:"post_quantum"`
+	Protected   bool   `json:"passphrase_protected"`
+}
+
+func runKeygen(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "keygen", "fedcrypt keygen -o DIR [flags]", `
+Writes a member's (or an auditor's) keys into DIR:
+
+  identity.txt      the secret key: a standard age identity file (X25519), usable
+                    with "age -d -i"; identity.age instead with --passphrase-file
+                    (the same file, encrypted with the passphrase by age's scrypt)
+  recipient.txt     the public age recipient (age1...) others encrypt to
+  signing-key.pub   the public Ed25519 signing key (ed25519:...)
+
+The signing key is not stored: it is derived from the identity with HKDF-SHA256
+under the label "fedcrypt.org/vault/v1/ed25519-signing-key", so the identity file
+is the only secret. Existing files are never overwritten. The public parts are
+printed.`)
+	var out string
+	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
+	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
+	passFile := fs.String("passphrase-file", "", "protect the identity with the passphrase on the first line of `file` (- for stdin)")
+	workFactor := fs.Int("work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) of the passphrase protection")
+	pq := fs.Bool("pq", false, "generate a post-quantum hybrid (ML-KEM-768 + X25519) identity; its recipient cannot be mixed with classical ones")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("keygen: unexpected argument %q", pos[0])
+	case out == "":
+		return usagef("keygen: -o DIR is required")
+	case *workFactor < 1 || *workFactor > vault.MaxWorkFactor:
+		return usagef("--work-factor %d: must be in [1, %d]", *workFactor, vault.MaxWorkFactor)
+	}
+	var pass []byte
+	if *passFile != "" {
+		if pass, err = readPassphrase(e, *passFile); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	res := keygenResult{PostQuantum: *pq, Protected: pass != nil}
+	res.Identity = filepath.Join(out, identityFileName)
+	if pass != nil {
+		res.Identity = filepath.Join(out, protectedIdentityFileName)
+	}
+	for _, p := range []string{res.Identity, filepath.Join(out, recipientFileName), filepath.Join(out, signingKeyFileName)} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("keygen: %s exists: refusing to overwrite keys", p)
+		}
+	}
+	var id *vault.Identity
+	if *pq {
+		id, err = vault.GenerateHybridIdentity()
+	} else {
+		id, err = vault.GenerateIdentity()
+	}
+	if err != nil {
+		return err
+	}
+	if err := vault.WriteIdentityFile(res.Identity, id, pass, *workFactor); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	clear(pass)
+	res.Recipient = id.Recipient().String()
+	res.SigningKey = vault.FormatSigningKey(id.SigningPublicKey())
+	for name, text := range map[string]string{recipientFileName: res.Recipient, signingKeyFileName: res.SigningKey} {
+		if err := os.WriteFile(filepath.Join(out, name), []byte(text+"\n"), 0o644); err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "identity:    %s (secret)\n", res.Identity)
+	fmt.Fprintf(e.stdout, "recipient:   %s\n", res.Recipient)
+	fmt.Fprintf(e.stdout, "signing key: %s\n", res.SigningKey)
+	return nil
+}
+
+// readPassphrase reads a passphrase from the first line of a file, or of
+// standard input for "-". Passphrases are never flag values.
+func readPassphrase(e *env, path string) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = e.stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--passphrase-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("--passphrase-file %s: %w", path, err)
+	}
+	line = []byte(strings.TrimRight(string(line), "\r\n"))
+	if len(line) == 0 {
+		return nil, usagef("--passphrase-file %s: the first line is empty", path)
+	}
+	return line, nil
+}
+
+// keyFlags are the flags of a command that decrypts: an identity file and,
+// for a passphrase-protected one, where its passphrase is.
+type keyFlags struct {
+	identity string
+	passFile string
+}
+
+func (k *keyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.identity, "identity", "", "age identity `file` (from fedcrypt keygen or age-keygen)")
+	fs.StringVar(&k.identity, "i", "", "age identity `file` (shorthand for --identity)")
+	fs.StringVar(&k.passFile, "passphrase-file", "", "`file` whose first line is the passphrase of a protected identity file, or of a passphrase-encrypted file without -i (- for stdin)")
+}
+
+// load returns the identity the flags name, nil if none.
+func (k *keyFlags) load(e *env) (*vault.Identity, error) {
+	if k.identity == "" {
+		if k.passFile == "" {
+			return nil, nil
+		}
+		pass, err := readPassphrase(e, k.passFile)
+		if err != nil {
+			return nil, err
+		}
+		return vault.NewPassphraseIdentity(pass)
+	}
+	var askPass func() ([]byte, error)
+	if k.passFile != "" {
+		askPass = func() ([]byte, error) { return readPassphrase(e, k.passFile) }
+	}
+	id, err := vault.ReadIdentityFile(k.identity, askPass)
+	if errors.Is(err, vault.ErrPassphraseRequired) {
+		return nil, fmt.Errorf("%w (give --passphrase-file)", err)
+	}
+	return id, err
+}
