@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"text/tabwriter"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/model"
+	"gonum.org/v1/gonum/mat"
+)
+
+func init() {
+	register(&command{name: "train", summary: "central training on one data set: the reference every federated result is compared to", run: runTrain})
+}
+
+// trainSettings are the knobs of central training.
+type trainSettings struct {
+	model     string
+	normalize string
+	epochs    int
+	batch     int
+	optimizer string
+	lr        float64
+	decay     float64
+	testFrac  float64
+	seed      uint64
+}
+
+// trainResult is what one train/test run measured.
+type trainResult struct {
+	model.Metrics
+	TrainRows int `json:"train_rows"`
+	TestRows  int `json:"test_rows"`
+	Params    int `json:"params"`
+}
+
+func runTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "train", "fedcrypt train [flags]", `
+Trains one model centrally on one data set (no federation) and prints its
+metrics on held-out rows. Imputation and normalization statistics are
+fitted on the training rows only. With --cv K it runs stratified K-fold
+cross-validation and prints the mean and standard deviation over folds.`)
+	var df dataFlags
+	df.register(fs, "wdbc")
+	var s trainSettings
+	fs.StringVar(&s.model, "model", "logreg", "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	fs.StringVar(&s.normalize, "normalize", "zscore", "feature scaling: zscore, minmax or none")
+	fs.IntVar(&s.epochs, "epochs", 60, "passes over the training rows")
+	fs.IntVar(&s.batch, "batch", 32, "mini-batch size")
+	fs.StringVar(&s.optimizer, "optimizer", "adam", "optimizer: sgd, adam or rmsprop")
+	fs.Float64Var(&s.lr, "lr", 0.01, "learning rate")
+	fs.Float64Var(&s.decay, "decay", 1e-4, "L2 weight decay")
+	fs.Float64Var(&s.testFrac, "test-fraction", 0.2, "fraction of rows held out for testing (stratified)")
+	fs.Uint64Var(&s.seed, "seed", 1, "seed for the split, initialization and shuffling")
+	cv := fs.Int("cv", 0, "run stratified K-fold cross-validation with K folds instead of one split")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case s.epochs < 1:
+		return usagef("--epochs %d: must be at least 1", s.epochs)
+	case s.batch < 1:
+		return usagef("--batch %d: must be at least 1", s.batch)
+	case !(s.lr > 0) || math.IsInf(s.lr, 0):
+		return usagef("--lr %v: must be positive", s.lr)
+	case !(s.testFrac > 0 && s.testFrac < 1):
+		return usagef("--test-fraction %v: must be in (0, 1)", s.testFrac)
+	case *cv == 1 || *cv < 0:
+		return usagef("--cv %d: need at least 2 folds", *cv)
+	}
+	ds, _, err := df.load()
+	if err != nil {
+		return err
+	}
+	if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
+		return usageError{err.Error()}
+	}
+	if *cv == 0 {
+		train, test, err := data.StratifiedSplit(ds, s.testFrac, s.seed)
+		if err != nil {
+			return err
+		}
+		r, err := trainOnce(train, test, s)
+		if err != nil {
+			return err
+		}
+		if *jsonOut {
+			return writeJSON(e.stdout, r)
+		}
+		fmt.Fprintf(e.stdout, "%s on %s: %d training rows, %d test rows, %d parameters\n", s.model, ds.Name, r.TrainRows, r.TestRows, r.Params)
+		printMetrics(e, r.Metrics)
+		return nil
+	}
+	folds, err := data.StratifiedKFold(ds, *cv, s.seed)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var runs []model.Metrics
+	for i, f := range folds {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r, err := trainOnce(f.Train, f.Test, s)
+		if err != nil {
+			return fmt.Errorf("fold %d: %w", i+1, err)
+		}
+		runs = append(runs, r.Metrics)
+	}
+	sum := summarize(runs)
+	if *jsonOut {
+		return writeJSON(e.stdout, sum)
+	}
+	fmt.Fprintf(e.stdout, "%s on %s: %d-fold stratified cross-validation (mean ± standard deviation over folds)\n", s.model, ds.Name, *cv)
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	for _, m := range []struct {
+		name      string
+		mean, std float64
+	}{{"accuracy", sum.Accuracy, sum.AccuracyStd}, {"precision", sum.Precision, sum.PrecisionStd},
+		{"recall", sum.Recall, sum.RecallStd}, {"f1", sum.F1, sum.F1Std}, {"auc", sum.AUC, sum.AUCStd}} {
+		fmt.Fprintf(tw, "  %s\t%.4f ± %.4f\n", m.name, m.mean, m.std)
+	}
+	return tw.Flush()
+}
+
+// trainOnce fits the transform on train, trains a fresh model, and scores it
+// on test.
+func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) {
+	tf, err := data.FitTransform(train.X, train.Options().Imputation(), s.normalize)
+	if err != nil {
+		return trainResult{}, err
+	}
+	xtr := mat.NewDense(train.Rows(), len(train.Features), nil)
+	xte := mat.NewDense(test.Rows(), len(test.Features), nil)
+	if err := tf.Apply(xtr, train.X); err != nil {
+		return trainResult{}, err
+	}
+	if err := tf.Apply(xte, test.X); err != nil {
+		return trainResult{}, err
+	}
+	cfg, err := model.ParseSpec(s.model, len(train.Features), len(train.Classes))
+	if err != nil {
+		return trainResult{}, err
+	}
+	m, err := model.New(cfg, rand.New(rand.NewPCG(s.seed, 0x7261696e)))
+	if err != nil {
+		return trainResult{}, err
+	}
+	err = model.Fit(m, xtr, train.Y, model.FitConfig{
+		Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed,
+		Optimizer: model.OptimizerConfig{Name: s.optimizer, LR: s.lr, Decay: s.decay},
+	})
+	if err != nil {
+		return trainResult{}, err
+	}
+	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams()}, nil
+}
+
+// cvSummary is the mean and standard deviation of each metric over folds.
+type cvSummary struct {
+	Folds        int     `json:"folds"`
+	Accuracy     float64 `json:"accuracy"`
+	AccuracyStd  float64 `json:"accuracy_std"`
+	Precision    float64 `json:"precision"`
+	PrecisionStd float64 `json:"precision_std"`
+	Recall       float64 `json:"recall"`
+	RecallStd    float64 `json:"recall_std"`
+	F1           float64 `json:"f1"`
+	F1Std        float64 `json:"f1_std"`
+	AUC          float64 `json:"auc"`
+	AUCStd       float64 `json:"auc_std"`
+}
+
+func summarize(runs []model.Metrics) cvSummary {
+	stat := func(get func(model.Metrics) float64) (mean, std float64) {
+		for _, r := range runs {
+			mean += get(r)
+		}
+		mean /= float64(len(runs))
+		for _, r := range runs {
+			d := get(r) - mean
+			std += d * d
+		}
+		return mean, math.Sqrt(std / float64(len(runs)))
+	}
+	var s cvSummary
+	s.Folds = len(runs)
+	s.Accuracy, s.AccuracyStd = stat(func(m model.Metrics) float64 { return m.Accuracy })
+	s.Precision, s.PrecisionStd = stat(func(m model.Metrics) float64 { return m.Precision })
+	s.Recall, s.RecallStd = stat(func(m model.Metrics) float64 { return m.Recall })
+	s.F1, s.F1Std = stat(func(m model.Metrics) float64 { return m.F1 })
+	s.AUC, s.AUCStd = stat(func(m model.Metrics) float64 { return m.AUC })
+	return s
+}
+
+func printMetrics(e *env, m model.Metrics) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n", m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC)
+	tw.Flush()
+}
