@@ -262,6 +262,9 @@ func parseCell(s string) (v float64, ok bool, err error) {
 
 // isMissing reports whether a (trimmed) cell marks a missing value.
 func isMissing(s string) bool {
+	if len(s) > 4 {
+		return false
+	}
 	switch strings.ToLower(s) {
 	case "", "?", "na", "n/a", "nan", "null":
 		return true
