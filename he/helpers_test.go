@@ -130,3 +130,6 @@ func decShares(t testing.TB, holders []*KeyHolder, sum []byte, set []int, rand i
 	}
 	return out
 }
+
+func nan() float64      { return math.NaN() }
+func inf(s int) float64 { return math.Inf(s) }
