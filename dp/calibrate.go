@@ -1,0 +1,92 @@
+package dp
+
+import (
+	"fmt"
+	"math"
+)
+
+// calibrateRelTol is the relative width of the final bracket of the noise
+// multiplier search.
+const calibrateRelTol = 1e-6
+
+// CalibrateNoise returns the smallest noise multiplier σ, to a relative
+// 1e-6, for which steps steps at sampling rate sampleRate cost at most
+// targetEpsilon at delta under the accountant cfg, after the events already
+// spent (which may be none). The σ returned always satisfies the target; it
+// exceeds the exact smallest σ by at most the tolerance.
+func CalibrateNoise(cfg AccountantConfig, targetEpsilon, delta, sampleRate float64, steps int, spent ...Event) (float64, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	cfg = cfg.withDefaults()
+	if !(targetEpsilon > 0) || math.IsInf(targetEpsilon, 0) {
+		return 0, fmt.Errorf("dp: target epsilon %v: must be a finite number > 0", targetEpsilon)
+	}
+	if !(delta > 0 && delta < 1) {
+		return 0, fmt.Errorf("dp: delta %v: must be in (0, 1)", delta)
+	}
+	if err := (Event{SampleRate: sampleRate, NoiseMultiplier: 1, Steps: steps}).Validate(); err != nil {
+		return 0, err
+	}
+	var base []Event
+	for _, e := range spent {
+		if err := e.Validate(); err != nil {
+			return 0, err
+		}
+		base = appendEvent(base, e)
+	}
+	if eps, err := epsilonOf(cfg, base, delta); err != nil {
+		return 0, err
+	} else if eps >= targetEpsilon {
+		return 0, fmt.Errorf("dp: target epsilon %v: already spent %v: %w", targetEpsilon, eps, ErrBudgetExhausted)
+	}
+	fits := func(sigma float64) (bool, error) {
+		eps, err := epsilonOf(cfg, appendEvent(base, Event{sampleRate, sigma, steps}), delta)
+		return eps <= targetEpsilon, err
+	}
+	const maxSigma = 1e6
+	lo, hi := 0.0, 1.0
+	for {
+		ok, err := fits(hi)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			break
+		}
+		lo, hi = hi, 2*hi
+		if hi > maxSigma {
+			return 0, fmt.Errorf("dp: target epsilon %v at delta %v: not reached with noise multiplier %v", targetEpsilon, delta, maxSigma)
+		}
+	}
+	if lo == 0 {
+		lo = hi / 2
+		for {
+			ok, err := fits(lo)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				break
+			}
+			hi, lo = lo, lo/2
+			if lo < 1e-6 {
+				return hi, nil
+			}
+		}
+	}
+	// Invariant: fits(hi) and not fits(lo).
+	for hi-lo > calibrateRelTol*hi {
+		mid := (lo + hi) / 2
+		ok, err := fits(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, nil
+}
