@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
+	"gonum.org/v1/gonum/mat"
+)
+
+func init() {
+	register(&command{name: "predict", summary: "score new rows with a sealed model (--checkpoint FILE.age)", run: runPredict})
+}
+
+// A sealed model is a vault sealed file of kind sealedModelKind whose
+// payload is the JSON object sealedModel: everything needed to score a raw
+// CSV row (the schema naming the feature columns in order, the transform
+// fitted on the training rows, the weights) and nothing about the rows it
+// was trained on beyond those statistics.
+const (
+	sealedModelKind   = "model"
+	sealedModelFormat = "fedcrypt-model/v1"
+	maxPredictRows    = 1 << 24
+)
+
+type sealedModel struct {
+	Format    string          `json:"format"`
+	Schema    data.Schema     `json:"schema"`
+	Transform *data.Transform `json:"transform"`
+	Weights   []byte          `json:"weights"` // model.MarshalBinary, base64 in JSON
+}
+
+// sealModel writes m, its schema and transform as a sealed model at path,
+// signed by signer and encrypted to the recipients.
+func sealModel(path string, m *model.Model, schema data.Schema, tf *data.Transform, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+	w, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(sealedModel{Format: sealedModelFormat, Schema: schema, Transform: tf, Weights: w})
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	return vault.Seal(path, sealedModelKind, b, signer, rs...)
+}
+
+// unsealModel reads and checks a sealed model: the writer's signature, the
+// format, and that schema, transform and network agree on their shapes.
+func unsealModel(path string, writer ed25519.PublicKey, id *vault.Identity) (*model.Model, sealedModel, error) {
+	payload, err := vault.Unseal(path, sealedModelKind, writer, id)
+	if err != nil {
+		return nil, sealedModel{}, err
+	}
+	m, sm, err := decodeSealedModel(payload)
+	if err != nil {
+		return nil, sm, fmt.Errorf("sealed model %s: %w", path, err)
+	}
+	return m, sm, nil
+}
+
+// decodeSealedModel decodes and checks the payload of a sealed model.
+func decodeSealedModel(payload []byte) (*model.Model, sealedModel, error) {
+	var sm sealedModel
+	if err := json.Unmarshal(payload, &sm); err != nil {
+		return nil, sm, err
+	}
+	if sm.Format != sealedModelFormat {
+		return nil, sm, fmt.Errorf("format %q, want %q", sm.Format, sealedModelFormat)
+	}
+	if err := sm.Schema.Validate(); err != nil {
+		return nil, sm, err
+	}
+	if sm.Transform == nil {
+		return nil, sm, errors.New("no transform")
+	}
+	m, err := model.Unmarshal(sm.Weights)
+	if err != nil {
+		return nil, sm, err
+	}
+	cfg := m.Config()
+	nf, nc := len(sm.Schema.Features), len(sm.Schema.Classes)
+	switch {
+	case sm.Transform.Columns() != nf:
+		return nil, sm, fmt.Errorf("transform has %d columns, schema %d features", sm.Transform.Columns(), nf)
+	case cfg.Inputs != nf:
+		return nil, sm, fmt.Errorf("network takes %d inputs, schema has %d features", cfg.Inputs, nf)
+	case cfg.Loss == model.LossMSE:
+		return nil, sm, errors.New("a regression model, not a classifier")
+	case !(cfg.Outputs == 1 && nc == 2) && cfg.Outputs != nc:
+		return nil, sm, fmt.Errorf("network has %d outputs for %d classes", cfg.Outputs, nc)
+	}
+	return m, sm, nil
+}
+
+// rowsToScore are the rows of a CSV laid out by a schema: X in the schema's
+// feature order (NaN for a missing cell) and, where the label column is
+// present and the cell not missing, the class index (else -1).
+type rowsToScore struct {
+	X        *mat.Dense
+	Y        []int
+	Labelled int
+}
+
+// readRows reads a CSV with a header for scoring: every feature of the schema
+// must be a column (in any order); the label column is optional; other
+// columns are ignored. Errors name the source, the line and the column.
+func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: empty file: no header row", source)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	index := map[string]int{}
+	for j, h := range header {
+		index[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = j
+	}
+	cols := make([]int, len(schema.Features))
+	for k, f := range schema.Features {
+		j, ok := index[f]
+		if !ok {
+			return nil, fmt.Errorf("%s: line 1: no column %q, a feature of the model", source, f)
+		}
+		cols[k] = j
+	}
+	labelCol, hasLabel := index[schema.Label]
+	classOf := map[string]int{}
+	for i, c := range schema.Classes {
+		classOf[c] = i
+	}
+	width := len(header)
+	var xs []float64
+	out := &rowsToScore{}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		if len(rec) != width {
+			return nil, fmt.Errorf("%s: line %d: %d fields, header has %d", source, line, len(rec), width)
+		}
+		if len(out.Y) == maxPredictRows {
+			return nil, fmt.Errorf("%s: more than %d rows", source, maxPredictRows)
+		}
+		for k, j := range cols {
+			v, err := parseFeature(rec[j])
+			if err != nil {
+				return nil, fmt.Errorf("%s: line %d, column %q: %w", source, line, schema.Features[k], err)
+			}
+			xs = append(xs, v)
+		}
+		y := -1
+		if hasLabel {
+			if s := strings.TrimSpace(rec[labelCol]); !isMissingCell(s) {
+				c, ok := classOf[s]
+				if !ok {
+					return nil, fmt.Errorf("%s: line %d, column %q: not one of the model's %d classes", source, line, schema.Label, len(schema.Classes))
+				}
+				y = c
+				out.Labelled++
+			}
+		}
+		out.Y = append(out.Y, y)
+	}
+	if len(out.Y) == 0 {
+		return nil, fmt.Errorf("%s: no rows", source)
+	}
+	out.X = mat.NewDense(len(out.Y), len(cols), xs)
+	return out, nil
+}
+
+// parseFeature reads a numeric cell; missing cells (those data.Load treats
+// as missing) are NaN, for the model's transform to impute. The error does
+// not quote the cell: it is patient data.
+func parseFeature(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if isMissingCell(s) {
+		return math.NaN(), nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, errors.New("not a finite number")
+	}
+	return v, nil
+}
+
+// isMissingCell lists the cells data.Load reads as missing.
+func isMissingCell(s string) bool {
+	switch strings.ToLower(s) {
+	case "", "?", "na", "n/a", "nan", "null":
+		return true
+	}
+	return false
+}
+
+// readSigner reads an expected writer's signing key: "ed25519:…" itself,
+// or a file holding it (signing-key.pub from keygen).
+func readSigner(s string) (ed25519.PublicKey, error) {
+	if strings.HasPrefix(s, "ed25519:") {
+		return vault.ParseSigningKey(s)
+	}
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return nil, fmt.Errorf("--signer: %w", err)
+	}
+	k, err := vault.ParseSigningKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("--signer %s: %w", s, err)
+	}
+	return k, nil
+}
+
+type prediction struct {
+	Row         int     `json:"row"`
+	Class       string  `json:"class"`
+	Probability float64 `json:"probability"`
+}
+
+type predictResult struct {
+	Rows        int            `json:"rows"`
+	Labelled    int            `json:"labelled_rows"`
+	Metrics     *model.Metrics `json:"metrics,omitempty"`
+	Output      string         `json:"output,omitempty"`
+	Predictions []prediction   `json:"predictions,omitempty"`
+}
+
+func runPredict(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "predict", "fedcrypt predict --checkpoint MODEL.age -i IDENTITY --signer KEY --data ROWS.csv[.age] [flags]", `
+Scores rows with a sealed model. The checkpoint is decrypted with the identity
+and accepted only if it is signed by --signer (the writer's ed25519:... key, or
+its signing-key.pub file). The model carries its schema and the imputation and
+normalization statistics of its training rows, which are applied to the new
+rows; the rows' columns are matched by name, other columns are ignored. An
+encrypted data file is decrypted in memory with the same identity.
+
+Predictions (row number, class, probability of that class) are printed as CSV
+on stdout, or with -o written encrypted to -r/-R recipients. Where the rows
+carry the label, the metrics on them are printed too (stderr, or stdout with
+-o; in the JSON object with --json).`)
+	var kf keyFlags
+	kf.register(fs)
+	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")
+	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...) or a file holding it")
+	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
+	var out string
+	fs.StringVar(&out, "out", "", "write the predictions encrypted to -r/-R recipients into `file` (.age)")
+	fs.StringVar(&out, "o", "", "shorthand for --out")
+	var rf recipientFlags
+	rf.register(fs, false)
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("predict: unexpected argument %q", pos[0])
+	case *checkpoint == "":
+		return usagef("predict: --checkpoint is required")
+	case *dataPath == "":
+		return usagef("predict: --data is required")
+	case *signer == "":
+		return usagef("predict: --signer is required: a sealed model is accepted only from its expected writer")
+	case kf.identity == "":
+		return usagef("predict: -i IDENTITY is required to open the sealed model")
+	case out == "" && (len(rf.recipients) > 0 || len(rf.files) > 0):
+		return usagef("predict: -r/-R are for -o: the predictions file is encrypted to them")
+	}
+	var rs []vault.Recipient
+	if out != "" {
+		if rs, err = rf.parse(e); err != nil {
+			return err
+		}
+	}
+	writer, err := readSigner(*signer)
+	if err != nil {
+		return err
+	}
+	id, err := kf.load(e)
+	if err != nil {
+		return err
+	}
+	m, sm, err := unsealModel(*checkpoint, writer, id)
+	if err != nil {
+		return err
+	}
+	in, err := vault.Open(*dataPath, id)
+	if err != nil {
+		return err
+	}
+	rows, err := readRows(in, *dataPath, sm.Schema)
+	in.Close()
+	if err != nil {
+		return err
+	}
+	n := len(rows.Y)
+	x := mat.NewDense(n, len(sm.Schema.Features), nil)
+	if err := sm.Transform.Apply(x, rows.X); err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	k := m.Config().Outputs
+	p := mat.NewDense(n, k, nil)
+	m.Predict(p, x)
+
+	res := predictResult{Rows: n, Labelled: rows.Labelled, Output: out}
+	preds := make([]prediction, n)
+	for i := range n {
+		c, prob := 0, 0.0
+		if k == 1 {
+			if prob = p.At(i, 0); prob >= 0.5 {
+				c = 1
+			} else {
+				prob = 1 - prob
+			}
+		} else {
+			for j := range k {
+				if v := p.At(i, j); v > prob {
+					c, prob = j, v
+				}
+			}
+		}
+		preds[i] = prediction{Row: i + 1, Class: sm.Schema.Classes[c], Probability: prob}
+	}
+	if rows.Labelled > 0 {
+		var idx []int
+		var y []float64
+		for i, c := range rows.Y {
+			if c >= 0 {
+				idx, y = append(idx, i), append(y, float64(c))
+			}
+		}
+		xl := mat.NewDense(len(idx), x.RawMatrix().Cols, nil)
+		for r, i := range idx {
+			xl.SetRow(r, x.RawRowView(i))
+		}
+		mt := model.Evaluate(m, xl, y)
+		res.Metrics = &mt
+	}
+
+	if out != "" {
+		f, err := vault.Create(out, rs...)
+		if err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		if err := writePredictions(f, preds); err != nil {
+			f.Abort()
+			return fmt.Errorf("predict: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	} else if *jsonOut {
+		res.Predictions = preds
+	} else if err := writePredictions(e.stdout, preds); err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	summary := e.stderr
+	if out != "" {
+		summary = e.stdout
+		fmt.Fprintf(summary, "scored %d rows: %s\n", n, out)
+	}
+	if res.Metrics != nil {
+		fmt.Fprintf(summary, "on %d labelled rows: accuracy %.4f, precision %.4f, recall %.4f, f1 %.4f, auc %.4f\n",
+			rows.Labelled, res.Metrics.Accuracy, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.F1, res.Metrics.AUC)
+	}
+	return nil
+}
+
+func writePredictions(w io.Writer, preds []prediction) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"row", "class", "probability"})
+	for _, p := range preds {
+		cw.Write([]string{strconv.Itoa(p.Row), p.Class, strconv.FormatFloat(p.Probability, 'f', 6, 64)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
