@@ -31,6 +31,10 @@ type Dataset struct {
 
 	// PrivacyUnit is the privacy-unit column's name, "" without one.
 	PrivacyUnit string
+	// Missing is the missing-value policy the data set was loaded with
+	// (an [Options.Missing] value; "" means MissingMean), so that
+	// d.Options().Imputation() names the imputation to fit.
+	Missing string
 }
 
 // Rows returns the number of rows (examples).
@@ -71,6 +75,7 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 		Classes:     slices.Clone(d.Classes),
 		Label:       d.Label,
 		PrivacyUnit: d.PrivacyUnit,
+		Missing:     d.Missing,
 	}
 	for i, r := range rows {
 		if r < 0 || r >= d.Rows() {

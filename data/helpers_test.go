@@ -14,8 +14,8 @@ func sameDataset(a, b *Dataset) error {
 		return fmt.Errorf("features %q vs %q", a.Features, b.Features)
 	case !slices.Equal(a.Classes, b.Classes):
 		return fmt.Errorf("classes %q vs %q", a.Classes, b.Classes)
-	case a.Label != b.Label || a.PrivacyUnit != b.PrivacyUnit:
-		return fmt.Errorf("label/unit %q/%q vs %q/%q", a.Label, a.PrivacyUnit, b.Label, b.PrivacyUnit)
+	case a.Label != b.Label || a.PrivacyUnit != b.PrivacyUnit || a.Missing != b.Missing:
+		return fmt.Errorf("label/unit/missing %q/%q/%q vs %q/%q/%q", a.Label, a.PrivacyUnit, a.Missing, b.Label, b.PrivacyUnit, b.Missing)
 	case !slices.Equal(a.Y, b.Y):
 		return fmt.Errorf("labels differ")
 	case !slices.Equal(a.Units, b.Units) || !slices.Equal(a.UnitIDs, b.UnitIDs):

@@ -213,6 +213,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 		Classes:     classes,
 		Label:       opt.Label,
 		PrivacyUnit: opt.PrivacyUnit,
+		Missing:     cmp.Or(opt.Missing, MissingMean),
 	}
 	for _, j := range features {
 		d.Features = append(d.Features, header[j])

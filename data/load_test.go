@@ -281,3 +281,22 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 		t.Errorf("written CSV starts %q", buf.String()[:80])
 	}
 }
+
+// TestMissingPolicyTravels checks that the imputation chosen at load time
+// is what a split's training rows report for fitting a Transform.
+func TestMissingPolicyTravels(t *testing.T) {
+	csv := "a,y\n1,M\nNA,B\n3,M\n4,B\n10,M\n"
+	for _, tt := range []struct{ missing, want string }{{"", MissingMean}, {MissingMean, MissingMean}, {MissingMedian, MissingMedian}} {
+		d, _, err := Load(strings.NewReader(csv), "m.csv", Options{Label: "y", Missing: tt.missing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		train, _, err := StratifiedSplit(d, 0.2, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := train.Options().Imputation(); got != tt.want {
+			t.Errorf("missing %q: training rows impute by %q, want %q", tt.missing, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -93,7 +94,14 @@ func TestStratifiedSplit(t *testing.T) {
 // disjointCover checks that the parts' rows are exactly d's rows, each
 // once, by matching rows on their contents.
 func disjointCover(d *Dataset, parts ...*Dataset) error {
-	key := func(d *Dataset, i int) string { return fmt.Sprint(d.X.RawRowView(i), d.Y[i]) }
+	var buf []byte
+	key := func(d *Dataset, i int) string {
+		buf = binary.LittleEndian.AppendUint64(buf[:0], math.Float64bits(d.Y[i]))
+		for _, v := range d.X.RawRowView(i) {
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+		}
+		return string(buf)
+	}
 	count := map[string]int{}
 	for i := range d.Rows() {
 		count[key(d, i)]++
@@ -105,7 +113,7 @@ func disjointCover(d *Dataset, parts ...*Dataset) error {
 	}
 	for k, n := range count {
 		if n != 0 {
-			return fmt.Errorf("row %s: %+d copies missing", k, n)
+			return fmt.Errorf("a row of %d bytes: %+d copies missing", len(k), n)
 		}
 	}
 	return nil

@@ -37,6 +37,7 @@ func Synthetic(rows, features, classes int, seed uint64) *Dataset {
 		Y:        make([]float64, rows),
 		Classes:  make([]string, classes),
 		Label:    "class",
+		Missing:  MissingMean,
 	}
 	for j := range d.Features {
 		d.Features[j] = "x" + strconv.Itoa(j)

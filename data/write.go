@@ -50,7 +50,8 @@ func (d *Dataset) WriteCSV(w io.Writer) error {
 }
 
 // Options returns the Options that load what [Dataset.WriteCSV] writes
-// back into d: its label, privacy unit and classes in order.
+// back into d: its label, privacy unit, classes in order and missing-value
+// policy.
 func (d *Dataset) Options() Options {
-	return Options{Label: d.Label, PrivacyUnit: d.PrivacyUnit, Classes: append([]string(nil), d.Classes...)}
+	return Options{Label: d.Label, PrivacyUnit: d.PrivacyUnit, Classes: append([]string(nil), d.Classes...), Missing: d.Missing}
 }
