@@ -17,8 +17,9 @@
 //	wdbc.csv: line 5, column "radius_mean": "abc" is not a number
 //
 // A [Report] says what loading found (rows read and dropped, missing cells
-// per column, constant columns, class counts); it holds counts and column
-// names, never cell values, so it may be logged.
+// per column, constant columns, class counts); it holds counts, column
+// names and class names, never a feature value or a patient identifier,
+// so it may be logged.
 //
 // Two public reference sets are embedded ([Embedded], [LoadEmbedded]):
 // "wdbc", Breast Cancer Wisconsin (Diagnostic), 569 rows, 30 features,
@@ -40,6 +41,28 @@
 // the federation's configuration and [Schema.Check] rejects a hospital's
 // data set that departs from it. [Synthetic] makes reproducible data of
 // any size and width for scale tests.
+//
+// # Formulas
+//
+// Normalization, per column j with statistics over the n training rows
+// after imputation (σ the population standard deviation, as in
+// scikit-learn's StandardScaler, against which BASELINES.md was measured):
+//
+//	zscore: x' = (x − μⱼ) / σⱼ
+//	minmax: x' = (x − minⱼ) / (maxⱼ − minⱼ)
+//
+// Dirichlet label skew over N hospitals (Hsu, Qi and Brown, "Measuring the
+// Effects of Non-Identical Data Distribution for Federated Visual
+// Classification", arXiv:1909.06335, 2019): for each class k,
+//
+//	pₖ ~ Dir(α, …, α),  pₖ,ₕ = gₕ / Σ gᵢ with gᵢ ~ Gamma(α, 1)
+//
+// and hospital h receives round(pₖ,ₕ · nₖ) of class k's nₖ units (largest
+// remainder). Quantity skew draws one q ~ Dir(α, …, α) for the sizes (Li,
+// Diao, Chen and He, "Federated Learning on Non-IID Data Silos: An
+// Experimental Study", ICDE 2022). A hospital's share pₖ,ₕ has mean 1/N
+// and variance (1/N)(1 − 1/N)/(Nα + 1), so α → 0 gives each class to one
+// hospital and α → ∞ is IID.
 //
 // # Invariants
 //

@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,12 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\ufeffa,\"y\"\r\n\"1\",M\r\n2,\"B\"\r\n"), "y", "", "", "", uint8(0))
 	f.Add([]byte("a,y\n1,M\n2\"x,B\n"), "y", "", "", "", uint8(0))
 	f.Add([]byte(""), "y", "", "", "", uint8(0))
+	clinic, err := os.ReadFile("testdata/clinic.csv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clinic, "outcome", "sick", "record_id", "patient", uint8(0))
+	f.Add(clinic, "outcome", "", "ward", "patient", uint8(2))
 	f.Fuzz(func(t *testing.T, csv []byte, label, positive, drop, unit string, missing uint8) {
 		opt := Options{Label: label, Positive: positive, PrivacyUnit: unit, Missing: []string{"", MissingMedian, MissingDrop}[missing%3]}
 		if drop != "" {

@@ -15,8 +15,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Report says what loading found. It holds counts and column names only,
-// never a cell's value, so it may be logged and published.
+// Report says what loading found. It holds counts, column names and class
+// names only, never a feature value or a patient identifier, so it may be
+// logged.
 type Report struct {
 	Source   string `json:"source"`
 	RowsRead int    `json:"rows_read"` // data rows in the file (the header not counted)
