@@ -1,4 +1,88 @@
-// Package model holds the networks fedcrypt trains: logistic and softmax regression and
-// multilayer perceptrons, their losses, optimizers, metrics and weight files, and the batch
-// queries DP-SGD is built on.
+// Package model holds the networks fedcrypt trains — logistic regression, softmax regression and
+// multilayer perceptrons — with their losses, optimizers, metrics and weight files, and the batch
+// queries that differentially private training is built on.
+//
+// # Models
+//
+// A [Config] names the architecture: kind "logreg" (one sigmoid output, binary cross-entropy),
+// "softmax" (K outputs, softmax cross-entropy) or "mlp" (hidden layers with ReLU, sigmoid or tanh,
+// then either of those heads or raw outputs with mean squared error). [ParseSpec] turns the
+// command line's "logreg", "mlp:64,32:tanh" into a Config. Losses are computed from the logits
+// so that they stay finite for any input:
+//
+//	BCE:        ℓ = max(z,0) − y·z + log(1 + e^−|z|)
+//	softmax CE: ℓ = log Σₖ e^{zₖ} − z_y, with log-sum-exp shifted by maxₖ zₖ
+//	MSE:        ℓ = (1/K) Σₖ (zₖ − yₖ)²
+//
+// Every parameter lives in one []float64 ([Model.Params]); layer l is z = a·W_l + b_l with W_l
+// (In×Out, row-major) stored first and b_l (Out) right after it, layers in order from the input.
+// Gradients, optimizer state and the weight file use the same layout, so a model update is one
+// flat vector for encryption and aggregation.
+//
+// # Per-example gradients without materializing them
+//
+// DP-SGD clips each example's gradient to a norm bound before summing (Abadi et al. 2016, "Deep
+// Learning with Differential Privacy"). [Model.Backward] runs one batched forward and backward pass
+// and keeps, for every dense layer, the input activations aᵢ and the output errors δᵢ = ∂ℓᵢ/∂zᵢ of
+// each example i. The example's gradient for the layer is the outer product δᵢ(aᵢ, 1)ᵀ (weights
+// and bias), whose squared Frobenius norm factorizes (Goodfellow 2015, "Efficient Per-Example
+// Gradient Computations", arXiv:1510.01799):
+//
+//	‖∇ℓᵢ‖² = Σ_layers ‖δᵢ‖² · (‖aᵢ‖² + 1)
+//
+// so [Workspace.Norms] costs one pass over the stored activations (the same trick, extended to
+// convolutions: Rochette, Manoel & Tramel 2019, "Efficient Per-Example Gradient Computations in
+// Convolutional Neural Networks", arXiv:1912.06015). The clipped sum Σᵢ cᵢ∇ℓᵢ is the gradient of
+// the reweighted loss Σᵢ cᵢℓᵢ, which Lee & Kifer (2021, "Scaling up Differentially Private Deep
+// Learning with Fast Per-Example Gradient Clipping", PoPETs 2021(1)) obtain by a second backward
+// pass. Each example's errors scale linearly with its loss weight at every layer, so the stored
+// errors already give it, one matrix product per layer and no second pass:
+//
+//	Σᵢ cᵢ∇ℓᵢ:  ∂W = Aᵀ·diag(c)·Δ,  ∂b = Δᵀ·c              ([Workspace.Gradient])
+//
+// When the privacy unit is a patient with several rows, the norm to clip is that of the patient's
+// summed gradient. For a group g of rows, per layer,
+//
+//	‖Σ_{i∈g} δᵢ(aᵢ,1)ᵀ‖² = Σ_{i,j∈g} (δᵢ·δⱼ)(aᵢ·aⱼ + 1)
+//
+// which [Workspace.GroupNorms] evaluates pairwise, or by forming the group's gradient when that is
+// cheaper (large groups, narrow layers).
+//
+// Invariants: the batched results match per-example brute force (Backward on one row at a time)
+// to 1e-9 relative, and central differences to 1e-6; a warmed-up [Workspace] allocates nothing
+// per batch.
+//
+// # Optimizers, metrics, training
+//
+// [NewOptimizer] builds SGD with momentum, Adam or RMSprop ([OptimizerConfig] gives the update
+// rules); their state marshals exactly, so training resumed from saved state is bit-for-bit the
+// training that was interrupted. [Evaluate] reports accuracy, precision, recall, F1, ROC AUC and
+// the confusion matrix. [Fit] is plain mini-batch training: the non-private reference that private
+// and federated results are compared to.
+//
+// # Weight file format
+//
+// [Model.MarshalBinary] writes, and [Unmarshal] reads, version 1 of this format (integers
+// little-endian):
+//
+//	offset      size   field
+//	0           4      magic "FCMW"
+//	4           2      version, uint16 = 1
+//	6           4      L, length of the config, uint32 (at most 65536)
+//	10          L      the Config as JSON, e.g. {"kind":"logreg","inputs":30,"outputs":1,"loss":"bce"}
+//	10+L        8      P, number of parameters, uint64; must equal what the config implies
+//	18+L        8·P    the parameters in the layout above, IEEE 754 float64 each; all finite
+//	18+L+8P     4      CRC-32 (IEEE) of every byte before it, uint32
+//
+// Loading checks each of these (magic, version, config validity and unknown fields, parameter
+// count against the architecture, exact length, checksum, finiteness) and says which failed.
+// [Model.UnmarshalBinary] additionally requires the architecture of the receiving model. The file
+// carries no secret of its own but is a trained model: at rest it is sealed by package vault.
+//
+// # Concurrency and secrets
+//
+// A [Model] is not safe for concurrent mutation; [Model.Predict], [Model.Loss] and [Evaluate] may
+// run concurrently while nobody writes the parameters. A [Workspace] and an [Optimizer] belong to
+// one goroutine. Errors and panics name rows, columns and indices, never feature or label values
+// or gradients (at most they say that a value is NaN or infinite).
 package model

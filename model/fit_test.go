@@ -154,7 +154,7 @@ func TestFitErrors(t *testing.T) {
 		{"optimizer", logreg, x, []float64{0, 1, 0, 1}, FitConfig{Epochs: 1, BatchSize: 4}, "unknown name"},
 		{"columns", Config{Kind: KindLogReg, Inputs: 3, Outputs: 1, Loss: LossBCE}, x, []float64{0, 1, 0, 1}, ok, "2 columns, model takes 3"},
 		{"targets", logreg, x, []float64{0, 1, 0}, ok, "3 targets for 4 rows"},
-		{"label", logreg, x, []float64{0, 1, 2, 1}, ok, "target 2 at row 2"},
+		{"label", logreg, x, []float64{0, 1, 2, 1}, ok, "target at row 2 is not a binary label"},
 		{"NaN", logreg, nanX, []float64{0, 1, 0, 1}, ok, "feature 1 of row 1 is NaN"},
 		{"divergence", Config{Kind: KindMLP, Inputs: 2, Outputs: 1, Hidden: []int{3}, Activation: ActTanh, Loss: LossMSE}, x, []float64{1e3, -1e3, 1e3, -1e3},
 			FitConfig{Epochs: 50, BatchSize: 2, Optimizer: OptimizerConfig{Name: OptSGD, LR: 10}}, "loss became"},

@@ -58,7 +58,7 @@ func (m *Model) lossRow(z, t, delta []float64, row int) float64 {
 	case headSigmoidBCE:
 		v, y := z[0], t[0]
 		if !(y >= 0 && y <= 1) {
-			panic(fmt.Sprintf("model: binary target %v at row %d is not in [0, 1]", y, row))
+			panic(fmt.Sprintf("model: binary target at row %d is not in [0, 1]", row))
 		}
 		loss := max(v, 0) - y*v + math.Log1p(math.Exp(-math.Abs(v)))
 		if delta != nil {
@@ -68,7 +68,7 @@ func (m *Model) lossRow(z, t, delta []float64, row int) float64 {
 	case headSoftmaxCE:
 		c := int(t[0])
 		if float64(c) != t[0] || c < 0 || c >= len(z) {
-			panic(fmt.Sprintf("model: class %v at row %d is not an integer in [0, %d)", t[0], row, len(z)))
+			panic(fmt.Sprintf("model: class target at row %d is not an integer in [0, %d)", row, len(z)))
 		}
 		lse := logSumExp(z)
 		loss := lse - z[c]
@@ -106,21 +106,22 @@ func (m *Model) checkTargets(y []float64, rows int) {
 
 // CheckTargets reports the first target in y that the model cannot train on: for a binary model a
 // value other than 0 or 1, for softmax a value that is not a class index in [0, Outputs), for MSE a
-// value that is not finite. The row named is the index in y.
+// value that is not finite. The error names the index in y, not the value (labels are patient
+// data).
 func (c Config) CheckTargets(y []float64) error {
 	for i, v := range y {
 		switch c.Loss {
 		case LossBCE:
 			if v != 0 && v != 1 {
-				return fmt.Errorf("model: target %v at row %d: binary labels must be 0 or 1", v, i)
+				return fmt.Errorf("model: target at row %d is not a binary label (0 or 1)", i)
 			}
 		case LossSoftmaxCE:
 			if k := int(v); float64(k) != v || k < 0 || k >= c.Outputs {
-				return fmt.Errorf("model: target %v at row %d: not a class index in [0, %d)", v, i, c.Outputs)
+				return fmt.Errorf("model: target at row %d is not a class index in [0, %d)", i, c.Outputs)
 			}
 		default:
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("model: target %v at row %d is not finite", v, i)
+				return fmt.Errorf("model: target at row %d is not finite", i)
 			}
 		}
 	}

@@ -141,7 +141,7 @@ func (m *Model) forward(x blas64.General, hidden []blas64.General, z blas64.Gene
 		for i := range dst.Rows {
 			copy(dst.Data[i*dst.Stride:i*dst.Stride+ly.out], ly.b)
 		}
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, a, ly.w, 1, dst)
+		mul(blas.NoTrans, blas.NoTrans, a, ly.w, 1, dst)
 		if l < len(m.layers)-1 {
 			activate(m.act, dst)
 		}
@@ -249,4 +249,18 @@ func (m *Model) Loss(x mat.Matrix, y []float64) float64 {
 		sum += m.lossRow(z.Data[i*k:(i+1)*k], m.target(y, i), nil, i)
 	}
 	return sum / float64(xr.Rows)
+}
+
+// mul computes c = op(a)·op(b) + beta·c, as a matrix-vector product when c has one column (a
+// logistic output, or its gradient), where BLAS Level 3 would loop over one-element rows.
+func mul(tA, tB blas.Transpose, a, b blas64.General, beta float64, c blas64.General) {
+	if c.Cols != 1 {
+		blas64.Gemm(tA, tB, 1, a, b, beta, c)
+		return
+	}
+	x := blas64.Vector{N: b.Rows, Inc: b.Stride, Data: b.Data} // op(b) = b, one column
+	if tB == blas.Trans {
+		x = blas64.Vector{N: b.Cols, Inc: 1, Data: b.Data} // op(b) = bᵀ, b one row
+	}
+	blas64.Gemv(tA, 1, a, x, beta, blas64.Vector{N: c.Rows, Inc: c.Stride, Data: c.Data})
 }

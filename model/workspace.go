@@ -144,7 +144,7 @@ func (m *Model) Backward(ws *Workspace, x *mat.Dense, y []float64) (lossSum floa
 		lossSum += m.lossRow(row, m.target(y, i), row, i)
 	}
 	for l := last; l > 0; l-- {
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, ws.delta[l], m.layers[l].w, 0, ws.delta[l-1])
+		mul(blas.NoTrans, blas.Trans, ws.delta[l], m.layers[l].w, 0, ws.delta[l-1])
 		scaleByDerivative(m.act, ws.delta[l-1], ws.hidden[l-1])
 	}
 	return lossSum
@@ -222,7 +222,7 @@ func (ws *Workspace) Gradient(dst []float64, c []float64) {
 				d = scaleRows(ws.scratch, d, c)
 			}
 		}
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, a, d, 0, gw)
+		mul(blas.Trans, blas.NoTrans, a, d, 0, gw)
 	}
 }
 
