@@ -127,84 +127,118 @@ func norm2(v []float64) float64 {
 }
 
 func TestBatchMatchesPerExample(t *testing.T) {
-	const rows = 9
 	group := []int{0, 1, 0, 2, 2, 2, 0, 1, 3} // group 4 stays empty
-	const groups = 5
 	for n, c := range gradCases() {
 		t.Run(caseName(c), func(t *testing.T) {
-			m, x, y := randomProblem(t, c, rows, uint64(n))
-			ws := NewWorkspace(m)
-			lossSum := m.Backward(ws, x, y)
-			norms := make([]float64, rows)
-			ws.Norms(norms)
-			sum := make([]float64, m.NumParams())
-			ws.Gradient(sum, nil)
-			cw := []float64{0.5, -1, 2, 0, 1, 0.25, 3, -0.5, 1.5}
-			weighted := make([]float64, m.NumParams())
-			ws.Gradient(weighted, cw)
-			gnorms := map[groupPath][]float64{}
-			for _, p := range []groupPath{groupAuto, groupGram, groupSum} {
-				groupMethod = p
-				gnorms[p] = make([]float64, groups)
-				ws.GroupNorms(gnorms[p], group)
-			}
-			groupMethod = groupAuto
-
-			// Brute force, reusing the same workspace with one row at a time.
-			losses, grads := perExample(m, ws, x, y)
-			wantLoss, wantNorms := 0.0, make([]float64, rows)
-			wantSum, wantWeighted := make([]float64, m.NumParams()), make([]float64, m.NumParams())
-			groupSums := make([][]float64, groups)
-			for g := range groupSums {
-				groupSums[g] = make([]float64, m.NumParams())
-			}
-			for i, g := range grads {
-				wantLoss += losses[i]
-				wantNorms[i] = norm2(g)
-				for j, v := range g {
-					wantSum[j] += v
-					wantWeighted[j] += cw[i] * v
-					groupSums[group[i]][j] += v
-				}
-			}
-			wantGroup := make([]float64, groups)
-			for g := range groups {
-				wantGroup[g] = norm2(groupSums[g])
-			}
-			if err := closeRel([]float64{lossSum}, []float64{wantLoss}, 1e-12); err != nil {
-				t.Errorf("loss sum: %v", err)
-			}
-			if err := closeRel(norms, wantNorms, 1e-9); err != nil {
-				t.Errorf("Norms: %v", err)
-			}
-			if err := closeVec(sum, wantSum, 1e-9); err != nil {
-				t.Errorf("Gradient(nil): %v", err)
-			}
-			if err := closeVec(weighted, wantWeighted, 1e-9); err != nil {
-				t.Errorf("Gradient(c): %v", err)
-			}
-			if wantGroup[4] != 0 {
-				t.Fatalf("empty group has brute-force norm %v", wantGroup[4])
-			}
-			for p, got := range gnorms {
-				if got[4] != 0 {
-					t.Errorf("GroupNorms path %d: empty group norm %v, want 0", p, got[4])
-				}
-				if err := closeRel(got[:4], wantGroup[:4], 1e-9); err != nil {
-					t.Errorf("GroupNorms path %d: %v", p, err)
-				}
-			}
-
-			// The shrunk workspace grows back and gives the same answer bit for bit.
-			if again := m.Backward(ws, x, y); again != lossSum {
-				t.Errorf("second Backward loss %v, first %v", again, lossSum)
-			}
-			again := make([]float64, m.NumParams())
-			ws.Gradient(again, cw)
-			if err := closeVec(again, weighted, 0); err != nil {
-				t.Errorf("Gradient after reuse: %v", err)
-			}
+			m, x, y := randomProblem(t, c, len(group), uint64(n))
+			checkAgainstPerExample(t, m, x, y, group, 5)
 		})
+	}
+}
+
+// TestBatchMatchesPerExampleAtScale repeats the comparison with layers and batches large enough
+// that the matrix products run blocked and in parallel.
+func TestBatchMatchesPerExampleAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("per-example brute force at scale")
+	}
+	const rows, groups = 150, 40
+	group := make([]int, rows)
+	for i := range group {
+		group[i] = (i * i) % (groups - 1) // group 39 stays empty; group sizes vary
+	}
+	for n, c := range []Config{
+		{Kind: KindMLP, Inputs: 70, Outputs: 1, Hidden: []int{256, 130}, Activation: ActTanh, Loss: LossBCE},
+		{Kind: KindMLP, Inputs: 300, Outputs: 10, Hidden: []int{200}, Loss: LossSoftmaxCE},
+		{Kind: KindSoftmax, Inputs: 300, Outputs: 260, Loss: LossSoftmaxCE},
+	} {
+		t.Run(caseName(c), func(t *testing.T) {
+			m, x, y := randomProblem(t, c, rows, 50+uint64(n))
+			checkAgainstPerExample(t, m, x, y, group, groups)
+		})
+	}
+}
+
+// checkAgainstPerExample compares the batched loss, norms, group norms and gradients with sums of
+// per-example gradients, each from Backward on one row; group[G-1] must be empty.
+func checkAgainstPerExample(t *testing.T, m *Model, x *mat.Dense, y []float64, group []int, groups int) {
+	t.Helper()
+	rows := len(group)
+	ws := NewWorkspace(m)
+	lossSum := m.Backward(ws, x, y)
+	norms := make([]float64, rows)
+	ws.Norms(norms)
+	sum := make([]float64, m.NumParams())
+	ws.Gradient(sum, nil)
+	cycle := []float64{0.5, -1, 2, 0, 1, 0.25, 3, -0.5, 1.5} // signs, zero, fractions
+	cw := make([]float64, rows)
+	for i := range cw {
+		cw[i] = cycle[i%len(cycle)]
+	}
+	weighted := make([]float64, m.NumParams())
+	ws.Gradient(weighted, cw)
+	gnorms := map[groupPath][]float64{}
+	for _, p := range []groupPath{groupAuto, groupGram, groupSum} {
+		groupMethod = p
+		gnorms[p] = make([]float64, groups)
+		ws.GroupNorms(gnorms[p], group)
+	}
+	groupMethod = groupAuto
+
+	// Brute force, reusing the same workspace with one row at a time.
+	losses, grads := perExample(m, ws, x, y)
+	wantLoss, wantNorms := 0.0, make([]float64, rows)
+	wantSum, wantWeighted := make([]float64, m.NumParams()), make([]float64, m.NumParams())
+	groupSums := make([][]float64, groups)
+	for g := range groupSums {
+		groupSums[g] = make([]float64, m.NumParams())
+	}
+	for i, g := range grads {
+		wantLoss += losses[i]
+		wantNorms[i] = norm2(g)
+		for j, v := range g {
+			wantSum[j] += v
+			wantWeighted[j] += cw[i] * v
+			groupSums[group[i]][j] += v
+		}
+	}
+	wantGroup := make([]float64, groups)
+	for g := range groups {
+		wantGroup[g] = norm2(groupSums[g])
+	}
+	if err := closeRel([]float64{lossSum}, []float64{wantLoss}, 1e-12); err != nil {
+		t.Errorf("loss sum: %v", err)
+	}
+	if err := closeRel(norms, wantNorms, 1e-9); err != nil {
+		t.Errorf("Norms: %v", err)
+	}
+	if err := closeVec(sum, wantSum, 1e-9); err != nil {
+		t.Errorf("Gradient(nil): %v", err)
+	}
+	if err := closeVec(weighted, wantWeighted, 1e-9); err != nil {
+		t.Errorf("Gradient(c): %v", err)
+	}
+	last := groups - 1
+	if wantGroup[last] != 0 {
+		t.Fatalf("empty group has brute-force norm %v", wantGroup[last])
+	}
+	for p, got := range gnorms {
+		if got[last] != 0 {
+			t.Errorf("GroupNorms path %d: empty group norm %v, want 0", p, got[last])
+		}
+		if err := closeRel(got[:last], wantGroup[:last], 1e-9); err != nil {
+			t.Errorf("GroupNorms path %d: %v", p, err)
+		}
+	}
+
+	// The shrunk workspace grows back and gives the same answer bit for bit.
+	if again := m.Backward(ws, x, y); again != lossSum {
+		t.Errorf("second Backward loss %v, first %v", again, lossSum)
+	}
+	again := make([]float64, m.NumParams())
+	ws.Gradient(again, cw)
+	if err := closeVec(again, weighted, 0); err != nil {
+		t.Errorf("Gradient after reuse: %v", err)
 	}
 }
 
