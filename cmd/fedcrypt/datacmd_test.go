@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,4 +221,172 @@ func TestDataInteropWithAge(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(dir, "fromage.age"))
 	writeFile(t, dir, "garbage.age", string(raw)+"trailing garbage\n")
 	wantOneLineError(t, runCLI(t, dir, "data", "decrypt", "-i", "agekey.txt", "garbage.age"), "garbage.age", "trailing data")
+}
+
+// runCLIEnv runs the binary like runCLI with extra environment variables.
+func runCLIEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run fedcrypt %v: %v", args, err)
+	}
+	return result{out.String(), errOut.String(), code}
+}
+
+// listFiles returns every regular file under dir.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// patientsCSV has two rows per patient, a missing cell and an id column.
+const patientsCSV = "record,patient,age,marker,outcome\n" +
+	"r1,P01,61,2.5,sick\nr2,P01,61,NA,sick\nr3,P02,45,1.1,well\nr4,P02,46,1.0,well\n" +
+	"r5,P03,70,3.3,sick\nr6,P03,70,3.1,sick\nr7,P04,38,0.7,well\nr8,P04,38,0.9,well\n" +
+	"r9,P05,55,2.0,sick\nr10,P05,55,?,sick\nr11,P06,29,0.5,well\nr12,P06,30,0.4,well\n"
+
+func TestDataInspect(t *testing.T) {
+	dir := t.TempDir()
+	k := keygenFor(t, dir, "h")
+	r := runCLIInput(t, dir, []byte(patientsCSV), "data", "encrypt", "-r", k.Recipient, "-o", "patients.csv.age", "-")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	before := listFiles(t, dir)
+	tmp, home := t.TempDir(), t.TempDir()
+	r = runCLIEnv(t, dir, []string{"TMPDIR=" + tmp, "HOME=" + home}, "data", "inspect", "--data", "patients.csv.age",
+		"--identity", k.Identity, "--label", "outcome", "--privacy-unit", "patient", "--drop", "record", "--json")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	var res inspectResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsRead != 12 || res.Rows != 12 || res.Units != 6 || res.Columns != 2 || !res.Encrypted ||
+		res.Missing["marker"] != 2 || res.ClassCounts["sick"] != 6 || res.ClassCounts["well"] != 6 ||
+		strings.Join(res.Classes, ",") != "sick,well" || strings.Join(res.Features, ",") != "age,marker" {
+		t.Errorf("inspect found %+v", res)
+	}
+	if after := listFiles(t, dir); len(after) != len(before) {
+		t.Errorf("inspect wrote files: %v", after)
+	}
+	if f := append(listFiles(t, tmp), listFiles(t, home)...); len(f) != 0 {
+		t.Errorf("inspect wrote into TMPDIR or HOME: %v", f)
+	}
+	for _, cell := range []string{"P01", "r1,", "61"} {
+		if strings.Contains(r.stdout+r.stderr, cell) {
+			t.Errorf("inspect printed a cell value %q", cell)
+		}
+	}
+
+	h := runCLI(t, dir, "data", "inspect", "--data", "patients.csv.age", "--identity", k.Identity, "--label", "outcome", "--drop", "record,patient")
+	for _, want := range []string{"12 kept of 12 read", "class sick", "marker", "age-encrypted: true"} {
+		if !strings.Contains(h.stdout, want) {
+			t.Errorf("human output lacks %q:\n%s", want, h.stdout)
+		}
+	}
+	other := keygenFor(t, dir, "other")
+	wantOneLineError(t, runCLI(t, dir, "data", "inspect", "--data", "patients.csv.age", "--identity", other.Identity, "--label", "outcome"),
+		"patients.csv.age", "no identity matches")
+	wantOneLineError(t, runCLI(t, dir, "data", "inspect", "--data", "patients.csv.age", "--label", "outcome"),
+		"patients.csv.age", "identity")
+}
+
+func TestDataSplit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "patients.csv", patientsCSV)
+	var hs []keygenResult
+	for _, n := range []string{"h1", "h2", "h3"} {
+		hs = append(hs, keygenFor(t, dir, n))
+	}
+	aud := keygenFor(t, dir, "auditor")
+	r := runCLI(t, dir, "data", "split", "--data", "patients.csv", "--label", "outcome", "--privacy-unit", "patient", "--drop", "record",
+		"-r", hs[0].Recipient, "-r", hs[1].Recipient, "-r", hs[2].Recipient, "--auditor", aud.Recipient, "-o", "split", "--json")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	var res splitResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hospitals) != 3 || res.Partition != "iid" {
+		t.Fatalf("split result %+v", res)
+	}
+	patientAt := map[string]int{}
+	total := 0
+	for i, h := range res.Hospitals {
+		total += h.Rows
+		// Only its hospital and the auditor can read a hospital's file.
+		for j, k := range append(hs, aud) {
+			d := runCLI(t, dir, "data", "decrypt", "-i", k.Identity, h.File)
+			if canRead := j == i || j == 3; (d.code == 0) != canRead {
+				t.Fatalf("%s readable by key %d: %v, want %v (%s)", h.File, j, d.code == 0, canRead, d.stderr)
+			}
+			if d.code != 0 {
+				continue
+			}
+			lines := strings.Split(strings.TrimSpace(d.stdout), "\n")
+			if len(lines)-1 != h.Rows || lines[0] != "age,marker,patient,outcome" {
+				t.Fatalf("%s: %d rows, header %q", h.File, len(lines)-1, lines[0])
+			}
+			for _, line := range lines[1:] {
+				p := strings.Split(line, ",")[2]
+				if at, seen := patientAt[p]; seen && at != i {
+					t.Fatalf("patient %s at hospitals %d and %d", p, at+1, i+1)
+				}
+				patientAt[p] = i
+			}
+		}
+	}
+	if total != 12 || len(patientAt) != 6 {
+		t.Errorf("split holds %d rows of %d patients, want 12 of 6", total, len(patientAt))
+	}
+	for _, f := range listFiles(t, filepath.Join(dir, "split")) {
+		if enc, _ := os.ReadFile(f); !bytes.HasPrefix(enc, []byte("age-encryption.org/v1\n")) {
+			t.Errorf("%s is not an age file", f)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"one hospital", []string{"-r", hs[0].Recipient}, []string{"at least two hospitals"}},
+		{"-r and -R", []string{"-r", hs[0].Recipient, "-R", "h2/recipient.txt"}, []string{"-r or with -R"}},
+		{"bad partition", []string{"-r", hs[0].Recipient, "-r", hs[1].Recipient, "--partition", "zipf"}, []string{"--partition zipf"}},
+		{"bad auditor", []string{"-r", hs[0].Recipient, "-r", hs[1].Recipient, "--auditor", "age1nope"}, []string{"--auditor"}},
+		{"more hospitals than patients", []string{"-r", hs[0].Recipient, "-r", hs[1].Recipient, "-r", hs[2].Recipient,
+			"-r", hs[0].Recipient, "-r", hs[1].Recipient, "-r", hs[2].Recipient, "-r", aud.Recipient}, []string{"data split"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"data", "split", "--data", "patients.csv", "--label", "outcome", "--privacy-unit", "patient", "--drop", "record", "-o", "bad"}, tc.args...)
+			wantOneLineError(t, runCLI(t, dir, args...), tc.frag...)
+			if _, err := os.Stat(filepath.Join(dir, "bad", "hospital-1.csv.age")); err == nil {
+				t.Error("a refused split wrote a hospital file")
+			}
+		})
+	}
 }
