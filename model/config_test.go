@@ -3,6 +3,7 @@ package model
 import (
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -121,4 +122,33 @@ func TestNewInitialization(t *testing.T) {
 	if &m.layers[0].w.Data[0] != &m.Params()[0] || &m.layers[1].b[99] != &m.Params()[m.NumParams()-1] {
 		t.Errorf("layer views are not onto the flat parameter vector")
 	}
+}
+
+func FuzzParseSpec(f *testing.F) {
+	seeds := []string{"logreg", "softmax", "mlp:64", "mlp:64,32", "mlp:64:tanh", "mlp:1,2,3:sigmoid", "mlp::", "mlp:99999999999999999999"}
+	for _, s := range seeds {
+		f.Add(s, 30, 2)
+		f.Add(s, 8, 10)
+	}
+	if len(seeds) == 0 {
+		f.Fatal("empty seed corpus")
+	}
+	f.Fuzz(func(t *testing.T, spec string, inputs, classes int) {
+		c, err := ParseSpec(spec, inputs, classes)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "model spec ") {
+				t.Errorf("error %q does not name the spec", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseSpec(%q) gave an invalid config: %v", spec, err)
+		}
+		if c.Inputs != inputs {
+			t.Errorf("inputs %d, want %d", c.Inputs, inputs)
+		}
+		if classes > 2 && c.Outputs != classes || classes == 2 && c.Outputs != 1 && c.Kind != KindSoftmax {
+			t.Errorf("%d classes gave %d outputs", classes, c.Outputs)
+		}
+	})
 }

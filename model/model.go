@@ -194,15 +194,33 @@ func scaleByDerivative(f act, d, h blas64.General) {
 	}
 }
 
-// newScratch allocates the hidden and output buffers of a forward pass over rows rows.
-func (m *Model) newScratch(rows int) ([]blas64.General, blas64.General) {
+// chunkRows bounds the rows of one forward pass in Predict and Loss, so that scoring a large data
+// set needs hidden buffers of chunkRows rows, not of the whole set.
+const chunkRows = 256
+
+// subRows returns rows [s, e) of g as a view.
+func subRows(g blas64.General, s, e int) blas64.General {
+	return blas64.General{Rows: e - s, Cols: g.Cols, Stride: g.Stride, Data: g.Data[s*g.Stride : (e-1)*g.Stride+g.Cols]}
+}
+
+// logits writes the logits of the rows of x into z (rows × Outputs), chunk by chunk.
+func (m *Model) logits(x, z blas64.General) {
+	if x.Rows == 0 {
+		return
+	}
+	n := min(x.Rows, chunkRows)
 	hidden := make([]blas64.General, len(m.layers)-1)
 	for l := range hidden {
 		w := m.layers[l].out
-		hidden[l] = blas64.General{Rows: rows, Cols: w, Stride: w, Data: make([]float64, rows*w)}
+		hidden[l] = blas64.General{Rows: n, Cols: w, Stride: w, Data: make([]float64, n*w)}
 	}
-	k := m.cfg.Outputs
-	return hidden, blas64.General{Rows: rows, Cols: k, Stride: k, Data: make([]float64, rows*k)}
+	for s := 0; s < x.Rows; s += n {
+		e := min(s+n, x.Rows)
+		for l := range hidden {
+			hidden[l].Rows = e - s
+		}
+		m.forward(subRows(x, s, e), hidden, subRows(z, s, e))
+	}
 }
 
 // checkInput panics when x does not have the model's number of columns.
@@ -221,9 +239,8 @@ func (m *Model) Predict(dst *mat.Dense, x mat.Matrix) {
 	if r, c := dst.Dims(); r != xr.Rows || c != m.cfg.Outputs {
 		panic(fmt.Sprintf("model: Predict destination is %d×%d, want %d×%d", r, c, xr.Rows, m.cfg.Outputs))
 	}
-	hidden, _ := m.newScratch(xr.Rows)
 	z := dst.RawMatrix()
-	m.forward(xr, hidden, z)
+	m.logits(xr, z)
 	for i := range z.Rows {
 		row := z.Data[i*z.Stride : i*z.Stride+z.Cols]
 		switch m.head {
@@ -241,10 +258,10 @@ func (m *Model) Loss(x mat.Matrix, y []float64) float64 {
 	xr := rawOf(x)
 	m.checkInput(xr)
 	m.checkTargets(y, xr.Rows)
-	hidden, z := m.newScratch(xr.Rows)
-	m.forward(xr, hidden, z)
-	sum := 0.0
 	k := m.cfg.Outputs
+	z := blas64.General{Rows: xr.Rows, Cols: k, Stride: k, Data: make([]float64, xr.Rows*k)}
+	m.logits(xr, z)
+	sum := 0.0
 	for i := range z.Rows {
 		sum += m.lossRow(z.Data[i*k:(i+1)*k], m.target(y, i), nil, i)
 	}

@@ -89,3 +89,21 @@ func TestWorkspaceFollowsModel(t *testing.T) {
 		}
 	}
 }
+
+func TestLossInChunksMatchesBackward(t *testing.T) {
+	// More rows than one forward chunk, and not a multiple of it.
+	const rows = 2*chunkRows + 37
+	c := Config{Kind: KindMLP, Inputs: 6, Outputs: 4, Hidden: []int{9, 5}, Activation: ActTanh, Loss: LossSoftmaxCE}
+	m, x, y := randomProblem(t, c, rows, 8)
+	want := m.Backward(NewWorkspace(m), x, y) / rows
+	if got := m.Loss(x, y); math.Abs(got-want) > 1e-13*want {
+		t.Errorf("Loss %.17g, Backward mean %.17g", got, want)
+	}
+	p := mat.NewDense(rows, 4, nil)
+	m.Predict(p, x)
+	last := mat.NewDense(1, 4, nil)
+	m.Predict(last, x.Slice(rows-1, rows, 0, 6))
+	if !mat.EqualApprox(last, p.Slice(rows-1, rows, 0, 4), 1e-15) {
+		t.Errorf("last row predicted alone %v, in the batch %v", last.RawRowView(0), p.RawRowView(rows-1))
+	}
+}
