@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -363,4 +364,128 @@ func FuzzReadRows(f *testing.F) {
 			t.Fatalf("%d labelled rows counted as %d", labelled, rows.Labelled)
 		}
 	})
+}
+
+// TestNoPlaintextAtRest plants canary patients in a data set, takes it
+// through data encrypt (from stdin), data split, data inspect, train and
+// predict on age files with passphrase-protected keys, then scans the
+// working directories, TMPDIR and HOME: every file is an age file except the
+// public keys, and no file in the clear holds a canary, a row, weights or a
+// key.
+func TestNoPlaintextAtRest(t *testing.T) {
+	const (
+		canaryID    = "CANARY-PATIENT-7c1e"
+		canaryValue = "4242.4242"
+	)
+	work, tmp, home := t.TempDir(), t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("HOME", home)
+	t.Setenv("FEDCRYPT_PASSPHRASE_FILE", "/dev/stdin")
+	pass := []byte("canary test passphrase\n")
+
+	// The source: wdbc with a record-number column, and canary rows.
+	src, _, ok := data.Embedded("wdbc")
+	if !ok {
+		t.Fatal("no embedded wdbc")
+	}
+	lines := strings.Split(strings.TrimSpace(string(src)), "\n")
+	var csvText strings.Builder
+	csvText.WriteString(lines[0] + ",mrn\n")
+	for i, line := range lines[1:] {
+		id := fmt.Sprintf("MRN-%05d", i)
+		if i%50 == 7 {
+			cells := strings.Split(line, ",")
+			cells[0], id = canaryValue, canaryID+fmt.Sprint(i)
+			line = strings.Join(cells, ",")
+		}
+		csvText.WriteString(line + "," + id + "\n")
+	}
+
+	keys := map[string]keygenResult{}
+	for _, n := range []string{"coordinator", "h1", "h2", "h3"} {
+		r := runCLIInput(t, work, pass, "keygen", "-o", filepath.Join("keys", n), "--passphrase-file", "-", "--work-factor", "10", "--json")
+		if r.code != 0 {
+			t.Fatalf("keygen %s: %s", n, r.stderr)
+		}
+		var k keygenResult
+		if err := json.Unmarshal([]byte(r.stdout), &k); err != nil {
+			t.Fatal(err)
+		}
+		keys[n] = k
+	}
+	step := func(stdin []byte, args ...string) result {
+		t.Helper()
+		r := runCLIInput(t, work, stdin, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args[:2], " "), r.code, r.stderr)
+		}
+		return r
+	}
+	step([]byte(csvText.String()), "data", "encrypt", "-R", "keys/coordinator/recipient.txt", "-o", "source.csv.age", "-")
+	step(pass, "data", "inspect", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity, "--label", "diagnosis", "--privacy-unit", "mrn")
+	step(pass, "data", "split", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity,
+		"--label", "diagnosis", "--positive", "M", "--privacy-unit", "mrn",
+		"-R", "keys/h1/recipient.txt", "-R", "keys/h2/recipient.txt", "-R", "keys/h3/recipient.txt",
+		"--auditor", keys["coordinator"].Recipient, "-o", "split")
+	h1 := filepath.Join("split", "hospital-1.csv.age")
+	step(pass, "train", "--data", h1, "--identity", keys["h1"].Identity, "--label", "diagnosis", "--positive", "M", "--privacy-unit", "mrn")
+
+	// A sealed model of hospital 1, trained in memory on its decrypted rows.
+	id, err := vault.ReadIdentityFile(filepath.Join(work, keys["h1"].Identity), func() ([]byte, error) { return bytes.TrimSpace(pass), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := vault.Open(filepath.Join(work, h1), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, _, err := data.Load(rd, h1, data.Options{Label: "diagnosis", Positive: "M", PrivacyUnit: "mrn"})
+	rd.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ds.UnitIDs, func(u string) bool { return strings.HasPrefix(u, canaryID) }) {
+		t.Fatal("no canary patient reached hospital 1: the scan would prove nothing")
+	}
+	tm := trainModel(t, ds)
+	coord, err := vault.ParseRecipient(keys["coordinator"].Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sealModel(filepath.Join(work, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient(), coord); err != nil {
+		t.Fatal(err)
+	}
+	step(pass, "predict", "--checkpoint", "model.age", "-i", keys["h1"].Identity, "--passphrase-file", "-",
+		"--signer", "keys/h1/signing-key.pub", "--data", h1, "-o", "predictions.csv.age", "-R", "keys/h1/recipient.txt")
+
+	// The scan.
+	public := map[string]string{recipientFileName: "age1", signingKeyFileName: "ed25519:"}
+	scanned := 0
+	for _, root := range []string{work, tmp, home} {
+		for _, p := range listFiles(t, root) {
+			scanned++
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
+				continue
+			}
+			if prefix, ok := public[filepath.Base(p)]; ok && bytes.HasPrefix(b, []byte(prefix)) && bytes.Count(b, []byte("\n")) == 1 {
+				continue
+			}
+			t.Errorf("%s is not an age file", p)
+			for _, secret := range []string{canaryID, canaryValue, "AGE-SECRET-KEY", "FCMW", "diagnosis", "radius_mean"} {
+				if bytes.Contains(b, []byte(secret)) {
+					t.Errorf("%s holds %q in the clear", p, secret)
+				}
+			}
+		}
+	}
+	if len(listFiles(t, tmp))+len(listFiles(t, home)) != 0 {
+		t.Errorf("files were written into TMPDIR or HOME: %v %v", listFiles(t, tmp), listFiles(t, home))
+	}
+	if scanned < 16 {
+		t.Errorf("scanned only %d files: the pipeline did not write what it should", scanned)
+	}
 }
