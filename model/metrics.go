@@ -2,7 +2,6 @@ package model
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
@@ -208,10 +207,4 @@ func f1(p, r float64) float64 {
 		return 0
 	}
 	return 2 * p * r / (p + r)
-}
-
-// String formats the headline scores on one line.
-func (mt Metrics) String() string {
-	return fmt.Sprintf("accuracy %.4f precision %.4f recall %.4f f1 %.4f auc %.4f",
-		mt.Accuracy, mt.Precision, mt.Recall, mt.F1, mt.AUC)
 }
