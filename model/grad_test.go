@@ -15,6 +15,9 @@ func gradCases() []Config {
 	cs := []Config{
 		{Kind: KindLogReg, Inputs: 5, Outputs: 1, Loss: LossBCE},
 		{Kind: KindSoftmax, Inputs: 5, Outputs: 4, Loss: LossSoftmaxCE},
+		// Width-1 layers, where products become matrix-vector ones.
+		{Kind: KindLogReg, Inputs: 1, Outputs: 1, Loss: LossBCE},
+		{Kind: KindMLP, Inputs: 5, Outputs: 2, Hidden: []int{3, 1}, Activation: ActTanh, Loss: LossSoftmaxCE},
 	}
 	for _, a := range []string{ActReLU, ActSigmoid, ActTanh} {
 		cs = append(cs,
