@@ -221,3 +221,27 @@ func TestAbsurdWorkFactorRefusedBeforeWork(t *testing.T) {
 		t.Fatalf("error %v, want the work factor named", err)
 	}
 }
+
+// TestDefaultWorkFactorFile writes and reads a protected identity file at
+// age's default scrypt cost, as keygen does without --work-factor.
+func TestDefaultWorkFactorFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scrypt at 2^18 takes about a second per operation")
+	}
+	path := filepath.Join(t.TempDir(), "key.age")
+	id := mustIdentity(t)
+	if err := WriteIdentityFile(path, id, []byte("pw"), 0); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(" 18\n")) {
+		t.Fatalf("header does not carry work factor 18:\n%.120q", raw)
+	}
+	got, err := ReadIdentityFile(path, func() ([]byte, error) { return []byte("pw"), nil })
+	if err != nil || got.Recipient().String() != id.Recipient().String() {
+		t.Fatalf("read back: %v", err)
+	}
+}

@@ -136,7 +136,13 @@ func classify(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "failed to read header"):
-		return fmt.Errorf("%w: bad header: %s", ErrCorrupt, strings.TrimPrefix(msg, "failed to read header: "))
+		// age quotes the offending header line; it may be a line of a
+		// plaintext file given by mistake, so it is cut off.
+		detail := strings.TrimPrefix(msg, "failed to read header: ")
+		if i := strings.IndexByte(detail, '"'); i >= 0 {
+			detail = strings.TrimRight(detail[:i], ": ")
+		}
+		return fmt.Errorf("%w: bad header: %s", ErrCorrupt, detail)
 	case strings.Contains(msg, "bad header MAC"):
 		return fmt.Errorf("%w: header was modified (bad MAC)", ErrCorrupt)
 	case strings.Contains(msg, "authenticate"):

@@ -140,8 +140,13 @@ func TestRecipientMixingRules(t *testing.T) {
 
 func TestStreamRoundTripAndDamage(t *testing.T) {
 	id, other := mustIdentity(t), mustIdentity(t)
-	// Three and a half 64 KiB chunks, so damage can hit a middle chunk.
-	plain := make([]byte, 3*64<<10+1234)
+	// Three and a half 64 KiB chunks, so damage can hit a middle chunk; the
+	// full suite streams 64 MiB.
+	size := 3*64<<10 + 1234
+	if !testing.Short() {
+		size = 64<<20 + 1234
+	}
+	plain := make([]byte, size)
 	rand.Read(plain)
 	var buf bytes.Buffer
 	w, err := Encrypt(&buf, id.Recipient())
@@ -188,7 +193,7 @@ func TestStreamRoundTripAndDamage(t *testing.T) {
 		{"truncated mid-chunk", ct[:len(ct)-100], id, ErrCorrupt, "modified"},
 		{"payload byte flipped", flip(len(ct) - 70_000), id, ErrCorrupt, "modified"},
 		{"header MAC flipped", flip(headerEnd + 6), id, ErrCorrupt, "header"},
-		{"not age", []byte("id,age,label\n1,2,3\n"), id, ErrCorrupt, "bad header"},
+		{"not age", []byte("P-0042,61,malignant\n1,2,3\n"), id, ErrCorrupt, "bad header"},
 		{"trailing data", append(bytes.Clone(ct), 'x'), id, ErrCorrupt, ""},
 		{"armored with trailing garbage", append(bytes.Clone(armored.Bytes()), "garbage\n"...), id, ErrCorrupt, "trailing data after armored file"},
 	}
@@ -197,6 +202,9 @@ func TestStreamRoundTripAndDamage(t *testing.T) {
 			_, err := DecryptBytes(tt.ct, tt.id)
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.frag) {
 				t.Fatalf("error %v, want %v mentioning %q", err, tt.want, tt.frag)
+			}
+			if strings.Contains(err.Error(), "P-0042") {
+				t.Errorf("error %q quotes the input", err)
 			}
 		})
 	}
