@@ -115,3 +115,39 @@ func FuzzUnsealBytes(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRecipients(f *testing.F) {
+	pq, err := GenerateHybridIdentity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{
+		publishedRecipient,
+		"# hospital\n" + publishedRecipient + "\n\n" + pq.Recipient().String() + "\n",
+		"age1yubikey1qqq", "ssh-ed25519 AAAA", publishedSecret, "age1", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		rs, err := ParseRecipients(strings.NewReader(text))
+		if err != nil {
+			if strings.Contains(text, publishedSecret) && strings.Contains(err.Error(), publishedSecret[16:]) {
+				t.Fatalf("error %q echoes a secret key", err)
+			}
+			return
+		}
+		var lines []string
+		for _, r := range rs {
+			lines = append(lines, r.String())
+		}
+		again, err := ParseRecipients(strings.NewReader(strings.Join(lines, "\n")))
+		if err != nil || len(again) != len(rs) {
+			t.Fatalf("canonical recipients do not re-parse: %v", err)
+		}
+		for i := range rs {
+			if again[i].String() != rs[i].String() || again[i].kind != rs[i].kind {
+				t.Fatalf("recipient %d changed in the round trip", i)
+			}
+		}
+	})
+}

@@ -390,3 +390,23 @@ func TestDataSplit(t *testing.T) {
 		})
 	}
 }
+
+func TestAbsurdWorkFactorIdentity(t *testing.T) {
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass.txt", "pw\n")
+	k := keygenFor(t, dir, "h", "--passphrase-file", pass, "--work-factor", "10")
+	raw, err := os.ReadFile(k.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scrypt stanza's work factor 10 becomes 2^50: refused at once.
+	lines := bytes.SplitN(raw, []byte("\n"), 3)
+	lines[1] = bytes.Replace(lines[1], []byte(" 10"), []byte(" 50"), 1)
+	writeFile(t, dir, "absurd.age", string(bytes.Join(lines, []byte("\n"))))
+	writeFile(t, dir, "rows.csv", smallCSV)
+	if r := runCLI(t, dir, "data", "encrypt", "-r", k.Recipient, "-o", "rows.csv.age", "rows.csv"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, dir, "data", "decrypt", "-i", "absurd.age", "--passphrase-file", pass, "rows.csv.age")
+	wantOneLineError(t, r, "absurd.age", "work factor 2^50 exceeds the limit 2^22")
+}
