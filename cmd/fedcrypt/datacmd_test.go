@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 const smallCSV = "patient,radius,texture,diagnosis\np1,13.5,20.1,M\np2,11.2,NA,B\np3,9.8,15.0,B\np4,17.0,22.3,M\n"
@@ -217,6 +220,29 @@ func TestDataInteropWithAge(t *testing.T) {
 			t.Errorf("armor=%v: fedcrypt decrypt of age's file: %q %s", armor, r.stdout, r.stderr)
 		}
 	}
+	// A data set encrypted by age loads for training.
+	if r := runCLI(t, dir, "data", "inspect", "--data", "fromage.age", "--identity", "agekey.txt", "--label", "diagnosis", "--drop", "patient", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"rows": 4`) {
+		t.Errorf("inspect of age's file: %s %s", r.stdout, r.stderr)
+	}
+	// A sealed model decrypts with age -d: the documented frame around the
+	// model's JSON.
+	ds, _, err := data.Load(strings.NewReader(smallCSV), "rows.csv", data.Options{Label: "diagnosis", Drop: []string{"patient"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := trainModel(t, ds)
+	id, err := vault.ReadIdentityFile(k.Identity, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sealModel(filepath.Join(dir, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient()); err != nil {
+		t.Fatal(err)
+	}
+	frame := runTool(t, dir, filepath.Join(bin, "age"), "-d", "-i", k.Identity, "model.age")
+	if !bytes.HasPrefix(frame, []byte("fedcrypt-sealed-v1\n\x05model")) || !bytes.Contains(frame, []byte(`{"format":"fedcrypt-model/v1"`)) {
+		t.Errorf("age -d of a sealed model: %.60q", frame)
+	}
+
 	// Armored, with trailing garbage: refused with a one-line error.
 	raw, _ := os.ReadFile(filepath.Join(dir, "fromage.age"))
 	writeFile(t, dir, "garbage.age", string(raw)+"trailing garbage\n")
