@@ -239,7 +239,7 @@ func TestDataInteropWithAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := runTool(t, dir, filepath.Join(bin, "age"), "-d", "-i", k.Identity, "model.age")
-	if !bytes.HasPrefix(frame, []byte("fedcrypt-sealed-v1\n\x05model")) || !bytes.Contains(frame, []byte(`{"format":"fedcrypt-model/v1"`)) {
+	if !bytes.HasPrefix(frame, []byte("fedcrypt-sealed-v1\n\x0efedcrypt/model")) || !bytes.Contains(frame, []byte(`{"format":"fedcrypt-model/v1"`)) {
 		t.Errorf("age -d of a sealed model: %.60q", frame)
 	}
 

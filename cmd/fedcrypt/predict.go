@@ -23,13 +23,13 @@ func init() {
 	register(&command{name: "predict", summary: "score new rows with a sealed model (--checkpoint FILE.age)", run: runPredict})
 }
 
-// A sealed model is a vault sealed file of kind sealedModelKind whose
+// A sealed model is a vault sealed file of kind "fedcrypt/model" whose
 // payload is the JSON object sealedModel: everything needed to score a raw
 // CSV row (the schema naming the feature columns in order, the transform
 // fitted on the training rows, the weights) and nothing about the rows it
 // was trained on beyond those statistics.
 const (
-	sealedModelKind   = "model"
+	sealedModelKind   = "fedcrypt/model" // the kind sim writes its model.age under
 	sealedModelFormat = "fedcrypt-model/v1"
 	maxPredictRows    = 1 << 24
 )
