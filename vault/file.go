@@ -167,7 +167,11 @@ func commit(tmp, dst string) error {
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", dst, pathErrorCause(errors.Unwrap(err)))
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	if err := syncDir(dirOf(dst)); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)

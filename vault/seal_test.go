@@ -193,3 +193,22 @@ func TestSigningKeyText(t *testing.T) {
 		}
 	}
 }
+
+func TestSealOverDirectoryFails(t *testing.T) {
+	dir := t.TempDir()
+	id := mustIdentity(t)
+	// The destination is a non-empty directory: the rename fails, the error
+	// names it, and no temporary file is left behind.
+	dst := filepath.Join(dir, "ledger.age")
+	if err := os.MkdirAll(filepath.Join(dst, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err := Seal(dst, "ledger", []byte("v1"), id.SigningKey(), id.Recipient())
+	if err == nil || !strings.Contains(err.Error(), dst) {
+		t.Fatalf("seal over a directory: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %v after a failed seal, want only the directory", entries)
+	}
+}
