@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -149,6 +150,11 @@ func (c *Config) Validate() error {
 		return err
 	}
 	for _, a := range c.Auditors {
+		// An auditor only receives sealed outputs; its signing key is
+		// needed only if it writes entries (countersignatures).
+		if a.SigningKey == "" {
+			a.SigningKey = c.Aggregator.SigningKey
+		}
 		if err := checkParty("auditor", a); err != nil {
 			return err
 		}
@@ -184,8 +190,23 @@ func (c *Config) Validate() error {
 	case c.MaxDecryptions < 1:
 		return fmt.Errorf("federation config: max_decryptions %d must be at least 1", c.MaxDecryptions)
 	}
-	if c.HE.Enabled && c.HE.Preset == "" {
-		return fmt.Errorf("federation config: he enabled without a preset")
+	if c.HE.Enabled {
+		p, err := c.HE.Params()
+		if err != nil {
+			return fmt.Errorf("federation config: %w", err)
+		}
+		// An update clipped to L2 ≤ bound and weighted by at most 1 has no
+		// coordinate above the bound: the preset must hold it, and hold the
+		// sum of every contributor's update.
+		lit := p.Literal()
+		switch {
+		case c.HE.UpdateBound > lit.MaxAbs:
+			return fmt.Errorf("federation config: update_bound %g exceeds the largest value preset %s encrypts (%g)", c.HE.UpdateBound, c.HE.Preset, lit.MaxAbs)
+		case contributors > lit.MaxAddends:
+			return fmt.Errorf("federation config: %d contributors exceed preset %s's %d addends per sum", contributors, c.HE.Preset, lit.MaxAddends)
+		case holders > lit.MaxKeyHolders:
+			return fmt.Errorf("federation config: %d key holders exceed preset %s's %d", holders, c.HE.Preset, lit.MaxKeyHolders)
+		}
 	}
 	if !(c.HE.UpdateBound > 0) || math.IsInf(c.HE.UpdateBound, 0) {
 		return fmt.Errorf("federation config: update_bound %v must be positive and finite", c.HE.UpdateBound)
@@ -379,4 +400,14 @@ func (c *Config) Marshal() []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// Params returns the CKKS parameters of the config's preset.
+func (h HE) Params() (*he.Params, error) {
+	for _, id := range []he.PresetID{he.PresetCompact, he.PresetPrecise, he.PresetInsecureTestCompact, he.PresetInsecureTestPrecise} {
+		if id.String() == h.Preset {
+			return he.Preset(id)
+		}
+	}
+	return nil, fmt.Errorf("unknown CKKS preset %q (want compact or precise)", h.Preset)
 }

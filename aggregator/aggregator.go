@@ -1,0 +1,282 @@
+package aggregator
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+// Config sets up a run of the aggregator.
+type Config struct {
+	Federation *federation.Config
+	Identity   *vault.Identity // the aggregator's signing key and age identity
+	// OutDir receives the audit log (audit.jsonl) and the sealed checkpoint
+	// (checkpoint.age). Required.
+	OutDir string
+	// InitialModel is the global model of the first round.
+	InitialModel []float64
+	// Rand draws round nonces and the choice of decryption sets. nil means
+	// crypto/rand.
+	Rand   io.Reader
+	Logger *slog.Logger
+	// Timeout bounds each wait: for members at setup, for uploads, for
+	// decryption shares. Zero means two minutes.
+	Timeout time.Duration
+	// MaxAttempts is how often an abandoned round is retried before the run
+	// ends with ErrQuorumLost. Zero means 3.
+	MaxAttempts int
+	// OnRound, if set, is called after every round, completed or abandoned.
+	OnRound func(*Round)
+	// Software is recorded in the audit log.
+	Software string
+}
+
+// Round reports one round (or one abandoned attempt of it).
+type Round struct {
+	Number    uint64
+	Attempt   int
+	Completed bool
+	Reason    string            // why it was abandoned
+	Included  []string          // contributors whose uploads were summed
+	Declined  map[string]string // contributor → reason
+	Dropped   []string          // members that went away during the round
+	Refused   map[string]string // rejected messages: sender → reason
+	Set       []string          // the decryption set that succeeded
+	Claims    map[string]transport.Claim
+	// SignedClaims are the contributors' signed claim envelopes, verbatim.
+	SignedClaims map[string][]byte
+	Model        []float64 // the new global model (completed rounds)
+	BytesUp      int64     // upload bytes received
+	Duration     time.Duration
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Rounds    int       // completed rounds
+	Model     []float64 // the final global model
+	Ended     string    // why the run ended
+	AuditHead [32]byte
+}
+
+var (
+	// ErrQuorumLost is returned by Run when a round cannot gather
+	// min-contributors uploads or T key holders within its attempts.
+	ErrQuorumLost = errors.New("quorum lost")
+)
+
+// aggregator is the state of one run.
+type aggregator struct {
+	cfg     Config
+	fed     *federation.Config
+	hash    federation.Hash
+	hub     transport.Hub
+	log     *slog.Logger
+	rand    io.Reader
+	params  *he.Params
+	online  map[string]bool
+	server  *fedavg.Server
+	model   []float64
+	audit   *audit.Log
+	pkBytes []byte
+	round   uint64
+	nonce   []byte
+}
+
+// Run coordinates a whole run over hub: setup, then the federation's rounds.
+func Run(ctx context.Context, cfg Config, hub transport.Hub) (*Summary, error) {
+	a, err := newAggregator(cfg, hub)
+	if err != nil {
+		return nil, err
+	}
+	defer a.audit.Close()
+	return a.run(ctx)
+}
+
+func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
+	fed := cfg.Federation
+	if fed == nil || cfg.Identity == nil || cfg.OutDir == "" {
+		return nil, errors.New("aggregator: federation, identity and output directory are required")
+	}
+	pub, err := fed.Aggregator.PublicKey()
+	if err != nil || !pub.Equal(cfg.Identity.SigningPublicKey()) {
+		return nil, errors.New("aggregator: the identity's signing key is not the aggregator's in the federation config")
+	}
+	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{}}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.rand == nil {
+		a.rand = rand.Reader
+	}
+	if a.cfg.Timeout == 0 {
+		a.cfg.Timeout = 2 * time.Minute
+	}
+	if a.cfg.MaxAttempts == 0 {
+		a.cfg.MaxAttempts = 3
+	}
+	if fed.HE.Enabled {
+		if a.params, err = fed.HE.Params(); err != nil {
+			return nil, err
+		}
+	}
+	a.model = append([]float64(nil), cfg.InitialModel...)
+	if a.server, err = fedavg.NewServer(fed.Training.Server, len(a.model)); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o700); err != nil {
+		return nil, err
+	}
+	if a.audit, err = audit.Create(filepath.Join(cfg.OutDir, "audit.jsonl"), a.hash, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *aggregator) run(ctx context.Context) (*Summary, error) {
+	if err := a.setup(ctx); err != nil {
+		a.end(ctx, fmt.Sprintf("setup failed: %v", err))
+		return nil, err
+	}
+	sum := &Summary{}
+	var runErr error
+	for r := uint64(1); r <= uint64(a.fed.Training.Rounds); r++ {
+		ok, stop, err := a.roundWithRetries(ctx, r)
+		if err != nil {
+			runErr = err
+			sum.Ended = err.Error()
+			break
+		}
+		if ok {
+			sum.Rounds++
+		}
+		if stop != "" {
+			sum.Ended = stop
+			break
+		}
+	}
+	if sum.Ended == "" {
+		sum.Ended = "all rounds completed"
+	}
+	a.end(ctx, sum.Ended)
+	sum.Model = a.model
+	sum.AuditHead = a.audit.Head()
+	return sum, runErr
+}
+
+// end tells every member the run is over and closes the audit log's story.
+func (a *aggregator) end(ctx context.Context, why string) {
+	a.broadcast(ctx, transport.KindDone, nil)
+	a.appendAudit("end", map[string]any{"reason": why})
+}
+
+// appendAudit writes an audit entry; a failure to write the log is logged
+// loudly (the run's evidence is incomplete) but does not stop the run.
+func (a *aggregator) appendAudit(typ string, body any) {
+	if _, err := a.audit.Append(typ, body); err != nil {
+		a.log.Error("audit log write failed", "type", typ, "err", err)
+	}
+}
+
+// envelope signs a message from the aggregator bound to the current round.
+func (a *aggregator) envelope(kind string, body []byte) []byte {
+	e := &federation.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.hash, Round: a.round, Nonce: a.nonce, Body: body}
+	e.Sign(a.cfg.Identity.SigningKey())
+	raw, _ := e.MarshalBinary()
+	return raw
+}
+
+// send delivers raw to one member; a member that is gone is marked offline.
+func (a *aggregator) send(ctx context.Context, to string, raw []byte) bool {
+	if err := a.hub.Send(ctx, to, raw); err != nil {
+		if errors.Is(err, transport.ErrNotConnected) {
+			a.online[to] = false
+		}
+		a.log.Warn("send failed", "to", to, "err", err)
+		return false
+	}
+	return true
+}
+
+// broadcast signs one message and sends it to every online member.
+func (a *aggregator) broadcast(ctx context.Context, kind string, body []byte) {
+	raw := a.envelope(kind, body)
+	for _, m := range a.fed.Members {
+		if a.online[m.ID] {
+			a.send(ctx, m.ID, raw)
+		}
+	}
+}
+
+// errTimeout ends a wait whose deadline passed.
+var errTimeout = errors.New("timed out")
+
+// wait feeds hub events to handle until it reports done, the phase's
+// timeout passes (errTimeout) or ctx ends. Hello messages and connection
+// events are handled here for every phase.
+func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming, env *federation.Envelope) (done bool, err error)) error {
+	wctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	for {
+		in, err := a.hub.Recv(wctx)
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return errTimeout
+			}
+			return err
+		}
+		var env *federation.Envelope
+		switch in.Kind {
+		case transport.Joined:
+			continue // a member counts as online once its signed hello arrives
+		case transport.Left:
+			a.online[in.From] = false
+			a.log.Info("member left", "hospital", in.From, "round", a.round)
+		case transport.Message:
+			env, err = a.open(in)
+			if err != nil {
+				a.log.Warn("refused a message", "hospital", in.From, "round", a.round, "reason", err)
+				continue
+			}
+			if env.Kind == transport.KindHello {
+				a.online[in.From] = true
+				a.log.Info("member online", "hospital", in.From)
+			}
+		}
+		done, err := handle(in, env)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// open parses and verifies a message: well-formed, signed by a member under
+// its registered key, sent over that member's own connection.
+func (a *aggregator) open(in transport.Incoming) (*federation.Envelope, error) {
+	env, err := federation.ParseEnvelope(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	if env.From != in.From {
+		return nil, fmt.Errorf("%s signed as %q arrived on %q's connection", env.Kind, env.From, in.From)
+	}
+	if _, ok := a.fed.Member(env.From); !ok {
+		return nil, fmt.Errorf("%s from %q, not a member", env.Kind, env.From)
+	}
+	if err := a.fed.Verify(env, a.hash); err != nil {
+		return nil, err
+	}
+	return env, nil
+}

@@ -1,0 +1,289 @@
+package aggregator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+)
+
+// roundWithRetries runs round r until it completes or its attempts are
+// used up. stop is non-empty when the run must end cleanly (no contributor
+// can train any more).
+func (a *aggregator) roundWithRetries(ctx context.Context, r uint64) (ok bool, stop string, err error) {
+	for attempt := 1; attempt <= a.cfg.MaxAttempts; attempt++ {
+		rep, err := a.runRound(ctx, r, attempt)
+		if err != nil {
+			return false, "", err
+		}
+		if a.cfg.OnRound != nil {
+			a.cfg.OnRound(rep)
+		}
+		if rep.Completed {
+			return true, "", nil
+		}
+		if len(rep.Included)+a.onlineContributorsAbleToTrain(rep) < a.fed.MinContributors && len(rep.Declined) > 0 {
+			return false, fmt.Sprintf("round %d: fewer than min-contributors %d hospitals can still train (%s)", r, a.fed.MinContributors, rep.Reason), nil
+		}
+	}
+	return false, "", fmt.Errorf("round %d: %d attempts abandoned: %w", r, a.cfg.MaxAttempts, ErrQuorumLost)
+}
+
+// onlineContributorsAbleToTrain counts contributors that neither declined
+// this attempt nor are known to be out of budget: those that dropped may
+// come back.
+func (a *aggregator) onlineContributorsAbleToTrain(rep *Round) int {
+	n := 0
+	for _, id := range a.fed.Contributors() {
+		if _, declined := rep.Declined[id]; !declined && !slices.Contains(rep.Included, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// accumulator folds uploads into one running sum: a CKKS sum, or plaintext
+// in runs without encryption.
+type accumulator struct {
+	enc    *he.Sum
+	plain  []float64
+	n      int
+	params *he.Params
+}
+
+func (acc *accumulator) add(payload []byte, size int) error {
+	if acc.params != nil {
+		return acc.enc.Add(payload)
+	}
+	if len(payload) != 8*size {
+		return fmt.Errorf("plaintext update of %d bytes, want %d", len(payload), 8*size)
+	}
+	for i := range acc.plain {
+		v := math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return errors.New("plaintext update holds a non-finite value")
+		}
+		acc.plain[i] += v
+	}
+	return nil
+}
+
+// runRound runs one attempt of round r.
+func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Round, error) {
+	start := time.Now()
+	rep := &Round{Number: r, Attempt: attempt, Declined: map[string]string{}, Refused: map[string]string{},
+		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
+	a.round = r
+	a.nonce = make([]byte, 16)
+	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
+		return nil, err
+	}
+	a.broadcast(ctx, transport.KindRound, transport.RoundStart{Model: a.model}.Marshal())
+	expected := map[string]bool{}
+	for _, id := range a.fed.Contributors() {
+		if a.online[id] {
+			expected[id] = true
+		}
+	}
+	acc := &accumulator{params: a.params, plain: make([]float64, len(a.model))}
+	if a.params != nil {
+		acc.enc = he.NewSum(a.params)
+	}
+	var headers []federation.Header
+	var totalWeight float64
+	answered := func() bool {
+		for id := range expected {
+			if _, ok := rep.Claims[id]; ok {
+				continue
+			}
+			if _, ok := rep.Declined[id]; ok {
+				continue
+			}
+			return false
+		}
+		return true
+	}
+	err := a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+		if in.Kind == transport.Left && expected[in.From] {
+			delete(expected, in.From)
+			rep.Dropped = append(rep.Dropped, in.From)
+		}
+		if env == nil {
+			return answered(), nil
+		}
+		switch env.Kind {
+		case transport.KindUpload:
+			claim, u, err := a.checkUpload(env, rep)
+			if err == nil {
+				err = acc.add(u.Payload, len(a.model))
+			}
+			if err != nil {
+				rep.Refused[env.From] = err.Error()
+				a.log.Warn("refused an upload", "hospital", env.From, "round", r, "reason", err)
+				return answered(), nil
+			}
+			rep.Claims[env.From] = claim
+			rep.SignedClaims[env.From] = u.Claim
+			rep.Included = append(rep.Included, env.From)
+			rep.BytesUp += int64(len(in.Data))
+			headers = append(headers, env.Header())
+			totalWeight += claim.Weight
+		case transport.KindDecline:
+			if env.Round == r && bytes.Equal(env.Nonce, a.nonce) {
+				d, _ := transport.ParseDecline(env.Body)
+				rep.Declined[env.From] = d.Reason
+			}
+		}
+		return answered(), nil
+	})
+	if err != nil && !errors.Is(err, errTimeout) {
+		return nil, err
+	}
+	for id := range expected {
+		if _, ok := rep.Claims[id]; !ok {
+			if _, ok := rep.Declined[id]; !ok && !slices.Contains(rep.Dropped, id) {
+				rep.Dropped = append(rep.Dropped, id) // did not answer in time
+			}
+		}
+	}
+	slices.Sort(rep.Included)
+	slices.Sort(rep.Dropped)
+	if len(rep.Included) < a.fed.MinContributors {
+		rep.Reason = fmt.Sprintf("%d uploads, fewer than min-contributors %d", len(rep.Included), a.fed.MinContributors)
+		return a.abandon(ctx, rep, start), nil
+	}
+	var sum []float64
+	if a.params != nil {
+		sum, err = a.decrypt(ctx, acc.enc, headers, rep)
+		if err != nil {
+			rep.Reason = err.Error()
+			return a.abandon(ctx, rep, start), nil
+		}
+	} else {
+		sum = acc.plain
+	}
+	mean := make([]float64, len(a.model))
+	if err := fedavg.Mean(mean, sum, totalWeight); err != nil {
+		return nil, err
+	}
+	a.server.Apply(a.model, mean)
+	rep.Completed = true
+	rep.Model = slices.Clone(a.model)
+	rep.Duration = time.Since(start)
+	a.auditRound(rep, headers)
+	if err := a.checkpoint(); err != nil {
+		return nil, err
+	}
+	md := modelDigest(a.model)
+	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:]}.Marshal())
+	a.log.Info("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
+	return rep, nil
+}
+
+func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *Round {
+	rep.Duration = time.Since(start)
+	a.log.Warn("round abandoned", "round", rep.Number, "attempt", rep.Attempt, "reason", rep.Reason)
+	a.appendAudit("round-abandoned", map[string]any{
+		"round": rep.Number, "attempt": rep.Attempt, "reason": rep.Reason,
+		"uploads": rep.Included, "declined": rep.Declined, "dropped": rep.Dropped, "refused": rep.Refused,
+	})
+	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: false, Reason: rep.Reason}.Marshal())
+	return rep
+}
+
+// checkUpload validates an upload: this round and nonce, from a
+// contributor, not a duplicate, with a claim the contributor signed for this
+// round that matches the payload and the federation's settings.
+func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round) (c transport.Claim, u transport.Upload, err error) {
+	var zero transport.Claim
+	if env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
+		return zero, u, fmt.Errorf("upload for round %d with a stale nonce (current round %d)", env.Round, a.round)
+	}
+	if m, _ := a.fed.Member(env.From); !m.Contributor {
+		return zero, u, errors.New("not a contributor")
+	}
+	if _, dup := rep.Claims[env.From]; dup {
+		return zero, u, errors.New("duplicate upload")
+	}
+	u, err = transport.ParseUpload(env.Body)
+	if err != nil {
+		return zero, u, err
+	}
+	ce, err := federation.ParseEnvelope(u.Claim)
+	if err != nil {
+		return zero, u, fmt.Errorf("claim: %w", err)
+	}
+	if ce.Kind != transport.KindClaim || ce.From != env.From || ce.Round != a.round || !bytes.Equal(ce.Nonce, a.nonce) {
+		return zero, u, errors.New("claim not bound to this sender, round and nonce")
+	}
+	if err := a.fed.Verify(ce, a.hash); err != nil {
+		return zero, u, fmt.Errorf("claim: %w", err)
+	}
+	c, err = transport.ParseClaim(ce.Body)
+	if err != nil {
+		return zero, u, err
+	}
+	switch {
+	case c.PayloadDigest != sha256.Sum256(u.Payload):
+		return zero, u, errors.New("claim does not name this payload")
+	case c.Weight != a.fed.Weight(env.From):
+		return zero, u, fmt.Errorf("claimed weight %v, the federation declares %v", c.Weight, a.fed.Weight(env.From))
+	case c.Encrypted != a.fed.HE.Enabled:
+		return zero, u, fmt.Errorf("encrypted %v, the federation requires %v", c.Encrypted, a.fed.HE.Enabled)
+	case c.DP.Enabled != a.fed.DP.Enabled:
+		return zero, u, fmt.Errorf("DP %v, the federation requires %v", c.DP.Enabled, a.fed.DP.Enabled)
+	case c.DP.Enabled && c.DP.Epsilon > a.fed.DP.Epsilon*(1+1e-9):
+		return zero, u, fmt.Errorf("claimed ε %.4g exceeds the cap %g", c.DP.Epsilon, a.fed.DP.Epsilon)
+	}
+	if a.params != nil {
+		n, _, err := a.params.UpdateLen(u.Payload)
+		if err != nil {
+			return zero, u, err
+		}
+		if n != len(a.model) {
+			return zero, u, fmt.Errorf("encrypted update of %d values, the model has %d", n, len(a.model))
+		}
+	}
+	return c, u, nil
+}
+
+func modelDigest(m []float64) [32]byte {
+	b := make([]byte, 0, 8*len(m))
+	for _, x := range m {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return sha256.Sum256(b)
+}
+
+// auditRound records a completed round. Per-hospital facts are the
+// hospitals' own signed claims, copied verbatim.
+func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
+	type upload struct {
+		From   string `json:"from"`
+		Digest string `json:"digest"`
+		Claim  []byte `json:"claim"` // the hospital's signed claim envelope, verbatim (base64)
+	}
+	var ups []upload
+	for _, h := range headers {
+		d := h.Digest()
+		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From]})
+	}
+	md := modelDigest(a.model)
+	a.appendAudit("round", map[string]any{
+		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
+		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
+		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp,
+	})
+}
