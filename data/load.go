@@ -71,28 +71,9 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, nil, err
 	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, nil, errors.New("empty file: no header row")
-	}
+	cr, header, index, err := readHeader(r)
 	if err != nil {
 		return nil, nil, err
-	}
-	header = slices.Clone(header)
-	header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	index := make(map[string]int, len(header))
-	for j := range header {
-		header[j] = strings.TrimSpace(header[j])
-		if header[j] == "" {
-			return nil, nil, fmt.Errorf("line 1: column %d has no name", j+1)
-		}
-		if k, dup := index[header[j]]; dup {
-			return nil, nil, fmt.Errorf("line 1: column name %q repeated (columns %d and %d)", quote(header[j]), k+1, j+1)
-		}
-		index[header[j]] = j
 	}
 
 	roles := make([]int, len(header))
@@ -146,9 +127,9 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 			return nil, nil, err
 		}
 		rep.RowsRead++
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(header) {
-			return nil, nil, fmt.Errorf("line %d: %d fields, header has %d", line, len(rec), len(header))
+		line, err := checkWidth(cr, rec, len(header))
+		if err != nil {
+			return nil, nil, err
 		}
 		hasMissing := false
 		for k, j := range features {
@@ -240,6 +221,46 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	rep.Rows = d.Rows()
 	rep.Constant = constantColumns(d)
 	return d, rep, nil
+}
+
+// readHeader starts reading a CSV: it returns the reader positioned after
+// the header, the column names (byte-order mark and spaces trimmed) and
+// their indices. Names must be present and distinct.
+func readHeader(r io.Reader) (*csv.Reader, []string, map[string]int, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, nil, nil, errors.New("empty file: no header row")
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	header = slices.Clone(header)
+	header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	index := make(map[string]int, len(header))
+	for j := range header {
+		header[j] = strings.TrimSpace(header[j])
+		if header[j] == "" {
+			return nil, nil, nil, fmt.Errorf("line 1: column %d has no name", j+1)
+		}
+		if k, dup := index[header[j]]; dup {
+			return nil, nil, nil, fmt.Errorf("line 1: column name %q repeated (columns %d and %d)", quote(header[j]), k+1, j+1)
+		}
+		index[header[j]] = j
+	}
+	return cr, header, index, nil
+}
+
+// checkWidth returns the line a record starts on, or an error if it does
+// not have the header's width.
+func checkWidth(cr *csv.Reader, rec []string, width int) (int, error) {
+	line, _ := cr.FieldPos(0)
+	if len(rec) != width {
+		return line, fmt.Errorf("line %d: %d fields, header has %d", line, len(rec), width)
+	}
+	return line, nil
 }
 
 // parseCell parses a feature cell: ok is false for a missing value (v is
