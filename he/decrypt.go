@@ -10,7 +10,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
-	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 )
 
 // A decryption share is the 8-byte common header, then
@@ -69,14 +68,16 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 	}
 	pl := p.polyLen()
 	c1 := make([]ring.Poly, uh.count)
-	err = parallel(2*uh.count, func() any { return p.ringQ.NewPoly() }, func(w any, i int) error {
-		dst := w.(ring.Poly)
-		if i%2 == 1 {
-			c1[i/2] = p.ringQ.NewPoly()
-			dst = c1[i/2]
-		}
+	err = parallel(2*uh.count, func() any { return nil }, func(_ any, i int) error {
 		off := updateHeaderLen + i*pl
-		if err := p.unpackPoly(update[off:off+pl], dst, false); err != nil {
+		var err error
+		if i%2 == 0 {
+			err = p.checkPoly(update[off : off+pl])
+		} else {
+			c1[i/2] = p.ringQ.NewPoly()
+			err = p.unpackPoly(update[off:off+pl], c1[i/2], false)
+		}
+		if err != nil {
 			return malformed("encrypted vector", "ciphertext %d, c%d: %v", i/2, i%2, err)
 		}
 		return nil
@@ -119,10 +120,7 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 	base := decShareHeaderLen + 2*len(sorted)
 	err = parallel(uh.count, func() any { return p.ringQ.NewPoly() }, func(w any, i int) error {
 		e := w.(ring.Poly)
-		prng, err := sampling.NewKeyedPRNG(keys[32*i : 32*i+32])
-		if err != nil {
-			return err
-		}
+		prng := keyedPRNG(keys[32*i : 32*i+32])
 		r := p.ringQ
 		r.MulCoeffsMontgomery(c1[i], sk.Value.Q, c1[i])
 		p.gaussian(prng, p.floodSigma).Read(e)

@@ -105,7 +105,7 @@
 // conjugate-invariant ring of the same degree, as in Kim–Song and Lattigo.
 //
 //	preset   log₂Q      Δ     max |value|  max addends  max key holders  σ_flood
-//	compact  61 (1 q)   2^51  1            128          16               2^35.5
+//	compact  61 (1 q)   2^50  1            128          16               2^35.5
 //	precise  108 (2 q)  2^90  4            1024         128              2^38.5
 //
 // The insecure test presets (ring degree 2^10) exist only to keep -short

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/sampling"
@@ -121,11 +120,11 @@ func parallel(n int, newWorker func() any, f func(w any, i int) error) error {
 
 // encWorker holds one goroutine's encoder and buffers.
 type encWorker struct {
-	enc    *hefloat.Encoder
-	pt     *rlwe.Plaintext
-	vals   []float64
-	u, e   ring.Poly
-	c0, c1 ring.Poly
+	enc     *hefloat.Encoder
+	cbuf    []complex128
+	vals    []float64
+	u, e, m ring.Poly
+	c0, c1  ring.Poly
 }
 
 // Encrypt encrypts values under the collective public key: ⌈len/slots⌉
@@ -156,19 +155,13 @@ func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
 	enc := hefloat.NewEncoder(p.params)
 	err := parallel(h.count, func() any {
 		r := p.ringQ
-		pt := hefloat.NewPlaintext(p.params, p.params.MaxLevel())
-		pt.Scale = rlwe.NewScale(p.encScale)
-		return &encWorker{enc: enc.ShallowCopy(), pt: pt, vals: make([]float64, slots),
-			u: r.NewPoly(), e: r.NewPoly(), c0: r.NewPoly(), c1: r.NewPoly()}
+		return &encWorker{enc: enc.ShallowCopy(), vals: make([]float64, slots), cbuf: make([]complex128, slots),
+			u: r.NewPoly(), e: r.NewPoly(), m: r.NewPoly(), c0: r.NewPoly(), c1: r.NewPoly()}
 	}, func(wa any, i int) error {
 		w := wa.(*encWorker)
 		chunk := values[i*slots : min(len(values), (i+1)*slots)]
 		clear(w.vals[copy(w.vals, chunk):])
-		prng, err := sampling.NewKeyedPRNG(keys[32*i : 32*i+32])
-		if err != nil {
-			return err
-		}
-		if err := p.encryptOne(pk, w, prng); err != nil {
+		if err := p.encryptOne(pk, w, keyedPRNG(keys[32*i:32*i+32])); err != nil {
 			return err
 		}
 		off := updateHeaderLen + 2*i*pl
@@ -183,28 +176,47 @@ func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
 	return out, nil
 }
 
+// encryptOne encrypts w.vals into w.c0, w.c1. The values are embedded with
+// Lattigo's inverse special FFT for the conjugate-invariant ring, quantized
+// at Δ₀ into every prime at once (|Δ₀·m| is below every qᵢ/2), multiplied by
+// Δ/Δ₀, added to e₀, and the sum is transformed to the NTT domain once.
 func (p *Params) encryptOne(pk *PublicKey, w *encWorker, prng sampling.PRNG) error {
 	r := p.ringQ
-	if err := w.enc.Encode(w.vals, w.pt); err != nil {
+	for i, v := range w.vals {
+		w.cbuf[i] = complex(v, 0)
+	}
+	if err := w.enc.IFFT(w.cbuf, p.params.LogMaxSlots()); err != nil {
 		return err
 	}
-	if p.scaleMul > 1 {
-		r.MulScalar(w.pt.Value, p.scaleMul, w.pt.Value)
+	gs := p.gaussian(prng, errSigma)
+	gs.Read(w.e)
+	for j, c := range w.cbuf {
+		x := math.Round(real(c) * p.encScale)
+		for i, qi := range p.params.Q() {
+			if x < 0 {
+				w.m.Coeffs[i][j] = qi - uint64(-x)
+			} else {
+				w.m.Coeffs[i][j] = uint64(x)
+			}
+		}
 	}
+	clear(w.cbuf)
+	if p.scaleMul > 1 {
+		r.MulScalar(w.m, p.scaleMul, w.m)
+	}
+	r.Add(w.e, w.m, w.e)
+	r.NTT(w.e, w.e) // NTT(e₀ + Δ·m)
 	p.ternary(prng).Read(w.u)
 	r.NTT(w.u, w.u)
 	r.MulCoeffsMontgomery(w.u, pk.b, w.c0)
 	r.MulCoeffsMontgomery(w.u, pk.a, w.c1)
-	gs := p.gaussian(prng, errSigma)
-	gs.Read(w.e)
-	r.NTT(w.e, w.e)
 	r.Add(w.c0, w.e, w.c0)
-	r.Add(w.c0, w.pt.Value, w.c0)
 	gs.Read(w.e)
 	r.NTT(w.e, w.e)
 	r.Add(w.c1, w.e, w.c1)
 	w.u.Zero()
 	w.e.Zero()
+	w.m.Zero()
 	clear(w.vals)
 	return nil
 }

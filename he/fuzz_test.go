@@ -46,4 +46,3 @@ func FuzzShamirShare(f *testing.F)     { fuzzDecoder(f, "Shamir share") }
 func FuzzUpdate(f *testing.F)          { fuzzDecoder(f, "encrypted vector") }
 func FuzzDecryptionShare(f *testing.F) { fuzzDecoder(f, "decryption share") }
 func FuzzKeyHolder(f *testing.F)       { fuzzDecoder(f, "key-holder state") }
-

@@ -187,6 +187,13 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 		p.scaleMul = 1
 	}
 	p.encScale = math.Exp2(float64(min(lit.LogScale, encodeLogScaleMax)))
+	// Encryption encodes modulo the first prime and lifts: every coefficient
+	// of Δ₀·m must stay below each qᵢ/2; |coefficient| ≤ MaxAbs·Δ₀.
+	for i, qi := range hp.Q() {
+		if lit.MaxAbs*p.encScale >= float64(qi)/2 {
+			return nil, fmt.Errorf("he: params %v: MaxAbs·2^%d not below prime %d / 2", lit.ID, min(lit.LogScale, encodeLogScaleMax), i)
+		}
+	}
 
 	n := float64(hp.N())
 	K := float64(lit.MaxKeyHolders)
@@ -217,7 +224,7 @@ func Preset(id PresetID) (*Params, error) {
 var presets = map[PresetID]ParamsLiteral{
 	PresetCompact: {
 		ID: PresetCompact, LogN: 12, LogQ: []int{61},
-		LogScale: 51, MaxAbs: 1,
+		LogScale: 50, MaxAbs: 1,
 		MaxAddends: 128, MaxKeyHolders: 16, DecryptionCap: 4, StatisticalSecurity: 30,
 	},
 	PresetPrecise: {

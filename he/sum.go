@@ -51,34 +51,45 @@ func (s *Sum) Add(update []byte) error {
 		return fmt.Errorf("he: add to sum: %d + %d addends exceed the preset's %d", s.h.addends, h.addends, p.lit.MaxAddends)
 	}
 	pl := p.polyLen()
-	// Validate every coefficient first, so that a bad vector leaves the sum intact.
-	err = parallel(2*h.count, func() any { return p.ringQ.NewPoly() }, func(w any, i int) error {
+	poly := func(i int) (ring.Poly, []byte) {
 		off := updateHeaderLen + i*pl
-		if err := p.unpackPoly(update[off:off+pl], w.(ring.Poly), false); err != nil {
-			return malformed("encrypted vector", "ciphertext %d, c%d: %v", i/2, i%2, err)
+		if i%2 == 0 {
+			return s.c0[i/2], update[off : off+pl]
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("he: add to sum: %w", err)
+		return s.c1[i/2], update[off : off+pl]
 	}
-	if s.h.addends == 0 {
+	first := s.h.addends == 0
+	if first {
 		s.c0, s.c1 = make([]ring.Poly, h.count), make([]ring.Poly, h.count)
 		for i := range h.count {
 			s.c0[i], s.c1[i] = p.ringQ.NewPoly(), p.ringQ.NewPoly()
 		}
-		s.h = updateHeader{length: h.length, count: h.count}
 	}
-	err = parallel(2*h.count, func() any { return nil }, func(_ any, i int) error {
-		off := updateHeaderLen + i*pl
-		dst := s.c0[i/2]
-		if i%2 == 1 {
-			dst = s.c1[i/2]
-		}
-		return p.unpackPoly(update[off:off+pl], dst, true)
+	// One pass: add every polynomial, validating as it goes; if any is bad,
+	// undo all of them (unaddPoly is exact), leaving the sum unchanged.
+	errs := make([]error, 2*h.count)
+	_ = parallel(2*h.count, func() any { return nil }, func(_ any, i int) error {
+		dst, src := poly(i)
+		errs[i] = p.unpackPoly(src, dst, true)
+		return nil
 	})
-	if err != nil {
-		panic("he: validated vector failed to decode: " + err.Error())
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first {
+			s.c0, s.c1 = nil, nil
+		} else {
+			_ = parallel(2*h.count, func() any { return nil }, func(_ any, i int) error {
+				dst, src := poly(i)
+				p.unaddPoly(src, dst)
+				return nil
+			})
+		}
+		return fmt.Errorf("he: add to sum: %w", malformed("encrypted vector", "ciphertext %d, c%d: %v", i/2, i%2, err))
+	}
+	if first {
+		s.h = updateHeader{length: h.length, count: h.count}
 	}
 	s.h.addends += h.addends
 	s.digest = nil

@@ -126,69 +126,155 @@ func (p *Params) packPoly(dst []byte, pol ring.Poly) {
 	}
 }
 
-// bitReader reads little-endian bit fields from a byte slice.
-type bitReader struct {
-	src  []byte
-	acc  uint64
-	have uint
-}
-
-func (r *bitReader) word() uint64 {
-	if len(r.src) >= 8 {
-		w := binary.LittleEndian.Uint64(r.src)
-		r.src = r.src[8:]
-		return w
-	}
-	var w uint64
-	for i, c := range r.src {
-		w |= uint64(c) << (8 * i)
-	}
-	r.src = nil
-	return w
-}
-
-func (r *bitReader) read(b uint) uint64 {
-	mask := uint64(1)<<b - 1
-	if r.have >= b {
-		v := r.acc & mask
-		r.acc >>= b
-		r.have -= b
-		return v
-	}
-	w := r.word()
-	v := (r.acc | w<<r.have) & mask
-	r.acc = w >> (b - r.have)
-	r.have = 64 - (b - r.have)
-	return v
-}
-
 // unpackPoly reads a packed polynomial from src (exactly p.polyLen() bytes)
 // into pol, checking every coefficient against its prime. If add is true the
-// coefficients are added modulo each prime to pol instead of overwriting it;
-// pol is then left partially updated on error.
+// coefficients are added modulo each prime to pol instead of overwriting it.
+// On error every coefficient has still been processed: an addition is undone
+// exactly by unaddPoly with the same bytes.
 func (p *Params) unpackPoly(src []byte, pol ring.Poly, add bool) error {
-	r := bitReader{src: src}
+	mode := modeSet
+	if add {
+		mode = modeAdd
+	}
+	return p.unpack(src, pol, mode)
+}
+
+// unaddPoly undoes unpackPoly(src, pol, true), valid bytes or not.
+func (p *Params) unaddPoly(src []byte, pol ring.Poly) {
+	_ = p.unpack(src, pol, modeSub)
+}
+
+// checkPoly validates a packed polynomial without decoding it anywhere.
+func (p *Params) checkPoly(src []byte) error {
+	return p.unpack(src, ring.Poly{}, modeCheck)
+}
+
+const (
+	modeCheck = iota
+	modeSet
+	modeAdd
+	modeSub // undoes modeAdd of the same bytes
+)
+
+func (p *Params) unpack(src []byte, pol ring.Poly, mode int) error {
+	pos := 0 // bit position
+	var bad uint64
 	for i, qi := range p.params.Q() {
-		b := uint(p.bits[i])
-		coeffs := pol.Coeffs[i]
-		for j := range coeffs {
-			v := r.read(b)
-			if v >= qi {
-				return fmt.Errorf("coefficient %d of prime %d is %d, not below %d", j, i, v, qi)
+		b := p.bits[i]
+		var coeffs []uint64
+		if mode != modeCheck {
+			coeffs = pol.Coeffs[i]
+		}
+		n := p.params.N()
+		mask := uint64(1)<<b - 1
+		// Fast path: unaligned 8-byte loads while 16 bytes remain, and a
+		// branch-free range check accumulated in bad. Every coefficient is
+		// processed even when one is out of range, so that modeSub can undo
+		// modeAdd exactly.
+		fast := 0
+		if room := 8*(len(src)-16) - pos; room >= 0 {
+			fast = min(n, room/b+1)
+		}
+		p0 := pos
+		switch mode {
+		case modeCheck:
+			for range fast {
+				v := load(src, p0, b) & mask
+				bad |= (qi - 1 - v) >> 63
+				p0 += b
 			}
-			if add {
-				v += coeffs[j]
-				if v >= qi {
-					v -= qi
+		case modeSet:
+			for j := range coeffs[:fast] {
+				v := load(src, p0, b) & mask
+				bad |= (qi - 1 - v) >> 63
+				coeffs[j] = v
+				p0 += b
+			}
+		case modeAdd:
+			for j, c := range coeffs[:fast] {
+				v := load(src, p0, b) & mask
+				bad |= (qi - 1 - v) >> 63
+				coeffs[j] = addMod(c, v, qi)
+				p0 += b
+			}
+		case modeSub:
+			for j, c := range coeffs[:fast] {
+				coeffs[j] = unaddMod(c, load(src, p0, b)&mask, qi)
+				p0 += b
+			}
+		}
+		for j := fast; j < n; j++ {
+			v := loadTail(src, pos+j*b, b)
+			bad |= (qi - 1 - v) >> 63
+			switch mode {
+			case modeSet:
+				coeffs[j] = v
+			case modeAdd:
+				coeffs[j] = addMod(coeffs[j], v, qi)
+			case modeSub:
+				coeffs[j] = unaddMod(coeffs[j], v, qi)
+			}
+		}
+		pos += n * b
+	}
+	if bad != 0 {
+		pos := 0
+		for i, qi := range p.params.Q() {
+			for j := range p.params.N() {
+				if v := loadTail(src, pos, p.bits[i]); v >= qi {
+					return fmt.Errorf("coefficient %d of prime %d is %d, not below %d", j, i, v, qi)
 				}
+				pos += p.bits[i]
 			}
-			coeffs[j] = v
 		}
 	}
-	if r.acc&(uint64(1)<<r.have-1) != 0 || len(r.src) != 0 {
+	if pos%8 != 0 && src[pos/8]>>(pos%8) != 0 {
 		return errors.New("non-zero padding bits")
 	}
 	return nil
+}
+
+// addMod returns a + v reduced once modulo q: a + v mod q for a, v < q.
+func addMod(a, v, q uint64) uint64 {
+	s := a + v
+	if s >= q {
+		s -= q
+	}
+	return s
+}
+
+// unaddMod inverts addMod for any a < q and v < 2^62, even v ≥ q: addMod's
+// result lies in [v−q, v) if it subtracted q and in [v, v+q) otherwise.
+func unaddMod(s, v, q uint64) uint64 {
+	if s < v {
+		return s + q - v
+	}
+	return s - v
+}
+
+// load returns at least the b bits of src starting at bit pos (higher bits
+// are garbage); src must hold 16 bytes from byte pos/8.
+func load(src []byte, pos, b int) uint64 {
+	off, sh := pos>>3, uint(pos&7)
+	w := src[off : off+16 : off+16]
+	lo := binary.LittleEndian.Uint64(w) >> sh
+	if b+7 <= 64 {
+		return lo
+	}
+	hi := binary.LittleEndian.Uint64(w[8:])
+	return lo | hi<<1<<((63-sh)&63)
+}
+
+// loadTail returns the b bits of src starting at bit pos, byte by byte.
+func loadTail(src []byte, pos, b int) uint64 {
+	var v uint64
+	for k := 0; k < b; {
+		byt := src[(pos+k)/8] >> ((pos + k) % 8)
+		take := min(8-(pos+k)%8, b-k)
+		v |= uint64(byt&(1<<take-1)) << k
+		k += take
+	}
+	return v
 }
 
 // checkHolders validates a list of key-holder indices: distinct and in range.

@@ -382,3 +382,49 @@ func TestParamsValidation(t *testing.T) {
 		t.Errorf("precise preset: %v", err)
 	}
 }
+
+func TestSumUnchangedByBadUpdate(t *testing.T) {
+	o := newObjects(t)
+	p := o.p
+	sum := NewSum(p)
+	if err := sum.Add(o.update); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := sum.MarshalBinary()
+	pl := p.polyLen()
+	b := p.bits[0]
+	for _, at := range []struct {
+		name        string
+		poly, coeff int // this coefficient of the first prime is set to 2^b − 1 ≥ q
+	}{
+		{"first polynomial", 0, 3},
+		{"last polynomial", 2*p.Ciphertexts(p.Slots()+3) - 1, 100},
+		{"last polynomial, end of first prime", 2*p.Ciphertexts(p.Slots()+3) - 1, p.params.N() - 1},
+	} {
+		t.Run(at.name, func(t *testing.T) {
+			bad := bytes.Clone(o.update)
+			for k := range b {
+				bit := 8*(updateHeaderLen+at.poly*pl) + at.coeff*b + k
+				bad[bit/8] |= 1 << (bit % 8)
+			}
+			err := sum.Add(bad)
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err = %v, want ErrMalformed", err)
+			}
+			after, _ := sum.MarshalBinary()
+			if !bytes.Equal(before, after) {
+				t.Error("a rejected vector changed the sum")
+			}
+		})
+	}
+	// An empty sum stays empty.
+	empty := NewSum(p)
+	bad := bytes.Clone(o.update)
+	for k := range p.bits[len(p.bits)-1] { // the last coefficient
+		bit := 8*len(bad) - 1 - k
+		bad[bit/8] |= 1 << (bit % 8)
+	}
+	if err := empty.Add(bad); err == nil || empty.Addends() != 0 || empty.Len() != 0 {
+		t.Errorf("empty sum after a bad vector: err = %v, %d addends, length %d", err, empty.Addends(), empty.Len())
+	}
+}

@@ -1,0 +1,90 @@
+package he_test
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"log"
+
+	"github.com/fedcrypt/fedcrypt/he"
+)
+
+// Three hospitals hold the key 2-out-of-3 and each encrypts its model
+// update; the aggregator sums the ciphertexts it cannot read; hospitals 0 and
+// 2 decrypt the sum together.
+func Example() {
+	params, err := he.Preset(he.PresetPrecise)
+	if err != nil {
+		log.Fatal(err)
+	}
+	crs := sha256.Sum256([]byte("federation config"))
+	const hospitals, threshold = 3, 2
+
+	// Setup: key shares, the collective public key, Shamir shares.
+	holders := make([]*he.KeyHolder, hospitals)
+	var pkShares [][]byte
+	for i := range holders {
+		if holders[i], err = he.NewKeyHolder(params, crs, i, rand.Reader); err != nil {
+			log.Fatal(err)
+		}
+		pkShares = append(pkShares, holders[i].PublicKeyShare())
+	}
+	pk, err := he.CombinePublicKey(params, crs, pkShares)
+	if err != nil {
+		log.Fatal(err)
+	}
+	inbox := make([][][]byte, hospitals)
+	for _, h := range holders {
+		out, err := h.ShamirShares([]int{0, 1, 2}, threshold, rand.Reader)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for to, share := range out {
+			inbox[to] = append(inbox[to], share)
+		}
+	}
+	for i, h := range holders {
+		if err := h.CombineShamirShares(inbox[i]); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// A round: each hospital encrypts, the aggregator sums.
+	updates := [][]float64{
+		{0.25, -0.5, 0.125},
+		{0.5, 0.25, -0.75},
+		{-0.125, 0.5, 0.5},
+	}
+	sum := he.NewSum(params)
+	for _, u := range updates {
+		ct, err := he.Encrypt(pk, u, rand.Reader)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := sum.Add(ct); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// Hospitals 0 and 2 decrypt the sum.
+	sb, err := sum.MarshalBinary()
+	if err != nil {
+		log.Fatal(err)
+	}
+	set := []int{0, 2}
+	var shares [][]byte
+	for _, i := range set {
+		s, err := holders[i].DecryptionShare(sb, set, rand.Reader)
+		if err != nil {
+			log.Fatal(err)
+		}
+		shares = append(shares, s)
+	}
+	total, err := sum.Decrypt(shares)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d addends, sum %.6f\n", sum.Addends(), total)
+	// Output:
+	// 3 addends, sum [0.625000 0.250000 -0.125000]
+}
