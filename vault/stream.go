@@ -193,7 +193,11 @@ func DecryptBytes(ciphertext []byte, id *Identity) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxDecryptBytes+1))
+	// The plaintext is shorter than the ciphertext: one allocation suffices
+	// (bytes.Buffer.ReadFrom wants bytes.MinRead spare bytes at the end).
+	buf := bytes.NewBuffer(make([]byte, 0, min(len(ciphertext), maxDecryptBytes)+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(r, maxDecryptBytes+1))
+	out := buf.Bytes()
 	if err != nil {
 		clear(out)
 		return nil, err
