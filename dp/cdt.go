@@ -1,0 +1,128 @@
+package dp
+
+import (
+	"math"
+	"math/big"
+)
+
+// cdtPrec is the precision in bits of the arithmetic that builds the tables.
+const cdtPrec = 320
+
+// cdtGuideBits is the number of leading random bits that index the guide
+// table, which narrows each search to a few entries.
+const cdtGuideBits = 12
+
+// cdt samples X ~ D_{ℤ,t}, the discrete Gaussian P(X = x) ∝ exp(−x²/(2t²)),
+// from a cumulative distribution table of |X| in 128-bit fixed point plus a
+// sign bit (Micciancio and Walter 2017, Section 2: the CDT base sampler).
+// The table depends on t only, a public value. It is immutable and safe for
+// concurrent use.
+type cdt struct {
+	t      float64
+	hi, lo []uint64 // cdf[i] = ⌊P(|X| ≤ i)·2¹²⁸⌋ for i < len−1
+	guide  []int32  // guide[g] = min{i : cdf[i] ≥ g·2^(128−cdtGuideBits)}
+	// distance bounds the statistical distance between one draw and
+	// D_{ℤ,t}: the truncated tail plus the rounding of every entry.
+	distance float64
+}
+
+// newCDT builds the table for D_{ℤ,t} truncated at |x| ≤ ⌈14t⌉, with
+// ρ(x) = r^{x²}, r = exp(−1/(2t²)) computed in 320-bit arithmetic.
+func newCDT(t float64) *cdt {
+	tail := int(math.Ceil(14 * t))
+	prec := uint(cdtPrec)
+	nf := func() *big.Float { return new(big.Float).SetPrec(prec) }
+	// r = exp(−a), a = 1/(2t²) < 1: Taylor series to below 2^−330.
+	a := nf().Quo(nf().SetFloat64(1), nf().Mul(nf().SetFloat64(2), nf().Mul(nf().SetFloat64(t), nf().SetFloat64(t))))
+	r, term := nf().SetFloat64(1), nf().SetFloat64(1)
+	eps := nf().SetMantExp(nf().SetFloat64(1), -330)
+	for n := 1; ; n++ {
+		term.Mul(term, a)
+		term.Quo(term, nf().SetInt64(int64(n)))
+		term.Neg(term)
+		r.Add(r, term)
+		if nf().Abs(term).Cmp(eps) < 0 {
+			break
+		}
+	}
+	r2 := nf().Mul(r, r)
+	// Weights w_0 = 1, w_x = 2ρ(x) of |X| = x, and their running sums.
+	cum := make([]*big.Float, tail+1)
+	rho, u := nf().SetFloat64(1), nf().Set(r)
+	sum := nf().SetFloat64(1)
+	cum[0] = nf().Set(sum)
+	for x := 1; x <= tail; x++ {
+		rho.Mul(rho, u) // ρ(x) = ρ(x−1)·r^{2x−1}
+		u.Mul(u, r2)
+		sum.Add(sum, nf().Mul(rho, nf().SetFloat64(2)))
+		cum[x] = nf().Set(sum)
+	}
+	c := &cdt{t: t, hi: make([]uint64, tail+1), lo: make([]uint64, tail+1)}
+	mask := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 64), big.NewInt(1))
+	for i := 0; i < tail; i++ {
+		f := nf().Quo(cum[i], sum)
+		f.SetMantExp(f, 128)
+		v, _ := f.Int(nil)
+		c.lo[i] = new(big.Int).And(v, mask).Uint64()
+		c.hi[i] = new(big.Int).Rsh(v, 64).Uint64()
+	}
+	c.hi[tail], c.lo[tail] = math.MaxUint64, math.MaxUint64
+	c.guide = make([]int32, 1<<cdtGuideBits+1)
+	i := 0
+	for g := range 1 << cdtGuideBits {
+		bound := uint64(g) << (64 - cdtGuideBits)
+		for i < tail && c.hi[i] < bound {
+			i++
+		}
+		c.guide[g] = int32(i)
+	}
+	c.guide[1<<cdtGuideBits] = int32(tail)
+	// Tail beyond the table: P(|X| > T) ≤ 2ρ(T)/(1 − e^{−T/t²}) / ρ(ℤ), with
+	// ρ(ℤ) ≥ √(2π)t − 1; rounding: at most 2^−128 per entry.
+	T := float64(tail)
+	tailMass := 2 * math.Exp(-T*T/(2*t*t)) / -math.Expm1(-T/(t*t)) / (math.Sqrt(2*math.Pi)*t - 1)
+	c.distance = tailMass + float64(tail+1)*math.Ldexp(1, -128)
+	return c
+}
+
+// sample draws one value from the table with randomness from s.
+func (c *cdt) sample(s *stream) int64 {
+	rh := s.next()
+	sign := s.bit()
+	g := rh >> (64 - cdtGuideBits)
+	i, end := int(c.guide[g]), int(c.guide[g+1])
+	var rl uint64
+	haveLo := false
+	for {
+		// Invariant: the answer min{k : r < cdf[k]} lies in [i, end].
+		if i == end {
+			break
+		}
+		k := i
+		if end-i > 8 {
+			k = int(uint(i+end) >> 1)
+		}
+		var isBelow bool // r < cdf[k]
+		if rh != c.hi[k] {
+			isBelow = rh < c.hi[k]
+		} else {
+			if !haveLo {
+				rl, haveLo = s.next(), true
+			}
+			isBelow = rl < c.lo[k]
+		}
+		switch {
+		case isBelow && k == i:
+			end = i
+		case isBelow:
+			end = k
+		default:
+			i = k + 1
+		}
+	}
+	x := int64(i)
+	if sign == 1 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,316 @@
+package dp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"math"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/chacha20"
+)
+
+// seeded returns a deterministic byte source for reproducible tests.
+func seeded(seed byte) *chachaReader {
+	key := make([]byte, 32)
+	key[0] = seed
+	c, _ := chacha20.NewUnauthenticatedCipher(key, make([]byte, 12))
+	return &chachaReader{c}
+}
+
+type chachaReader struct{ c *chacha20.Cipher }
+
+func (r *chachaReader) Read(p []byte) (int, error) {
+	clear(p)
+	r.c.XORKeyStream(p, p)
+	return len(p), nil
+}
+
+// TestCDTMatchesDiscreteGaussian compares the table's probabilities with
+// D_{ℤ,t} computed independently in float64.
+func TestCDTMatchesDiscreteGaussian(t *testing.T) {
+	for _, tt := range []float64{3.5, 40, 1024} {
+		c := newCDT(tt)
+		norm := 0.0
+		for x := -int(20 * tt); x <= int(20*tt); x++ {
+			norm += math.Exp(-float64(x*x) / (2 * tt * tt))
+		}
+		prev := 0.0
+		for i := 0; i < len(c.hi)-1; i++ {
+			cdf := math.Ldexp(float64(c.hi[i]), -64) + math.Ldexp(float64(c.lo[i]), -128)
+			p := cdf - prev
+			want := math.Exp(-float64(i*i)/(2*tt*tt)) / norm
+			if i > 0 {
+				want *= 2
+			}
+			if math.Abs(p-want) > 1e-15+1e-9*want {
+				t.Fatalf("t=%v |x|=%d: table mass %v, want %v", tt, i, p, want)
+			}
+			prev = cdf
+		}
+		if c.distance > 1e-30 {
+			t.Errorf("t=%v: distance bound %v", tt, c.distance)
+		}
+	}
+}
+
+// TestRoundingDistance checks the constant of the stated bound
+// SD(D_{ℤ,s}, round(N(0, s² − 1/12))) ≤ 1e-3/s⁴ at small s, where it can be
+// computed directly.
+func TestRoundingDistance(t *testing.T) {
+	for _, s := range []float64{3, 4, 6, 8, 12} {
+		sc := math.Sqrt(s*s - 1.0/12)
+		norm := 0.0
+		lim := int(40 * s)
+		for x := -lim; x <= lim; x++ {
+			norm += math.Exp(-float64(x*x) / (2 * s * s))
+		}
+		sd := 0.0
+		for x := -lim; x <= lim; x++ {
+			d := math.Exp(-float64(x*x)/(2*s*s)) / norm
+			r := normSF((float64(x)-0.5)/sc) - normSF((float64(x)+0.5)/sc)
+			sd += math.Abs(d-r) / 2
+		}
+		if bound := roundingConst / math.Pow(s, 4); sd > bound {
+			t.Errorf("s=%v: distance %.3g above the stated %.3g", s, sd, bound)
+		}
+	}
+}
+
+func TestNoiseGranularityAndSnapping(t *testing.T) {
+	n, err := NewNoise(SamplerFast, 1.1, 0.7, 20000, seeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lam := n.Granularity()
+	if f, e := math.Frexp(lam); f != 0.5 {
+		t.Fatalf("granularity %v (=%v·2^%d) is not a power of two", lam, f, e)
+	}
+	if std := n.StdDev(); std < 1.1*0.7 || std > 1.1*0.7*(1+1e-5) {
+		t.Errorf("std %v, want σC = %v up to the snapping correction", std, 1.1*0.7)
+	}
+	if eff := n.EffectiveNoiseMultiplier(); eff < 1.1 || eff > 1.1*(1+1e-9) {
+		t.Errorf("effective noise multiplier %v for σ = 1.1", eff)
+	}
+	v := make([]float64, 20000)
+	for i := range v {
+		v[i] = float64(i) * 1e-7 * math.Pi
+	}
+	if err := n.Add(v); err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range v {
+		if q := x / lam; q != math.Trunc(q) {
+			t.Fatalf("output %d = %v is not a multiple of λ = %v", i, x, lam)
+		}
+	}
+	if d := n.Distance(); !(d > 0 && d < 1e-25) {
+		t.Errorf("distance per draw %v", d)
+	}
+}
+
+// TestNoiseReproducible: the same key gives the same noise whatever the
+// number of workers; another key gives other noise.
+func TestNoiseReproducible(t *testing.T) {
+	draw := func(seed byte) []float64 {
+		n, err := NewNoise(SamplerFast, 1, 1, 3*fastChunk+17, seeded(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float64, 3*fastChunk+17)
+		if err := n.Add(v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b, c := draw(7), draw(7), draw(8)
+	if !slices.Equal(a, b) {
+		t.Error("same seed, different noise")
+	}
+	if slices.Equal(a, c) {
+		t.Error("different seeds, same noise")
+	}
+}
+
+// moments returns mean, variance and excess kurtosis.
+func moments(x []float64) (mean, variance, kurt float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	var m2, m4 float64
+	for _, v := range x {
+		d := v - mean
+		m2 += d * d
+		m4 += d * d * d * d
+	}
+	m2 /= float64(len(x))
+	m4 /= float64(len(x))
+	return mean, m2, m4/(m2*m2) - 3
+}
+
+// ksNormal is the Kolmogorov–Smirnov statistic of x against N(0, s²).
+func ksNormal(x []float64, s float64) float64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	d := 0.0
+	for i, v := range y {
+		f := 1 - normSF(v/s)
+		d = math.Max(d, math.Max(math.Abs(f-float64(i)/float64(len(y))), math.Abs(float64(i+1)/float64(len(y))-f)))
+	}
+	return d
+}
+
+// ks2 is the two-sample Kolmogorov–Smirnov statistic.
+func ks2(a, b []float64) float64 {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	i, j, d := 0, 0, 0.0
+	for i < len(a) && j < len(b) {
+		v := math.Min(a[i], b[j])
+		for i < len(a) && a[i] <= v {
+			i++
+		}
+		for j < len(b) && b[j] <= v {
+			j++
+		}
+		d = math.Max(d, math.Abs(float64(i)/float64(len(a))-float64(j)/float64(len(b))))
+	}
+	return d
+}
+
+// TestNoiseDistribution validates both samplers against N(0, σ²C²) and
+// against each other: moments, one- and two-sample Kolmogorov–Smirnov tests
+// at the 0.1% level, with fixed seeds.
+func TestNoiseDistribution(t *testing.T) {
+	const sigma, clip = 1.3, 2.0
+	nFast, nGoogle := 400000, 100000
+	if testing.Short() {
+		nFast, nGoogle = 100000, 20000
+	}
+	fast, err := NewNoise(SamplerFast, sigma, clip, nFast, seeded(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	google, err := NewNoise(SamplerGoogle, sigma, clip, nGoogle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := google.StdDev(); g < sigma*clip || g > sigma*clip*(1+1.01e-3) {
+		t.Errorf("google sampler std %v, want σC = %v within the library's 0.1%%", g, sigma*clip)
+	}
+	xf, xg := make([]float64, nFast), make([]float64, nGoogle)
+	if err := fast.Add(xf); err != nil {
+		t.Fatal(err)
+	}
+	if err := google.Add(xg); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		x    []float64
+		std  float64
+	}{{"fast", xf, fast.StdDev()}, {"google", xg, google.StdDev()}} {
+		n := float64(len(c.x))
+		mean, variance, kurt := moments(c.x)
+		if math.Abs(mean) > 4*c.std/math.Sqrt(n) {
+			t.Errorf("%s: mean %v, 4 standard errors = %v", c.name, mean, 4*c.std/math.Sqrt(n))
+		}
+		if r := variance / (c.std * c.std); math.Abs(r-1) > 4*math.Sqrt(2/n) {
+			t.Errorf("%s: variance ratio %v", c.name, r)
+		}
+		if math.Abs(kurt) > 4*math.Sqrt(24/n) {
+			t.Errorf("%s: excess kurtosis %v", c.name, kurt)
+		}
+		if d, crit := ksNormal(c.x, c.std), 1.95/math.Sqrt(n); d > crit {
+			t.Errorf("%s: KS statistic %v against N(0, %v²), critical %v", c.name, d, c.std, crit)
+		}
+	}
+	na, nb := float64(nFast), float64(nGoogle)
+	if d, crit := ks2(xf, xg), 1.95*math.Sqrt((na+nb)/(na*nb)); d > crit {
+		t.Errorf("fast vs google: two-sample KS %v, critical %v", d, crit)
+	}
+	// Granularity: the fast sampler's outputs are multiples of its λ, and
+	// they use the grid finely (many distinct values).
+	distinct := map[float64]bool{}
+	for _, x := range xf {
+		distinct[x] = true
+	}
+	if len(distinct) < nFast*9/10 {
+		t.Errorf("fast sampler: %d distinct values in %d draws", len(distinct), nFast)
+	}
+}
+
+func TestNoiseBadInput(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		sampler     string
+		sigma, clip float64
+		dim         int
+		want        string
+	}{
+		{"name", "box-muller", 1, 1, 10, `sampler "box-muller"`},
+		{"sigma", SamplerFast, 0, 1, 10, "noise multiplier 0"},
+		{"sigma NaN", SamplerGoogle, math.NaN(), 1, 10, "noise multiplier NaN"},
+		{"clip", SamplerFast, 1, -1, 10, "clipping norm -1"},
+		{"dim", SamplerFast, 1, 1, 0, "dimension 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewNoise(c.sampler, c.sigma, c.clip, c.dim, rand.Reader)
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+				t.Errorf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+	n, _ := NewNoise(SamplerFast, 1, 1, 3, rand.Reader)
+	if err := n.Add([]float64{1, math.NaN(), 2}); err == nil || !bytes.Contains([]byte(err.Error()), []byte("coordinate 1")) {
+		t.Errorf("NaN coordinate: error %v", err)
+	}
+	if err := n.Add([]float64{1, 2}); err == nil {
+		t.Error("wrong length accepted")
+	}
+	if err := n.Add([]float64{1, 1e300, 2}); err == nil {
+		t.Error("coordinate beyond the exact range accepted")
+	}
+}
+
+func BenchmarkNoise(b *testing.B) {
+	const dim = 1 << 20
+	for _, name := range []string{SamplerFast, SamplerGoogle} {
+		d := dim
+		if name == SamplerGoogle {
+			d = 1 << 14
+		}
+		b.Run("sampler="+name, func(b *testing.B) {
+			n, err := NewNoise(name, 1.1, 1, d, rand.Reader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := make([]float64, d)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := n.Add(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*d), "ns/draw")
+		})
+	}
+}
+
+// BenchmarkNoiseOneCore is the fast sampler's cost per draw on one core.
+func BenchmarkNoiseOneCore(b *testing.B) {
+	n, err := NewNoise(SamplerFast, 1.1, 1, fastChunk, rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := make([]float64, fastChunk)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := n.addChunk(v, 0, newStream(&n.key, 0, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fastChunk), "ns/draw")
+}

@@ -1,0 +1,56 @@
+package dp
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/crypto/chacha20"
+)
+
+// streamWords is the number of 64-bit words a stream generates at a time.
+const streamWords = 512
+
+// stream is a ChaCha20 keystream read as 64-bit words and single bits. One
+// stream serves one chunk of one noise call; it is not safe for concurrent
+// use.
+type stream struct {
+	c    *chacha20.Cipher
+	buf  [streamWords * 8]byte
+	pos  int // next unread word in buf
+	bits uint64
+	nbit int
+}
+
+// newStream returns the keystream of key under the 96-bit nonce (call,
+// chunk): every (call, chunk) pair gets an independent stream.
+func newStream(key *[32]byte, call uint64, chunk uint32) *stream {
+	var nonce [chacha20.NonceSize]byte
+	binary.LittleEndian.PutUint64(nonce[:8], call)
+	binary.LittleEndian.PutUint32(nonce[8:], chunk)
+	c, err := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
+	if err != nil {
+		panic("dp: chacha20: " + err.Error()) // key and nonce sizes are fixed
+	}
+	s := &stream{c: c, pos: streamWords}
+	return s
+}
+
+func (s *stream) next() uint64 {
+	if s.pos == streamWords {
+		clear(s.buf[:])
+		s.c.XORKeyStream(s.buf[:], s.buf[:])
+		s.pos = 0
+	}
+	w := binary.LittleEndian.Uint64(s.buf[s.pos*8:])
+	s.pos++
+	return w
+}
+
+func (s *stream) bit() uint64 {
+	if s.nbit == 0 {
+		s.bits, s.nbit = s.next(), 64
+	}
+	b := s.bits & 1
+	s.bits >>= 1
+	s.nbit--
+	return b
+}
