@@ -245,3 +245,32 @@ func TestDefaultWorkFactorFile(t *testing.T) {
 		t.Fatalf("read back: %v", err)
 	}
 }
+
+func TestPassphraseArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pass string
+		logN int
+		want string
+	}{
+		{"empty", "", 10, "passphrase is empty"},
+		{"work factor too large", "pw", 23, "scrypt work factor 23: must be in [1, 22]"},
+		{"work factor negative", "pw", -1, "scrypt work factor -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewPassphraseRecipient([]byte(tc.pass), tc.logN); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := NewPassphraseIdentity(nil); err == nil {
+		t.Error("an empty passphrase identity was accepted")
+	}
+	pid, err := NewPassphraseIdentity([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid.SigningKey() != nil || pid.SigningPublicKey() != nil || pid.Recipient().String() != "" || pid.String() != "vault.Identity(passphrase)" {
+		t.Errorf("passphrase identity has public parts: %v", pid)
+	}
+}
