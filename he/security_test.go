@@ -20,7 +20,7 @@ func precisionBits(got, want []float64) float64 {
 
 // roundTrip encrypts addends vectors of length values under pk, sums them
 // and returns the sum, its bytes, the plaintext sum and the uploads.
-func roundTrip(t *testing.T, p *Params, pk *PublicKey, addends, length int, seed uint64) (*Sum, []byte, []float64, [][]byte) {
+func roundTrip(t testing.TB, p *Params, pk *PublicKey, addends, length int, seed uint64) (*Sum, []byte, []float64, [][]byte) {
 	t.Helper()
 	rand := seeded(seed)
 	sum := NewSum(p)
