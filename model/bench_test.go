@@ -56,7 +56,8 @@ var dpCases = []struct {
 }
 
 // BenchmarkGradient compares the gradient work of a private step (Backward, Norms, clip factors,
-// Gradient(c)) with a non-private one (Backward, Gradient(nil)) on a batch of 64.
+// Gradient(c)), and of one clipping per group of rows (GroupNorms instead of Norms), with a
+// non-private one (Backward, Gradient(nil)) on a batch of 64.
 func BenchmarkGradient(b *testing.B) {
 	const batch, clip = 64, 1.0
 	for _, dc := range dpCases {
@@ -72,6 +73,20 @@ func BenchmarkGradient(b *testing.B) {
 			}
 			ws.Gradient(grad, c)
 		}
+		// Patient-level clipping: 16 patients of 4 rows each, every row weighted by its
+		// patient's clip factor.
+		group, gnorms := make([]int, batch), make([]float64, batch/4)
+		for i := range group {
+			group[i] = i / 4
+		}
+		privateGroups := func() {
+			m.Backward(ws, x, y)
+			ws.GroupNorms(gnorms, group)
+			for i, g := range group {
+				c[i] = min(1, clip/gnorms[g])
+			}
+			ws.Gradient(grad, c)
+		}
 		nonPrivate := func() {
 			m.Backward(ws, x, y)
 			ws.Gradient(grad, nil)
@@ -79,7 +94,7 @@ func BenchmarkGradient(b *testing.B) {
 		for _, v := range []struct {
 			name string
 			step func()
-		}{{"private", private}, {"nonprivate", nonPrivate}} {
+		}{{"private", private}, {"private-groups", privateGroups}, {"nonprivate", nonPrivate}} {
 			b.Run(fmt.Sprintf("params=%s/%s", dc.name, v.name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -88,21 +103,22 @@ func BenchmarkGradient(b *testing.B) {
 				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "examples/s")
 			})
 		}
-		// Both steps alternated in one run. On a shared machine other processes only ever add
+		// The steps alternated in one run. On a shared machine other processes only ever add
 		// time, so the fastest of many repetitions is the figure least disturbed by them; the
-		// ratio is taken of those minima.
+		// ratios are taken of those minima.
 		b.Run(fmt.Sprintf("params=%s/ratio", dc.name), func(b *testing.B) {
-			tp, tn := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			steps := []func(){nonPrivate, private, privateGroups}
+			best := []time.Duration{math.MaxInt64, math.MaxInt64, math.MaxInt64}
 			for b.Loop() {
-				t0 := time.Now()
-				private()
-				t1 := time.Now()
-				nonPrivate()
-				tp, tn = min(tp, t1.Sub(t0)), min(tn, time.Since(t1))
+				for k, step := range steps {
+					t0 := time.Now()
+					step()
+					best[k] = min(best[k], time.Since(t0))
+				}
 			}
-			b.ReportMetric(float64(tp.Nanoseconds()), "min-private-ns")
-			b.ReportMetric(float64(tn.Nanoseconds()), "min-nonprivate-ns")
-			b.ReportMetric(float64(tp)/float64(tn), "private/nonprivate")
+			b.ReportMetric(float64(best[0].Nanoseconds()), "min-nonprivate-ns")
+			b.ReportMetric(float64(best[1])/float64(best[0]), "private/nonprivate")
+			b.ReportMetric(float64(best[2])/float64(best[0]), "groups/nonprivate")
 		})
 	}
 }
