@@ -113,7 +113,6 @@
 // (eight runs for private, five for groups; ratios spread around 1 in both directions). The
 // norms are dot products over the stored activations and errors, and the clip weights scale the
 // narrower factor of each layer's product. The package's own code allocates nothing per batch
-// once the Workspace has
-// grown; the allocations reported for the largest network are the goroutines of gonum's
-// parallel Dgemm.
+// once the Workspace has grown; the allocations reported for the largest network are the
+// goroutines of gonum's parallel Dgemm.
 package model
