@@ -1,6 +1,7 @@
 package he
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -36,5 +37,40 @@ func TestThresholdSum(t *testing.T) {
 				t.Errorf("max error %g > %g", e, tol)
 			}
 		})
+	}
+}
+
+func TestMulInt(t *testing.T) {
+	p := testPreset(t, true)
+	holders, pk := federation(t, p, 3, 2, seeded(70))
+	for _, c := range []int{3, -2, 1} {
+		t.Run(fmt.Sprint(c), func(t *testing.T) {
+			sum, _, want, _ := roundTrip(t, p, pk, 2, 50, 71)
+			if err := sum.MulInt(c); err != nil {
+				t.Fatal(err)
+			}
+			if sum.Addends() != 2*c*c {
+				t.Errorf("%d addends, want %d", sum.Addends(), 2*c*c)
+			}
+			sb, _ := sum.MarshalBinary()
+			got, err := sum.Decrypt(decShares(t, holders, sb, []int{0, 2}, seeded(72)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				want[i] *= float64(c)
+			}
+			if e := maxErr(t, got, want); e > 1e-6 {
+				t.Errorf("max error %g", e)
+			}
+		})
+	}
+	sum, _, _, _ := roundTrip(t, p, pk, 2, 50, 73)
+	big := int(math.Sqrt(float64(p.lit.MaxAddends)/2)) + 1
+	if err := sum.MulInt(big); err == nil {
+		t.Errorf("multiplied 2 addends by %d beyond %d addends", big, p.lit.MaxAddends)
+	}
+	if err := sum.MulInt(0); err == nil {
+		t.Error("multiplied by 0")
 	}
 }

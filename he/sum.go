@@ -31,8 +31,35 @@ func NewSum(p *Params) *Sum { return &Sum{p: p} }
 // Len returns the number of values of the summed vectors (0 while empty).
 func (s *Sum) Len() int { return s.h.length }
 
-// Addends returns the number of encrypted vectors summed so far.
+// Addends returns the number of encrypted vectors summed so far, a vector
+// multiplied by c counting c² times (see [Sum.MulInt]).
 func (s *Sum) Addends() int { return s.h.addends }
+
+// MulInt multiplies the sum by the integer c, in place. The error grows by
+// |c| and the values by |c|, so the sum then counts as c²·Addends addends,
+// which may not exceed the preset's MaxAddends: that keeps both the
+// flooding analysis and the room for the values valid.
+func (s *Sum) MulInt(c int) error {
+	if s.h.addends == 0 {
+		return errors.New("he: multiply sum: empty sum")
+	}
+	if c == 0 || c > 1<<10 || c < -(1<<10) || c*c*s.h.addends > s.p.lit.MaxAddends {
+		return fmt.Errorf("he: multiply sum of %d addends by %d: the preset allows %d addends", s.h.addends, c, s.p.lit.MaxAddends)
+	}
+	r := s.p.ringQ
+	_ = parallel(s.h.count, func() any { return nil }, func(_ any, i int) error {
+		for _, pol := range []ring.Poly{s.c0[i], s.c1[i]} {
+			if c < 0 {
+				r.Neg(pol, pol)
+			}
+			r.MulScalar(pol, uint64(max(c, -c)), pol)
+		}
+		return nil
+	})
+	s.h.addends *= c * c
+	s.digest = nil
+	return nil
+}
 
 // Add folds an encrypted vector (from [Encrypt], or a marshalled Sum) into
 // the sum, in place. The whole vector is validated before the sum changes:
