@@ -234,13 +234,12 @@ func (p *Params) unpack(src []byte, pol ring.Poly, mode int) error {
 	return nil
 }
 
-// addMod returns a + v reduced once modulo q: a + v mod q for a, v < q.
+// addMod returns a + v reduced once modulo q, without a branch (the
+// comparison is unpredictable for random coefficients): a + v mod q for
+// a, v < q < 2^62.
 func addMod(a, v, q uint64) uint64 {
-	s := a + v
-	if s >= q {
-		s -= q
-	}
-	return s
+	s := a + v - q
+	return s + q&uint64(int64(s)>>63)
 }
 
 // unaddMod inverts addMod for any a < q and v < 2^62, even v ≥ q: addMod's
