@@ -27,7 +27,8 @@
 // N-of-N is T = N. Every function that needs randomness takes an io.Reader;
 // it must be crypto/rand.Reader in production (key material, encryption and
 // flooding noise); a seeded stream (ChaCha20) makes simulations reproducible.
-// From the reader, 32-byte keys are drawn that key Lattigo's BLAKE2b PRNGs;
+// From the reader, 32-byte keys are drawn (one per ciphertext where work is
+// parallel) and expanded with AES-256-CTR into the samplers' input, so
 // outputs do not depend on the number of goroutines.
 //
 // # Scheme
@@ -36,7 +37,8 @@
 // (Kim and Song, "Approximate Homomorphic Encryption over the Conjugate-
 // invariant Ring", 2018): n real slots per ciphertext, so a vector of P values
 // packs into ⌈P/n⌉ ciphertexts. Secrets are ternary (uniform in {-1,0,1}, as
-// Lattigo), errors discrete Gaussian with σ = 3.2. With key holder i's secret
+// Lattigo), errors rounded Gaussians with σ = 3.2 truncated at 6σ, drawn
+// from a cumulative table of the same distribution as Lattigo's sampler. With key holder i's secret
 // sᵢ, s = Σᵢ sᵢ and a expanded from the common reference string (Mouchet,
 // Troncoso-Pastoriza, Bossuat, Hubaux, "Multiparty Homomorphic Encryption
 // from Ring-Learning-With-Errors", PETS 2021):
@@ -108,8 +110,41 @@
 //	compact  61 (1 q)   2^50  1            128          16               2^35.5
 //	precise  108 (2 q)  2^90  4            1024         128              2^38.5
 //
+// Measured precision (TestPrecisionTarget, BenchmarkDecrypt): with 100
+// contributors, updates uniform in [-1, 1], 12 key holders, T = 10 and the
+// default flooding, the worst error of the decrypted mean over 65,536 values
+// is 2^-46.1 with the precise preset and 2^-10.4 with the compact one, whose
+// precision is about 10 bits: its 61-bit modulus leaves Δ = 2^50 against a
+// flooded error near 2^43 per slot. The compact preset suits up to 16 key
+// holders and 128 addends of |value| ≤ 1; the precise one up to 128 key
+// holders and 1,024 addends of |value| ≤ 4.
+//
 // The insecure test presets (ring degree 2^10) exist only to keep -short
 // tests fast.
+//
+// # Measured costs
+//
+// On the project's 2-core AMD EPYC machine (Go 1.26, shared with other jobs,
+// load average 3 to 6 during the runs, so the 2-core figures had about one
+// free core), one 1M-parameter upload:
+//
+//	                         compact        precise
+//	bytes/param              15.30          27.10      (targets: 16, 33)
+//	encrypt, 1 core          6.4 M params/s 4.1 M params/s
+//	encrypt, -cpu 2          6.4 M params/s 3.9 M params/s
+//	aggregate (Sum.Add)      143 M params/s 82 M params/s  (1 core)
+//	decryption share         0.23 ms/ct     0.41 ms/ct (per key holder, 4,096 values per ct)
+//	combine + DecodePublic   0.58 ms/ct     3.98 ms/ct (T = 10)
+//	precision of the mean    10.4 bits      46.1 bits  (100 contributors, T = 10)
+//
+// Reproduce with
+//
+//	go test ./he -run '^$' -bench 'Encrypt|Aggregate|DecryptionShare' -cpu 1,2 -benchtime 10x
+//	go test ./he -run '^$' -bench '^BenchmarkDecrypt$' -benchtime 5x
+//	go test ./he -run 'Target' -v
+//
+// DecodePublic of the two-prime preset reconstructs every coefficient as a
+// big integer, hence its cost; it runs once per round at the aggregator.
 //
 // # Wire format and validation
 //

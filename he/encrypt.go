@@ -122,6 +122,7 @@ func parallel(n int, newWorker func() any, f func(w any, i int) error) error {
 type encWorker struct {
 	enc     *hefloat.Encoder
 	cbuf    []complex128
+	tbuf    []byte
 	vals    []float64
 	u, e, m ring.Poly
 	c0, c1  ring.Poly
@@ -155,7 +156,7 @@ func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
 	enc := hefloat.NewEncoder(p.params)
 	err := parallel(h.count, func() any {
 		r := p.ringQ
-		return &encWorker{enc: enc.ShallowCopy(), vals: make([]float64, slots), cbuf: make([]complex128, slots),
+		return &encWorker{enc: enc.ShallowCopy(), vals: make([]float64, slots), cbuf: make([]complex128, slots), tbuf: make([]byte, 8*slots),
 			u: r.NewPoly(), e: r.NewPoly(), m: r.NewPoly(), c0: r.NewPoly(), c1: r.NewPoly()}
 	}, func(wa any, i int) error {
 		w := wa.(*encWorker)
@@ -188,8 +189,7 @@ func (p *Params) encryptOne(pk *PublicKey, w *encWorker, prng sampling.PRNG) err
 	if err := w.enc.IFFT(w.cbuf, p.params.LogMaxSlots()); err != nil {
 		return err
 	}
-	gs := p.gaussian(prng, errSigma)
-	gs.Read(w.e)
+	p.readError(prng, w.e, w.tbuf)
 	for j, c := range w.cbuf {
 		x := math.Round(real(c) * p.encScale)
 		for i, qi := range p.params.Q() {
@@ -206,12 +206,12 @@ func (p *Params) encryptOne(pk *PublicKey, w *encWorker, prng sampling.PRNG) err
 	}
 	r.Add(w.e, w.m, w.e)
 	r.NTT(w.e, w.e) // NTT(e₀ + Δ·m)
-	p.ternary(prng).Read(w.u)
+	p.readTernary(prng, w.u, w.tbuf)
 	r.NTT(w.u, w.u)
 	r.MulCoeffsMontgomery(w.u, pk.b, w.c0)
 	r.MulCoeffsMontgomery(w.u, pk.a, w.c1)
 	r.Add(w.c0, w.e, w.c0)
-	gs.Read(w.e)
+	p.readError(prng, w.e, w.tbuf)
 	r.NTT(w.e, w.e)
 	r.Add(w.c1, w.e, w.c1)
 	w.u.Zero()
@@ -219,4 +219,82 @@ func (p *Params) encryptOne(pk *PublicKey, w *encWorker, prng sampling.PRNG) err
 	w.m.Zero()
 	clear(w.vals)
 	return nil
+}
+
+// readTernary fills pol with coefficients uniform in {-1, 0, 1} (Lattigo's
+// Ternary{P: 2/3}), by rejection sampling on bytes: a byte below 255 gives
+// its residue modulo 3. buf is scratch space of any non-zero length.
+func (p *Params) readTernary(prng sampling.PRNG, pol ring.Poly, buf []byte) {
+	q := p.params.Q()
+	j, n := 0, len(pol.Coeffs[0])
+	for j < n {
+		if _, err := prng.Read(buf); err != nil {
+			panic("he: PRNG: " + err.Error())
+		}
+		for _, c := range buf {
+			if c == 255 {
+				continue
+			}
+			switch c % 3 {
+			case 0:
+				for i := range q {
+					pol.Coeffs[i][j] = 0
+				}
+			case 1:
+				for i := range q {
+					pol.Coeffs[i][j] = 1
+				}
+			default:
+				for i, qi := range q {
+					pol.Coeffs[i][j] = qi - 1
+				}
+			}
+			if j++; j == n {
+				break
+			}
+		}
+	}
+	clear(buf)
+}
+
+// errorCDT[k] is 2^63·P(|round(σ·Z)| < k+1 | σ·|Z| ≤ 6σ) for σ = errSigma:
+// the cumulative table of the rounded, truncated Gaussian that Lattigo's
+// GaussianSampler draws for DiscreteGaussian{σ, 6σ}.
+var errorCDT = func() []uint64 {
+	bound := floodBoundSigmas * errSigma
+	cdf := func(x float64) float64 { return math.Erf(min(x, bound) / (errSigma * math.Sqrt2)) }
+	var t []uint64
+	for k := 0; float64(k)+0.5 <= bound; k++ {
+		t = append(t, uint64(math.Ldexp(cdf(float64(k)+0.5)/cdf(bound), 63)))
+	}
+	return t
+}()
+
+// readError fills pol with the fresh-encryption error distribution (see
+// errorCDT) from 8 random bytes per coefficient: 63 bits select |e| from the
+// table, one bit its sign. buf is scratch space of a multiple of 8 bytes.
+func (p *Params) readError(prng sampling.PRNG, pol ring.Poly, buf []byte) {
+	q := p.params.Q()
+	n := len(pol.Coeffs[0])
+	for j := 0; j < n; {
+		if _, err := prng.Read(buf); err != nil {
+			panic("he: PRNG: " + err.Error())
+		}
+		for k := 0; k+8 <= len(buf) && j < n; k, j = k+8, j+1 {
+			u := binary.LittleEndian.Uint64(buf[k:])
+			neg, u := u>>63, u&(1<<63-1)
+			var e uint64
+			for _, c := range errorCDT {
+				e += (c - u - 1) >> 63 // 1 while u ≥ c
+			}
+			for i, qi := range q {
+				if neg == 1 && e != 0 {
+					pol.Coeffs[i][j] = qi - e
+				} else {
+					pol.Coeffs[i][j] = e
+				}
+			}
+		}
+	}
+	clear(buf)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
 func TestThresholdSum(t *testing.T) {
@@ -72,5 +74,86 @@ func TestMulInt(t *testing.T) {
 	}
 	if err := sum.MulInt(0); err == nil {
 		t.Error("multiplied by 0")
+	}
+}
+
+func TestReadTernaryIsUniform(t *testing.T) {
+	p := testPreset(t, true)
+	const polys = 8
+	n := p.params.N()
+	counts := map[int]int{}
+	pol := p.ringQ.NewPoly()
+	prng := keyedPRNG(make([]byte, 32))
+	for range polys {
+		p.readTernary(prng, pol, make([]byte, 100))
+		for j := range n {
+			v := map[uint64]int{0: 0, 1: 1, p.params.Q()[0] - 1: -1}
+			c, ok := v[pol.Coeffs[0][j]]
+			if !ok {
+				t.Fatalf("coefficient %d is %d", j, pol.Coeffs[0][j])
+			}
+			for i, qi := range p.params.Q() {
+				if want := (uint64(c) + qi) % qi; pol.Coeffs[i][j] != want {
+					t.Fatalf("coefficient %d differs between primes", j)
+				}
+			}
+			counts[c]++
+		}
+	}
+	total := float64(polys * n)
+	sigma := math.Sqrt(total * 2 / 9)
+	for _, c := range []int{-1, 0, 1} {
+		if d := math.Abs(float64(counts[c]) - total/3); d > 5*sigma {
+			t.Errorf("%d appears %d times in %g, more than 5σ from a third", c, counts[c], total)
+		}
+	}
+}
+
+// TestReadErrorMatchesLattigo compares the moments and the support of the
+// fresh-error sampler with Lattigo's GaussianSampler for the same
+// distribution.
+func TestReadErrorMatchesLattigo(t *testing.T) {
+	p := testPreset(t, true)
+	const polys = 64
+	n := p.params.N()
+	moments := func(read func(ring.Poly)) (mean, variance, maxAbs float64) {
+		pol := p.ringQ.NewPoly()
+		q0 := p.params.Q()[0]
+		var s, s2 float64
+		for range polys {
+			read(pol)
+			for j := range n {
+				// Lattigo's sampler may write q for a zero: reduce first.
+				c0 := pol.Coeffs[0][j] % q0
+				v := float64(c0)
+				if c0 > q0/2 {
+					v = -float64(q0 - c0)
+				}
+				for i, qi := range p.params.Q()[1:] {
+					if got := pol.Coeffs[i+1][j] % qi; got != uint64(int64(v)+int64(qi))%qi {
+						t.Fatalf("coefficient %d differs between primes", j)
+					}
+				}
+				s += v
+				s2 += v * v
+				maxAbs = math.Max(maxAbs, math.Abs(v))
+			}
+		}
+		m := float64(polys * n)
+		return s / m, s2/m - (s/m)*(s/m), maxAbs
+	}
+	prng := keyedPRNG(make([]byte, 32))
+	buf := make([]byte, 800)
+	m1, v1, a1 := moments(func(pol ring.Poly) { p.readError(prng, pol, buf) })
+	gs := p.gaussian(keyedPRNG(make([]byte, 32)), errSigma)
+	m2, v2, a2 := moments(gs.Read)
+	t.Logf("readError: mean %.4f variance %.3f max %g; Lattigo: mean %.4f variance %.3f max %g", m1, v1, a1, m2, v2, a2)
+	// The variance of a sample variance is about 2σ⁴/m.
+	tol := 5 * math.Sqrt(2/float64(polys*n)) * v2
+	if math.Abs(v1-v2) > 2*tol || math.Abs(m1) > 5*math.Sqrt(v2/float64(polys*n)) {
+		t.Errorf("moments differ: mean %g vs %g, variance %g vs %g (tolerance %g)", m1, m2, v1, v2, 2*tol)
+	}
+	if a1 > 19 || math.Abs(a1-a2) > 3 {
+		t.Errorf("largest |error| %g, want at most the 6σ bound 19.2 and near Lattigo's %g", a1, a2)
 	}
 }
