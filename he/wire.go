@@ -166,7 +166,7 @@ func (p *Params) unpack(src []byte, pol ring.Poly, mode int) error {
 			coeffs = pol.Coeffs[i]
 		}
 		n := p.params.N()
-		mask := uint64(1)<<b - 1
+		// Each prime's block starts on a byte: n·b is a multiple of 8.
 		// Fast path: unaligned 8-byte loads while 16 bytes remain, and a
 		// branch-free range check accumulated in bad. Every coefficient is
 		// processed even when one is out of range, so that modeSub can undo
@@ -175,33 +175,10 @@ func (p *Params) unpack(src []byte, pol ring.Poly, mode int) error {
 		if room := 8*(len(src)-16) - pos; room >= 0 {
 			fast = min(n, room/b+1)
 		}
-		p0 := pos
-		switch mode {
-		case modeCheck:
-			for range fast {
-				v := load(src, p0, b) & mask
-				bad |= (qi - 1 - v) >> 63
-				p0 += b
-			}
-		case modeSet:
-			for j := range coeffs[:fast] {
-				v := load(src, p0, b) & mask
-				bad |= (qi - 1 - v) >> 63
-				coeffs[j] = v
-				p0 += b
-			}
-		case modeAdd:
-			for j, c := range coeffs[:fast] {
-				v := load(src, p0, b) & mask
-				bad |= (qi - 1 - v) >> 63
-				coeffs[j] = addMod(c, v, qi)
-				p0 += b
-			}
-		case modeSub:
-			for j, c := range coeffs[:fast] {
-				coeffs[j] = unaddMod(c, load(src, p0, b)&mask, qi)
-				p0 += b
-			}
+		if b+7 <= 64 {
+			bad |= unpackNarrow(src[pos/8:], coeffs, fast, b, qi, mode)
+		} else {
+			bad |= unpackWide(src[pos/8:], coeffs, fast, b, qi, mode)
 		}
 		for j := fast; j < n; j++ {
 			v := loadTail(src, pos+j*b, b)
@@ -251,17 +228,80 @@ func unaddMod(s, v, q uint64) uint64 {
 	return s - v
 }
 
-// load returns at least the b bits of src starting at bit pos (higher bits
-// are garbage); src must hold 16 bytes from byte pos/8.
-func load(src []byte, pos, b int) uint64 {
-	off, sh := pos>>3, uint(pos&7)
-	w := src[off : off+16 : off+16]
-	lo := binary.LittleEndian.Uint64(w) >> sh
-	if b+7 <= 64 {
-		return lo
+// unpackNarrow processes the first n coefficients of b ≤ 57 bits packed
+// from bit 0 of src (one 8-byte load each) in the given mode, and returns 1
+// if one is not below q.
+func unpackNarrow(src []byte, coeffs []uint64, n, b int, q uint64, mode int) (bad uint64) {
+	mask := uint64(1)<<b - 1
+	pos := 0
+	switch mode {
+	case modeCheck:
+		for range n {
+			v := binary.LittleEndian.Uint64(src[pos>>3:]) >> (pos & 7) & mask
+			bad |= (q - 1 - v) >> 63
+			pos += b
+		}
+	case modeSet:
+		for j := range coeffs[:n] {
+			v := binary.LittleEndian.Uint64(src[pos>>3:]) >> (pos & 7) & mask
+			bad |= (q - 1 - v) >> 63
+			coeffs[j] = v
+			pos += b
+		}
+	case modeAdd:
+		for j, c := range coeffs[:n] {
+			v := binary.LittleEndian.Uint64(src[pos>>3:]) >> (pos & 7) & mask
+			bad |= (q - 1 - v) >> 63
+			coeffs[j] = addMod(c, v, q)
+			pos += b
+		}
+	case modeSub:
+		for j, c := range coeffs[:n] {
+			v := binary.LittleEndian.Uint64(src[pos>>3:]) >> (pos & 7) & mask
+			coeffs[j] = unaddMod(c, v, q)
+			pos += b
+		}
 	}
-	hi := binary.LittleEndian.Uint64(w[8:])
-	return lo | hi<<1<<((63-sh)&63)
+	return bad
+}
+
+// unpackWide is unpackNarrow for 57 < b ≤ 61 bits: two overlapping 8-byte
+// loads, one byte apart, cover the 68 bits a coefficient may span.
+func unpackWide(src []byte, coeffs []uint64, n, b int, q uint64, mode int) (bad uint64) {
+	mask := uint64(1)<<b - 1
+	pos := 0
+	load := func(pos int) uint64 {
+		w := src[pos>>3 : pos>>3+9]
+		sh := uint(pos & 7)
+		return (binary.LittleEndian.Uint64(w)>>sh | binary.LittleEndian.Uint64(w[1:])<<(8-sh)) & mask
+	}
+	switch mode {
+	case modeCheck:
+		for range n {
+			bad |= (q - 1 - load(pos)) >> 63
+			pos += b
+		}
+	case modeSet:
+		for j := range coeffs[:n] {
+			v := load(pos)
+			bad |= (q - 1 - v) >> 63
+			coeffs[j] = v
+			pos += b
+		}
+	case modeAdd:
+		for j, c := range coeffs[:n] {
+			v := load(pos)
+			bad |= (q - 1 - v) >> 63
+			coeffs[j] = addMod(c, v, q)
+			pos += b
+		}
+	case modeSub:
+		for j, c := range coeffs[:n] {
+			coeffs[j] = unaddMod(c, load(pos), q)
+			pos += b
+		}
+	}
+	return bad
 }
 
 // loadTail returns the b bits of src starting at bit pos, byte by byte.
