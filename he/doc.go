@@ -124,22 +124,25 @@
 //
 // # Measured costs
 //
-// On the project's 2-core AMD EPYC machine (Go 1.26, shared with other jobs,
-// load average 3 to 6 during the runs, so the 2-core figures had about one
-// free core), one 1M-parameter upload:
+// On the project's 2-core AMD EPYC machine (Go 1.26, Lattigo v5.0.7), shared
+// with other jobs during the runs (load average 2 to 5), so that -cpu 2 had
+// about one free core and repeated runs differ by up to 2.5 times; ranges
+// are over the runs listed in BENCHMARKS.md. One upload of 1M parameters:
 //
-//	                         compact        precise
-//	bytes/param              15.30          27.10      (targets: 16, 33)
-//	encrypt, 1 core          6.4 M params/s 4.1 M params/s
-//	encrypt, -cpu 2          6.4 M params/s 3.9 M params/s
-//	aggregate (Sum.Add)      143 M params/s 82 M params/s  (1 core)
-//	decryption share         0.23 ms/ct     0.41 ms/ct (per key holder, 4,096 values per ct)
-//	combine + DecodePublic   0.58 ms/ct     3.98 ms/ct (T = 10)
-//	precision of the mean    10.4 bits      46.1 bits  (100 contributors, T = 10)
+//	                              compact          precise
+//	bytes/param (headers incl.)   15.30            27.10
+//	encrypt, -cpu 1               5.0 M params/s   4.2 M params/s
+//	encrypt, -cpu 2               5.2 M params/s   3.9 M params/s
+//	Sum.Add, -cpu 1               85–190 M params/s  38–99 M params/s
+//	Sum.Add, -cpu 2               110–192 M params/s 40–77 M params/s
+//	decryption share              0.23–0.27 ms/ct  0.32–0.35 ms/ct  (per key holder)
+//	combine T = 10 + DecodePublic 0.62 ms/ct       9.5 ms/ct
+//	worst error of the mean       2^-10.4          2^-46.1   (100 contributors, T = 10)
 //
 // Reproduce with
 //
 //	go test ./he -run '^$' -bench 'Encrypt|Aggregate|DecryptionShare' -cpu 1,2 -benchtime 10x
+//	go test ./he -run '^$' -bench 'Aggregate' -cpu 1,2 -benchtime 30x
 //	go test ./he -run '^$' -bench '^BenchmarkDecrypt$' -benchtime 5x
 //	go test ./he -run 'Target' -v
 //
