@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -235,7 +236,7 @@ func TestDataInteropWithAge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sealModel(filepath.Join(dir, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient()); err != nil {
+	if err := sealedmodel.Seal(filepath.Join(dir, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient()); err != nil {
 		t.Fatal(err)
 	}
 	frame := runTool(t, dir, filepath.Join(bin, "age"), "-d", "-i", k.Identity, "model.age")

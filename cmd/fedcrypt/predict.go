@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
@@ -23,86 +23,7 @@ func init() {
 	register(&command{name: "predict", summary: "score new rows with a sealed model (--checkpoint FILE.age)", run: runPredict})
 }
 
-// A sealed model is a vault sealed file of kind "fedcrypt/model" whose
-// payload is the JSON object sealedModel: everything needed to score a raw
-// CSV row (the schema naming the feature columns in order, the transform
-// fitted on the training rows, the weights) and nothing about the rows it
-// was trained on beyond those statistics.
-const (
-	sealedModelKind   = "fedcrypt/model" // the kind sim writes its model.age under
-	sealedModelFormat = "fedcrypt-model/v1"
-	maxPredictRows    = 1 << 24
-)
-
-type sealedModel struct {
-	Format    string          `json:"format"`
-	Schema    data.Schema     `json:"schema"`
-	Transform *data.Transform `json:"transform"`
-	Weights   []byte          `json:"weights"` // model.MarshalBinary, base64 in JSON
-}
-
-// sealModel writes m, its schema and transform as a sealed model at path,
-// signed by signer and encrypted to the recipients.
-func sealModel(path string, m *model.Model, schema data.Schema, tf *data.Transform, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
-	w, err := m.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(sealedModel{Format: sealedModelFormat, Schema: schema, Transform: tf, Weights: w})
-	if err != nil {
-		return err
-	}
-	defer clear(b)
-	return vault.Seal(path, sealedModelKind, b, signer, rs...)
-}
-
-// unsealModel reads and checks a sealed model: the writer's signature, the
-// format, and that schema, transform and network agree on their shapes.
-func unsealModel(path string, writer ed25519.PublicKey, id *vault.Identity) (*model.Model, sealedModel, error) {
-	payload, err := vault.Unseal(path, sealedModelKind, writer, id)
-	if err != nil {
-		return nil, sealedModel{}, err
-	}
-	m, sm, err := decodeSealedModel(payload)
-	if err != nil {
-		return nil, sm, fmt.Errorf("sealed model %s: %w", path, err)
-	}
-	return m, sm, nil
-}
-
-// decodeSealedModel decodes and checks the payload of a sealed model.
-func decodeSealedModel(payload []byte) (*model.Model, sealedModel, error) {
-	var sm sealedModel
-	if err := json.Unmarshal(payload, &sm); err != nil {
-		return nil, sm, err
-	}
-	if sm.Format != sealedModelFormat {
-		return nil, sm, fmt.Errorf("format %q, want %q", sm.Format, sealedModelFormat)
-	}
-	if err := sm.Schema.Validate(); err != nil {
-		return nil, sm, err
-	}
-	if sm.Transform == nil {
-		return nil, sm, errors.New("no transform")
-	}
-	m, err := model.Unmarshal(sm.Weights)
-	if err != nil {
-		return nil, sm, err
-	}
-	cfg := m.Config()
-	nf, nc := len(sm.Schema.Features), len(sm.Schema.Classes)
-	switch {
-	case sm.Transform.Columns() != nf:
-		return nil, sm, fmt.Errorf("transform has %d columns, schema %d features", sm.Transform.Columns(), nf)
-	case cfg.Inputs != nf:
-		return nil, sm, fmt.Errorf("network takes %d inputs, schema has %d features", cfg.Inputs, nf)
-	case cfg.Loss == model.LossMSE:
-		return nil, sm, errors.New("a regression model, not a classifier")
-	case !(cfg.Outputs == 1 && nc == 2) && cfg.Outputs != nc:
-		return nil, sm, fmt.Errorf("network has %d outputs for %d classes", cfg.Outputs, nc)
-	}
-	return m, sm, nil
-}
+const maxPredictRows = 1 << 24
 
 // rowsToScore are the rows of a CSV laid out by a schema: X in the schema's
 // feature order (NaN for a missing cell) and, where the label column is
@@ -299,7 +220,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if err != nil {
 		return err
 	}
-	m, sm, err := unsealModel(*checkpoint, writer, id)
+	m, sm, err := sealedmodel.Unseal(*checkpoint, writer, id)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
@@ -84,7 +85,7 @@ func newPredictFixture(t *testing.T) *predictFixture {
 	f.test = test
 	f.tm = trainModel(t, train)
 	f.sealed = filepath.Join(f.dir, "model.age")
-	if err := sealModel(f.sealed, f.tm.m, f.tm.sc, f.tm.tf, id.SigningKey(), id.Recipient()); err != nil {
+	if err := sealedmodel.Seal(f.sealed, f.tm.m, f.tm.sc, f.tm.tf, id.SigningKey(), id.Recipient()); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -228,7 +229,7 @@ func TestPredictErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := filepath.Join(f.dir, "forged.age")
-	if err := sealModel(forged, f.tm.m, f.tm.sc, f.tm.tf, otherID.SigningKey(), hospID.Recipient()); err != nil {
+	if err := sealedmodel.Seal(forged, f.tm.m, f.tm.sc, f.tm.tf, otherID.SigningKey(), hospID.Recipient()); err != nil {
 		t.Fatal(err)
 	}
 	header := strings.SplitN(string(f.testCSV), "\n", 2)[0]
@@ -286,49 +287,6 @@ func TestReadRowsDoesNotPanic(t *testing.T) {
 	if _, err := os.Stat("in.csv"); err == nil {
 		t.Error("readRows wrote a file")
 	}
-}
-
-func FuzzDecodeSealedModel(f *testing.F) {
-	ds := data.Synthetic(40, 3, 2, 1)
-	tm := trainModel(f, ds)
-	w, err := tm.m.MarshalBinary()
-	if err != nil {
-		f.Fatal(err)
-	}
-	good, err := json.Marshal(sealedModel{Format: sealedModelFormat, Schema: tm.sc, Transform: tm.tf, Weights: w})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good)
-	f.Add([]byte(`{"format":"fedcrypt-model/v1"}`))
-	f.Add([]byte(`{"format":"fedcrypt-model/v1","schema":{"features":["a"],"label":"y","classes":["0","1"]},"transform":{"impute":"mean","normalize":"none","fill":[0],"shift":[0],"scale":[1]},"weights":"RkNNVw=="}`))
-	f.Fuzz(func(t *testing.T, payload []byte) {
-		m, sm, err := decodeSealedModel(payload)
-		if err != nil {
-			return
-		}
-		w, err := m.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := json.Marshal(sealedModel{Format: sm.Format, Schema: sm.Schema, Transform: sm.Transform, Weights: w})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m2, _, err := decodeSealedModel(again)
-		if err != nil {
-			t.Fatalf("re-encoded model does not decode: %v", err)
-		}
-		if !slices.Equal(m2.Params(), m.Params()) {
-			t.Fatal("parameters changed in the round trip")
-		}
-		// Scoring a row never panics once the model is accepted.
-		x := mat.NewDense(1, len(sm.Schema.Features), nil)
-		if err := sm.Transform.Apply(x, x); err != nil {
-			t.Fatal(err)
-		}
-		m.Predict(mat.NewDense(1, m.Config().Outputs, nil), x)
-	})
 }
 
 func FuzzReadRows(f *testing.F) {
@@ -452,7 +410,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sealModel(filepath.Join(work, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient(), coord); err != nil {
+	if err := sealedmodel.Seal(filepath.Join(work, "model.age"), tm.m, tm.sc, tm.tf, id.SigningKey(), id.Recipient(), coord); err != nil {
 		t.Fatal(err)
 	}
 	step(pass, "predict", "--checkpoint", "model.age", "-i", keys["h1"].Identity, "--passphrase-file", "-",
