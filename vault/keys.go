@@ -211,19 +211,27 @@ func pathErrorCause(err error) error {
 	return err
 }
 
+// IdentityFileText returns the text of an age identity file holding id,
+// the bytes [WriteIdentityFile] writes unencrypted and [ParseIdentity]
+// reads. It is secret key material: seal it (for example with [SealBytes])
+// before it goes anywhere, and clear it after use.
+func IdentityFileText(id *Identity) []byte {
+	var text bytes.Buffer
+	fmt.Fprintf(&text, "# created: %s\n", time.Now().UTC().Format(time.RFC3339))
+	for i, s := range id.secrets {
+		fmt.Fprintf(&text, "# public key: %s\n%s\n", id.recips[i].text, s)
+	}
+	return text.Bytes()
+}
+
 // WriteIdentityFile writes id as an age identity file at path, readable by
 // the age tool ("age -d -i path"). With a non-empty passphrase the file is
 // encrypted to an age passphrase recipient with scrypt work factor 2^logN
 // (0 selects [DefaultWorkFactor]). The file is created with mode 0600 and
 // never overwrites an existing file.
 func WriteIdentityFile(path string, id *Identity, passphrase []byte, logN int) error {
-	var text bytes.Buffer
-	fmt.Fprintf(&text, "# created: %s\n", time.Now().UTC().Format(time.RFC3339))
-	for i, s := range id.secrets {
-		fmt.Fprintf(&text, "# public key: %s\n%s\n", id.recips[i].text, s)
-	}
-	defer clear(text.Bytes())
-	content := text.Bytes()
+	content := IdentityFileText(id)
+	defer clear(content)
 	if len(passphrase) > 0 {
 		r, err := NewPassphraseRecipient(passphrase, logN)
 		if err != nil {

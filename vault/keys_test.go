@@ -274,3 +274,18 @@ func TestPassphraseArguments(t *testing.T) {
 		t.Errorf("passphrase identity has public parts: %v", pid)
 	}
 }
+
+func TestIdentityFileTextParsesBack(t *testing.T) {
+	id, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := IdentityFileText(id)
+	back, err := ParseIdentity(bytes.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Recipient().String() != id.Recipient().String() || !back.SigningPublicKey().Equal(id.SigningPublicKey()) {
+		t.Fatal("identity changed through its file text")
+	}
+}
