@@ -62,11 +62,13 @@
 // # Noise, flooding and precision
 //
 // For K = MaxKeyHolders and M = MaxAddends, the error of one fresh encryption
-// has per-coefficient variance (the factor 2 is the conjugate-invariant ring's,
-// as in Lattigo's NoiseFreshPK), and a sum of M bounded at 6σ:
+// has per-coefficient variance v_fresh (the factor 2 is the conjugate-invariant
+// ring's, as in Lattigo's NoiseFreshPK), and the error vector of a sum of M
+// has ℓ2 norm at most E except with probability e^(-t²/2), t = 6.45 (Gaussian
+// concentration of a Lipschitz function):
 //
 //	v_fresh = 2·σ²·(1 + (4/3)·n·K)
-//	E       = 6·√(M·v_fresh)
+//	E       = (√n + t)·√(M·v_fresh)
 //
 // Decryption shares are flooded so that a released sum does not expose the
 // ciphertext error, which with c0, c1 would give the secret key (Li and
@@ -74,7 +76,8 @@
 // Numbers", Eurocrypt 2021). The flooding follows the Gaussian bound of Li,
 // Micciancio, Schultz and Sorrell ("Securing Approximate Homomorphic Encryption
 // Using Differential Privacy", Crypto 2022) for s bits of statistical security
-// over k = DecryptionCap decryptions of one ciphertext:
+// over k = DecryptionCap decryptions of one ciphertext, with E the ℓ2 bound
+// of the error it hides:
 //
 //	σ_flood = 8·√k · 2^{s/2} · E            (s = 30, k = 4 in the presets)
 //
@@ -107,17 +110,19 @@
 // conjugate-invariant ring of the same degree, as in Kim–Song and Lattigo.
 //
 //	preset   log₂Q      Δ     max |value|  max addends  max key holders  σ_flood
-//	compact  61 (1 q)   2^50  1            128          16               2^35.5
-//	precise  108 (2 q)  2^90  4            1024         128              2^38.5
+//	compact  61 (1 q)   2^50  1            100          10               2^38.5
+//	precise  108 (2 q)  2^90  4            1024         128              2^42.0
 //
 // Measured precision (TestPrecisionTarget, BenchmarkDecrypt): with 100
-// contributors, updates uniform in [-1, 1], 12 key holders, T = 10 and the
-// default flooding, the worst error of the decrypted mean over 65,536 values
-// is 2^-46.1 with the precise preset and 2^-10.4 with the compact one, whose
-// precision is about 10 bits: its 61-bit modulus leaves Δ = 2^50 against a
-// flooded error near 2^43 per slot. The compact preset suits up to 16 key
-// holders and 128 addends of |value| ≤ 1; the precise one up to 128 key
-// holders and 1,024 addends of |value| ≤ 4.
+// contributors, updates uniform in [-1, 1], T = 10 (12 key holders for the
+// precise preset, 10 for the compact one) and the default flooding, the worst
+// error of the decrypted mean over 65,536 values is 2^-43.6 with the precise
+// preset and 2^-7.3 with the compact one. The compact preset's precision is
+// about 7 bits on such a mean: its 61-bit modulus leaves Δ = 2^50 against a
+// flooded error near 2^46 per slot, and DecodePublic then rounds the sum to
+// a multiple of 1/2. The compact preset suits up to 10 key holders and 100
+// addends of |value| ≤ 1; the precise one up to 128 key holders and 1,024
+// addends of |value| ≤ 4.
 //
 // The insecure test presets (ring degree 2^10) exist only to keep -short
 // tests fast.
@@ -136,8 +141,8 @@
 //	Sum.Add, -cpu 1               85–190 M params/s  38–99 M params/s
 //	Sum.Add, -cpu 2               110–192 M params/s 40–77 M params/s
 //	decryption share              0.23–0.27 ms/ct  0.32–0.35 ms/ct  (per key holder)
-//	combine T = 10 + DecodePublic 0.62 ms/ct       9.5 ms/ct
-//	worst error of the mean       2^-10.4          2^-46.1   (100 contributors, T = 10)
+//	combine T = 10 + DecodePublic 0.48 ms/ct       6.5 ms/ct
+//	worst error of the mean       2^-7.3           2^-43.6   (100 contributors, T = 10)
 //
 // Reproduce with
 //

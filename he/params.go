@@ -198,7 +198,10 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 	n := float64(hp.N())
 	K := float64(lit.MaxKeyHolders)
 	p.freshVar = 2 * errSigma * errSigma * (1 + 4*n*K/3)
-	bound := floodBoundSigmas * math.Sqrt(float64(lit.MaxAddends)*p.freshVar)
+	// E bounds the ℓ2 norm of the error of a sum of MaxAddends vectors:
+	// ‖e‖₂ ≤ σ·(√n + t) except with probability e^(-t²/2) (Gaussian
+	// concentration), t = tailSigmas.
+	bound := (math.Sqrt(n) + tailSigmas) * math.Sqrt(float64(lit.MaxAddends)*p.freshVar)
 	p.floodSigma = 8 * math.Sqrt(float64(lit.DecryptionCap)) * math.Exp2(float64(lit.StatisticalSecurity)/2) * bound
 	for i, qi := range hp.Q() {
 		if floodBoundSigmas*p.floodSigma*math.Exp2(primeMarginBits) >= float64(qi) {
@@ -225,7 +228,7 @@ var presets = map[PresetID]ParamsLiteral{
 	PresetCompact: {
 		ID: PresetCompact, LogN: 12, LogQ: []int{61},
 		LogScale: 50, MaxAbs: 1,
-		MaxAddends: 128, MaxKeyHolders: 16, DecryptionCap: 4, StatisticalSecurity: 30,
+		MaxAddends: 100, MaxKeyHolders: 10, DecryptionCap: 4, StatisticalSecurity: 30,
 	},
 	PresetPrecise: {
 		ID: PresetPrecise, LogN: 12, LogQ: []int{54, 54},

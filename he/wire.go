@@ -316,7 +316,7 @@ func loadTail(src []byte, pos, b int) uint64 {
 	return v
 }
 
-// checkHolders validates a list of key-holder indices: distinct and in range.
+// checkHolder validates a key-holder index against the preset.
 func (p *Params) checkHolder(i int) error {
 	if i < 0 || i >= p.lit.MaxKeyHolders {
 		return fmt.Errorf("key holder %d outside [0, %d)", i, p.lit.MaxKeyHolders)
