@@ -31,8 +31,7 @@ func TestThresholdSum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The noise model's tail bound plus DecodePublic's rounding.
-			tol := tailSigmas*math.Exp2(-p.PrecisionBits(tc.addends, tc.thr)) + math.Exp2(-p.logPrecision(tc.addends, tc.thr))
+			tol := errorBound(p, tc.addends, tc.thr)
 			e := maxErr(t, got, want)
 			t.Logf("max error 2^%.1f, bound 2^%.1f", math.Log2(e), math.Log2(tol))
 			if e > tol {

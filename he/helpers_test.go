@@ -133,3 +133,9 @@ func decShares(t testing.TB, holders []*KeyHolder, sum []byte, set []int, rand i
 
 func nan() float64      { return math.NaN() }
 func inf(s int) float64 { return math.Inf(s) }
+
+// errorBound is the largest error the noise model allows on one decrypted
+// value: its 2^-30 tail plus DecodePublic's rounding.
+func errorBound(p *Params, addends, threshold int) float64 {
+	return tailSigmas*math.Exp2(-p.PrecisionBits(addends, threshold)) + math.Exp2(-p.logPrecision(addends, threshold))
+}
