@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,40 +14,52 @@ import (
 
 // decrypt obtains the plaintext of the round's sum: it names a decryption
 // set of exactly T online key holders, asks each for its share, and, when
-// one fails (goes away, refuses, sends a bad share or none in time), names a
-// new set without it, up to the federation's cap on decryptions.
+// one fails, names a new set, up to the federation's cap on decryptions.
+//
+// A key holder that refuses, answers with a share that does not combine, or
+// does not answer in time is not asked again this round. One whose
+// connection drops (a crashed and restarted process) lost the request, not
+// its key: it is asked again once it is back online.
 func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federation.Header, rep *Round) ([]float64, error) {
 	sumBytes, err := sum.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	failed := map[string]bool{}
+	excluded := map[string]bool{}
+	asked := map[string]bool{}
 	for attempt := 1; attempt <= a.fed.MaxDecryptions; attempt++ {
-		set := a.pickSet(failed)
-		if set == nil {
-			return nil, fmt.Errorf("fewer than T = %d key holders online and willing", a.fed.Threshold)
+		set, err := a.awaitSet(ctx, excluded)
+		if err != nil {
+			return nil, err
 		}
 		req := transport.DecryptRequest{Attempt: uint64(attempt), Set: set, Uploads: headers, Sum: sumBytes}
 		raw := a.envelope(transport.KindDecrypt, req.Marshal())
+		delivered := true
 		for _, id := range set {
-			if !a.send(ctx, id, raw) {
-				failed[id] = true
-			}
+			asked[id] = true
+			delivered = a.send(ctx, id, raw) && delivered
 		}
+		if !delivered {
+			continue // a member went away between choosing and sending
+		}
+		a.log.Info("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
-		err := a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
-			if in.Kind == transport.Left && slices.Contains(set, in.From) {
-				failed[in.From] = true
-				return true, nil
-			}
-			if env == nil || !slices.Contains(set, env.From) {
-				if env != nil && (env.Kind == transport.KindShare || env.Kind == transport.KindRefuse) {
+		err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+			if !slices.Contains(set, in.From) {
+				// A late answer to an earlier attempt is expected; a share
+				// from a key holder never asked is not.
+				if env != nil && (env.Kind == transport.KindShare || env.Kind == transport.KindRefuse) && !asked[env.From] {
 					rep.Refused[env.From] = "decryption share from a key holder outside the signed set"
 					a.log.Warn("refused a decryption share", "hospital", env.From, "round", a.round, "reason", "not in the decryption set")
 				}
 				return false, nil
 			}
-			if env.Round != a.round || string(env.Nonce) != string(a.nonce) {
+			// A member of the set that left or reconnected lost the request.
+			if in.Kind == transport.Left || env != nil && env.Kind == transport.KindHello {
+				_, answered := shares[in.From]
+				return !answered, nil
+			}
+			if env == nil || env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 				return false, nil // an answer to an earlier round
 			}
 			switch env.Kind {
@@ -59,18 +72,21 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			case transport.KindRefuse:
 				d, _ := transport.ParseDecline(env.Body)
 				a.log.Warn("key holder refused to decrypt", "hospital", env.From, "round", a.round, "reason", d.Reason)
-				failed[env.From] = true
+				excluded[env.From] = true
 				return true, nil
 			}
 			return len(shares) == len(set), nil
 		})
-		if err != nil && !errors.Is(err, errTimeout) {
+		timedOut := errors.Is(err, errTimeout)
+		if err != nil && !timedOut {
 			return nil, err
 		}
 		if len(shares) < len(set) {
-			for _, id := range set {
-				if _, ok := shares[id]; !ok {
-					failed[id] = true
+			if timedOut {
+				for _, id := range set {
+					if _, ok := shares[id]; !ok {
+						excluded[id] = true
+					}
 				}
 			}
 			continue
@@ -89,7 +105,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			a.log.Warn("decryption shares did not combine", "round", a.round, "err", err)
 			for _, id := range set {
 				rep.Refused[id] = "decryption share did not combine"
-				failed[id] = true
+				excluded[id] = true
 			}
 			continue
 		}
@@ -99,12 +115,30 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 	return nil, fmt.Errorf("no decryption set of T = %d answered within %d attempts", a.fed.Threshold, a.fed.MaxDecryptions)
 }
 
-// pickSet chooses T online key holders not known to have failed, rotating
-// the starting point with the round so the work spreads over key holders.
-func (a *aggregator) pickSet(failed map[string]bool) []string {
+// awaitSet names the next decryption set, waiting (up to the timeout) for
+// key holders to come back online when fewer than T are available.
+func (a *aggregator) awaitSet(ctx context.Context, excluded map[string]bool) ([]string, error) {
+	if set := a.pickSet(excluded); set != nil {
+		return set, nil
+	}
+	var set []string
+	err := a.wait(ctx, func(transport.Incoming, *federation.Envelope) (bool, error) {
+		set = a.pickSet(excluded)
+		return set != nil, nil
+	})
+	if errors.Is(err, errTimeout) {
+		return nil, fmt.Errorf("fewer than T = %d key holders online and willing", a.fed.Threshold)
+	}
+	return set, err
+}
+
+// pickSet chooses T online key holders not excluded, rotating the starting
+// point with the round so the work spreads over key holders; nil if there
+// are fewer than T.
+func (a *aggregator) pickSet(excluded map[string]bool) []string {
 	var candidates []string
 	for _, id := range a.fed.KeyHolders() {
-		if a.online[id] && !failed[id] {
+		if a.online[id] && !excluded[id] {
 			candidates = append(candidates, id)
 		}
 	}

@@ -160,6 +160,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	}
 	slices.Sort(rep.Included)
 	slices.Sort(rep.Dropped)
+	a.log.Info("uploads in", "round", r, "included", rep.Included, "dropped", rep.Dropped)
 	if len(rep.Included) < a.fed.MinContributors {
 		rep.Reason = fmt.Sprintf("%d uploads, fewer than min-contributors %d", len(rep.Included), a.fed.MinContributors)
 		return a.abandon(ctx, rep, start), nil

@@ -1,0 +1,297 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"path/filepath"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Stage is a point in a round where a simulated fault can strike.
+type Stage int
+
+const (
+	BeforeUpload Stage = iota // after the round announcement, before training
+	AfterUpload               // after the upload was sent
+	AtDecryption              // on a decryption request, before the share
+)
+
+func (s Stage) String() string {
+	return [...]string{"before upload", "after upload", "at decryption"}[s]
+}
+
+// Config sets up a client.
+type Config struct {
+	Federation *federation.Config
+	Member     string          // this hospital's member id
+	Identity   *vault.Identity // its age identity and signing key
+	// Data holds the hospital's training rows, read with the federation's
+	// data options; it must match the federation's schema.
+	Data *data.Dataset
+	// StateDir is where the ledger and key-holder state are sealed to the
+	// hospital's own identity. Empty keeps them in memory only (simulations
+	// without an output directory).
+	StateDir string
+	// Rand is the source of all randomness: key material, nonces, Poisson
+	// sampling and DP noise. nil means crypto/rand; anything else is for
+	// reproducible simulations only.
+	Rand   io.Reader
+	Logger *slog.Logger
+	// Fault, when set, is asked at each stage of each round whether this
+	// client fails there; a failing client drops its connection at once and
+	// reconnects, as a crashed and restarted process would.
+	Fault func(round uint64, at Stage) bool
+}
+
+// Client is one hospital's node. Create it with [New]; [Client.Run] takes
+// part in a run until the aggregator ends it.
+type Client struct {
+	cfg    Config
+	fed    *federation.Config
+	hash   federation.Hash
+	me     federation.Member
+	index  int
+	log    *slog.Logger
+	rand   io.Reader
+	x      *mat.Dense // transformed training rows
+	y      []float64
+	units  []int
+	params *he.Params // nil without encryption
+
+	// setup
+	holder  *he.KeyHolder
+	pk      *he.PublicKey
+	pkShare []byte
+	dealt   bool
+	shamir  map[string][]byte // received Shamir shares by sender
+	ready   bool
+
+	// rounds
+	round  uint64
+	nonce  []byte
+	global []float64
+	local  *model.Model // the model trained each round, from the global one
+	ledger *ledger
+}
+
+// New validates the configuration, checks the data against the federation's
+// schema and prepares the rows.
+func New(cfg Config) (*Client, error) {
+	fed := cfg.Federation
+	if fed == nil || cfg.Identity == nil || cfg.Data == nil {
+		return nil, errors.New("client: federation, identity and data are required")
+	}
+	me, ok := fed.Member(cfg.Member)
+	if !ok {
+		return nil, fmt.Errorf("client: %q is not a member of federation %q", cfg.Member, fed.Name)
+	}
+	pub, err := me.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	if !pub.Equal(cfg.Identity.SigningPublicKey()) {
+		return nil, fmt.Errorf("client %q: the identity's signing key is not the one the federation config lists", cfg.Member)
+	}
+	c := &Client{cfg: cfg, fed: fed, hash: fed.Hash(), me: me, index: fed.Index(cfg.Member),
+		log: cfg.Logger, rand: cfg.Rand, shamir: map[string][]byte{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("hospital", cfg.Member)
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	// The initial weights are overwritten by each round's global model.
+	if c.local, err = model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0))); err != nil {
+		return nil, err
+	}
+	if fed.HE.Enabled {
+		if c.params, err = fed.HE.Params(); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+		}
+	}
+	if me.Contributor {
+		if err := c.prepareData(); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+		}
+	}
+	c.ledger, err = openLedger(c)
+	if err != nil {
+		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+	}
+	return c, nil
+}
+
+// prepareData checks the schema and fits imputation and normalization on
+// the hospital's own rows.
+func (c *Client) prepareData() error {
+	d := c.cfg.Data
+	if err := c.fed.Data.Schema.Check(d); err != nil {
+		return err
+	}
+	if d.Rows() == 0 {
+		return fmt.Errorf("data set %q has no rows", d.Name)
+	}
+	tf, err := data.FitTransform(d.X, d.Options().Imputation(), c.fed.Data.Normalize)
+	if err != nil {
+		return err
+	}
+	c.x = mat.NewDense(d.Rows(), len(d.Features), nil)
+	if err := tf.Apply(c.x, d.X); err != nil {
+		return err
+	}
+	c.y = d.Y
+	if c.fed.DP.PrivacyUnit != "" {
+		c.units = d.Units
+	}
+	return nil
+}
+
+// Dialer opens a connection to the aggregator.
+type Dialer func(ctx context.Context) (transport.Conn, error)
+
+// errDropped is returned inside Run when a simulated fault drops the
+// connection.
+var errDropped = errors.New("connection dropped (simulated fault)")
+
+// Run takes part in the federation until the aggregator announces the end
+// of the run (nil), ctx ends, or an unrecoverable error occurs. After a
+// dropped connection it dials again.
+func (c *Client) Run(ctx context.Context, dial Dialer) error {
+	for {
+		conn, err := dial(ctx)
+		if err != nil {
+			return fmt.Errorf("client %q: connect: %w", c.me.ID, err)
+		}
+		done, err := c.session(ctx, conn)
+		conn.Close()
+		switch {
+		case done:
+			return nil
+		case errors.Is(err, errDropped):
+			c.log.Info("reconnecting after a dropped connection", "round", c.round)
+			continue
+		case err != nil:
+			c.log.Error("leaving the federation", "round", c.round, "err", err)
+			return fmt.Errorf("client %q: %w", c.me.ID, err)
+		}
+	}
+}
+
+// session serves one connection. It reports done when the run is over.
+func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, err error) {
+	if err := c.send(ctx, conn, transport.KindHello, nil); err != nil {
+		return false, err
+	}
+	for {
+		raw, err := conn.Recv(ctx)
+		if err != nil {
+			return false, err
+		}
+		env, err := federation.ParseEnvelope(raw)
+		if err != nil {
+			c.log.Warn("dropped a malformed message from the aggregator", "err", err)
+			continue
+		}
+		if env.From != c.fed.Aggregator.ID && env.Kind != transport.KindShamir {
+			c.log.Warn("dropped a message not from the aggregator", "kind", env.Kind, "from", env.From)
+			continue
+		}
+		if err := c.fed.Verify(env, c.hash); err != nil {
+			c.log.Warn("dropped a message that does not verify", "err", err)
+			continue
+		}
+		switch env.Kind {
+		case transport.KindDone:
+			return true, nil
+		case transport.KindSetup:
+			err = c.onSetup(ctx, conn)
+		case transport.KindPKShares:
+			err = c.onPKShares(ctx, conn, env)
+		case transport.KindShamir:
+			err = c.onShamir(ctx, conn, env)
+		case transport.KindRound:
+			err = c.onRound(ctx, conn, env)
+		case transport.KindDecrypt:
+			err = c.onDecrypt(ctx, conn, env)
+		case transport.KindResult:
+			c.onResult(env)
+		default:
+			c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// send signs and sends a message bound to the current round and nonce.
+func (c *Client) send(ctx context.Context, conn transport.Conn, kind string, body []byte) error {
+	env := c.envelope(kind, body)
+	raw, err := env.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return conn.Send(ctx, raw)
+}
+
+func (c *Client) envelope(kind string, body []byte) *federation.Envelope {
+	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
+	env.Sign(c.cfg.Identity.SigningKey())
+	return env
+}
+
+// statePath names a sealed state file in the state directory.
+func (c *Client) statePath(name string) string {
+	if c.cfg.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(c.cfg.StateDir, c.me.ID+"."+name+".age")
+}
+
+// seal writes a sealed state file for the hospital itself; without a state
+// directory it does nothing.
+func (c *Client) seal(name, kind string, payload []byte) error {
+	path := c.statePath(name)
+	if path == "" {
+		return nil
+	}
+	return vault.Seal(path, kind, payload, c.cfg.Identity.SigningKey(), c.cfg.Identity.Recipients()...)
+}
+
+func digest(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func finite(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Epsilon returns the ε the hospital has spent so far.
+func (c *Client) Epsilon() float64 { return c.ledger.epsilon }
+
+// Steps returns the DP-SGD steps the hospital has taken so far.
+func (c *Client) Steps() int { return c.ledger.steps() }
+
+// NoiseMultiplier returns the σ the hospital trains with (0 without DP).
+func (c *Client) NoiseMultiplier() float64 { return c.ledger.sigma }
+
+// Model returns the last global model the client received.
+func (c *Client) Model() []float64 { return c.global }

@@ -1,0 +1,31 @@
+// Package client is one hospital's node in a federation.
+//
+// A [Client] holds the hospital's rows, its identity (age X25519 key and
+// ed25519 signing key) and, when it is a key holder, its share of the
+// federation's decryption key. It meets the aggregator only through a
+// [transport.Conn] and only through signed messages:
+//
+//   - Setup: it sends its collective-public-key share, recomputes the
+//     collective key from every key holder's signed share, deals Shamir
+//     shares of its secret to the other key holders (each age-encrypted to
+//     its recipient, so the relaying aggregator cannot read them) and
+//     combines the shares it receives into its threshold share.
+//   - Each round: it asks its ledger whether this round's DP-SGD steps fit
+//     its ε cap and declines if not; it records the spend durably (sealed)
+//     before anything derived from its data leaves; it trains locally with
+//     DP-SGD, clips the model update to the federation's bound, scales it by
+//     its public weight, encrypts it under the collective key, signs a claim
+//     (its DP parameters and ε, the payload digest) and uploads.
+//   - As a key holder it computes a noise-flooded decryption share of a
+//     round's sum only for a decryption set signed by the aggregator that
+//     names exactly T key holders, itself included, and carries at least
+//     min-contributors uploads signed by distinct contributors for this
+//     round and nonce.
+//
+// Data preparation is local: imputation and normalization statistics are
+// fitted on the hospital's own training rows and never leave it, so they
+// cost no privacy budget.
+//
+// A Client is not safe for concurrent use; [Client.Run] is its only
+// goroutine.
+package client

@@ -1,0 +1,195 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+// sealKindShamir and sealKindHolder name sealed payloads, so a sealed file
+// or message of one kind is never accepted as another.
+const (
+	sealKindShamir = "fedcrypt/shamir-share"
+	sealKindHolder = "fedcrypt/key-holder"
+)
+
+// onSetup starts the key ceremony: a key holder sends its share of the
+// collective public key. A member that is already set up (a reconnecting
+// process) answers ready again.
+func (c *Client) onSetup(ctx context.Context, conn transport.Conn) error {
+	if c.ready {
+		return c.sendReady(ctx, conn)
+	}
+	if !c.me.KeyHolder {
+		return nil
+	}
+	if c.holder == nil {
+		h, err := he.NewKeyHolder(c.params, c.hash, c.index, c.rand)
+		if err != nil {
+			return err
+		}
+		c.holder = h
+		c.pkShare = h.PublicKeyShare()
+	}
+	return c.send(ctx, conn, transport.KindPKShare, c.pkShare)
+}
+
+// onPKShares recomputes the collective public key from every key holder's
+// signed share, then deals this key holder's Shamir shares.
+func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	if c.pk != nil {
+		return nil
+	}
+	bundle, err := transport.ParseBundle(env.Body)
+	if err != nil {
+		return fmt.Errorf("public-key shares: %w", err)
+	}
+	byHolder := map[string][]byte{}
+	for _, raw := range bundle {
+		e, err := federation.ParseEnvelope(raw)
+		if err != nil {
+			return fmt.Errorf("public-key shares: %w", err)
+		}
+		if err := c.fed.Verify(e, c.hash); err != nil {
+			return fmt.Errorf("public-key shares: %w", err)
+		}
+		m, ok := c.fed.Member(e.From)
+		if e.Kind != transport.KindPKShare || !ok || !m.KeyHolder {
+			return fmt.Errorf("public-key shares: a %s from %q is not a key holder's share", e.Kind, e.From)
+		}
+		if _, dup := byHolder[e.From]; dup {
+			return fmt.Errorf("public-key shares: two shares from %q", e.From)
+		}
+		byHolder[e.From] = e.Body
+	}
+	holders := c.fed.KeyHolders()
+	shares := make([][]byte, 0, len(holders))
+	for _, id := range holders {
+		s, ok := byHolder[id]
+		if !ok {
+			return fmt.Errorf("public-key shares: none from key holder %q", id)
+		}
+		shares = append(shares, s)
+	}
+	pk, err := he.CombinePublicKey(c.params, c.hash, shares)
+	if err != nil {
+		return fmt.Errorf("collective public key: %w", err)
+	}
+	c.pk = pk
+	if !c.me.KeyHolder {
+		c.ready = true
+		return c.sendReady(ctx, conn)
+	}
+	return c.deal(ctx, conn)
+}
+
+// deal sends one Shamir share to every other key holder, age-encrypted to
+// the recipient and signed inside the seal, relayed by the aggregator.
+func (c *Client) deal(ctx context.Context, conn transport.Conn) error {
+	if c.dealt {
+		return nil
+	}
+	var indices []int
+	for _, id := range c.fed.KeyHolders() {
+		indices = append(indices, c.fed.Index(id))
+	}
+	shares, err := c.holder.ShamirShares(indices, c.fed.Threshold, c.rand)
+	if err != nil {
+		return err
+	}
+	c.dealt = true
+	for _, id := range c.fed.KeyHolders() {
+		if id == c.me.ID {
+			continue
+		}
+		m, _ := c.fed.Member(id)
+		r, err := vault.ParseRecipient(m.Recipient)
+		if err != nil {
+			return fmt.Errorf("shamir share for %q: %w", id, err)
+		}
+		sealed, err := vault.SealBytes(sealKindShamir, shares[c.fed.Index(id)], c.cfg.Identity.SigningKey(), r)
+		if err != nil {
+			return fmt.Errorf("shamir share for %q: %w", id, err)
+		}
+		body := transport.Shamir{To: id, Sealed: sealed}.Marshal()
+		if err := c.send(ctx, conn, transport.KindShamir, body); err != nil {
+			return err
+		}
+	}
+	return c.maybeCombine(ctx, conn)
+}
+
+// onShamir takes a Shamir share another key holder dealt to this one.
+func (c *Client) onShamir(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	if !c.me.KeyHolder || c.ready {
+		return nil
+	}
+	m, ok := c.fed.Member(env.From)
+	if !ok || !m.KeyHolder || env.From == c.me.ID {
+		return fmt.Errorf("shamir share from %q: not another key holder", env.From)
+	}
+	s, err := transport.ParseShamir(env.Body)
+	if err != nil {
+		return fmt.Errorf("shamir share from %q: %w", env.From, err)
+	}
+	if s.To != c.me.ID {
+		return fmt.Errorf("shamir share from %q: addressed to %q", env.From, s.To)
+	}
+	writer, _ := m.PublicKey()
+	share, err := vault.UnsealBytes(s.Sealed, sealKindShamir, writer, c.cfg.Identity)
+	if err != nil {
+		return fmt.Errorf("shamir share from %q: %w", env.From, err)
+	}
+	c.shamir[env.From] = share
+	return c.maybeCombine(ctx, conn)
+}
+
+// maybeCombine finishes setup once this key holder has dealt and received a
+// share from every other key holder.
+func (c *Client) maybeCombine(ctx context.Context, conn transport.Conn) error {
+	if !c.dealt || len(c.shamir) != len(c.fed.KeyHolders())-1 {
+		return nil
+	}
+	shares := make([][]byte, 0, len(c.shamir))
+	for _, id := range c.fed.KeyHolders() {
+		if s, ok := c.shamir[id]; ok {
+			shares = append(shares, s)
+		}
+	}
+	if err := c.holder.CombineShamirShares(shares); err != nil {
+		return err
+	}
+	c.shamir = nil
+	if err := c.saveHolder(); err != nil {
+		return err
+	}
+	c.ready = true
+	c.log.Info("key ceremony complete", "threshold", c.fed.Threshold)
+	return c.sendReady(ctx, conn)
+}
+
+func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
+	var d []byte
+	if c.pk != nil {
+		b, err := c.pk.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		d = digest(b)
+	}
+	return c.send(ctx, conn, transport.KindReady, transport.Ready{PublicKeyDigest: d}.Marshal())
+}
+
+// saveHolder seals the key holder's secret state (its threshold share and
+// decryption counts) to the hospital's own identity.
+func (c *Client) saveHolder() error {
+	b, err := c.holder.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return c.seal("keyholder", sealKindHolder, b)
+}

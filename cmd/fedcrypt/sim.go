@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/sim"
+)
+
+func init() {
+	register(&command{name: "sim", summary: "simulate a whole federation on this machine (the main job)", run: runSim})
+}
+
+func runSim(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "sim", "fedcrypt sim [flags]", `
+Simulates a federation of hospitals on this machine: the data set is split
+into held-out test rows and N hospitals' training rows; every hospital trains
+locally with DP-SGD under its own ε cap, encrypts its update under the
+federation's multiparty CKKS key, and exactly T hospitals decrypt only the
+sum. With no flags: the embedded breast-cancer set (wdbc), 3 hospitals,
+threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
+	def := sim.Defaults()
+	var df dataFlags
+	df.register(fs, "wdbc")
+	cfg := def
+	fs.IntVar(&cfg.Hospitals, "hospitals", def.Hospitals, "number of hospitals")
+	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
+	fs.IntVar(&cfg.MinContributors, "min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T hospitals)")
+	fs.IntVar(&cfg.Rounds, "rounds", def.Rounds, "federated rounds")
+	fs.IntVar(&cfg.LocalSteps, "local-steps", def.LocalSteps, "DP-SGD steps each hospital takes per round")
+	fs.Float64Var(&cfg.Epsilon, "epsilon", def.Epsilon, "each hospital's privacy budget ε over the whole run")
+	fs.Float64Var(&cfg.Delta, "delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
+	fs.StringVar(&cfg.Accountant, "accountant", def.Accountant, "privacy accountant: rdp or pld")
+	fs.StringVar(&cfg.Noise, "noise", def.Noise, "Gaussian noise sampler: fast or google")
+	fs.Float64Var(&cfg.ClipNorm, "clip", def.ClipNorm, "per-example (per-patient) L2 clipping norm C")
+	fs.Float64Var(&cfg.SampleRate, "sample-rate", def.SampleRate, "Poisson sampling rate q of each DP-SGD step")
+	fs.Float64Var(&cfg.Local.LR, "lr", def.Local.LR, "local learning rate")
+	localOpt := fs.String("local-opt", def.Local.Name, "local optimizer: sgd, adam or rmsprop")
+	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	fs.Float64Var(&cfg.Server.LR, "server-lr", 0, "server learning rate (default 1 for fedavg/fedavgm, 0.1 for fedadam)")
+	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA")
+	fs.StringVar(&cfg.Preset, "preset", def.Preset, "CKKS parameter preset: compact or precise")
+	fs.Float64Var(&cfg.UpdateBound, "update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
+	fs.StringVar(&cfg.Weighting, "weighting", def.Weighting, "averaging weights: equal, or rows (declared row counts, public)")
+	fs.Float64Var(&cfg.Dropout, "dropout", 0, "probability that a hospital fails in a round")
+	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
+	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
+	fs.StringVar(&cfg.OutDir, "o", "", "short for --out")
+	var recipients stringList
+	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
+	noHE := fs.Bool("no-he", false, "do NOT encrypt updates (comparison runs only)")
+	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
+	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.HE, cfg.DP = !*noHE, !*noDP
+	cfg.Local.Name = *localOpt
+	cfg.Server = fedavg.Config{Name: *serverOpt, LR: cfg.Server.LR}
+	cfg.Recipients = recipients
+	cfg.PrivacyUnit = df.unit
+	var err error
+	if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
+		return usageError{err.Error()}
+	}
+	if *seed != "" {
+		var s uint64
+		if _, err := fmt.Sscan(*seed, &s); err != nil {
+			return usagef("--seed %q: not a non-negative integer", *seed)
+		}
+		cfg.Seed = &s
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := cfg.Server.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := cfg.Local.Validate(); err != nil {
+		return usageError{fmt.Sprintf("--local-opt/--lr: %v", err)}
+	}
+	ds, _, err := df.load()
+	if err != nil {
+		return err
+	}
+	if *verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	if !*jsonOut {
+		printSimHeader(e.stdout, ds, cfg)
+	}
+	table := newRoundTable(e.stdout, !*jsonOut)
+	// The bar shares the terminal with the table only when the table is
+	// not on it.
+	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!*jsonOut && isTerminal(e.stdout)))
+	cfg.OnRound = func(r sim.RoundReport) {
+		table.row(r)
+		progress.step(r)
+	}
+	res, err := sim.Run(ctx, ds, cfg)
+	progress.done()
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, simJSON(res))
+	}
+	printSimSummary(e.stdout, res, cfg)
+	return nil
+}
+
+// simJSON is the --json object: the fields DESIGN.md promises, then the rest.
+func simJSON(r *sim.Result) map[string]any {
+	eps := any(r.Epsilon)
+	if !r.DP {
+		eps = nil // no finite guarantee
+	}
+	return map[string]any{
+		"accuracy": r.Accuracy, "precision": r.Precision, "recall": r.Recall, "f1": r.F1, "auc": r.AUC,
+		"epsilon": eps, "delta": r.Delta, "accountant": r.Accountant, "noise_multiplier": r.NoiseMultiplier,
+		"rounds": r.Rounds, "hospitals": r.Hospitals, "threshold": r.Threshold, "min_contributors": r.MinContributors,
+		"encrypted": r.Encrypted, "dp": r.DP, "privacy_unit": r.PrivacyUnit,
+		"bytes_up_per_round": r.BytesUpPerRound, "seconds": r.Seconds, "ended": r.Ended, "seeded": r.Seeded,
+		"params": r.Params, "train_rows": r.TrainRows, "test_rows": r.TestRows, "config_hash": r.ConfigHash,
+		"confusion": r.Confusion, "history": r.History, "out": r.OutDir,
+	}
+}
+
+func printSimHeader(w io.Writer, ds *data.Dataset, cfg sim.Config) {
+	fmt.Fprintf(w, "fedcrypt sim: %s (%d rows, %d features, %d classes) across %d hospitals, threshold T = %d\n",
+		ds.Name, ds.Rows(), len(ds.Features), len(ds.Classes), cfg.Hospitals, cfg.Threshold)
+	if cfg.DP {
+		fmt.Fprintf(w, "  DP-SGD: ε ≤ %g, δ = %g per hospital (%s accountant), clip %g, sample rate %g, %d local steps × %d rounds\n",
+			cfg.Epsilon, cfg.Delta, cfg.Accountant, cfg.ClipNorm, cfg.SampleRate, cfg.LocalSteps, cfg.Rounds)
+	}
+	if cfg.HE {
+		fmt.Fprintf(w, "  CKKS: %s preset, updates clipped to L2 ≤ %g\n", cfg.Preset, cfg.UpdateBound)
+	}
+	for _, warning := range unprotectedWarnings(cfg) {
+		fmt.Fprintf(w, "  !!! %s\n", warning)
+	}
+	if cfg.Seed != nil {
+		fmt.Fprintf(w, "  seeded run (--seed %d): reproducible, NOT fit for real data\n", *cfg.Seed)
+	}
+	fmt.Fprintln(w)
+}
+
+func unprotectedWarnings(cfg sim.Config) []string {
+	var out []string
+	if !cfg.DP {
+		out = append(out, "WARNING: --no-dp: NO differential privacy; the model may reveal individual patients")
+	}
+	if !cfg.HE {
+		out = append(out, "WARNING: --no-he: updates are NOT encrypted; the aggregator sees every hospital's update")
+	}
+	return out
+}
+
+// roundTable prints a row per round as it completes.
+type roundTable struct {
+	w  io.Writer
+	on bool
+}
+
+const roundRow = "%5s %12s %10s %8s %6s %6s %8s %12s %7s\n"
+
+func newRoundTable(w io.Writer, on bool) *roundTable {
+	if on {
+		fmt.Fprintf(w, roundRow, "round", "contributors", "train loss", "accuracy", "F1", "AUC", "ε spent", "upload bytes", "seconds")
+	}
+	return &roundTable{w: w, on: on}
+}
+
+func (t *roundTable) row(r sim.RoundReport) {
+	if !t.on {
+		return
+	}
+	if !r.Completed {
+		fmt.Fprintf(t.w, "%5d %12d   abandoned (attempt %d): %s\n", r.Round, len(r.Contributors), r.Attempt, r.Reason)
+		return
+	}
+	f := func(format string, v any) string { return fmt.Sprintf(format, v) }
+	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), f("%.4f", r.TrainLoss), f("%.4f", r.Accuracy),
+		f("%.4f", r.F1), f("%.4f", r.AUC), f("%.4f", r.Epsilon), f("%d", r.BytesUp), f("%.2f", r.Seconds))
+}
+
+func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%d rounds in %.1f s (%s); held-out test rows: %d\n", r.Rounds, r.Seconds, r.Ended, r.TestRows)
+	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f\n", r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC)
+	unit := "one record (add/remove one row)"
+	if r.PrivacyUnit != "" {
+		unit = fmt.Sprintf("one patient (all rows sharing a %q value)", r.PrivacyUnit)
+	}
+	if r.DP {
+		fmt.Fprintf(w, "Privacy: every hospital's patients are protected by (ε = %.3g, δ = %g)-differential privacy for %s,\n"+
+			"  accounted with the %s accountant over every DP-SGD step taken (noise multiplier %.3g).\n", r.Epsilon, r.Delta, unit, r.Accountant, r.NoiseMultiplier)
+		fmt.Fprintf(w, "  Whatever anyone learns from the final model changes by at most a factor e^ε ≈ %.2f, except with probability δ,\n"+
+			"  whether or not any single patient's data was used.\n", math.Exp(r.Epsilon))
+	}
+	if r.Encrypted {
+		fmt.Fprintf(w, "Encryption: each update was CKKS-encrypted under a key no party holds; the aggregator summed ciphertexts,\n"+
+			"  and only T = %d hospitals together decrypted the sum of at least %d updates (%.0f bytes up per round).\n",
+			r.Threshold, r.MinContributors, r.BytesUpPerRound)
+	}
+	for _, warning := range unprotectedWarnings(cfg) {
+		fmt.Fprintf(w, "!!! %s\n", warning)
+	}
+	if r.Seeded {
+		fmt.Fprintln(w, "!!! seeded run: its randomness is predictable; NOT fit for real data")
+	}
+	if r.OutDir != "" {
+		fmt.Fprintf(w, "Artefacts in %s: %s, %s, %s, %s; sealed: %s, %s, %s/\n", r.OutDir, sim.FileConfig, sim.FileAudit,
+			sim.FileRounds, sim.FileResult, sim.FileModel, sim.FileCheckpoint, sim.DirHospitals)
+	}
+}
+
+// progress draws a one-line progress bar on stderr when it is a terminal.
+type progress struct {
+	w         io.Writer
+	total     int
+	completed int
+	on        bool
+	start     time.Time
+}
+
+func newProgress(w io.Writer, total int, quiet bool) *progress {
+	return &progress{w: w, total: total, on: !quiet && isTerminal(w), start: time.Now()}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) step(r sim.RoundReport) {
+	if r.Completed {
+		p.completed++
+	}
+	if !p.on {
+		return
+	}
+	const width = 30
+	n := width * p.completed / max(1, p.total)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d rounds, %.0fs ", strings.Repeat("#", n), strings.Repeat(".", width-n), p.completed, p.total, time.Since(p.start).Seconds())
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSimJSONHasTheContractFields(t *testing.T) {
+	var out map[string]any
+	decodeJSON(t, runCLI(t, "", "sim", "--rounds", "3", "--seed", "1", "--json"), &out)
+	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "epsilon", "delta", "accountant", "rounds",
+		"hospitals", "threshold", "encrypted", "dp", "bytes_up_per_round", "seconds"} {
+		if _, ok := out[k]; !ok {
+			t.Errorf("--json lacks %q", k)
+		}
+	}
+	if out["rounds"].(float64) != 3 || out["hospitals"].(float64) != 3 || out["threshold"].(float64) != 2 ||
+		out["encrypted"] != true || out["dp"] != true {
+		t.Errorf("unexpected run shape: %v", out)
+	}
+	if eps := out["epsilon"].(float64); eps <= 0 || eps > 1 {
+		t.Errorf("epsilon %v, want in (0, 1]", eps)
+	}
+}
+
+func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
+	r := runCLI(t, "", "sim", "--rounds", "2", "--no-he", "--no-dp", "--seed", "1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"NO differential privacy", "NOT encrypted", "NOT fit for real data"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output does not say %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestSimOutDirectory(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	r := runCLI(t, dir, "sim", "--rounds", "2", "--seed", "2", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"federation.json", "audit.jsonl", "rounds.csv", "result.json", "model.age", "checkpoint.age", "keys.age", "researcher.key"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	// A second run refuses to overwrite the first's artefacts.
+	wantOneLineError(t, runCLI(t, dir, "sim", "--rounds", "1", "--out", out), "not empty")
+}
+
+func TestSimInvalidFlags(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "tiny.csv")
+	os.WriteFile(empty, []byte("a,b,y\n1,2,0\n2,3,1\n"), 0o600)
+	cases := []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"T > N", []string{"--threshold", "4"}, []string{"--threshold 4"}},
+		{"T < 2", []string{"--threshold", "1"}, []string{"--threshold 1"}},
+		{"epsilon 0", []string{"--epsilon", "0"}, []string{"--epsilon"}},
+		{"negative epsilon", []string{"--epsilon", "-1"}, []string{"--epsilon"}},
+		{"unknown model", []string{"--model", "forest"}, []string{"forest"}},
+		{"absent label", []string{"--label", "nope"}, []string{"nope"}},
+		{"hospital with no rows", []string{"--data", empty, "--label", "y"}, []string{"hospital"}},
+		{"bad partition", []string{"--partition", "zipf"}, []string{"zipf"}},
+		{"bad accountant", []string{"--accountant", "moments"}, []string{"moments"}},
+		{"bad dropout", []string{"--dropout", "1.5"}, []string{"--dropout"}},
+		{"bad recipient", []string{"--recipient", "bob"}, []string{"--recipient"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantOneLineError(t, runCLI(t, dir, append([]string{"sim"}, c.args...)...), c.fragments...)
+		})
+	}
+}

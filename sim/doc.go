@@ -1,0 +1,26 @@
+// Package sim runs a whole federation on one machine: it splits a data set
+// into a held-out test set and N hospitals' training rows, generates every
+// party's keys, writes the federation's config, and runs the aggregator and
+// the hospitals' clients — the same [client] and [aggregator] code a
+// deployment runs — over the in-memory transport, evaluating the global
+// model on the held-out rows after every round.
+//
+// # Reproducibility
+//
+// With a seed, all randomness of the protocol — Poisson sampling, DP noise,
+// CKKS key material and encryption noise, round nonces, dropouts — comes
+// from ChaCha20 streams keyed by SHA-256(seed ‖ party ‖ purpose), so a run
+// repeats exactly; such a run is not fit for real data and says so. Without
+// a seed everything comes from crypto/rand. (The age identities of the
+// simulated parties always come from crypto/rand; they do not affect the
+// results.)
+//
+// # What the simulation knows that a federation does not
+//
+// The simulation holds every row, so it evaluates the global model on a
+// global held-out test split and reports the training loss on the pooled
+// training rows — research figures no party of a real federation could
+// compute. Features of the test rows are scaled with statistics fitted on
+// the pooled training rows; each simulated hospital scales its own rows
+// with its own statistics, as in a deployment.
+package sim

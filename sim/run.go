@@ -1,0 +1,254 @@
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/client"
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/model"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Software is recorded in audit logs; the CLI sets it to its version.
+var Software = "fedcrypt"
+
+// Run simulates a federation on ds and returns its result.
+func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	splitSeed := seedFrom(source(cfg.Seed, "split"))
+	train, test, err := data.StratifiedSplit(ds, cfg.TestFraction, splitSeed)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := data.Partition(train, cfg.Hospitals, cfg.Partition, splitSeed)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range parts {
+		if p.Rows() == 0 {
+			return nil, fmt.Errorf("hospital h%d would get no rows: fewer hospitals, or another partition", i+1)
+		}
+	}
+	mcfg, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes))
+	if err != nil {
+		return nil, err
+	}
+
+	w, err := newWorkspace(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer w.cleanup()
+	fed, parties, aggKey, err := w.federation(cfg, ds, mcfg, parts)
+	if err != nil {
+		return nil, err
+	}
+	eval, err := newEvaluator(train, test, fed)
+	if err != nil {
+		return nil, err
+	}
+	init, err := model.New(mcfg, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{Delta: cfg.Delta, Accountant: cfg.Accountant, Hospitals: cfg.Hospitals, Threshold: cfg.Threshold,
+		MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP, PrivacyUnit: cfg.PrivacyUnit,
+		Seeded: cfg.Seed != nil, Params: init.NumParams(), TestRows: test.Rows(), ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir}
+	for _, p := range parts {
+		res.TrainRows = append(res.TrainRows, p.Rows())
+	}
+
+	net := transport.NewNetwork(4 * (cfg.Hospitals + 4))
+	defer net.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	clientErrs := make([]error, len(parties))
+	for i, p := range parties {
+		c, err := client.New(client.Config{
+			Federation: fed, Member: p.id, Identity: p.key, Data: p.data, StateDir: w.stateDir,
+			Rand: source(cfg.Seed, "client/"+p.id), Logger: log, Fault: dropout(cfg, p.id),
+		})
+		if err != nil {
+			return nil, err
+		}
+		wg.Go(func() {
+			clientErrs[i] = c.Run(cctx, func(ctx context.Context) (transport.Conn, error) { return net.Dial(ctx, p.id) })
+		})
+	}
+
+	var totalBytes int64
+	onRound := func(r *aggregator.Round) {
+		rep := RoundReport{Round: r.Number, Attempt: r.Attempt, Completed: r.Completed, Reason: r.Reason,
+			Contributors: r.Included, Dropped: r.Dropped, DecryptSet: r.Set, BytesUp: r.BytesUp, Seconds: r.Duration.Seconds()}
+		for id := range r.Declined {
+			rep.Declined = append(rep.Declined, id)
+		}
+		slices.Sort(rep.Declined)
+		for _, c := range r.Claims {
+			res.Epsilon = max(res.Epsilon, c.DP.Epsilon)
+			res.NoiseMultiplier = max(res.NoiseMultiplier, c.DP.NoiseMultiplier)
+		}
+		rep.Epsilon = res.Epsilon
+		if r.Completed {
+			copy(init.Params(), r.Model)
+			rep.TrainLoss = eval.trainLoss(init)
+			rep.Metrics = eval.test(init)
+			totalBytes += r.BytesUp
+			res.Rounds++
+		}
+		res.History = append(res.History, rep)
+		if cfg.OnRound != nil {
+			cfg.OnRound(rep)
+		}
+	}
+	sum, runErr := aggregator.Run(ctx, aggregator.Config{
+		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"),
+		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, Software: Software,
+	}, tap(net.Hub(), cfg.AggregatorView))
+	// Clients end on the aggregator's "done"; give them a moment to read it
+	// before the network closes under them.
+	waitOrCancel(&wg, cancel, 10*time.Second)
+	// A hospital that failed is named with the run's own failure.
+	errs := []error{runErr}
+	for _, err := range clientErrs {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, transport.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	copy(init.Params(), sum.Model)
+	res.Metrics = eval.test(init)
+	res.Ended = sum.Ended
+	if res.Rounds > 0 {
+		res.BytesUpPerRound = float64(totalBytes) / float64(res.Rounds)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if err := w.writeArtifacts(res, init, eval.transform, fed.Data.Schema); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// waitOrCancel waits for wg, cancelling after d if it has not finished.
+func waitOrCancel(wg *sync.WaitGroup, cancel context.CancelFunc, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cancel()
+		<-done
+	}
+}
+
+// dropout returns the fault plan of one hospital: in each round it fails
+// with probability cfg.Dropout, at a stage drawn uniformly, once.
+func dropout(cfg Config, id string) func(uint64, client.Stage) bool {
+	if cfg.Dropout == 0 {
+		return nil
+	}
+	r := source(cfg.Seed, "dropout/"+id)
+	plan := map[uint64]client.Stage{}
+	decided := map[uint64]bool{}
+	return func(round uint64, at client.Stage) bool {
+		if !decided[round] {
+			decided[round] = true
+			if uniform(r) < cfg.Dropout {
+				plan[round] = client.Stage(int(uniform(r) * 3))
+			} else {
+				plan[round] = -1
+			}
+		}
+		if plan[round] == at {
+			plan[round] = -1 // once per round
+			return true
+		}
+		return false
+	}
+}
+
+func seedFrom(r io.Reader) uint64 {
+	var b [8]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		panic("sim: random source failed: " + err.Error())
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func seed32(r io.Reader) [32]byte {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		panic("sim: random source failed: " + err.Error())
+	}
+	return b
+}
+
+// evaluator scores global models on the held-out rows.
+type evaluator struct {
+	transform     *data.Transform
+	xtrain, xtest *mat.Dense
+	ytrain, ytest []float64
+}
+
+func newEvaluator(train, test *data.Dataset, fed *federation.Config) (*evaluator, error) {
+	tf, err := data.FitTransform(train.X, train.Options().Imputation(), fed.Data.Normalize)
+	if err != nil {
+		return nil, err
+	}
+	e := &evaluator{transform: tf, ytrain: train.Y, ytest: test.Y,
+		xtrain: mat.NewDense(train.Rows(), len(train.Features), nil), xtest: mat.NewDense(test.Rows(), len(test.Features), nil)}
+	if err := tf.Apply(e.xtrain, train.X); err != nil {
+		return nil, err
+	}
+	if err := tf.Apply(e.xtest, test.X); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *evaluator) test(m *model.Model) model.Metrics { return model.Evaluate(m, e.xtest, e.ytest) }
+func (e *evaluator) trainLoss(m *model.Model) float64  { return m.Loss(e.xtrain, e.ytrain) }
+
+// tapHub shows every message the aggregator receives to an observer.
+type tapHub struct {
+	transport.Hub
+	view func(from string, msg []byte)
+}
+
+func tap(h transport.Hub, view func(string, []byte)) transport.Hub {
+	if view == nil {
+		return h
+	}
+	return tapHub{h, view}
+}
+
+func (t tapHub) Recv(ctx context.Context) (transport.Incoming, error) {
+	in, err := t.Hub.Recv(ctx)
+	if err == nil && in.Kind == transport.Message {
+		t.view(in.From, slices.Clone(in.Data))
+	}
+	return in, err
+}

@@ -1,0 +1,176 @@
+package sim
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+// Config is a simulated federation. [Defaults] gives the settings of
+// `fedcrypt sim` with no flags.
+type Config struct {
+	Hospitals       int
+	Threshold       int
+	MinContributors int // 0: T+1 where there are that many hospitals, else T
+	Rounds          int
+	LocalSteps      int
+
+	DP          bool
+	Epsilon     float64 // each hospital's cap
+	Delta       float64
+	Accountant  string
+	Noise       string // DP noise sampler: "fast" or "google"
+	ClipNorm    float64
+	SampleRate  float64
+	PrivacyUnit string
+
+	HE          bool
+	Preset      string
+	UpdateBound float64
+
+	Model          string // "logreg", "mlp:64", ...
+	Local          model.OptimizerConfig
+	Server         fedavg.Config
+	Weighting      string
+	Normalize      string
+	Partition      data.Scheme
+	TestFraction   float64
+	MaxDecryptions int
+
+	// Dropout is the probability that a hospital fails in a round, at a
+	// random stage (before upload, after upload, at decryption).
+	Dropout float64
+	// Seed makes the run reproducible (not fit for real data); nil draws
+	// everything from crypto/rand.
+	Seed *uint64
+	// OutDir receives the run's artefacts; empty keeps nothing.
+	OutDir string
+	// Recipients are extra age recipients (a researcher, an auditor) every
+	// sealed output is also encrypted to.
+	Recipients []string
+	// Timeout bounds each protocol wait (default 2 minutes).
+	Timeout time.Duration
+	Logger  *slog.Logger
+	// OnRound, if set, receives each round's report as it completes.
+	OnRound func(RoundReport)
+	// AggregatorView, if set, receives a copy of every message the
+	// aggregator receives, as it arrives: everything an honest-but-curious
+	// aggregator learns, for analysing what it could infer.
+	AggregatorView func(from string, msg []byte)
+}
+
+// Defaults returns the settings of `fedcrypt sim` with no flags.
+func Defaults() Config {
+	return Config{
+		Hospitals: 3, Threshold: 2, Rounds: 10, LocalSteps: 10,
+		DP: true, Epsilon: 1, Delta: 1e-5, Accountant: "rdp", Noise: "fast", ClipNorm: 1, SampleRate: 0.2,
+		HE: true, Preset: "compact", UpdateBound: 1,
+		Model: "logreg", Local: model.OptimizerConfig{Name: "sgd", LR: 0.5, Momentum: 0.5},
+		Server: fedavg.Config{Name: fedavg.FedAvg}, Weighting: "equal", Normalize: "zscore",
+		Partition: data.Scheme{Kind: "iid"}, TestFraction: 0.2, MaxDecryptions: 3,
+	}
+}
+
+// Validate checks the settings a simulation adds to the federation's own.
+func (c *Config) Validate() error {
+	switch {
+	case c.Hospitals < 2:
+		return fmt.Errorf("--hospitals %d: a federation needs at least 2", c.Hospitals)
+	case c.Threshold < 2:
+		return fmt.Errorf("--threshold %d: must be at least 2", c.Threshold)
+	case c.Threshold > c.Hospitals:
+		return fmt.Errorf("--threshold %d exceeds --hospitals %d", c.Threshold, c.Hospitals)
+	case c.MinContributors < 0 || c.MinContributors > c.Hospitals:
+		return fmt.Errorf("--min-contributors %d out of range [1, %d]", c.MinContributors, c.Hospitals)
+	case c.Rounds < 1:
+		return fmt.Errorf("--rounds %d: must be at least 1", c.Rounds)
+	case c.LocalSteps < 1:
+		return fmt.Errorf("--local-steps %d: must be at least 1", c.LocalSteps)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("--dropout %v: must be in [0, 1)", c.Dropout)
+	case !(c.TestFraction > 0 && c.TestFraction < 1):
+		return fmt.Errorf("test fraction %v: must be in (0, 1)", c.TestFraction)
+	}
+	if c.DP {
+		switch {
+		case !(c.Epsilon > 0) || math.IsInf(c.Epsilon, 0):
+			return fmt.Errorf("--epsilon %v: must be positive and finite", c.Epsilon)
+		case !(c.Delta > 0 && c.Delta < 1):
+			return fmt.Errorf("--delta %v: must be in (0, 1)", c.Delta)
+		case !(c.ClipNorm > 0) || math.IsInf(c.ClipNorm, 0):
+			return fmt.Errorf("--clip %v: must be positive", c.ClipNorm)
+		case c.Accountant != "rdp" && c.Accountant != "pld":
+			return fmt.Errorf("--accountant %q: want rdp or pld", c.Accountant)
+		}
+	}
+	if !(c.SampleRate > 0 && c.SampleRate <= 1) {
+		return fmt.Errorf("--sample-rate %v: must be in (0, 1]", c.SampleRate)
+	}
+	return nil
+}
+
+// minContributors applies the default: T+1 where the federation has that
+// many hospitals, so that T−1 colluding key holders and the aggregator
+// never face a sum of only T updates.
+func (c *Config) minContributors() int {
+	if c.MinContributors > 0 {
+		return c.MinContributors
+	}
+	return min(c.Threshold+1, c.Hospitals)
+}
+
+// RoundReport is one round as the simulation saw it.
+type RoundReport struct {
+	Round        uint64   `json:"round"`
+	Attempt      int      `json:"attempt"`
+	Completed    bool     `json:"completed"`
+	Reason       string   `json:"reason,omitempty"`
+	Contributors []string `json:"contributors"`
+	Dropped      []string `json:"dropped,omitempty"`
+	Declined     []string `json:"declined,omitempty"`
+	DecryptSet   []string `json:"decryption_set,omitempty"`
+	TrainLoss    float64  `json:"train_loss"`
+	model.Metrics
+	Epsilon float64 `json:"epsilon"` // largest ε claimed by any hospital so far
+	BytesUp int64   `json:"bytes_up"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Result is the outcome of a simulation.
+type Result struct {
+	model.Metrics
+	Epsilon         float64       `json:"epsilon"`
+	Delta           float64       `json:"delta"`
+	Accountant      string        `json:"accountant"`
+	NoiseMultiplier float64       `json:"noise_multiplier"`
+	Rounds          int           `json:"rounds"`
+	Hospitals       int           `json:"hospitals"`
+	Threshold       int           `json:"threshold"`
+	MinContributors int           `json:"min_contributors"`
+	Encrypted       bool          `json:"encrypted"`
+	DP              bool          `json:"dp"`
+	PrivacyUnit     string        `json:"privacy_unit,omitempty"`
+	BytesUpPerRound float64       `json:"bytes_up_per_round"`
+	Seconds         float64       `json:"seconds"`
+	Ended           string        `json:"ended"`
+	Seeded          bool          `json:"seeded"`
+	Params          int           `json:"params"`
+	TrainRows       []int         `json:"train_rows"`
+	TestRows        int           `json:"test_rows"`
+	History         []RoundReport `json:"history"`
+	OutDir          string        `json:"out,omitempty"`
+	ConfigHash      string        `json:"config_hash"`
+}
+
+// party is one simulated hospital.
+type party struct {
+	id   string
+	key  *vault.Identity
+	data *data.Dataset
+}

@@ -1,0 +1,282 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func wdbc(t testing.TB) *data.Dataset {
+	t.Helper()
+	csv, opt, _ := data.Embedded("wdbc")
+	ds, _, err := data.Load(bytes.NewReader(csv), "wdbc", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func seeded(s uint64) *uint64 { return &s }
+
+func run(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, wdbc(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestSmallFederations runs small federations with each protection on and
+// off, and checks that they learn and account for privacy.
+func TestSmallFederations(t *testing.T) {
+	cases := []struct {
+		name   string
+		he, dp bool
+		minAcc float64
+	}{
+		{"he+dp", true, true, 0.88},
+		{"he only", true, false, 0.93},
+		{"dp only", false, true, 0.88},
+		{"neither", false, false, 0.93},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Defaults()
+			cfg.HE, cfg.DP, cfg.Seed = c.he, c.dp, seeded(7)
+			cfg.Rounds = 6
+			res := run(t, cfg)
+			if res.Rounds != cfg.Rounds || res.Ended != "all rounds completed" {
+				t.Fatalf("%d rounds, ended %q", res.Rounds, res.Ended)
+			}
+			if res.Accuracy < c.minAcc {
+				t.Errorf("accuracy %.4f < %.2f", res.Accuracy, c.minAcc)
+			}
+			if res.Encrypted != c.he || res.DP != c.dp {
+				t.Errorf("result says encrypted=%v dp=%v", res.Encrypted, res.DP)
+			}
+			if c.dp {
+				// The noise is calibrated so the planned steps spend the
+				// whole budget, and never more.
+				if res.Epsilon > cfg.Epsilon || res.Epsilon < 0.9*cfg.Epsilon {
+					t.Errorf("ε spent %.4f, want just under the cap %g", res.Epsilon, cfg.Epsilon)
+				}
+				if !(res.NoiseMultiplier > 0.3) {
+					t.Errorf("noise multiplier %v", res.NoiseMultiplier)
+				}
+			} else if res.Epsilon != 0 {
+				t.Errorf("ε %v claimed without DP", res.Epsilon)
+			}
+			for i, h := range res.History {
+				if i > 0 && c.dp && h.Epsilon < res.History[i-1].Epsilon {
+					t.Errorf("ε decreased from round %d to %d", i, i+1)
+				}
+				if len(h.Contributors) != 3 || h.BytesUp <= 0 {
+					t.Errorf("round %d: %d contributors, %d bytes", h.Round, len(h.Contributors), h.BytesUp)
+				}
+			}
+		})
+	}
+}
+
+// TestSeedReproduces runs the same seeded simulation twice.
+func TestSeedReproduces(t *testing.T) {
+	cfg := Defaults()
+	cfg.Rounds, cfg.Seed = 3, seeded(11)
+	a, b := run(t, cfg), run(t, cfg)
+	if a.Accuracy != b.Accuracy || a.Epsilon != b.Epsilon || a.History[2].TrainLoss != b.History[2].TrainLoss {
+		t.Fatalf("two runs with one seed differ: %+v vs %+v", a.History[2], b.History[2])
+	}
+}
+
+// TestOutputsVerifyAndOpen checks the artefacts of a run with --out: the
+// audit log verifies against the written config, and sealed files open with
+// the researcher's key and name the right writer.
+func TestOutputsVerifyAndOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := Defaults()
+	cfg.Rounds, cfg.Seed, cfg.OutDir = 3, seeded(3), dir
+	res := run(t, cfg)
+	fed, err := federation.Load(filepath.Join(dir, FileConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fed.Hash().String() != res.ConfigHash {
+		t.Fatal("written config's hash differs from the run's")
+	}
+	entries, _, err := audit.Verify(filepath.Join(dir, FileAudit), fed.Hash(), fed.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rounds int
+	for _, e := range entries {
+		if e.Type == "round" {
+			rounds++
+		}
+	}
+	if entries[0].Type != "setup" || entries[len(entries)-1].Type != "end" || rounds != 3 {
+		t.Fatalf("audit log: first %q, last %q, %d rounds", entries[0].Type, entries[len(entries)-1].Type, rounds)
+	}
+	researcher, err := vault.ReadIdentityFile(filepath.Join(dir, FileResearcher), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aggPub, _ := fed.Aggregator.PublicKey()
+	m, sm, err := sealedmodel.Unseal(filepath.Join(dir, FileModel), aggPub, researcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.NumParams() != res.Params || len(sm.Schema.Features) != 30 {
+		t.Fatalf("sealed model: %d parameters, %d features", m.NumParams(), len(sm.Schema.Features))
+	}
+	if _, err := vault.Unseal(filepath.Join(dir, FileCheckpoint), "fedcrypt/checkpoint", aggPub, researcher); err != nil {
+		t.Fatalf("checkpoint does not open for the researcher: %v", err)
+	}
+	// Every file but the public ones is an age file.
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if d.IsDir() {
+			return nil
+		}
+		switch filepath.Base(path) {
+		case FileConfig, FileAudit, FileRounds, FileResult, FileResearcher:
+			return nil
+		}
+		if enc, err := vault.IsEncrypted(path); err != nil || !enc {
+			t.Errorf("%s is not an age file", path)
+		}
+		return nil
+	})
+}
+
+// TestCollusionCannotDecryptAnUpload gives an adversary everything the
+// aggregator received and the key-holder states of T−1 hospitals, and checks
+// that no single upload decrypts: every combination of decryption shares
+// it can assemble is refused or yields a vector that cannot be an update
+// (an update is clipped to L2 ≤ the federation's bound).
+func TestCollusionCannotDecryptAnUpload(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	var mu sync.Mutex
+	var view [][]byte
+	cfg := Defaults()
+	cfg.Rounds, cfg.Seed, cfg.OutDir = 2, seeded(5), dir
+	cfg.AggregatorView = func(from string, msg []byte) {
+		mu.Lock()
+		view = append(view, msg)
+		mu.Unlock()
+	}
+	run(t, cfg)
+	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
+	params, err := fed.HE.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The colluders: T−1 = 1 key holder, h1, whose sealed state the
+	// adversary opens with h1's identity.
+	researcher, _ := vault.ReadIdentityFile(filepath.Join(dir, FileResearcher), nil)
+	aggPub, _ := fed.Aggregator.PublicKey()
+	rawKeys, err := vault.Unseal(filepath.Join(dir, FileKeys), SealKindKeys, aggPub, researcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]string
+	json.Unmarshal(rawKeys, &keys)
+	h1, err := vault.ParseIdentity(strings.NewReader(keys["h1"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1Pub, _ := fed.SigningKey("h1")
+	state, err := vault.Unseal(filepath.Join(dir, DirHospitals, "h1.keyholder.age"), "fedcrypt/key-holder", h1Pub, h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	colluder, err := he.UnmarshalKeyHolder(params, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploads [][]byte
+	var honestShares [][]byte
+	for _, raw := range view {
+		env, err := federation.ParseEnvelope(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch env.Kind {
+		case transport.KindUpload:
+			u, _ := transport.ParseUpload(env.Body)
+			uploads = append(uploads, u.Payload)
+		case transport.KindShare:
+			s, _ := transport.ParseShare(env.Body)
+			if env.From != "h1" {
+				honestShares = append(honestShares, s.Share)
+			}
+		}
+	}
+	if len(uploads) != 6 || len(honestShares) == 0 {
+		t.Fatalf("aggregator saw %d uploads and %d honest decryption shares", len(uploads), len(honestShares))
+	}
+	bound := fed.HE.UpdateBound
+	for i, up := range uploads {
+		for _, other := range []string{"h2", "h3"} {
+			set := []int{fed.Index("h1"), fed.Index(other)}
+			own, err := colluder.DecryptionShare(up, set, rand.Reader)
+			if err != nil {
+				continue // refused (e.g. the decryption cap): nothing learned
+			}
+			for _, hs := range honestShares {
+				sum := he.NewSum(params)
+				if err := sum.Add(up); err != nil {
+					t.Fatal(err)
+				}
+				vals, err := sum.Decrypt([][]byte{own, hs})
+				if err != nil {
+					continue
+				}
+				var ss float64
+				for _, v := range vals {
+					ss += v * v
+				}
+				if math.Sqrt(ss) <= bound*1.01 {
+					t.Fatalf("upload %d decrypted by h1 with a share the aggregator saw: L2 %.3g ≤ bound", i, math.Sqrt(ss))
+				}
+			}
+		}
+	}
+}
+
+func TestInvalidSettings(t *testing.T) {
+	cases := map[string]func(*Config){
+		"T > N":            func(c *Config) { c.Threshold = 4 },
+		"T < 2":            func(c *Config) { c.Threshold = 1 },
+		"ε ≤ 0":            func(c *Config) { c.Epsilon = 0 },
+		"unknown model":    func(c *Config) { c.Model = "forest" },
+		"too many parties": func(c *Config) { c.Hospitals = 500 },
+		"dropout 1":        func(c *Config) { c.Dropout = 1 },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := Defaults()
+			mutate(&cfg)
+			if _, err := Run(context.Background(), wdbc(t), cfg); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
