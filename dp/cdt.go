@@ -10,7 +10,7 @@ const cdtPrec = 320
 
 // cdtGuideBits is the number of leading random bits that index the guide
 // table, which narrows each search to a few entries.
-const cdtGuideBits = 12
+const cdtGuideBits = 16
 
 // cdt samples X ~ D_{ℤ,t}, the discrete Gaussian P(X = x) ∝ exp(−x²/(2t²)),
 // from a cumulative distribution table of |X| in 128-bit fixed point plus a
@@ -20,7 +20,7 @@ const cdtGuideBits = 12
 type cdt struct {
 	t      float64
 	hi, lo []uint64 // cdf[i] = ⌊P(|X| ≤ i)·2¹²⁸⌋ for i < len−1
-	guide  []int32  // guide[g] = min{i : cdf[i] ≥ g·2^(128−cdtGuideBits)}
+	guide  []uint16 // guide[g] = min{i : cdf[i] ≥ g·2^(128−cdtGuideBits)}
 	// distance bounds the statistical distance between one draw and
 	// D_{ℤ,t}: the truncated tail plus the rounding of every entry.
 	distance float64
@@ -67,16 +67,16 @@ func newCDT(t float64) *cdt {
 		c.hi[i] = new(big.Int).Rsh(v, 64).Uint64()
 	}
 	c.hi[tail], c.lo[tail] = math.MaxUint64, math.MaxUint64
-	c.guide = make([]int32, 1<<cdtGuideBits+1)
+	c.guide = make([]uint16, 1<<cdtGuideBits+1)
 	i := 0
 	for g := range 1 << cdtGuideBits {
 		bound := uint64(g) << (64 - cdtGuideBits)
 		for i < tail && c.hi[i] < bound {
 			i++
 		}
-		c.guide[g] = int32(i)
+		c.guide[g] = uint16(i)
 	}
-	c.guide[1<<cdtGuideBits] = int32(tail)
+	c.guide[1<<cdtGuideBits] = uint16(tail)
 	// Tail beyond the table: P(|X| > T) ≤ 2ρ(T)/(1 − e^{−T/t²}) / ρ(ℤ), with
 	// ρ(ℤ) ≥ √(2π)t − 1; rounding: at most 2^−128 per entry.
 	T := float64(tail)
@@ -85,42 +85,44 @@ func newCDT(t float64) *cdt {
 	return c
 }
 
-// sample draws one value from the table with randomness from s.
+// sample draws one value from the table with randomness from s. The
+// 128-bit uniform r is revealed lazily: its top 16 bits pick a guide bucket,
+// and when no table boundary falls inside that bucket they decide the draw
+// alone; otherwise the rest of r is read as far as the comparisons need.
 func (c *cdt) sample(s *stream) int64 {
-	rh := s.next()
-	sign := s.bit()
-	g := rh >> (64 - cdtGuideBits)
+	g := s.take(cdtGuideBits)
 	i, end := int(c.guide[g]), int(c.guide[g+1])
-	var rl uint64
-	haveLo := false
-	for {
-		// Invariant: the answer min{k : r < cdf[k]} lies in [i, end].
-		if i == end {
-			break
-		}
-		k := i
-		if end-i > 8 {
-			k = int(uint(i+end) >> 1)
-		}
-		var isBelow bool // r < cdf[k]
-		if rh != c.hi[k] {
-			isBelow = rh < c.hi[k]
-		} else {
-			if !haveLo {
-				rl, haveLo = s.next(), true
+	if i != end {
+		rh := g<<(64-cdtGuideBits) | s.take(64-cdtGuideBits)
+		var rl uint64
+		haveLo := false
+		for i != end {
+			// Invariant: the answer min{k : r < cdf[k]} lies in [i, end].
+			k := i
+			if end-i > 8 {
+				k = int(uint(i+end) >> 1)
 			}
-			isBelow = rl < c.lo[k]
-		}
-		switch {
-		case isBelow && k == i:
-			end = i
-		case isBelow:
-			end = k
-		default:
-			i = k + 1
+			var below bool // r < cdf[k]
+			if rh != c.hi[k] {
+				below = rh < c.hi[k]
+			} else {
+				if !haveLo {
+					rl, haveLo = s.take(32)<<32|s.take(32), true
+				}
+				below = rl < c.lo[k]
+			}
+			switch {
+			case below && k == i:
+				end = i
+			case below:
+				end = k
+			default:
+				i = k + 1
+			}
 		}
 	}
-	x := int64(i)
+	sign := s.take(1)
+	x := int64(end)
 	if sign == 1 {
 		return -x
 	}

@@ -212,6 +212,9 @@ func (n *Noise) Add(v []float64) error {
 	n.calls++
 	n.mu.Unlock()
 	chunks := (len(v) + fastChunk - 1) / fastChunk
+	if chunks == 1 {
+		return n.addChunk(v, 0, newStream(&n.key, call, 0))
+	}
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	errs := make([]error, chunks)
 	var wg sync.WaitGroup

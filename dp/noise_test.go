@@ -314,3 +314,22 @@ func BenchmarkNoiseOneCore(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*fastChunk), "ns/draw")
 }
+
+// TestStreamBelow checks the lazy Bernoulli against its rate.
+func TestStreamBelow(t *testing.T) {
+	var key [32]byte
+	s := newStream(&key, 1, 2)
+	for _, q := range []float64{0.5, 0.1, 1.0 / 65536 * 3.5} {
+		th := sampleThreshold(q)
+		n, hits := 400000, 0
+		for range n {
+			if s.below(th) {
+				hits++
+			}
+		}
+		p := float64(hits) / float64(n)
+		if se := math.Sqrt(q * (1 - q) / float64(n)); math.Abs(p-q) > 5*se {
+			t.Errorf("q=%v: rate %v (±%v)", q, p, 5*se)
+		}
+	}
+}

@@ -213,7 +213,7 @@ type trainer struct {
 
 // selected draws one Bernoulli(q) decision.
 func (t *trainer) selected() bool {
-	return t.threshold == math.MaxUint64 || t.sampler.next() < t.threshold
+	return t.threshold == math.MaxUint64 || t.sampler.below(t.threshold)
 }
 
 // step runs one DP-SGD step and returns the batch size in rows.

@@ -7,7 +7,7 @@ import (
 )
 
 // streamWords is the number of 64-bit words a stream generates at a time.
-const streamWords = 512
+const streamWords = 64
 
 // stream is a ChaCha20 keystream read as 64-bit words and single bits. One
 // stream serves one chunk of one noise call; it is not safe for concurrent
@@ -16,8 +16,8 @@ type stream struct {
 	c    *chacha20.Cipher
 	buf  [streamWords * 8]byte
 	pos  int // next unread word in buf
-	bits uint64
-	nbit int
+	bits uint64 // the low nbit bits are unread
+	nbit uint
 }
 
 // newStream returns the keystream of key under the 96-bit nonce (call,
@@ -45,12 +45,29 @@ func (s *stream) next() uint64 {
 	return w
 }
 
-func (s *stream) bit() uint64 {
-	if s.nbit == 0 {
-		s.bits, s.nbit = s.next(), 64
+// take returns the next k bits of the stream (1 ≤ k ≤ 63) as an integer.
+func (s *stream) take(k uint) uint64 {
+	if s.nbit >= k {
+		s.nbit -= k
+		v := s.bits >> s.nbit
+		s.bits &= 1<<s.nbit - 1
+		return v
 	}
-	b := s.bits & 1
-	s.bits >>= 1
-	s.nbit--
-	return b
+	need := k - s.nbit
+	w := s.next()
+	v := s.bits<<need | w>>(64-need)
+	s.nbit = 64 - need
+	s.bits = w & (1<<s.nbit - 1)
+	return v
+}
+
+// below reports whether a uniform 64-bit word is below threshold, reading
+// 16 bits at a time and stopping as soon as the answer is known.
+func (s *stream) below(threshold uint64) bool {
+	for shift := uint(48); ; shift -= 16 {
+		r, t := s.take(16), threshold>>shift&0xffff
+		if r != t || shift == 0 {
+			return r < t
+		}
+	}
 }
