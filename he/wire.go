@@ -199,7 +199,7 @@ func (p *Params) unpack(src []byte, pol ring.Poly, mode int) error {
 		for i, qi := range p.params.Q() {
 			for j := range p.params.N() {
 				if v := loadTail(src, pos, p.bits[i]); v >= qi {
-					return fmt.Errorf("coefficient %d of prime %d is %d, not below %d", j, i, v, qi)
+					return fmt.Errorf("coefficient %d of prime %d is not below the prime %d", j, i, qi)
 				}
 				pos += p.bits[i]
 			}
