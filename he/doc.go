@@ -37,9 +37,10 @@
 // (Kim and Song, "Approximate Homomorphic Encryption over the Conjugate-
 // invariant Ring", 2018): n real slots per ciphertext, so a vector of P values
 // packs into ⌈P/n⌉ ciphertexts. Secrets are ternary (uniform in {-1,0,1}, as
-// Lattigo), errors rounded Gaussians with σ = 3.2 truncated at 6σ, drawn
-// from a cumulative table of the same distribution as Lattigo's sampler. With key holder i's secret
-// sᵢ, s = Σᵢ sᵢ and a expanded from the common reference string (Mouchet,
+// Lattigo), errors rounded Gaussians with σ = 3.2 truncated at 6σ (for
+// encryption drawn from a cumulative table of the distribution Lattigo's
+// sampler draws). With key holder i's secret sᵢ, s = Σᵢ sᵢ and a expanded
+// from the common reference string (Mouchet,
 // Troncoso-Pastoriza, Bossuat, Hubaux, "Multiparty Homomorphic Encryption
 // from Ring-Learning-With-Errors", PETS 2021):
 //
@@ -96,6 +97,7 @@
 // it gives per ciphertext (by a SHA-256 digest of c1, since a share depends on
 // c1 only; the count is part of its marshalled state) and refuses the
 // (k+1)-th with [ErrDecryptionCap]; a [Sum] counts its own decryptions too.
+// A key holder's state thus grows by 33 bytes per ciphertext it decrypts.
 //
 // Scales above 2^53 would push Lattigo's encoder onto its big-float path: the
 // encoder works at Δ₀ = 2^min(LogScale, 50) and the plaintext is multiplied
@@ -175,7 +177,8 @@
 // of RLWE; Shamir sharing). A decryption share is bound to one sum's c1; the
 // aggregator can ask a key holder to decrypt any ciphertext, so key holders
 // must check, outside this package, that a sum names enough signed uploads
-// before calling [KeyHolder.DecryptionShare]. Parties are assumed to follow
+// before calling [KeyHolder.DecryptionShare]; the addends count in an
+// encrypted vector's header is not authenticated. Parties are assumed to follow
 // the protocol: shares are not proven correct, and a malicious key holder can
 // make a decryption fail or wrong (detectable only as garbage). Shamir shares
 // and key-holder states are secret and must be encrypted in transit and at
