@@ -182,14 +182,6 @@ func (a *aggregator) end(ctx context.Context, why string) {
 	a.appendAudit("end", map[string]any{"reason": why})
 }
 
-// appendAudit writes an audit entry; a failure to write the log is logged
-// loudly (the run's evidence is incomplete) but does not stop the run.
-func (a *aggregator) appendAudit(typ string, body any) {
-	if _, err := a.audit.Append(typ, body); err != nil {
-		a.log.Error("audit log write failed", "type", typ, "err", err)
-	}
-}
-
 // envelope signs a message from the aggregator bound to the current round.
 func (a *aggregator) envelope(kind string, body []byte) []byte {
 	e := &federation.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.hash, Round: a.round, Nonce: a.nonce, Body: body}

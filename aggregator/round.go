@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -266,25 +265,4 @@ func modelDigest(m []float64) [32]byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
 	}
 	return sha256.Sum256(b)
-}
-
-// auditRound records a completed round. Per-hospital facts are the
-// hospitals' own signed claims, copied verbatim.
-func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
-	type upload struct {
-		From   string `json:"from"`
-		Digest string `json:"digest"`
-		Claim  []byte `json:"claim"` // the hospital's signed claim envelope, verbatim (base64)
-	}
-	var ups []upload
-	for _, h := range headers {
-		d := h.Digest()
-		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From]})
-	}
-	md := modelDigest(a.model)
-	a.appendAudit("round", map[string]any{
-		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
-		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
-		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp,
-	})
 }

@@ -3,7 +3,6 @@ package aggregator
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -111,54 +110,4 @@ func (a *aggregator) countOnline() int {
 		}
 	}
 	return n
-}
-
-// auditSetup records the federation's setup: who takes part with which
-// keys, the threshold, the CKKS preset and the DP settings.
-func (a *aggregator) auditSetup(pkDigest []byte) {
-	type member struct {
-		ID          string `json:"id"`
-		Contributor bool   `json:"contributor"`
-		KeyHolder   bool   `json:"key_holder"`
-		SigningKey  string `json:"signing_key"`
-		Recipient   string `json:"recipient"`
-	}
-	var members []member
-	for _, m := range a.fed.Members {
-		members = append(members, member{m.ID, m.Contributor, m.KeyHolder, m.SigningKey, m.Recipient})
-	}
-	body := map[string]any{
-		"config_hash":      a.hash.String(),
-		"software":         a.cfg.Software,
-		"members":          members,
-		"threshold":        a.fed.Threshold,
-		"min_contributors": a.fed.MinContributors,
-		"max_decryptions":  a.fed.MaxDecryptions,
-		"he":               a.fed.HE,
-		"dp":               a.fed.DP,
-		"model":            a.fed.Model,
-		"training":         a.fed.Training,
-		"schema":           a.fed.Data.Schema,
-	}
-	if a.params != nil {
-		body["he_log_q"] = a.params.LogQ()
-		body["he_slots"] = a.params.Slots()
-		body["he_flooding_sigma"] = a.params.FloodingSigma()
-	}
-	if pkDigest != nil {
-		body["collective_public_key"] = hex.EncodeToString(pkDigest)
-	}
-	if !a.fed.HE.Enabled {
-		body["unprotected"] = append(unprotected(a.fed), "updates not encrypted (--no-he)")
-	} else if u := unprotected(a.fed); len(u) > 0 {
-		body["unprotected"] = u
-	}
-	a.appendAudit("setup", body)
-}
-
-func unprotected(f *federation.Config) []string {
-	if !f.DP.Enabled {
-		return []string{"no differential privacy (--no-dp)"}
-	}
-	return nil
 }

@@ -1,0 +1,86 @@
+package aggregator
+
+import (
+	"encoding/hex"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+)
+
+// appendAudit writes an audit entry; a failure to write the log is logged
+// loudly (the run's evidence is incomplete) but does not stop the run.
+func (a *aggregator) appendAudit(typ string, body any) {
+	if _, err := a.audit.Append(typ, body); err != nil {
+		a.log.Error("audit log write failed", "type", typ, "err", err)
+	}
+}
+
+// auditSetup records the federation's setup: who takes part with which
+// keys, the threshold, the CKKS preset and the DP settings.
+func (a *aggregator) auditSetup(pkDigest []byte) {
+	type member struct {
+		ID          string `json:"id"`
+		Contributor bool   `json:"contributor"`
+		KeyHolder   bool   `json:"key_holder"`
+		SigningKey  string `json:"signing_key"`
+		Recipient   string `json:"recipient"`
+	}
+	var members []member
+	for _, m := range a.fed.Members {
+		members = append(members, member{m.ID, m.Contributor, m.KeyHolder, m.SigningKey, m.Recipient})
+	}
+	body := map[string]any{
+		"config_hash":      a.hash.String(),
+		"software":         a.cfg.Software,
+		"members":          members,
+		"threshold":        a.fed.Threshold,
+		"min_contributors": a.fed.MinContributors,
+		"max_decryptions":  a.fed.MaxDecryptions,
+		"he":               a.fed.HE,
+		"dp":               a.fed.DP,
+		"model":            a.fed.Model,
+		"training":         a.fed.Training,
+		"schema":           a.fed.Data.Schema,
+	}
+	if a.params != nil {
+		body["he_log_q"] = a.params.LogQ()
+		body["he_slots"] = a.params.Slots()
+		body["he_flooding_sigma"] = a.params.FloodingSigma()
+	}
+	if pkDigest != nil {
+		body["collective_public_key"] = hex.EncodeToString(pkDigest)
+	}
+	if !a.fed.HE.Enabled {
+		body["unprotected"] = append(unprotected(a.fed), "updates not encrypted (--no-he)")
+	} else if u := unprotected(a.fed); len(u) > 0 {
+		body["unprotected"] = u
+	}
+	a.appendAudit("setup", body)
+}
+
+func unprotected(f *federation.Config) []string {
+	if !f.DP.Enabled {
+		return []string{"no differential privacy (--no-dp)"}
+	}
+	return nil
+}
+
+// auditRound records a completed round. Per-hospital facts are the
+// hospitals' own signed claims, copied verbatim.
+func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
+	type upload struct {
+		From   string `json:"from"`
+		Digest string `json:"digest"`
+		Claim  []byte `json:"claim"` // the hospital's signed claim envelope, verbatim (base64)
+	}
+	var ups []upload
+	for _, h := range headers {
+		d := h.Digest()
+		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From]})
+	}
+	md := modelDigest(a.model)
+	a.appendAudit("round", map[string]any{
+		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
+		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
+		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp,
+	})
+}
