@@ -132,18 +132,18 @@
 // # Measured costs
 //
 // On the project's 2-core AMD EPYC machine (Go 1.26, Lattigo v5.0.7), shared
-// with other jobs during the runs (load average 2 to 5), so that -cpu 2 had
+// with other jobs during the runs (load average 2 to 7), so that -cpu 2 had
 // about one free core and repeated runs differ by up to 2.5 times; ranges
 // are over the runs listed in BENCHMARKS.md. One upload of 1M parameters:
 //
 //	                              compact          precise
 //	bytes/param (headers incl.)   15.30            27.10
-//	encrypt, -cpu 1               5.0 M params/s   4.2 M params/s
-//	encrypt, -cpu 2               5.2 M params/s   3.9 M params/s
-//	Sum.Add, -cpu 1               85–190 M params/s  38–99 M params/s
-//	Sum.Add, -cpu 2               110–192 M params/s 40–77 M params/s
-//	decryption share              0.23–0.27 ms/ct  0.32–0.35 ms/ct  (per key holder)
-//	combine T = 10 + DecodePublic 0.48 ms/ct       6.5 ms/ct
+//	encrypt, -cpu 1               5.0–11.2 M params/s  4.2–7.7 M params/s
+//	encrypt, -cpu 2               5.2–10.2 M params/s  3.9–7.7 M params/s
+//	Sum.Add, -cpu 1               85–227 M params/s    38–105 M params/s
+//	Sum.Add, -cpu 2               110–226 M params/s   40–145 M params/s
+//	decryption share              0.23–0.28 ms/ct      0.22–0.35 ms/ct  (per key holder)
+//	combine T = 10 + DecodePublic 0.43–0.48 ms/ct      2.7–6.5 ms/ct
 //	worst error of the mean       2^-7.3           2^-43.6   (100 contributors, T = 10)
 //
 // Reproduce with
