@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -355,26 +356,32 @@ func TestEncryptRejectsBadValues(t *testing.T) {
 func TestParamsValidation(t *testing.T) {
 	base := presets[PresetPrecise]
 	for _, tc := range []struct {
-		name string
-		f    func(*ParamsLiteral)
+		name, want string // want: a fragment of the error naming the check
+		f          func(*ParamsLiteral)
 	}{
-		{"log Q above the 128-bit bound", func(l *ParamsLiteral) { l.LogQ = []int{55, 55} }},
-		{"LogN 11 with 108 bits", func(l *ParamsLiteral) { l.LogN = 11 }},
-		{"prime too small for the flooding", func(l *ParamsLiteral) { l.LogQ = []int{40, 40}; l.LogScale = 60 }},
-		{"no room for the message", func(l *ParamsLiteral) { l.MaxAbs = 64 }},
-		{"one key holder", func(l *ParamsLiteral) { l.MaxKeyHolders = 1 }},
-		{"no decryptions", func(l *ParamsLiteral) { l.DecryptionCap = 0 }},
-		{"NaN MaxAbs", func(l *ParamsLiteral) { l.MaxAbs = nan() }},
-		{"reserved ID", func(l *ParamsLiteral) { l.ID = 0 }},
+		{"log Q above the 128-bit bound", "128-bit bound", func(l *ParamsLiteral) { l.LogQ = []int{55, 55} }},
+		{"LogN 11 with 108 bits", "128-bit bound", func(l *ParamsLiteral) { l.LogN = 11 }},
+		{"prime too small for the flooding", "σ_flood", func(l *ParamsLiteral) {
+			l.LogQ, l.LogScale, l.MaxAbs = []int{50, 50}, 40, 0.1
+		}},
+		{"value too large to encode", "MaxAbs·2^50", func(l *ParamsLiteral) { l.LogQ = []int{40, 40}; l.LogScale = 60 }},
+		{"no room for the message", "no room", func(l *ParamsLiteral) { l.MaxAbs = 64 }},
+		{"too noisy to decode", "bits of precision", func(l *ParamsLiteral) { l.LogScale = 45 }},
+		{"one key holder", "MaxKeyHolders", func(l *ParamsLiteral) { l.MaxKeyHolders = 1 }},
+		{"no decryptions", "DecryptionCap", func(l *ParamsLiteral) { l.DecryptionCap = 0 }},
+		{"NaN MaxAbs", "MaxAbs", func(l *ParamsLiteral) { l.MaxAbs = nan() }},
+		{"reserved ID", "reserved", func(l *ParamsLiteral) { l.ID = 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := base
 			l.LogQ = append([]int(nil), base.LogQ...)
 			tc.f(&l)
-			if err := l.Validate(); err == nil {
-				t.Error("accepted")
-			} else {
-				t.Log(err)
+			err := l.Validate()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
 			}
 		})
 	}
