@@ -145,19 +145,25 @@ func convolutionDistance(sp float64) float64 {
 	return 2 * e / (1 - e)
 }
 
+// googleDelta is the δ at which Google's calibration, with l0 = 1,
+// lInf = s and ε = 1, yields a standard deviation of at least s: the
+// Balle–Wang δ = Φ(1/2 − 1) − e·Φ(−1/2 − 1) of a Gaussian mechanism whose
+// noise equals its sensitivity, made slightly smaller so that the library's
+// binary search lands at or above s.
+var googleDelta = (distuv.UnitNormal.CDF(-0.5) - math.E*distuv.UnitNormal.CDF(-1.5)) * (1 - 1e-9)
+
+// googleDistance is the library's stated probability, about 2⁻⁴⁵ per draw,
+// that its binomial sampler is inaccurate (overflow bounds), taken as its
+// statistical distance per draw.
+var googleDistance = math.Exp2(-45)
+
 func newGoogleNoise(sigma, clip float64, dim int) (*Noise, error) {
 	std := sigma * clip
-	// With l0 = 1, lInf = σC and ε = 1, the library's calibration
-	// σ(ε, δ) = σC when δ = Φ(1/2 − 1) − e·Φ(−1/2 − 1) (Balle and Wang 2018);
-	// a slightly smaller δ makes its binary search land at or above σC.
-	d := (distuv.UnitNormal.CDF(-0.5) - math.E*distuv.UnitNormal.CDF(-1.5)) * (1 - 1e-9)
-	n := &Noise{name: SamplerGoogle, dim: dim, gLInf: std, gDelta: d}
-	n.std = noise.SigmaForGaussian(1, std, 1, d)
+	n := &Noise{name: SamplerGoogle, dim: dim, gLInf: std, gDelta: googleDelta}
+	n.std = noise.SigmaForGaussian(1, std, 1, googleDelta)
 	n.lambda = math.Ldexp(1, int(math.Ceil(math.Log2(2*n.std/math.Exp2(57)))))
 	n.effClip = clip
-	// The library states a probability of about 2⁻⁴⁵ per draw that its
-	// binomial sampler is inaccurate (overflow bounds); taken as its distance.
-	n.eta = math.Exp2(-45)
+	n.eta = googleDistance
 	return n, nil
 }
 

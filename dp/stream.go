@@ -15,7 +15,7 @@ const streamWords = 64
 type stream struct {
 	c    *chacha20.Cipher
 	buf  [streamWords * 8]byte
-	pos  int // next unread word in buf
+	pos  int    // next unread word in buf
 	bits uint64 // the low nbit bits are unread
 	nbit uint
 }

@@ -1,0 +1,39 @@
+package dp
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/google/differential-privacy/go/v2/noise"
+)
+
+// ReleaseCounts releases counts to which every privacy unit contributes at
+// most 1 in total (a histogram or a confusion matrix: each record falls in
+// one cell), each with Gaussian noise of standard deviation at least
+// noiseMultiplier, drawn by Google's noise.Gaussian() and rounded to an
+// integer. It is the Gaussian mechanism with L2 sensitivity 1, so it is
+// charged to the ledger as one unsampled step with that noise multiplier,
+// durably and before any count is noised; it refuses with an error wrapping
+// [ErrBudgetExhausted] when that would exceed the cap. The noisy counts may
+// be negative: clamp them at the point of use if needed (post-processing).
+func (l *Ledger) ReleaseCounts(ctx context.Context, store Store, run, unit string, counts []int64, noiseMultiplier float64) ([]int64, error) {
+	if !(noiseMultiplier > 0) || math.IsInf(noiseMultiplier, 0) {
+		return nil, fmt.Errorf("dp: release %q: noise multiplier %v: must be a finite number > 0", run, noiseMultiplier)
+	}
+	e := Entry{Run: run, Kind: EntryRelease, PrivacyUnit: unit,
+		Event: Event{SampleRate: 1, NoiseMultiplier: noiseMultiplier, Steps: 1}}
+	if _, err := l.Reserve(ctx, store, e); err != nil {
+		return nil, err
+	}
+	g := noise.Gaussian()
+	out := make([]int64, len(counts))
+	for i, c := range counts {
+		v, err := g.AddNoiseFloat64(float64(c), 1, noiseMultiplier, 1, googleDelta)
+		if err != nil {
+			return nil, fmt.Errorf("dp: release %q: count %d: %w", run, i, err)
+		}
+		out[i] = int64(math.Round(v))
+	}
+	return out, nil
+}
