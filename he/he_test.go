@@ -1,6 +1,7 @@
 package he
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"testing"
@@ -154,5 +155,31 @@ func TestReadErrorMatchesLattigo(t *testing.T) {
 	}
 	if a1 > 19 || math.Abs(a1-a2) > 3 {
 		t.Errorf("largest |error| %g, want at most the 6σ bound 19.2 and near Lattigo's %g", a1, a2)
+	}
+}
+
+// TestSetupIsReproducible: the same seed gives the same keys, Shamir shares
+// and decryption shares, as a seeded simulation needs.
+func TestSetupIsReproducible(t *testing.T) {
+	p := testPreset(t, false)
+	run := func(seed uint64) (pk, state, share []byte) {
+		holders, key := federation(t, p, 3, 2, seeded(seed))
+		pk, _ = key.MarshalBinary()
+		state, _ = holders[1].MarshalBinary()
+		_, sb, _, _ := roundTrip(t, p, key, 1, 10, seed)
+		share, err := holders[1].DecryptionShare(sb, []int{1, 2}, seeded(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pk, state, share
+	}
+	pk1, st1, sh1 := run(80)
+	pk2, st2, sh2 := run(80)
+	pk3, st3, _ := run(81)
+	if !bytes.Equal(pk1, pk2) || !bytes.Equal(st1, st2) || !bytes.Equal(sh1, sh2) {
+		t.Error("same seed, different keys, states or decryption shares")
+	}
+	if bytes.Equal(pk1, pk3) || bytes.Equal(st1, st3) {
+		t.Error("different seeds, same keys or states")
 	}
 }
