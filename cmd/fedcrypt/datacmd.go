@@ -274,7 +274,7 @@ column names.`)
 	if len(pos) > 0 {
 		return usagef("data inspect: unexpected argument %q (the data set is --data)", pos[0])
 	}
-	ds, rep, err := df.load()
+	ds, rep, err := df.load(e)
 	if err != nil {
 		return err
 	}
@@ -390,7 +390,7 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 		}
 		perHospital = append(perHospital, rs)
 	}
-	ds, _, err := df.load()
+	ds, _, err := df.load(e)
 	if err != nil {
 		return err
 	}

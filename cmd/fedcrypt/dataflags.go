@@ -17,7 +17,7 @@ import (
 // to read it.
 type dataFlags struct {
 	source   string
-	identity string
+	keys     keyFlags
 	label    string
 	positive string
 	drop     stringList
@@ -27,7 +27,7 @@ type dataFlags struct {
 
 func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {
 	fs.StringVar(&d.source, "data", defaultSource, "data set: "+strings.Join(data.EmbeddedNames(), ", ")+" (embedded), or a CSV file (.age: decrypted in memory with --identity)")
-	fs.StringVar(&d.identity, "identity", "", "age identity `file` to decrypt an encrypted data set")
+	d.keys.register(fs)
 	fs.StringVar(&d.label, "label", "", "label `column` (default: the embedded set's)")
 	fs.StringVar(&d.positive, "positive", "", "positive class `value` of a binary label")
 	fs.Var(&d.drop, "drop", "`columns` to drop (comma-separated or repeated), e.g. an id column")
@@ -56,7 +56,7 @@ func (d *dataFlags) options(defaults data.Options) data.Options {
 
 // load reads the data set the flags name. The plaintext of an encrypted
 // file is never written anywhere: it is decrypted as a stream into memory.
-func (d *dataFlags) load() (*data.Dataset, *data.Report, error) {
+func (d *dataFlags) load(e *env) (*data.Dataset, *data.Report, error) {
 	if csv, defaults, ok := data.Embedded(d.source); ok {
 		opt := d.options(defaults)
 		if err := opt.Validate(); err != nil {
@@ -77,12 +77,9 @@ func (d *dataFlags) load() (*data.Dataset, *data.Report, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, nil, usageError{err.Error()}
 	}
-	var id *vault.Identity
-	if d.identity != "" {
-		var err error
-		if id, err = vault.ReadIdentityFile(d.identity, passphraseFromTerminal); err != nil {
-			return nil, nil, err
-		}
+	id, err := d.keys.load(e)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := vault.Open(d.source, id)
 	if err != nil {
@@ -90,18 +87,4 @@ func (d *dataFlags) load() (*data.Dataset, *data.Report, error) {
 	}
 	defer r.Close()
 	return data.Load(r, d.source, opt)
-}
-
-// passphraseFromTerminal reads the passphrase of a protected identity file
-// from FEDCRYPT_PASSPHRASE_FILE; a passphrase is never a flag value.
-func passphraseFromTerminal() ([]byte, error) {
-	path := os.Getenv("FEDCRYPT_PASSPHRASE_FILE")
-	if path == "" {
-		return nil, errors.New("the identity file is passphrase-protected: set FEDCRYPT_PASSPHRASE_FILE to a file holding the passphrase")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("passphrase file: %w", err)
-	}
-	return bytes.TrimRight(b, "\r\n"), nil
 }

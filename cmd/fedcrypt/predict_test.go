@@ -338,7 +338,6 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	work, tmp, home := t.TempDir(), t.TempDir(), t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	t.Setenv("HOME", home)
-	t.Setenv("FEDCRYPT_PASSPHRASE_FILE", "/dev/stdin")
 	pass := []byte("canary test passphrase\n")
 
 	// The source: wdbc with a record-number column, and canary rows.
@@ -380,13 +379,13 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		return r
 	}
 	step([]byte(csvText.String()), "data", "encrypt", "-R", "keys/coordinator/recipient.txt", "-o", "source.csv.age", "-")
-	step(pass, "data", "inspect", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity, "--label", "diagnosis", "--privacy-unit", "mrn")
-	step(pass, "data", "split", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity,
+	step(pass, "data", "inspect", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity, "--passphrase-file", "-", "--label", "diagnosis", "--privacy-unit", "mrn")
+	step(pass, "data", "split", "--data", "source.csv.age", "--identity", keys["coordinator"].Identity, "--passphrase-file", "-",
 		"--label", "diagnosis", "--positive", "M", "--privacy-unit", "mrn",
 		"-R", "keys/h1/recipient.txt", "-R", "keys/h2/recipient.txt", "-R", "keys/h3/recipient.txt",
 		"--auditor", keys["coordinator"].Recipient, "-o", "split")
 	h1 := filepath.Join("split", "hospital-1.csv.age")
-	step(pass, "train", "--data", h1, "--identity", keys["h1"].Identity, "--label", "diagnosis", "--positive", "M", "--privacy-unit", "mrn")
+	step(pass, "train", "--data", h1, "--identity", keys["h1"].Identity, "--passphrase-file", "-", "--label", "diagnosis", "--positive", "M", "--privacy-unit", "mrn")
 
 	// A sealed model of hospital 1, trained in memory on its decrypted rows.
 	id, err := vault.ReadIdentityFile(filepath.Join(work, keys["h1"].Identity), func() ([]byte, error) { return bytes.TrimSpace(pass), nil })

@@ -89,7 +89,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err := cfg.Local.Validate(); err != nil {
 		return usageError{fmt.Sprintf("--local-opt/--lr: %v", err)}
 	}
-	ds, _, err := df.load()
+	ds, _, err := df.load(e)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ cross-validation and prints the mean and standard deviation over folds.`)
 	case *cv == 1 || *cv < 0:
 		return usagef("--cv %d: need at least 2 folds", *cv)
 	}
-	ds, _, err := df.load()
+	ds, _, err := df.load(e)
 	if err != nil {
 		return err
 	}
