@@ -195,7 +195,10 @@ func epsilonOf(cfg AccountantConfig, events []Event, delta float64) (float64, er
 	case KindPLD:
 		eps := 0.0
 		for _, d := range []direction{removeDir, addDir} {
-			p := composeEvents(cfg, events, d)
+			p, err := composeEvents(cfg, events, d)
+			if err != nil {
+				return 0, fmt.Errorf("dp: accountant pld: %w", err)
+			}
 			eps = math.Max(eps, p.epsilon(delta))
 		}
 		return eps, nil
@@ -205,18 +208,24 @@ func epsilonOf(cfg AccountantConfig, events []Event, delta float64) (float64, er
 
 // composeEvents builds the privacy loss distribution of all events in
 // direction d.
-func composeEvents(cfg AccountantConfig, events []Event, d direction) *pld {
+func composeEvents(cfg AccountantConfig, events []Event, d direction) (*pld, error) {
 	var acc *pld
 	for _, e := range events {
-		p := newGaussPLD(e.SampleRate, e.NoiseMultiplier, cfg.Discretization, cfg.TailMass, d).
-			selfCompose(e.Steps, cfg.TailMass)
+		one, err := newGaussPLD(e.SampleRate, e.NoiseMultiplier, cfg.Discretization, cfg.TailMass, d)
+		if err != nil {
+			return nil, err
+		}
+		p, err := one.selfCompose(e.Steps, cfg.TailMass)
+		if err != nil {
+			return nil, err
+		}
 		if acc == nil {
 			acc = p
-		} else {
-			acc = acc.compose(p, cfg.TailMass)
+		} else if acc, err = acc.compose(p, cfg.TailMass); err != nil {
+			return nil, err
 		}
 	}
-	return acc
+	return acc, nil
 }
 
 // accountantState is the serialized form of an Accountant.

@@ -336,6 +336,8 @@ func TestAccountantBadInput(t *testing.T) {
 		{"delta NaN", AccountantConfig{Kind: KindPLD}, Event{0.1, 1, 1}, nan, "delta NaN"},
 		{"order", AccountantConfig{Kind: KindRDP, Orders: []float64{0.5}}, Event{0.1, 1, 1}, 1e-5, "order 0.5"},
 		{"grid", AccountantConfig{Kind: KindPLD, Discretization: -1}, Event{0.1, 1, 1}, 1e-5, "discretization -1"},
+		{"pld tiny sigma", AccountantConfig{Kind: KindPLD}, Event{0.5, 0.01, 10}, 1e-5, "too large"},
+		{"pld many steps", AccountantConfig{Kind: KindPLD}, Event{1, 1, 1 << 40}, 1e-5, "too large"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package dp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -40,8 +41,13 @@ func CalibrateNoise(cfg AccountantConfig, targetEpsilon, delta, sampleRate float
 	} else if eps >= targetEpsilon {
 		return 0, fmt.Errorf("dp: target epsilon %v: already spent %v: %w", targetEpsilon, eps, ErrBudgetExhausted)
 	}
+	// Settings too extreme for the PLD grid have tiny σ and a huge ε: they
+	// count as not meeting the target.
 	fits := func(sigma float64) (bool, error) {
 		eps, err := epsilonOf(cfg, appendEvent(base, Event{sampleRate, sigma, steps}), delta)
+		if errors.Is(err, errPLDTooLarge) {
+			return false, nil
+		}
 		return eps <= targetEpsilon, err
 	}
 	const maxSigma = 1e6

@@ -1,6 +1,7 @@
 package dp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -15,6 +16,15 @@ type pld struct {
 	probs []float64
 	inf   float64
 }
+
+// maxPLDPoints bounds the grid of any privacy loss distribution (64 MiB of
+// float64), so that extreme settings fail with an error, not by exhausting
+// memory.
+const maxPLDPoints = 1 << 23
+
+// errPLDTooLarge reports settings whose privacy loss distribution does not
+// fit maxPLDPoints at the chosen discretization.
+var errPLDTooLarge = errors.New("privacy loss distribution too large for the discretization (use a coarser one, or the rdp accountant)")
 
 // direction of the neighbouring relation a privacy loss distribution is for.
 type direction int
@@ -87,7 +97,7 @@ func normSF(x float64) float64 { return 0.5 * math.Erfc(x/math.Sqrt2) }
 // so that the discrete hockey-stick curve meets the exact one at every grid
 // point and lies above it in between (δ is convex in e^ε). The grid spans the
 // losses of outputs within z standard deviations, z = Φ̄⁻¹(tail/2).
-func newGaussPLD(q, sigma, h, tail float64, d direction) *pld {
+func newGaussPLD(q, sigma, h, tail float64, d direction) (*pld, error) {
 	z := math.Sqrt2 * math.Erfcinv(tail)
 	tLo, tHi := -z*sigma, 1+z*sigma
 	if d == addDir {
@@ -96,6 +106,9 @@ func newGaussPLD(q, sigma, h, tail float64, d direction) *pld {
 	xLo, xHi := gaussLoss(q, sigma, tLo, d), gaussLoss(q, sigma, tHi, d)
 	if xLo > xHi {
 		xLo, xHi = xHi, xLo
+	}
+	if (xHi-xLo)/h > maxPLDPoints {
+		return nil, fmt.Errorf("%w: one step with sample rate %v and noise multiplier %v spans %.3g grid points", errPLDTooLarge, q, sigma, (xHi-xLo)/h)
 	}
 	kLo, kHi := int64(math.Floor(xLo/h)), int64(math.Ceil(xHi/h))
 	if kHi <= kLo {
@@ -120,16 +133,16 @@ func newGaussPLD(q, sigma, h, tail float64, d direction) *pld {
 	}
 	inf := deltas[m]
 	probs[0] = math.Max(0, 1-inf-sum)
-	return &pld{h: h, lower: kLo, probs: probs, inf: inf}
+	return &pld{h: h, lower: kLo, probs: probs, inf: inf}, nil
 }
 
 // selfCompose returns the distribution of the sum of n independent copies of
 // p, by one real FFT over a window that holds all but tail mass on each side
 // (Chernoff bounds); the mass outside the window is added to the mass at +∞,
 // which keeps the result pessimistic.
-func (p *pld) selfCompose(n int, tail float64) *pld {
+func (p *pld) selfCompose(n int, tail float64) (*pld, error) {
 	if n == 1 {
-		return p
+		return p, nil
 	}
 	size := len(p.probs)
 	maxIdx := int64(n) * int64(size-1)
@@ -139,6 +152,9 @@ func (p *pld) selfCompose(n int, tail float64) *pld {
 	}
 	if hi > maxIdx {
 		hi = maxIdx
+	}
+	if hi-lo+1 > maxPLDPoints {
+		return nil, fmt.Errorf("%w: %d steps span %d grid points", errPLDTooLarge, n, hi-lo+1)
 	}
 	w := smoothSize(int(hi-lo+1) + 1)
 	seq := make([]float64, w)
@@ -166,16 +182,19 @@ func (p *pld) selfCompose(n int, tail float64) *pld {
 		inf += tail
 	}
 	r := &pld{h: p.h, lower: p.lower*int64(n) + lo, probs: probs, inf: math.Min(1, inf)}
-	return r.truncate(tail)
+	return r.truncate(tail), nil
 }
 
 // compose returns the distribution of the sum of independent draws from p and
 // o (linear convolution by FFT), truncated pessimistically.
-func (p *pld) compose(o *pld, tail float64) *pld {
+func (p *pld) compose(o *pld, tail float64) (*pld, error) {
 	if p.h != o.h {
 		panic("dp: composing privacy loss distributions of different discretization")
 	}
 	n := len(p.probs) + len(o.probs) - 1
+	if n > maxPLDPoints {
+		return nil, fmt.Errorf("%w: composition spans %d grid points", errPLDTooLarge, n)
+	}
 	w := smoothSize(n)
 	a, b := make([]float64, w), make([]float64, w)
 	copy(a, p.probs)
@@ -195,7 +214,7 @@ func (p *pld) compose(o *pld, tail float64) *pld {
 	}
 	inf := 1 - (1-p.inf)*(1-o.inf)
 	r := &pld{h: p.h, lower: p.lower + o.lower, probs: probs, inf: inf}
-	return r.truncate(tail)
+	return r.truncate(tail), nil
 }
 
 // truncate drops a prefix and a suffix of at most tail/2 mass each: the
