@@ -178,7 +178,9 @@
 //	RDP ε, 151 orders                                     1.3 ms
 //
 //	private ÷ non-private step (batch ≈ 64 of 569 rows, 30 features, fast noise)
-//	logreg (31 parameters)       4.2×  (58 µs vs 14 µs: Poisson sampling and keystream set-up)
+//	logreg (31 parameters)       4.1–5.1×  (23 µs vs 5.5 µs: Poisson sampling of all 569 rows and keystream set-up)
 //	MLP 30-310-1 (9.9k)          1.9×
-//	MLP 30-990-990-1 (1.0M)      2.0×  (the noise is about half of the extra time)
+//	MLP 30-990-990-1 (1.0M)      2.0×      (the noise is about half of the extra time)
+//
+// (logreg with -benchtime 5000x -count 2; the others with -benchtime 30x.)
 package dp

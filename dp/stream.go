@@ -62,10 +62,11 @@ func (s *stream) take(k uint) uint64 {
 }
 
 // below reports whether a uniform 64-bit word is below threshold, reading
-// 16 bits at a time and stopping as soon as the answer is known.
+// 8 bits at a time and stopping as soon as the answer is known (after the
+// first byte but for a chance of 1/256).
 func (s *stream) below(threshold uint64) bool {
-	for shift := uint(48); ; shift -= 16 {
-		r, t := s.take(16), threshold>>shift&0xffff
+	for shift := uint(56); ; shift -= 8 {
+		r, t := s.take(8), threshold>>shift&0xff
 		if r != t || shift == 0 {
 			return r < t
 		}
