@@ -173,6 +173,7 @@
 //	fast sampler, both cores (wall time per draw)         46 ns/draw
 //	fast sampler, one core                                75–108 ns/draw
 //	google sampler (noise.Gaussian)                       8.2–17 µs/draw
+//	new fast sampler for a new σ (tables, memoized)       117 ms
 //	PLD ε, q=0.001 σ=1.5, 100000 steps, both directions   32 ms
 //	PLD ε, q=0.05  σ=1.5, 1000 steps, both directions    190 ms
 //	RDP ε, 151 orders                                     1.3 ms

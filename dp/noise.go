@@ -66,6 +66,9 @@ func NewNoise(name string, sigma, clip float64, dim int, rng io.Reader) (*Noise,
 	if dim < 1 {
 		return nil, fmt.Errorf("dp: noise dimension %d: must be ≥ 1", dim)
 	}
+	if std := sigma * clip; !(std >= 1e-200 && std <= 1e200) {
+		return nil, fmt.Errorf("dp: noise standard deviation σC = %v: outside the supported range [1e-200, 1e200]", std)
+	}
 	switch name {
 	case SamplerFast, "":
 		return newFastNoise(sigma, clip, dim, rng)

@@ -255,6 +255,7 @@ func TestNoiseBadInput(t *testing.T) {
 		{"sigma NaN", SamplerGoogle, math.NaN(), 1, 10, "noise multiplier NaN"},
 		{"clip", SamplerFast, 1, -1, 10, "clipping norm -1"},
 		{"dim", SamplerFast, 1, 1, 0, "dimension 0"},
+		{"tiny", SamplerFast, 1e-160, 1e-160, 10, "supported range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := NewNoise(c.sampler, c.sigma, c.clip, c.dim, rand.Reader)
@@ -330,6 +331,19 @@ func TestStreamBelow(t *testing.T) {
 		p := float64(hits) / float64(n)
 		if se := math.Sqrt(q * (1 - q) / float64(n)); math.Abs(p-q) > 5*se {
 			t.Errorf("q=%v: rate %v (±%v)", q, p, 5*se)
+		}
+	}
+}
+
+// BenchmarkNewNoise measures building a fast sampler for a new σ (its
+// inner table, 320-bit arithmetic); the same σ again reuses the table.
+func BenchmarkNewNoise(b *testing.B) {
+	sigma := 1.0
+	b.ReportAllocs()
+	for b.Loop() {
+		sigma += 1e-3 // a new inner table every time
+		if _, err := NewNoise(SamplerFast, sigma, 1, 1000, rand.Reader); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
