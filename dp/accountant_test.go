@@ -139,7 +139,7 @@ const pldErrorBound = 2e-3
 
 // TestPLDQuadrature compares the PLD accountant with ε computed by numerical
 // integration (testdata/genquad): never below it (beyond the quadrature's own
-// 1e-6), never above by more than pldErrorBound.
+// 1e-6), never above by more than pldErrorBound; and RDP never below it.
 func TestPLDQuadrature(t *testing.T) {
 	var quad quadrature
 	readTestdata(t, "quadrature.json", &quad)
@@ -153,6 +153,14 @@ func TestPLDQuadrature(t *testing.T) {
 		}
 		if eps < v.Epsilon-1e-6 || eps > v.Epsilon+pldErrorBound {
 			t.Errorf("%+v δ=%g: PLD ε %.8f, quadrature %.8f", v.Event, v.Delta, eps, v.Epsilon)
+		}
+		// RDP is an upper bound too, and a looser one.
+		rdp, err := Epsilon(AccountantConfig{Kind: KindRDP}, v.Delta, v.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rdp < v.Epsilon {
+			t.Errorf("%+v δ=%g: RDP ε %.8f below the exact %.8f", v.Event, v.Delta, rdp, v.Epsilon)
 		}
 	}
 }
