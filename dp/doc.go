@@ -179,9 +179,10 @@
 //	RDP ε, 151 orders                                     1.3 ms
 //
 //	private ÷ non-private step (batch ≈ 64 of 569 rows, 30 features, fast noise)
-//	logreg (31 parameters)       4.1–5.1×  (23 µs vs 5.5 µs: Poisson sampling of all 569 rows and keystream set-up)
-//	MLP 30-310-1 (9.9k)          1.9×
-//	MLP 30-990-990-1 (1.0M)      2.0×      (the noise is about half of the extra time)
+//	logreg (31 parameters)       4.1–5.1×  (22 µs vs 5 µs: Poisson sampling of all 569 rows and keystream set-up)
+//	MLP 30-310-1 (9.9k)          1.9–2.0×
+//	MLP 30-990-990-1 (1.0M)      1.8–2.0×  (the noise is about half of the extra time)
 //
-// (logreg with -benchtime 5000x -count 2; the others with -benchtime 30x.)
+// (ranges over runs; logreg with -benchtime 5000x, the others with
+// -benchtime 30x; the load of other jobs moves single figures by up to 3×.)
 package dp

@@ -123,7 +123,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 	t := &trainer{
 		m: m, x: x, y: y, per: per, members: members, cfg: cfg, noise: nz, opt: opt,
 		ws: model.NewWorkspace(m), grad: make([]float64, m.NumParams()),
-		sampler: newStream(&key, 0, 0),
+		key: key,
 	}
 	n := rows
 	if members != nil {
@@ -133,6 +133,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 	t.threshold = sampleThreshold(cfg.SampleRate)
 	var total int
 	for step := range cfg.Steps {
+		t.sampler = newStream(&t.key, uint64(step), 0) // one keystream per step
 		b, err := t.step()
 		if err != nil {
 			return Stats{}, fmt.Errorf("dp-sgd: step %d: %w", step+1, err)
@@ -200,6 +201,7 @@ type trainer struct {
 	opt       model.Optimizer
 	ws        *model.Workspace
 	grad      []float64
+	key       [32]byte // of the sampling keystreams
 	sampler   *stream
 	expected  float64
 	threshold uint64

@@ -248,10 +248,8 @@ func BenchmarkStepRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 			o1, _ := model.NewOptimizer(opt, m.NumParams())
-			var key [32]byte
 			tr := &trainer{m: m, x: x, y: y, per: 1, cfg: cfg, noise: nz, opt: o1, ws: model.NewWorkspace(m),
-				grad: make([]float64, m.NumParams()), sampler: newStream(&key, 0, 0),
-				expected: batch, threshold: sampleThreshold(cfg.SampleRate)}
+				grad: make([]float64, m.NumParams()), expected: batch, threshold: sampleThreshold(cfg.SampleRate)}
 			// The non-private reference: the first 64 rows, plain sum.
 			mp := m.Clone()
 			o2, _ := model.NewOptimizer(opt, mp.NumParams())
@@ -260,9 +258,12 @@ func BenchmarkStepRatio(b *testing.B) {
 			yb := y[:batch]
 			g := make([]float64, mp.NumParams())
 			var priv, plain time.Duration
+			var step uint64
 			b.ReportAllocs()
 			for b.Loop() {
 				t0 := time.Now()
+				tr.sampler = newStream(&tr.key, step, 0)
+				step++
 				if _, err := tr.step(); err != nil {
 					b.Fatal(err)
 				}

@@ -9,9 +9,9 @@ import (
 // streamWords is the number of 64-bit words a stream generates at a time.
 const streamWords = 64
 
-// stream is a ChaCha20 keystream read as 64-bit words and single bits. One
-// stream serves one chunk of one noise call; it is not safe for concurrent
-// use.
+// stream is a ChaCha20 keystream read as 64-bit words or bit fields. One
+// stream serves one chunk of one noise call, or one step's sampling, far
+// below ChaCha20's 256 GiB per nonce; it is not safe for concurrent use.
 type stream struct {
 	c    *chacha20.Cipher
 	buf  [streamWords * 8]byte
@@ -30,8 +30,7 @@ func newStream(key *[32]byte, call uint64, chunk uint32) *stream {
 	if err != nil {
 		panic("dp: chacha20: " + err.Error()) // key and nonce sizes are fixed
 	}
-	s := &stream{c: c, pos: streamWords}
-	return s
+	return &stream{c: c, pos: streamWords}
 }
 
 func (s *stream) next() uint64 {
