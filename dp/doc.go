@@ -129,8 +129,9 @@
 // is k times the bound): for 10⁶ parameters and 10⁶ steps, 2.6e-22 more δ.
 // The snapping's extra sensitivity λ√d is paid by more noise (σC' instead of
 // σC, 7.5e-6 more at d = 10⁶), not by a larger ε. Poisson sampling draws
-// from the same keystream: a row joins when a uniform 64-bit word is below
-// ⌊q·2⁶⁴⌋, a rate at most q, and the accountants are monotone in q.
+// from ChaCha20 too (its own key, one nonce per step): a row joins when a
+// uniform 64-bit word is below ⌊q·2⁶⁴⌋, a rate at most q, and the
+// accountants are monotone in q.
 // Independent streams per chunk of 8192 coordinates (ChaCha20 nonce = call,
 // chunk) let all cores draw at once, with results that do not depend on the
 // number of cores.
