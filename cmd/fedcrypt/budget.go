@@ -84,6 +84,9 @@ discretization, never below the exact ε and tighter than rdp).`)
 	if res.Epsilon, err = dp.Epsilon(cfg, *delta, ev); err != nil {
 		return fmt.Errorf("budget: %w", err)
 	}
+	if math.IsInf(res.Epsilon, 1) {
+		return fmt.Errorf("budget: ε is unbounded at delta %v with the %s accountant (delta is below the mass it cuts from the tails)", *delta, *kind)
+	}
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}

@@ -104,3 +104,11 @@ func TestBudgetBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestBudgetUnboundedEpsilon(t *testing.T) {
+	r := runCLI(t, "", "budget", "--noise-multiplier", "1", "--sample-rate", "0.5", "--steps", "10", "--delta", "1e-300", "--accountant", "pld", "--json")
+	wantOneLineError(t, r, "unbounded", "1e-300")
+	if r.code != 1 || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+	}
+}
