@@ -3,6 +3,7 @@ package aggregator
 import (
 	"encoding/hex"
 
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
 )
 
@@ -37,6 +38,7 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 		"max_decryptions":  a.fed.MaxDecryptions,
 		"he":               a.fed.HE,
 		"dp":               a.fed.DP,
+		"accountant":       audit.AccountantSettings(a.fed),
 		"model":            a.fed.Model,
 		"training":         a.fed.Training,
 		"schema":           a.fed.Data.Schema,
@@ -45,23 +47,15 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 		body["he_log_q"] = a.params.LogQ()
 		body["he_slots"] = a.params.Slots()
 		body["he_flooding_sigma"] = a.params.FloodingSigma()
+		body["he_security"] = audit.SecurityLevel(a.fed.HE)
 	}
 	if pkDigest != nil {
 		body["collective_public_key"] = hex.EncodeToString(pkDigest)
 	}
-	if !a.fed.HE.Enabled {
-		body["unprotected"] = append(unprotected(a.fed), "updates not encrypted (--no-he)")
-	} else if u := unprotected(a.fed); len(u) > 0 {
+	if u := audit.Unprotected(a.fed); len(u) > 0 {
 		body["unprotected"] = u
 	}
-	a.appendAudit("setup", body)
-}
-
-func unprotected(f *federation.Config) []string {
-	if !f.DP.Enabled {
-		return []string{"no differential privacy (--no-dp)"}
-	}
-	return nil
+	a.appendAudit(audit.TypeSetup, body)
 }
 
 // auditRound records a completed round. Per-hospital facts are the
@@ -78,7 +72,7 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
 		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From]})
 	}
 	md := modelDigest(a.model)
-	a.appendAudit("round", map[string]any{
+	a.appendAudit(audit.TypeRound, map[string]any{
 		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
 		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
 		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp,

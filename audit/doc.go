@@ -24,5 +24,42 @@
 // the log cannot forge them. Bodies never hold patient data, gradients,
 // model updates or key material: digests and public parameters only.
 //
-// A [Log] is safe for concurrent use.
+// # Verification
+//
+// [VerifyRun] checks a run's log against the federation config the
+// verifier holds (never keys or settings taken from the log): the chain and
+// every signature; a setup entry first that matches the config; rounds in
+// increasing order; exactly one end entry, last; and, given the head a
+// sealed checkpoint anchored ([Anchor]), that the log reaches it and no
+// round completed after it. A log cut off before its end entry fails
+// without an anchor; one cut off and closed with a fresh end entry (which
+// needs the aggregator's key) fails only against the anchor.
+//
+// Every upload's claim must verify under its hospital's key from the
+// config and be bound to this federation and round. Each hospital's ε is
+// recomputed from the DP-SGD it claimed in every round it contributed to,
+// with the federation's accountant and its default settings
+// ([AccountantSettings]), which every client accounts with. Round r of
+// hospital h with sampling rate q, noise multiplier σ and s steps is the
+// event (q, σ, s), and
+//
+//	ε_h(r) = Accountant(δ; events of h in rounds ≤ r)
+//	fail if claimed ε_h(r) < ε_h(r)·(1 − 1e-9)   (under-reported)
+//	fail if ε_h(r) or claimed ε_h(r) > cap·(1 + 1e-9)
+//
+// with the RDP accountant of Mironov, Talwar and Zhang, "Rényi Differential
+// Privacy of the Sampled Gaussian Mechanism" (2019), converted to (ε, δ) by
+// Balle et al., "Hypothesis Testing Interpretations and Renyi Differential
+// Privacy" (2020), or the PLD accountant of Doroshenko et al., "Connect the
+// Dots: Tighter Discrete Approximations of Privacy Loss Distributions"
+// (2022). A claim may exceed the recomputation — a hospital's ledger also
+// counts earlier runs and rounds that were abandoned — but never fall below
+// it. Runs without DP or encryption fail unless the verifier accepts them
+// ([Options.AllowUnprotected]); they are always reported.
+//
+// A failure is a *[Failure] naming the first entry at fault (1-based; one
+// past the last when entries are missing at the end).
+//
+// A [Log] is safe for concurrent use; [VerifyRun] is a pure function of
+// its inputs.
 package audit

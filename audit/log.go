@@ -137,34 +137,54 @@ func readChain(path string, configHash [32]byte, keys KeyFunc) ([]Entry, [32]byt
 }
 
 func parseChain(r io.Reader, path string, configHash [32]byte, keys KeyFunc) ([]Entry, [32]byte, error) {
+	var check func(*Entry, [32]byte) error
+	if keys != nil {
+		check = func(e *Entry, _ [32]byte) error { return checkSig(e, keys) }
+	}
+	entries, head, err := parseChainFunc(r, configHash, check)
+	if err != nil {
+		return nil, head, fmt.Errorf("%s: %w", path, err)
+	}
+	return entries, head, nil
+}
+
+// parseChainFunc parses every line, checks sequence numbers and hash links,
+// and calls check (if not nil) on each entry with the entry's own hash. A
+// failure is a *[Failure] naming the entry (1-based).
+func parseChainFunc(r io.Reader, configHash [32]byte, check func(*Entry, [32]byte) error) ([]Entry, [32]byte, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxLine)
 	head := configHash
 	var entries []Entry
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := sc.Bytes()
 		var e Entry
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			return nil, head, fmt.Errorf("%s: entry %d: %w", path, n, err)
+			return nil, head, fail(n, "%v", err)
+		}
+		if dec.More() {
+			return nil, head, fail(n, "data after the entry on its line")
 		}
 		if e.Seq != uint64(n-1) {
-			return nil, head, fmt.Errorf("%s: entry %d: sequence number %d (entries missing or reordered)", path, n, e.Seq)
+			return nil, head, fail(n, "sequence number %d (entries missing or reordered)", e.Seq)
 		}
 		if e.Prev != hex.EncodeToString(head[:]) {
-			return nil, head, fmt.Errorf("%s: entry %d: previous-hash link broken (an entry before it was changed, removed or reordered)", path, n)
+			return nil, head, fail(n, "previous-hash link broken (an entry before it was changed, removed or reordered)")
 		}
-		if keys != nil {
-			if err := checkSig(&e, keys); err != nil {
-				return nil, head, fmt.Errorf("%s: entry %d: %w", path, n, err)
+		h := sha256.Sum256(line)
+		if check != nil {
+			if err := check(&e, h); err != nil {
+				return nil, head, fail(n, "%v", err)
 			}
 		}
 		entries = append(entries, e)
-		head = sha256.Sum256(line)
+		head = h
 	}
 	if err := sc.Err(); err != nil {
-		return nil, head, fmt.Errorf("%s: %w", path, err)
+		return nil, head, fail(n, "%v", err)
 	}
 	return entries, head, nil
 }

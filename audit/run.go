@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/dp"
+	"github.com/fedcrypt/fedcrypt/federation"
+)
+
+// Run is what [VerifyRun] established about a run, in the order it read
+// the log. When verification fails, it holds what was read up to the
+// failure.
+type Run struct {
+	Verified bool `json:"verified"`
+	// Anchored says the log was checked against a sealed checkpoint's head,
+	// AnchorEntry being the entry it names; without an anchor, a log whose
+	// tail was cut off after its end entry cannot be detected.
+	Anchored    bool   `json:"anchored"`
+	AnchorEntry int    `json:"anchor_entry,omitempty"`
+	Entries     int    `json:"entries"`
+	Head        string `json:"head"` // hex SHA-256 of the last entry read
+	ConfigHash  string `json:"config_hash"`
+	Software    string `json:"software,omitempty"`
+	// Unprotected lists what the run ran without (DP, encryption).
+	Unprotected []string `json:"unprotected,omitempty"`
+
+	Threshold       int     `json:"threshold"`
+	MinContributors int     `json:"min_contributors"`
+	Encrypted       bool    `json:"encrypted"`
+	Preset          string  `json:"preset,omitempty"`
+	Security        string  `json:"security,omitempty"` // the preset's security level, in words
+	UpdateBound     float64 `json:"update_bound,omitempty"`
+	CollectiveKey   string  `json:"collective_public_key,omitempty"` // digest of the collective public key
+
+	DP          bool                `json:"dp"`
+	Delta       float64             `json:"delta,omitempty"`
+	Accountant  dp.AccountantConfig `json:"accountant"`
+	PrivacyUnit string              `json:"privacy_unit,omitempty"` // "" means one record
+
+	Rounds    []RoundFacts `json:"rounds"`
+	Hospitals []*Hospital  `json:"hospitals"`
+	Ended     string       `json:"ended,omitempty"` // the end entry's reason
+}
+
+// RoundFacts is one round entry (completed) or round-abandoned entry.
+type RoundFacts struct {
+	Entry         int               `json:"entry"`
+	Round         uint64            `json:"round"`
+	Attempt       int               `json:"attempt"`
+	Completed     bool              `json:"completed"`
+	Reason        string            `json:"reason,omitempty"`
+	Contributors  []string          `json:"contributors"`
+	Declined      map[string]string `json:"declined,omitempty"`
+	Dropped       []string          `json:"dropped,omitempty"`
+	DecryptionSet []string          `json:"decryption_set,omitempty"`
+	Uploads       []UploadFacts     `json:"uploads,omitempty"`
+	ModelDigest   string            `json:"model_digest,omitempty"`
+	BytesUp       int64             `json:"bytes_up,omitempty"`
+}
+
+// UploadFacts names one verified upload: the digest of its signed envelope
+// and the SHA-256 of its payload (a ciphertext, or plaintext in runs
+// without encryption), as the hospital signed them.
+type UploadFacts struct {
+	From          string `json:"from"`
+	Digest        string `json:"digest"`
+	PayloadDigest string `json:"payload_digest"`
+}
+
+// Hospital is one member's privacy record in the run.
+type Hospital struct {
+	ID          string  `json:"id"`
+	Contributor bool    `json:"contributor"`
+	KeyHolder   bool    `json:"key_holder"`
+	Cap         float64 `json:"cap,omitempty"` // its ε cap
+	Spends      []Spend `json:"spends"`
+}
+
+// Spend is one round's DP-SGD as the hospital claimed it, and ε after it
+// as claimed and as recomputed from every claimed round so far in this
+// log. The claim may be higher (spends in earlier runs or abandoned rounds
+// count in the hospital's ledger) but never lower.
+type Spend struct {
+	Round           uint64  `json:"round"`
+	Claimed         float64 `json:"claimed_epsilon"`
+	Recomputed      float64 `json:"recomputed_epsilon"`
+	NoiseMultiplier float64 `json:"noise_multiplier"`
+	SampleRate      float64 `json:"sample_rate"`
+	Steps           int     `json:"steps"`
+	ClipNorm        float64 `json:"clip_norm"`
+}
+
+// Epsilon returns the hospital's ε after its last verified round in the
+// log, claimed and recomputed; zeros if it contributed to none.
+func (h *Hospital) Epsilon() (claimed, recomputed float64) {
+	if len(h.Spends) == 0 {
+		return 0, 0
+	}
+	s := h.Spends[len(h.Spends)-1]
+	return s.Claimed, s.Recomputed
+}
+
+// Guarantee states the hospital's guarantee in plain words.
+func (r *Run) Guarantee(h *Hospital) string {
+	if !r.DP {
+		return "no differential privacy: the model may reveal individual patients"
+	}
+	claimed, _ := h.Epsilon()
+	if len(h.Spends) == 0 {
+		return fmt.Sprintf("contributed to no round of this run (cap ε = %g)", h.Cap)
+	}
+	return fmt.Sprintf("(ε = %.3g, δ = %g)-differential privacy for %s, %s accountant, over %d rounds (cap ε = %g)",
+		claimed, r.Delta, r.Neighbouring(), r.Accountant.Kind, len(h.Spends), h.Cap)
+}
+
+// Neighbouring names the neighbouring relation of the run's guarantee.
+func (r *Run) Neighbouring() string {
+	if r.PrivacyUnit == "" {
+		return "one record (add/remove one row)"
+	}
+	return fmt.Sprintf("one patient (add/remove all rows sharing a %q value)", r.PrivacyUnit)
+}
+
+// AccountantSettings returns every setting of the federation's accountant,
+// defaults filled in: what its clients account with and what [VerifyRun]
+// recomputes ε with. The zero value for a federation without DP.
+func AccountantSettings(fed *federation.Config) dp.AccountantConfig {
+	if !fed.DP.Enabled {
+		return dp.AccountantConfig{}
+	}
+	a, err := dp.NewAccountant(dp.AccountantConfig{Kind: fed.DP.Accountant})
+	if err != nil {
+		return dp.AccountantConfig{Kind: fed.DP.Accountant}
+	}
+	return a.Config()
+}
+
+func newRun(fed *federation.Config) *Run {
+	h := fed.Hash()
+	r := &Run{ConfigHash: h.String(), Threshold: fed.Threshold, MinContributors: fed.MinContributors,
+		Encrypted: fed.HE.Enabled, UpdateBound: fed.HE.UpdateBound, DP: fed.DP.Enabled, Unprotected: Unprotected(fed)}
+	if fed.HE.Enabled {
+		r.Preset = fed.HE.Preset
+		r.Security = SecurityLevel(fed.HE)
+	}
+	if fed.DP.Enabled {
+		r.Delta, r.PrivacyUnit = fed.DP.Delta, fed.DP.PrivacyUnit
+		r.Accountant = dp.AccountantConfig{Kind: fed.DP.Accountant}
+	}
+	for _, m := range fed.Members {
+		hm := &Hospital{ID: m.ID, Contributor: m.Contributor, KeyHolder: m.KeyHolder}
+		if fed.DP.Enabled && m.Contributor {
+			hm.Cap = fed.DP.Epsilon
+		}
+		r.Hospitals = append(r.Hospitals, hm)
+	}
+	return r
+}
+
+// hospital returns the record of member id (which VerifyRun has checked
+// is a member).
+func (r *Run) hospital(id string) *Hospital {
+	for _, h := range r.Hospitals {
+		if h.ID == id {
+			return h
+		}
+	}
+	panic("audit: not a member: " + id)
+}
+
+// SecurityLevel describes a preset's security in words: 128-bit classical
+// security by the Homomorphic Encryption Standard's bound on log2 Q for the
+// ring degree, and the statistical security of the flooding noise.
+func SecurityLevel(h federation.HE) string {
+	p, err := h.Params()
+	if err != nil {
+		return "unknown preset"
+	}
+	lit := p.Literal()
+	if lit.InsecureTestOnly {
+		return fmt.Sprintf("NOT SECURE: test-only parameters (ring degree 2^%d)", lit.LogN)
+	}
+	return fmt.Sprintf("128-bit classical security (HE Standard: ring degree 2^%d, log2 Q = %.0f); decryption shares flooded for %d-bit statistical security",
+		lit.LogN, p.LogQ(), lit.StatisticalSecurity)
+}

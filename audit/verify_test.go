@@ -1,0 +1,311 @@
+package audit_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/sim"
+)
+
+func TestVerifyRunAcceptsSimulations(t *testing.T) {
+	cases := []struct {
+		name   string
+		rounds int
+		mutate func(*sim.Config)
+	}{
+		{"rdp", 3, nil},
+		{"pld", 2, func(c *sim.Config) { c.Accountant = "pld" }},
+		{"rows weighting, 4 hospitals", 2, func(c *sim.Config) { c.Hospitals, c.Weighting = 4, "rows" }},
+		{"dropouts", 4, func(c *sim.Config) { c.Hospitals, c.Dropout = 5, 0.2 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := simRun(t, c.rounds, c.mutate)
+			fed := loadFed(t, dir)
+			run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), fed, audit.Options{Anchor: anchor(t, dir)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !run.Verified || !run.Anchored || run.Ended == "" {
+				t.Fatalf("verified %v anchored %v ended %q", run.Verified, run.Anchored, run.Ended)
+			}
+			completed, abandoned := 0, 0
+			for _, r := range run.Rounds {
+				if r.Completed {
+					completed++
+				} else {
+					abandoned++
+				}
+			}
+			t.Logf("%d rounds completed, %d attempts abandoned", completed, abandoned)
+			if completed == 0 {
+				t.Fatal("no completed round")
+			}
+			for _, h := range run.Hospitals {
+				if len(h.Spends) == 0 {
+					t.Errorf("%s: no spend recorded", h.ID)
+					continue
+				}
+				// An honest client's claim is its accountant's ε over the
+				// same events: equal up to rounding, and within the cap.
+				claimed, recomputed := h.Epsilon()
+				if math.Abs(claimed-recomputed) > 1e-9*claimed || claimed > fed.DP.Epsilon*(1+1e-9) {
+					t.Errorf("%s: claimed ε %v, recomputed %v, cap %v", h.ID, claimed, recomputed, fed.DP.Epsilon)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyRunUnprotected(t *testing.T) {
+	dir := simRun(t, 2, func(c *sim.Config) { c.DP, c.HE = false, false })
+	fed := loadFed(t, dir)
+	path := filepath.Join(dir, sim.FileAudit)
+	run, err := audit.VerifyFile(path, fed, audit.Options{})
+	var f *audit.Failure
+	if !errors.As(err, &f) || f.Entry != 1 || !strings.Contains(f.Reason, "--no-dp") || !strings.Contains(f.Reason, "--no-he") {
+		t.Fatalf("unprotected run: %v", err)
+	}
+	if len(run.Unprotected) != 2 {
+		t.Errorf("unprotected %q", run.Unprotected)
+	}
+	run, err = audit.VerifyFile(path, fed, audit.Options{AllowUnprotected: true, Anchor: anchor(t, dir)})
+	if err != nil || !run.Verified || len(run.Unprotected) != 2 {
+		t.Fatalf("with AllowUnprotected: %v, %+v", err, run)
+	}
+}
+
+// TestVerifyRunNamesTheTamperedEntry changes a real run's log in each way
+// an aggregator or an intruder could, and checks the failure names the
+// entry at fault. Entries: 1 setup, 2..4 rounds 1..3, 5 end.
+func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
+	base := simRun(t, 3, nil)
+	keys := partyKeys(t, base)
+	cases := []struct {
+		name     string
+		anchored bool
+		tamper   func(t *testing.T, dir string)
+		entry    int
+		reason   string
+	}{
+		{"byte changed", true, func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sim.FileAudit)
+			l := lines(t, path)
+			l[2] = strings.Replace(l[2], `"bytes_up":`, `"bytes_up":1`, 1)
+			writeLines(t, path, l)
+		}, 3, "signature"},
+		{"entry deleted", true, func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sim.FileAudit)
+			l := lines(t, path)
+			writeLines(t, path, append(l[:2:2], l[3:]...))
+		}, 3, "sequence number"},
+		{"two entries reordered", true, func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sim.FileAudit)
+			l := lines(t, path)
+			l[2], l[3] = l[3], l[2]
+			writeLines(t, path, l)
+		}, 3, "sequence number"},
+		{"signature swapped", true, func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sim.FileAudit)
+			l := lines(t, path)
+			sig := func(s string) string { return s[strings.Index(s, `"sig":`):] }
+			l[3] = strings.Replace(l[3], sig(l[3]), sig(l[1]), 1)
+			writeLines(t, path, l)
+		}, 4, "signature"},
+		{"claim signature swapped", false, func(t *testing.T, dir string) {
+			// h1's claim re-signed by h2: the aggregator cannot pass off
+			// one hospital's signature as another's.
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[2], keys["h2"], "h1", func(*transport.Claim) {})
+			rewrite(t, dir, keys, e)
+		}, 3, "signature does not verify"},
+		{"ε lowered and re-signed", false, func(t *testing.T, dir string) {
+			// Every signature valid: only recomputing ε catches it.
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *transport.Claim) { c.DP.Epsilon *= 0.9 })
+			rewrite(t, dir, keys, e)
+		}, 4, "under-reported"},
+		{"tail cut off after the end", true, func(t *testing.T, dir string) {
+			// Rounds 2 and 3 cut and a fresh end entry signed: a valid
+			// chain, caught only by the checkpoint's anchor.
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			rewrite(t, dir, keys, append(e[:2:2], e[4]))
+		}, 4, "checkpoint of round 3"},
+		{"tail cut off", false, func(t *testing.T, dir string) {
+			path := filepath.Join(dir, sim.FileAudit)
+			writeLines(t, path, lines(t, path)[:3])
+		}, 4, "without an end entry"},
+		{"round replayed", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			rewrite(t, dir, keys, append(e[:3:3], e[2], e[3], e[4]))
+		}, 4, "out of order"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t, base)
+			c.tamper(t, dir)
+			opt := audit.Options{}
+			if c.anchored {
+				opt.Anchor = anchor(t, dir)
+			}
+			run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), opt)
+			var f *audit.Failure
+			if !errors.As(err, &f) || !errors.Is(err, audit.ErrBadLog) {
+				t.Fatalf("tampered log: %v", err)
+			}
+			if f.Entry != c.entry || !strings.Contains(f.Reason, c.reason) {
+				t.Fatalf("failure %q, want entry %d: …%s…", f, c.entry, c.reason)
+			}
+			if run.Verified {
+				t.Fatal("run marked verified")
+			}
+		})
+	}
+}
+
+// TestVerifyRunFailsAHospitalOverItsCap forges hospital claims that are
+// validly signed by the hospital's key but spend more than its cap.
+func TestVerifyRunFailsAHospitalOverItsCap(t *testing.T) {
+	base := simRun(t, 3, nil)
+	keys := partyKeys(t, base)
+	cases := []struct {
+		name   string
+		change func(*transport.Claim)
+		reason string
+	}{
+		// The hospital says it went over.
+		{"claimed over the cap", func(c *transport.Claim) { c.DP.Epsilon = 1.5 }, "over its cap"},
+		// The hospital trained with too little noise but claims the cap.
+		{"too little noise", func(c *transport.Claim) { c.DP.NoiseMultiplier /= 2; c.DP.Epsilon = 1 }, "exceeds its cap"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t, base)
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[3], keys["h2"], "h2", c.change)
+			rewrite(t, dir, keys, e)
+			_, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), audit.Options{})
+			var f *audit.Failure
+			if !errors.As(err, &f) || f.Entry != 4 || !strings.Contains(f.Reason, `"h2"`) || !strings.Contains(f.Reason, c.reason) {
+				t.Fatalf("over-cap claim: %v", err)
+			}
+		})
+	}
+}
+
+func TestVerifyRunRejectsMismatchedSettings(t *testing.T) {
+	base := simRun(t, 2, nil)
+	keys := partyKeys(t, base)
+	cases := []struct {
+		name   string
+		change func(*transport.Claim)
+		reason string
+	}{
+		{"other accountant", func(c *transport.Claim) { c.DP.Accountant = "pld" }, "accountant"},
+		{"larger sample rate", func(c *transport.Claim) { c.DP.SampleRate = 0.5 }, "sample rate"},
+		{"not encrypted", func(c *transport.Claim) { c.Encrypted = false }, "encrypted"},
+		{"zero steps", func(c *transport.Claim) { c.DP.Steps = 0 }, "0 steps"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t, base)
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[1], keys["h1"], "h1", c.change)
+			rewrite(t, dir, keys, e)
+			_, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), audit.Options{})
+			var f *audit.Failure
+			if !errors.As(err, &f) || f.Entry != 2 || !strings.Contains(f.Reason, c.reason) {
+				t.Fatalf("claim with %s: %v", c.name, err)
+			}
+		})
+	}
+}
+
+func ExampleVerifyFile() {
+	// A simulated federation: 3 hospitals, ε ≤ 1 each, 2 rounds.
+	tmp, err := os.MkdirTemp("", "audit-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "run")
+	if err := simRunIn(dir, 2, nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fed, err := federation.Load(filepath.Join(dir, sim.FileConfig))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), fed, audit.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("verified:", run.Verified, "anchored:", run.Anchored)
+	for _, h := range run.Hospitals {
+		claimed, recomputed := h.Epsilon()
+		fmt.Printf("%s: %d rounds, claimed ε ≤ cap %v: %v, claim ≥ recomputed: %v\n",
+			h.ID, len(h.Spends), h.Cap, claimed <= h.Cap, claimed >= recomputed*(1-audit.ClaimTolerance))
+	}
+	// Output:
+	// verified: true anchored: false
+	// h1: 2 rounds, claimed ε ≤ cap 1: true, claim ≥ recomputed: true
+	// h2: 2 rounds, claimed ε ≤ cap 1: true, claim ≥ recomputed: true
+	// h3: 2 rounds, claimed ε ≤ cap 1: true, claim ≥ recomputed: true
+}
+
+// FuzzVerifyRun feeds arbitrary logs to the verifier of a real run's
+// federation: it never panics, a failure names an entry within the log or
+// one past its end, and whatever verifies has exactly one end entry, last.
+func FuzzVerifyRun(f *testing.F) {
+	// A 2-round run of `fedcrypt sim --seed 7`, kept so that fuzz workers
+	// start without running a federation.
+	dir := filepath.Join("testdata", "run")
+	fed := loadFed(f, dir)
+	raw, err := os.ReadFile(filepath.Join(dir, sim.FileAudit))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	l := strings.SplitAfter(string(raw), "\n")
+	f.Add([]byte(strings.Join(l[:2], "")))
+	f.Add([]byte(l[0] + l[2] + l[1]))
+	f.Add([]byte(strings.Replace(string(raw), `"round":1`, `"round":2`, 1)))
+	f.Add([]byte("{}\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, log []byte) {
+		run, err := audit.VerifyRun(bytes.NewReader(log), "fuzz", fed, audit.Options{})
+		n := bytes.Count(log, []byte("\n"))
+		if len(log) > 0 && log[len(log)-1] != '\n' {
+			n++
+		}
+		var fl *audit.Failure
+		switch {
+		case errors.As(err, &fl):
+			if fl.Entry < 1 || fl.Entry > n+1 {
+				t.Fatalf("failure names entry %d of a %d-line log", fl.Entry, n)
+			}
+			if run.Verified {
+				t.Fatal("failed log marked verified")
+			}
+		case err != nil:
+			t.Fatalf("not a *Failure: %v", err)
+		default:
+			if !run.Verified || run.Entries != n || run.Ended == "" {
+				t.Fatalf("verified log: %d entries of %d lines, ended %q", run.Entries, n, run.Ended)
+			}
+		}
+	})
+}
