@@ -1,0 +1,106 @@
+package grpcnet
+
+import (
+	"bytes"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIssuedCertificatesNameTheirMember(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, id := range []string{"h1", "St-Mary_2.icu"} {
+		c, err := ParseCertificate(pki.member(t, id).Cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MemberID(c)
+		if err != nil || got != id {
+			t.Fatalf("MemberID = %q, %v; want %q", got, err, id)
+		}
+		if len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth {
+			t.Errorf("member certificate key usages %v, want client authentication only", c.ExtKeyUsage)
+		}
+	}
+	srv, err := ParseCertificate(pki.server.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MemberID(srv); err == nil {
+		t.Error("the server certificate names a member")
+	}
+	if err := srv.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("server certificate: %v", err)
+	}
+}
+
+func TestLoadCA(t *testing.T) {
+	pki := newTestPKI(t)
+	key, err := pki.ca.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := LoadCA(pki.ca.CertPEM(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ca.CertPEM(), pki.ca.CertPEM()) {
+		t.Fatal("loaded CA certificate differs")
+	}
+	// A certificate the loaded CA issues verifies against the original.
+	cert, _, err := ca.Issue(Leaf{Member: "h1", NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ParseCertificate(cert)
+	if err := c.CheckSignatureFrom(pki.ca.cert); err != nil {
+		t.Fatalf("certificate issued by the loaded CA: %v", err)
+	}
+
+	other := newTestPKI(t)
+	otherKey, _ := other.ca.KeyPEM()
+	member := pki.member(t, "h1")
+	cases := []struct {
+		name      string
+		cert, key []byte
+		want      string
+	}{
+		{"key of another CA", pki.ca.CertPEM(), otherKey, "does not match"},
+		{"member certificate", member.Cert, member.Key, "not a CA"},
+		{"no certificate", []byte("junk"), key, "no PEM CERTIFICATE"},
+		{"no key", pki.ca.CertPEM(), []byte("junk"), "no PEM PRIVATE KEY"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadCA(tc.cert, tc.key)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadCA: %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if _, _, err := pki.ca.Issue(Leaf{Member: "h1", NotBefore: time.Now(), NotAfter: time.Now().Add(-time.Hour)}); err == nil {
+		t.Error("issued a certificate with an empty validity period")
+	}
+}
+
+// FuzzParseCertificate checks that arbitrary PEM never panics the parser or
+// MemberID, and that a parsed certificate re-encodes to itself.
+func FuzzParseCertificate(f *testing.F) {
+	pki := newTestPKI(f)
+	f.Add(pki.member(f, "h1").Cert)
+	f.Add(pki.server.Cert)
+	f.Add(pki.ca.CertPEM())
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCertificate(b)
+		if err != nil {
+			return
+		}
+		MemberID(c)
+		again, err := ParseCertificate(certPEM(c.Raw))
+		if err != nil || !bytes.Equal(again.Raw, c.Raw) {
+			t.Fatalf("re-encoded certificate does not parse to itself: %v", err)
+		}
+	})
+}
