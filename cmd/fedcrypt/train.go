@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"text/tabwriter"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/model"
 	"gonum.org/v1/gonum/mat"
 )
@@ -18,6 +21,14 @@ func init() {
 
 // trainSettings are the knobs of central training.
 type trainSettings struct {
+	dp        bool
+	epsilon   float64
+	delta     float64
+	acct      string
+	clip      float64
+	q         float64 // 0: batch / training rows
+	steps     int
+	noise     string
 	model     string
 	normalize string
 	epochs    int
@@ -35,6 +46,19 @@ type trainResult struct {
 	TrainRows int `json:"train_rows"`
 	TestRows  int `json:"test_rows"`
 	Params    int `json:"params"`
+	privacy
+}
+
+// privacy is the DP part of a result: empty without --dp.
+type privacy struct {
+	Epsilon         float64 `json:"epsilon,omitempty"`
+	Delta           float64 `json:"delta,omitempty"`
+	Accountant      string  `json:"accountant,omitempty"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"`
+	SampleRate      float64 `json:"sample_rate,omitempty"`
+	Steps           int     `json:"steps,omitempty"`
+	ClipNorm        float64 `json:"clip_norm,omitempty"`
+	PrivacyUnit     string  `json:"privacy_unit,omitempty"`
 }
 
 func runTrain(ctx context.Context, e *env, args []string) error {
@@ -42,7 +66,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 Trains one model centrally on one data set (no federation) and prints its
 metrics on held-out rows. Imputation and normalization statistics are
 fitted on the training rows only. With --cv K it runs stratified K-fold
-cross-validation and prints the mean and standard deviation over folds.`)
+cross-validation and prints the mean and standard deviation over folds.
+
+With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
+per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian
+noise calibrated so the --steps cost at most --epsilon at --delta under the
+accountant, and reports the ε spent. Under --cv every row is in K−1
+training folds, so the ε reported composes K−1 trainings.`)
 	var df dataFlags
 	df.register(fs, "wdbc")
 	var s trainSettings
@@ -56,9 +86,44 @@ cross-validation and prints the mean and standard deviation over folds.`)
 	fs.Float64Var(&s.testFrac, "test-fraction", 0.2, "fraction of rows held out for testing (stratified)")
 	fs.Uint64Var(&s.seed, "seed", 1, "seed for the split, initialization and shuffling")
 	cv := fs.Int("cv", 0, "run stratified K-fold cross-validation with K folds instead of one split")
+	fs.BoolVar(&s.dp, "dp", false, "train with DP-SGD (defaults then: --optimizer sgd --lr 1)")
+	fs.Float64Var(&s.epsilon, "epsilon", 1, "with --dp: the privacy budget ε")
+	fs.Float64Var(&s.delta, "delta", 1e-5, "with --dp: δ")
+	fs.StringVar(&s.acct, "accountant", "rdp", "with --dp: rdp or pld")
+	fs.Float64Var(&s.clip, "clip", 1, "with --dp: per-example L2 clipping norm C")
+	fs.Float64Var(&s.q, "sample-rate", 0, "with --dp: Poisson sampling rate q (default --batch / training rows)")
+	fs.IntVar(&s.steps, "steps", 100, "with --dp: DP-SGD steps")
+	fs.StringVar(&s.noise, "noise", "fast", "with --dp: Gaussian sampler, fast or google")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if s.dp {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["optimizer"] {
+			s.optimizer = "sgd"
+		}
+		if !set["lr"] {
+			s.lr = 1
+		}
+		if !set["decay"] {
+			s.decay = 0
+		}
+		switch {
+		case !(s.epsilon > 0) || math.IsInf(s.epsilon, 0):
+			return usagef("--epsilon %v: must be positive and finite", s.epsilon)
+		case !(s.delta > 0 && s.delta < 1):
+			return usagef("--delta %v: must be in (0, 1)", s.delta)
+		case !(s.clip > 0) || math.IsInf(s.clip, 0):
+			return usagef("--clip %v: must be positive", s.clip)
+		case s.q != 0 && !(s.q > 0 && s.q <= 1):
+			return usagef("--sample-rate %v: must be in (0, 1]", s.q)
+		case s.steps < 1:
+			return usagef("--steps %d: must be at least 1", s.steps)
+		case s.acct != dp.KindRDP && s.acct != dp.KindPLD:
+			return usagef("--accountant %q: want rdp or pld", s.acct)
+		}
 	}
 	switch {
 	case s.epochs < 1:
@@ -92,6 +157,10 @@ cross-validation and prints the mean and standard deviation over folds.`)
 			return writeJSON(e.stdout, r)
 		}
 		fmt.Fprintf(e.stdout, "%s on %s: %d training rows, %d test rows, %d parameters\n", s.model, ds.Name, r.TrainRows, r.TestRows, r.Params)
+		if s.dp {
+			fmt.Fprintf(e.stdout, "  DP-SGD: ε = %.4g at δ = %g (%s accountant), noise multiplier %.4g, sample rate %.4g, %d steps, clip %g\n",
+				r.Epsilon, r.Delta, r.Accountant, r.NoiseMultiplier, r.SampleRate, r.Steps, r.ClipNorm)
+		}
 		printMetrics(e, r.Metrics)
 		return nil
 	}
@@ -100,6 +169,7 @@ cross-validation and prints the mean and standard deviation over folds.`)
 		return usageError{err.Error()}
 	}
 	var runs []model.Metrics
+	var folds1 []trainResult
 	for i, f := range folds {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -109,12 +179,30 @@ cross-validation and prints the mean and standard deviation over folds.`)
 			return fmt.Errorf("fold %d: %w", i+1, err)
 		}
 		runs = append(runs, r.Metrics)
+		folds1 = append(folds1, r)
 	}
 	sum := summarize(runs)
+	if s.dp {
+		// Every row trains in K−1 folds: compose those runs' steps.
+		var events []dp.Event
+		for _, r := range folds1[:len(folds1)-1] {
+			events = append(events, dp.Event{SampleRate: r.SampleRate, NoiseMultiplier: r.NoiseMultiplier, Steps: r.Steps})
+		}
+		eps, err := dp.Epsilon(dp.AccountantConfig{Kind: s.acct}, s.delta, events...)
+		if err != nil {
+			return err
+		}
+		sum.privacy = folds1[0].privacy
+		sum.Epsilon = eps
+	}
 	if *jsonOut {
 		return writeJSON(e.stdout, sum)
 	}
 	fmt.Fprintf(e.stdout, "%s on %s: %d-fold stratified cross-validation (mean ± standard deviation over folds)\n", s.model, ds.Name, *cv)
+	if s.dp {
+		fmt.Fprintf(e.stdout, "  DP-SGD per fold: ε = %.4g at δ = %g (%s), σ = %.4g, q = %.4g, %d steps, C = %g; over the %d folds each row trained in: ε = %.4g\n",
+			folds1[0].Epsilon, s.delta, s.acct, folds1[0].NoiseMultiplier, folds1[0].SampleRate, s.steps, s.clip, *cv-1, sum.Epsilon)
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	for _, m := range []struct {
 		name      string
@@ -149,18 +237,50 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 	if err != nil {
 		return trainResult{}, err
 	}
-	err = model.Fit(m, xtr, train.Y, model.FitConfig{
-		Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed,
-		Optimizer: model.OptimizerConfig{Name: s.optimizer, LR: s.lr, Decay: s.decay},
-	})
-	if err != nil {
+	opt := model.OptimizerConfig{Name: s.optimizer, LR: s.lr, Decay: s.decay}
+	var priv privacy
+	if s.dp {
+		if priv, err = trainPrivate(m, xtr, train, opt, s); err != nil {
+			return trainResult{}, err
+		}
+	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams()}, nil
+	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv}, nil
+}
+
+// trainPrivate runs DP-SGD with the noise multiplier calibrated for the
+// target ε over the steps, and returns the accountant's ε for them.
+func trainPrivate(m *model.Model, x *mat.Dense, train *data.Dataset, opt model.OptimizerConfig, s trainSettings) (privacy, error) {
+	units := train.Units
+	n := train.Rows()
+	if units != nil {
+		n = train.NumUnits()
+	}
+	q := s.q
+	if q == 0 {
+		q = min(1, float64(s.batch)/float64(n))
+	}
+	acct := dp.AccountantConfig{Kind: s.acct}
+	sigma, err := dp.CalibrateNoise(acct, s.epsilon, s.delta, q, s.steps)
+	if err != nil {
+		return privacy{}, err
+	}
+	cfg := dp.SGDConfig{ClipNorm: s.clip, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps, Optimizer: opt, Noise: s.noise}
+	if _, err := dp.Train(m, x, train.Y, units, cfg, crand.Reader); err != nil {
+		return privacy{}, err
+	}
+	eps, err := dp.Epsilon(acct, s.delta, cfg.Event())
+	if err != nil {
+		return privacy{}, err
+	}
+	return privacy{Epsilon: eps, Delta: s.delta, Accountant: s.acct, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps,
+		ClipNorm: s.clip, PrivacyUnit: train.PrivacyUnit}, nil
 }
 
 // cvSummary is the mean and standard deviation of each metric over folds.
 type cvSummary struct {
+	privacy
 	Folds        int     `json:"folds"`
 	Accuracy     float64 `json:"accuracy"`
 	AccuracyStd  float64 `json:"accuracy_std"`

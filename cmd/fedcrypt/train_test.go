@@ -91,3 +91,24 @@ func TestTrainBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestTrainDPSpendsAtMostTheTarget(t *testing.T) {
+	for _, acct := range []string{"rdp", "pld"} {
+		t.Run(acct, func(t *testing.T) {
+			var out map[string]any
+			decodeJSON(t, runCLI(t, "", "train", "--dp", "--epsilon", "1", "--accountant", acct, "--json"), &out)
+			eps, _ := out["epsilon"].(float64)
+			if eps <= 0.9 || eps > 1 {
+				t.Errorf("ε %v: want the whole budget of 1 and never more", eps)
+			}
+			if sigma, _ := out["noise_multiplier"].(float64); sigma < 1 {
+				t.Errorf("noise multiplier %v implausibly small for ε = 1 over 100 steps", sigma)
+			}
+			if acc, _ := out["accuracy"].(float64); acc < 0.85 {
+				t.Errorf("accuracy %v", acc)
+			}
+		})
+	}
+	wantOneLineError(t, runCLI(t, "", "train", "--dp", "--epsilon", "0"), "--epsilon")
+	wantOneLineError(t, runCLI(t, "", "train", "--dp", "--sample-rate", "2"), "--sample-rate")
+}
