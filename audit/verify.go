@@ -103,6 +103,11 @@ func VerifyFile(path string, fed *federation.Config, opt Options) (*Run, error) 
 	return VerifyRun(f, path, fed, opt)
 }
 
+// MinNoiseMultiplier is the smallest claimed noise multiplier whose ε
+// [VerifyRun] recomputes; a claim below it fails (its ε is far above any
+// cap a federation sets).
+const MinNoiseMultiplier = 0.01
+
 // MaxLog is the largest log [VerifyRun] reads (1 GiB).
 const MaxLog = 1 << 30
 
@@ -449,6 +454,16 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 	ev := dp.Event{SampleRate: c.DP.SampleRate, NoiseMultiplier: c.DP.NoiseMultiplier, Steps: int(c.DP.Steps)}
 	if err := ev.Validate(); err != nil {
 		return err
+	}
+	if ev.NoiseMultiplier < MinNoiseMultiplier {
+		// ε falls as σ grows, so ε at the floor is a lower bound on the
+		// claimed step's ε; the accountant is slow on vanishing σ.
+		ev.NoiseMultiplier = MinNoiseMultiplier
+		lo, err := dp.Epsilon(v.acct, v.fed.DP.Delta, append(slices.Clone(v.events[id]), ev)...)
+		if err == nil && lo > h.Cap*(1+ClaimTolerance) {
+			return fmt.Errorf("noise multiplier %g gives ε above %.6g, over its cap %g", c.DP.NoiseMultiplier, lo, h.Cap)
+		}
+		return fmt.Errorf("noise multiplier %g is below %g: no meaningful guarantee", c.DP.NoiseMultiplier, MinNoiseMultiplier)
 	}
 	v.events[id] = append(v.events[id], ev)
 	eps, err := dp.Epsilon(v.acct, v.fed.DP.Delta, v.events[id]...)

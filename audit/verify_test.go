@@ -186,6 +186,8 @@ func TestVerifyRunFailsAHospitalOverItsCap(t *testing.T) {
 		{"claimed over the cap", func(c *transport.Claim) { c.DP.Epsilon = 1.5 }, "over its cap"},
 		// The hospital trained with too little noise but claims the cap.
 		{"too little noise", func(c *transport.Claim) { c.DP.NoiseMultiplier /= 2; c.DP.Epsilon = 1 }, "exceeds its cap"},
+		// Vanishing noise, which the accountant is slow on, fails at once.
+		{"vanishing noise", func(c *transport.Claim) { c.DP.NoiseMultiplier = 1e-300; c.DP.Epsilon = 1 }, "over its cap"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func init() {
+	register(&command{name: "audit", summary: "compliance: verify a run's signed audit log and every hospital's ε", run: runAudit})
+}
+
+const auditUsage = "fedcrypt audit verify LOG|DIR [--config FEDERATION] [--identity KEY] [flags]"
+
+func runAudit(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(e.stderr, "usage: %s\n\nsubcommands:\n  verify    check a run's audit log against its federation config\n\n"+
+			"Run 'fedcrypt audit verify --help' for its flags.\n", auditUsage)
+		return flag.ErrHelp
+	}
+	if len(args) == 0 {
+		return usagef("audit: missing subcommand (run 'fedcrypt audit --help')")
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return usagef("audit: flag provided but not defined: %s (flags follow the subcommand)", args[0])
+	}
+	if args[0] != "verify" {
+		return usagef("audit: unknown subcommand %q (run 'fedcrypt audit --help')", args[0])
+	}
+	return runAuditVerify(ctx, e, args[1:])
+}
+
+// verifyFlags are the flags that name what a verification reads; the
+// report command shares them.
+type verifyFlags struct {
+	config           string
+	checkpoint       string
+	allowUnprotected bool
+	keys             keyFlags
+}
+
+func (v *verifyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.config, "config", "", "the federation config `file` (default: federation.json beside the log)")
+	fs.StringVar(&v.checkpoint, "checkpoint", "", "the sealed checkpoint `file` whose audit head anchors the log (default: checkpoint.age beside the log; opened with --identity)")
+	fs.BoolVar(&v.allowUnprotected, "allow-unprotected", false, "accept runs without DP (--no-dp) or encryption (--no-he); they are reported either way")
+	v.keys.register(fs)
+}
+
+// verifyTarget is what one verification reads: the log, the config, and
+// the anchor when an identity opened the checkpoint.
+type verifyTarget struct {
+	log     string
+	dir     string
+	fed     *federation.Config
+	anchor  *audit.Anchor
+	warning string // why the log is not anchored
+}
+
+// resolve finds the log and config from a LOG or DIR argument, and opens
+// the checkpoint when an identity is given.
+func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
+	t := &verifyTarget{log: arg, dir: filepath.Dir(arg)}
+	if st, err := os.Stat(arg); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	} else if st.IsDir() {
+		t.dir, t.log = arg, filepath.Join(arg, sim.FileAudit)
+	}
+	cfgPath := v.config
+	if cfgPath == "" {
+		cfgPath = filepath.Join(t.dir, sim.FileConfig)
+	}
+	fed, err := federation.Load(cfgPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && v.config == "" {
+			return nil, usagef("no %s in %s: name the federation config with --config", sim.FileConfig, t.dir)
+		}
+		return nil, fmt.Errorf("federation config: %w", err)
+	}
+	t.fed = fed
+	id, err := v.keys.load(e)
+	if err != nil {
+		return nil, fmt.Errorf("--identity: %w", err)
+	}
+	cp := v.checkpoint
+	if cp == "" {
+		cp = filepath.Join(t.dir, sim.FileCheckpoint)
+	}
+	switch {
+	case id == nil && v.checkpoint != "":
+		return nil, usagef("--checkpoint %s: give --identity to open it", v.checkpoint)
+	case id == nil:
+		t.warning = "not anchored: without --identity the sealed checkpoint's head is not checked, so a log cut off after its end entry would pass"
+		return t, nil
+	}
+	if t.anchor, err = openAnchor(cp, fed, id); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// openAnchor unseals the aggregator's checkpoint and returns the audit
+// head it records.
+func openAnchor(path string, fed *federation.Config, id *vault.Identity) (*audit.Anchor, error) {
+	aggPub, err := fed.Aggregator.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := vault.Unseal(path, aggregator.SealKindCheckpoint, aggPub, id)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var cp aggregator.Checkpoint
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if cp.ConfigHash != fed.Hash().String() {
+		return nil, fmt.Errorf("checkpoint %s: of another federation (config hash %.16s…)", path, cp.ConfigHash)
+	}
+	if len(cp.AuditHead) != 32 {
+		return nil, fmt.Errorf("checkpoint %s: audit head of %d bytes, want 32", path, len(cp.AuditHead))
+	}
+	a := &audit.Anchor{Round: cp.Round}
+	copy(a.Head[:], cp.AuditHead)
+	return a, nil
+}
+
+// verify runs the verification; a log that does not verify is a result,
+// not an error (failure is set).
+func (t *verifyTarget) verify(allowUnprotected bool) (run *audit.Run, failure *audit.Failure, err error) {
+	run, err = audit.VerifyFile(t.log, t.fed, audit.Options{Anchor: t.anchor, AllowUnprotected: allowUnprotected})
+	if errors.As(err, &failure) {
+		return run, failure, nil
+	}
+	return run, nil, err
+}
+
+// errNotVerified makes the exit status non-zero after the verdict has
+// been printed.
+type errNotVerified struct{ msg string }
+
+func (e errNotVerified) Error() string { return e.msg }
+
+func runAuditVerify(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "audit verify", auditUsage, `
+Verifies a run's audit log independently of the aggregator: the hash chain
+and every signature, with the keys in the federation config (never keys
+from the log); the order and completeness of the entries, against the head
+anchored in the sealed checkpoint when --identity opens it; every
+hospital's signed claims under its own key; and every hospital's ε,
+recomputed from the DP parameters it claimed in each round it contributed
+to, with the federation's accountant. It fails if a claimed ε is below the
+recomputed one or above the hospital's cap, and for runs without DP or
+encryption unless --allow-unprotected.
+
+Prints a one-line verdict (with --json, one JSON object); on failure, the
+entry number and the reason. Exit status 0 only when everything verifies.
+For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR' finds the
+config and checkpoint in DIR.`)
+	var vf verifyFlags
+	vf.register(fs)
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("audit verify: want one LOG or DIR argument, got %d", len(pos))
+	}
+	t, err := vf.resolve(e, pos[0])
+	if err != nil {
+		return err
+	}
+	run, failure, err := t.verify(vf.allowUnprotected)
+	if err != nil {
+		return err
+	}
+	verdict := verdictLine(t, run, failure)
+	if *jsonOut {
+		out := map[string]any{"verified": failure == nil, "log": t.log, "verdict": verdict, "anchored": run.Anchored,
+			"entries": run.Entries, "head": run.Head, "config_hash": run.ConfigHash, "unprotected": run.Unprotected,
+			"hospitals": hospitalsJSON(run)}
+		if failure != nil {
+			out["entry"], out["reason"] = failure.Entry, failure.Reason
+		}
+		if t.warning != "" {
+			out["warning"] = t.warning
+		}
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(e.stdout, verdict)
+		if t.warning != "" && failure == nil {
+			fmt.Fprintf(e.stderr, "warning: %s\n", t.warning)
+		}
+	}
+	if failure != nil {
+		return errNotVerified{fmt.Sprintf("audit verify %s: %v", t.log, failure)}
+	}
+	return nil
+}
+
+// verdictLine is the one-line verdict.
+func verdictLine(t *verifyTarget, run *audit.Run, f *audit.Failure) string {
+	if f != nil {
+		return fmt.Sprintf("FAILED: %s: entry %d: %s", t.log, f.Entry, f.Reason)
+	}
+	completed := 0
+	for _, r := range run.Rounds {
+		if r.Completed {
+			completed++
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "VERIFIED: %s: %d entries, %d rounds, %d hospitals", t.log, run.Entries, completed, len(run.Hospitals))
+	if run.DP {
+		maxEps := 0.0
+		for _, h := range run.Hospitals {
+			c, _ := h.Epsilon()
+			maxEps = max(maxEps, c)
+		}
+		fmt.Fprintf(&b, ", largest ε %.4g (δ = %g, %s) recomputed and within caps", maxEps, run.Delta, run.Accountant.Kind)
+	}
+	if run.Anchored {
+		fmt.Fprintf(&b, ", anchored at entry %d", run.AnchorEntry)
+	} else {
+		b.WriteString(", NOT anchored (no --identity)")
+	}
+	if len(run.Unprotected) > 0 {
+		fmt.Fprintf(&b, "; UNPROTECTED RUN: %s", strings.Join(run.Unprotected, "; "))
+	}
+	return b.String()
+}
+
+func hospitalsJSON(run *audit.Run) []map[string]any {
+	var out []map[string]any
+	for _, h := range run.Hospitals {
+		m := map[string]any{"id": h.ID, "rounds": len(h.Spends)}
+		if run.DP && h.Contributor {
+			c, r := h.Epsilon()
+			m["claimed_epsilon"], m["recomputed_epsilon"], m["cap"] = c, r, h.Cap
+		}
+		out = append(out, m)
+	}
+	return out
+}
