@@ -1,9 +1,12 @@
 package client
 
 import (
-	"encoding/json"
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 
@@ -11,42 +14,30 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-const sealKindLedger = "fedcrypt/ledger"
+const (
+	sealKindLedger = "fedcrypt/ledger"
+	// datasetKeyInfo derives the key of the data set digest from the
+	// hospital's signing key: only the hospital can link a ledger to its
+	// data, and a small data set's digest cannot be brute-forced by anyone
+	// else.
+	datasetKeyInfo = "fedcrypt/v1/dataset-digest-key"
+)
 
-// ledger is the hospital's privacy ledger for its data set: every DP-SGD
-// spend, the accountant's ε after it, and the budget guard. It is sealed to
-// the hospital's own identity after every change, before any result derived
-// from the spend leaves the hospital, so a crash can lose a result but never
-// under-count ε.
+// ledger is the hospital's privacy budget for its data set: a dp.Ledger
+// (every spend, the accountant's ε after it, the cap) kept sealed to the
+// hospital's own identity, one per data set across runs and federations.
+// Every spend is sealed to disk before training starts, so a crash can lose
+// a round's result but never under-count ε.
 type ledger struct {
 	c       *Client
-	acct    *dp.Accountant
+	l       *dp.Ledger
+	store   dp.Store
 	sigma   float64 // the noise multiplier this hospital trains with
 	epsilon float64 // spent so far
-	cap     float64
-	entries []ledgerEntry
 }
 
-// ledgerEntry is one round's spend.
-type ledgerEntry struct {
-	Federation      string  `json:"federation"` // config hash
-	Round           uint64  `json:"round"`
-	SampleRate      float64 `json:"sample_rate"`
-	NoiseMultiplier float64 `json:"noise_multiplier"`
-	Steps           int     `json:"steps"`
-	ClipNorm        float64 `json:"clip_norm"`
-	PrivacyUnit     string  `json:"privacy_unit,omitempty"`
-	Epsilon         float64 `json:"epsilon"` // the accountant's ε after this entry
-}
-
-type ledgerFile struct {
-	Accountant *dp.Accountant `json:"accountant"`
-	Delta      float64        `json:"delta"`
-	Entries    []ledgerEntry  `json:"entries"`
-}
-
-// openLedger loads the hospital's sealed ledger (or starts an empty one)
-// and calibrates the noise multiplier so that the federation's planned
+// openLedger loads the sealed ledger of the hospital's data set (or starts
+// one) and calibrates the noise multiplier so that the federation's planned
 // rounds fit what is left of the cap.
 func openLedger(c *Client) (*ledger, error) {
 	l := &ledger{c: c}
@@ -54,89 +45,119 @@ func openLedger(c *Client) (*ledger, error) {
 	if !d.Enabled || !c.me.Contributor {
 		return l, nil
 	}
-	l.cap = d.Epsilon
-	cfg := dp.AccountantConfig{Kind: d.Accountant}
-	var err error
-	if l.acct, err = dp.NewAccountant(cfg); err != nil {
+	key, err := hkdf.Key(sha256.New, c.cfg.Identity.SigningKey().Seed(), nil, datasetKeyInfo, 32)
+	if err != nil {
 		return nil, err
 	}
-	if path := c.statePath("ledger"); path != "" {
-		writer := c.cfg.Identity.SigningPublicKey()
-		raw, err := vault.Unseal(path, sealKindLedger, writer, c.cfg.Identity)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("ledger: %w", err)
-		default:
-			var f ledgerFile
-			if err := json.Unmarshal(raw, &f); err != nil {
-				return nil, fmt.Errorf("ledger %s: %w", path, err)
-			}
-			if f.Accountant.Config().Kind != d.Accountant || f.Delta != d.Delta {
-				return nil, fmt.Errorf("ledger %s: kept with accountant %s and δ %g, the federation uses %s and δ %g",
-					path, f.Accountant.Config().Kind, f.Delta, d.Accountant, d.Delta)
-			}
-			l.acct, l.entries = f.Accountant, f.Entries
-			if l.epsilon, err = l.acct.Epsilon(d.Delta); err != nil {
-				return nil, err
-			}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.cfg.Data.WriteCSV(pw)) }()
+	id, err := dp.DatasetID(key, pr)
+	pr.Close()
+	if err != nil {
+		return nil, err
+	}
+	cfg := dp.LedgerConfig{EpsilonCap: d.Epsilon, Delta: d.Delta, Accountant: dp.AccountantConfig{Kind: d.Accountant}}
+	l.store = &sealedStore{c: c, path: c.statePath("ledger-" + id[:16])}
+	ctx := context.Background()
+	l.l, err = dp.LoadLedger(ctx, l.store)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		units := c.cfg.Data.Rows()
+		if c.units != nil {
+			units = c.cfg.Data.NumUnits()
+		}
+		if l.l, err = dp.NewLedger(id, units, cfg); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		got := l.l.Config()
+		if l.l.Dataset() != id || got.Delta != cfg.Delta || got.Accountant.Kind != cfg.Accountant.Kind || got.EpsilonCap != cfg.EpsilonCap {
+			return nil, fmt.Errorf("ledger of this data set keeps ε ≤ %g at δ %g (%s); the federation asks ε ≤ %g at δ %g (%s)",
+				got.EpsilonCap, got.Delta, got.Accountant.Kind, cfg.EpsilonCap, cfg.Delta, cfg.Accountant.Kind)
 		}
 	}
+	l.epsilon = l.l.Epsilon()
+	var spent []dp.Event
+	for _, e := range l.l.Entries() {
+		spent = append(spent, e.Event)
+	}
 	planned := c.fed.Training.Rounds * c.fed.Training.LocalSteps
-	if l.epsilon >= l.cap {
+	if l.epsilon >= d.Epsilon {
 		l.sigma = math.Inf(1)
 		return l, nil
 	}
-	l.sigma, err = dp.CalibrateNoise(cfg, l.cap, d.Delta, d.SampleRate, planned, l.acct.Events()...)
+	l.sigma, err = dp.CalibrateNoise(cfg.Accountant, d.Epsilon, d.Delta, d.SampleRate, planned, spent...)
 	if err != nil {
-		return nil, fmt.Errorf("calibrate noise for ε ≤ %g over %d steps: %w", l.cap, planned, err)
+		return nil, fmt.Errorf("calibrate noise for ε ≤ %g over %d steps: %w", d.Epsilon, planned, err)
 	}
 	return l, nil
 }
 
-// reserve charges this round's steps if they fit the cap, and seals the
-// ledger before returning; it wraps dp.ErrBudgetExhausted otherwise.
+// reserve charges this round's steps if they fit the cap, sealing the
+// ledger before it returns; it wraps dp.ErrBudgetExhausted otherwise.
 func (l *ledger) reserve(round uint64) error {
 	d := l.c.fed.DP
 	if !d.Enabled {
 		return nil
 	}
-	steps := l.c.fed.Training.LocalSteps
-	ev := dp.Event{SampleRate: d.SampleRate, NoiseMultiplier: l.sigma, Steps: steps}
 	if math.IsInf(l.sigma, 1) {
-		return fmt.Errorf("ε %.4g of cap %g spent: %w", l.epsilon, l.cap, dp.ErrBudgetExhausted)
+		return fmt.Errorf("ε %.4g of cap %g already spent: %w", l.epsilon, d.Epsilon, dp.ErrBudgetExhausted)
 	}
-	eps, err := dp.Epsilon(l.acct.Config(), d.Delta, append(l.acct.Events(), ev)...)
+	unit := d.PrivacyUnit
+	if unit == "" {
+		unit = "record"
+	}
+	eps, err := l.l.Reserve(context.Background(), l.store, dp.Entry{
+		Run:      fmt.Sprintf("federation-%.16s/round-%d", l.c.hash.String(), round),
+		Kind:     dp.EntryTraining,
+		Event:    dp.Event{SampleRate: d.SampleRate, NoiseMultiplier: l.sigma, Steps: l.c.fed.Training.LocalSteps},
+		ClipNorm: d.ClipNorm, PrivacyUnit: unit,
+	})
 	if err != nil {
-		return err
-	}
-	if eps > l.cap*(1+1e-9) {
-		return fmt.Errorf("round %d would bring ε to %.4g, over the cap %g: %w", round, eps, l.cap, dp.ErrBudgetExhausted)
-	}
-	if err := l.acct.Add(ev); err != nil {
 		return err
 	}
 	l.epsilon = eps
-	l.entries = append(l.entries, ledgerEntry{Federation: l.c.hash.String(), Round: round, SampleRate: d.SampleRate,
-		NoiseMultiplier: l.sigma, Steps: steps, ClipNorm: d.ClipNorm, PrivacyUnit: d.PrivacyUnit, Epsilon: eps})
-	return l.save()
-}
-
-func (l *ledger) save() error {
-	b, err := json.Marshal(ledgerFile{Accountant: l.acct, Delta: l.c.fed.DP.Delta, Entries: l.entries})
-	if err != nil {
-		return err
-	}
-	if err := l.c.seal("ledger", sealKindLedger, b); err != nil {
-		return fmt.Errorf("seal ledger: %w", err)
-	}
 	return nil
 }
 
 func (l *ledger) steps() int {
+	if l.l == nil {
+		return 0
+	}
 	n := 0
-	for _, e := range l.entries {
+	for _, e := range l.l.Entries() {
 		n += e.Steps
 	}
 	return n
+}
+
+// sealedStore keeps a ledger in a file sealed to the hospital's own
+// identity and signed by it; without a state directory it keeps the bytes
+// in memory.
+type sealedStore struct {
+	c    *Client
+	path string // "" = memory only
+	mem  []byte
+}
+
+func (s *sealedStore) Load(ctx context.Context) ([]byte, error) {
+	if s.path == "" {
+		if s.mem == nil {
+			return nil, fs.ErrNotExist
+		}
+		return s.mem, nil
+	}
+	id := s.c.cfg.Identity
+	return vault.Unseal(s.path, sealKindLedger, id.SigningPublicKey(), id)
+}
+
+func (s *sealedStore) Save(ctx context.Context, b []byte) error {
+	if s.path == "" {
+		s.mem = append(s.mem[:0], b...)
+		return nil
+	}
+	id := s.c.cfg.Identity
+	return vault.Seal(s.path, sealKindLedger, b, id.SigningKey(), id.Recipients()...)
 }
