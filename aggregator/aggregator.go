@@ -93,6 +93,7 @@ type aggregator struct {
 	pkBytes []byte
 	round   uint64
 	nonce   []byte
+	cur     *Round // the round under way, which collects refusals
 }
 
 // Run coordinates a whole run over hub: setup, then the federation's rounds.
@@ -240,6 +241,9 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			env, err = a.open(in)
 			if err != nil {
 				a.log.Warn("refused a message", "hospital", in.From, "round", a.round, "reason", err)
+				if a.cur != nil {
+					a.cur.Refused[in.From] = err.Error()
+				}
 				continue
 			}
 			if env.Kind == transport.KindHello {

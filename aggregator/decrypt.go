@@ -45,6 +45,10 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 		a.log.Info("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
 		err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+			if env != nil && env.Kind == transport.KindUpload {
+				a.refuseLateUpload(env, rep)
+				return false, nil
+			}
 			if !slices.Contains(set, in.From) {
 				// A late answer to an earlier attempt is expected; a share
 				// from a key holder never asked is not.
@@ -72,6 +76,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			case transport.KindRefuse:
 				d, _ := transport.ParseDecline(env.Body)
 				a.log.Warn("key holder refused to decrypt", "hospital", env.From, "round", a.round, "reason", d.Reason)
+				rep.Refused[env.From] = "refused to decrypt: " + d.Reason
 				excluded[env.From] = true
 				return true, nil
 			}
@@ -153,4 +158,15 @@ func (a *aggregator) pickSet(excluded map[string]bool) []string {
 	}
 	slices.SortFunc(set, func(x, y string) int { return a.fed.Index(x) - a.fed.Index(y) })
 	return set
+}
+
+// refuseLateUpload records an upload that arrives once the round's uploads
+// are closed: a duplicate of one already summed, or one too late.
+func (a *aggregator) refuseLateUpload(env *federation.Envelope, rep *Round) {
+	reason := "upload after the round's uploads closed"
+	if _, dup := rep.Claims[env.From]; dup {
+		reason = "duplicate upload"
+	}
+	rep.Refused[env.From] = reason
+	a.log.Warn("refused an upload", "hospital", env.From, "round", a.round, "reason", reason)
 }

@@ -84,6 +84,8 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	start := time.Now()
 	rep := &Round{Number: r, Attempt: attempt, Declined: map[string]string{}, Refused: map[string]string{},
 		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
+	a.cur = rep
+	defer func() { a.cur = nil }()
 	a.round = r
 	a.nonce = make([]byte, 16)
 	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
@@ -139,6 +141,9 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 			rep.BytesUp += int64(len(in.Data))
 			headers = append(headers, env.Header())
 			totalWeight += claim.Weight
+		case transport.KindShare:
+			rep.Refused[env.From] = "decryption share outside a decryption request"
+			a.log.Warn("refused a decryption share", "hospital", env.From, "round", r, "reason", "no decryption requested")
 		case transport.KindDecline:
 			if env.Round == r && bytes.Equal(env.Nonce, a.nonce) {
 				d, _ := transport.ParseDecline(env.Body)
