@@ -60,6 +60,17 @@
 // A failure is a *[Failure] naming the first entry at fault (1-based; one
 // past the last when entries are missing at the end).
 //
+// # Report
+//
+// A [Report] turns a verification into a page for a compliance officer:
+// [Report.WriteHTML] writes one self-contained HTML page (inline CSS, plots
+// drawn with gonum.org/v1/plot as inline SVG), [Report.WriteMarkdown]
+// Markdown with the plots as SVG files. It shows any unprotected setting
+// first, the verdict, each hospital's guarantee in words, ε over rounds
+// against the cap, accuracy and AUC over rounds ([ReadMetrics]),
+// participation per round, the CKKS preset and its security level, T and
+// min-contributors, and the commitments the log holds.
+//
 // A [Log] is safe for concurrent use; [VerifyRun] is a pure function of
 // its inputs.
 package audit

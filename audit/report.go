@@ -1,0 +1,235 @@
+package audit
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Report is a compliance report on one run: what verification established,
+// its verdict, and the run's public metrics.
+type Report struct {
+	Source  string   // the run directory or log the report is on
+	Run     *Run     // from VerifyRun
+	Failure *Failure // nil when the log verified
+	// Note qualifies a verdict, e.g. that the log was not anchored.
+	Note string
+	// Metrics are the global model's evaluation per round, when the run
+	// published them ([ReadMetrics]); nil otherwise.
+	Metrics []Metrics
+}
+
+// Metrics is one round's evaluation of the global model on held-out rows.
+type Metrics struct {
+	Round     uint64
+	Attempt   int
+	Completed bool
+	Accuracy  float64
+	F1        float64
+	AUC       float64
+}
+
+// ReadMetrics reads a run's per-round metrics file (CSV with a header
+// naming at least round, completed, accuracy and auc; attempt and f1 are
+// read when present), as `fedcrypt sim --out` writes it.
+func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %w", source, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimSpace(h)] = i
+	}
+	for _, need := range []string{"round", "completed", "accuracy", "auc"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("%s: no %q column", source, need)
+		}
+	}
+	var out []Metrics
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		var m Metrics
+		field := func(name string) (string, bool) {
+			i, ok := col[name]
+			if !ok || i >= len(rec) {
+				return "", false
+			}
+			return rec[i], true
+		}
+		bad := func(name string, err error) error {
+			return fmt.Errorf("%s: line %d: %s: %w", source, line, name, err)
+		}
+		s, _ := field("round")
+		if m.Round, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return nil, bad("round", err)
+		}
+		m.Attempt = 1
+		if s, ok := field("attempt"); ok {
+			if m.Attempt, err = strconv.Atoi(s); err != nil {
+				return nil, bad("attempt", err)
+			}
+		}
+		s, _ = field("completed")
+		if m.Completed, err = strconv.ParseBool(s); err != nil {
+			return nil, bad("completed", err)
+		}
+		for _, f := range []struct {
+			name string
+			dst  *float64
+		}{{"accuracy", &m.Accuracy}, {"auc", &m.AUC}, {"f1", &m.F1}} {
+			s, ok := field(f.name)
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err == nil && !(v >= 0 && v <= 1) {
+				err = errors.New("not in [0, 1]")
+			}
+			if err != nil {
+				return nil, bad(f.name, err)
+			}
+			*f.dst = v
+		}
+		out = append(out, m)
+	}
+}
+
+// view is what the templates show, prepared from a Report.
+type view struct {
+	*Report
+	Verified   bool
+	Verdict    string
+	Hospitals  []hospitalView
+	Rounds     []roundView
+	Plots      []plotView
+	FinalModel string
+	Completed  int
+}
+
+type hospitalView struct {
+	ID, Roles, Guarantee, Claimed, Recomputed, Cap string
+	Rounds                                         int
+}
+
+type roundView struct {
+	Round, Status, Contributors, Declined, Dropped, Set, Model string
+	Uploads                                                    []UploadFacts
+}
+
+type plotView struct {
+	Title, File string
+	SVG         template.HTML
+}
+
+func (r *Report) view(plots []Plot) *view {
+	v := &view{Report: r, Verified: r.Failure == nil && r.Run.Verified}
+	if v.Verified {
+		v.Verdict = "VERIFIED: hash chain, every signature (keys from the federation config), every hospital's signed claims, and every hospital's ε recomputed within its cap"
+		if r.Run.Anchored {
+			v.Verdict += fmt.Sprintf("; complete up to the sealed checkpoint's head (entry %d)", r.Run.AnchorEntry)
+		}
+	} else if r.Failure != nil {
+		v.Verdict = fmt.Sprintf("VERIFICATION FAILED at entry %d: %s", r.Failure.Entry, r.Failure.Reason)
+	} else {
+		v.Verdict = "NOT VERIFIED"
+	}
+	f := func(x float64) string {
+		if math.IsInf(x, 1) {
+			return "∞"
+		}
+		return strconv.FormatFloat(x, 'g', 4, 64)
+	}
+	for _, h := range r.Run.Hospitals {
+		hv := hospitalView{ID: h.ID, Rounds: len(h.Spends), Guarantee: r.Run.Guarantee(h), Claimed: "—", Recomputed: "—", Cap: "—"}
+		var roles []string
+		if h.Contributor {
+			roles = append(roles, "contributor")
+		}
+		if h.KeyHolder {
+			roles = append(roles, "key holder")
+		}
+		hv.Roles = strings.Join(roles, ", ")
+		if r.Run.DP && h.Contributor {
+			c, rc := h.Epsilon()
+			hv.Claimed, hv.Recomputed, hv.Cap = f(c), f(rc), f(h.Cap)
+		}
+		if !h.Contributor {
+			hv.Guarantee = "contributes no data"
+		}
+		v.Hospitals = append(v.Hospitals, hv)
+	}
+	list := func(s []string) string {
+		if len(s) == 0 {
+			return "—"
+		}
+		return strings.Join(s, ", ")
+	}
+	for _, rf := range r.Run.Rounds {
+		rv := roundView{Round: fmt.Sprint(rf.Round), Contributors: list(rf.Contributors), Dropped: list(rf.Dropped),
+			Set: list(rf.DecryptionSet), Model: rf.ModelDigest, Uploads: rf.Uploads, Status: "completed"}
+		if rf.Attempt > 1 {
+			rv.Round += fmt.Sprintf(" (attempt %d)", rf.Attempt)
+		}
+		if !rf.Completed {
+			rv.Status = "abandoned: " + rf.Reason
+		} else {
+			v.Completed++
+			v.FinalModel = rf.ModelDigest
+		}
+		var dec []string
+		for id, why := range rf.Declined {
+			dec = append(dec, id+" ("+why+")")
+		}
+		rv.Declined = list(dec)
+		v.Rounds = append(v.Rounds, rv)
+	}
+	for _, p := range plots {
+		v.Plots = append(v.Plots, plotView{Title: p.Title, SVG: template.HTML(p.SVG), File: p.Name})
+	}
+	return v
+}
+
+// WriteHTML writes the report as one self-contained HTML page: inline CSS
+// and the plots as inline SVG, nothing fetched from the network.
+func (r *Report) WriteHTML(w io.Writer) error {
+	plots, err := r.Plots()
+	if err != nil {
+		return err
+	}
+	return htmlTemplate.Execute(w, r.view(plots))
+}
+
+// WriteMarkdown writes the report as Markdown to w, and its plots as SVG
+// files named stem-NAME.svg in dir, linked relative to the Markdown file
+// (which belongs in dir).
+func (r *Report) WriteMarkdown(w io.Writer, dir, stem string) error {
+	plots, err := r.Plots()
+	if err != nil {
+		return err
+	}
+	v := r.view(plots)
+	for i, p := range plots {
+		name := stem + "-" + p.Name + ".svg"
+		if err := os.WriteFile(filepath.Join(dir, name), append([]byte(`<?xml version="1.0"?>`+"\n"), p.SVG...), 0o644); err != nil {
+			return fmt.Errorf("write plot: %w", err)
+		}
+		v.Plots[i].File = name
+	}
+	return markdownTemplate.Execute(w, v)
+}

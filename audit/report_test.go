@@ -1,0 +1,216 @@
+package audit_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/sim"
+)
+
+// report verifies a run and builds its report with the run's metrics.
+func report(t *testing.T, dir string, opt audit.Options) *audit.Report {
+	t.Helper()
+	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), opt)
+	var f *audit.Failure
+	if err != nil && !errors.As(err, &f) {
+		t.Fatal(err)
+	}
+	rf, err := os.Open(filepath.Join(dir, sim.FileRounds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rf.Close()
+	m, err := audit.ReadMetrics(rf, sim.FileRounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &audit.Report{Source: dir, Run: run, Failure: f, Metrics: m}
+}
+
+// wellFormedSVG checks that each plot is one well-formed XML document
+// rooted at <svg> that draws something.
+func wellFormedSVG(t *testing.T, name string, svg []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	paths, root := 0, ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plot %s: not well-formed SVG: %v", name, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "path" {
+				paths++
+			}
+		}
+	}
+	if root != "svg" || paths < 10 {
+		t.Fatalf("plot %s: root <%s>, %d paths", name, root, paths)
+	}
+}
+
+func TestReportHTML(t *testing.T) {
+	dir := simRun(t, 3, nil)
+	rep := report(t, dir, audit.Options{Anchor: anchor(t, dir)})
+	plots, err := rep.Plots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range plots {
+		names = append(names, p.Name)
+		wellFormedSVG(t, p.Name, p.SVG)
+	}
+	if strings.Join(names, ",") != "epsilon,metrics,participation" {
+		t.Fatalf("plots %v", names)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	fed := loadFed(t, dir)
+	for _, want := range []string{
+		"VERIFIED", "entry 4", // verdict, anchored at the last round's entry
+		"one record (add/remove one row)", "rdp", "δ = 1e-05", // the guarantee
+		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`,
+		"compact", "128-bit", // preset and security level
+		"threshold T</dt><dd>2 ", "min contributors</dt><dd>3 ",
+		fed.Hash().String(), rep.Run.Head, rep.Run.Rounds[2].ModelDigest, // commitments
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "UNPROTECTED") {
+		t.Error("a protected run flagged unprotected")
+	}
+	// Self-contained: nothing is fetched.
+	if m := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|@import|url\(`).FindString(page); m != "" {
+		t.Errorf("page references an external resource: %q", m)
+	}
+}
+
+func TestReportFlagsUnprotectedAndFailedRuns(t *testing.T) {
+	dir := simRun(t, 2, func(c *sim.Config) { c.DP = false })
+	var b bytes.Buffer
+	if err := report(t, dir, audit.Options{}).WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	un := strings.Index(page, "UNPROTECTED RUN: no differential privacy")
+	fig := strings.Index(page, "<figure")
+	if un < 0 || fig < 0 || un > fig {
+		t.Fatalf("unprotected banner at %d, first figure at %d", un, fig)
+	}
+	if !strings.Contains(page, "VERIFICATION FAILED at entry 1") || strings.Contains(page, "plot-epsilon") {
+		t.Error("a run without DP: verdict or ε plot wrong")
+	}
+}
+
+func TestReportMarkdownWritesPlotFiles(t *testing.T) {
+	dir := simRun(t, 2, nil)
+	out := t.TempDir()
+	var b bytes.Buffer
+	if err := report(t, dir, audit.Options{}).WriteMarkdown(&b, out, "report"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, name := range []string{"epsilon", "metrics", "participation"} {
+		file := "report-" + name + ".svg"
+		if !strings.Contains(md, "]("+file+")") {
+			t.Errorf("markdown does not link %s", file)
+		}
+		svg, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wellFormedSVG(t, name, svg)
+	}
+	if !strings.Contains(md, "| h1 | contributor, key holder |") || !strings.Contains(md, "**VERIFIED") {
+		t.Errorf("markdown:\n%s", md)
+	}
+}
+
+func TestReadMetrics(t *testing.T) {
+	const header = "round,attempt,completed,contributors,dropped,train_loss,accuracy,f1,auc,epsilon,bytes_up,seconds\n"
+	good := header + "1,1,true,3,0,0.5,0.75,0.69,0.82,0.57,188784,0.12\n2,2,false,1,2,0,0,0,0,0.8,0,0.01\n"
+	m, err := audit.ReadMetrics(strings.NewReader(good), "rounds.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []audit.Metrics{{Round: 1, Attempt: 1, Completed: true, Accuracy: 0.75, F1: 0.69, AUC: 0.82}, {Round: 2, Attempt: 2}}
+	if len(m) != 2 || m[0] != want[0] || m[1] != want[1] {
+		t.Fatalf("got %+v, want %+v", m, want)
+	}
+	for _, c := range []struct{ name, in, frag string }{
+		{"empty", "", "header"},
+		{"no auc column", "round,completed,accuracy\n1,true,0.5\n", `"auc"`},
+		{"accuracy above 1", header + "1,1,true,3,0,0.5,1.5,0.69,0.82,0.57,1,0.1\n", "line 2: accuracy"},
+		{"bad round", header + "x,1,true,3,0,0.5,0.5,0.69,0.82,0.57,1,0.1\n", "line 2: round"},
+		{"short row", header + "1,1\n", "line 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := audit.ReadMetrics(strings.NewReader(c.in), "rounds.csv")
+			if err == nil || !strings.Contains(err.Error(), c.frag) || !strings.HasPrefix(err.Error(), "rounds.csv") {
+				t.Fatalf("error %v, want one naming rounds.csv and %q", err, c.frag)
+			}
+		})
+	}
+}
+
+// FuzzReadMetrics: never panics; what it reads writes back as a file it
+// reads the same.
+func FuzzReadMetrics(f *testing.F) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "rounds.csv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add([]byte("round,completed,accuracy,auc\n1,true,0.5,0.5\n"))
+	f.Add([]byte("round,completed,accuracy,auc\n1,true,NaN,0.5\n"))
+	f.Add([]byte("\"round\",completed\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := audit.ReadMetrics(bytes.NewReader(in), "fuzz")
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		b.WriteString("round,attempt,completed,accuracy,f1,auc\n")
+		for _, r := range m {
+			if !(r.Accuracy >= 0 && r.Accuracy <= 1 && r.AUC >= 0 && r.AUC <= 1 && r.F1 >= 0 && r.F1 <= 1) {
+				t.Fatalf("metric out of [0, 1]: %+v", r)
+			}
+			b.WriteString(strings.Join([]string{u(r.Round), i(r.Attempt), bl(r.Completed), fl(r.Accuracy), fl(r.F1), fl(r.AUC)}, ",") + "\n")
+		}
+		again, err := audit.ReadMetrics(strings.NewReader(b.String()), "again")
+		if err != nil || len(again) != len(m) {
+			t.Fatalf("re-read: %v", err)
+		}
+		for k := range m {
+			if again[k] != m[k] {
+				t.Fatalf("row %d: %+v, then %+v", k, m[k], again[k])
+			}
+		}
+	})
+}
+
+func u(v uint64) string   { return strconv.FormatUint(v, 10) }
+func i(v int) string      { return strconv.Itoa(v) }
+func bl(v bool) string    { return strconv.FormatBool(v) }
+func fl(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/sim"
+)
+
+func init() {
+	register(&command{name: "report", summary: "compliance report of a run: HTML (or Markdown) with plots", run: runReport})
+}
+
+func runReport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "report", "fedcrypt report LOG|DIR -o report.html [flags]", `
+Writes a compliance report on a run: the verification verdict (the checks
+of 'fedcrypt audit verify'), each hospital's guarantee in plain words
+((ε, δ), accountant, neighbouring relation, privacy unit), plots of ε over
+rounds per hospital against its cap, test accuracy and AUC over rounds
+(from the run's rounds.csv, when present) and participation per round, the
+CKKS preset and its security level, T and min-contributors, the
+commitments in the log, and any unprotected run flagged at the top.
+
+The HTML page is self-contained (inline CSS, plots as inline SVG); with
+--format md, Markdown with the plots as SVG files beside it. The report is
+written whether or not the log verifies; its verdict says which.`)
+	var vf verifyFlags
+	vf.register(fs)
+	var out string
+	fs.StringVar(&out, "out", "", "write the report to `file` (default report.html, or report.md with --format md)")
+	fs.StringVar(&out, "o", "", "short for --out")
+	format := fs.String("format", "html", "html or md")
+	metrics := fs.String("metrics", "", "per-round metrics CSV `file` (default: rounds.csv beside the log, when present)")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("report: want one LOG or DIR argument, got %d", len(pos))
+	}
+	if *format != "html" && *format != "md" {
+		return usagef("--format %q: want html or md", *format)
+	}
+	if out == "" {
+		out = "report." + *format
+	}
+	t, err := vf.resolve(e, pos[0])
+	if err != nil {
+		return err
+	}
+	run, failure, err := t.verify(vf.allowUnprotected)
+	if err != nil {
+		return err
+	}
+	rep := &audit.Report{Source: pos[0], Run: run, Failure: failure, Note: t.warning}
+	mpath := *metrics
+	if mpath == "" {
+		mpath = filepath.Join(t.dir, sim.FileRounds)
+	}
+	switch f, err := os.Open(mpath); {
+	case err == nil:
+		rep.Metrics, err = audit.ReadMetrics(f, mpath)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	case *metrics != "" || !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("metrics: %w", err)
+	}
+	var b bytes.Buffer
+	if *format == "md" {
+		stem := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
+		err = rep.WriteMarkdown(&b, filepath.Dir(out), stem)
+	} else {
+		err = rep.WriteHTML(&b)
+	}
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	verdict := verdictLine(t, run, failure)
+	if *jsonOut {
+		return writeJSON(e.stdout, map[string]any{"out": out, "format": *format, "verified": failure == nil,
+			"verdict": verdict, "unprotected": run.Unprotected, "bytes": b.Len()})
+	}
+	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n%s\n", out, b.Len(), verdict)
+	return nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportHTMLAndMarkdown(t *testing.T) {
+	run := simOut(t)
+	dir := t.TempDir()
+	r := runCLI(t, dir, "report", run, "-o", "r.html", "-i", filepath.Join(run, "researcher.key"))
+	if r.code != 0 || !strings.Contains(r.stdout, "wrote r.html") || !strings.Contains(r.stdout, "VERIFIED") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "r.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "<style>", `<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, "<svg"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	var out map[string]any
+	decodeJSON(t, runCLI(t, dir, "report", run, "--format", "md", "--out", "r.md", "--json"), &out)
+	if out["out"] != "r.md" || out["verified"] != true {
+		t.Errorf("--json: %v", out)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "r.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, plot := range []string{"r-epsilon.svg", "r-metrics.svg", "r-participation.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, plot)); err != nil || !strings.Contains(string(md), "("+plot+")") {
+			t.Errorf("plot %s: %v", plot, err)
+		}
+	}
+}
+
+func TestReportOfATamperedLogSaysSo(t *testing.T) {
+	run := simOut(t)
+	path := filepath.Join(run, "audit.jsonl")
+	raw, _ := os.ReadFile(path)
+	l := strings.SplitAfter(string(raw), "\n")
+	os.WriteFile(path, []byte(strings.Join(l[:3], "")), 0o600) // end entry cut off
+	dir := t.TempDir()
+	r := runCLI(t, dir, "report", run, "-o", "r.html")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "r.html"))
+	if !strings.Contains(string(page), "VERIFICATION FAILED at entry 4") {
+		t.Error("the report of a cut log does not say verification failed")
+	}
+}
+
+func TestReportBadInvocations(t *testing.T) {
+	run := simOut(t)
+	dir := t.TempDir()
+	cases := []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"no argument", []string{"report"}, []string{"one LOG or DIR"}},
+		{"bad format", []string{"report", run, "--format", "pdf"}, []string{"--format", "pdf"}},
+		{"missing metrics file", []string{"report", run, "--metrics", filepath.Join(dir, "nope.csv")}, []string{"nope.csv"}},
+		{"unwritable output", []string{"report", run, "-o", filepath.Join(dir, "no", "such", "r.html")}, []string{"r.html"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantOneLineError(t, runCLI(t, dir, c.args...), c.fragments...)
+		})
+	}
+}
