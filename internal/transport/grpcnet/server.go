@@ -68,7 +68,8 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	inbox    chan transport.Incoming
-	closed   chan struct{}
+	closed   chan struct{} // Recv and Send stop
+	draining chan struct{} // writers flush what is queued, then end their sessions
 	shutOnce sync.Once
 	workers  sync.WaitGroup
 
@@ -118,7 +119,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, inbox: make(chan transport.Incoming, cfg.Buffer),
-		closed: make(chan struct{}), sessions: map[string]*session{}}
+		closed: make(chan struct{}), draining: make(chan struct{}), sessions: map[string]*session{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -156,18 +157,16 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown reports the service as not serving, ends every member's
-// session, and stops the server once the streams are gone or ctx ends.
-// Pending and later Recv calls return [transport.ErrClosed].
+// Shutdown reports the service as not serving, writes out what is queued
+// for each member (the aggregator's last "done" among it), ends every
+// session, and stops the server once the streams are gone or ctx ends,
+// whichever is first. Pending and later Recv and Send calls return
+// [transport.ErrClosed].
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		s.health.Shutdown()
 		close(s.closed)
-		s.mu.Lock()
-		for _, ss := range s.sessions {
-			ss.cancel(errShutdown)
-		}
-		s.mu.Unlock()
+		close(s.draining)
 	})
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
@@ -201,6 +200,11 @@ func (s *Server) Send(ctx context.Context, to string, data []byte) error {
 	}
 	if len(data) == 0 {
 		return fmt.Errorf("send to %q: empty message", to)
+	}
+	select {
+	case <-s.closed:
+		return transport.ErrClosed
+	default:
 	}
 	s.mu.Lock()
 	ss := s.sessions[to]
@@ -236,7 +240,7 @@ func (s *Server) Connect(stream pb.Federation_ConnectServer) error {
 		}
 	}
 	select {
-	case <-s.closed:
+	case <-s.draining:
 		return status.Error(codes.Unavailable, errShutdown.Error())
 	default:
 	}
@@ -318,27 +322,45 @@ func (s *Server) read(ctx context.Context, stream pb.Federation_ConnectServer, i
 	}
 }
 
-// write sends the session's queued messages, each within the send timeout.
+// write sends the session's queued messages, each within the send
+// timeout; on shutdown it flushes the queue and ends the session.
 func (s *Server) write(ctx context.Context, stream pb.Federation_ConnectServer, ss *session) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case msg := <-ss.out:
-			slow := time.AfterFunc(s.cfg.SendTimeout, func() {
-				s.refuse(RefusedSlowReceive, ss.id, errSlow)
-				ss.cancel(errSlow)
-			})
-			for _, f := range split(msg, ChunkBytes) {
-				if err := stream.Send(f); err != nil {
-					slow.Stop()
-					return err
+			if err := s.writeOne(stream, ss, msg); err != nil {
+				return err
+			}
+		case <-s.draining:
+			for {
+				select {
+				case msg := <-ss.out:
+					if err := s.writeOne(stream, ss, msg); err != nil {
+						return err
+					}
+				default:
+					return errShutdown
 				}
 			}
-			slow.Stop()
-			s.cfg.Metrics.sent(len(msg))
 		}
 	}
+}
+
+func (s *Server) writeOne(stream pb.Federation_ConnectServer, ss *session, msg []byte) error {
+	slow := time.AfterFunc(s.cfg.SendTimeout, func() {
+		s.refuse(RefusedSlowReceive, ss.id, errSlow)
+		ss.cancel(errSlow)
+	})
+	defer slow.Stop()
+	for _, f := range split(msg, ChunkBytes) {
+		if err := stream.Send(f); err != nil {
+			return err
+		}
+	}
+	s.cfg.Metrics.sent(len(msg))
+	return nil
 }
 
 // deliver queues an event for Recv; it reports false if ctx ended or the

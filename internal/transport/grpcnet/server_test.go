@@ -276,6 +276,12 @@ func TestShutdownEndsSessionsAndHealth(t *testing.T) {
 		t.Fatalf("health before shutdown: %v, %v", h, err)
 	}
 
+	// What is queued before shutdown is delivered before the session ends.
+	for _, m := range []string{"result", "done"} {
+		if err := s.Send(ctx, "h1", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
@@ -284,8 +290,16 @@ func TestShutdownEndsSessionsAndHealth(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after shutdown: %v", err)
 	}
+	for _, want := range []string{"result", "done"} {
+		if got, err := c.Recv(ctx); err != nil || string(got) != want {
+			t.Fatalf("member Recv after shutdown: %q, %v; want %q", got, err, want)
+		}
+	}
 	if _, err := c.Recv(ctx); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("member Recv after shutdown: %v", err)
+	}
+	if err := s.Send(ctx, "h1", []byte("late")); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("Send after shutdown: %v", err)
 	}
 	for {
 		// Left may or may not be queued before the hub closed; after it,

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func init() {
+	register(&command{name: "init", summary: "a federation's config, CA and certificates and, for demos, every member's keys", run: runInit})
+}
+
+// Files of a federation directory written by init, and read by
+// "aggregator serve" and "client join" as their defaults.
+const (
+	fileFederation = "federation.json" // the config (public)
+	fileCACert     = "ca.crt"          // the federation CA's certificate (public)
+	fileCAKey      = "ca.key.age"      // the CA's key, age-encrypted to the aggregator
+	fileIdentity   = "identity.key"    // a party's age identity and signing key (secret)
+	fileRecipient  = "recipient.txt"   // a party's age recipient (public)
+	fileTLSCert    = "tls.crt"         // a party's TLS certificate (public)
+	fileTLSKey     = "tls.key.age"     // its TLS key, age-encrypted to the party itself
+)
+
+func runInit(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "init", "fedcrypt init --members a,b,c [--threshold T] -o DIR [flags]", `
+Creates a federation: its config (members, their age recipients and signing
+keys, threshold T, min-contributors, model, DP settings and caps, CKKS
+preset, data schema, the aggregator's identity), a federation CA, the
+aggregator's server certificate and one client certificate per member that
+names the member. For demos it also creates every party's keys, one
+directory each (DIR/aggregator, DIR/<member>): identity.key (age identity
+and signing key, secret), recipient.txt, tls.crt and tls.key.age (the TLS key,
+age-encrypted to the party). The CA key is age-encrypted to the aggregator.
+Hand each party its own directory, federation.json and ca.crt; in a real
+deployment each party generates its own keys (fedcrypt keygen) and the
+coordinator's CA signs their certificates. The data schema is read from
+--data (a file with the federation's columns, or an embedded set).`)
+	def := sim.Defaults()
+	var members stringList
+	fs.Var(&members, "members", "member `ids`, comma-separated or repeated (at least 2)")
+	var df dataFlags
+	df.register(fs, "wdbc")
+	name := fs.String("name", "federation", "the federation's `name`")
+	threshold := fs.Int("threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
+	minContrib := fs.Int("min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T members)")
+	maxDecrypt := fs.Int("max-decryptions", def.MaxDecryptions, "decryption attempts per round's sum")
+	rounds := fs.Int("rounds", def.Rounds, "federated rounds")
+	localSteps := fs.Int("local-steps", def.LocalSteps, "DP-SGD steps each hospital takes per round")
+	eps := fs.Float64("epsilon", def.Epsilon, "each hospital's privacy budget ε over the federation's life")
+	delta := fs.Float64("delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
+	accountant := fs.String("accountant", def.Accountant, "privacy accountant: rdp or pld")
+	clip := fs.Float64("clip", def.ClipNorm, "per-example (per-patient) L2 clipping norm C")
+	rate := fs.Float64("sample-rate", def.SampleRate, "Poisson sampling rate q of each DP-SGD step")
+	lr := fs.Float64("lr", def.Local.LR, "local learning rate")
+	spec := fs.String("model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	preset := fs.String("preset", def.Preset, "CKKS parameter preset: compact or precise")
+	bound := fs.Float64("update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
+	var hosts, auditors stringList
+	fs.Var(&hosts, "hosts", "the aggregator's DNS `names` and IP addresses, for its certificate (default localhost,127.0.0.1)")
+	fs.Var(&auditors, "auditor", "an auditor's age `recipient`, receiving the sealed checkpoints (repeatable)")
+	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificates")
+	var out string
+	fs.StringVar(&out, "out", "", "federation `directory` to create")
+	fs.StringVar(&out, "o", "", "short for --out")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("init: unexpected argument %q", pos[0])
+	case out == "":
+		return usagef("init: -o DIR is required")
+	case len(members) < 2:
+		return usagef("--members: a federation needs at least 2 members, got %d", len(members))
+	case *validFor <= 0:
+		return usagef("--valid-for %v: must be positive", *validFor)
+	}
+	if len(hosts) == 0 {
+		hosts = stringList{"localhost", "127.0.0.1"}
+	}
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		return fmt.Errorf("init: %s is not empty (init never overwrites keys)", out)
+	}
+	ds, _, err := df.load(e)
+	if err != nil {
+		return err
+	}
+	mcfg, err := model.ParseSpec(*spec, len(ds.Features), len(ds.Classes))
+	if err != nil {
+		return usagef("--model %s: %v", *spec, err)
+	}
+	if *minContrib == 0 {
+		*minContrib = min(*threshold+1, len(members))
+	}
+	fed := &federation.Config{
+		Version: federation.Version, Name: *name,
+		Threshold: *threshold, MinContributors: *minContrib, MaxDecryptions: *maxDecrypt,
+		HE: federation.HE{Enabled: true, Preset: *preset, UpdateBound: *bound},
+		DP: federation.DP{Enabled: true, Epsilon: *eps, Delta: *delta, Accountant: *accountant, Noise: def.Noise,
+			ClipNorm: *clip, SampleRate: *rate, PrivacyUnit: df.unit},
+		Model: mcfg,
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: def.Normalize},
+		Training: federation.Training{Rounds: *rounds, LocalSteps: *localSteps,
+			Local:  model.OptimizerConfig{Name: def.Local.Name, LR: *lr, Momentum: def.Local.Momentum},
+			Server: fedavg.Config{Name: *serverOpt}, Weighting: "equal"},
+	}
+	for i, a := range auditors {
+		if _, err := vault.ParseRecipient(a); err != nil {
+			return usagef("--auditor: %v", err)
+		}
+		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: a})
+	}
+	// Every party's keys, generated before anything is written, so that a
+	// config that does not validate leaves nothing behind.
+	keys := map[string]*vault.Identity{}
+	party := func(id string) (federation.Party, error) {
+		k, err := vault.GenerateIdentity()
+		if err != nil {
+			return federation.Party{}, err
+		}
+		keys[id] = k
+		return federation.Party{ID: id, Recipient: k.Recipient().String(), SigningKey: vault.FormatSigningKey(k.SigningPublicKey())}, nil
+	}
+	if fed.Aggregator, err = party("aggregator"); err != nil {
+		return err
+	}
+	for _, id := range members {
+		if _, dup := keys[id]; dup {
+			return usagef("--members: %q named twice (or as the aggregator)", id)
+		}
+		p, err := party(id)
+		if err != nil {
+			return err
+		}
+		fed.Members = append(fed.Members, federation.Member{Party: p, Contributor: true, KeyHolder: true})
+	}
+	if err := fed.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	now := time.Now().Add(-5 * time.Minute).UTC() // tolerate small clock skew
+	notAfter := now.Add(*validFor)
+	ca, err := grpcnet.NewCA(*name+" federation CA", now, notAfter)
+	if err != nil {
+		return err
+	}
+	if err := writeFederationDir(out, fed, ca, keys, hosts, now, notAfter); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	res := map[string]any{
+		"dir": out, "config": filepath.Join(out, fileFederation), "config_hash": fed.Hash().String(),
+		"ca": filepath.Join(out, fileCACert), "members": []string(members), "threshold": fed.Threshold,
+		"min_contributors": fed.MinContributors, "hosts": []string(hosts), "not_after": notAfter.Format(time.RFC3339),
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "federation %q: %d members, threshold %d, min-contributors %d\n", fed.Name, len(members), fed.Threshold, fed.MinContributors)
+	fmt.Fprintf(e.stdout, "  config      %s (hash %s)\n", res["config"], res["config_hash"])
+	fmt.Fprintf(e.stdout, "  CA          %s (certificates valid until %s)\n", res["ca"], res["not_after"])
+	fmt.Fprintf(e.stdout, "  aggregator  %s (server certificate for %v)\n", filepath.Join(out, "aggregator"), []string(hosts))
+	for _, id := range members {
+		fmt.Fprintf(e.stdout, "  member      %s\n", filepath.Join(out, id))
+	}
+	fmt.Fprintln(e.stdout, "Every party's secret keys are in this directory: hand each party only its own.")
+	return nil
+}
+
+// writeFederationDir writes the config, the CA and every party's keys and
+// certificates. Secret keys are written only as age identity files (mode
+// 0600) or age-encrypted.
+func writeFederationDir(out string, fed *federation.Config, ca *grpcnet.CA, keys map[string]*vault.Identity, hosts []string, from, to time.Time) error {
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, fileFederation), fed.Marshal(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, fileCACert), ca.CertPEM(), 0o644); err != nil {
+		return err
+	}
+	caKey, err := ca.KeyPEM()
+	if err != nil {
+		return err
+	}
+	defer clear(caKey)
+	if err := writeSealedPEM(filepath.Join(out, fileCAKey), caKey, keys["aggregator"]); err != nil {
+		return err
+	}
+	leaves := map[string]grpcnet.Leaf{"aggregator": {Hosts: hosts, NotBefore: from, NotAfter: to}}
+	for _, m := range fed.Members {
+		leaves[m.ID] = grpcnet.Leaf{Member: m.ID, NotBefore: from, NotAfter: to}
+	}
+	for id, leaf := range leaves {
+		dir := filepath.Join(out, id)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := vault.WriteIdentityFile(filepath.Join(dir, fileIdentity), keys[id], nil, 0); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fileRecipient), []byte(keys[id].Recipient().String()+"\n"), 0o644); err != nil {
+			return err
+		}
+		cert, key, err := ca.Issue(leaf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		err = writeSealedPEM(filepath.Join(dir, fileTLSKey), key, keys[id])
+		clear(key)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fileTLSCert), cert, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSealedPEM writes a private key age-encrypted to its owner.
+func writeSealedPEM(path string, pem []byte, owner *vault.Identity) error {
+	f, err := vault.Create(path, owner.Recipient())
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(pem); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Close()
+}
+
+// readSealedPEM reads a key written by writeSealedPEM.
+func readSealedPEM(path string, owner *vault.Identity) ([]byte, error) {
+	r, err := vault.Open(path, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	const limit = 64 << 10
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		clear(b)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > limit {
+		clear(b)
+		return nil, fmt.Errorf("%s: larger than a key file", path)
+	}
+	return b, nil
+}
+
+// loadCredentials reads a party's TLS material: the CA certificate, its
+// certificate, and its key (age-encrypted to id, or a plain PEM file).
+func loadCredentials(caPath, certPath, keyPath string, id *vault.Identity) (grpcnet.Credentials, error) {
+	var c grpcnet.Credentials
+	var err error
+	if c.CA, err = os.ReadFile(caPath); err != nil {
+		return c, fmt.Errorf("--ca: %w", err)
+	}
+	if c.Cert, err = os.ReadFile(certPath); err != nil {
+		return c, fmt.Errorf("--cert: %w", err)
+	}
+	if c.Key, err = readSealedPEM(keyPath, id); err != nil {
+		return c, fmt.Errorf("--tls-key: %w", err)
+	}
+	return c, nil
+}
+
+// loadMemberData reads a member's data set (age-encrypted to id, or
+// plain) with the federation's options, decrypting in memory only.
+func loadMemberData(path string, id *vault.Identity, opt data.Options) (*data.Dataset, error) {
+	r, err := vault.Open(path, id)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	defer r.Close()
+	ds, _, err := data.Load(r, path, opt)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	return ds, nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func TestInitWritesAFederation(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, dir, "init", "--members", "a,b,c", "--threshold", "2", "-o", "fed", "--json")
+	if r.code != 0 {
+		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct {
+		ConfigHash      string `json:"config_hash"`
+		MinContributors int    `json:"min_contributors"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	fedDir := filepath.Join(dir, "fed")
+	fed, err := federation.Load(filepath.Join(fedDir, fileFederation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fed.Hash().String() != out.ConfigHash || fed.Threshold != 2 || out.MinContributors != 3 || len(fed.Members) != 3 {
+		t.Fatalf("config: hash %s (printed %s), T %d, min-contributors %d, %d members",
+			fed.Hash(), out.ConfigHash, fed.Threshold, out.MinContributors, len(fed.Members))
+	}
+	caPEM, err := os.ReadFile(filepath.Join(fedDir, fileCACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]federation.Party{fed.Aggregator}, fed.Members[0].Party, fed.Members[1].Party, fed.Members[2].Party) {
+		pdir := filepath.Join(fedDir, p.ID)
+		id, err := vault.ReadIdentityFile(filepath.Join(pdir, fileIdentity), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Recipient().String() != p.Recipient || vault.FormatSigningKey(id.SigningPublicKey()) != p.SigningKey {
+			t.Errorf("%s: identity file does not hold the keys the config lists", p.ID)
+		}
+		creds, err := loadCredentials(filepath.Join(fedDir, fileCACert), filepath.Join(pdir, fileTLSCert), filepath.Join(pdir, fileTLSKey), id)
+		if err != nil {
+			t.Fatalf("%s: %v", p.ID, err)
+		}
+		if _, err := tls.X509KeyPair(creds.Cert, creds.Key); err != nil {
+			t.Errorf("%s: TLS key does not match its certificate: %v", p.ID, err)
+		}
+		cert, err := grpcnet.ParseCertificate(creds.Cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, _ := grpcnet.ParseCertificate(caPEM)
+		if err := cert.CheckSignatureFrom(ca); err != nil {
+			t.Errorf("%s: certificate not signed by the federation CA: %v", p.ID, err)
+		}
+		member, err := grpcnet.MemberID(cert)
+		switch {
+		case p.ID == fed.Aggregator.ID && err == nil:
+			t.Errorf("the aggregator's certificate names member %q", member)
+		case p.ID != fed.Aggregator.ID && member != p.ID:
+			t.Errorf("%s: certificate names member %q (%v)", p.ID, member, err)
+		}
+	}
+	// No private key is on disk in the clear, and identity files are
+	// readable by their owner only.
+	err = filepath.WalkDir(fedDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "PRIVATE KEY") {
+			t.Errorf("%s holds a private key in the clear", path)
+		}
+		info, _ := d.Info()
+		if d.Name() == fileIdentity && info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", path, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInitRefuses(t *testing.T) {
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644)
+	cases := []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"one member", []string{"--members", "a", "-o", "fed"}, []string{"--members", "at least 2"}},
+		{"no output", []string{"--members", "a,b"}, []string{"-o DIR"}},
+		{"threshold above members", []string{"--members", "a,b", "--threshold", "3", "-o", "fed"}, []string{"threshold 3"}},
+		{"member named like the aggregator", []string{"--members", "a,aggregator", "-o", "fed"}, []string{"aggregator", "twice"}},
+		{"bad member id", []string{"--members", "a,b c", "-o", "fed"}, []string{"b c"}},
+		{"non-empty directory", []string{"--members", "a,b", "-o", full}, []string{"not empty"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runCLI(t, dir, append([]string{"init"}, tc.args...)...)
+			wantOneLineError(t, r, tc.fragments...)
+			if _, err := os.Stat(filepath.Join(dir, "fed", fileIdentity)); err == nil {
+				t.Error("a refused init left keys behind")
+			}
+		})
+	}
+}

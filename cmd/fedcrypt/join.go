@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/client"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+)
+
+func init() {
+	register(&command{name: "client", summary: "a hospital's node in a networked federation: client join", run: runClient})
+}
+
+func runClient(ctx context.Context, e *env, args []string) error {
+	return dispatch(ctx, e, args, "client", "join", joinUsage, runJoin)
+}
+
+const joinUsage = "fedcrypt client join --config FILE --member ID --identity FILE --data FILE.age --ledger DIR --aggregator ADDR [flags]"
+
+func runJoin(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "client join", joinUsage, `
+Runs one hospital's node: connects to the aggregator over gRPC with mutual
+TLS 1.3 (the client certificate names the member), takes part in the key
+ceremony, and in each round trains on its own data with DP-SGD under its
+privacy budget, encrypts its update and, as a key holder, helps decrypt the
+sum only. Its data is decrypted in memory only; its privacy ledger and key
+share are sealed to its own identity in --ledger, which must persist across
+runs. A dropped connection is re-established with backoff. All randomness
+comes from the operating system (no --seed).`)
+	config := fs.String("config", "", "the federation config `file` (federation.json)")
+	member := fs.String("member", "", "this hospital's member `id`")
+	var keys keyFlags
+	keys.register(fs)
+	var tf tlsFlags
+	tf.register(fs)
+	dataPath := fs.String("data", "", "this hospital's training data: a CSV `file`, age-encrypted to --identity")
+	ledger := fs.String("ledger", "", "`directory` of the sealed privacy ledger and key-holder state (kept across runs)")
+	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
+	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
+	retryFor := fs.Duration("retry-for", 10*time.Minute, "how long to keep trying to reach the aggregator")
+	seed := fs.String("seed", "", "refused: a hospital draws its keys and noise from the operating system")
+	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("client join: unexpected argument %q", pos[0])
+	case *seed != "":
+		return usagef("--seed: client join never runs seeded (keys and DP noise must come from the operating system)")
+	case *config == "", *member == "", keys.identity == "", *dataPath == "", *ledger == "", *addr == "":
+		return usagef("client join: --config, --member, --identity, --data, --ledger and --aggregator are required")
+	case *retryFor < 0:
+		return usagef("--retry-for %v: must not be negative", *retryFor)
+	}
+	tf.defaults(*config, keys.identity)
+	fed, err := federation.Load(*config)
+	if err != nil {
+		return err
+	}
+	if _, ok := fed.Member(*member); !ok {
+		return usagef("--member %q: not a member of federation %q", *member, fed.Name)
+	}
+	id, err := keys.load(e)
+	if err != nil {
+		return err
+	}
+	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
+	if err != nil {
+		return err
+	}
+	defer clear(creds.Key)
+	ds, err := loadMemberData(*dataPath, id, fed.Data.Options)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*ledger, 0o700); err != nil {
+		return fmt.Errorf("--ledger: %w", err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log})
+	if err != nil {
+		return err
+	}
+	dial := grpcnet.Dialer(grpcnet.DialConfig{Addr: *addr, Member: *member, Credentials: creds, ServerName: *serverName,
+		RetryFor: *retryFor, Logger: log})
+	fmt.Fprintf(e.stderr, "fedcrypt client: %s joining federation %q at %s\n", *member, fed.Name, *addr)
+	if err := runMember(ctx, c, dial, log); err != nil {
+		return fmt.Errorf("client join: %w", err)
+	}
+	res := map[string]any{"member": *member, "epsilon": c.Epsilon(), "steps": c.Steps(),
+		"noise_multiplier": c.NoiseMultiplier(), "delta": fed.DP.Delta, "config_hash": fed.Hash().String()}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "%s: run complete; ε spent %.4g (δ = %g) over %d DP-SGD steps; ledger in %s\n",
+		*member, c.Epsilon(), fed.DP.Delta, c.Steps(), *ledger)
+	return nil
+}
+
+// runMember runs c until the aggregator ends the run, reconnecting after a
+// lost connection. The dialer retries an unreachable aggregator with
+// backoff and gives up after its retry period; sessions that keep ending at
+// once are spaced out with backoff here.
+func runMember(ctx context.Context, c *client.Client, dial func(context.Context) (transport.Conn, error), log *slog.Logger) error {
+	backoff := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		err := c.Run(ctx, dial)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("interrupted: %w", ctx.Err())
+		case !errors.Is(err, transport.ErrClosed):
+			return err
+		}
+		if time.Since(start) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		log.Info("connection to the aggregator lost; reconnecting", "wait", backoff, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted: %w", ctx.Err())
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}

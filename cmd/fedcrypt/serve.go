@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func init() {
+	register(&command{name: "aggregator", summary: "the coordinator of a networked federation: aggregator serve", run: runAggregator})
+}
+
+func runAggregator(ctx context.Context, e *env, args []string) error {
+	return dispatch(ctx, e, args, "aggregator", "serve", "fedcrypt aggregator serve --config FILE --identity FILE --listen ADDR -o DIR [flags]", runServe)
+}
+
+// dispatch runs the single subcommand sub of a two-word command
+// ("aggregator serve", "client join").
+func dispatch(ctx context.Context, e *env, args []string, parent, sub, usage string, run func(context.Context, *env, []string) error) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprintf(e.stderr, "usage: %s\n\nRun 'fedcrypt %s %s --help' for its flags.\n", usage, parent, sub)
+		if len(args) == 0 {
+			return usagef("%s: missing subcommand (%s)", parent, sub)
+		}
+		return nil
+	}
+	if args[0] != sub {
+		return usagef("%s: unknown subcommand %q (want %s)", parent, args[0], sub)
+	}
+	return run(ctx, e, args[1:])
+}
+
+// tlsFlags name a party's TLS files; empty ones default to the federation
+// directory's layout (written by init).
+type tlsFlags struct{ ca, cert, key string }
+
+func (t *tlsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.ca, "ca", "", "federation CA certificate `file` (default: ca.crt beside --config)")
+	fs.StringVar(&t.cert, "cert", "", "this party's TLS certificate `file` (default: tls.crt beside --identity)")
+	fs.StringVar(&t.key, "tls-key", "", "this party's TLS key `file`, age-encrypted to --identity (default: tls.key.age beside --identity)")
+}
+
+func (t *tlsFlags) defaults(config, identity string) {
+	if t.ca == "" {
+		t.ca = filepath.Join(filepath.Dir(config), fileCACert)
+	}
+	if t.cert == "" {
+		t.cert = filepath.Join(filepath.Dir(identity), fileTLSCert)
+	}
+	if t.key == "" {
+		t.key = filepath.Join(filepath.Dir(identity), fileTLSKey)
+	}
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "aggregator serve", "fedcrypt aggregator serve --config FILE --identity FILE --listen ADDR -o DIR [flags]", `
+Runs the aggregator of a networked federation: members connect with
+"fedcrypt client join" over gRPC with mutual TLS 1.3, each identified by its
+client certificate. It relays the key ceremony, runs the config's rounds,
+sums encrypted updates and has T key holders decrypt each sum, and writes the
+signed audit log and sealed checkpoints to DIR. It stops after the last round,
+or gracefully on SIGINT/SIGTERM. With --metrics it serves Prometheus metrics
+on http://ADDR/metrics; the gRPC health service is on --listen.`)
+	config := fs.String("config", "", "the federation config `file` (federation.json)")
+	var keys keyFlags
+	keys.register(fs)
+	var tf tlsFlags
+	tf.register(fs)
+	listen := fs.String("listen", "localhost:7443", "`address` to accept members on")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this `address`")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long each phase waits for members")
+	maxMsg := fs.Int("max-message", grpcnet.DefaultMaxMessageBytes, "largest message in `bytes`")
+	var out string
+	fs.StringVar(&out, "out", "", "`directory` for the audit log and sealed checkpoints")
+	fs.StringVar(&out, "o", "", "short for --out")
+	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("aggregator serve: unexpected argument %q", pos[0])
+	case *config == "":
+		return usagef("aggregator serve: --config is required")
+	case keys.identity == "":
+		return usagef("aggregator serve: --identity is required")
+	case out == "":
+		return usagef("aggregator serve: -o DIR is required")
+	case *timeout <= 0:
+		return usagef("--timeout %v: must be positive", *timeout)
+	case *maxMsg < 1<<20:
+		return usagef("--max-message %d: must be at least 1 MiB", *maxMsg)
+	}
+	tf.defaults(*config, keys.identity)
+	fed, err := federation.Load(*config)
+	if err != nil {
+		return err
+	}
+	id, err := keys.load(e)
+	if err != nil {
+		return err
+	}
+	if pub, err := fed.Aggregator.PublicKey(); err != nil || !pub.Equal(id.SigningPublicKey()) {
+		return fmt.Errorf("--identity %s: not the aggregator %q of federation %q", keys.identity, fed.Aggregator.ID, fed.Name)
+	}
+	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
+	if err != nil {
+		return err
+	}
+	defer clear(creds.Key)
+	log := slog.New(slog.DiscardHandler)
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	metrics := grpcnet.NewMetrics()
+	var ids []string
+	for _, m := range fed.Members {
+		ids = append(ids, m.ID)
+	}
+	srv, err := grpcnet.NewServer(grpcnet.ServerConfig{Credentials: creds, Members: ids, MaxMessageBytes: *maxMsg,
+		Logger: log, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	fmt.Fprintf(e.stderr, "fedcrypt aggregator: federation %q (%s), listening on %s\n", fed.Name, fed.Hash(), l.Addr())
+	if *metricsAddr != "" {
+		ml, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(ml)
+		defer hs.Close()
+		fmt.Fprintf(e.stderr, "fedcrypt aggregator: metrics on http://%s/metrics\n", ml.Addr())
+	}
+
+	sum, runErr := serveRun(ctx, e, fed, id, out, *timeout, log, metrics, srv)
+	// Members read "done" before their sessions end: Shutdown drains what
+	// is queued for them first.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if err := <-served; err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("aggregator serve: interrupted; the audit log and checkpoint are in %s", out)
+		}
+		return fmt.Errorf("aggregator serve: %w", runErr)
+	}
+	res := map[string]any{"rounds": sum.Rounds, "ended": sum.Ended, "audit": filepath.Join(out, "audit.jsonl"),
+		"audit_head": fmt.Sprintf("%x", sum.AuditHead), "config_hash": fed.Hash().String()}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])
+	return nil
+}
+
+// serveRun runs the aggregator over srv from a fresh initial model, printing
+// one line per round on stderr and recording it in metrics.
+func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Identity, out string, timeout time.Duration,
+	log *slog.Logger, metrics *grpcnet.Metrics, srv *grpcnet.Server) (*aggregator.Summary, error) {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, err
+	}
+	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed)))
+	clear(seed[:])
+	if err != nil {
+		return nil, err
+	}
+	onRound := func(r *aggregator.Round) {
+		metrics.ObserveRound(r.Completed, len(r.Included), r.BytesUp, r.Duration, len(r.Refused))
+		outcome := "completed"
+		if !r.Completed {
+			outcome = "abandoned: " + r.Reason
+		}
+		fmt.Fprintf(e.stderr, "round %d attempt %d %s: %d contributors, %d dropped, %d refused, %.2fs\n",
+			r.Number, r.Attempt, outcome, len(r.Included), len(r.Dropped), len(r.Refused), r.Duration.Seconds())
+	}
+	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
+		Logger: log, Timeout: timeout, OnRound: onRound, Software: "fedcrypt " + version}, srv)
+}

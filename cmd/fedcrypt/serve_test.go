@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
+)
+
+// proc is a fedcrypt process running in the background: its stderr lines
+// arrive on lines as they are written, and stay in the log.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	lines  chan string
+	mu     sync.Mutex
+	log    strings.Builder
+	done   chan struct{}
+	err    error
+}
+
+func startProc(t *testing.T, dir, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(binPath, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout = &p.stdout
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody is waiting for lines; the log keeps them
+			}
+		}
+		p.err = p.cmd.Wait()
+		close(p.lines)
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// waitLine returns the first stderr line matching re (its submatches).
+func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("%s exited (%v) before printing a line matching %q:\n%s", p.name, p.err, re, p.stderr())
+			}
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("%s printed no line matching %q within %v:\n%s", p.name, re, timeout, p.stderr())
+		}
+	}
+}
+
+// wait waits for the process to exit and fails the test unless it succeeded.
+func (p *proc) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	go func() {
+		for range p.lines { // keep draining so the scanner never blocks
+		}
+	}()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("%s still running after %v:\n%s", p.name, timeout, p.stderr())
+	}
+	if p.err != nil {
+		t.Fatalf("%s: %v\n%s", p.name, p.err, p.stderr())
+	}
+}
+
+func (p *proc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+var listening = regexp.MustCompile(`listening on (\S+)$`)
+
+// newDeployment runs init and data split in dir, as the README's deployment
+// section does, and returns the member ids.
+func newDeployment(t *testing.T, dir string, rounds int, extra ...string) []string {
+	t.Helper()
+	members := []string{"a", "b", "c"}
+	args := append([]string{"init", "--members", strings.Join(members, ","), "--threshold", "2", "--min-contributors", "2",
+		"--rounds", fmt.Sprint(rounds), "-o", "fed"}, extra...)
+	if r := runCLI(t, dir, args...); r.code != 0 {
+		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
+	}
+	split := []string{"data", "split", "--data", "wdbc", "-o", "data"}
+	for _, m := range members {
+		split = append(split, "-R", filepath.Join("fed", m, "recipient.txt"))
+	}
+	if r := runCLI(t, dir, split...); r.code != 0 {
+		t.Fatalf("data split: exit %d\n%s", r.code, r.stderr)
+	}
+	return members
+}
+
+func joinArgs(m string, i int, addr string) []string {
+	return []string{"client", "join", "--config", "fed/federation.json", "--member", m,
+		"--identity", filepath.Join("fed", m, "identity.key"), "--data", fmt.Sprintf("data/hospital-%d.csv.age", i+1),
+		"--ledger", "ledger-" + m, "--aggregator", addr, "--retry-for", "30s", "--json"}
+}
+
+// TestDeploymentEndToEnd follows the deployment: init, an aggregator and
+// three client join processes over loopback with mutual TLS. One hospital
+// is killed mid-run and restarted; the run completes every round and its
+// audit log verifies.
+func TestDeploymentEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	// Rounds long enough (about half a second each) that the run outlasts
+	// killing a process and restarting it, which takes a few seconds to
+	// reload its ledger.
+	const rounds = 20
+	members := newDeployment(t, dir, rounds, "--local-steps", "100", "--sample-rate", "0.5", "--model", "mlp:64,64")
+	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
+		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json")
+	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	clients := map[string]*proc{}
+	for i, m := range members {
+		clients[m] = startProc(t, dir, m, joinArgs(m, i, addr)...)
+	}
+	agg.waitLine(t, regexp.MustCompile(`^round 2 attempt 1 completed`), 60*time.Second)
+	// A crash: SIGKILL, no goodbye.
+	clients["c"].cmd.Process.Kill()
+	<-clients["c"].done
+	restarted := startProc(t, dir, "c (restarted)", joinArgs("c", 2, addr)...)
+
+	agg.wait(t, 120*time.Second)
+	for _, m := range []string{"a", "b"} {
+		clients[m].wait(t, 30*time.Second)
+	}
+	restarted.wait(t, 30*time.Second)
+
+	var summary struct {
+		Rounds int    `json:"rounds"`
+		Ended  string `json:"ended"`
+	}
+	if err := json.Unmarshal(agg.stdout.Bytes(), &summary); err != nil {
+		t.Fatalf("aggregator --json: %v\n%s", err, agg.stdout.String())
+	}
+	if summary.Rounds != rounds {
+		t.Errorf("aggregator completed %d rounds (%s), want %d\n%s", summary.Rounds, summary.Ended, rounds, agg.stderr())
+	}
+	fed, err := federation.Load(filepath.Join(dir, "fed", "federation.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, "out", "audit.jsonl"), fed, audit.Options{})
+	if err != nil {
+		t.Fatalf("audit log does not verify: %v", err)
+	}
+	// Every round completed; c was missing from some after the kill and
+	// took part again (uploading or declining) in a later one.
+	completed, missing, rejoined := 0, uint64(0), uint64(0)
+	for _, r := range run.Rounds {
+		if r.Completed {
+			completed++
+		}
+		_, declined := r.Declined["c"]
+		present := declined || slices.Contains(r.Contributors, "c")
+		switch {
+		case !present && missing == 0:
+			missing = r.Round
+		case present && missing != 0 && rejoined == 0:
+			rejoined = r.Round
+		}
+	}
+	if completed != rounds {
+		t.Errorf("audit log records %d completed rounds, want %d", completed, rounds)
+	}
+	t.Logf("hospital c missing from round %d, back in round %d", missing, rejoined)
+	if missing == 0 || rejoined == 0 {
+		t.Errorf("hospital c: first missing in round %d, back in round %d; want both\n%s", missing, rejoined, agg.stderr())
+	}
+	for _, m := range []string{"a", "b"} {
+		var res struct {
+			Epsilon float64 `json:"epsilon"`
+			Steps   int     `json:"steps"`
+		}
+		if err := json.Unmarshal(clients[m].stdout.Bytes(), &res); err != nil {
+			t.Fatalf("client %s --json: %v", m, err)
+		}
+		if !(res.Epsilon > 0 && res.Epsilon <= fed.DP.Epsilon*(1+1e-9)) || res.Steps != rounds*fed.Training.LocalSteps {
+			t.Errorf("client %s: ε %v over %d steps; want 0 < ε ≤ %v over %d", m, res.Epsilon, res.Steps, fed.DP.Epsilon, rounds*fed.Training.LocalSteps)
+		}
+	}
+}
