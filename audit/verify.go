@@ -498,6 +498,11 @@ func (v *verifier) abandoned(e *Entry, n int) error {
 	if b.Round <= v.last {
 		return fail(n, "abandoned round %d after round %d completed (out of order)", b.Round, v.last)
 	}
+	for _, id := range slices.Concat(b.Uploads, b.Dropped) {
+		if _, ok := v.fed.Member(id); !ok {
+			return fail(n, "abandoned round %d names %q, not a member", b.Round, id)
+		}
+	}
 	v.run.Rounds = append(v.run.Rounds, RoundFacts{Entry: n, Round: b.Round, Attempt: b.Attempt, Reason: b.Reason,
 		Contributors: b.Uploads, Declined: b.Declined, Dropped: b.Dropped})
 	return nil

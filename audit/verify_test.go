@@ -26,6 +26,17 @@ func TestVerifyRunAcceptsSimulations(t *testing.T) {
 		{"pld", 2, func(c *sim.Config) { c.Accountant = "pld" }},
 		{"rows weighting, 4 hospitals", 2, func(c *sim.Config) { c.Hospitals, c.Weighting = 4, "rows" }},
 		{"dropouts", 4, func(c *sim.Config) { c.Hospitals, c.Dropout = 5, 0.2 }},
+		// Seed 1 abandons two attempts: their entries sit between rounds.
+		{"abandoned attempts", 4, func(c *sim.Config) { seed := uint64(1); c.Seed, c.Dropout = &seed, 0.2 }},
+	}
+	if !testing.Short() {
+		cases = append(cases, struct {
+			name   string
+			rounds int
+			mutate func(*sim.Config)
+		}{"10 hospitals, 30 rounds, dropouts, pld", 30, func(c *sim.Config) {
+			c.Hospitals, c.Threshold, c.Dropout, c.Accountant, c.LocalSteps = 10, 4, 0.1, "pld", 5
+		}})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,6 +60,9 @@ func TestVerifyRunAcceptsSimulations(t *testing.T) {
 			t.Logf("%d rounds completed, %d attempts abandoned", completed, abandoned)
 			if completed == 0 {
 				t.Fatal("no completed round")
+			}
+			if c.name == "abandoned attempts" && abandoned == 0 {
+				t.Fatal("no abandoned attempt: the case tests nothing")
 			}
 			for _, h := range run.Hospitals {
 				if len(h.Spends) == 0 {
