@@ -33,7 +33,11 @@
 // sealed checkpoint anchored ([Anchor]), that the log reaches it and no
 // round completed after it. A log cut off before its end entry fails
 // without an anchor; one cut off and closed with a fresh end entry (which
-// needs the aggregator's key) fails only against the anchor.
+// needs the aggregator's key) fails only against the anchor. A run that
+// continues from its checkpoint logs a resume entry naming the round it
+// resumes after (the last completed one, or the one before when it stopped
+// between a round's entry and its checkpoint) and sets up again; a round
+// redone after a resume is logged twice, and both count towards ε.
 //
 // Every upload's claim must verify under its hospital's key from the
 // config and be bound to this federation and round. Each hospital's ε is

@@ -89,7 +89,7 @@ func TestReportHTML(t *testing.T) {
 		"VERIFIED", "entry 4", // verdict, anchored at the last round's entry
 		"one record (add/remove one row)", "rdp", "δ = 1e-05", // the guarantee
 		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`,
-		"compact", "128-bit", // preset and security level
+		"CKKS preset</dt><dd>" + fed.HE.Preset, "128-bit", // preset and security level
 		"threshold T</dt><dd>2 ", "min contributors</dt><dd>3 ",
 		fed.Hash().String(), rep.Run.Head, rep.Run.Rounds[2].ModelDigest, // commitments
 	} {

@@ -39,7 +39,8 @@ type Run struct {
 
 	Rounds    []RoundFacts `json:"rounds"`
 	Hospitals []*Hospital  `json:"hospitals"`
-	Ended     string       `json:"ended,omitempty"` // the end entry's reason
+	Ended     string       `json:"ended,omitempty"` // the last end entry's reason
+	Resumes   int          `json:"resumes,omitempty"`
 }
 
 // RoundFacts is one round entry (completed) or round-abandoned entry.

@@ -139,7 +139,7 @@ func (v *verifier) verify(raw []byte) error {
 	ended := 0
 	for i := range entries {
 		n, e := i+1, &entries[i]
-		if ended != 0 {
+		if ended != 0 && e.Type != TypeResume {
 			return fail(n, "%s entry after the end entry %d", e.Type, ended)
 		}
 		if e.Writer != v.fed.Aggregator.ID {
@@ -150,8 +150,9 @@ func (v *verifier) verify(raw []byte) error {
 		}
 		switch e.Type {
 		case TypeSetup:
-			if n != 1 {
-				return fail(n, "a second setup entry")
+			// A resumed run sets up again (a fresh key ceremony).
+			if n != 1 && entries[i-1].Type != TypeResume {
+				return fail(n, "a second setup entry, not after a resume entry")
 			}
 			err = v.setup(e)
 		case TypeRound:
@@ -159,6 +160,8 @@ func (v *verifier) verify(raw []byte) error {
 		case TypeRoundAbandoned:
 			err = v.abandoned(e, n)
 		case TypeResume:
+			ended = 0
+			err = v.resume(e, n)
 		case TypeEnd:
 			ended = n
 			err = v.end(e)
@@ -505,6 +508,29 @@ func (v *verifier) abandoned(e *Entry, n int) error {
 	}
 	v.run.Rounds = append(v.run.Rounds, RoundFacts{Entry: n, Round: b.Round, Attempt: b.Attempt, Reason: b.Reason,
 		Contributors: b.Uploads, Declined: b.Declined, Dropped: b.Dropped})
+	return nil
+}
+
+// resume checks a resume entry: the run continues after the round its
+// checkpoint recorded, which is the last completed round or, when the run
+// stopped between a round's entry and its checkpoint, the one before. A
+// round redone after a resume is logged twice; the first one's spends
+// still count (the hospitals trained and their sum was decrypted).
+func (v *verifier) resume(e *Entry, n int) error {
+	var b struct {
+		AfterRound *uint64 `json:"after_round"`
+	}
+	if err := json.Unmarshal(e.Body, &b); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	switch {
+	case b.AfterRound == nil:
+		return fail(n, "resume entry names no round to resume after")
+	case *b.AfterRound > v.last || *b.AfterRound+1 < v.last:
+		return fail(n, "resumes after round %d, the log's last completed round is %d (rounds missing or discarded)", *b.AfterRound, v.last)
+	}
+	v.last = *b.AfterRound
+	v.run.Resumes++
 	return nil
 }
 

@@ -325,3 +325,47 @@ func FuzzVerifyRun(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyRunResumedRuns splices resume entries into a real run's log,
+// as the aggregator writes them when it continues from its checkpoint.
+// Entries of the run: 1 setup, 2..4 rounds 1..3, 5 end.
+func TestVerifyRunResumedRuns(t *testing.T) {
+	base := simRun(t, 3, nil)
+	keys := partyKeys(t, base)
+	e := readEntries(t, filepath.Join(base, sim.FileAudit))
+	resume := func(after int) audit.Entry {
+		return audit.Entry{Type: audit.TypeResume, Body: []byte(fmt.Sprintf(`{"after_round":%d}`, after))}
+	}
+	setup, r1, r2, r3, end := e[0], e[1], e[2], e[3], e[4]
+	cases := []struct {
+		name    string
+		entries []audit.Entry
+		entry   int // 0: verifies
+		reason  string
+	}{
+		{"crash after a checkpoint", []audit.Entry{setup, r1, r2, resume(2), setup, r3, end}, 0, ""},
+		{"resumed after an end", []audit.Entry{setup, r1, end, resume(1), setup, r2, r3, end}, 0, ""},
+		{"resume discards rounds", []audit.Entry{setup, r1, r2, resume(0), setup, r1, r2, r3, end}, 4, "rounds missing or discarded"},
+		{"resume after a round not in the log", []audit.Entry{setup, r1, resume(2), setup, r3, end}, 3, "last completed round is 1"},
+		{"setup without a resume", []audit.Entry{setup, r1, setup, r2, r3, end}, 3, "second setup"},
+		{"round after the end", []audit.Entry{setup, r1, r2, end, r3, end}, 5, "after the end entry"},
+		{"crashed, not resumed", []audit.Entry{setup, r1, r2}, 4, "without an end entry"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t, base)
+			rewrite(t, dir, keys, c.entries)
+			run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), audit.Options{})
+			if c.entry == 0 {
+				if err != nil || !run.Verified || run.Resumes != 1 {
+					t.Fatalf("%v (resumes %d)", err, run.Resumes)
+				}
+				return
+			}
+			var f *audit.Failure
+			if !errors.As(err, &f) || f.Entry != c.entry || !strings.Contains(f.Reason, c.reason) {
+				t.Fatalf("got %v, want entry %d: …%s…", err, c.entry, c.reason)
+			}
+		})
+	}
+}
