@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
-	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
@@ -47,27 +46,27 @@ Hand each party its own directory, federation.json and ca.crt; in a real
 deployment each party generates its own keys (fedcrypt keygen) and the
 coordinator's CA signs their certificates. The data schema is read from
 --data (a file with the federation's columns, or an embedded set).`)
-	def := sim.Defaults()
+	set := sim.Defaults()
 	var members stringList
 	fs.Var(&members, "members", "member `ids`, comma-separated or repeated (at least 2)")
 	var df dataFlags
 	df.register(fs, "wdbc")
 	name := fs.String("name", "federation", "the federation's `name`")
-	threshold := fs.Int("threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
-	minContrib := fs.Int("min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T members)")
-	maxDecrypt := fs.Int("max-decryptions", def.MaxDecryptions, "decryption attempts per round's sum")
-	rounds := fs.Int("rounds", def.Rounds, "federated rounds")
-	localSteps := fs.Int("local-steps", def.LocalSteps, "DP-SGD steps each hospital takes per round")
-	eps := fs.Float64("epsilon", def.Epsilon, "each hospital's privacy budget ε over the federation's life")
-	delta := fs.Float64("delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
-	accountant := fs.String("accountant", def.Accountant, "privacy accountant: rdp or pld")
-	clip := fs.Float64("clip", def.ClipNorm, "per-example (per-patient) L2 clipping norm C")
-	rate := fs.Float64("sample-rate", def.SampleRate, "Poisson sampling rate q of each DP-SGD step")
-	lr := fs.Float64("lr", def.Local.LR, "local learning rate")
-	spec := fs.String("model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	preset := fs.String("preset", def.Preset, "CKKS parameter preset: compact or precise")
-	bound := fs.Float64("update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
+	fs.IntVar(&set.Threshold, "threshold", set.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
+	fs.IntVar(&set.MinContributors, "min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T members)")
+	fs.IntVar(&set.MaxDecryptions, "max-decryptions", set.MaxDecryptions, "decryption attempts per round's sum")
+	fs.IntVar(&set.Rounds, "rounds", set.Rounds, "federated rounds")
+	fs.IntVar(&set.LocalSteps, "local-steps", set.LocalSteps, "DP-SGD steps each hospital takes per round")
+	fs.Float64Var(&set.Epsilon, "epsilon", set.Epsilon, "each hospital's privacy budget ε over the federation's life")
+	fs.Float64Var(&set.Delta, "delta", set.Delta, "δ of every hospital's (ε, δ) guarantee")
+	fs.StringVar(&set.Accountant, "accountant", set.Accountant, "privacy accountant: rdp or pld")
+	fs.Float64Var(&set.ClipNorm, "clip", set.ClipNorm, "per-example (per-patient) L2 clipping norm C")
+	fs.Float64Var(&set.SampleRate, "sample-rate", set.SampleRate, "Poisson sampling rate q of each DP-SGD step")
+	fs.Float64Var(&set.Local.LR, "lr", set.Local.LR, "local learning rate")
+	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	fs.StringVar(&set.Server.Name, "server-opt", set.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
+	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
 	var hosts, auditors stringList
 	fs.Var(&hosts, "hosts", "the aggregator's DNS `names` and IP addresses, for its certificate (default localhost,127.0.0.1)")
 	fs.Var(&auditors, "auditor", "an auditor's age `recipient`, receiving the sealed checkpoints (repeatable)")
@@ -100,57 +99,10 @@ coordinator's CA signs their certificates. The data schema is read from
 	if err != nil {
 		return err
 	}
-	mcfg, err := model.ParseSpec(*spec, len(ds.Features), len(ds.Classes))
+	set.PrivacyUnit = ds.Options().PrivacyUnit
+	fed, keys, err := newFederation(*name, set, ds, members, nil, auditors)
 	if err != nil {
-		return usagef("--model %s: %v", *spec, err)
-	}
-	if *minContrib == 0 {
-		*minContrib = min(*threshold+1, len(members))
-	}
-	fed := &federation.Config{
-		Version: federation.Version, Name: *name,
-		Threshold: *threshold, MinContributors: *minContrib, MaxDecryptions: *maxDecrypt,
-		HE: federation.HE{Enabled: true, Preset: *preset, UpdateBound: *bound},
-		DP: federation.DP{Enabled: true, Epsilon: *eps, Delta: *delta, Accountant: *accountant, Noise: def.Noise,
-			ClipNorm: *clip, SampleRate: *rate, PrivacyUnit: df.unit},
-		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: def.Normalize},
-		Training: federation.Training{Rounds: *rounds, LocalSteps: *localSteps,
-			Local:  model.OptimizerConfig{Name: def.Local.Name, LR: *lr, Momentum: def.Local.Momentum},
-			Server: fedavg.Config{Name: *serverOpt}, Weighting: "equal"},
-	}
-	for i, a := range auditors {
-		if _, err := vault.ParseRecipient(a); err != nil {
-			return usagef("--auditor: %v", err)
-		}
-		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: a})
-	}
-	// Every party's keys, generated before anything is written, so that a
-	// config that does not validate leaves nothing behind.
-	keys := map[string]*vault.Identity{}
-	party := func(id string) (federation.Party, error) {
-		k, err := vault.GenerateIdentity()
-		if err != nil {
-			return federation.Party{}, err
-		}
-		keys[id] = k
-		return federation.Party{ID: id, Recipient: k.Recipient().String(), SigningKey: vault.FormatSigningKey(k.SigningPublicKey())}, nil
-	}
-	if fed.Aggregator, err = party("aggregator"); err != nil {
 		return err
-	}
-	for _, id := range members {
-		if _, dup := keys[id]; dup {
-			return usagef("--members: %q named twice (or as the aggregator)", id)
-		}
-		p, err := party(id)
-		if err != nil {
-			return err
-		}
-		fed.Members = append(fed.Members, federation.Member{Party: p, Contributor: true, KeyHolder: true})
-	}
-	if err := fed.Validate(); err != nil {
-		return usageError{err.Error()}
 	}
 	now := time.Now().Add(-5 * time.Minute).UTC() // tolerate small clock skew
 	notAfter := now.Add(*validFor)
@@ -178,6 +130,69 @@ coordinator's CA signs their certificates. The data schema is read from
 	}
 	fmt.Fprintln(e.stdout, "Every party's secret keys are in this directory: hand each party only its own.")
 	return nil
+}
+
+// newFederation builds and validates the config of a federation of
+// members with settings s, the schema of ds, and fresh keys for every
+// party (the aggregator's id is "aggregator"). rows, if given, are the
+// members' declared row counts; auditors receive the sealed checkpoints.
+// Invalid settings are usage errors.
+func newFederation(name string, s sim.Config, ds *data.Dataset, members []string, rows []int, auditors []string) (*federation.Config, map[string]*vault.Identity, error) {
+	mcfg, err := model.ParseSpec(s.Model, len(ds.Features), len(ds.Classes))
+	if err != nil {
+		return nil, nil, usagef("--model %s: %v", s.Model, err)
+	}
+	minContrib := s.MinContributors
+	if minContrib == 0 {
+		minContrib = min(s.Threshold+1, len(members))
+	}
+	fed := &federation.Config{
+		Version: federation.Version, Name: name,
+		Threshold: s.Threshold, MinContributors: minContrib, MaxDecryptions: s.MaxDecryptions,
+		HE: federation.HE{Enabled: s.HE, Preset: s.Preset, UpdateBound: s.UpdateBound},
+		DP: federation.DP{Enabled: s.DP, Epsilon: s.Epsilon, Delta: s.Delta, Accountant: s.Accountant, Noise: s.Noise,
+			ClipNorm: s.ClipNorm, SampleRate: s.SampleRate, PrivacyUnit: s.PrivacyUnit},
+		Model: mcfg,
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize},
+		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
+			Weighting: s.Weighting},
+	}
+	for i, a := range auditors {
+		if _, err := vault.ParseRecipient(a); err != nil {
+			return nil, nil, usagef("--auditor: %v", err)
+		}
+		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: a})
+	}
+	keys := map[string]*vault.Identity{}
+	party := func(id string) (federation.Party, error) {
+		k, err := vault.GenerateIdentity()
+		if err != nil {
+			return federation.Party{}, err
+		}
+		keys[id] = k
+		return federation.Party{ID: id, Recipient: k.Recipient().String(), SigningKey: vault.FormatSigningKey(k.SigningPublicKey())}, nil
+	}
+	if fed.Aggregator, err = party("aggregator"); err != nil {
+		return nil, nil, err
+	}
+	for i, id := range members {
+		if _, dup := keys[id]; dup {
+			return nil, nil, usagef("--members: %q named twice (or as the aggregator)", id)
+		}
+		p, err := party(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		m := federation.Member{Party: p, Contributor: true, KeyHolder: true}
+		if rows != nil {
+			m.Rows = rows[i]
+		}
+		fed.Members = append(fed.Members, m)
+	}
+	if err := fed.Validate(); err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	return fed, keys, nil
 }
 
 // writeFederationDir writes the config, the CA and every party's keys and

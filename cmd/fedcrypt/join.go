@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"time"
 
@@ -46,6 +47,7 @@ comes from the operating system (no --seed).`)
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
 	retryFor := fs.Duration("retry-for", 10*time.Minute, "how long to keep trying to reach the aggregator")
 	seed := fs.String("seed", "", "refused: a hospital draws its keys and noise from the operating system")
+	dropout := fs.Float64("sim-dropout", 0, "simulation only: drop the connection with this `probability` per round, at a random stage")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
@@ -55,6 +57,8 @@ comes from the operating system (no --seed).`)
 	switch {
 	case len(pos) > 0:
 		return usagef("client join: unexpected argument %q", pos[0])
+	case !(*dropout >= 0 && *dropout < 1):
+		return usagef("--sim-dropout %v: must be in [0, 1)", *dropout)
 	case *seed != "":
 		return usagef("--seed: client join never runs seeded (keys and DP noise must come from the operating system)")
 	case *config == "", *member == "", keys.identity == "", *dataPath == "", *ledger == "", *addr == "":
@@ -90,7 +94,8 @@ comes from the operating system (no --seed).`)
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
-	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log})
+	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log,
+		Fault: faultPlan(*dropout)})
 	if err != nil {
 		return err
 	}
@@ -137,5 +142,31 @@ func runMember(ctx context.Context, c *client.Client, dial func(context.Context)
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// faultPlan returns a client fault hook that fails a round with probability
+// p, at a stage drawn uniformly, once per round; nil for p = 0. Faults are
+// a simulation's, so their randomness need not be secret.
+func faultPlan(p float64) func(uint64, client.Stage) bool {
+	if p == 0 {
+		return nil
+	}
+	r := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+	plan := map[uint64]client.Stage{}
+	return func(round uint64, at client.Stage) bool {
+		stage, decided := plan[round]
+		if !decided {
+			stage = -1
+			if r.Float64() < p {
+				stage = client.Stage(r.IntN(3))
+			}
+		}
+		plan[round] = stage
+		if stage == at {
+			plan[round] = -1 // once per round
+			return true
+		}
+		return false
 	}
 }

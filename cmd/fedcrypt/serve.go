@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
@@ -174,7 +175,7 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 		return fmt.Errorf("aggregator serve: %w", runErr)
 	}
 	res := map[string]any{"rounds": sum.Rounds, "ended": sum.Ended, "audit": filepath.Join(out, "audit.jsonl"),
-		"audit_head": fmt.Sprintf("%x", sum.AuditHead), "config_hash": fed.Hash().String()}
+		"audit_head": fmt.Sprintf("%x", sum.AuditHead), "config_hash": fed.Hash().String(), "max_rss_bytes": maxRSS()}
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
@@ -206,4 +207,14 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 	}
 	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
 		Logger: log, Timeout: timeout, OnRound: onRound, Software: "fedcrypt " + version}, srv)
+}
+
+// maxRSS returns the process's peak resident memory in bytes (0 if the
+// system does not say).
+func maxRSS() int64 {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return u.Maxrss * 1024 // kilobytes on Linux
 }
