@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
@@ -214,3 +216,55 @@ func u(v uint64) string   { return strconv.FormatUint(v, 10) }
 func i(v int) string      { return strconv.Itoa(v) }
 func bl(v bool) string    { return strconv.FormatBool(v) }
 func fl(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func ExampleReport_WriteHTML() {
+	// A simulated federation, verified, then reported.
+	tmp, err := os.MkdirTemp("", "audit-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "run")
+	if err := simRunIn(dir, 3, nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fed, err := federation.Load(filepath.Join(dir, sim.FileConfig))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), fed, audit.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rounds, err := os.Open(filepath.Join(dir, sim.FileRounds))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rounds.Close()
+	metrics, err := audit.ReadMetrics(rounds, sim.FileRounds)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep := &audit.Report{Source: dir, Run: run, Metrics: metrics}
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range regexp.MustCompile(`<figure id="(plot-[a-z]+)">\s*<svg`).FindAllStringSubmatch(page.String(), -1) {
+		fmt.Println(m[1])
+	}
+	guarantee, _, _ := strings.Cut(run.Guarantee(run.Hospitals[0]), " for ")
+	fmt.Println(guarantee)
+	// Output:
+	// plot-epsilon
+	// plot-metrics
+	// plot-participation
+	// (ε = 1, δ = 1e-05)-differential privacy
+}
