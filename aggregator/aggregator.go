@@ -42,6 +42,11 @@ type Config struct {
 	OnRound func(*Round)
 	// Software is recorded in the audit log.
 	Software string
+	// Resume, if set, continues a run from its checkpoint (see
+	// [LoadCheckpoint]): the global model, the server optimizer's state,
+	// the rounds done, and the audit log appended to after checking it
+	// still holds the checkpoint's anchored head.
+	Resume *Checkpoint
 }
 
 // Round reports one round (or one abandoned attempt of it).
@@ -134,13 +139,41 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		}
 	}
 	a.model = append([]float64(nil), cfg.InitialModel...)
+	if cp := cfg.Resume; cp != nil && cp.Model != nil {
+		a.model = append([]float64(nil), cp.Model...)
+	}
 	if a.server, err = fedavg.NewServer(fed.Training.Server, len(a.model)); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o700); err != nil {
 		return nil, err
 	}
-	if a.audit, err = audit.Create(filepath.Join(cfg.OutDir, "audit.jsonl"), a.hash, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
+	logPath := filepath.Join(cfg.OutDir, "audit.jsonl")
+	if cp := cfg.Resume; cp != nil {
+		// A run killed before its first checkpoint resumes from round 0
+		// with a zero Checkpoint.
+		if cp.ConfigHash != "" && cp.ConfigHash != a.hash.String() {
+			return nil, fmt.Errorf("resume: the checkpoint belongs to federation %.16s…, not %.16s…", cp.ConfigHash, a.hash.String())
+		}
+		if cp.ServerState != nil {
+			if err := a.server.UnmarshalBinary(cp.ServerState); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+		}
+		if len(cp.AuditHead) == 32 {
+			var anchor [32]byte
+			copy(anchor[:], cp.AuditHead)
+			if err := anchoredIn(logPath, a.hash, anchor); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+		}
+		if a.audit, err = audit.Resume(logPath, a.hash, [32]byte{}, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		a.appendAudit("resume", map[string]any{"after_round": cp.Round, "software": cfg.Software})
+		return a, nil
+	}
+	if a.audit, err = audit.Create(logPath, a.hash, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -153,7 +186,12 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	}
 	sum := &Summary{}
 	var runErr error
-	for r := uint64(1); r <= uint64(a.fed.Training.Rounds); r++ {
+	first := uint64(1)
+	if cp := a.cfg.Resume; cp != nil {
+		first = cp.Round + 1
+		sum.Rounds = int(cp.Round)
+	}
+	for r := first; r <= uint64(a.fed.Training.Rounds); r++ {
 		ok, stop, err := a.roundWithRetries(ctx, r)
 		if err != nil {
 			runErr = err

@@ -1,10 +1,15 @@
 package aggregator
 
 import (
+	"bufio"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -47,4 +52,53 @@ func (a *aggregator) checkpoint() error {
 		return fmt.Errorf("checkpoint round %d: %w", a.round, err)
 	}
 	return nil
+}
+
+// LoadCheckpoint opens the sealed checkpoint in dir with the aggregator's
+// (or an auditor's) identity and checks it was written by the federation's
+// aggregator.
+func LoadCheckpoint(dir string, fed *federation.Config, id *vault.Identity) (*Checkpoint, error) {
+	writer, err := fed.Aggregator.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "checkpoint.age")
+	b, err := vault.Unseal(path, SealKindCheckpoint, writer, id)
+	if err != nil {
+		return nil, err
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if len(cp.AuditHead) != 32 {
+		return nil, fmt.Errorf("checkpoint %s: audit head of %d bytes", path, len(cp.AuditHead))
+	}
+	return &cp, nil
+}
+
+// anchoredIn checks that the audit log at path still holds the entry whose
+// hash a checkpoint anchored. Entries after it are allowed — they record
+// what happened after the checkpoint, up to the crash — but a log cut
+// short, or rewritten, before the anchor is refused.
+func anchoredIn(path string, configHash, anchor [32]byte) error {
+	if anchor == configHash {
+		return nil // checkpointed before any entry
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), audit.MaxLine)
+	for sc.Scan() {
+		if sha256.Sum256(sc.Bytes()) == anchor {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("audit log %s: %w", path, err)
+	}
+	return fmt.Errorf("audit log %s no longer holds the entry the checkpoint anchored (%x…): truncated or rewritten", path, anchor[:8])
 }

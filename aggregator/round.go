@@ -180,7 +180,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		sum = acc.plain
 	}
 	mean := make([]float64, len(a.model))
-	if err := fedavg.Mean(mean, sum, totalWeight); err != nil {
+	if err := fedavg.Mean(mean, sum, totalWeight*a.fed.EncodeScale()); err != nil {
 		return nil, err
 	}
 	a.server.Apply(a.model, mean)

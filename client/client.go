@@ -46,11 +46,13 @@ type Config struct {
 	// hospital's own identity. Empty keeps them in memory only (simulations
 	// without an output directory).
 	StateDir string
-	// Rand is the source of all randomness: key material, nonces, Poisson
-	// sampling and DP noise. nil means crypto/rand; anything else is for
-	// reproducible simulations only.
-	Rand   io.Reader
-	Logger *slog.Logger
+	// Rand is the source of key material and encryption randomness;
+	// TrainRand that of Poisson sampling and DP noise. nil means crypto/rand;
+	// anything else is for reproducible simulations only. Two sources keep a
+	// seeded run's DP noise the same with and without encryption.
+	Rand      io.Reader
+	TrainRand io.Reader
+	Logger    *slog.Logger
 	// Fault, when set, is asked at each stage of each round whether this
 	// client fails there; a failing client drops its connection at once and
 	// reconnects, as a crashed and restarted process would.
@@ -60,17 +62,18 @@ type Config struct {
 // Client is one hospital's node. Create it with [New]; [Client.Run] takes
 // part in a run until the aggregator ends it.
 type Client struct {
-	cfg    Config
-	fed    *federation.Config
-	hash   federation.Hash
-	me     federation.Member
-	index  int
-	log    *slog.Logger
-	rand   io.Reader
-	x      *mat.Dense // transformed training rows
-	y      []float64
-	units  []int
-	params *he.Params // nil without encryption
+	cfg       Config
+	fed       *federation.Config
+	hash      federation.Hash
+	me        federation.Member
+	index     int
+	log       *slog.Logger
+	rand      io.Reader
+	trainRand io.Reader
+	x         *mat.Dense // transformed training rows
+	y         []float64
+	units     []int
+	params    *he.Params // nil without encryption
 
 	// setup
 	holder  *he.KeyHolder
@@ -107,13 +110,16 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client %q: the identity's signing key is not the one the federation config lists", cfg.Member)
 	}
 	c := &Client{cfg: cfg, fed: fed, hash: fed.Hash(), me: me, index: fed.Index(cfg.Member),
-		log: cfg.Logger, rand: cfg.Rand, shamir: map[string][]byte{}}
+		log: cfg.Logger, rand: cfg.Rand, trainRand: cfg.TrainRand, shamir: map[string][]byte{}}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.log = c.log.With("hospital", cfg.Member)
 	if c.rand == nil {
 		c.rand = rand.Reader
+	}
+	if c.trainRand == nil {
+		c.trainRand = rand.Reader
 	}
 	// The initial weights are overwritten by each round's global model.
 	if c.local, err = model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0))); err != nil {
@@ -131,6 +137,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.ledger, err = openLedger(c)
 	if err != nil {
+		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+	}
+	if _, err := c.restoreState(); err != nil {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"strings"
 
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/vault"
@@ -83,7 +84,7 @@ func openLedger(c *Client) (*ledger, error) {
 	for _, e := range l.l.Entries() {
 		spent = append(spent, e.Event)
 	}
-	planned := c.fed.Training.Rounds * c.fed.Training.LocalSteps
+	planned := (c.fed.Training.Rounds + c.fed.Training.SpareRounds) * c.fed.Training.LocalSteps
 	if l.epsilon >= d.Epsilon {
 		l.sigma = math.Inf(1)
 		return l, nil
@@ -119,6 +120,41 @@ func (l *ledger) reserve(round uint64) error {
 		return err
 	}
 	l.epsilon = eps
+	return nil
+}
+
+func (l *ledger) runPrefix() string { return fmt.Sprintf("federation-%.16s/", l.c.hash.String()) }
+
+// recalibrate keeps the noise multiplier fitted to what is left: when the
+// hospital has trained in other than exactly the rounds before this one
+// (it missed rounds, trained twice in an abandoned and retried round, or
+// resumed after a crash), σ is calibrated anew so that the trainings still
+// planned, this one included, spend what remains of the cap.
+func (l *ledger) recalibrate(round uint64) error {
+	d := l.c.fed.DP
+	trained := 0
+	var spent []dp.Event
+	for _, e := range l.l.Entries() {
+		spent = append(spent, e.Event)
+		if strings.HasPrefix(e.Run, l.runPrefix()) {
+			trained++
+		}
+	}
+	if uint64(trained) == round-1 {
+		return nil
+	}
+	// What is left is shared over the trainings still planned, and at
+	// least over the rounds still to come.
+	tr := l.c.fed.Training
+	left := max(tr.Rounds-int(round)+1, tr.Rounds+tr.SpareRounds-trained, 1)
+	sigma, err := dp.CalibrateNoise(l.l.Config().Accountant, d.Epsilon, d.Delta, d.SampleRate, left*l.c.fed.Training.LocalSteps, spent...)
+	if errors.Is(err, dp.ErrBudgetExhausted) {
+		return fmt.Errorf("round %d: ε %.4g of cap %g spent: %w", round, l.epsilon, d.Epsilon, err)
+	}
+	if err != nil {
+		return err
+	}
+	l.sigma = sigma
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -80,7 +81,7 @@ func (c *Client) train() ([]byte, error) {
 			Noise:           c.fed.DP.Noise,
 		}
 		var err error
-		if _, err = dp.Train(m, c.x, c.y, c.units, cfg, c.rand); err != nil {
+		if _, err = dp.Train(m, c.x, c.y, c.units, cfg, c.trainRand); err != nil {
 			return nil, err
 		}
 	} else if err := c.trainNonPrivate(m, steps); err != nil {
@@ -95,8 +96,9 @@ func (c *Client) train() ([]byte, error) {
 	}
 	fedavg.ClipL2(delta, c.fed.HE.UpdateBound)
 	w := c.fed.Weight(c.me.ID)
+	f := w * c.fed.EncodeScale()
 	for i := range delta {
-		delta[i] *= w
+		delta[i] *= f
 	}
 	var payload []byte
 	var err error
@@ -131,7 +133,7 @@ func (c *Client) trainNonPrivate(m *model.Model, steps int) error {
 	batch := max(1, int(math.Round(c.fed.DP.SampleRate*float64(rows))))
 	epochs := max(1, (steps*batch+rows-1)/rows)
 	var seed [8]byte
-	if _, err := c.rand.Read(seed[:]); err != nil {
+	if _, err := io.ReadFull(c.trainRand, seed[:]); err != nil {
 		return err
 	}
 	return model.Fit(m, c.x, c.y, model.FitConfig{Epochs: epochs, BatchSize: batch, Optimizer: c.fed.Training.Local,
@@ -175,7 +177,7 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federa
 	}
 	// The decryption count is part of the secret state: persist it before
 	// the share leaves.
-	if err := c.saveHolder(); err != nil {
+	if err := c.saveState(); err != nil {
 		return err
 	}
 	body := transport.Share{Attempt: req.Attempt, Share: share}.Marshal()

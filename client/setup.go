@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -14,7 +17,7 @@ import (
 // or message of one kind is never accepted as another.
 const (
 	sealKindShamir = "fedcrypt/shamir-share"
-	sealKindHolder = "fedcrypt/key-holder"
+	sealKindSetup  = "fedcrypt/setup-state"
 )
 
 // onSetup starts the key ceremony: a key holder sends its share of the
@@ -82,6 +85,9 @@ func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *feder
 	c.pk = pk
 	if !c.me.KeyHolder {
 		c.ready = true
+		if err := c.saveState(); err != nil {
+			return err
+		}
 		return c.sendReady(ctx, conn)
 	}
 	return c.deal(ctx, conn)
@@ -164,7 +170,7 @@ func (c *Client) maybeCombine(ctx context.Context, conn transport.Conn) error {
 		return err
 	}
 	c.shamir = nil
-	if err := c.saveHolder(); err != nil {
+	if err := c.saveState(); err != nil {
 		return err
 	}
 	c.ready = true
@@ -184,12 +190,69 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 	return c.send(ctx, conn, transport.KindReady, transport.Ready{PublicKeyDigest: d}.Marshal())
 }
 
-// saveHolder seals the key holder's secret state (its threshold share and
-// decryption counts) to the hospital's own identity.
-func (c *Client) saveHolder() error {
-	b, err := c.holder.MarshalBinary()
+// setupState is what a member keeps after the key ceremony, sealed to
+// itself, so that a restarted process rejoins without a new ceremony: the
+// collective public key and, for a key holder, its secret state (threshold
+// share and decryption counts).
+type setupState struct {
+	PublicKey []byte `json:"public_key"`
+	Holder    []byte `json:"holder,omitempty"`
+}
+
+// saveState seals the member's setup state. Without a state directory it
+// does nothing.
+func (c *Client) saveState() error {
+	var st setupState
+	var err error
+	if c.pk != nil {
+		if st.PublicKey, err = c.pk.MarshalBinary(); err != nil {
+			return err
+		}
+	}
+	if c.holder != nil {
+		if st.Holder, err = c.holder.MarshalBinary(); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return c.seal("keyholder", sealKindHolder, b)
+	defer clear(b)
+	return c.seal("setup", sealKindSetup, b)
+}
+
+// restoreState loads a sealed setup state if the state directory has one,
+// and reports whether it did.
+func (c *Client) restoreState() (bool, error) {
+	path := c.statePath("setup")
+	if path == "" || c.params == nil {
+		return false, nil
+	}
+	id := c.cfg.Identity
+	b, err := vault.Unseal(path, sealKindSetup, id.SigningPublicKey(), id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer clear(b)
+	var st setupState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return false, fmt.Errorf("setup state %s: %w", path, err)
+	}
+	if c.pk, err = he.UnmarshalPublicKey(c.params, st.PublicKey); err != nil {
+		return false, fmt.Errorf("setup state %s: %w", path, err)
+	}
+	if c.me.KeyHolder {
+		if c.holder, err = he.UnmarshalKeyHolder(c.params, st.Holder); err != nil {
+			return false, fmt.Errorf("setup state %s: %w", path, err)
+		}
+		if !c.holder.Ready() || c.holder.Index() != c.index {
+			return false, fmt.Errorf("setup state %s: not a finished key holder %d", path, c.index)
+		}
+	}
+	c.ready, c.dealt = true, true
+	return true, nil
 }

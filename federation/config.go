@@ -82,10 +82,14 @@ type DP struct {
 
 // Training configures local and server optimization.
 type Training struct {
-	Rounds     int                   `json:"rounds"`
-	LocalSteps int                   `json:"local_steps"`
-	Local      model.OptimizerConfig `json:"local_optimizer"`
-	Server     fedavg.Config         `json:"server_optimizer"`
+	Rounds     int `json:"rounds"`
+	LocalSteps int `json:"local_steps"`
+	// SpareRounds are rounds of privacy budget each contributor keeps for
+	// rounds that are abandoned and retried (dropouts): noise is calibrated
+	// for Rounds+SpareRounds rounds of training.
+	SpareRounds int                   `json:"spare_rounds,omitempty"`
+	Local       model.OptimizerConfig `json:"local_optimizer"`
+	Server      fedavg.Config         `json:"server_optimizer"`
 	// Weighting is "equal" (every contributor weighs 1) or "rows"
 	// (declared rows over the largest declared rows).
 	Weighting string `json:"weighting"`
@@ -195,13 +199,10 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("federation config: %w", err)
 		}
-		// An update clipped to L2 ≤ bound and weighted by at most 1 has no
-		// coordinate above the bound: the preset must hold it, and hold the
-		// sum of every contributor's update.
+		// The preset must hold every contributor's update in one sum, and
+		// every key holder.
 		lit := p.Literal()
 		switch {
-		case c.HE.UpdateBound > lit.MaxAbs:
-			return fmt.Errorf("federation config: update_bound %g exceeds the largest value preset %s encrypts (%g)", c.HE.UpdateBound, c.HE.Preset, lit.MaxAbs)
 		case contributors > lit.MaxAddends:
 			return fmt.Errorf("federation config: %d contributors exceed preset %s's %d addends per sum", contributors, c.HE.Preset, lit.MaxAddends)
 		case holders > lit.MaxKeyHolders:
@@ -220,8 +221,9 @@ func (c *Config) Validate() error {
 	if err := c.Data.Options.Validate(); err != nil {
 		return fmt.Errorf("federation config: %w", err)
 	}
-	if c.Training.Rounds < 1 || c.Training.LocalSteps < 1 {
-		return fmt.Errorf("federation config: rounds %d and local_steps %d must be at least 1", c.Training.Rounds, c.Training.LocalSteps)
+	if c.Training.Rounds < 1 || c.Training.LocalSteps < 1 || c.Training.SpareRounds < 0 {
+		return fmt.Errorf("federation config: rounds %d and local_steps %d must be at least 1, spare_rounds %d at least 0",
+			c.Training.Rounds, c.Training.LocalSteps, c.Training.SpareRounds)
 	}
 	if err := c.Training.Server.Validate(); err != nil {
 		return fmt.Errorf("federation config: %w", err)
@@ -400,6 +402,23 @@ func (c *Config) Marshal() []byte {
 	}
 	b.WriteByte('\n')
 	return b.Bytes()
+}
+
+// EncodeScale is the public factor contributors multiply their clipped,
+// weighted update by before encryption (and the aggregator divides the
+// decrypted sum by): an update clipped to L2 ≤ UpdateBound has no
+// coordinate above UpdateBound, so scaling by MaxAbs/UpdateBound (when
+// below 1) keeps every encrypted value within what the preset holds. It is
+// 1 without encryption.
+func (c *Config) EncodeScale() float64 {
+	if !c.HE.Enabled {
+		return 1
+	}
+	p, err := c.HE.Params()
+	if err != nil {
+		return 1
+	}
+	return min(1, p.Literal().MaxAbs/c.HE.UpdateBound)
 }
 
 // Params returns the CKKS parameters of the config's preset.

@@ -84,7 +84,6 @@ func TestValidateRejects(t *testing.T) {
 		"role-less member":        func(c *Config) { c.Members[2].Contributor, c.Members[2].KeyHolder = false, false },
 		"he without preset":       func(c *Config) { c.HE.Preset = "" },
 		"unknown preset":          func(c *Config) { c.HE.Preset = "huge" },
-		"bound above preset":      func(c *Config) { c.HE.UpdateBound = 5 },
 		"auditor bad recipient":   func(c *Config) { c.Auditors = []Party{{ID: "au", Recipient: "x"}} },
 		"version":                 func(c *Config) { c.Version = 2 },
 	}

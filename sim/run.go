@@ -18,6 +18,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -29,30 +30,15 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	splitSeed := seedFrom(source(cfg.Seed, "split"))
-	train, test, err := data.StratifiedSplit(ds, cfg.TestFraction, splitSeed)
+	train, test, parts, err := split(ds, cfg, splitSeed)
 	if err != nil {
 		return nil, err
-	}
-	parts, err := data.Partition(train, cfg.Hospitals, cfg.Partition, splitSeed)
-	if err != nil {
-		return nil, err
-	}
-	for i, p := range parts {
-		if p.Rows() == 0 {
-			return nil, fmt.Errorf("hospital h%d would get no rows: fewer hospitals, or another partition", i+1)
-		}
 	}
 	mcfg, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes))
 	if err != nil {
 		return nil, err
 	}
-
 	w, err := newWorkspace(cfg)
 	if err != nil {
 		return nil, err
@@ -62,20 +48,59 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := w.writeRecord(cfg, splitSeed); err != nil {
+		return nil, err
+	}
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, nil)
+}
+
+// split holds out the test rows and partitions the rest over the hospitals.
+func split(ds *data.Dataset, cfg Config, seed uint64) (train, test *data.Dataset, parts []*data.Dataset, err error) {
+	if train, test, err = data.StratifiedSplit(ds, cfg.TestFraction, seed); err != nil {
+		return nil, nil, nil, err
+	}
+	if parts, err = data.Partition(train, cfg.Hospitals, cfg.Partition, seed); err != nil {
+		return nil, nil, nil, err
+	}
+	for i, p := range parts {
+		if p.Rows() == 0 {
+			return nil, nil, nil, fmt.Errorf("hospital h%d would get no rows: fewer hospitals, or another partition", i+1)
+		}
+	}
+	return train, test, parts, nil
+}
+
+// execute runs (or, from a checkpoint, continues) the federation.
+func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Config, parties []party, aggKey *vault.Identity,
+	train, test *data.Dataset, resume *aggregator.Checkpoint) (*Result, error) {
+	start := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	eval, err := newEvaluator(train, test, fed)
 	if err != nil {
 		return nil, err
 	}
-	init, err := model.New(mcfg, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
+	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
 	if err != nil {
 		return nil, err
+	}
+	// A resumed run draws fresh randomness: it never replays the streams
+	// the killed process used.
+	label := ""
+	if resume != nil {
+		label = fmt.Sprintf("/resume-after-%d", resume.Round)
 	}
 
 	res := &Result{Delta: cfg.Delta, Accountant: cfg.Accountant, Hospitals: cfg.Hospitals, Threshold: cfg.Threshold,
 		MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP, PrivacyUnit: cfg.PrivacyUnit,
 		Seeded: cfg.Seed != nil, Params: init.NumParams(), TestRows: test.Rows(), ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir}
-	for _, p := range parts {
-		res.TrainRows = append(res.TrainRows, p.Rows())
+	for _, p := range parties {
+		res.TrainRows = append(res.TrainRows, p.data.Rows())
+	}
+	if resume != nil {
+		res.Rounds = int(resume.Round)
 	}
 
 	net := transport.NewNetwork(4 * (cfg.Hospitals + 4))
@@ -87,7 +112,8 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 	for i, p := range parties {
 		c, err := client.New(client.Config{
 			Federation: fed, Member: p.id, Identity: p.key, Data: p.data, StateDir: w.stateDir,
-			Rand: source(cfg.Seed, "client/"+p.id), Logger: log, Fault: dropout(cfg, p.id),
+			Rand: source(cfg.Seed, "client/"+p.id+label), TrainRand: source(cfg.Seed, "train/"+p.id+label), Logger: log,
+			Fault: dropout(cfg, p.id+label),
 		})
 		if err != nil {
 			return nil, err
@@ -123,8 +149,8 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 		}
 	}
 	sum, runErr := aggregator.Run(ctx, aggregator.Config{
-		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"),
-		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, Software: Software,
+		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"+label),
+		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, Software: Software, Resume: resume,
 	}, tap(net.Hub(), cfg.AggregatorView))
 	// Clients end on the aggregator's "done"; give them a moment to read it
 	// before the network closes under them.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -56,23 +57,29 @@ type Config struct {
 	Recipients []string
 	// Timeout bounds each protocol wait (default 2 minutes).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Data is the caller's description of how it loaded the data set,
+	// recorded in the run directory so a resumed run can load it again.
+	Data   json.RawMessage `json:",omitempty"`
+	Logger *slog.Logger    `json:"-"`
 	// OnRound, if set, receives each round's report as it completes.
-	OnRound func(RoundReport)
+	OnRound func(RoundReport) `json:"-"`
 	// AggregatorView, if set, receives a copy of every message the
 	// aggregator receives, as it arrives: everything an honest-but-curious
 	// aggregator learns, for analysing what it could infer.
-	AggregatorView func(from string, msg []byte)
+	AggregatorView func(from string, msg []byte) `json:"-"`
 }
 
-// Defaults returns the settings of `fedcrypt sim` with no flags.
+// Defaults returns the settings of `fedcrypt sim` with no flags. The DP-SGD
+// and federation settings were chosen by TestTuneDefaults on synthetic data
+// of wdbc's shape (public data: the search costs no hospital privacy and
+// never sees wdbc's test rows).
 func Defaults() Config {
 	return Config{
-		Hospitals: 3, Threshold: 2, Rounds: 10, LocalSteps: 10,
+		Hospitals: 3, Threshold: 2, Rounds: 5, LocalSteps: 20,
 		DP: true, Epsilon: 1, Delta: 1e-5, Accountant: "rdp", Noise: "fast", ClipNorm: 1, SampleRate: 0.2,
-		HE: true, Preset: "compact", UpdateBound: 1,
-		Model: "logreg", Local: model.OptimizerConfig{Name: "sgd", LR: 0.5, Momentum: 0.5},
-		Server: fedavg.Config{Name: fedavg.FedAvg}, Weighting: "equal", Normalize: "zscore",
+		HE: true, Preset: "precise", UpdateBound: 4,
+		Model: "logreg", Local: model.OptimizerConfig{Name: "sgd", LR: 0.1, Momentum: 0.5},
+		Server: fedavg.Config{Name: fedavg.FedAvgM}, Weighting: "equal", Normalize: "zscore",
 		Partition: data.Scheme{Kind: "iid"}, TestFraction: 0.2, MaxDecryptions: 3,
 	}
 }
@@ -123,6 +130,15 @@ func (c *Config) minContributors() int {
 		return c.MinContributors
 	}
 	return min(c.Threshold+1, c.Hospitals)
+}
+
+// spareRounds keeps one round of every hospital's budget for a retried
+// round when the simulation injects dropouts.
+func (c *Config) spareRounds() int {
+	if c.Dropout > 0 {
+		return 1
+	}
+	return 0
 }
 
 // RoundReport is one round as the simulation saw it.

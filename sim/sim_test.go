@@ -156,7 +156,7 @@ func TestOutputsVerifyAndOpen(t *testing.T) {
 			return nil
 		}
 		switch filepath.Base(path) {
-		case FileConfig, FileAudit, FileRounds, FileResult, FileResearcher:
+		case FileConfig, FileAudit, FileRounds, FileResult, FileResearcher, FileRecord:
 			return nil
 		}
 		if enc, err := vault.IsEncrypted(path); err != nil || !enc {
@@ -203,11 +203,15 @@ func TestCollusionCannotDecryptAnUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	h1Pub, _ := fed.SigningKey("h1")
-	state, err := vault.Unseal(filepath.Join(dir, DirHospitals, "h1.keyholder.age"), "fedcrypt/key-holder", h1Pub, h1)
+	raw, err := vault.Unseal(filepath.Join(dir, DirHospitals, "h1.setup.age"), "fedcrypt/setup-state", h1Pub, h1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	colluder, err := he.UnmarshalKeyHolder(params, state)
+	var state struct{ Holder []byte }
+	if err := json.Unmarshal(raw, &state); err != nil {
+		t.Fatal(err)
+	}
+	colluder, err := he.UnmarshalKeyHolder(params, state.Holder)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 		Model: mcfg,
 		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize},
 		Training: federation.Training{Rounds: cfg.Rounds, LocalSteps: cfg.LocalSteps, Local: cfg.Local, Server: cfg.Server,
-			Weighting: cfg.Weighting},
+			Weighting: cfg.Weighting, SpareRounds: cfg.spareRounds()},
 	}
 	// The researcher's (or --recipient's) keys receive every sealed output,
 	// the aggregator's checkpoints included.

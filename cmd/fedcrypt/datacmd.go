@@ -279,8 +279,8 @@ column names.`)
 		return err
 	}
 	res := inspectResult{Report: *rep, Columns: len(ds.Features), Features: ds.Features, Label: ds.Label, Classes: ds.Classes}
-	if _, _, embedded := data.Embedded(df.source); !embedded {
-		if res.Encrypted, err = vault.IsEncrypted(df.source); err != nil {
+	if _, _, embedded := data.Embedded(df.Source); !embedded {
+		if res.Encrypted, err = vault.IsEncrypted(df.Source); err != nil {
 			return err
 		}
 	}
@@ -401,7 +401,7 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("data split: %w", err)
 	}
-	res := splitResult{Source: df.source, Partition: scheme.String(), Seed: *seed}
+	res := splitResult{Source: df.Source, Partition: scheme.String(), Seed: *seed}
 	for i, part := range parts {
 		rs := append(slices.Clone(perHospital[i]), extra...)
 		path := filepath.Join(out, fmt.Sprintf("hospital-%d.csv.age", i+1))

@@ -15,64 +15,68 @@ import (
 // dataFlags are the flags of every command that reads a data set: an
 // embedded set's name or a CSV path (age-encrypted with --identity), and how
 // to read it.
+//
+// The exported fields are recorded in a simulation's run directory so that
+// a resumed run loads the same data again.
 type dataFlags struct {
-	source   string
-	keys     keyFlags
-	label    string
-	positive string
-	drop     stringList
-	missing  string
-	unit     string
+	Source   string     `json:"source"`
+	keys     keyFlags   // never recorded: key files are asked for again
+	Label    string     `json:"label,omitempty"`
+	Positive string     `json:"positive,omitempty"`
+	Drop     stringList `json:"drop,omitempty"`
+	Missing  string     `json:"missing,omitempty"`
+	Unit     string     `json:"privacy_unit,omitempty"`
 }
 
+
 func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {
-	fs.StringVar(&d.source, "data", defaultSource, "data set: "+strings.Join(data.EmbeddedNames(), ", ")+" (embedded), or a CSV file (.age: decrypted in memory with --identity)")
+	fs.StringVar(&d.Source, "data", defaultSource, "data set: "+strings.Join(data.EmbeddedNames(), ", ")+" (embedded), or a CSV file (.age: decrypted in memory with --identity)")
 	d.keys.register(fs)
-	fs.StringVar(&d.label, "label", "", "label `column` (default: the embedded set's)")
-	fs.StringVar(&d.positive, "positive", "", "positive class `value` of a binary label")
-	fs.Var(&d.drop, "drop", "`columns` to drop (comma-separated or repeated), e.g. an id column")
-	fs.StringVar(&d.missing, "missing", "mean", "missing values: mean or median (impute from training rows), or drop (the rows)")
-	fs.StringVar(&d.unit, "privacy-unit", "", "`column` naming the patient: DP protects everything about one patient")
+	fs.StringVar(&d.Label, "label", "", "label `column` (default: the embedded set's)")
+	fs.StringVar(&d.Positive, "positive", "", "positive class `value` of a binary label")
+	fs.Var(&d.Drop, "drop", "`columns` to drop (comma-separated or repeated), e.g. an id column")
+	fs.StringVar(&d.Missing, "missing", "mean", "missing values: mean or median (impute from training rows), or drop (the rows)")
+	fs.StringVar(&d.Unit, "privacy-unit", "", "`column` naming the patient: DP protects everything about one patient")
 }
 
 // options returns the loading options the flags give, starting from the
 // embedded set's defaults when the source is one.
 func (d *dataFlags) options(defaults data.Options) data.Options {
 	o := defaults
-	if d.label != "" {
-		o.Label = d.label
-		if d.positive == "" && d.label != defaults.Label {
+	if d.Label != "" {
+		o.Label = d.Label
+		if d.Positive == "" && d.Label != defaults.Label {
 			o.Positive = ""
 		}
 	}
-	if d.positive != "" {
-		o.Positive = d.positive
+	if d.Positive != "" {
+		o.Positive = d.Positive
 	}
-	o.Drop = append(o.Drop, d.drop...)
-	o.Missing = d.missing
-	o.PrivacyUnit = d.unit
+	o.Drop = append(o.Drop, d.Drop...)
+	o.Missing = d.Missing
+	o.PrivacyUnit = d.Unit
 	return o
 }
 
 // load reads the data set the flags name. The plaintext of an encrypted
 // file is never written anywhere: it is decrypted as a stream into memory.
 func (d *dataFlags) load(e *env) (*data.Dataset, *data.Report, error) {
-	if csv, defaults, ok := data.Embedded(d.source); ok {
+	if csv, defaults, ok := data.Embedded(d.Source); ok {
 		opt := d.options(defaults)
 		if err := opt.Validate(); err != nil {
 			return nil, nil, usageError{err.Error()}
 		}
-		return data.Load(bytes.NewReader(csv), d.source, opt)
+		return data.Load(bytes.NewReader(csv), d.Source, opt)
 	}
-	if d.source == "" {
+	if d.Source == "" {
 		return nil, nil, usagef("--data: no data set given")
 	}
-	if _, err := os.Stat(d.source); errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("--data %s: no such file (embedded sets: %s)", d.source, strings.Join(data.EmbeddedNames(), ", "))
+	if _, err := os.Stat(d.Source); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("--data %s: no such file (embedded sets: %s)", d.Source, strings.Join(data.EmbeddedNames(), ", "))
 	}
 	opt := d.options(data.Options{})
 	if opt.Label == "" {
-		return nil, nil, usagef("--data %s: --label is required for a CSV file", d.source)
+		return nil, nil, usagef("--data %s: --label is required for a CSV file", d.Source)
 	}
 	if err := opt.Validate(); err != nil {
 		return nil, nil, usageError{err.Error()}
@@ -81,10 +85,10 @@ func (d *dataFlags) load(e *env) (*data.Dataset, *data.Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := vault.Open(d.source, id)
+	r, err := vault.Open(d.Source, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer r.Close()
-	return data.Load(r, d.source, opt)
+	return data.Load(r, d.Source, opt)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 func init() {
@@ -57,6 +59,8 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	fs.StringVar(&cfg.OutDir, "o", "", "short for --out")
 	var recipients stringList
 	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
+	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")
+	resumeKey := fs.String("resume-identity", "", "age identity `file` the killed run's keys were sealed to (default: DIR/researcher.key)")
 	noHE := fs.Bool("no-he", false, "do NOT encrypt updates (comparison runs only)")
 	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
@@ -64,11 +68,14 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *resume != "" {
+		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, *jsonOut, *verbose)
+	}
 	cfg.HE, cfg.DP = !*noHE, !*noDP
 	cfg.Local.Name = *localOpt
 	cfg.Server = fedavg.Config{Name: *serverOpt, LR: cfg.Server.LR}
 	cfg.Recipients = recipients
-	cfg.PrivacyUnit = df.unit
+	cfg.PrivacyUnit = df.Unit
 	var err error
 	if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
 		return usageError{err.Error()}
@@ -93,6 +100,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err != nil {
 		return err
 	}
+	if cfg.Data, err = json.Marshal(&df); err != nil {
+		return err
+	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
@@ -113,6 +123,52 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		return err
 	}
 	if *jsonOut {
+		return writeJSON(e.stdout, simJSON(res))
+	}
+	printSimSummary(e.stdout, res, cfg)
+	return nil
+}
+
+// resumeSim continues a killed run: its settings and data flags come from
+// the run directory; keys are opened with the researcher key (or the
+// identity given).
+func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFlags, jsonOut, verbose bool) error {
+	cfg, err := sim.ReadConfig(dir)
+	if err != nil {
+		return err
+	}
+	var df dataFlags
+	if err := json.Unmarshal(cfg.Data, &df); err != nil || df.Source == "" {
+		return fmt.Errorf("resume %s: the run did not record how its data was loaded", dir)
+	}
+	if dataKeys.identity != "" || dataKeys.passFile != "" {
+		df.keys = dataKeys
+	}
+	ds, _, err := df.load(e)
+	if err != nil {
+		return err
+	}
+	var id *vault.Identity
+	if keyFile != "" {
+		if id, err = (&keyFlags{identity: keyFile}).load(e); err != nil {
+			return err
+		}
+	}
+	var hooks sim.Config
+	if verbose {
+		hooks.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	if !jsonOut {
+		fmt.Fprintf(e.stdout, "fedcrypt sim: resuming the run in %s\n", dir)
+		printSimHeader(e.stdout, ds, cfg)
+	}
+	table := newRoundTable(e.stdout, !jsonOut)
+	hooks.OnRound = table.row
+	res, err := sim.Resume(ctx, ds, dir, id, hooks)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
 		return writeJSON(e.stdout, simJSON(res))
 	}
 	printSimSummary(e.stdout, res, cfg)

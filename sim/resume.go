@@ -1,0 +1,144 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+// FileRecord is the run record: the simulation's settings and the seed of
+// its split, so that a killed run can be resumed. It holds nothing secret.
+const FileRecord = "run.json"
+
+type record struct {
+	Config    Config `json:"config"`
+	SplitSeed uint64 `json:"split_seed"`
+}
+
+func (w *workspace) writeRecord(cfg Config, splitSeed uint64) error {
+	if w.temporary {
+		return nil
+	}
+	b, err := json.MarshalIndent(record{Config: cfg, SplitSeed: splitSeed}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(w.dir, FileRecord), append(b, '\n'), 0o644)
+}
+
+// ReadConfig returns the settings a run in dir was started with.
+func ReadConfig(dir string) (Config, error) {
+	r, err := readRecord(dir)
+	return r.Config, err
+}
+
+func readRecord(dir string) (record, error) {
+	var r record
+	b, err := os.ReadFile(filepath.Join(dir, FileRecord))
+	if err != nil {
+		return r, fmt.Errorf("resume %s: %w (was it run with --out?)", dir, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf("resume %s: %s: %w", dir, FileRecord, err)
+	}
+	return r, nil
+}
+
+// Resume continues the run killed in dir, on the same data set ds: the
+// parties' keys are opened from the sealed key file with id (nil: the
+// researcher key the run generated in dir), each hospital restores its
+// sealed setup state and ledger, and the aggregator continues from its
+// sealed checkpoint after the last completed round. Hooks (OnRound,
+// Logger, AggregatorView, Timeout) are taken from hooks; every other
+// setting is the run's own.
+func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identity, hooks Config) (*Result, error) {
+	rec, err := readRecord(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := rec.Config
+	cfg.OutDir = dir
+	cfg.OnRound, cfg.Logger, cfg.AggregatorView, cfg.Timeout = hooks.OnRound, hooks.Logger, hooks.AggregatorView, hooks.Timeout
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fed, err := federation.Load(filepath.Join(dir, FileConfig))
+	if err != nil {
+		return nil, err
+	}
+	if err := fed.Data.Schema.Check(ds); err != nil {
+		return nil, fmt.Errorf("resume %s: the data set is not the run's: %w", dir, err)
+	}
+	if id == nil {
+		if id, err = vault.ReadIdentityFile(filepath.Join(dir, FileResearcher), nil); err != nil {
+			return nil, fmt.Errorf("resume %s: no researcher key (give the identity the run was sealed to): %w", dir, err)
+		}
+	}
+	aggPub, err := fed.Aggregator.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := vault.Unseal(filepath.Join(dir, FileKeys), SealKindKeys, aggPub, id)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	var texts map[string]string
+	err = json.Unmarshal(raw, &texts)
+	clear(raw)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: keys: %w", dir, err)
+	}
+	key := func(pid string) (*vault.Identity, error) {
+		k, err := vault.ParseIdentity(bytes.NewReader([]byte(texts[pid])))
+		if err != nil {
+			return nil, fmt.Errorf("resume %s: key of %s: %w", dir, pid, err)
+		}
+		return k, nil
+	}
+	train, test, parts, err := split(ds, cfg, rec.SplitSeed)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) != len(fed.Members) {
+		return nil, fmt.Errorf("resume %s: %d hospitals in the config, %d partitions", dir, len(fed.Members), len(parts))
+	}
+	aggKey, err := key(fed.Aggregator.ID)
+	if err != nil {
+		return nil, err
+	}
+	var parties []party
+	for i, m := range fed.Members {
+		k, err := key(m.ID)
+		if err != nil {
+			return nil, err
+		}
+		parties = append(parties, party{id: m.ID, key: k, data: parts[i]})
+	}
+	cp, err := aggregator.LoadCheckpoint(dir, fed, aggKey)
+	if errors.Is(err, fs.ErrNotExist) {
+		cp = &aggregator.Checkpoint{} // killed before the first round completed
+	} else if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	w := &workspace{dir: dir, stateDir: filepath.Join(dir, DirHospitals), signer: aggKey}
+	for _, a := range fed.Auditors {
+		r, err := vault.ParseRecipient(a.Recipient)
+		if err != nil {
+			return nil, err
+		}
+		w.recipients = append(w.recipients, r)
+	}
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, cp)
+}
