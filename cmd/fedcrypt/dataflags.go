@@ -28,7 +28,6 @@ type dataFlags struct {
 	Unit     string     `json:"privacy_unit,omitempty"`
 }
 
-
 func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {
 	fs.StringVar(&d.Source, "data", defaultSource, "data set: "+strings.Join(data.EmbeddedNames(), ", ")+" (embedded), or a CSV file (.age: decrypted in memory with --identity)")
 	d.keys.register(fs)
