@@ -1,10 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/federation"
 )
 
 func TestSimJSONHasTheContractFields(t *testing.T) {
@@ -79,4 +85,74 @@ func TestSimInvalidFlags(t *testing.T) {
 			wantOneLineError(t, runCLI(t, dir, append([]string{"sim"}, c.args...)...), c.fragments...)
 		})
 	}
+}
+
+// TestSimResumeAfterKills kills a run mid-round twice and resumes it each
+// time: the run ends with every round trained, its audit log verifies, and
+// no hospital's ledger exceeds its cap.
+func TestSimResumeAfterKills(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	const rounds = 24
+	roundsFlag := fmt.Sprint(rounds)
+	// killAfter starts the binary and kills it once the audit log holds n
+	// more round entries than before.
+	killAfter := func(n int, args ...string) {
+		before := countRounds(t, out)
+		cmd := exec.Command(binPath, args...)
+		cmd.Dir = dir
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		for {
+			select {
+			case err := <-done:
+				t.Fatalf("run ended before it could be killed: %v", err)
+			case <-time.After(5 * time.Millisecond):
+			}
+			if countRounds(t, out) >= before+n {
+				cmd.Process.Kill()
+				<-done
+				return
+			}
+		}
+	}
+	killAfter(3, "sim", "--rounds", roundsFlag, "--seed", "9", "--out", out)
+	killAfter(4, "sim", "--resume", out)
+	r := runCLI(t, dir, "sim", "--resume", out, "--json")
+	var res map[string]any
+	decodeJSON(t, r, &res)
+	if got := res["rounds"].(float64); got != rounds {
+		t.Fatalf("resumed run trained %v rounds, want %d", got, rounds)
+	}
+	if eps := res["epsilon"].(float64); eps > 1 || eps <= 0 {
+		t.Fatalf("ε %v after resumes: want ≤ the cap 1", eps)
+	}
+	fed, err := federation.Load(filepath.Join(out, "federation.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := audit.Verify(filepath.Join(out, "audit.jsonl"), fed.Hash(), fed.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumes := 0
+	for _, e := range entries {
+		if e.Type == "resume" {
+			resumes++
+		}
+	}
+	if resumes != 2 {
+		t.Fatalf("audit log holds %d resume entries, want 2", resumes)
+	}
+}
+
+func countRounds(t *testing.T, dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), `"type":"round"`)
 }
