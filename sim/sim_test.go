@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -282,5 +283,65 @@ func TestInvalidSettings(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// TestPatientLevelPrivacy runs a federation whose rows belong to patients
+// (two visits each): sampling and clipping are per patient, the result and
+// every hospital's signed claim name the privacy unit, and ε stays under
+// the cap.
+func TestPatientLevelPrivacy(t *testing.T) {
+	csv, _, _ := data.Embedded("wdbc")
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0] + ",patient\n")
+	for i, l := range lines[1:] {
+		fmt.Fprintf(&b, "%s,P%04d\n", l, i/2)
+	}
+	ds, _, err := data.Load(strings.NewReader(b.String()), "visits.csv", data.Options{Label: "diagnosis", Positive: "M", PrivacyUnit: "patient"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.NumUnits() != (len(lines)-1+1)/2 {
+		t.Fatalf("%d patients", ds.NumUnits())
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := Defaults()
+	cfg.PrivacyUnit, cfg.Seed, cfg.OutDir = "patient", seeded(4), dir
+	res, err := Run(context.Background(), ds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PrivacyUnit != "patient" || res.Epsilon > cfg.Epsilon || res.Accuracy < 0.85 {
+		t.Fatalf("privacy unit %q, ε %v, accuracy %v", res.PrivacyUnit, res.Epsilon, res.Accuracy)
+	}
+	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
+	entries, _, err := audit.Verify(filepath.Join(dir, FileAudit), fed.Hash(), fed.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := 0
+	for _, e := range entries {
+		if e.Type != "round" {
+			continue
+		}
+		var body struct {
+			Uploads []struct{ Claim []byte }
+		}
+		json.Unmarshal(e.Body, &body)
+		for _, u := range body.Uploads {
+			env, err := federation.ParseEnvelope(u.Claim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := transport.ParseClaim(env.Body)
+			if c.DP.PrivacyUnit != "patient" {
+				t.Fatalf("claim of %s names privacy unit %q", env.From, c.DP.PrivacyUnit)
+			}
+			claims++
+		}
+	}
+	if claims != 3*cfg.Rounds {
+		t.Fatalf("%d claims in the audit log, want %d", claims, 3*cfg.Rounds)
 	}
 }
