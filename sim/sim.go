@@ -16,7 +16,10 @@ import (
 // Config is a simulated federation. [Defaults] gives the settings of
 // `fedcrypt sim` with no flags.
 type Config struct {
-	Hospitals       int
+	Hospitals int
+	// Committee is how many hospitals hold key shares (the first ones);
+	// 0 means all. Setup grows with the committee, not with the hospitals.
+	Committee       int
 	Threshold       int
 	MinContributors int // 0: T+1 where there are that many hospitals, else T
 	Rounds          int
@@ -93,6 +96,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--threshold %d: must be at least 2", c.Threshold)
 	case c.Threshold > c.Hospitals:
 		return fmt.Errorf("--threshold %d exceeds --hospitals %d", c.Threshold, c.Hospitals)
+	case c.Committee < 0 || c.Committee > c.Hospitals:
+		return fmt.Errorf("--committee %d out of range [0, %d hospitals]", c.Committee, c.Hospitals)
+	case c.Committee > 0 && c.Threshold > c.Committee:
+		return fmt.Errorf("--threshold %d exceeds the committee of %d key holders", c.Threshold, c.Committee)
 	case c.MinContributors < 0 || c.MinContributors > c.Hospitals:
 		return fmt.Errorf("--min-contributors %d out of range [1, %d]", c.MinContributors, c.Hospitals)
 	case c.Rounds < 1:

@@ -345,3 +345,22 @@ func TestPatientLevelPrivacy(t *testing.T) {
 		t.Fatalf("%d claims in the audit log, want %d", claims, 3*cfg.Rounds)
 	}
 }
+
+// TestCommittee runs a federation in which only a committee of hospitals
+// holds key shares: the others contribute, and decryption sets are drawn
+// from the committee only.
+func TestCommittee(t *testing.T) {
+	cfg := Defaults()
+	cfg.Hospitals, cfg.Committee, cfg.Threshold, cfg.Rounds, cfg.Seed = 6, 3, 2, 2, seeded(6)
+	res := run(t, cfg)
+	for _, h := range res.History {
+		if len(h.Contributors) != 6 {
+			t.Fatalf("round %d: %d contributors, want all 6", h.Round, len(h.Contributors))
+		}
+		for _, id := range h.DecryptSet {
+			if id != "h1" && id != "h2" && id != "h3" {
+				t.Fatalf("round %d: %s decrypted, not a committee member", h.Round, id)
+			}
+		}
+	}
+}

@@ -123,7 +123,8 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		fed.Members = append(fed.Members, federation.Member{Party: mp, Contributor: true, KeyHolder: true, Rows: p.Rows()})
+		holder := cfg.Committee == 0 || i < cfg.Committee
+		fed.Members = append(fed.Members, federation.Member{Party: mp, Contributor: true, KeyHolder: holder, Rows: p.Rows()})
 		parties = append(parties, party{id: mp.ID, key: key, data: p})
 	}
 	if err := fed.Validate(); err != nil {

@@ -35,6 +35,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	cfg := def
 	fs.IntVar(&cfg.Hospitals, "hospitals", def.Hospitals, "number of hospitals")
 	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
+	fs.IntVar(&cfg.Committee, "committee", 0, "how many hospitals hold key shares (default all); setup grows with it, not with --hospitals")
 	fs.IntVar(&cfg.MinContributors, "min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T hospitals)")
 	fs.IntVar(&cfg.Rounds, "rounds", def.Rounds, "federated rounds")
 	fs.IntVar(&cfg.LocalSteps, "local-steps", def.LocalSteps, "DP-SGD steps each hospital takes per round")
