@@ -111,6 +111,8 @@ func (r *Report) epsilonPlot() (*plot.Plot, error) {
 		p.Y.Max = capVal * 1.15
 	}
 	p.Y.Min, p.X.Min = 0, 0
+	// ε rises from the lower left: the lower right is free for the legend.
+	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
 }
 
