@@ -138,6 +138,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		rep.Epsilon = res.Epsilon
 		if r.Completed {
 			copy(init.Params(), r.Model)
+			rep.Evaluated = true
 			rep.TrainLoss = eval.trainLoss(init)
 			rep.Metrics = eval.test(init)
 			totalBytes += r.BytesUp

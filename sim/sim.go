@@ -158,7 +158,10 @@ type RoundReport struct {
 	Dropped      []string `json:"dropped,omitempty"`
 	Declined     []string `json:"declined,omitempty"`
 	DecryptSet   []string `json:"decryption_set,omitempty"`
-	TrainLoss    float64  `json:"train_loss"`
+	// Evaluated says whether the round's model was scored (TrainLoss and
+	// the metrics); a multi-process run scores only the final model.
+	Evaluated bool    `json:"evaluated"`
+	TrainLoss float64 `json:"train_loss"`
 	model.Metrics
 	Epsilon float64 `json:"epsilon"` // largest ε claimed by any hospital so far
 	BytesUp int64   `json:"bytes_up"`

@@ -62,6 +62,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
 	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")
 	resumeKey := fs.String("resume-identity", "", "age identity `file` the killed run's keys were sealed to (default: DIR/researcher.key)")
+	transportName := fs.String("transport", "inmem", "inmem: one process; grpc: every party its own process over loopback with mutual TLS")
 	noHE := fs.Bool("no-he", false, "do NOT encrypt updates (comparison runs only)")
 	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
@@ -71,6 +72,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	}
 	if *resume != "" {
 		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, *jsonOut, *verbose)
+	}
+	if *transportName != "inmem" && *transportName != "grpc" {
+		return usagef("--transport %q: want inmem or grpc", *transportName)
 	}
 	cfg.HE, cfg.DP = !*noHE, !*noDP
 	cfg.Local.Name = *localOpt
@@ -118,7 +122,13 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		table.row(r)
 		progress.step(r)
 	}
-	res, err := sim.Run(ctx, ds, cfg)
+	run := sim.Run
+	if *transportName == "grpc" {
+		run = func(ctx context.Context, ds *data.Dataset, cfg sim.Config) (*sim.Result, error) {
+			return simOverGRPC(ctx, e, ds, cfg)
+		}
+	}
+	res, err := run(ctx, ds, cfg)
 	progress.done()
 	if err != nil {
 		return err
@@ -247,8 +257,14 @@ func (t *roundTable) row(r sim.RoundReport) {
 		return
 	}
 	f := func(format string, v any) string { return fmt.Sprintf(format, v) }
-	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), f("%.4f", r.TrainLoss), f("%.4f", r.Accuracy),
-		f("%.4f", r.F1), f("%.4f", r.AUC), f("%.4f", r.Epsilon), f("%d", r.BytesUp), f("%.2f", r.Seconds))
+	m := func(v float64) string { // a round not scored shows a dash, not a zero
+		if !r.Evaluated {
+			return "-"
+		}
+		return f("%.4f", v)
+	}
+	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.TrainLoss), m(r.Accuracy),
+		m(r.F1), m(r.AUC), f("%.4f", r.Epsilon), f("%d", r.BytesUp), f("%.2f", r.Seconds))
 }
 
 func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
