@@ -65,11 +65,15 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
 		From   string `json:"from"`
 		Digest string `json:"digest"`
 		Claim  []byte `json:"claim"` // the hospital's signed claim envelope, verbatim (base64)
+		// Facts is the claim decoded, for people reading the log; the
+		// verifier checks it against the signed claim.
+		Facts audit.ClaimFacts `json:"facts"`
 	}
 	var ups []upload
 	for _, h := range headers {
 		d := h.Digest()
-		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From]})
+		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From],
+			Facts: audit.FactsOf(rep.Claims[h.From])})
 	}
 	md := modelDigest(a.model)
 	a.appendAudit(audit.TypeRound, map[string]any{

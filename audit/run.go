@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"encoding/hex"
 	"fmt"
 
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
 // Run is what [VerifyRun] established about a run, in the order it read
@@ -66,6 +68,31 @@ type UploadFacts struct {
 	From          string `json:"from"`
 	Digest        string `json:"digest"`
 	PayloadDigest string `json:"payload_digest"`
+}
+
+// ClaimFacts is a hospital's signed claim for one upload, decoded: what a
+// round entry shows people next to the claim itself. [VerifyRun] checks it
+// equals the signed claim, and trusts only the latter.
+type ClaimFacts struct {
+	Weight          float64 `json:"weight"`
+	Encrypted       bool    `json:"encrypted"`
+	DP              bool    `json:"dp"`
+	SampleRate      float64 `json:"sample_rate,omitempty"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"`
+	Steps           uint64  `json:"steps,omitempty"`
+	ClipNorm        float64 `json:"clip_norm,omitempty"`
+	Accountant      string  `json:"accountant,omitempty"`
+	PrivacyUnit     string  `json:"privacy_unit,omitempty"`
+	Epsilon         float64 `json:"epsilon,omitempty"` // after the round
+	Delta           float64 `json:"delta,omitempty"`
+	PayloadDigest   string  `json:"payload_digest"`
+}
+
+// FactsOf decodes a claim for a round entry.
+func FactsOf(c transport.Claim) ClaimFacts {
+	return ClaimFacts{Weight: c.Weight, Encrypted: c.Encrypted, DP: c.DP.Enabled, SampleRate: c.DP.SampleRate,
+		NoiseMultiplier: c.DP.NoiseMultiplier, Steps: c.DP.Steps, ClipNorm: c.DP.ClipNorm, Accountant: c.DP.Accountant,
+		PrivacyUnit: c.DP.PrivacyUnit, Epsilon: c.DP.Epsilon, Delta: c.DP.Delta, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:])}
 }
 
 // Hospital is one member's privacy record in the run.

@@ -333,9 +333,10 @@ type roundBody struct {
 }
 
 type uploadBody struct {
-	From   string `json:"from"`
-	Digest string `json:"digest"`
-	Claim  []byte `json:"claim"`
+	From   string      `json:"from"`
+	Digest string      `json:"digest"`
+	Claim  []byte      `json:"claim"`
+	Facts  *ClaimFacts `json:"facts"`
 }
 
 func (v *verifier) round(e *Entry, n int) error {
@@ -369,6 +370,9 @@ func (v *verifier) round(e *Entry, n int) error {
 		c, err := v.claim(u, b.Round)
 		if err != nil {
 			return fail(n, "round %d: %s's claim: %v", b.Round, u.From, err)
+		}
+		if u.Facts != nil && *u.Facts != FactsOf(c) {
+			return fail(n, "round %d: %s's decoded facts differ from its signed claim", b.Round, u.From)
 		}
 		rf.Uploads = append(rf.Uploads, UploadFacts{From: u.From, Digest: u.Digest, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:])})
 		if err := v.spend(u.From, b.Round, c); err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -153,6 +154,15 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *transport.Claim) { c.DP.Epsilon *= 0.9 })
 			rewrite(t, dir, keys, e)
 		}, 4, "under-reported"},
+		{"decoded facts altered and re-signed", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			lowered := regexp.MustCompile(`("facts":\{[^}]*"epsilon":)[0-9.e+-]+`).ReplaceAll(e[2].Body, []byte("${1}0.01"))
+			if bytes.Equal(lowered, e[2].Body) {
+				t.Fatal("no facts to alter")
+			}
+			e[2].Body = lowered
+			rewrite(t, dir, keys, e)
+		}, 3, "decoded facts differ"},
 		{"tail cut off after the end", true, func(t *testing.T, dir string) {
 			// Rounds 2 and 3 cut and a fresh end entry signed: a valid
 			// chain, caught only by the checkpoint's anchor.
