@@ -54,7 +54,8 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 {{end}}</table>
 
 <h2>Figures</h2>
-{{range .Plots}}<figure id="plot-{{.File}}">
+{{if not .Metrics}}<p>This run published no per-round evaluation (rounds.csv): accuracy and AUC are not shown.</p>
+{{end}}{{range .Plots}}<figure id="plot-{{.File}}">
 {{.SVG}}
 <figcaption>{{.Title}}</figcaption>
 </figure>
@@ -120,7 +121,9 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 {{range .Hospitals}}| {{.ID}} | {{.Roles}} | {{cell .Guarantee}} | {{.Rounds}} | {{.Claimed}} | {{.Recomputed}} | {{.Cap}} |
 {{end}}
 ## Figures
-{{range .Plots}}
+{{if not .Metrics}}
+This run published no per-round evaluation (rounds.csv): accuracy and AUC are not shown.
+{{end}}{{range .Plots}}
 ![{{.Title}}]({{.File}})
 
 *{{.Title}}*

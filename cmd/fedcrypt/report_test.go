@@ -75,3 +75,19 @@ func TestReportBadInvocations(t *testing.T) {
 		})
 	}
 }
+
+func TestReportWithoutMetricsFile(t *testing.T) {
+	run := simOut(t)
+	os.Remove(filepath.Join(run, "rounds.csv"))
+	dir := t.TempDir()
+	if r := runCLI(t, dir, "report", run, "-o", "r.html"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "r.html"))
+	if strings.Contains(string(page), "plot-metrics") || !strings.Contains(string(page), "no per-round evaluation") {
+		t.Error("a run without metrics: the page draws or omits the wrong plots")
+	}
+	if !strings.Contains(string(page), "plot-epsilon") {
+		t.Error("the ε plot is missing")
+	}
+}
