@@ -37,8 +37,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, flag.ErrHelp
+				return nil, flag.ErrHelp // the flag package has printed the usage
 			}
 			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
 		}

@@ -102,6 +102,15 @@ func TestHelpListsOnlyOwnFlags(t *testing.T) {
 		if h.code != 0 {
 			t.Errorf("%s --help: exit %d, stderr %q", name, h.code, h.stderr)
 		}
+		seen := map[string]bool{}
+		for _, line := range strings.Split(h.stderr, "\n") {
+			if strings.HasPrefix(line, "  -") {
+				if seen[line] {
+					t.Errorf("%s --help lists %q twice", name, line)
+				}
+				seen[line] = true
+			}
+		}
 		// glog (pulled in by Google's DP library) registers these on the
 		// global flag set; none may reach fedcrypt's own flag sets.
 		for _, leaked := range []string{"log_dir", "logtostderr", "vmodule", "stderrthreshold"} {
