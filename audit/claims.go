@@ -195,4 +195,3 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 	}
 	return nil
 }
-
