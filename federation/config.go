@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"os"
 	"regexp"
 
@@ -217,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("federation config: %w", err)
+	}
+	if err := c.checkSamplerDistance(); err != nil {
+		return err
 	}
 	if err := c.Data.Options.Validate(); err != nil {
 		return fmt.Errorf("federation config: %w", err)
@@ -429,4 +433,29 @@ func (h HE) Params() (*he.Params, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown CKKS preset %q (want compact or precise)", h.Preset)
+}
+
+// googleDrawDistance is the statistical distance from the ideal Gaussian
+// that Google's library states for one draw of its secure sampler.
+var googleDrawDistance = math.Exp2(-45)
+
+// checkSamplerDistance refuses a federation in which Google's sampler
+// (--noise google) would draw so many values that its distance from the
+// ideal Gaussian, (1+e^ε)·draws·2^-45, exceeds δ/1000: the guarantee is then
+// at worst (ε, 1.001·δ). The default sampler's distance is below 1e-30 per
+// draw (package dp) and negligible beside any δ.
+func (c *Config) checkSamplerDistance() error {
+	if !c.DP.Enabled || c.DP.Noise != "google" {
+		return nil
+	}
+	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	if err != nil {
+		return err
+	}
+	draws := float64(m.NumParams()) * float64((c.Training.Rounds+c.Training.SpareRounds)*c.Training.LocalSteps)
+	dist := (1 + math.Exp(c.DP.Epsilon)) * draws * googleDrawDistance
+	if dist > c.DP.Delta/1000 {
+		return fmt.Errorf("federation config: the google noise sampler's distance from the ideal Gaussian over %.3g draws (%.2g) exceeds δ/1000; use the fast sampler", draws, dist)
+	}
+	return nil
 }

@@ -83,9 +83,13 @@ func TestValidateRejects(t *testing.T) {
 		"no rounds":               func(c *Config) { c.Training.Rounds = 0 },
 		"role-less member":        func(c *Config) { c.Members[2].Contributor, c.Members[2].KeyHolder = false, false },
 		"he without preset":       func(c *Config) { c.HE.Preset = "" },
-		"unknown preset":          func(c *Config) { c.HE.Preset = "huge" },
-		"auditor bad recipient":   func(c *Config) { c.Auditors = []Party{{ID: "au", Recipient: "x"}} },
-		"version":                 func(c *Config) { c.Version = 2 },
+		"google sampler, 1e9 draws": func(c *Config) {
+			c.DP.Noise, c.Model = "google", model.Config{Kind: "mlp", Inputs: 3, Outputs: 1, Hidden: []int{1000, 1000}, Loss: "bce"}
+			c.Training.Rounds, c.Training.LocalSteps = 100, 100
+		},
+		"unknown preset":        func(c *Config) { c.HE.Preset = "huge" },
+		"auditor bad recipient": func(c *Config) { c.Auditors = []Party{{ID: "au", Recipient: "x"}} },
+		"version":               func(c *Config) { c.Version = 2 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
