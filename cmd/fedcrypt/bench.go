@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/fedcrypt/fedcrypt/internal/bench"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "measure what privacy costs on this machine (DP-SGD, CKKS, rounds)", run: runBench})
+}
+
+func runBench(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "bench", "fedcrypt bench [--json] [--quick]", `
+Measures on this machine, in one run: DP-SGD throughput private and not (wdbc,
+batch 64; logistic regression and MLPs of about 10k and 1M parameters), the
+noise samplers' cost per draw, each CKKS preset's encryption (1 core and all
+cores), aggregation, decryption-share and combination costs, bytes on the wire
+per parameter of a 1M-parameter upload and the precision of a mean of 100
+contributors at T = 10, and whole federation rounds (3, 10 and 100 hospitals,
+10k and 1M parameters, encrypted and not). Figures are the best and worst of
+--reps repetitions; ratios come from the same run. Takes minutes; --quick
+shrinks every size to take seconds. Save --json output for "fedcrypt plan --bench".`)
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (no 1M-parameter model)")
+	reps := fs.Int("reps", 0, "repetitions of each measurement (default 5, 3 with --quick)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("bench: unexpected argument %q", pos[0])
+	}
+	if *reps < 0 || *reps > 1000 {
+		return usagef("--reps %d: must be in [1, 1000] (0: the default)", *reps)
+	}
+	r, err := bench.Run(ctx, bench.Config{Quick: *quick, Reps: *reps, Progress: e.stderr})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, r)
+	}
+	printBench(e.stdout, r)
+	return nil
+}
+
+func printBench(w io.Writer, r *bench.Report) {
+	m := r.Machine
+	fmt.Fprintf(w, "machine  %s, %d cores (GOMAXPROCS %d), %s %s/%s, load %s\n", m.CPU, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.Load)
+	fmt.Fprintf(w, "figures are best (worst) of %d repetitions; quick %v\n\n", r.Reps, r.Quick)
+	fmt.Fprintln(w, "DP-SGD on wdbc, batch 64       params   private ex/s          non-private ex/s      ratio")
+	for _, d := range r.DP {
+		fmt.Fprintf(w, "  %-28s %8d   %-21s %-21s %.2f\n", d.Model, d.Params, span(d.Private, "%.3g"), span(d.NonPrivate, "%.3g"), d.Ratio)
+	}
+	fmt.Fprintln(w, "\nDP noise                        ns/draw")
+	for _, n := range r.Noise {
+		fmt.Fprintf(w, "  %-28s %s\n", n.Sampler, span(n.NsPerDraw, "%.4g"))
+	}
+	fmt.Fprintln(w, "\nCKKS                            ", "compact / precise")
+	row := func(name string, f func(h bench.HEPreset) string) {
+		fmt.Fprintf(w, "  %-30s", name)
+		for i, h := range r.HE {
+			if i > 0 {
+				fmt.Fprint(w, " / ")
+			}
+			fmt.Fprint(w, f(h))
+		}
+		fmt.Fprintln(w)
+	}
+	row("encrypt params/s, 1 core", func(h bench.HEPreset) string { return span(h.EncryptOneCore, "%.3g") })
+	row("encrypt params/s, all cores", func(h bench.HEPreset) string { return span(h.EncryptAllCores, "%.3g") })
+	row("aggregate params/s", func(h bench.HEPreset) string { return span(h.Aggregate, "%.3g") })
+	row("decryption share ms/ct", func(h bench.HEPreset) string { return span(h.DecryptionShareMs, "%.3g") })
+	row("combine T=10 ms/ct", func(h bench.HEPreset) string { return span(h.CombineMs, "%.3g") })
+	row("upload bytes/param (1M)", func(h bench.HEPreset) string { return fmt.Sprintf("%.2f", h.UploadBytesPerParam) })
+	row("share bytes/param (1M, T=10)", func(h bench.HEPreset) string { return fmt.Sprintf("%.2f", h.ShareBytesPerParam) })
+	row("precision bits (100, T=10)", func(h bench.HEPreset) string { return fmt.Sprintf("%.1f", h.PrecisionBits) })
+	fmt.Fprintln(w, "\nround (DP on)    hospitals   params   encrypted s          plaintext s          ratio  bytes up/hospital enc / plain")
+	for _, rd := range r.Rounds {
+		fmt.Fprintf(w, "  %-14s %9d %8d   %-20s %-20s %5.2f  %.0f / %.0f\n", rd.Model, rd.Hospitals, rd.Params,
+			span(rd.Encrypted, "%.3g"), span(rd.Plaintext, "%.3g"), rd.Ratio, rd.EncryptedBytesPerHospital, rd.PlaintextBytesPerHospital)
+	}
+	fmt.Fprintf(w, "\nhe_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
+	fmt.Fprintf(w, "dp_noise_ns_per_draw %.3g  dp_step_ratio %.2f  round_ratio %.2f (%d params, 10 hospitals)\n", r.DPNoiseNsPerDraw, r.DPStepRatio, r.RoundRatio, r.RoundParams)
+	fmt.Fprintf(w, "took %.0f s\n", r.Seconds)
+}
+
+// span formats a best (worst) pair.
+func span(s bench.Span, verb string) string {
+	return fmt.Sprintf(verb+" ("+verb+")", s.Best, s.Worst)
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/he"
+	"github.com/fedcrypt/fedcrypt/internal/bench"
+)
+
+// benchQuick runs bench --quick --json once and returns its output.
+func benchQuick(t *testing.T) (string, bench.Report) {
+	t.Helper()
+	r := runCLI(t, "", "bench", "--quick", "--json", "--reps", "2")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, r.stdout)
+	}
+	return r.stdout, rep
+}
+
+func TestBenchQuickJSON(t *testing.T) {
+	out, rep := benchQuick(t)
+	var top map[string]any
+	if err := json.Unmarshal([]byte(out), &top); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"he_bytes_per_param", "he_precision_bits", "he_encrypt_params_per_s", "dp_noise_ns_per_draw", "dp_step_ratio", "round_ratio"} {
+		v, ok := top[k].(float64)
+		if !ok || !(v > 0) {
+			t.Errorf("%s = %v, want a positive number", k, top[k])
+		}
+	}
+	p, err := he.Preset(he.PresetPrecise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(p.UpdateSize(1e6)) / 1e6; rep.HEBytesPerParam != want || want > 33 {
+		t.Errorf("he_bytes_per_param %v, want the precise preset's %v (≤ 33)", rep.HEBytesPerParam, want)
+	}
+	if rep.HEPrecisionBits < 16 {
+		t.Errorf("he_precision_bits %v < 16", rep.HEPrecisionBits)
+	}
+	if len(rep.DP) != 2 || len(rep.HE) != 2 || len(rep.Rounds) != 2 || len(rep.Noise) != 2 {
+		t.Errorf("sections: %d dp, %d he, %d rounds, %d noise", len(rep.DP), len(rep.HE), len(rep.Rounds), len(rep.Noise))
+	}
+}
+
+func TestBenchTable(t *testing.T) {
+	r := runCLI(t, "", "bench", "--quick", "--reps", "1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"machine", "DP-SGD on wdbc", "encrypt params/s, 1 core", "round_ratio"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestBenchBadFlags(t *testing.T) {
+	wantOneLineError(t, runCLI(t, "", "bench", "--reps", "-1"), "--reps")
+	wantOneLineError(t, runCLI(t, "", "bench", "extra"), "unexpected argument")
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fedcrypt/fedcrypt/internal/bench"
+)
+
+func init() {
+	register(&command{name: "plan", summary: "cost estimate of a planned federation: bytes, round time, noise, warnings", run: runPlan})
+}
+
+func runPlan(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "plan", "fedcrypt plan [flags]", `
+Estimates what a planned federation costs before any hospital joins: the
+model's parameters and ciphertexts per update, bytes up and down per hospital
+per round, the expected round time on machines like this one (from a quick
+calibration run, or from "fedcrypt bench --json" saved to a file and given
+with --bench), the noise multiplier each hospital needs for its (ε, δ) over
+all its DP-SGD steps, and warnings: a budget too small for the rounds, a
+preset too small for the hospitals, the key holders or the flooding noise,
+δ ≥ 1/n. The model's shape comes from --features and --classes, or from a
+data set (--data), which also gives --rows (its rows over --hospitals).`)
+	var df dataFlags
+	df.register(fs, "")
+	var cfg bench.PlanConfig
+	fs.StringVar(&cfg.Model, "model", "logreg", "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	fs.IntVar(&cfg.Features, "features", 0, "input features (or --data)")
+	fs.IntVar(&cfg.Classes, "classes", 2, "label classes (or --data)")
+	fs.IntVar(&cfg.Hospitals, "hospitals", 3, "number of hospitals")
+	fs.IntVar(&cfg.KeyHolders, "key-holders", 0, "how many hospitals hold key shares (default all)")
+	fs.IntVar(&cfg.Threshold, "threshold", 2, "T: key holders needed to decrypt a sum (≥ 2)")
+	fs.IntVar(&cfg.Rounds, "rounds", 5, "federated rounds")
+	fs.IntVar(&cfg.LocalSteps, "local-steps", 20, "DP-SGD steps each hospital takes per round")
+	fs.IntVar(&cfg.RowsPerHospital, "rows", 1000, "rows of the smallest hospital (with --data: its rows over --hospitals)")
+	fs.Float64Var(&cfg.SampleRate, "sample-rate", 0, "Poisson sampling rate of each step (default 64 rows per step)")
+	fs.Float64Var(&cfg.Epsilon, "epsilon", 1, "each hospital's ε over the whole run")
+	fs.Float64Var(&cfg.Delta, "delta", 1e-5, "δ of every hospital's (ε, δ) guarantee")
+	fs.StringVar(&cfg.Accountant, "accountant", "rdp", "privacy accountant: rdp or pld")
+	fs.StringVar(&cfg.Preset, "preset", bench.DefaultPreset, "CKKS parameter preset: compact or precise")
+	benchFile := fs.String("bench", "", "measured costs: the output of \"fedcrypt bench --json\" (default: a quick calibration run)")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("plan: unexpected argument %q", pos[0])
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if df.Source != "" {
+		ds, _, err := df.load(e)
+		if err != nil {
+			return err
+		}
+		if set["features"] || set["classes"] {
+			return usagef("plan: give --data or --features/--classes, not both")
+		}
+		cfg.Features, cfg.Classes = len(ds.Features), len(ds.Classes)
+		if !set["rows"] && cfg.Hospitals > 0 {
+			cfg.RowsPerHospital = ds.Rows() / cfg.Hospitals
+		}
+	} else if !set["features"] {
+		return usagef("plan: give --features (and --classes) or --data")
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	var costs *bench.Report
+	if *benchFile != "" {
+		if costs, err = readBench(*benchFile); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(e.stderr, "calibrating: DP-SGD steps and CKKS costs at small sizes (use --bench FILE to skip)")
+		if costs, err = bench.Calibrate(ctx, cfg.Preset); err != nil {
+			return fmt.Errorf("plan: calibrate: %w", err)
+		}
+	}
+	pl, err := bench.NewPlan(cfg, costs)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, pl)
+	}
+	printPlan(e.stdout, pl)
+	return nil
+}
+
+// readBench reads the output of bench --json.
+func readBench(path string) (*bench.Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--bench: %w", err)
+	}
+	var r bench.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("--bench %s: not the output of fedcrypt bench --json: %v", path, err)
+	}
+	if len(r.DP) == 0 || len(r.HE) == 0 {
+		return nil, fmt.Errorf("--bench %s: no dp_sgd or he measurements: not the output of fedcrypt bench --json", path)
+	}
+	return &r, nil
+}
+
+func printPlan(w io.Writer, p *bench.Plan) {
+	c := p.Config
+	fmt.Fprintf(w, "model              %s: %d parameters, %d ciphertexts of %d slots (%s)\n", c.Model, p.Params, p.Ciphertexts, p.Slots, c.Preset)
+	fmt.Fprintf(w, "per hospital/round %d bytes up, %d bytes down\n", p.BytesUpPerHospital, p.BytesDownPerHospital)
+	fmt.Fprintf(w, "decrypting holder  +%d bytes up (share), +%d bytes down (the sum)\n", p.KeyHolderExtraUp, p.KeyHolderExtraDown)
+	fmt.Fprintf(w, "aggregator in      %d bytes per round\n", p.AggregatorBytesInPerR)
+	b := p.Breakdown
+	fmt.Fprintf(w, "round time         %.3g s (train %.3g, encrypt %.3g, aggregate %.3g, share %.3g, combine %.3g), network excluded\n",
+		p.RoundSeconds, b.Train, b.Encrypt, b.Aggregate, b.DecryptionShare, b.Combine)
+	fmt.Fprintf(w, "whole run          %.3g s over %d rounds\n", p.TotalSeconds, c.Rounds)
+	fmt.Fprintf(w, "noise multiplier   %.4g for ε = %g, δ = %g over %d steps at q = %.3g (%s)\n", p.NoiseMultiplier, c.Epsilon, c.Delta, p.Steps, p.SampleRate, c.Accountant)
+	fmt.Fprintf(w, "precision          %.1f bits on the mean (%d hospitals, T = %d)\n", p.ExpectedPrecisionBits, c.Hospitals, c.Threshold)
+	fmt.Fprintf(w, "costs measured on  %s\n", p.CostsMeasured)
+	for _, s := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}

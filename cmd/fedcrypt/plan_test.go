@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/internal/bench"
+)
+
+func TestPlanJSON(t *testing.T) {
+	r := runCLI(t, "", "plan", "--json", "--features", "30", "--model", "mlp:310", "--hospitals", "10",
+		"--rows", "500", "--rounds", "5", "--local-steps", "8", "--epsilon", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var p bench.Plan
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, r.stdout)
+	}
+	// 30·310 + 310 + 310 + 1 parameters in ⌈9921/4096⌉ = 3 ciphertexts.
+	if p.Params != 9921 || p.Ciphertexts != 3 || p.Slots != 4096 {
+		t.Errorf("params %d, ciphertexts %d, slots %d", p.Params, p.Ciphertexts, p.Slots)
+	}
+	if p.BytesUpPerHospital <= 8*p.Params || p.BytesDownPerHospital != 8*p.Params {
+		t.Errorf("bytes up %d, down %d for %d params", p.BytesUpPerHospital, p.BytesDownPerHospital, p.Params)
+	}
+	if got := float64(p.BytesUpPerHospital) / float64(p.Params); got > 3*33 {
+		t.Errorf("%v bytes per parameter", got)
+	}
+	if p.Steps != 40 || math.Abs(p.SampleRate-64.0/500) > 1e-12 {
+		t.Errorf("steps %d, sample rate %v", p.Steps, p.SampleRate)
+	}
+	if !(p.NoiseMultiplier > 0.3 && p.NoiseMultiplier < 4) {
+		t.Errorf("noise multiplier %v", p.NoiseMultiplier)
+	}
+	b := p.Breakdown
+	if sum := b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine; !(p.RoundSeconds > 0) || math.Abs(sum-p.RoundSeconds) > 1e-9*sum {
+		t.Errorf("round %v s, parts sum to %v", p.RoundSeconds, sum)
+	}
+	if len(p.Warnings) != 0 {
+		t.Errorf("warnings on a sound plan: %q", p.Warnings)
+	}
+	// Agrees with budget on σ.
+	bud := runCLI(t, "", "budget", "--json", "--target-epsilon", "3", "--sample-rate", "0.128", "--steps", "40")
+	var bj budgetResult
+	if err := json.Unmarshal([]byte(bud.stdout), &bj); err != nil {
+		t.Fatal(err)
+	}
+	if bj.NoiseMultiplier != p.NoiseMultiplier {
+		t.Errorf("plan σ %v, budget σ %v", p.NoiseMultiplier, bj.NoiseMultiplier)
+	}
+}
+
+func TestPlanWarnings(t *testing.T) {
+	dir := t.TempDir()
+	_, rep := benchQuick(t)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs := filepath.Join(dir, "bench.json")
+	if err := os.WriteFile(costs, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// 200 hospitals and 12 key holders on the compact preset, 50 rows each
+	// with δ = 0.05, ε = 0.1 over 1000 steps: every warning.
+	r := runCLI(t, dir, "plan", "--json", "--bench", costs, "--data", "wdbc", "--hospitals", "200", "--key-holders", "12",
+		"--rows", "50", "--delta", "0.05", "--epsilon", "0.1", "--rounds", "50", "--local-steps", "20", "--preset", "compact")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "calibrating") {
+		t.Error("calibrated despite --bench")
+	}
+	var p bench.Plan
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Config.Features != 30 || p.Params != 31 {
+		t.Errorf("wdbc: %d features, %d params", p.Config.Features, p.Params)
+	}
+	all := strings.Join(p.Warnings, "\n")
+	for _, want := range []string{"budget small", "δ = 0.05 ≥ 1/n", "sums at most 100 updates", "at most 10 key holders", "bits of precision"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no warning %q in:\n%s", want, all)
+		}
+	}
+	h := runCLI(t, dir, "plan", "--bench", costs, "--features", "30")
+	if h.code != 0 || !strings.Contains(h.stdout, "noise multiplier") || !strings.Contains(h.stdout, "round time") {
+		t.Errorf("exit %d, table:\n%s", h.code, h.stdout)
+	}
+}
+
+func TestPlanBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--hospitals", "10"}, "--features"},
+		{[]string{"--features", "0"}, "--features 0"},
+		{[]string{"--features", "30", "--hospitals", "1"}, "--hospitals 1"},
+		{[]string{"--features", "30", "--threshold", "5", "--hospitals", "4"}, "--threshold 5"},
+		{[]string{"--features", "30", "--key-holders", "9", "--hospitals", "4"}, "--key-holders 9"},
+		{[]string{"--features", "30", "--epsilon", "-1"}, "--epsilon -1"},
+		{[]string{"--features", "30", "--delta", "1"}, "--delta 1"},
+		{[]string{"--features", "30", "--rows", "0"}, "--rows 0"},
+		{[]string{"--features", "30", "--preset", "huge"}, "--preset"},
+		{[]string{"--features", "30", "--model", "mlp:x"}, "--model"},
+		{[]string{"--features", "30", "--accountant", "moments"}, "--accountant"},
+		{[]string{"--features", "30", "--rows", "100", "--bench", bad}, "--bench"},
+		{[]string{"--features", "30", "--rows", "100", "--bench", filepath.Join(dir, "missing.json")}, "--bench"},
+		{[]string{"--data", "wdbc", "--features", "3"}, "not both"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			wantOneLineError(t, runCLI(t, dir, append([]string{"plan"}, c.args...)...), c.want)
+		})
+	}
+}

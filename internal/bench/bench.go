@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/fedcrypt/fedcrypt/dp"
+)
+
+// DefaultPreset is the CKKS preset of `fedcrypt sim` and of the top-level
+// figures.
+const DefaultPreset = "precise"
+
+// Config chooses the sizes of a measurement run.
+type Config struct {
+	// Quick shrinks every size so the run takes seconds (tests, CI): no
+	// 1M-parameter model, 100,000-parameter uploads, 3 and 10 hospitals.
+	Quick bool
+	// Reps is how many times each figure is measured (0: 5, or 3 with Quick).
+	Reps int
+	// Progress, if set, receives one line per measurement as it starts.
+	Progress io.Writer
+}
+
+// sizes are the derived measurement sizes.
+type sizes struct {
+	quick                  bool
+	reps                   int
+	dpSteps                int
+	noiseFast, noiseGoogle int
+	heParams               int
+	precisionCiphertexts   int
+	hospitals              []int
+	roundModels            []string
+	roundRows, rounds      int
+}
+
+func (c Config) sizes() sizes {
+	s := sizes{quick: c.Quick, reps: 5, dpSteps: 16, noiseFast: 1 << 20, noiseGoogle: 1 << 14,
+		heParams: WireParams, precisionCiphertexts: 4, hospitals: []int{3, 10, 100},
+		roundModels: []string{"mlp:310", "mlp:990,990"}, roundRows: 640, rounds: 2}
+	if c.Quick {
+		s = sizes{quick: true, reps: 3, dpSteps: 8, noiseFast: 1 << 16, noiseGoogle: 1 << 11,
+			heParams: 100_000, precisionCiphertexts: 1, hospitals: []int{3, 10},
+			roundModels: []string{"mlp:310"}, roundRows: 128, rounds: 2}
+	}
+	if c.Reps > 0 {
+		s.reps = c.Reps
+	}
+	return s
+}
+
+// Machine describes where the figures were measured.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	// Load is /proc/loadavg at the start of the run (empty where absent).
+	Load string `json:"load,omitempty"`
+}
+
+// Report is the result of [Run]. The top-level figures are the headline
+// ones; the sections hold everything measured.
+type Report struct {
+	// HEBytesPerParam is the default preset's upload size per parameter of
+	// a 1M-parameter update, headers included.
+	HEBytesPerParam float64 `json:"he_bytes_per_param"`
+	// HEPrecisionBits is the default preset's measured precision of the
+	// mean of 100 contributors at T = 10.
+	HEPrecisionBits float64 `json:"he_precision_bits"`
+	// HEEncryptParamsPerS is the default preset's best encryption
+	// throughput on all cores.
+	HEEncryptParamsPerS float64 `json:"he_encrypt_params_per_s"`
+	// DPNoiseNsPerDraw is the default (fast) sampler's best cost per draw.
+	DPNoiseNsPerDraw float64 `json:"dp_noise_ns_per_draw"`
+	// DPStepRatio is private ÷ non-private time per example for the
+	// ~10k-parameter MLP.
+	DPStepRatio float64 `json:"dp_step_ratio"`
+	// RoundRatio is encrypted ÷ plaintext round time for 10 hospitals and
+	// the largest measured model (1M parameters; 10k with Quick).
+	RoundRatio  float64 `json:"round_ratio"`
+	RoundParams int     `json:"round_ratio_params"`
+
+	Quick   bool        `json:"quick"`
+	Reps    int         `json:"reps"`
+	Machine Machine     `json:"machine"`
+	DP      []DPModel   `json:"dp_sgd"`
+	Noise   []NoiseCost `json:"dp_noise"`
+	HE      []HEPreset  `json:"he"`
+	Rounds  []Round     `json:"rounds"`
+	Seconds float64     `json:"seconds"`
+}
+
+// Run measures DP-SGD, the noise samplers, both CKKS presets and federation
+// rounds on this machine, in that order, and returns every figure. It takes
+// minutes at full size (seconds with Quick) and uses all cores.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	start := time.Now()
+	s := cfg.sizes()
+	say := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", a...)
+		}
+	}
+	r := &Report{Quick: s.quick, Reps: s.reps, Machine: ThisMachine()}
+	var err error
+	say("dp-sgd: private vs non-private steps on wdbc (%v)", dpModels(s.quick))
+	if r.DP, err = measureDP(ctx, s); err != nil {
+		return nil, err
+	}
+	say("dp noise: ns per draw of each sampler")
+	if r.Noise, err = measureNoise(ctx, s); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"compact", "precise"} {
+		say("ckks %s: encrypt, aggregate, decryption share, precision", name)
+		h, err := measureHE(ctx, name, s)
+		if err != nil {
+			return nil, fmt.Errorf("ckks %s: %w", name, err)
+		}
+		r.HE = append(r.HE, h)
+	}
+	for _, spec := range s.roundModels {
+		for _, n := range s.hospitals {
+			say("round: %d hospitals, model %s, encrypted and not", n, spec)
+			rd, err := measureRound(ctx, n, spec, s)
+			if err != nil {
+				return nil, fmt.Errorf("round: %w", err)
+			}
+			r.Rounds = append(r.Rounds, rd)
+		}
+	}
+	r.headline()
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// headline fills the top-level figures from the sections.
+func (r *Report) headline() {
+	for _, h := range r.HE {
+		if h.Preset == DefaultPreset {
+			r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS = h.UploadBytesPerParam, h.PrecisionBits, h.EncryptAllCores.Best
+		}
+	}
+	for _, n := range r.Noise {
+		if n.Sampler == dp.SamplerFast {
+			r.DPNoiseNsPerDraw = n.NsPerDraw.Best
+		}
+	}
+	for _, d := range r.DP {
+		if d.Model == "mlp:310" {
+			r.DPStepRatio = d.Ratio
+		}
+	}
+	for _, rd := range r.Rounds {
+		if rd.Hospitals == 10 && rd.Params >= r.RoundParams {
+			r.RoundRatio, r.RoundParams = rd.Ratio, rd.Params
+		}
+	}
+}
+
+// ThisMachine describes the machine the process runs on.
+func ThisMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.Load = strings.TrimSpace(string(b))
+	}
+	return m
+}

@@ -1,0 +1,39 @@
+package bench_test
+
+import (
+	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/internal/bench"
+)
+
+// A plan from costs measured elsewhere (here, round figures written out:
+// train 512 examples at 50,000/s, 9,921 parameters encrypted at 5M/s, ten
+// added at 100M/s, three ciphertexts at 0.3 + 3 ms):
+// sizes and the noise multiplier are exact; the round time is the sum of
+// the measured per-operation costs.
+func ExampleNewPlan() {
+	costs := &bench.Report{
+		DP: []bench.DPModel{{Model: "mlp:310", Params: 9921, Private: bench.Span{Best: 50_000, Worst: 40_000}}},
+		HE: []bench.HEPreset{{Preset: "precise",
+			EncryptAllCores: bench.Span{Best: 5e6}, Aggregate: bench.Span{Best: 1e8},
+			DecryptionShareMs: bench.Span{Best: 0.3}, CombineMs: bench.Span{Best: 3}}},
+	}
+	p, err := bench.NewPlan(bench.PlanConfig{Model: "mlp:310", Features: 30, Classes: 2,
+		Hospitals: 10, Threshold: 3, Rounds: 5, LocalSteps: 8, RowsPerHospital: 640,
+		Epsilon: 3, Delta: 1e-5, Accountant: "rdp", Preset: "precise"}, costs)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%d params in %d ciphertexts\n", p.Params, p.Ciphertexts)
+	fmt.Printf("up %d B, down %d B per hospital per round\n", p.BytesUpPerHospital, p.BytesDownPerHospital)
+	fmt.Printf("round %.4f s (train %.4f s)\n", p.RoundSeconds, p.Breakdown.Train)
+	fmt.Printf("σ = %.3f over %d steps at q = %.1f\n", p.NoiseMultiplier, p.Steps, p.SampleRate)
+	fmt.Println(len(p.Warnings), "warnings")
+	// Output:
+	// 9921 params in 3 ciphertexts
+	// up 331804 B, down 79368 B per hospital per round
+	// round 0.0231 s (train 0.0102 s)
+	// σ = 1.373 over 40 steps at q = 0.1
+	// 0 warnings
+}
