@@ -79,6 +79,6 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
 	a.appendAudit(audit.TypeRound, map[string]any{
 		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
 		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
-		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp,
+		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp, "nonce": hex.EncodeToString(a.nonce),
 	})
 }

@@ -35,6 +35,7 @@ type roundBody struct {
 	Uploads       []uploadBody      `json:"uploads"`
 	ModelDigest   string            `json:"model_digest"`
 	BytesUp       int64             `json:"bytes_up"`
+	Nonce         string            `json:"nonce"` // hex; every claim of the round is bound to it
 	Reason        string            `json:"reason"`
 }
 
@@ -64,6 +65,12 @@ func (v *verifier) round(e *Entry, n int) error {
 	if err := v.decryptionSet(b.DecryptionSet); err != nil {
 		return fail(n, "round %d: decryption set: %v", b.Round, err)
 	}
+	if b.Nonce != "" {
+		if v.nonces[b.Nonce] {
+			return fail(n, "round %d: nonce %s already used (a round replayed)", b.Round, b.Nonce)
+		}
+		v.nonces[b.Nonce] = true
+	}
 	seen := map[string]bool{}
 	for _, u := range b.Uploads {
 		if seen[u.From] {
@@ -73,7 +80,7 @@ func (v *verifier) round(e *Entry, n int) error {
 		if !slices.Contains(b.Contributors, u.From) {
 			return fail(n, "round %d: upload from %q, who is not among the contributors", b.Round, u.From)
 		}
-		c, err := v.claim(u, b.Round)
+		c, err := v.claim(u, b.Round, b.Nonce)
 		if err != nil {
 			return fail(n, "round %d: %s's claim: %v", b.Round, u.From, err)
 		}
@@ -112,7 +119,7 @@ func (v *verifier) decryptionSet(set []string) error {
 }
 
 // claim opens an upload's signed claim and checks it against the config.
-func (v *verifier) claim(u uploadBody, round uint64) (transport.Claim, error) {
+func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
 	env, err := federation.ParseEnvelope(u.Claim)
 	if err != nil {
@@ -120,6 +127,9 @@ func (v *verifier) claim(u uploadBody, round uint64) (transport.Claim, error) {
 	}
 	if env.Kind != transport.KindClaim || env.From != u.From || env.Round != round {
 		return zero, fmt.Errorf("a %s from %q for round %d, not %s's claim for round %d", env.Kind, env.From, env.Round, u.From, round)
+	}
+	if nonce != "" && hex.EncodeToString(env.Nonce) != nonce {
+		return zero, errors.New("bound to another attempt's nonce")
 	}
 	if m, ok := v.fed.Member(u.From); !ok || !m.Contributor {
 		return zero, errors.New("not a contributor of this federation")

@@ -105,7 +105,8 @@ type verifier struct {
 	run    *Run
 	acct   dp.AccountantConfig
 	events map[string][]dp.Event
-	last   uint64 // the last completed round
+	last   uint64          // the last completed round
+	nonces map[string]bool // of the completed rounds so far
 }
 
 func fail(entry int, format string, a ...any) *Failure {
@@ -122,7 +123,7 @@ func (v *verifier) verify(raw []byte) error {
 		return fail(1, "the log is empty (no setup entry)")
 	}
 	v.acct = dp.AccountantConfig{Kind: v.fed.DP.Accountant}
-	v.events = map[string][]dp.Event{}
+	v.events, v.nonces = map[string][]dp.Event{}, map[string]bool{}
 	ended := 0
 	for i := range entries {
 		n, e := i+1, &entries[i]

@@ -163,6 +163,15 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			e[2].Body = lowered
 			rewrite(t, dir, keys, e)
 		}, 3, "decoded facts differ"},
+		{"nonce changed and re-signed", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			other := regexp.MustCompile(`"nonce":"[0-9a-f]*"`).ReplaceAll(e[2].Body, []byte(`"nonce":"00112233445566778899aabbccddeeff"`))
+			if bytes.Equal(other, e[2].Body) {
+				t.Fatal("no nonce to change")
+			}
+			e[2].Body = other
+			rewrite(t, dir, keys, e)
+		}, 3, "another attempt's nonce"},
 		{"tail cut off after the end", true, func(t *testing.T, dir string) {
 			// Rounds 2 and 3 cut and a fresh end entry signed: a valid
 			// chain, caught only by the checkpoint's anchor.
@@ -362,6 +371,9 @@ func TestVerifyRunResumedRuns(t *testing.T) {
 		{"resumed after an end", []audit.Entry{setup, r1, end, resume(1), setup, r2, r3, end}, 0, ""},
 		{"resume discards rounds", []audit.Entry{setup, r1, r2, resume(0), setup, r1, r2, r3, end}, 4, "rounds missing or discarded"},
 		{"resume after a round not in the log", []audit.Entry{setup, r1, resume(2), setup, r3, end}, 3, "last completed round is 1"},
+		// A redone round carries a fresh nonce: its old entry replayed
+		// does not.
+		{"redone round replayed", []audit.Entry{setup, r1, r2, resume(1), setup, r2, r3, end}, 6, "already used"},
 		{"setup without a resume", []audit.Entry{setup, r1, setup, r2, r3, end}, 3, "second setup"},
 		{"round after the end", []audit.Entry{setup, r1, r2, end, r3, end}, 5, "after the end entry"},
 		{"crashed, not resumed", []audit.Entry{setup, r1, r2}, 4, "without an end entry"},
