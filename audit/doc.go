@@ -40,7 +40,10 @@
 // redone after a resume is logged twice, and both count towards ε.
 //
 // Every upload's claim must verify under its hospital's key from the
-// config and be bound to this federation and round. Each hospital's ε is
+// config and be bound to this federation, round and the round's nonce
+// (recorded in the entry, and never reused by another completed round).
+// A decoded copy of each claim sits beside it for readers; it must equal
+// the claim, and only the signed claim is trusted. Each hospital's ε is
 // recomputed from the DP-SGD it claimed in every round it contributed to,
 // with the federation's accountant and its default settings
 // ([AccountantSettings]), which every client accounts with. Round r of
