@@ -170,8 +170,9 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 	s := Spend{Round: round, Claimed: c.DP.Epsilon, NoiseMultiplier: c.DP.NoiseMultiplier, SampleRate: c.DP.SampleRate,
 		Steps: int(c.DP.Steps), ClipNorm: c.DP.ClipNorm}
 	if !c.DP.Enabled {
-		s.Claimed, s.Recomputed = math.Inf(1), math.Inf(1)
-		h.Spends = append(h.Spends, s)
+		// No guarantee: the run says so (Run.DP false); the spend
+		// records only that the hospital contributed.
+		h.Spends = append(h.Spends, Spend{Round: round})
 		return nil
 	}
 	ev := dp.Event{SampleRate: c.DP.SampleRate, NoiseMultiplier: c.DP.NoiseMultiplier, Steps: int(c.DP.Steps)}

@@ -104,7 +104,8 @@ type Hospital struct {
 	Spends      []Spend `json:"spends"`
 }
 
-// Spend is one round's DP-SGD as the hospital claimed it, and ε after it
+// Spend is one round's DP-SGD as the hospital claimed it (zeros in runs
+// without DP, which give no guarantee), and ε after it
 // as claimed and as recomputed from every claimed round so far in this
 // log. The claim may be higher (spends in earlier runs or abandoned rounds
 // count in the hospital's ledger) but never lower.

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -101,6 +102,9 @@ func TestVerifyRunUnprotected(t *testing.T) {
 	run, err = audit.VerifyFile(path, fed, audit.Options{AllowUnprotected: true, Anchor: anchor(t, dir)})
 	if err != nil || !run.Verified || len(run.Unprotected) != 2 {
 		t.Fatalf("with AllowUnprotected: %v, %+v", err, run)
+	}
+	if _, err := json.Marshal(run); err != nil {
+		t.Errorf("the run of a run without DP does not marshal: %v", err)
 	}
 }
 
