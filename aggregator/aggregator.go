@@ -74,6 +74,9 @@ type Summary struct {
 	Model     []float64 // the final global model
 	Ended     string    // why the run ended
 	AuditHead [32]byte
+	// Evaluation is the private evaluation of the final model, when the
+	// federation asks for one.
+	Evaluation *Evaluation
 }
 
 var (
@@ -208,6 +211,9 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	}
 	if sum.Ended == "" {
 		sum.Ended = "all rounds completed"
+	}
+	if a.fed.Evaluation.Enabled && runErr == nil && sum.Rounds > 0 {
+		sum.Evaluation = a.evaluate(ctx)
 	}
 	a.end(ctx, sum.Ended)
 	sum.Model = a.model

@@ -86,24 +86,53 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
 	a.cur = rep
 	defer func() { a.cur = nil }()
+	sum, headers, totalWeight, err := a.gather(ctx, r, transport.KindRound, transport.KindUpload, a.model, len(a.model), rep)
+	if err != nil {
+		return nil, err
+	}
+	if sum == nil {
+		return a.abandon(ctx, rep, start), nil
+	}
+	mean := make([]float64, len(a.model))
+	if err := fedavg.Mean(mean, sum, totalWeight*a.fed.EncodeScale()); err != nil {
+		return nil, err
+	}
+	a.server.Apply(a.model, mean)
+	rep.Completed = true
+	rep.Model = slices.Clone(a.model)
+	rep.Duration = time.Since(start)
+	a.auditRound(rep, headers)
+	if err := a.checkpoint(); err != nil {
+		return nil, err
+	}
+	md := modelDigest(a.model)
+	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:]}.Marshal())
+	a.log.Info("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
+	return rep, nil
+}
+
+// gather announces round r (a fresh nonce and the model, as a message of
+// kind announce), folds the uploads of kind upload (size values each) into
+// one running sum as they arrive, and decrypts the sum with a quorum of key
+// holders. It returns a nil sum, with rep.Reason set, when the round must
+// be abandoned.
+func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload string, model []float64, size int, rep *Round) (sum []float64, headers []federation.Header, totalWeight float64, err error) {
 	a.round = r
 	a.nonce = make([]byte, 16)
 	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
-	a.broadcast(ctx, transport.KindRound, transport.RoundStart{Model: a.model}.Marshal())
+	a.broadcast(ctx, announce, transport.RoundStart{Model: model}.Marshal())
 	expected := map[string]bool{}
 	for _, id := range a.fed.Contributors() {
 		if a.online[id] {
 			expected[id] = true
 		}
 	}
-	acc := &accumulator{params: a.params, plain: make([]float64, len(a.model))}
+	acc := &accumulator{params: a.params, plain: make([]float64, size)}
 	if a.params != nil {
 		acc.enc = he.NewSum(a.params)
 	}
-	var headers []federation.Header
-	var totalWeight float64
 	answered := func() bool {
 		for id := range expected {
 			if _, ok := rep.Claims[id]; ok {
@@ -116,7 +145,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		}
 		return true
 	}
-	err := a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+	err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
 		if in.Kind == transport.Left && expected[in.From] {
 			delete(expected, in.From)
 			rep.Dropped = append(rep.Dropped, in.From)
@@ -125,10 +154,10 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 			return answered(), nil
 		}
 		switch env.Kind {
-		case transport.KindUpload:
-			claim, u, err := a.checkUpload(env, rep)
+		case upload:
+			claim, u, err := a.checkUpload(env, rep, upload == transport.KindUpload, size)
 			if err == nil {
-				err = acc.add(u.Payload, len(a.model))
+				err = acc.add(u.Payload, size)
 			}
 			if err != nil {
 				rep.Refused[env.From] = err.Error()
@@ -153,7 +182,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		return answered(), nil
 	})
 	if err != nil && !errors.Is(err, errTimeout) {
-		return nil, err
+		return nil, nil, 0, err
 	}
 	for id := range expected {
 		if _, ok := rep.Claims[id]; !ok {
@@ -167,34 +196,17 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	a.log.Info("uploads in", "round", r, "included", rep.Included, "dropped", rep.Dropped)
 	if len(rep.Included) < a.fed.MinContributors {
 		rep.Reason = fmt.Sprintf("%d uploads, fewer than min-contributors %d", len(rep.Included), a.fed.MinContributors)
-		return a.abandon(ctx, rep, start), nil
+		return nil, nil, 0, nil
 	}
-	var sum []float64
-	if a.params != nil {
-		sum, err = a.decrypt(ctx, acc.enc, headers, rep)
-		if err != nil {
-			rep.Reason = err.Error()
-			return a.abandon(ctx, rep, start), nil
-		}
-	} else {
-		sum = acc.plain
+	if a.params == nil {
+		return acc.plain, headers, totalWeight, nil
 	}
-	mean := make([]float64, len(a.model))
-	if err := fedavg.Mean(mean, sum, totalWeight*a.fed.EncodeScale()); err != nil {
-		return nil, err
+	sum, err = a.decrypt(ctx, acc.enc, headers, rep)
+	if err != nil {
+		rep.Reason = err.Error()
+		return nil, nil, 0, nil
 	}
-	a.server.Apply(a.model, mean)
-	rep.Completed = true
-	rep.Model = slices.Clone(a.model)
-	rep.Duration = time.Since(start)
-	a.auditRound(rep, headers)
-	if err := a.checkpoint(); err != nil {
-		return nil, err
-	}
-	md := modelDigest(a.model)
-	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:]}.Marshal())
-	a.log.Info("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
-	return rep, nil
+	return sum, headers, totalWeight, nil
 }
 
 func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *Round {
@@ -211,7 +223,9 @@ func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *
 // checkUpload validates an upload: this round and nonce, from a
 // contributor, not a duplicate, with a claim the contributor signed for this
 // round that matches the payload and the federation's settings.
-func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round) (c transport.Claim, u transport.Upload, err error) {
+// A training upload carries the contributor's declared weight; an
+// evaluation upload weighs 1.
+func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round, weighted bool, size int) (c transport.Claim, u transport.Upload, err error) {
 	var zero transport.Claim
 	if env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 		return zero, u, fmt.Errorf("upload for round %d with a stale nonce (current round %d)", env.Round, a.round)
@@ -243,8 +257,10 @@ func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round) (c transp
 	switch {
 	case c.PayloadDigest != sha256.Sum256(u.Payload):
 		return zero, u, errors.New("claim does not name this payload")
-	case c.Weight != a.fed.Weight(env.From):
+	case weighted && c.Weight != a.fed.Weight(env.From):
 		return zero, u, fmt.Errorf("claimed weight %v, the federation declares %v", c.Weight, a.fed.Weight(env.From))
+	case !weighted && c.Weight != 1:
+		return zero, u, fmt.Errorf("claimed weight %v, an evaluation weighs 1", c.Weight)
 	case c.Encrypted != a.fed.HE.Enabled:
 		return zero, u, fmt.Errorf("encrypted %v, the federation requires %v", c.Encrypted, a.fed.HE.Enabled)
 	case c.DP.Enabled != a.fed.DP.Enabled:
@@ -257,8 +273,8 @@ func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round) (c transp
 		if err != nil {
 			return zero, u, err
 		}
-		if n != len(a.model) {
-			return zero, u, fmt.Errorf("encrypted update of %d values, the model has %d", n, len(a.model))
+		if n != size {
+			return zero, u, fmt.Errorf("encrypted vector of %d values, want %d", n, size)
 		}
 	}
 	return c, u, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +71,9 @@ type Client struct {
 	log       *slog.Logger
 	rand      io.Reader
 	trainRand io.Reader
-	x         *mat.Dense // transformed training rows
+	x         *mat.Dense    // transformed training rows
+	val       *data.Dataset // validation rows held out for private evaluation
+	xval      *mat.Dense    // and transformed
 	y         []float64
 	units     []int
 	params    *he.Params // nil without encryption
@@ -155,17 +158,38 @@ func (c *Client) prepareData() error {
 	if d.Rows() == 0 {
 		return fmt.Errorf("data set %q has no rows", d.Name)
 	}
-	tf, err := data.FitTransform(d.X, d.Options().Imputation(), c.fed.Data.Normalize)
+	train := d
+	if e := c.fed.Evaluation; e.Enabled {
+		// Validation rows are held out locally, whole patients at a time,
+		// and never trained on.
+		var seed [8]byte
+		if _, err := io.ReadFull(c.trainRand, seed[:]); err != nil {
+			return err
+		}
+		var val *data.Dataset
+		var err error
+		if train, val, err = data.StratifiedSplit(d, e.Holdout, binary.LittleEndian.Uint64(seed[:])); err != nil {
+			return fmt.Errorf("hold out validation rows: %w", err)
+		}
+		c.val = val
+	}
+	tf, err := data.FitTransform(train.X, train.Options().Imputation(), c.fed.Data.Normalize)
 	if err != nil {
 		return err
 	}
-	c.x = mat.NewDense(d.Rows(), len(d.Features), nil)
-	if err := tf.Apply(c.x, d.X); err != nil {
+	c.x = mat.NewDense(train.Rows(), len(train.Features), nil)
+	if err := tf.Apply(c.x, train.X); err != nil {
 		return err
 	}
-	c.y = d.Y
+	c.y = train.Y
 	if c.fed.DP.PrivacyUnit != "" {
-		c.units = d.Units
+		c.units = train.Units
+	}
+	if c.val != nil {
+		c.xval = mat.NewDense(c.val.Rows(), len(c.val.Features), nil)
+		if err := tf.Apply(c.xval, c.val.X); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -237,6 +261,8 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 			err = c.onRound(ctx, conn, env)
 		case transport.KindDecrypt:
 			err = c.onDecrypt(ctx, conn, env)
+		case transport.KindEval:
+			err = c.onEval(ctx, conn, env)
 		case transport.KindResult:
 			c.onResult(env)
 		default:

@@ -30,11 +30,12 @@ const (
 // Every spend is sealed to disk before training starts, so a crash can lose
 // a round's result but never under-count ε.
 type ledger struct {
-	c       *Client
-	l       *dp.Ledger
-	store   dp.Store
-	sigma   float64 // the noise multiplier this hospital trains with
-	epsilon float64 // spent so far
+	c         *Client
+	l         *dp.Ledger
+	store     dp.Store
+	sigma     float64 // the noise multiplier this hospital trains with
+	evalSigma float64 // that of its evaluation release (0 without one)
+	epsilon   float64 // spent so far
 }
 
 // openLedger loads the sealed ledger of the hospital's data set (or starts
@@ -80,10 +81,14 @@ func openLedger(c *Client) (*ledger, error) {
 		}
 	}
 	l.epsilon = l.l.Epsilon()
-	var spent []dp.Event
-	for _, e := range l.l.Entries() {
-		spent = append(spent, e.Event)
+	if e := c.fed.Evaluation; e.Enabled {
+		// The evaluation release costs Epsilon on its own; training is
+		// calibrated to leave room for it.
+		if l.evalSigma, err = dp.CalibrateNoise(cfg.Accountant, e.Epsilon, d.Delta, 1, 1); err != nil {
+			return nil, fmt.Errorf("calibrate the evaluation release: %w", err)
+		}
 	}
+	spent := l.spentAndPlanned()
 	planned := (c.fed.Training.Rounds + c.fed.Training.SpareRounds) * c.fed.Training.LocalSteps
 	if l.epsilon >= d.Epsilon {
 		l.sigma = math.Inf(1)
@@ -123,6 +128,39 @@ func (l *ledger) reserve(round uint64) error {
 	return nil
 }
 
+// spentAndPlanned lists the ledger's events and, when this federation's
+// evaluation release is still to come, that release: what training must
+// leave room for.
+func (l *ledger) spentAndPlanned() []dp.Event {
+	var ev []dp.Event
+	released := false
+	for _, e := range l.l.Entries() {
+		ev = append(ev, e.Event)
+		if e.Kind == dp.EntryRelease && strings.HasPrefix(e.Run, l.runPrefix()) {
+			released = true
+		}
+	}
+	if l.evalSigma > 0 && !released {
+		ev = append(ev, dp.Event{SampleRate: 1, NoiseMultiplier: l.evalSigma, Steps: 1})
+	}
+	return ev
+}
+
+// release charges the evaluation release to the ledger, sealed first, and
+// returns the counts with Gaussian noise.
+func (l *ledger) release(counts []int64) ([]int64, error) {
+	unit := l.c.fed.DP.PrivacyUnit
+	if unit == "" {
+		unit = "record"
+	}
+	out, err := l.l.ReleaseCounts(context.Background(), l.store, l.runPrefix()+"evaluation", unit, counts, l.evalSigma)
+	if err != nil {
+		return nil, err
+	}
+	l.epsilon = l.l.Epsilon()
+	return out, nil
+}
+
 func (l *ledger) runPrefix() string { return fmt.Sprintf("federation-%.16s/", l.c.hash.String()) }
 
 // recalibrate keeps the noise multiplier fitted to what is left: when the
@@ -133,13 +171,12 @@ func (l *ledger) runPrefix() string { return fmt.Sprintf("federation-%.16s/", l.
 func (l *ledger) recalibrate(round uint64) error {
 	d := l.c.fed.DP
 	trained := 0
-	var spent []dp.Event
 	for _, e := range l.l.Entries() {
-		spent = append(spent, e.Event)
-		if strings.HasPrefix(e.Run, l.runPrefix()) {
+		if strings.HasPrefix(e.Run, l.runPrefix()) && e.Kind == dp.EntryTraining {
 			trained++
 		}
 	}
+	spent := l.spentAndPlanned()
 	if uint64(trained) == round-1 {
 		return nil
 	}

@@ -11,12 +11,14 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"gonum.org/v1/gonum/mat"
 )
 
 // onRound trains on a round's global model and uploads the update, or
@@ -213,7 +215,9 @@ func (c *Client) checkDecryptRequest(env *federation.Envelope, req *transport.De
 			return fmt.Sprintf("upload %d: %v", i+1, err)
 		}
 		m, ok := c.fed.Member(h.From)
-		if h.Kind != transport.KindUpload || !ok || !m.Contributor || h.Round != c.round || !bytes.Equal(h.Nonce, c.nonce) {
+		// A sum is of training updates or of evaluation counts, never both.
+		kindOK := (h.Kind == transport.KindUpload || h.Kind == transport.KindEvalUp) && h.Kind == req.Uploads[0].Kind
+		if !kindOK || !ok || !m.Contributor || h.Round != c.round || !bytes.Equal(h.Nonce, c.nonce) {
 			return fmt.Sprintf("upload %d from %q is not a contributor's upload for this round", i+1, h.From)
 		}
 		if contributors[h.From] {
@@ -251,4 +255,87 @@ func (c *Client) onResult(env *federation.Envelope) {
 	if !res.Completed {
 		c.log.Info("round abandoned", "round", env.Round, "reason", res.Reason)
 	}
+}
+
+// onEval scores the final model on the hospital's validation rows and
+// uploads its confusion-matrix counts, released with Gaussian noise charged
+// to its ledger and encrypted under the collective key; or declines.
+func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	rs, err := transport.ParseRoundStart(env.Body)
+	if err != nil || len(rs.Model) != c.local.NumParams() || !finite(rs.Model) {
+		return fmt.Errorf("evaluation request: malformed model")
+	}
+	c.round, c.nonce = env.Round, slices.Clone(env.Nonce)
+	if !c.me.Contributor {
+		return nil
+	}
+	if c.val == nil || c.ledger.evalSigma == 0 {
+		return c.decline(ctx, conn, "no private evaluation configured here")
+	}
+	m := c.local
+	copy(m.Params(), rs.Model)
+	k := len(c.fed.Data.Schema.Classes)
+	x, y := c.xval, c.val.Y
+	if c.fed.DP.PrivacyUnit != "" {
+		// Each patient contributes one row, so one patient changes one count.
+		x, y = firstRowPerUnit(c.xval, c.val)
+	}
+	cm := model.Evaluate(m, x, y).Confusion
+	counts := make([]int64, k*k)
+	for t := range k {
+		for p := range k {
+			if t < len(cm) && p < len(cm[t]) {
+				counts[t*k+p] = int64(cm[t][p])
+			}
+		}
+	}
+	noisy, err := c.ledger.release(counts)
+	if errors.Is(err, dp.ErrBudgetExhausted) {
+		return c.decline(ctx, conn, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	scale := c.fed.EvalScale()
+	values := make([]float64, len(noisy))
+	for i, v := range noisy {
+		values[i] = float64(max(-federation.MaxCount, min(federation.MaxCount, v))) * scale
+	}
+	var payload []byte
+	if c.fed.HE.Enabled {
+		if payload, err = he.Encrypt(c.pk, values, c.rand); err != nil {
+			return err
+		}
+	} else {
+		payload = encodeFloats(values)
+	}
+	d := c.fed.DP
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload),
+		DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
+			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
+	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal())
+}
+
+// firstRowPerUnit keeps one row per privacy unit.
+func firstRowPerUnit(x *mat.Dense, d *data.Dataset) (*mat.Dense, []float64) {
+	seen := map[int]bool{}
+	var rows []int
+	for i, u := range d.Units {
+		if !seen[u] {
+			seen[u] = true
+			rows = append(rows, i)
+		}
+	}
+	_, cols := x.Dims()
+	out := mat.NewDense(len(rows), cols, nil)
+	y := make([]float64, len(rows))
+	for j, i := range rows {
+		out.SetRow(j, x.RawRowView(i))
+		y[j] = d.Y[i]
+	}
+	return out, y
 }

@@ -116,6 +116,18 @@ type Config struct {
 	Model          model.Config `json:"model"`
 	Data           DataSpec     `json:"data"`
 	Training       Training     `json:"training"`
+	Evaluation     Evaluation   `json:"evaluation,omitempty"`
+}
+
+// Evaluation configures the private evaluation of the final model: each
+// contributor scores it on validation rows it held out locally, releases
+// its confusion-matrix counts with Gaussian noise (charged to its ledger,
+// Epsilon alone at the federation's δ), encrypted; the federation learns
+// only the decrypted totals.
+type Evaluation struct {
+	Enabled bool    `json:"enabled,omitempty"`
+	Epsilon float64 `json:"epsilon,omitempty"` // the release's own ε
+	Holdout float64 `json:"holdout,omitempty"` // fraction of each hospital's rows kept for validation
 }
 
 // DataSpec is how every hospital reads its data: the loading options and
@@ -221,6 +233,16 @@ func (c *Config) Validate() error {
 	}
 	if err := c.checkSamplerDistance(); err != nil {
 		return err
+	}
+	if e := c.Evaluation; e.Enabled {
+		switch {
+		case !c.DP.Enabled:
+			return fmt.Errorf("federation config: private evaluation needs DP (its release is charged to the ledgers)")
+		case !(e.Epsilon > 0) || e.Epsilon >= c.DP.Epsilon:
+			return fmt.Errorf("federation config: evaluation epsilon %v must be in (0, the cap %g)", e.Epsilon, c.DP.Epsilon)
+		case !(e.Holdout > 0 && e.Holdout < 1):
+			return fmt.Errorf("federation config: evaluation holdout %v must be in (0, 1)", e.Holdout)
+		}
 	}
 	if err := c.Data.Options.Validate(); err != nil {
 		return fmt.Errorf("federation config: %w", err)
@@ -458,4 +480,22 @@ func (c *Config) checkSamplerDistance() error {
 		return fmt.Errorf("federation config: the google noise sampler's distance from the ideal Gaussian over %.3g draws (%.2g) exceeds δ/1000; use the fast sampler", draws, dist)
 	}
 	return nil
+}
+
+// MaxCount bounds each confusion-matrix count a contributor releases in a
+// private evaluation (larger noisy counts are clamped to it, which is
+// post-processing), and EvalScale is the factor counts are multiplied by
+// before encryption so that they fit the preset's values.
+const MaxCount = 4096
+
+// EvalScale is the public factor evaluation counts are encoded with.
+func (c *Config) EvalScale() float64 {
+	if !c.HE.Enabled {
+		return 1
+	}
+	p, err := c.HE.Params()
+	if err != nil {
+		return 1
+	}
+	return p.Literal().MaxAbs / MaxCount
 }

@@ -169,6 +169,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	copy(init.Params(), sum.Model)
 	res.Metrics = eval.test(init)
 	res.Ended = sum.Ended
+	res.PrivateEvaluation = sum.Evaluation
 	if res.Rounds > 0 {
 		res.BytesUpPerRound = float64(totalBytes) / float64(res.Rounds)
 	}

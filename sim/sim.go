@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/fedcrypt/fedcrypt/aggregator"
+
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
@@ -47,6 +49,12 @@ type Config struct {
 	TestFraction   float64
 	MaxDecryptions int
 
+	// EvalEpsilon, when positive, adds a private evaluation of the final
+	// model: each hospital holds out EvalHoldout of its rows, and releases
+	// its confusion counts on them with noise costing EvalEpsilon on its own,
+	// within the same cap (training is calibrated to leave room for it).
+	EvalEpsilon float64
+	EvalHoldout float64
 	// Dropout is the probability that a hospital fails in a round, at a
 	// random stage (before upload, after upload, at decryption).
 	Dropout float64
@@ -83,7 +91,7 @@ func Defaults() Config {
 		HE: true, Preset: "precise", UpdateBound: 4,
 		Model: "logreg", Local: model.OptimizerConfig{Name: "sgd", LR: 0.1, Momentum: 0.5},
 		Server: fedavg.Config{Name: fedavg.FedAvgM}, Weighting: "equal", Normalize: "zscore",
-		Partition: data.Scheme{Kind: "iid"}, TestFraction: 0.2, MaxDecryptions: 3,
+		Partition: data.Scheme{Kind: "iid"}, TestFraction: 0.2, MaxDecryptions: 3, EvalHoldout: 0.2,
 	}
 }
 
@@ -190,8 +198,11 @@ type Result struct {
 	TrainRows       []int         `json:"train_rows"`
 	TestRows        int           `json:"test_rows"`
 	History         []RoundReport `json:"history"`
-	OutDir          string        `json:"out,omitempty"`
-	ConfigHash      string        `json:"config_hash"`
+	// PrivateEvaluation is what the federation learned of the final model
+	// from the hospitals' own validation rows (noisy totals only).
+	PrivateEvaluation *aggregator.Evaluation `json:"private_evaluation,omitempty"`
+	OutDir            string                 `json:"out,omitempty"`
+	ConfigHash        string                 `json:"config_hash"`
 }
 
 // party is one simulated hospital.

@@ -364,3 +364,40 @@ func TestCommittee(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateEvaluation asks each hospital for noisy confusion counts on
+// its own held-out rows: the federation learns only their sum, every
+// hospital's ledger stays within the cap with the release included, and
+// the log records the evaluation.
+func TestPrivateEvaluation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := Defaults()
+	cfg.EvalEpsilon, cfg.Seed, cfg.OutDir = 0.5, seeded(8), dir
+	res := run(t, cfg)
+	ev := res.PrivateEvaluation
+	if ev == nil || ev.Reason != "" || len(ev.Contributors) != 3 {
+		t.Fatalf("evaluation %+v", ev)
+	}
+	var total float64
+	for _, row := range ev.Confusion {
+		for _, c := range row {
+			total += c
+		}
+	}
+	// About a fifth of 455 training rows are held out: the noisy total
+	// must be of that order (noise σ ≈ 13 per count, 4 counts).
+	if total < 40 || total > 160 || ev.Accuracy < 0 || ev.Accuracy > 1 || ev.NoiseStdDev <= 0 {
+		t.Fatalf("total count %v, accuracy %v, noise %v", total, ev.Accuracy, ev.NoiseStdDev)
+	}
+	if res.Epsilon > cfg.Epsilon-0.01 {
+		t.Fatalf("training spent ε %v, leaving no room for the release under the cap %v", res.Epsilon, cfg.Epsilon)
+	}
+	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
+	entries, _, err := audit.Verify(filepath.Join(dir, FileAudit), fed.Hash(), fed.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries[len(entries)-2].Type != "evaluation" {
+		t.Fatalf("the entry before the end is %q, want the evaluation", entries[len(entries)-2].Type)
+	}
+}

@@ -114,6 +114,9 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 	}
 	// The researcher's (or --recipient's) keys receive every sealed output,
 	// the aggregator's checkpoints included.
+	if cfg.EvalEpsilon > 0 {
+		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: cfg.EvalEpsilon, Holdout: cfg.EvalHoldout}
+	}
 	for i, r := range w.recipients {
 		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: r.String()})
 	}

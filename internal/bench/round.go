@@ -9,6 +9,12 @@ import (
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
+// roundCase is one measured federation size.
+type roundCase struct {
+	hospitals int
+	model     string
+}
+
 // roundFeatures is the width of the synthetic data of the round
 // measurements (wdbc's).
 const roundFeatures = 30
@@ -43,7 +49,7 @@ func roundConfig(hospitals int, spec string, s sizes, encrypted bool) sim.Config
 	cfg.Seed = &seed
 	cfg.Hospitals = hospitals
 	cfg.Threshold = 2
-	cfg.Rounds = s.rounds
+	cfg.Rounds = s.roundCount
 	cfg.Model = spec
 	cfg.SampleRate = benchBatch / float64(s.roundRows)
 	cfg.LocalSteps = s.roundRows / benchBatch
@@ -65,7 +71,7 @@ func roundData(hospitals, rows int) *data.Dataset {
 
 func measureRound(ctx context.Context, hospitals int, spec string, s sizes) (Round, error) {
 	ds := roundData(hospitals, s.roundRows)
-	r := Round{Hospitals: hospitals, Model: spec, RowsPerHospital: s.roundRows, LocalSteps: s.roundRows / benchBatch, Rounds: s.rounds}
+	r := Round{Hospitals: hospitals, Model: spec, RowsPerHospital: s.roundRows, LocalSteps: s.roundRows / benchBatch, Rounds: s.roundCount}
 	for _, enc := range []bool{true, false} {
 		res, err := sim.Run(ctx, ds, roundConfig(hospitals, spec, s, enc))
 		if err != nil {

@@ -9,20 +9,22 @@ import (
 
 // Message kinds, the Kind of a [federation.Envelope].
 const (
-	KindHello    = "hello"     // member → aggregator: I am here
-	KindSetup    = "setup"     // aggregator → members: start the key ceremony
-	KindPKShare  = "pk-share"  // key holder → aggregator: collective-public-key share
-	KindPKShares = "pk-shares" // aggregator → members: every key holder's signed share, relayed
-	KindShamir   = "shamir"    // key holder → aggregator → one key holder: an age-encrypted Shamir share
-	KindReady    = "ready"     // member → aggregator: setup finished, with the collective key's digest
-	KindRound    = "round"     // aggregator → members: round r, its nonce, the global model
-	KindUpload   = "upload"    // contributor → aggregator: an encrypted, weighted, clipped update
-	KindDecline  = "decline"   // contributor → aggregator: not contributing this round, and why
-	KindDecrypt  = "decrypt"   // aggregator → key holder: the signed decryption set and the sum
-	KindShare    = "share"     // key holder → aggregator: a decryption share
-	KindRefuse   = "refuse"    // key holder → aggregator: will not decrypt, and why
-	KindResult   = "result"    // aggregator → members: the round's outcome
-	KindDone     = "done"      // aggregator → members: the run is over
+	KindHello    = "hello"       // member → aggregator: I am here
+	KindSetup    = "setup"       // aggregator → members: start the key ceremony
+	KindPKShare  = "pk-share"    // key holder → aggregator: collective-public-key share
+	KindPKShares = "pk-shares"   // aggregator → members: every key holder's signed share, relayed
+	KindShamir   = "shamir"      // key holder → aggregator → one key holder: an age-encrypted Shamir share
+	KindReady    = "ready"       // member → aggregator: setup finished, with the collective key's digest
+	KindRound    = "round"       // aggregator → members: round r, its nonce, the global model
+	KindUpload   = "upload"      // contributor → aggregator: an encrypted, weighted, clipped update
+	KindDecline  = "decline"     // contributor → aggregator: not contributing this round, and why
+	KindDecrypt  = "decrypt"     // aggregator → key holder: the signed decryption set and the sum
+	KindShare    = "share"       // key holder → aggregator: a decryption share
+	KindRefuse   = "refuse"      // key holder → aggregator: will not decrypt, and why
+	KindResult   = "result"      // aggregator → members: the round's outcome
+	KindEval     = "eval"        // aggregator → contributors: score this model on your validation rows
+	KindEvalUp   = "eval-upload" // contributor → aggregator: encrypted noisy confusion counts, with a claim
+	KindDone     = "done"        // aggregator → members: the run is over
 )
 
 // Bundle is a list of encoded envelopes relayed verbatim (pk-shares).
