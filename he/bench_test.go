@@ -124,3 +124,16 @@ func BenchmarkDecrypt(b *testing.B) {
 		b.ReportMetric(-math.Log2(worst), "precision-bits")
 	})
 }
+
+// BenchmarkPreset is what every caller of Preset pays (the federation
+// looks its parameters up for each message it encodes or checks).
+//
+// go test ./he -run '^$' -bench Preset -benchtime 200x
+func BenchmarkPreset(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Preset(PresetPrecise); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -215,14 +216,31 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 	return p, nil
 }
 
-// Preset returns one of the named parameter sets.
+// Preset returns one of the named parameter sets. A preset is built once
+// (Lattigo's ring set-up factors q−1 for every prime) and then shared: a
+// Params is immutable.
 func Preset(id PresetID) (*Params, error) {
 	lit, ok := presets[id]
 	if !ok {
 		return nil, fmt.Errorf("he: unknown preset %v", id)
 	}
-	return newParams(lit)
+	presetMu.Lock()
+	defer presetMu.Unlock()
+	if p, ok := presetMemo[id]; ok {
+		return p, nil
+	}
+	p, err := newParams(lit)
+	if err != nil {
+		return nil, err
+	}
+	presetMemo[id] = p
+	return p, nil
 }
+
+var (
+	presetMu   sync.Mutex
+	presetMemo = map[PresetID]*Params{}
+)
 
 var presets = map[PresetID]ParamsLiteral{
 	PresetCompact: {
