@@ -29,3 +29,16 @@ func BenchmarkRDP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCalibrateRepeated is the calibration every hospital of a
+// simulated federation runs with the same settings (sim's defaults: q 0.2,
+// 5 rounds of 20 steps), as each client does when it opens its ledger and
+// again every round.
+func BenchmarkCalibrateRepeated(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CalibrateNoise(AccountantConfig{Kind: KindRDP}, 1, 1e-5, 0.2, 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package dp
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // OpacusOrders returns the Rényi orders of Opacus's RDP accountant:
@@ -34,8 +35,39 @@ func RDP(q, sigma, alpha float64) (float64, error) {
 	return rdpStep(q, sigma, alpha), nil
 }
 
-// rdpStep computes one step's RDP for valid parameters.
+// rdpMemo remembers rdpStep's values: one step's RDP depends on (q, σ, α)
+// only, and every hospital of a federation calibrates its noise over the same
+// settings, visiting the same σ at every order, once when it opens its ledger
+// and again every round. Public parameters only; cleared when full.
+var rdpMemo struct {
+	sync.Mutex
+	m map[[3]float64]float64
+}
+
+// rdpMemoMax bounds rdpMemo (about 100 calibrations' worth of entries).
+const rdpMemoMax = 1 << 16
+
+// rdpStep computes one step's RDP for valid parameters, remembering it.
 func rdpStep(q, sigma, alpha float64) float64 {
+	k := [3]float64{q, sigma, alpha}
+	rdpMemo.Lock()
+	v, ok := rdpMemo.m[k]
+	rdpMemo.Unlock()
+	if ok {
+		return v
+	}
+	v = rdpStepCompute(q, sigma, alpha)
+	rdpMemo.Lock()
+	if rdpMemo.m == nil || len(rdpMemo.m) >= rdpMemoMax {
+		rdpMemo.m = make(map[[3]float64]float64)
+	}
+	rdpMemo.m[k] = v
+	rdpMemo.Unlock()
+	return v
+}
+
+// rdpStepCompute computes one step's RDP for valid parameters.
+func rdpStepCompute(q, sigma, alpha float64) float64 {
 	switch {
 	case q == 0 || math.IsInf(sigma, 1):
 		return 0
