@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,13 +151,21 @@ func TestDeploymentEndToEnd(t *testing.T) {
 	const rounds = 20
 	members := newDeployment(t, dir, rounds, "--local-steps", "100", "--sample-rate", "0.5", "--model", "mlp:64,64")
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
-		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json")
+		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json", "--metrics", "127.0.0.1:0")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
 	clients := map[string]*proc{}
 	for i, m := range members {
 		clients[m] = startProc(t, dir, m, joinArgs(m, i, addr)...)
 	}
 	agg.waitLine(t, regexp.MustCompile(`^round 2 attempt 1 completed`), 60*time.Second)
+	metrics := scrape(t, metricsURL)
+	for name, min := range map[string]float64{`fedcrypt_rounds_total{outcome="completed"}`: 2, "fedcrypt_members_online": 3,
+		"fedcrypt_connections_total": 3, "fedcrypt_upload_bytes_total": 1, "fedcrypt_round_duration_seconds_count": 2} {
+		if metrics[name] < min {
+			t.Errorf("metric %s = %v after round 2, want at least %v", name, metrics[name], min)
+		}
+	}
 	// A crash: SIGKILL, no goodbye.
 	clients["c"].cmd.Process.Kill()
 	<-clients["c"].done
@@ -220,4 +230,31 @@ func TestDeploymentEndToEnd(t *testing.T) {
 			t.Errorf("client %s: ε %v over %d steps; want 0 < ε ≤ %v over %d", m, res.Epsilon, res.Steps, fed.DP.Epsilon, rounds*fed.Training.LocalSteps)
 		}
 	}
+}
+
+// scrape reads a Prometheus text page into series → value.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }

@@ -50,6 +50,10 @@ type DialConfig struct {
 	Logger                 *slog.Logger
 }
 
+// maxQueuedMessages bounds the aggregator's messages a member has received
+// but not yet read: far more than one round or key ceremony sends it.
+const maxQueuedMessages = 1 << 14
+
 // Dialer returns a function that opens a connection to the aggregator on
 // each call, as client.Run wants it.
 func Dialer(cfg DialConfig) func(ctx context.Context) (transport.Conn, error) {
@@ -162,7 +166,7 @@ func dialOnce(ctx context.Context, cfg DialConfig, tc *tls.Config) (*conn, error
 		}
 		return nil, err
 	}
-	c := &conn{cc: cc, stream: stream, cancel: cancel, in: make(chan []byte, 8), done: make(chan struct{}),
+	c := &conn{cc: cc, stream: stream, cancel: cancel, ready: make(chan struct{}, 1), done: make(chan struct{}),
 		max: cfg.MaxMessageBytes}
 	c.wg.Add(1)
 	go c.read()
@@ -171,12 +175,22 @@ func dialOnce(ctx context.Context, cfg DialConfig, tc *tls.Config) (*conn, error
 
 // conn is a member's session with the aggregator. Send and Recv may be
 // called concurrently with each other and with Close.
+//
+// Its reader always drains the stream into a queue, however long the
+// member takes to call Recv: a member busy sending (its Shamir shares to
+// every other key holder, say) must never stop reading, or the aggregator,
+// blocked sending to it, would stop reading the member's own messages and
+// both would wait for each other. The queue holds at most
+// maxQueuedMessages of the aggregator's messages; beyond that the session
+// ends.
 type conn struct {
 	cc     *grpc.ClientConn
 	stream pb.Federation_ConnectClient
 	cancel context.CancelFunc
 	max    int
-	in     chan []byte
+	mu     sync.Mutex
+	queue  [][]byte
+	ready  chan struct{} // signalled when the queue grows
 	done   chan struct{} // closed when the stream ends
 	err    error         // why, set before done closes
 	wg     sync.WaitGroup
@@ -201,13 +215,19 @@ func (c *conn) read() {
 		if msg == nil {
 			continue
 		}
-		select {
-		case c.in <- msg:
-			continue
-		case <-c.stream.Context().Done():
-			err = c.stream.Context().Err()
+		c.mu.Lock()
+		if len(c.queue) >= maxQueuedMessages {
+			c.mu.Unlock()
+			err = fmt.Errorf("%d messages from the aggregator left unread", len(c.queue))
+			c.cancel()
+			break
 		}
-		break
+		c.queue = append(c.queue, msg)
+		c.mu.Unlock()
+		select {
+		case c.ready <- struct{}{}:
+		default:
+		}
 	}
 	c.err = err
 	close(c.done)
@@ -245,19 +265,33 @@ func (c *conn) Send(ctx context.Context, data []byte) error {
 // Recv returns the next envelope from the aggregator; once the session has
 // ended it returns an error wrapping [transport.ErrClosed] and the cause.
 func (c *conn) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case m := <-c.in:
-		return m, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.done:
-		select {
-		case m := <-c.in:
+	for {
+		if m := c.pop(); m != nil {
 			return m, nil
-		default:
 		}
-		return nil, c.closedErr()
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.done:
+			if m := c.pop(); m != nil {
+				return m, nil
+			}
+			return nil, c.closedErr()
+		}
 	}
+}
+
+func (c *conn) pop() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil
+	}
+	m := c.queue[0]
+	c.queue[0] = nil
+	c.queue = c.queue[1:]
+	return m
 }
 
 func (c *conn) closedErr() error {

@@ -313,3 +313,33 @@ func TestShutdownEndsSessionsAndHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestHubSendsDoNotWaitForMemberRecv checks that a member busy elsewhere
+// (not calling Recv) still takes in what the aggregator sends, so the
+// aggregator never blocks on it while the member blocks on the aggregator.
+func TestHubSendsDoNotWaitForMemberRecv(t *testing.T) {
+	ctx := testContext(t)
+	pki := newTestPKI(t)
+	s, addr := startServer(t, ServerConfig{Credentials: pki.server, Members: []string{"h1"}, SendTimeout: 20 * time.Second})
+	c, err := Dial(ctx, DialConfig{Addr: addr, Member: "h1", Credentials: pki.member(t, "h1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wantEvent(t, ctx, s, transport.Joined, "h1")
+	const n, size = 64, 256 << 10 // far beyond the session queue and HTTP/2 windows
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for i := range n {
+		msg := bytes.Repeat([]byte{byte(i)}, size)
+		if err := s.Send(sctx, "h1", msg); err != nil {
+			t.Fatalf("send %d of %d while the member is not reading: %v", i+1, n, err)
+		}
+	}
+	for i := range n {
+		got, err := c.Recv(ctx)
+		if err != nil || len(got) != size || got[0] != byte(i) {
+			t.Fatalf("message %d: %d bytes starting %v, %v", i, len(got), got[:min(1, len(got))], err)
+		}
+	}
+}
