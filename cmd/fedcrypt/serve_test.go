@@ -33,7 +33,7 @@ type proc struct {
 	err    error
 }
 
-func startProc(t *testing.T, dir, name string, args ...string) *proc {
+func startProc(t testing.TB, dir, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(binPath, args...), lines: make(chan string, 1024), done: make(chan struct{})}
 	p.cmd.Dir = dir
@@ -68,7 +68,7 @@ func startProc(t *testing.T, dir, name string, args ...string) *proc {
 }
 
 // waitLine returns the first stderr line matching re (its submatches).
-func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) []string {
+func (p *proc) waitLine(t testing.TB, re *regexp.Regexp, timeout time.Duration) []string {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -87,7 +87,7 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, timeout time.Duration) 
 }
 
 // wait waits for the process to exit and fails the test unless it succeeded.
-func (p *proc) wait(t *testing.T, timeout time.Duration) {
+func (p *proc) wait(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	go func() {
 		for range p.lines { // keep draining so the scanner never blocks
@@ -114,23 +114,34 @@ func (p *proc) stderr() string {
 var listening = regexp.MustCompile(`listening on (\S+)$`)
 
 // newDeployment runs init and data split in dir, as the README's deployment
-// section does, and returns the member ids.
-func newDeployment(t *testing.T, dir string, rounds int, extra ...string) []string {
+// section does, for members a, b and c.
+func newDeployment(t testing.TB, dir string, rounds int, extra ...string) []string {
 	t.Helper()
 	members := []string{"a", "b", "c"}
-	args := append([]string{"init", "--members", strings.Join(members, ","), "--threshold", "2", "--min-contributors", "2",
-		"--rounds", fmt.Sprint(rounds), "-o", "fed"}, extra...)
-	if r := runCLI(t, dir, args...); r.code != 0 {
-		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
-	}
+	deploy(t, dir, members, append([]string{"--threshold", "2", "--min-contributors", "2", "--rounds", fmt.Sprint(rounds)}, extra...))
+	return members
+}
+
+// deploy runs init for members with the init flags given, and data split
+// of wdbc among them.
+func deploy(t testing.TB, dir string, members []string, flags []string) {
+	t.Helper()
+	runOK(t, dir, append([]string{"init", "--members", strings.Join(members, ","), "-o", "fed"}, flags...)...)
 	split := []string{"data", "split", "--data", "wdbc", "-o", "data"}
 	for _, m := range members {
 		split = append(split, "-R", filepath.Join("fed", m, "recipient.txt"))
 	}
-	if r := runCLI(t, dir, split...); r.code != 0 {
-		t.Fatalf("data split: exit %d\n%s", r.code, r.stderr)
+	runOK(t, dir, split...)
+}
+
+// runOK runs the binary to completion and fails unless it succeeds.
+func runOK(t testing.TB, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fedcrypt %s: %v\n%s", strings.Join(args[:2], " "), err, out)
 	}
-	return members
 }
 
 func joinArgs(m string, i int, addr string) []string {
@@ -257,4 +268,66 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// BenchmarkLoopbackFederation runs whole deployments on loopback: an
+// aggregator and one client join process per hospital, each with its own
+// TLS connection. It reports the mean round time after the first (which
+// includes the key ceremony's tail), the time from start to the end of the
+// first round, and the aggregator's peak resident memory.
+//
+//	go test ./cmd/fedcrypt -run '^$' -bench LoopbackFederation -benchtime 1x
+func BenchmarkLoopbackFederation(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		b.Run(fmt.Sprintf("hospitals=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			const rounds = 5
+			var members []string
+			for i := range n {
+				members = append(members, fmt.Sprintf("h%d", i+1))
+			}
+			var roundSeconds, firstSeconds, rss float64
+			for b.Loop() {
+				b.StopTimer()
+				dir := b.TempDir()
+				deploy(b, dir, members, []string{"--threshold", "3", "--rounds", fmt.Sprint(rounds)})
+				b.StartTimer()
+				start := time.Now()
+				agg := startProc(b, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
+					"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--json")
+				addr := agg.waitLine(b, listening, 30*time.Second)[1]
+				var clients []*proc
+				for i, m := range members {
+					clients = append(clients, startProc(b, dir, m, joinArgs(m, i, addr)...))
+				}
+				re := regexp.MustCompile(`^round (\d+) attempt 1 completed: .*, ([0-9.]+)s$`)
+				var sum float64
+				for r := 1; r <= rounds; r++ {
+					m := agg.waitLine(b, re, 5*time.Minute)
+					sec, _ := strconv.ParseFloat(m[2], 64)
+					if r == 1 {
+						firstSeconds += time.Since(start).Seconds()
+					} else {
+						sum += sec
+					}
+				}
+				roundSeconds += sum / (rounds - 1)
+				agg.wait(b, time.Minute)
+				for _, c := range clients {
+					c.wait(b, time.Minute)
+				}
+				var res struct {
+					Rounds int   `json:"rounds"`
+					MaxRSS int64 `json:"max_rss_bytes"`
+				}
+				if err := json.Unmarshal(agg.stdout.Bytes(), &res); err != nil || res.Rounds != rounds {
+					b.Fatalf("aggregator: %d rounds (%v)\n%s", res.Rounds, err, agg.stderr())
+				}
+				rss += float64(res.MaxRSS)
+			}
+			b.ReportMetric(roundSeconds/float64(b.N), "s/round")
+			b.ReportMetric(firstSeconds/float64(b.N), "s-to-round-1")
+			b.ReportMetric(rss/float64(b.N)/(1<<20), "aggregator-peak-MiB")
+		})
+	}
 }
