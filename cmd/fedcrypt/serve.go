@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -84,6 +87,7 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this `address`")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long each phase waits for members")
 	maxMsg := fs.Int("max-message", grpcnet.DefaultMaxMessageBytes, "largest message in `bytes`")
+	resume := fs.Bool("resume", false, "continue the killed run whose audit log and sealed checkpoint are in --out")
 	var out string
 	fs.StringVar(&out, "out", "", "`directory` for the audit log and sealed checkpoints")
 	fs.StringVar(&out, "o", "", "short for --out")
@@ -118,6 +122,13 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 	}
 	if pub, err := fed.Aggregator.PublicKey(); err != nil || !pub.Equal(id.SigningPublicKey()) {
 		return fmt.Errorf("--identity %s: not the aggregator %q of federation %q", keys.identity, fed.Aggregator.ID, fed.Name)
+	}
+	var from *aggregator.Checkpoint
+	if *resume {
+		if from, err = resumePoint(out, fed, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "fedcrypt aggregator: resuming after round %d\n", from.Round)
 	}
 	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
 	if err != nil {
@@ -159,7 +170,7 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 		fmt.Fprintf(e.stderr, "fedcrypt aggregator: metrics on http://%s/metrics\n", ml.Addr())
 	}
 
-	sum, runErr := serveRun(ctx, e, fed, id, out, *timeout, log, metrics, srv)
+	sum, runErr := serveRun(ctx, e, fed, id, out, from, *timeout, log, metrics, srv)
 	// Members read "done" before their sessions end: Shutdown drains what
 	// is queued for them first.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -183,9 +194,26 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 	return nil
 }
 
-// serveRun runs the aggregator over srv from a fresh initial model, printing
-// one line per round on stderr and recording it in metrics.
-func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Identity, out string, timeout time.Duration,
+// resumePoint returns where a killed run in out continues: its sealed
+// checkpoint, or round 0 when it was killed before its first one.
+func resumePoint(out string, fed *federation.Config, id *vault.Identity) (*aggregator.Checkpoint, error) {
+	if _, err := os.Stat(filepath.Join(out, "audit.jsonl")); err != nil {
+		return nil, fmt.Errorf("--resume: no run to continue in %s: %w", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoint.age")); errors.Is(err, fs.ErrNotExist) {
+		return &aggregator.Checkpoint{}, nil
+	}
+	cp, err := aggregator.LoadCheckpoint(out, fed, id)
+	if err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	return cp, nil
+}
+
+// serveRun runs the aggregator over srv, from a fresh initial model or from
+// a checkpoint, printing one line per round on stderr and recording it in
+// metrics.
+func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Identity, out string, from *aggregator.Checkpoint, timeout time.Duration,
 	log *slog.Logger, metrics *grpcnet.Metrics, srv *grpcnet.Server) (*aggregator.Summary, error) {
 	var seed [32]byte
 	if _, err := rand.Read(seed[:]); err != nil {
@@ -206,7 +234,7 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 			r.Number, r.Attempt, outcome, len(r.Included), len(r.Dropped), len(r.Refused), r.Duration.Seconds())
 	}
 	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
-		Logger: log, Timeout: timeout, OnRound: onRound, Software: "fedcrypt " + version}, srv)
+		Logger: log, Timeout: timeout, OnRound: onRound, Software: "fedcrypt " + version, Resume: from}, srv)
 }
 
 // maxRSS returns the process's peak resident memory in bytes (0 if the
