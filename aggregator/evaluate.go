@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"encoding/hex"
 	"math"
 
 	"github.com/fedcrypt/fedcrypt/internal/transport"
@@ -75,7 +76,8 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 	for _, h := range headers {
 		ups = append(ups, upload{h.From, rep.SignedClaims[h.From]})
 	}
-	a.appendAudit("evaluation", map[string]any{"completed": true, "contributors": ev.Contributors, "uploads": ups,
+	a.appendAudit("evaluation", map[string]any{"completed": true, "round": r, "nonce": hex.EncodeToString(a.nonce),
+		"contributors": ev.Contributors, "uploads": ups,
 		"confusion": ev.Confusion, "accuracy": ev.Accuracy, "epsilon": ev.Epsilon, "noise_std_dev": ev.NoiseStdDev,
 		"decryption_set": rep.Set})
 	return ev

@@ -21,6 +21,7 @@ const (
 	TypeRoundAbandoned = "round-abandoned"
 	TypeResume         = "resume"
 	TypeEnd            = "end"
+	TypeEvaluation     = "evaluation" // the private evaluation of the final model
 )
 
 // Anchor is a head hash recorded outside the log (in a sealed checkpoint):
@@ -150,6 +151,8 @@ func (v *verifier) verify(raw []byte) error {
 		case TypeResume:
 			ended = 0
 			err = v.resume(e, n)
+		case TypeEvaluation:
+			err = v.evaluation(e, n)
 		case TypeEnd:
 			ended = n
 			err = v.end(e)

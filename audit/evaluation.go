@@ -1,0 +1,90 @@
+package audit
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+)
+
+type evaluationBody struct {
+	Completed bool         `json:"completed"`
+	Round     uint64       `json:"round"`
+	Nonce     string       `json:"nonce"`
+	Uploads   []uploadBody `json:"uploads"`
+}
+
+// evaluation checks a private-evaluation entry: every release is a claim
+// signed by its hospital for the evaluation's round and nonce, one
+// unsampled Gaussian release (q = 1, one step) at the federation's δ, and
+// it is added to the hospital's spends, so its ε is recomputed with the
+// release included and checked against the claim and the cap.
+func (v *verifier) evaluation(e *Entry, n int) error {
+	var b evaluationBody
+	if err := json.Unmarshal(e.Body, &b); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if !b.Completed {
+		return nil // declined or abandoned: nothing was released
+	}
+	if !v.fed.Evaluation.Enabled {
+		return fail(n, "an evaluation the federation does not ask for")
+	}
+	if want := uint64(v.fed.Training.Rounds) + 1; b.Round != want {
+		return fail(n, "evaluation as round %d, want %d", b.Round, want)
+	}
+	if len(b.Uploads) < v.fed.MinContributors {
+		return fail(n, "evaluation of %d releases, fewer than min-contributors %d", len(b.Uploads), v.fed.MinContributors)
+	}
+	seen := map[string]bool{}
+	for _, u := range b.Uploads {
+		if seen[u.From] {
+			return fail(n, "two evaluation releases from %q", u.From)
+		}
+		seen[u.From] = true
+		c, err := v.releaseClaim(u, b.Round, b.Nonce)
+		if err != nil {
+			return fail(n, "evaluation: %s's claim: %v", u.From, err)
+		}
+		if err := v.spend(u.From, b.Round, c); err != nil {
+			return fail(n, "evaluation: hospital %q: %v", u.From, err)
+		}
+	}
+	return nil
+}
+
+// releaseClaim opens the signed claim of an evaluation release.
+func (v *verifier) releaseClaim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+	var zero transport.Claim
+	env, err := federation.ParseEnvelope(u.Claim)
+	if err != nil {
+		return zero, err
+	}
+	if env.Kind != transport.KindClaim || env.From != u.From || env.Round != round || hex.EncodeToString(env.Nonce) != nonce {
+		return zero, errors.New("not bound to this hospital, the evaluation round and its nonce")
+	}
+	if m, ok := v.fed.Member(u.From); !ok || !m.Contributor {
+		return zero, errors.New("not a contributor of this federation")
+	}
+	if err := v.fed.Verify(env, v.hash); err != nil {
+		return zero, err
+	}
+	c, err := transport.ParseClaim(env.Body)
+	if err != nil {
+		return zero, err
+	}
+	d := v.fed.DP
+	switch {
+	case c.Encrypted != v.fed.HE.Enabled || c.Weight != 1:
+		return zero, fmt.Errorf("encrypted %v with weight %v, want %v and 1", c.Encrypted, c.Weight, v.fed.HE.Enabled)
+	case !c.DP.Enabled || c.DP.SampleRate != 1 || c.DP.Steps != 1:
+		return zero, errors.New("not one unsampled Gaussian release")
+	case c.DP.Accountant != d.Accountant || c.DP.Delta != d.Delta || c.DP.PrivacyUnit != d.PrivacyUnit:
+		return zero, fmt.Errorf("accountant %q at δ %g for unit %q, the federation uses %q at δ %g for %q",
+			c.DP.Accountant, c.DP.Delta, c.DP.PrivacyUnit, d.Accountant, d.Delta, d.PrivacyUnit)
+	}
+	return c, nil
+}
