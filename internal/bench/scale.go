@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -18,6 +20,10 @@ type ScaleConfig struct {
 	Model           string // e.g. "logreg", "mlp:1000"
 	RowsPerHospital int
 	Rounds          int
+	// HeapProfile, if set, receives a heap profile (pprof) each time the
+	// live heap grows by a quarter past the last one written: the last is
+	// taken near the peak, to see what holds the memory.
+	HeapProfile string
 }
 
 // ScaleResult is what a large simulation cost.
@@ -57,7 +63,7 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	base, peak, profiled := ms.HeapAlloc, ms.HeapAlloc, ms.HeapAlloc
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -71,6 +77,10 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)
 				peak = max(peak, m.HeapAlloc)
+				if c.HeapProfile != "" && m.HeapAlloc > profiled+profiled/4 {
+					profiled = m.HeapAlloc
+					writeHeapProfile(c.HeapProfile)
+				}
 			}
 		}
 	})
@@ -89,4 +99,15 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// writeHeapProfile writes the heap profile to path; a failure only costs
+// the profile.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }

@@ -11,7 +11,8 @@ import (
 
 // TestScale simulates large federations (opt-in: FEDCRYPT_SCALE=1; it takes
 // minutes). FEDCRYPT_SCALE_HOSPITALS and FEDCRYPT_SCALE_MODELS override the
-// sizes (comma-separated). Each case prints one JSON line.
+// sizes (comma-separated; models separated by ";"); FEDCRYPT_SCALE_HEAP=FILE
+// keeps a heap profile taken near the peak. Each case prints one JSON line.
 //
 //	FEDCRYPT_SCALE=1 go test ./internal/bench -run TestScale -v -timeout 2h
 func TestScale(t *testing.T) {
@@ -36,7 +37,8 @@ func TestScale(t *testing.T) {
 	for _, m := range models {
 		for _, n := range hospitals {
 			t.Run("model="+m+"/hospitals="+strconv.Itoa(n), func(t *testing.T) {
-				r, err := Scale(context.Background(), ScaleConfig{Hospitals: n, Committee: 16, Model: m, RowsPerHospital: 64, Rounds: 2})
+				r, err := Scale(context.Background(), ScaleConfig{Hospitals: n, Committee: 16, Model: m, RowsPerHospital: 64, Rounds: 2,
+					HeapProfile: os.Getenv("FEDCRYPT_SCALE_HEAP")})
 				if err != nil {
 					t.Fatal(err)
 				}
