@@ -39,6 +39,11 @@
 //     member ([ServerConfig].SendTimeout, after which the member is
 //     disconnected), keep-alive pings on idle connections, and the caller's
 //     context on Send, Recv and Dial.
+//   - A member's connection reads whatever the aggregator sends as it
+//     arrives, whether or not the member is calling Recv: the aggregator's
+//     sends never wait on a member's protocol logic, so a member busy
+//     sending (its Shamir shares to every other key holder) and the
+//     aggregator relaying to it cannot block each other.
 //   - [Dial] retries an unreachable aggregator with exponential backoff and
 //     jitter, but not a refusal.
 //   - [Server.Shutdown] marks the health service (grpc.health.v1) not
