@@ -60,7 +60,10 @@ type Round struct {
 	Dropped   []string          // members that went away during the round
 	Refused   map[string]string // rejected messages: sender → reason
 	Set       []string          // the decryption set that succeeded
-	Claims    map[string]transport.Claim
+	// ShareDigests are the SHA-256 of the decryption shares combined, by
+	// key holder.
+	ShareDigests map[string]string
+	Claims       map[string]transport.Claim
 	// SignedClaims are the contributors' signed claim envelopes, verbatim.
 	SignedClaims map[string][]byte
 	Model        []float64 // the new global model (completed rounds)

@@ -78,7 +78,7 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
 	md := modelDigest(a.model)
 	a.appendAudit(audit.TypeRound, map[string]any{
 		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
-		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "uploads": ups,
+		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "share_digests": rep.ShareDigests, "uploads": ups,
 		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp, "nonce": hex.EncodeToString(a.nonce),
 	})
 }

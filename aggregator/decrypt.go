@@ -3,6 +3,8 @@ package aggregator
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -115,6 +117,11 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			continue
 		}
 		rep.Set = set
+		rep.ShareDigests = map[string]string{}
+		for _, id := range set {
+			d := sha256.Sum256(shares[id])
+			rep.ShareDigests[id] = hex.EncodeToString(d[:])
+		}
 		return values, nil
 	}
 	return nil, fmt.Errorf("no decryption set of T = %d answered within %d attempts", a.fed.Threshold, a.fed.MaxDecryptions)
