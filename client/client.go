@@ -327,6 +327,3 @@ func (c *Client) Steps() int { return c.ledger.steps() }
 
 // NoiseMultiplier returns the σ the hospital trains with (0 without DP).
 func (c *Client) NoiseMultiplier() float64 { return c.ledger.sigma }
-
-// Model returns the last global model the client received.
-func (c *Client) Model() []float64 { return c.global }
