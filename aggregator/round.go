@@ -40,9 +40,9 @@ func (a *aggregator) roundWithRetries(ctx context.Context, r uint64) (ok bool, s
 	return false, "", fmt.Errorf("round %d: %d attempts abandoned: %w", r, a.cfg.MaxAttempts, ErrQuorumLost)
 }
 
-// onlineContributorsAbleToTrain counts contributors that neither declined
-// this attempt nor are known to be out of budget: those that dropped may
-// come back.
+// onlineContributorsAbleToTrain counts the contributors that neither
+// declined (out of budget) nor uploaded in this attempt: those that dropped
+// or did not answer may train in the next one.
 func (a *aggregator) onlineContributorsAbleToTrain(rep *Round) int {
 	n := 0
 	for _, id := range a.fed.Contributors() {
@@ -58,10 +58,11 @@ func (a *aggregator) onlineContributorsAbleToTrain(rep *Round) int {
 type accumulator struct {
 	enc    *he.Sum
 	plain  []float64
-	n      int
 	params *he.Params
 }
 
+// add folds one update in; a malformed one is refused and leaves the sum
+// unchanged.
 func (acc *accumulator) add(payload []byte, size int) error {
 	if acc.params != nil {
 		return acc.enc.Add(payload)
@@ -74,7 +75,9 @@ func (acc *accumulator) add(payload []byte, size int) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return errors.New("plaintext update holds a non-finite value")
 		}
-		acc.plain[i] += v
+	}
+	for i := range acc.plain {
+		acc.plain[i] += math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
 	}
 	return nil
 }
