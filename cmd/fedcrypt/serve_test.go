@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // proc is a fedcrypt process running in the background: its stderr lines
@@ -171,9 +175,12 @@ func TestDeploymentEndToEnd(t *testing.T) {
 		clients[m] = startProc(t, dir, m, joinArgs(m, i, addr)...)
 	}
 	agg.waitLine(t, regexp.MustCompile(`^round 2 attempt 1 completed`), 60*time.Second)
+	intruders(t, dir, addr)
 	metrics := scrape(t, metricsURL)
 	for name, min := range map[string]float64{`fedcrypt_rounds_total{outcome="completed"}`: 2, "fedcrypt_members_online": 3,
-		"fedcrypt_connections_total": 3, "fedcrypt_upload_bytes_total": 1, "fedcrypt_round_duration_seconds_count": 2} {
+		"fedcrypt_connections_total": 3, "fedcrypt_upload_bytes_total": 1, "fedcrypt_round_duration_seconds_count": 2,
+		`fedcrypt_refusals_total{reason="unknown-ca"}`: 1, `fedcrypt_refusals_total{reason="expired"}`: 1,
+		`fedcrypt_refusals_total{reason="identity-mismatch"}`: 1} {
 		if metrics[name] < min {
 			t.Errorf("metric %s = %v after round 2, want at least %v", name, metrics[name], min)
 		}
@@ -343,5 +350,63 @@ func BenchmarkLoopbackFederation(b *testing.B) {
 			b.ReportMetric(firstSeconds/float64(b.N), "s-to-round-1")
 			b.ReportMetric(rss/float64(b.N)/(1<<20), "aggregator-peak-MiB")
 		})
+	}
+}
+
+// intruders tries to join the running federation in dir with a
+// certificate from another CA, an expired certificate from the federation's
+// own CA, and member a's valid certificate claiming to be b; each must be
+// refused.
+func intruders(t *testing.T, dir, addr string) {
+	t.Helper()
+	fedDir := filepath.Join(dir, "fed")
+	aggID, err := vault.ReadIdentityFile(filepath.Join(fedDir, "aggregator", fileIdentity), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := os.ReadFile(filepath.Join(fedDir, fileCACert))
+	caKey, err := readSealedPEM(filepath.Join(fedDir, fileCAKey), aggID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := grpcnet.LoadCA(caCert, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	expiredCert, expiredKey, err := ca.Issue(grpcnet.Leaf{Member: "a", NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := grpcnet.NewCA("another federation", now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignCert, foreignKey, err := other.Issue(grpcnet.Leaf{Member: "a", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aID, _ := vault.ReadIdentityFile(filepath.Join(fedDir, "a", fileIdentity), nil)
+	aCreds, err := loadCredentials(filepath.Join(fedDir, fileCACert), filepath.Join(fedDir, "a", fileTLSCert), filepath.Join(fedDir, "a", fileTLSKey), aID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		member string
+		creds  grpcnet.Credentials
+	}{
+		{"certificate from another CA", "a", grpcnet.Credentials{CA: caCert, Cert: foreignCert, Key: foreignKey}},
+		{"expired certificate", "a", grpcnet.Credentials{CA: caCert, Cert: expiredCert, Key: expiredKey}},
+		{"a's certificate claiming b", "b", aCreds},
+	}
+	for _, tc := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := grpcnet.Dial(ctx, grpcnet.DialConfig{Addr: addr, Member: tc.member, Credentials: tc.creds})
+		cancel()
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: connection accepted", tc.name)
+		}
 	}
 }
