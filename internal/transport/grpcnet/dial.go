@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,12 +118,17 @@ func Dial(ctx context.Context, cfg DialConfig) (transport.Conn, error) {
 	}
 }
 
-// permanent reports whether the aggregator refused the member, rather than
-// being unreachable.
+// permanent reports whether the aggregator refused the member, or the
+// member refused the aggregator's certificate, rather than the aggregator
+// being unreachable. gRPC reports failed TLS handshakes as Unavailable,
+// with the TLS or X.509 error in the message.
 func permanent(err error) bool {
 	switch status.Code(err) {
 	case codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument, codes.Unimplemented:
 		return true
+	case codes.Unavailable:
+		msg := status.Convert(err).Message()
+		return strings.Contains(msg, "tls: ") || strings.Contains(msg, "x509: ")
 	}
 	return false
 }
@@ -152,10 +158,14 @@ func dialOnce(ctx context.Context, cfg DialConfig, tc *tls.Config) (*conn, error
 	stop := context.AfterFunc(ctx, cancel)
 	stream, err := pb.NewFederationClient(cc).Connect(sctx, grpc.WaitForReady(false))
 	if err == nil {
-		// The aggregator answers with headers once it accepted the member.
-		_, err = stream.Header()
-		if err == nil && stream.Context().Err() != nil {
-			err = stream.Context().Err()
+		// The aggregator answers with headers naming the member once it
+		// accepted it; a refusal ends the stream without them, and its
+		// status comes with the first Recv.
+		var md metadata.MD
+		if md, err = stream.Header(); err == nil && len(md.Get(memberHeader)) == 0 {
+			if _, err = stream.Recv(); err == nil {
+				err = errors.New("the aggregator did not accept the member")
+			}
 		}
 	}
 	if !stop() || err != nil {
