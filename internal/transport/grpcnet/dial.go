@@ -311,10 +311,36 @@ func (c *conn) closedErr() error {
 	return fmt.Errorf("%w: %w", transport.ErrClosed, c.err)
 }
 
-// Close ends the session; the aggregator sees the member leave.
+// closeGrace bounds how long Close waits for what was sent to reach the
+// aggregator.
+const closeGrace = 5 * time.Second
+
+// Close ends the session; the aggregator sees the member leave after every
+// message Send returned for (as with the in-memory transport), unless that
+// takes longer than closeGrace.
 func (c *conn) Close() error {
 	c.once.Do(func() {
+		// Half-close after any Send in progress; the aggregator reads the
+		// rest, sees the end and ends the stream.
+		halfClosed := make(chan struct{})
+		go func() {
+			c.sendMu.Lock()
+			c.stream.CloseSend()
+			c.sendMu.Unlock()
+			close(halfClosed)
+		}()
+		grace := time.NewTimer(closeGrace)
+		defer grace.Stop()
+		select {
+		case <-halfClosed:
+			select {
+			case <-c.done:
+			case <-grace.C:
+			}
+		case <-grace.C:
+		}
 		c.cancel()
+		<-halfClosed
 		c.wg.Wait()
 		c.cc.Close()
 	})
