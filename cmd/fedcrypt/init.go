@@ -57,6 +57,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.IntVar(&set.MaxDecryptions, "max-decryptions", set.MaxDecryptions, "decryption attempts per round's sum")
 	fs.IntVar(&set.Rounds, "rounds", set.Rounds, "federated rounds")
 	fs.IntVar(&set.LocalSteps, "local-steps", set.LocalSteps, "DP-SGD steps each hospital takes per round")
+	spare := fs.Int("spare-rounds", 1, "rounds of privacy budget each hospital keeps for abandoned and retried rounds")
 	fs.Float64Var(&set.Epsilon, "epsilon", set.Epsilon, "each hospital's privacy budget ε over the federation's life")
 	fs.Float64Var(&set.Delta, "delta", set.Delta, "δ of every hospital's (ε, δ) guarantee")
 	fs.StringVar(&set.Accountant, "accountant", set.Accountant, "privacy accountant: rdp or pld")
@@ -100,7 +101,10 @@ coordinator's CA signs their certificates. The data schema is read from
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
-	fed, keys, err := newFederation(*name, set, ds, members, nil, auditors)
+	if *spare < 0 {
+		return usagef("--spare-rounds %d: must not be negative", *spare)
+	}
+	fed, keys, err := newFederation(*name, set, *spare, ds, members, nil, auditors)
 	if err != nil {
 		return err
 	}
@@ -133,11 +137,12 @@ coordinator's CA signs their certificates. The data schema is read from
 }
 
 // newFederation builds and validates the config of a federation of
-// members with settings s, the schema of ds, and fresh keys for every
-// party (the aggregator's id is "aggregator"). rows, if given, are the
+// members with settings s, each contributor keeping budget for spareRounds
+// retried rounds, the schema of ds, and fresh keys for every party (the
+// aggregator's id is "aggregator"). rows, if given, are the
 // members' declared row counts; auditors receive the sealed checkpoints.
 // Invalid settings are usage errors.
-func newFederation(name string, s sim.Config, ds *data.Dataset, members []string, rows []int, auditors []string) (*federation.Config, map[string]*vault.Identity, error) {
+func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset, members []string, rows []int, auditors []string) (*federation.Config, map[string]*vault.Identity, error) {
 	mcfg, err := model.ParseSpec(s.Model, len(ds.Features), len(ds.Classes))
 	if err != nil {
 		return nil, nil, usagef("--model %s: %v", s.Model, err)
@@ -155,7 +160,7 @@ func newFederation(name string, s sim.Config, ds *data.Dataset, members []string
 		Model: mcfg,
 		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize},
 		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
-			Weighting: s.Weighting},
+			Weighting: s.Weighting, SpareRounds: spareRounds},
 	}
 	for i, a := range auditors {
 		if _, err := vault.ParseRecipient(a); err != nil {

@@ -86,7 +86,12 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 		}
 	}
 	auditors := append([]string{researcher.Recipient().String()}, cfg.Recipients...)
-	fed, keys, err := newFederation("simulation", cfg, ds, ids, rows, auditors)
+	// As in memory: budget for one retried round when hospitals drop out.
+	spare := 0
+	if cfg.Dropout > 0 {
+		spare = 1
+	}
+	fed, keys, err := newFederation("simulation", cfg, spare, ds, ids, rows, auditors)
 	if err != nil {
 		return nil, err
 	}
