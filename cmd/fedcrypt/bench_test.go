@@ -3,16 +3,24 @@ package main
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/bench"
 )
 
-// benchQuick runs bench --quick --json once and returns its output.
+var quickBench struct {
+	once sync.Once
+	r    result
+}
+
+// benchQuick runs bench --quick --json once for all tests and returns its
+// output.
 func benchQuick(t *testing.T) (string, bench.Report) {
 	t.Helper()
-	r := runCLI(t, "", "bench", "--quick", "--json", "--reps", "2")
+	quickBench.once.Do(func() { quickBench.r = runCLI(t, "", "bench", "--quick", "--json", "--reps", "2") })
+	r := quickBench.r
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -51,6 +59,9 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second bench run; the JSON test covers the figures")
+	}
 	r := runCLI(t, "", "bench", "--quick", "--reps", "1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
