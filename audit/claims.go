@@ -87,7 +87,8 @@ func (v *verifier) round(e *Entry, n int) error {
 		if u.Facts != nil && *u.Facts != FactsOf(c) {
 			return fail(n, "round %d: %s's decoded facts differ from its signed claim", b.Round, u.From)
 		}
-		rf.Uploads = append(rf.Uploads, UploadFacts{From: u.From, Digest: u.Digest, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:])})
+		rf.Uploads = append(rf.Uploads, UploadFacts{From: u.From, Digest: u.Digest, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:]),
+			Dataset: hex.EncodeToString(c.Dataset[:])})
 		if err := v.spend(u.From, b.Round, c); err != nil {
 			return fail(n, "round %d: hospital %q: %v", b.Round, u.From, err)
 		}

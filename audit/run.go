@@ -68,6 +68,7 @@ type UploadFacts struct {
 	From          string `json:"from"`
 	Digest        string `json:"digest"`
 	PayloadDigest string `json:"payload_digest"`
+	Dataset       string `json:"dataset_commitment"` // the hospital's keyed commitment to its data set
 }
 
 // ClaimFacts is a hospital's signed claim for one upload, decoded: what a
@@ -86,13 +87,16 @@ type ClaimFacts struct {
 	Epsilon         float64 `json:"epsilon,omitempty"` // after the round
 	Delta           float64 `json:"delta,omitempty"`
 	PayloadDigest   string  `json:"payload_digest"`
+	// Dataset is the hospital's keyed commitment to its data set.
+	Dataset string `json:"dataset_commitment"`
 }
 
 // FactsOf decodes a claim for a round entry.
 func FactsOf(c transport.Claim) ClaimFacts {
 	return ClaimFacts{Weight: c.Weight, Encrypted: c.Encrypted, DP: c.DP.Enabled, SampleRate: c.DP.SampleRate,
 		NoiseMultiplier: c.DP.NoiseMultiplier, Steps: c.DP.Steps, ClipNorm: c.DP.ClipNorm, Accountant: c.DP.Accountant,
-		PrivacyUnit: c.DP.PrivacyUnit, Epsilon: c.DP.Epsilon, Delta: c.DP.Delta, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:])}
+		PrivacyUnit: c.DP.PrivacyUnit, Epsilon: c.DP.Epsilon, Delta: c.DP.Delta, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:]),
+		Dataset: hex.EncodeToString(c.Dataset[:])}
 }
 
 // Hospital is one member's privacy record in the run.

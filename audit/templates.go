@@ -79,7 +79,7 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 {{if .Run.CollectiveKey}}<dt>collective public key</dt><dd class="digest">{{.Run.CollectiveKey}}</dd>{{end}}
 <dt>final model</dt><dd class="digest">{{if .FinalModel}}{{.FinalModel}}{{else}}—{{end}}</dd>
 <dt>audit log head</dt><dd class="digest">{{.Run.Head}} ({{.Run.Entries}} entries)</dd>
-<dt>data sets</dt><dd>This log holds no commitment to the hospitals' data sets. Each upload's payload digest (SHA-256 of what was sent) is signed by its hospital and listed per round below.</dd>
+<dt>data sets</dt><dd>Each hospital signs, with every upload, a keyed commitment to the data set it used (HMAC-SHA256 of its rows under a key only it holds: the same data gives the same commitment in every round and run, and nobody else can test a guess of small data against it), with the payload digest (SHA-256 of what was sent); both are listed per round below.</dd>
 </dl>
 
 <h2>Rounds</h2>
@@ -89,8 +89,8 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 {{end}}</table>
 <details><summary>Signed upload digests</summary>
 <table>
-<tr><th>round</th><th>hospital</th><th>payload SHA-256</th></tr>
-{{range $r := .Rounds}}{{range .Uploads}}<tr><td>{{$r.Round}}</td><td>{{.From}}</td><td class="digest">{{.PayloadDigest}}</td></tr>
+<tr><th>round</th><th>hospital</th><th>payload SHA-256</th><th>data set commitment</th></tr>
+{{range $r := .Rounds}}{{range .Uploads}}<tr><td>{{$r.Round}}</td><td>{{.From}}</td><td class="digest">{{.PayloadDigest}}</td><td class="digest">{{.Dataset}}</td></tr>
 {{end}}{{end}}</table>
 </details>
 </body>
@@ -140,7 +140,7 @@ This run published no per-round evaluation (rounds.csv): accuracy and AUC are no
 {{if .Run.CollectiveKey}}- collective public key: ` + "`{{.Run.CollectiveKey}}`" + `
 {{end}}- final model: ` + "`{{.FinalModel}}`" + `
 - audit log head: ` + "`{{.Run.Head}}`" + ` ({{.Run.Entries}} entries)
-- data sets: this log holds no commitment to the hospitals' data sets; each upload's payload digest is signed by its hospital.
+- data sets: each hospital signs, with every upload, a keyed commitment to its data set (HMAC-SHA256 under a key only it holds) and the payload digest.
 
 ## Rounds
 

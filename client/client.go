@@ -87,11 +87,12 @@ type Client struct {
 	ready   bool
 
 	// rounds
-	round  uint64
-	nonce  []byte
-	global []float64
-	local  *model.Model // the model trained each round, from the global one
-	ledger *ledger
+	round   uint64
+	nonce   []byte
+	global  []float64
+	local   *model.Model // the model trained each round, from the global one
+	ledger  *ledger
+	dataset [32]byte // keyed commitment to the data set, carried by every claim
 }
 
 // New validates the configuration, checks the data against the federation's
@@ -135,6 +136,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	if me.Contributor {
 		if err := c.prepareData(); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+		}
+	}
+	if me.Contributor {
+		if c.dataset, err = datasetCommitment(c); err != nil {
 			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,29 @@ type ledger struct {
 	epsilon   float64 // spent so far
 }
 
+// datasetCommitment is the keyed digest of the hospital's data set: the
+// name of its ledger, and the commitment its claims carry.
+func datasetCommitment(c *Client) ([32]byte, error) {
+	var out [32]byte
+	key, err := hkdf.Key(sha256.New, c.cfg.Identity.SigningKey().Seed(), nil, datasetKeyInfo, 32)
+	if err != nil {
+		return out, err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.cfg.Data.WriteCSV(pw)) }()
+	id, err := dp.DatasetID(key, pr)
+	pr.Close()
+	if err != nil {
+		return out, err
+	}
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 32 {
+		return out, fmt.Errorf("data set digest %q", id)
+	}
+	copy(out[:], b)
+	return out, nil
+}
+
 // openLedger loads the sealed ledger of the hospital's data set (or starts
 // one) and calibrates the noise multiplier so that the federation's planned
 // rounds fit what is left of the cap.
@@ -47,17 +71,8 @@ func openLedger(c *Client) (*ledger, error) {
 	if !d.Enabled || !c.me.Contributor {
 		return l, nil
 	}
-	key, err := hkdf.Key(sha256.New, c.cfg.Identity.SigningKey().Seed(), nil, datasetKeyInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(c.cfg.Data.WriteCSV(pw)) }()
-	id, err := dp.DatasetID(key, pr)
-	pr.Close()
-	if err != nil {
-		return nil, err
-	}
+	id := hex.EncodeToString(c.dataset[:])
+	var err error
 	cfg := dp.LedgerConfig{EpsilonCap: d.Epsilon, Delta: d.Delta, Accountant: dp.AccountantConfig{Kind: d.Accountant}}
 	l.store = &sealedStore{c: c, path: c.statePath("ledger-" + id[:16])}
 	ctx := context.Background()

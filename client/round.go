@@ -111,7 +111,7 @@ func (c *Client) train() ([]byte, error) {
 	} else {
 		payload = encodeFloats(delta)
 	}
-	claim := transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload),
+	claim := transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
 		DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
@@ -310,7 +310,7 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 		payload = encodeFloats(values)
 	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload),
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
 		DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
 	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()

@@ -121,6 +121,11 @@ type Claim struct {
 	Encrypted     bool
 	DP            DPClaim
 	PayloadDigest [32]byte
+	// Dataset is a keyed commitment to the data set the hospital used
+	// (HMAC-SHA256 of its rows under a key only the hospital holds): it
+	// names the same data in every round and run without revealing it, and
+	// a small data set's digest cannot be brute-forced by others.
+	Dataset [32]byte
 }
 
 // KindClaim is the envelope kind of a signed [Claim].
@@ -140,6 +145,7 @@ func (c Claim) Marshal() []byte {
 	w.f64(c.DP.Epsilon)
 	w.f64(c.DP.Delta)
 	w.b = append(w.b, c.PayloadDigest[:]...)
+	w.b = append(w.b, c.Dataset[:]...)
 	return w.b
 }
 
@@ -159,6 +165,8 @@ func ParseClaim(data []byte) (Claim, error) {
 	c.DP.Delta = r.f64("delta")
 	r.at = "payload digest"
 	copy(c.PayloadDigest[:], r.take(32))
+	r.at = "data set commitment"
+	copy(c.Dataset[:], r.take(32))
 	if err := r.done("claim"); err != nil {
 		return Claim{}, err
 	}

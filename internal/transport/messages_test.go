@@ -29,7 +29,7 @@ var codecs = []struct {
 		func(b []byte) (any, error) { return ParseRoundStart(b) }},
 	{"claim", func() any {
 		return Claim{Weight: 0.5, Encrypted: true, DP: DPClaim{Enabled: true, SampleRate: 0.1, NoiseMultiplier: 1.2,
-			ClipNorm: 1, Steps: 30, Accountant: "rdp", PrivacyUnit: "patient", Epsilon: 0.4, Delta: 1e-5}, PayloadDigest: [32]byte{1, 2}}
+			ClipNorm: 1, Steps: 30, Accountant: "rdp", PrivacyUnit: "patient", Epsilon: 0.4, Delta: 1e-5}, PayloadDigest: [32]byte{1, 2}, Dataset: [32]byte{3}}
 	},
 		func(v any) []byte { return v.(Claim).Marshal() },
 		func(b []byte) (any, error) { return ParseClaim(b) }},
