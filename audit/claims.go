@@ -119,8 +119,10 @@ func (v *verifier) decryptionSet(set []string) error {
 	return nil
 }
 
-// claim opens an upload's signed claim and checks it against the config.
-func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+// openClaim parses an upload's signed claim and checks it is a claim of
+// this federation, signed by the contributor named, for this round and
+// (when the entry records one) nonce.
+func (v *verifier) openClaim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
 	env, err := federation.ParseEnvelope(u.Claim)
 	if err != nil {
@@ -138,7 +140,13 @@ func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Cl
 	if err := v.fed.Verify(env, v.hash); err != nil {
 		return zero, err
 	}
-	c, err := transport.ParseClaim(env.Body)
+	return transport.ParseClaim(env.Body)
+}
+
+// claim opens an upload's signed claim and checks it against the config.
+func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+	var zero transport.Claim
+	c, err := v.openClaim(u, round, nonce)
 	if err != nil {
 		return zero, err
 	}

@@ -1,12 +1,10 @@
 package audit
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
@@ -59,20 +57,10 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 // releaseClaim opens the signed claim of an evaluation release.
 func (v *verifier) releaseClaim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
-	env, err := federation.ParseEnvelope(u.Claim)
-	if err != nil {
-		return zero, err
+	if nonce == "" {
+		return zero, errors.New("the evaluation entry records no nonce")
 	}
-	if env.Kind != transport.KindClaim || env.From != u.From || env.Round != round || hex.EncodeToString(env.Nonce) != nonce {
-		return zero, errors.New("not bound to this hospital, the evaluation round and its nonce")
-	}
-	if m, ok := v.fed.Member(u.From); !ok || !m.Contributor {
-		return zero, errors.New("not a contributor of this federation")
-	}
-	if err := v.fed.Verify(env, v.hash); err != nil {
-		return zero, err
-	}
-	c, err := transport.ParseClaim(env.Body)
+	c, err := v.openClaim(u, round, nonce)
 	if err != nil {
 		return zero, err
 	}
