@@ -191,6 +191,15 @@ func kindOf(raw []byte) string {
 	return e.Kind
 }
 
+// roundOf is the round an envelope is bound to.
+func roundOf(raw []byte) uint64 {
+	e, err := federation.ParseEnvelope(raw)
+	if err != nil {
+		return 0
+	}
+	return e.Round
+}
+
 // rebuildUpload replaces an upload's payload, re-signing the claim and the
 // envelope with the sender's own key: a well-signed upload carrying bytes
 // that are not a valid ciphertext.
@@ -274,7 +283,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		mallory, _ := vault.GenerateIdentity()
 		f.tamper["h3"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload && f.round == 1 {
+			if kindOf(raw) == transport.KindUpload && roundOf(raw) == 1 {
 				e, _ := federation.ParseEnvelope(raw)
 				e.Sign(mallory.SigningKey())
 				raw, _ = e.MarshalBinary()
@@ -295,7 +304,8 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 				mallory, _ := vault.GenerateIdentity()
 				conn, err := f.net.Dial(context.Background(), "mallory")
 				if err == nil {
-					e := &federation.Envelope{Kind: transport.KindUpload, From: "mallory", Config: f.fed.Hash(), Round: f.round, Nonce: f.nonce, Body: []byte("x")}
+					up, _ := federation.ParseEnvelope(raw) // bound to h1's round and nonce
+					e := &federation.Envelope{Kind: transport.KindUpload, From: "mallory", Config: f.fed.Hash(), Round: up.Round, Nonce: up.Nonce, Body: []byte("x")}
 					e.Sign(mallory.SigningKey())
 					b, _ := e.MarshalBinary()
 					conn.Send(context.Background(), b)
@@ -309,7 +319,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 	t.Run("malformed ciphertext", func(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload && f.round == 1 {
+			if kindOf(raw) == transport.KindUpload && roundOf(raw) == 1 {
 				raw = f.rebuildUpload(raw, func(p []byte) []byte {
 					bad := slices.Clone(p)
 					for i := len(bad) / 2; i < len(bad); i++ {
