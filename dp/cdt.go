@@ -85,46 +85,61 @@ func newCDT(t float64) *cdt {
 	return c
 }
 
-// sample draws one value from the table with randomness from s. The
-// 128-bit uniform r is revealed lazily: its top 16 bits pick a guide bucket,
-// and when no table boundary falls inside that bucket they decide the draw
-// alone; otherwise the rest of r is read as far as the comparisons need.
-func (c *cdt) sample(s *stream) int64 {
-	g := s.take(cdtGuideBits)
+// cdtFieldBits is the width of the field that starts a draw: the guide
+// index and the sign bit.
+const cdtFieldBits = cdtGuideBits + 1
+
+// sample draws one value from the table with randomness from s.
+func (c *cdt) sample(s *stream) int64 { return c.draw(s.take(cdtFieldBits), s) }
+
+// draw draws one value from the table. The field f holds cdtFieldBits
+// uniform bits: the top cdtGuideBits are the top bits of a 128-bit uniform
+// r and the lowest is the sign. The rest of r is revealed lazily: when no
+// table boundary falls inside r's guide bucket the bucket decides the draw
+// alone (all but about 1 in 50 draws for t = 1024); otherwise the rest of r
+// is read from s as far as the comparisons need.
+func (c *cdt) draw(f uint64, s *stream) int64 {
+	g := f >> 1
 	i, end := int(c.guide[g]), int(c.guide[g+1])
 	if i != end {
-		rh := g<<(64-cdtGuideBits) | s.take(64-cdtGuideBits)
-		var rl uint64
-		haveLo := false
-		for i != end {
-			// Invariant: the answer min{k : r < cdf[k]} lies in [i, end].
-			k := i
-			if end-i > 8 {
-				k = int(uint(i+end) >> 1)
-			}
-			var below bool // r < cdf[k]
-			if rh != c.hi[k] {
-				below = rh < c.hi[k]
-			} else {
-				if !haveLo {
-					rl, haveLo = s.take(32)<<32|s.take(32), true
-				}
-				below = rl < c.lo[k]
-			}
-			switch {
-			case below && k == i:
-				end = i
-			case below:
-				end = k
-			default:
-				i = k + 1
-			}
-		}
+		end = c.search(g, i, end, s)
 	}
-	sign := s.take(1)
 	x := int64(end)
-	if sign == 1 {
+	if f&1 == 1 {
 		return -x
 	}
 	return x
+}
+
+// search returns min{k ∈ [i, end] : r < cdf[k]} for the uniform r whose top
+// bits are g, reading the rest of r from s as far as needed.
+func (c *cdt) search(g uint64, i, end int, s *stream) int {
+	rh := g<<(64-cdtGuideBits) | s.take(64-cdtGuideBits)
+	var rl uint64
+	haveLo := false
+	for i != end {
+		// Invariant: the answer lies in [i, end].
+		k := i
+		if end-i > 8 {
+			k = int(uint(i+end) >> 1)
+		}
+		var below bool // r < cdf[k]
+		if rh != c.hi[k] {
+			below = rh < c.hi[k]
+		} else {
+			if !haveLo {
+				rl, haveLo = s.take(32)<<32|s.take(32), true
+			}
+			below = rl < c.lo[k]
+		}
+		switch {
+		case below && k == i:
+			end = i
+		case below:
+			end = k
+		default:
+			i = k + 1
+		}
+	}
+	return end
 }

@@ -9,8 +9,8 @@
 // Anyone who sees a trained model, an update, or a released statistic learns
 // at most what the (ε, δ) guarantee allows about any one record (or, with a
 // privacy unit, any one patient), accounted over every run and round the data
-// set took part in. Noise is drawn from ChaCha20 keyed from crypto/rand (or a
-// simulation seed) and is immune to floating-point attacks (Mironov 2012):
+// set took part in. Noise is drawn from AES-256-CTR keyed from crypto/rand
+// (or a simulation seed) and is immune to floating-point attacks (Mironov 2012):
 // see "Noise" below. Timing side channels are out of scope, as in DESIGN.md.
 // Gradients, noise and data never appear in errors.
 //
@@ -107,8 +107,9 @@
 // Each base draw uses a cumulative distribution table of |X| in 128-bit fixed
 // point (computed in 320-bit arithmetic, truncated at 14t, so at most
 // 4.3e-35 from D_{ℤ,t}) and a uniform 128-bit number from the keystream,
-// read lazily (16 bits decide most draws) and compared as integers, plus a
-// sign bit. Randomness therefore only ever meets integer comparisons: no
+// read lazily (16 bits decide about 49 draws in 50 at t = 1024) and compared
+// as integers, plus a sign bit. One 64-bit keystream word starts the three
+// draws of a coordinate. Randomness therefore only ever meets integer comparisons: no
 // floating-point operation, transcendental or not, touches it, and every
 // output lies on the grid λℤ whatever the input, so the floating-point
 // attacks of Mironov (2012) have nothing to act on — the same mitigation as
@@ -129,12 +130,18 @@
 // is k times the bound): for 10⁶ parameters and 10⁶ steps, 2.6e-22 more δ.
 // The snapping's extra sensitivity λ√d is paid by more noise (σC' instead of
 // σC, 7.5e-6 more at d = 10⁶), not by a larger ε. Poisson sampling draws
-// from ChaCha20 too (its own key, one nonce per step): a row joins when a
-// uniform 64-bit word is below ⌊q·2⁶⁴⌋, a rate at most q, and the
+// from the same generator (its own key, one stream per step): a row joins
+// when a uniform 64-bit word is below ⌊q·2⁶⁴⌋, a rate at most q, and the
 // accountants are monotone in q.
-// Independent streams per chunk of 8192 coordinates (ChaCha20 nonce = call,
-// chunk) let all cores draw at once, with results that do not depend on the
-// number of cores.
+//
+// The generator is AES-256 in counter mode, the core of NIST SP 800-90A's
+// CTR_DRBG, chosen over ChaCha20 because the CPU's AES instructions make it
+// about ten times faster here (4.4 GB/s against 0.41 GB/s for
+// golang.org/x/crypto/chacha20 on one core, which has no assembly for
+// amd64), and keystream was a quarter of a draw's cost. Independent streams
+// per chunk of 2048 coordinates (initial counter block call ‖ chunk ‖ 0³²)
+// let all cores draw at once, with results that do not depend on the number
+// of cores.
 //
 // [SamplerGoogle] calls noise.Gaussian() of Google's differential-privacy
 // library per coordinate with l0 = 1, l∞ = σC, ε = 1 and the δ at which its

@@ -14,7 +14,7 @@ import (
 
 // Noise sampler names (SGDConfig.Noise, --noise).
 const (
-	SamplerFast   = "fast"   // discrete Gaussian on λℤ by CDT convolution over ChaCha20 (the default)
+	SamplerFast   = "fast"   // discrete Gaussian on λℤ by CDT convolution over AES-256-CTR (the default)
 	SamplerGoogle = "google" // Google's noise.Gaussian(), one locked draw per coordinate
 )
 
@@ -22,7 +22,7 @@ const (
 const (
 	fastBaseT     = 1024 // parameter of the shared base table
 	fastFineBits  = 27   // λ = 2^(⌊log₂ σC⌋ − 27): the noise spans ≥ 2²⁷ grid steps
-	fastChunk     = 8192 // coordinates per keystream
+	fastChunk     = 2048 // coordinates per keystream
 	roundingConst = 1e-3 // SD(D_{ℤ,s}, rounded N(0, s²−1/12)) ≤ roundingConst/s⁴ (tested)
 )
 
@@ -53,7 +53,7 @@ type Noise struct {
 
 // NewNoise returns the sampler name for noise multiplier sigma, clipping
 // norm clip and vectors of dim coordinates. The fast sampler reads a 32-byte
-// ChaCha20 key from rng (crypto/rand in production, a seeded stream in
+// AES-256 key from rng (crypto/rand in production, a seeded stream in
 // simulations); the google sampler draws from the library's own secure
 // source and ignores rng.
 func NewNoise(name string, sigma, clip float64, dim int, rng io.Reader) (*Noise, error) {
@@ -244,6 +244,9 @@ func (n *Noise) Add(v []float64) error {
 	return errors.Join(errs...)
 }
 
+// fieldMask selects one table draw's field of a word.
+const fieldMask = 1<<cdtFieldBits - 1
+
 // maxExact bounds |k| so that k·λ is exact in float64.
 const maxExact = 1 << 53
 
@@ -258,7 +261,12 @@ func (n *Noise) addChunk(v []float64, off int, s *stream) error {
 		if math.Abs(k) >= maxExact/2 {
 			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", off+i)
 		}
-		y := z*(z*inner.sample(s)+base.sample(s)) + base.sample(s)
+		// One 64-bit word starts all three table draws (3 × 17 bits).
+		w := s.next()
+		a := inner.draw(w>>(64-cdtFieldBits), s)
+		b := base.draw(w>>(64-2*cdtFieldBits)&fieldMask, s)
+		c := base.draw(w>>(64-3*cdtFieldBits)&fieldMask, s)
+		y := z*(z*a+b) + c
 		v[i] = float64(int64(k)+y) * n.lambda
 	}
 	return nil

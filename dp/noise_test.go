@@ -2,7 +2,9 @@ package dp
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/rand"
+	"encoding/binary"
 	"math"
 	"slices"
 	"testing"
@@ -344,6 +346,83 @@ func BenchmarkNewNoise(b *testing.B) {
 		sigma += 1e-3 // a new inner table every time
 		if _, err := NewNoise(SamplerFast, sigma, 1, 1000, rand.Reader); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestStreamIsCounterMode checks the keystream against AES-256 applied to
+// the counter blocks call ‖ chunk ‖ j directly, across several refills, and
+// that neighbouring (call, chunk) pairs get different streams.
+func TestStreamIsCounterMode(t *testing.T) {
+	var key [32]byte
+	for i := range key {
+		key[i] = byte(7 * i)
+	}
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const call, chunk = 0x0102030405060708, 0x090a0b0c
+	s := newStream(&key, call, chunk)
+	var ctr, want [16]byte
+	binary.BigEndian.PutUint64(ctr[:8], call)
+	binary.BigEndian.PutUint32(ctr[8:12], chunk)
+	for j := range 3 * streamBytes / 16 {
+		binary.BigEndian.PutUint32(ctr[12:], uint32(j))
+		block.Encrypt(want[:], ctr[:])
+		for half := range 2 {
+			w := binary.LittleEndian.Uint64(want[8*half:])
+			if got := s.next(); got != w {
+				t.Fatalf("block %d word %d: %x, want %x", j, half, got, w)
+			}
+		}
+	}
+	first := newStream(&key, call, chunk).next()
+	for _, o := range []*stream{newStream(&key, call+1, chunk), newStream(&key, call, chunk+1)} {
+		if o.next() == first {
+			t.Error("two (call, chunk) pairs share a keystream")
+		}
+	}
+}
+
+// TestCDTSearchExact checks the lazy search of every table against a linear
+// scan with the full 128-bit uniform, in the guide buckets that hold a table
+// boundary (the only ones where draw reads more than its field).
+func TestCDTSearchExact(t *testing.T) {
+	var key [32]byte
+	key[0] = 9
+	trial := uint64(0)
+	for _, tt := range []float64{3.5, 40, 1024} {
+		c := newCDT(tt)
+		checked := 0
+		for g := uint64(0); g < 1<<cdtGuideBits && checked < 3000; g++ {
+			if c.guide[g] == c.guide[g+1] {
+				continue
+			}
+			for sign := range uint64(2) {
+				for range 4 {
+					trial++
+					got := c.draw(g<<1|sign, newStream(&key, trial, 0))
+					ref := newStream(&key, trial, 0)
+					rh := g<<(64-cdtGuideBits) | ref.take(64-cdtGuideBits)
+					rl := ref.take(32)<<32 | ref.take(32)
+					k := 0
+					for k < len(c.hi)-1 && (rh > c.hi[k] || rh == c.hi[k] && rl >= c.lo[k]) {
+						k++
+					}
+					want := int64(k)
+					if sign == 1 {
+						want = -want
+					}
+					if got != want {
+						t.Fatalf("t=%v bucket %d: draw %d, linear scan %d", tt, g, got, want)
+					}
+				}
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Fatalf("t=%v: no bucket holds a boundary", tt)
 		}
 	}
 }

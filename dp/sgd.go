@@ -72,7 +72,7 @@ type Stats struct {
 // unit; otherwise units[i] names the unit (the patient) of row i, units are
 // sampled and the sum of a unit's gradients is clipped. The noisy sum is
 // divided by the expected batch size (SampleRate times the number of rows,
-// or of units). rng seeds the ChaCha20 streams of the Poisson sampling and of
+// or of units). rng keys the AES-256-CTR streams of the Poisson sampling and of
 // the fast noise sampler: crypto/rand.Reader in production.
 //
 // The guarantee is that of cfg.Event() under the accountant; the caller

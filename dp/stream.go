@@ -1,46 +1,65 @@
 package dp
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/binary"
-
-	"golang.org/x/crypto/chacha20"
 )
 
-// streamWords is the number of 64-bit words a stream generates at a time.
-const streamWords = 64
+// streamBytes is the number of keystream bytes a stream generates at a time.
+const streamBytes = 1024
 
-// stream is a ChaCha20 keystream read as 64-bit words or bit fields. One
-// stream serves one chunk of one noise call, or one step's sampling, far
-// below ChaCha20's 256 GiB per nonce; it is not safe for concurrent use.
+// maxStreamBlocks is the number of 16-byte blocks one stream may produce
+// before its 32-bit block counter would carry into the chunk field of the
+// counter block, that is, into another stream.
+const maxStreamBlocks = 1 << 32
+
+// stream is an AES-256-CTR keystream (the generator of NIST SP 800-90A's
+// CTR_DRBG) read as 64-bit words or bit fields. One stream serves one chunk
+// of one noise call, or one step's sampling; it is not safe for concurrent
+// use.
 type stream struct {
-	c    *chacha20.Cipher
-	buf  [streamWords * 8]byte
-	pos  int    // next unread word in buf
-	bits uint64 // the low nbit bits are unread
-	nbit uint
+	c      cipher.Stream
+	buf    [streamBytes]byte
+	pos    int    // next unread byte in buf
+	blocks uint64 // blocks generated so far
+	bits   uint64 // the low nbit bits are unread
+	nbit   uint
 }
 
-// newStream returns the keystream of key under the 96-bit nonce (call,
-// chunk): every (call, chunk) pair gets an independent stream.
+// newStream returns the keystream of key for the pair (call, chunk): the
+// initial counter block is call ‖ chunk ‖ 0³², big-endian, so every pair
+// owns 2³² blocks (64 GiB) that no other pair reaches.
 func newStream(key *[32]byte, call uint64, chunk uint32) *stream {
-	var nonce [chacha20.NonceSize]byte
-	binary.LittleEndian.PutUint64(nonce[:8], call)
-	binary.LittleEndian.PutUint32(nonce[8:], chunk)
-	c, err := chacha20.NewUnauthenticatedCipher(key[:], nonce[:])
+	b, err := aes.NewCipher(key[:])
 	if err != nil {
-		panic("dp: chacha20: " + err.Error()) // key and nonce sizes are fixed
+		panic("dp: aes: " + err.Error()) // the key size is fixed
 	}
-	return &stream{c: c, pos: streamWords}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[:8], call)
+	binary.BigEndian.PutUint32(iv[8:12], chunk)
+	return &stream{c: cipher.NewCTR(b, iv[:]), pos: streamBytes}
 }
 
-func (s *stream) next() uint64 {
-	if s.pos == streamWords {
-		clear(s.buf[:])
-		s.c.XORKeyStream(s.buf[:], s.buf[:])
-		s.pos = 0
+// refill generates the next streamBytes of keystream.
+func (s *stream) refill() {
+	s.blocks += streamBytes / aes.BlockSize
+	if s.blocks > maxStreamBlocks {
+		panic("dp: keystream of one chunk exhausted (64 GiB)") // unreachable: a chunk draws a few MiB
 	}
-	w := binary.LittleEndian.Uint64(s.buf[s.pos*8:])
-	s.pos++
+	clear(s.buf[:])
+	s.c.XORKeyStream(s.buf[:], s.buf[:])
+	s.pos = 0
+}
+
+// next returns the next 64 bits of the stream, ignoring any bits that take
+// has buffered.
+func (s *stream) next() uint64 {
+	if s.pos == streamBytes {
+		s.refill()
+	}
+	w := binary.LittleEndian.Uint64(s.buf[s.pos:])
+	s.pos += 8
 	return w
 }
 
