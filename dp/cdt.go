@@ -104,11 +104,9 @@ func (c *cdt) draw(f uint64, s *stream) int64 {
 	if i != end {
 		end = c.search(g, i, end, s)
 	}
-	x := int64(end)
-	if f&1 == 1 {
-		return -x
-	}
-	return x
+	// Branch-free sign: m is 0 or −1, and (x ^ m) − m is x or −x.
+	m := -int64(f & 1)
+	return (int64(end) ^ m) - m
 }
 
 // search returns min{k ∈ [i, end] : r < cdf[k]} for the uniform r whose top
