@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Optimizer updates parameters in place from a gradient. Its state (moments, step count) can be
@@ -122,6 +124,7 @@ type optimizer struct {
 	n       int
 	t       uint64    // steps taken
 	m, v, u []float64 // first moment, second moment, momentum buffer
+	g       []float64 // the gradient plus weight decay, when there is decay
 }
 
 func (o *optimizer) Step(params, grad []float64) {
@@ -130,35 +133,43 @@ func (o *optimizer) Step(params, grad []float64) {
 	}
 	o.t++
 	c := o.cfg
-	for i, g := range grad {
-		if c.Decay != 0 {
-			g += c.Decay * params[i]
-		}
-		switch c.Name {
-		case OptSGD:
-			if o.u != nil {
-				o.u[i] = c.Momentum*o.u[i] + g
-				g = o.u[i]
-			}
-			params[i] -= c.LR * g
-		case OptAdam:
-			o.m[i] = c.Beta1*o.m[i] + (1-c.Beta1)*g
-			o.v[i] = c.Beta2*o.v[i] + (1-c.Beta2)*g*g
-		case OptRMSprop:
-			o.v[i] = c.Beta2*o.v[i] + (1-c.Beta2)*g*g
-			g /= math.Sqrt(o.v[i]) + c.Epsilon
-			if o.u != nil {
-				o.u[i] = c.Momentum*o.u[i] + g
-				g = o.u[i]
-			}
-			params[i] -= c.LR * g
-		}
+	if c.Decay != 0 {
+		// The gradient of the L2 penalty, added into a scratch copy so
+		// that the caller's gradient is left as it was.
+		o.g = append(o.g[:0], grad...)
+		floats.AddScaled(o.g, c.Decay, params)
+		grad = o.g
 	}
-	if c.Name == OptAdam {
+	switch c.Name {
+	case OptSGD:
+		if o.u == nil {
+			floats.AddScaled(params, -c.LR, grad)
+			return
+		}
+		for i, g := range grad {
+			u := c.Momentum*o.u[i] + g
+			o.u[i] = u
+			params[i] -= c.LR * u
+		}
+	case OptAdam:
 		bc1 := 1 - math.Pow(c.Beta1, float64(o.t))
 		bc2 := 1 - math.Pow(c.Beta2, float64(o.t))
-		for i := range params {
-			params[i] -= c.LR * (o.m[i] / bc1) / (math.Sqrt(o.v[i]/bc2) + c.Epsilon)
+		for i, g := range grad {
+			m := c.Beta1*o.m[i] + (1-c.Beta1)*g
+			v := c.Beta2*o.v[i] + (1-c.Beta2)*g*g
+			o.m[i], o.v[i] = m, v
+			params[i] -= c.LR * (m / bc1) / (math.Sqrt(v/bc2) + c.Epsilon)
+		}
+	case OptRMSprop:
+		for i, g := range grad {
+			v := c.Beta2*o.v[i] + (1-c.Beta2)*g*g
+			o.v[i] = v
+			g /= math.Sqrt(v) + c.Epsilon
+			if o.u != nil {
+				o.u[i] = c.Momentum*o.u[i] + g
+				g = o.u[i]
+			}
+			params[i] -= c.LR * g
 		}
 	}
 }
