@@ -4,11 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
@@ -269,32 +266,4 @@ func (s *Sum) combine(shares [][]byte) ([]float64, error) {
 		}
 	}
 	return p.decode(acc, s.h.length, p.logPrecision(s.h.addends, len(set))), nil
-}
-
-type decWorker struct {
-	enc  *hefloat.Encoder
-	vals []float64
-}
-
-// decode decodes plaintexts m·Δ + e (NTT form) with Lattigo's DecodePublic at
-// precision logPrec and returns the first length values.
-func (p *Params) decode(pts []ring.Poly, length int, logPrec float64) []float64 {
-	out := make([]float64, length)
-	slots := p.Slots()
-	enc := hefloat.NewEncoder(p.params)
-	scale := rlwe.NewScale(math.Exp2(float64(p.lit.LogScale)))
-	_ = parallel(len(pts), func() any {
-		return &decWorker{enc: enc.ShallowCopy(), vals: make([]float64, slots)}
-	}, func(wa any, i int) error {
-		w := wa.(*decWorker)
-		pt := hefloat.NewPlaintext(p.params, p.params.MaxLevel())
-		pt.Value = pts[i]
-		pt.Scale = scale
-		if err := w.enc.DecodePublic(pt, w.vals, logPrec); err != nil {
-			panic("he: decode: " + err.Error())
-		}
-		copy(out[i*slots:min(length, (i+1)*slots)], w.vals)
-		return nil
-	})
-	return out
 }

@@ -287,12 +287,11 @@ func (p *Params) readError(prng sampling.PRNG, pol ring.Poly, buf []byte) {
 			for _, c := range errorCDT {
 				e += (c - u - 1) >> 63 // 1 while u ≥ c
 			}
+			// −e mod qᵢ when the sign bit is set and e ≠ 0, else e, without
+			// a branch on the secret sign.
+			mask := -(neg & (-e >> 63))
 			for i, qi := range q {
-				if neg == 1 && e != 0 {
-					pol.Coeffs[i][j] = qi - e
-				} else {
-					pol.Coeffs[i][j] = e
-				}
+				pol.Coeffs[i][j] = (qi-e)&mask | e&^mask
 			}
 		}
 	}
