@@ -25,7 +25,7 @@ type decWorker struct {
 func (p *Params) decode(pts []ring.Poly, length int, logPrec float64) []float64 {
 	out := make([]float64, length)
 	slots := p.Slots()
-	enc := hefloat.NewEncoder(p.params)
+	enc := p.encoder()
 	scale := rlwe.NewScale(math.Exp2(float64(p.lit.LogScale)))
 	crt := newCRT2(p.params.Q())
 	_ = parallel(len(pts), func() any {

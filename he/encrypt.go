@@ -153,7 +153,7 @@ func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
 	out := make([]byte, p.UpdateSize(h.length))
 	p.putUpdateHeader(out, h)
 	slots, pl := p.Slots(), p.polyLen()
-	enc := hefloat.NewEncoder(p.params)
+	enc := p.encoder()
 	err := parallel(h.count, func() any {
 		r := p.ringQ
 		return &encWorker{enc: enc.ShallowCopy(), vals: make([]float64, slots), cbuf: make([]complex128, slots), tbuf: make([]byte, 8*slots),

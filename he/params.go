@@ -115,6 +115,16 @@ type Params struct {
 	freshVar   float64 // variance of a fresh encryption's error coefficient
 	scaleMul   uint64  // Δ / 2^encodeLogScale, 1 if Δ is small enough
 	encScale   float64 // the scale Lattigo encodes at
+
+	encOnce sync.Once
+	enc     *hefloat.Encoder // built once; workers take shallow copies
+}
+
+// encoder returns the parameter set's encoder, built on first use: its FFT
+// roots are shared, read-only, by the shallow copies workers use.
+func (p *Params) encoder() *hefloat.Encoder {
+	p.encOnce.Do(func() { p.enc = hefloat.NewEncoder(p.params) })
+	return p.enc
 }
 
 // NewParams validates lit and returns the parameter set it describes.
