@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"math"
 
@@ -21,10 +23,10 @@ const (
 	KindDecrypt  = "decrypt"     // aggregator → key holder: the signed decryption set and the sum
 	KindShare    = "share"       // key holder → aggregator: a decryption share
 	KindRefuse   = "refuse"      // key holder → aggregator: will not decrypt, and why
-	KindResult   = "result"      // aggregator → members: the round's outcome
+	KindResult   = "result"      // aggregator → members: the round's outcome and the audit log's head
 	KindEval     = "eval"        // aggregator → contributors: score this model on your validation rows
 	KindEvalUp   = "eval-upload" // contributor → aggregator: encrypted noisy confusion counts, with a claim
-	KindDone     = "done"        // aggregator → members: the run is over
+	KindDone     = "done"        // aggregator → members: the run is over, and the audit log's head
 )
 
 // Bundle is a list of encoded envelopes relayed verbatim (pk-shares).
@@ -272,12 +274,54 @@ func ParseShare(data []byte) (Share, error) {
 	return m, r.done("decryption share")
 }
 
-// Result tells members how a round ended.
+// AuditHead is the aggregator's signed statement of its audit log's head
+// after the entry a message reports: how many entries the log holds, that
+// entry included, the SHA-256 of the entry's line, and the aggregator's
+// ed25519 signature over the statement (package audit defines the signed
+// bytes, which also bind the federation, the entry's type and its round).
+// Members keep it as a witness of the log. The zero value says the
+// aggregator could not write the entry.
+type AuditHead struct {
+	Entries uint64
+	Hash    [32]byte
+	Sig     []byte
+}
+
+func (w *writer) auditHead(h AuditHead) {
+	w.u64(h.Entries)
+	w.b = append(w.b, h.Hash[:]...)
+	w.bytes(h.Sig)
+}
+
+// auditHead reads a head: either the zero value, or at least one entry
+// with a signature of ed25519's size.
+func (r *reader) auditHead() AuditHead {
+	var h AuditHead
+	h.Entries = r.u64("audit entries")
+	r.at = "audit head"
+	copy(h.Hash[:], r.take(32))
+	h.Sig = r.bytes("audit head signature")
+	switch {
+	case r.err != nil:
+	case h.Entries == 0 && (h.Hash != [32]byte{} || len(h.Sig) != 0):
+		r.fail(errors.New("audit head of an empty log"))
+	case h.Entries != 0 && len(h.Sig) != ed25519.SignatureSize:
+		r.fail(fmt.Errorf("audit head signature of %d bytes", len(h.Sig)))
+	}
+	if len(h.Sig) == 0 {
+		h.Sig = nil
+	}
+	return h
+}
+
+// Result tells members how a round ended, and the audit log's head after
+// the round's entry (completed or abandoned).
 type Result struct {
 	Completed   bool
 	Included    []string // contributors whose uploads were summed
 	ModelDigest []byte   // SHA-256 of the new global model's parameters
 	Reason      string   // why the round was abandoned, when it was
+	Head        AuditHead
 }
 
 func (m Result) Marshal() []byte {
@@ -286,11 +330,29 @@ func (m Result) Marshal() []byte {
 	w.strs(m.Included)
 	w.bytes(m.ModelDigest)
 	w.str(m.Reason)
+	w.auditHead(m.Head)
 	return w.b
 }
 
 func ParseResult(data []byte) (Result, error) {
 	r := reader{b: data}
 	m := Result{Completed: r.bool("completed"), Included: r.strs("included"), ModelDigest: r.bytes("model digest"), Reason: r.str("reason")}
+	m.Head = r.auditHead()
 	return m, r.done("round result")
+}
+
+// Done ends a run: the last completed round, and the audit log's head
+// after the end entry.
+type Done struct {
+	Round uint64
+	Head  AuditHead
+}
+
+func (m Done) Marshal() []byte { var w writer; w.u64(m.Round); w.auditHead(m.Head); return w.b }
+
+func ParseDone(data []byte) (Done, error) {
+	r := reader{b: data}
+	m := Done{Round: r.u64("round")}
+	m.Head = r.auditHead()
+	return m, r.done("end of run")
 }

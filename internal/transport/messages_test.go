@@ -49,10 +49,21 @@ var codecs = []struct {
 		func(v any) []byte { return v.(Share).Marshal() },
 		func(b []byte) (any, error) { return ParseShare(b) }},
 	{"result", func() any {
-		return Result{Completed: true, Included: []string{"h1", "h2"}, ModelDigest: []byte{1}, Reason: ""}
+		return Result{Completed: true, Included: []string{"h1", "h2"}, ModelDigest: []byte{1}, Reason: "",
+			Head: AuditHead{Entries: 3, Hash: [32]byte{4, 5}, Sig: bytes.Repeat([]byte{6}, 64)}}
 	},
 		func(v any) []byte { return v.(Result).Marshal() },
 		func(b []byte) (any, error) { return ParseResult(b) }},
+	{"result without a head", func() any {
+		return Result{Included: []string{}, ModelDigest: []byte{}, Reason: "2 uploads, fewer than min-contributors 3"}
+	},
+		func(v any) []byte { return v.(Result).Marshal() },
+		func(b []byte) (any, error) { return ParseResult(b) }},
+	{"done", func() any {
+		return Done{Round: 5, Head: AuditHead{Entries: 9, Hash: [32]byte{1}, Sig: bytes.Repeat([]byte{2}, 64)}}
+	},
+		func(v any) []byte { return v.(Done).Marshal() },
+		func(b []byte) (any, error) { return ParseDone(b) }},
 }
 
 func TestMessagesRoundTrip(t *testing.T) {
@@ -87,6 +98,30 @@ func TestHostileLengthDoesNotAllocate(t *testing.T) {
 	}
 	if _, err := ParseBundle(w.b); err == nil {
 		t.Fatal("absurd bundle length accepted")
+	}
+}
+
+func TestAuditHeadIsAllOrNothing(t *testing.T) {
+	sig := bytes.Repeat([]byte{1}, 64)
+	cases := []struct {
+		name string
+		head AuditHead
+	}{
+		{"hash without entries", AuditHead{Hash: [32]byte{1}}},
+		{"signature without entries", AuditHead{Sig: sig}},
+		{"entries without a signature", AuditHead{Entries: 2, Hash: [32]byte{1}}},
+		{"short signature", AuditHead{Entries: 2, Hash: [32]byte{1}, Sig: sig[:63]}},
+		{"long signature", AuditHead{Entries: 2, Hash: [32]byte{1}, Sig: append(sig, 0)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := ParseResult(Result{Head: c.head}.Marshal()); err == nil {
+				t.Error("result accepted")
+			}
+			if _, err := ParseDone(Done{Head: c.head}.Marshal()); err == nil {
+				t.Error("end of run accepted")
+			}
+		})
 	}
 }
 
