@@ -39,14 +39,11 @@ func (a *aggregator) checkpoint() error {
 	if err != nil {
 		return err
 	}
-	recipients := a.cfg.Identity.Recipients()
-	for _, au := range a.fed.Auditors {
-		r, err := vault.ParseRecipient(au.Recipient)
-		if err != nil {
-			return fmt.Errorf("auditor %q: %w", au.ID, err)
-		}
-		recipients = append(recipients, r)
+	auditors, err := a.fed.AuditorRecipients()
+	if err != nil {
+		return err
 	}
+	recipients := append(a.cfg.Identity.Recipients(), auditors...)
 	path := filepath.Join(a.cfg.OutDir, "checkpoint.age")
 	if err := vault.Seal(path, SealKindCheckpoint, b, a.cfg.Identity.SigningKey(), recipients...); err != nil {
 		return fmt.Errorf("checkpoint round %d: %w", a.round, err)

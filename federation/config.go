@@ -392,6 +392,20 @@ func (c *Config) SigningKey(id string) (ed25519.PublicKey, error) {
 	return nil, fmt.Errorf("%q is not a party of this federation", id)
 }
 
+// AuditorRecipients returns the age recipients of the federation's
+// auditors, to which sealed outputs meant for an audit are encrypted.
+func (c *Config) AuditorRecipients() ([]vault.Recipient, error) {
+	var out []vault.Recipient
+	for _, a := range c.Auditors {
+		r, err := vault.ParseRecipient(a.Recipient)
+		if err != nil {
+			return nil, fmt.Errorf("auditor %q: %w", a.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // Parse reads a config, rejecting unknown fields, and validates it.
 func Parse(r io.Reader, source string) (*Config, error) {
 	dec := json.NewDecoder(r)

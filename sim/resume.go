@@ -133,12 +133,8 @@ func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identit
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	w := &workspace{dir: dir, stateDir: filepath.Join(dir, DirHospitals), signer: aggKey}
-	for _, a := range fed.Auditors {
-		r, err := vault.ParseRecipient(a.Recipient)
-		if err != nil {
-			return nil, err
-		}
-		w.recipients = append(w.recipients, r)
+	if w.recipients, err = fed.AuditorRecipients(); err != nil {
+		return nil, err
 	}
 	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, cp)
 }
