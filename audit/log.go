@@ -118,6 +118,13 @@ func (l *Log) Head() [32]byte {
 	return l.head
 }
 
+// Len returns the number of entries in the log.
+func (l *Log) Len() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
 // Close closes the file.
 func (l *Log) Close() error { return l.f.Close() }
 

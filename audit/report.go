@@ -120,6 +120,7 @@ type view struct {
 	Plots      []plotView
 	FinalModel string
 	Completed  int
+	Witnessed  string // which hospitals' witnesses were checked, in one line
 }
 
 type hospitalView struct {
@@ -148,6 +149,9 @@ func (r *Report) view(plots []Plot) *view {
 		v.Verdict = fmt.Sprintf("VERIFICATION FAILED at entry %d: %s", r.Failure.Entry, r.Failure.Reason)
 	} else {
 		v.Verdict = "NOT VERIFIED"
+	}
+	if v.Verified || len(r.Run.Witnesses) > 0 {
+		v.Witnessed = witnessLine(r.Run.Witnesses)
 	}
 	f := func(x float64) string {
 		if math.IsInf(x, 1) {
@@ -203,6 +207,19 @@ func (r *Report) view(plots []Plot) *view {
 		v.Plots = append(v.Plots, plotView{Title: p.Title, SVG: template.HTML(p.SVG), File: p.Name})
 	}
 	return v
+}
+
+// witnessLine states in one line which hospitals' signed heads were
+// checked against the log.
+func witnessLine(ws []WitnessFacts) string {
+	if len(ws) == 0 {
+		return "Witnesses: none checked. Without the signed heads the hospitals keep, a log rewritten together with the aggregator's own checkpoint is not detected."
+	}
+	var parts []string
+	for _, w := range ws {
+		parts = append(parts, fmt.Sprintf("%s (%d heads, the latest at entry %d, round %d)", w.Hospital, w.Heads, w.Entry, w.Round))
+	}
+	return "Witnessed by " + strings.Join(parts, ", ") + ": every signed head they kept is in this log where the aggregator signed it."
 }
 
 // WriteHTML writes the report as one self-contained HTML page: inline CSS

@@ -17,12 +17,15 @@ type Run struct {
 	// Anchored says the log was checked against a sealed checkpoint's head,
 	// AnchorEntry being the entry it names; without an anchor, a log whose
 	// tail was cut off after its end entry cannot be detected.
-	Anchored    bool   `json:"anchored"`
-	AnchorEntry int    `json:"anchor_entry,omitempty"`
-	Entries     int    `json:"entries"`
-	Head        string `json:"head"` // hex SHA-256 of the last entry read
-	ConfigHash  string `json:"config_hash"`
-	Software    string `json:"software,omitempty"`
+	Anchored    bool `json:"anchored"`
+	AnchorEntry int  `json:"anchor_entry,omitempty"`
+	// Witnesses lists, per hospital, the signed heads it kept that were
+	// checked against the log (Options.Witnesses), in member order.
+	Witnesses  []WitnessFacts `json:"witnesses,omitempty"`
+	Entries    int            `json:"entries"`
+	Head       string         `json:"head"` // hex SHA-256 of the last entry read
+	ConfigHash string         `json:"config_hash"`
+	Software   string         `json:"software,omitempty"`
 	// Unprotected lists what the run ran without (DP, encryption).
 	Unprotected []string `json:"unprotected,omitempty"`
 

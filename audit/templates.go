@@ -41,6 +41,7 @@ dd { margin: 0; }
 {{end}}
 {{if .Verified}}<div class="banner ok" id="verdict">{{.Verdict}}</div>{{else}}<div class="banner fail" id="verdict">{{.Verdict}}</div>{{end}}
 {{if .Note}}<div class="banner note">{{.Note}}</div>{{end}}
+{{if .Witnessed}}<p id="witnesses">{{.Witnessed}}</p>{{end}}
 
 <h2>Privacy guarantee per hospital</h2>
 {{if .Run.DP}}<p>Each hospital trained with DP-SGD. Its guarantee holds for the neighbouring relation
@@ -110,6 +111,8 @@ fedcrypt federated training run — ` + "`{{.Source}}`" + `
 **{{.Verdict}}**
 {{if .Note}}
 *{{.Note}}*
+{{end}}{{if .Witnessed}}
+{{.Witnessed}}
 {{end}}
 ## Privacy guarantee per hospital
 {{if .Run.DP}}

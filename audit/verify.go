@@ -41,6 +41,10 @@ type Options struct {
 	// AllowUnprotected accepts runs without DP or without encryption; they
 	// are reported (Run.Unprotected) either way.
 	AllowUnprotected bool
+	// Witnesses are signed heads the hospitals kept (see [Witness]): each
+	// must be in the log where it was signed, and no two may disagree.
+	// Unlike the checkpoint's anchor, the aggregator cannot rewrite them.
+	Witnesses []Witness
 }
 
 // Failure says why a log does not verify and which entry is at fault
@@ -67,6 +71,8 @@ func (f *Failure) Unwrap() error { return ErrBadLog }
 //   - every upload's claim: signed by its hospital with the key fed
 //     registers, bound to this federation and round, consistent with fed's
 //     DP and encryption settings;
+//   - every witness in opt: signed by the aggregator, at its place in the
+//     log, and consistent with every other witness;
 //   - every hospital's ε, recomputed with fed's accountant from the claimed
 //     parameters of every round it contributed to: a claim below the
 //     recomputed ε, or above the cap, fails;
@@ -126,6 +132,7 @@ func (v *verifier) verify(raw []byte) error {
 	v.acct = dp.AccountantConfig{Kind: v.fed.DP.Accountant}
 	v.events, v.nonces = map[string][]dp.Event{}, map[string]bool{}
 	ended := 0
+	lastAt := make([]uint64, 0, len(entries)) // the last completed round after each entry
 	for i := range entries {
 		n, e := i+1, &entries[i]
 		if ended != 0 && e.Type != TypeResume {
@@ -166,6 +173,10 @@ func (v *verifier) verify(raw []byte) error {
 			}
 			return fail(n, "%s: %v", e.Type, err)
 		}
+		lastAt = append(lastAt, v.last)
+	}
+	if err := v.witnesses(entries, heads, lastAt); err != nil {
+		return err
 	}
 	if err := v.anchor(heads); err != nil {
 		return err
