@@ -103,8 +103,11 @@ type aggregator struct {
 	audit   *audit.Log
 	pkBytes []byte
 	round   uint64
-	nonce   []byte
-	cur     *Round // the round under way, which collects refusals
+	// completed is the last completed round: after a resume, the
+	// checkpoint's until a round completes.
+	completed uint64
+	nonce     []byte
+	cur       *Round // the round under way, which collects refusals
 }
 
 // Run coordinates a whole run over hub: setup, then the federation's rounds.
@@ -176,7 +179,8 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		if a.audit, err = audit.Resume(logPath, a.hash, [32]byte{}, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		a.appendAudit("resume", map[string]any{"after_round": cp.Round, "software": cfg.Software})
+		a.completed = cp.Round
+		a.appendAudit(audit.TypeResume, map[string]any{"after_round": cp.Round, "software": cfg.Software})
 		return a, nil
 	}
 	if a.audit, err = audit.Create(logPath, a.hash, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
@@ -224,10 +228,11 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	return sum, runErr
 }
 
-// end tells every member the run is over and closes the audit log's story.
+// end closes the audit log's story and tells every member the run is
+// over, with the log's signed head after the end entry.
 func (a *aggregator) end(ctx context.Context, why string) {
-	a.broadcast(ctx, transport.KindDone, nil)
-	a.appendAudit("end", map[string]any{"reason": why})
+	written := a.appendAudit(audit.TypeEnd, map[string]any{"reason": why})
+	a.broadcast(ctx, transport.KindDone, transport.Done{Round: a.completed, Head: a.signedHead(written, audit.TypeEnd, a.completed)}.Marshal())
 }
 
 // envelope signs a message from the aggregator bound to the current round.

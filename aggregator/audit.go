@@ -5,14 +5,30 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
 // appendAudit writes an audit entry; a failure to write the log is logged
-// loudly (the run's evidence is incomplete) but does not stop the run.
-func (a *aggregator) appendAudit(typ string, body any) {
+// loudly (the run's evidence is incomplete) but does not stop the run. It
+// reports whether the entry was written.
+func (a *aggregator) appendAudit(typ string, body any) bool {
 	if _, err := a.audit.Append(typ, body); err != nil {
 		a.log.Error("audit log write failed", "type", typ, "err", err)
+		return false
 	}
+	return true
+}
+
+// signedHead is the aggregator's signed statement of the log's head after
+// the entry of type typ just written, reporting round: what members keep
+// as witnesses of the log. The zero value when the entry was not written,
+// since there is no head to sign for it.
+func (a *aggregator) signedHead(written bool, typ string, round uint64) transport.AuditHead {
+	if !written {
+		return transport.AuditHead{}
+	}
+	h := audit.Head{Config: a.hash, Type: typ, Round: round, Entries: a.audit.Len(), Hash: a.audit.Head()}
+	return transport.AuditHead{Entries: h.Entries, Hash: h.Hash, Sig: audit.SignHead(a.cfg.Identity.SigningKey(), h)}
 }
 
 // auditSetup records the federation's setup: who takes part with which
@@ -58,9 +74,9 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 	a.appendAudit(audit.TypeSetup, body)
 }
 
-// auditRound records a completed round. Per-hospital facts are the
-// hospitals' own signed claims, copied verbatim.
-func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
+// auditRound records a completed round, and reports whether it did.
+// Per-hospital facts are the hospitals' own signed claims, copied verbatim.
+func (a *aggregator) auditRound(rep *Round, headers []federation.Header) bool {
 	type upload struct {
 		From   string `json:"from"`
 		Digest string `json:"digest"`
@@ -76,7 +92,7 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) {
 			Facts: audit.FactsOf(rep.Claims[h.From])})
 	}
 	md := modelDigest(a.model)
-	a.appendAudit(audit.TypeRound, map[string]any{
+	return a.appendAudit(audit.TypeRound, map[string]any{
 		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
 		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "share_digests": rep.ShareDigests, "uploads": ups,
 		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp, "nonce": hex.EncodeToString(a.nonce),

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -104,12 +105,14 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	rep.Completed = true
 	rep.Model = slices.Clone(a.model)
 	rep.Duration = time.Since(start)
-	a.auditRound(rep, headers)
+	written := a.auditRound(rep, headers)
+	a.completed = r
 	if err := a.checkpoint(); err != nil {
 		return nil, err
 	}
 	md := modelDigest(a.model)
-	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:]}.Marshal())
+	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:],
+		Head: a.signedHead(written, audit.TypeRound, r)}.Marshal())
 	a.log.Info("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
 	return rep, nil
 }
@@ -215,11 +218,12 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *Round {
 	rep.Duration = time.Since(start)
 	a.log.Warn("round abandoned", "round", rep.Number, "attempt", rep.Attempt, "reason", rep.Reason)
-	a.appendAudit("round-abandoned", map[string]any{
+	written := a.appendAudit(audit.TypeRoundAbandoned, map[string]any{
 		"round": rep.Number, "attempt": rep.Attempt, "reason": rep.Reason,
 		"uploads": rep.Included, "declined": rep.Declined, "dropped": rep.Dropped, "refused": rep.Refused,
 	})
-	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: false, Reason: rep.Reason}.Marshal())
+	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: false, Reason: rep.Reason,
+		Head: a.signedHead(written, audit.TypeRoundAbandoned, rep.Number)}.Marshal())
 	return rep
 }
 

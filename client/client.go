@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"path/filepath"
 
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -93,6 +94,10 @@ type Client struct {
 	local   *model.Model // the model trained each round, from the global one
 	ledger  *ledger
 	dataset [32]byte // keyed commitment to the data set, carried by every claim
+
+	// witnesses are the aggregator's signed heads of its audit log, oldest
+	// first, kept sealed beside the ledger.
+	witnesses []audit.Witness
 }
 
 // New validates the configuration, checks the data against the federation's
@@ -149,6 +154,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}
 	if _, err := c.restoreState(); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+	}
+	if err := c.restoreWitness(); err != nil {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}
 	return c, nil
@@ -256,6 +264,9 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 		}
 		switch env.Kind {
 		case transport.KindDone:
+			if err := c.onDone(env); err != nil {
+				return false, err
+			}
 			return true, nil
 		case transport.KindSetup:
 			err = c.onSetup(ctx, conn)
@@ -270,7 +281,7 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 		case transport.KindEval:
 			err = c.onEval(ctx, conn, env)
 		case transport.KindResult:
-			c.onResult(env)
+			err = c.onResult(env)
 		default:
 			c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
 		}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/fedavg"
@@ -246,15 +247,26 @@ func (c *Client) sendBound(ctx context.Context, conn transport.Conn, req *federa
 	return conn.Send(ctx, raw)
 }
 
-func (c *Client) onResult(env *federation.Envelope) {
+// onResult takes a round's outcome and keeps the audit head it carries.
+func (c *Client) onResult(env *federation.Envelope) error {
 	res, err := transport.ParseResult(env.Body)
 	if err != nil {
-		c.log.Warn("malformed round result", "round", env.Round, "err", err)
-		return
+		return fmt.Errorf("round %d result from aggregator %q: %w", env.Round, env.From, err)
 	}
 	if !res.Completed {
 		c.log.Info("round abandoned", "round", env.Round, "reason", res.Reason)
 	}
+	return c.onHead(resultHead(c.hash, env.Round, res), res.Head.Sig)
+}
+
+// onDone keeps the audit head after the run's end entry.
+func (c *Client) onDone(env *federation.Envelope) error {
+	d, err := transport.ParseDone(env.Body)
+	if err != nil {
+		return fmt.Errorf("end of run from aggregator %q: %w", env.From, err)
+	}
+	h := audit.Head{Config: c.hash, Type: audit.TypeEnd, Round: d.Round, Entries: d.Head.Entries, Hash: d.Head.Hash}
+	return c.onHead(h, d.Head.Sig)
 }
 
 // onEval scores the final model on the hospital's validation rows and
