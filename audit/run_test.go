@@ -143,15 +143,30 @@ func readEntries(t testing.TB, path string) []audit.Entry {
 // aggregator's key: what an aggregator rewriting history could produce.
 func rewrite(t testing.TB, dir string, keys map[string]*vault.Identity, entries []audit.Entry) {
 	t.Helper()
+	forge(t, dir, keys, 0, entries)
+}
+
+// forge keeps the first keep entries of dir's log as written and appends
+// then, signed and chained with the aggregator's key.
+func forge(t testing.TB, dir string, keys map[string]*vault.Identity, keep int, then []audit.Entry) {
+	t.Helper()
 	path := filepath.Join(dir, sim.FileAudit)
-	os.Remove(path)
 	fed := loadFed(t, dir)
-	l, err := audit.Create(path, fed.Hash(), fed.Aggregator.ID, keys[fed.Aggregator.ID].SigningKey())
+	key := keys[fed.Aggregator.ID].SigningKey()
+	var l *audit.Log
+	var err error
+	if keep == 0 {
+		os.Remove(path)
+		l, err = audit.Create(path, fed.Hash(), fed.Aggregator.ID, key)
+	} else {
+		writeLines(t, path, lines(t, path)[:keep])
+		l, err = audit.Resume(path, fed.Hash(), [32]byte{}, fed.Aggregator.ID, key)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for _, e := range entries {
+	for _, e := range then {
 		if _, err := l.Append(e.Type, e.Body); err != nil {
 			t.Fatal(err)
 		}
