@@ -141,7 +141,9 @@
 // amd64), and keystream was a quarter of a draw's cost. Independent streams
 // per chunk of 2048 coordinates (initial counter block call ‖ chunk ‖ 0³²)
 // let all cores draw at once, with results that do not depend on the number
-// of cores.
+// of cores. As the noise depends on nothing in a step, [Train] draws each
+// step's noise on the other cores while the step's gradients are computed,
+// the same draws [Noise.Add] would make.
 //
 // [SamplerGoogle] calls noise.Gaussian() of Google's differential-privacy
 // library per coordinate with l0 = 1, l∞ = σC, ε = 1 and the δ at which its

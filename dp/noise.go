@@ -216,13 +216,26 @@ func (n *Noise) Add(v []float64) error {
 		}
 		return nil
 	}
+	return n.eachChunk(n.nextCall(), func(lo, hi int, s *stream) error {
+		return n.addChunk(v[lo:hi], lo, s)
+	})
+}
+
+// nextCall returns the number of the next draw of a whole vector, which
+// names its keystreams.
+func (n *Noise) nextCall() uint64 {
 	n.mu.Lock()
-	call := n.calls
+	defer n.mu.Unlock()
 	n.calls++
-	n.mu.Unlock()
-	chunks := (len(v) + fastChunk - 1) / fastChunk
+	return n.calls - 1
+}
+
+// eachChunk runs f on every chunk [lo, hi) of the Dim coordinates with the
+// chunk's keystream for call, on all cores.
+func (n *Noise) eachChunk(call uint64, f func(lo, hi int, s *stream) error) error {
+	chunks := (n.dim + fastChunk - 1) / fastChunk
 	if chunks == 1 {
-		return n.addChunk(v, 0, newStream(&n.key, call, 0))
+		return f(0, n.dim, newStream(&n.key, call, 0))
 	}
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	errs := make([]error, chunks)
@@ -235,13 +248,63 @@ func (n *Noise) Add(v []float64) error {
 	for range workers {
 		wg.Go(func() {
 			for c := range next {
-				lo, hi := c*fastChunk, min((c+1)*fastChunk, len(v))
-				errs[c] = n.addChunk(v[lo:hi], lo, newStream(&n.key, call, uint32(c)))
+				lo, hi := c*fastChunk, min((c+1)*fastChunk, n.dim)
+				errs[c] = f(lo, hi, newStream(&n.key, call, uint32(c)))
 			}
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// pendingNoise is the fast sampler's noise for one vector, drawn in the
+// background before the vector exists: the noise does not depend on it, so
+// DP-SGD draws it while the step's gradients are computed.
+type pendingNoise struct {
+	n    *Noise
+	y    []int64 // integer multiples of λ
+	done chan struct{}
+}
+
+// start begins drawing the noise of the next call into y (Dim long) on all
+// cores and returns at once. The draws are those Add would make for the same
+// call: the result does not depend on when it is applied.
+func (n *Noise) start(y []int64) *pendingNoise {
+	p := &pendingNoise{n: n, y: y[:n.dim], done: make(chan struct{})}
+	call := n.nextCall()
+	go func() {
+		defer close(p.done)
+		_ = n.eachChunk(call, func(lo, hi int, s *stream) error {
+			n.drawChunk(p.y[lo:hi], s)
+			return nil
+		})
+	}()
+	return p
+}
+
+// wait blocks until the noise is drawn.
+func (p *pendingNoise) wait() { <-p.done }
+
+// addTo waits for the noise and adds it to v as Add does: v[i] is snapped to
+// λℤ and moved by y[i]·λ. Errors are Add's.
+func (p *pendingNoise) addTo(v []float64) error {
+	p.wait()
+	n := p.n
+	if len(v) != n.dim {
+		return fmt.Errorf("dp: noise: vector of %d coordinates, sampler built for %d", len(v), n.dim)
+	}
+	inv := 1 / n.lambda
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("dp: noise: coordinate %d is not finite", i)
+		}
+		k := math.Round(x * inv)
+		if math.Abs(k) >= maxExact/2 {
+			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", i)
+		}
+		v[i] = float64(int64(k)+p.y[i]) * n.lambda
+	}
+	return nil
 }
 
 // fieldMask selects one table draw's field of a word.
@@ -252,22 +315,32 @@ const maxExact = 1 << 53
 
 // addChunk noises v (starting at coordinate off) with stream s.
 func (n *Noise) addChunk(v []float64, off int, s *stream) error {
-	base := sharedBase()
-	inner := n.inner
-	z := n.z
+	base, inner, z := sharedBase(), n.inner, n.z
 	inv := 1 / n.lambda // exact: λ is a power of two
 	for i, x := range v {
 		k := math.Round(x * inv)
 		if math.Abs(k) >= maxExact/2 {
 			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", off+i)
 		}
-		// One 64-bit word starts all three table draws (3 × 17 bits).
-		w := s.next()
-		a := inner.draw(w>>(64-cdtFieldBits), s)
-		b := base.draw(w>>(64-2*cdtFieldBits)&fieldMask, s)
-		c := base.draw(w>>(64-3*cdtFieldBits)&fieldMask, s)
-		y := z*(z*a+b) + c
-		v[i] = float64(int64(k)+y) * n.lambda
+		v[i] = float64(int64(k)+drawOne(inner, base, z, s)) * n.lambda
 	}
 	return nil
+}
+
+// drawChunk fills y with draws of Y (see the package documentation).
+func (n *Noise) drawChunk(y []int64, s *stream) {
+	base, inner, z := sharedBase(), n.inner, n.z
+	for i := range y {
+		y[i] = drawOne(inner, base, z, s)
+	}
+}
+
+// drawOne draws Y = z·(z·Y₀ + B₁) + B₂. One 64-bit word starts all three
+// table draws (3 × 17 bits).
+func drawOne(inner, base *cdt, z int64, s *stream) int64 {
+	w := s.next()
+	a := inner.draw(w>>(64-cdtFieldBits), s)
+	b := base.draw(w>>(64-2*cdtFieldBits)&fieldMask, s)
+	c := base.draw(w>>(64-3*cdtFieldBits)&fieldMask, s)
+	return z*(z*a+b) + c
 }

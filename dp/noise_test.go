@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/chacha20"
@@ -424,5 +425,45 @@ func TestCDTSearchExact(t *testing.T) {
 		if checked == 0 {
 			t.Fatalf("t=%v: no bucket holds a boundary", tt)
 		}
+	}
+}
+
+// TestNoiseDrawnAheadMatchesAdd: noise drawn before the vector exists, as
+// DP-SGD draws it, is the noise Add would have added for the same call, and
+// the next call gets fresh noise either way.
+func TestNoiseDrawnAheadMatchesAdd(t *testing.T) {
+	const dim = 2*fastChunk + 5
+	v := make([]float64, dim)
+	for i := range v {
+		v[i] = math.Sin(float64(i)) * 3
+	}
+	a, err := NewNoise(SamplerFast, 1.2, 0.7, dim, seeded(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewNoise(SamplerFast, 1.2, 0.7, dim, seeded(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := make([]int64, dim)
+	for call := range 2 {
+		va, vb := slices.Clone(v), slices.Clone(v)
+		if err := a.Add(va); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.start(y).addTo(vb); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(va, vb) {
+			t.Fatalf("call %d: noise drawn ahead differs from Add's", call)
+		}
+	}
+	bad := slices.Clone(v)
+	bad[3] = math.NaN()
+	if err := b.start(y).addTo(bad); err == nil || !strings.Contains(err.Error(), "coordinate 3") {
+		t.Errorf("NaN coordinate: %v", err)
+	}
+	if err := b.start(y).addTo(v[:dim-1]); err == nil {
+		t.Error("short vector accepted")
 	}
 }

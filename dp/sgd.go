@@ -211,6 +211,7 @@ type trainer struct {
 	xb, yb []float64
 	norms  []float64
 	coef   []float64
+	drawn  []int64 // the fast sampler's noise, drawn ahead
 }
 
 // selected draws one Bernoulli(q) decision.
@@ -220,6 +221,16 @@ func (t *trainer) selected() bool {
 
 // step runs one DP-SGD step and returns the batch size in rows.
 func (t *trainer) step() (int, error) {
+	// The fast sampler's noise depends on nothing in the step: it is drawn
+	// on the other cores while the gradients are computed.
+	var pending *pendingNoise
+	if t.noise.name == SamplerFast {
+		if len(t.drawn) != t.noise.dim {
+			t.drawn = make([]int64, t.noise.dim)
+		}
+		pending = t.noise.start(t.drawn)
+		defer pending.wait() // also on an early return: drawn is reused
+	}
 	t.batch, t.group = t.batch[:0], t.group[:0]
 	groups := 0
 	if t.members == nil {
@@ -272,7 +283,13 @@ func (t *trainer) step() (int, error) {
 		t.ws.Gradient(t.grad, t.coef)
 	}
 	// Noise is added whatever the batch, also an empty one.
-	if err := t.noise.Add(t.grad); err != nil {
+	var err error
+	if pending != nil {
+		err = pending.addTo(t.grad)
+	} else {
+		err = t.noise.Add(t.grad)
+	}
+	if err != nil {
 		return 0, err
 	}
 	floats.Scale(1/t.expected, t.grad)
