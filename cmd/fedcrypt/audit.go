@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
@@ -48,23 +49,29 @@ type verifyFlags struct {
 	checkpoint       string
 	allowUnprotected bool
 	keys             keyFlags
+	witnesses        stringList
+	witnessIdentity  string
 }
 
 func (v *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.config, "config", "", "the federation config `file` (default: federation.json beside the log)")
 	fs.StringVar(&v.checkpoint, "checkpoint", "", "the sealed checkpoint `file` whose audit head anchors the log (default: checkpoint.age beside the log; opened with --identity)")
 	fs.BoolVar(&v.allowUnprotected, "allow-unprotected", false, "accept runs without DP (--no-dp) or encryption (--no-he); they are reported either way")
+	fs.Var(&v.witnesses, "witness", "a hospital's state `dir` or sealed witness file (repeatable): the signed audit heads it kept, checked against the log (opened with --identity, or --witness-identity)")
+	fs.StringVar(&v.witnessIdentity, "witness-identity", "", "age identity `file` that opens the --witness files, when not --identity's (a hospital's own)")
 	v.keys.register(fs)
 }
 
-// verifyTarget is what one verification reads: the log, the config, and
-// the anchor when an identity opened the checkpoint.
+// verifyTarget is what one verification reads: the log, the config, the
+// anchor when an identity opened the checkpoint, and the hospitals'
+// witnesses.
 type verifyTarget struct {
-	log     string
-	dir     string
-	fed     *federation.Config
-	anchor  *audit.Anchor
-	warning string // why the log is not anchored
+	log       string
+	dir       string
+	fed       *federation.Config
+	anchor    *audit.Anchor
+	witnesses []audit.Witness
+	warning   string // why the log is not anchored
 }
 
 // resolve finds the log and config from a LOG or DIR argument, and opens
@@ -92,6 +99,9 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--identity: %w", err)
 	}
+	if t.witnesses, err = v.openWitnesses(e, fed, id); err != nil {
+		return nil, err
+	}
 	cp := v.checkpoint
 	if cp == "" {
 		cp = filepath.Join(t.dir, sim.FileCheckpoint)
@@ -107,6 +117,36 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// openWitnesses opens the --witness files with --witness-identity, or
+// else --identity (id).
+func (v *verifyFlags) openWitnesses(e *env, fed *federation.Config, id *vault.Identity) ([]audit.Witness, error) {
+	if len(v.witnesses) == 0 {
+		if v.witnessIdentity != "" {
+			return nil, usagef("--witness-identity: no --witness to open")
+		}
+		return nil, nil
+	}
+	if v.witnessIdentity != "" {
+		k := keyFlags{identity: v.witnessIdentity, passFile: v.keys.passFile}
+		var err error
+		if id, err = k.load(e); err != nil {
+			return nil, fmt.Errorf("--witness-identity: %w", err)
+		}
+	}
+	if id == nil {
+		return nil, usagef("--witness: give --identity (an auditor's) or --witness-identity (the hospital's) to open it")
+	}
+	var out []audit.Witness
+	for _, path := range v.witnesses {
+		ws, err := client.LoadWitness(path, fed, id)
+		if err != nil {
+			return nil, fmt.Errorf("--witness %s: %w", path, err)
+		}
+		out = append(out, ws...)
+	}
+	return out, nil
 }
 
 // openAnchor unseals the aggregator's checkpoint and returns the audit
@@ -138,7 +178,7 @@ func openAnchor(path string, fed *federation.Config, id *vault.Identity) (*audit
 // verify runs the verification; a log that does not verify is a result,
 // not an error (failure is set).
 func (t *verifyTarget) verify(allowUnprotected bool) (run *audit.Run, failure *audit.Failure, err error) {
-	run, err = audit.VerifyFile(t.log, t.fed, audit.Options{Anchor: t.anchor, AllowUnprotected: allowUnprotected})
+	run, err = audit.VerifyFile(t.log, t.fed, audit.Options{Anchor: t.anchor, AllowUnprotected: allowUnprotected, Witnesses: t.witnesses})
 	if errors.As(err, &failure) {
 		return run, failure, nil
 	}
@@ -163,10 +203,17 @@ to, with the federation's accountant. It fails if a claimed ε is below the
 recomputed one or above the hospital's cap, and for runs without DP or
 encryption unless --allow-unprotected.
 
+With --witness, it also checks the signed audit heads hospitals kept in
+their sealed state (the aggregator signs the log's head at the end of
+every round and of the run): each must be in the log where it was signed,
+and no two may disagree. The aggregator can rewrite its own checkpoint
+together with its log; it cannot rewrite what the hospitals hold.
+
 Prints a one-line verdict (with --json, one JSON object); on failure, the
 entry number and the reason. Exit status 0 only when everything verifies.
-For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR' finds the
-config and checkpoint in DIR.`)
+For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR
+--identity DIR/researcher.key --witness DIR/hospitals' finds the config
+and checkpoint in DIR and checks every hospital's witness.`)
 	var vf verifyFlags
 	vf.register(fs)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
@@ -189,7 +236,7 @@ config and checkpoint in DIR.`)
 	if *jsonOut {
 		out := map[string]any{"verified": failure == nil, "log": t.log, "verdict": verdict, "anchored": run.Anchored,
 			"entries": run.Entries, "head": run.Head, "config_hash": run.ConfigHash, "unprotected": run.Unprotected,
-			"hospitals": hospitalsJSON(run)}
+			"hospitals": hospitalsJSON(run), "witnesses": witnessesJSON(run)}
 		if failure != nil {
 			out["entry"], out["reason"] = failure.Entry, failure.Reason
 		}
@@ -237,10 +284,25 @@ func verdictLine(t *verifyTarget, run *audit.Run, f *audit.Failure) string {
 	} else {
 		b.WriteString(", NOT anchored (no --identity)")
 	}
+	if len(run.Witnesses) > 0 {
+		var ids []string
+		for _, w := range run.Witnesses {
+			ids = append(ids, w.Hospital)
+		}
+		fmt.Fprintf(&b, ", witnessed by %s", strings.Join(ids, ", "))
+	} else {
+		b.WriteString(", NOT witnessed (no --witness)")
+	}
 	if len(run.Unprotected) > 0 {
 		fmt.Fprintf(&b, "; UNPROTECTED RUN: %s", strings.Join(run.Unprotected, "; "))
 	}
 	return b.String()
+}
+
+// witnessesJSON lists the hospitals whose witnesses were checked; an empty
+// list, not null, when none were.
+func witnessesJSON(run *audit.Run) []audit.WitnessFacts {
+	return append([]audit.WitnessFacts{}, run.Witnesses...)
 }
 
 func hospitalsJSON(run *audit.Run) []map[string]any {

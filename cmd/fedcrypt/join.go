@@ -33,7 +33,9 @@ ceremony, and in each round trains on its own data with DP-SGD under its
 privacy budget, encrypts its update and, as a key holder, helps decrypt the
 sum only. Its data is decrypted in memory only; its privacy ledger and key
 share are sealed to its own identity in --ledger, which must persist across
-runs. A dropped connection is re-established with backoff. All randomness
+runs, beside the audit-log heads the aggregator signs at the end of each
+round (sealed to it and the federation's auditors, for 'fedcrypt audit
+verify --witness'). A dropped connection is re-established with backoff. All randomness
 comes from the operating system (no --seed).`)
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	member := fs.String("member", "", "this hospital's member `id`")
@@ -42,7 +44,7 @@ comes from the operating system (no --seed).`)
 	var tf tlsFlags
 	tf.register(fs)
 	dataPath := fs.String("data", "", "this hospital's training data: a CSV `file`, age-encrypted to --identity")
-	ledger := fs.String("ledger", "", "`directory` of the sealed privacy ledger and key-holder state (kept across runs)")
+	ledger := fs.String("ledger", "", "`directory` of the sealed privacy ledger, key-holder state and audit witness (kept across runs)")
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
 	retryFor := fs.Duration("retry-for", 10*time.Minute, "how long to keep trying to reach the aggregator")

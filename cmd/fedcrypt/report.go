@@ -25,7 +25,8 @@ of 'fedcrypt audit verify'), each hospital's guarantee in plain words
 rounds per hospital against its cap, test accuracy and AUC over rounds
 (from the run's rounds.csv, when present) and participation per round, the
 CKKS preset and its security level, T and min-contributors, the
-commitments in the log, and any unprotected run flagged at the top.
+commitments in the log, which hospitals' witnesses (--witness) were
+checked, and any unprotected run flagged at the top.
 
 The HTML page is self-contained (inline CSS, plots as inline SVG); with
 --format md, Markdown with the plots as SVG files beside it. The report is
@@ -90,7 +91,7 @@ written whether or not the log verifies; its verdict says which.`)
 	verdict := verdictLine(t, run, failure)
 	if *jsonOut {
 		return writeJSON(e.stdout, map[string]any{"out": out, "format": *format, "verified": failure == nil,
-			"verdict": verdict, "unprotected": run.Unprotected, "bytes": b.Len()})
+			"verdict": verdict, "unprotected": run.Unprotected, "witnesses": witnessesJSON(run), "bytes": b.Len()})
 	}
 	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n%s\n", out, b.Len(), verdict)
 	return nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
@@ -220,9 +221,26 @@ func TestDeploymentEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := audit.VerifyFile(filepath.Join(dir, "out", "audit.jsonl"), fed, audit.Options{})
+	// Each hospital's witness, kept across its own restart and the
+	// aggregator's, is in the log.
+	var ws []audit.Witness
+	for _, m := range []string{"a", "b", "c"} {
+		id, err := vault.ReadIdentityFile(filepath.Join(dir, "fed", m, "identity.key"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := client.LoadWitness(filepath.Join(dir, "ledger-"+m), fed, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w...)
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, "out", "audit.jsonl"), fed, audit.Options{Witnesses: ws})
 	if err != nil {
 		t.Fatalf("audit log does not verify: %v", err)
+	}
+	if len(run.Witnesses) != 3 {
+		t.Errorf("witnesses of %d hospitals checked, want 3", len(run.Witnesses))
 	}
 	// Every round completed once; c was missing from some after the kill
 	// and uploaded again in a later one.

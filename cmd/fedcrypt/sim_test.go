@@ -5,12 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 func TestSimJSONHasTheContractFields(t *testing.T) {
@@ -146,6 +149,30 @@ func TestSimResumeAfterKills(t *testing.T) {
 	}
 	if resumes != 2 {
 		t.Fatalf("audit log holds %d resume entries, want 2", resumes)
+	}
+	// The hospitals' witnesses survived the kills: heads signed before the
+	// first resume are still held, and every one is in the log.
+	researcher, err := vault.ReadIdentityFile(filepath.Join(out, "researcher.key"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := client.LoadWitness(filepath.Join(out, "hospitals"), fed, researcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstResume := slices.IndexFunc(entries, func(e audit.Entry) bool { return e.Type == audit.TypeResume }) + 1
+	before := 0
+	for _, w := range ws {
+		if w.Head.Entries < uint64(firstResume) {
+			before++
+		}
+	}
+	if before == 0 {
+		t.Errorf("no hospital holds a head from before the first resume (entry %d)", firstResume)
+	}
+	run, err := audit.VerifyFile(filepath.Join(out, "audit.jsonl"), fed, audit.Options{Witnesses: ws})
+	if err != nil || len(run.Witnesses) != 3 {
+		t.Fatalf("witnesses after resumes: %v (%d hospitals)", err, len(run.Witnesses))
 	}
 }
 
