@@ -16,8 +16,9 @@
 // and the next entry's prev is the SHA-256 of the complete previous line
 // (without its newline). The first entry's prev is the federation's config
 // hash, which ties the log to one federation. The head hash (the hash of the
-// last line) is anchored in every sealed checkpoint and ledger, so a log cut
-// short is detected by comparing with the anchor.
+// last line) is anchored in every sealed checkpoint, so a log cut short is
+// detected by comparing with the anchor, and signed for the members at the
+// end of every round and of the run (see Witnesses).
 //
 // Per-hospital facts inside a body (an upload's DP parameters and ε) are the
 // hospital's own signed claims, copied verbatim, so the aggregator writing
@@ -33,7 +34,7 @@
 // sealed checkpoint anchored ([Anchor]), that the log reaches it and no
 // round completed after it. A log cut off before its end entry fails
 // without an anchor; one cut off and closed with a fresh end entry (which
-// needs the aggregator's key) fails only against the anchor. A run that
+// needs the aggregator's key) fails only against the anchor or a witness. A run that
 // continues from its checkpoint logs a resume entry naming the round it
 // resumes after (the last completed one, or the one before when it stopped
 // between a round's entry and its checkpoint) and sets up again; a round
@@ -67,6 +68,33 @@
 // A failure is a *[Failure] naming the first entry at fault (1-based; one
 // past the last when entries are missing at the end).
 //
+// # Witnesses
+//
+// The checkpoint's anchor is written by the aggregator, the party the log
+// holds to account: it can rewrite both. So after each round entry
+// (completed or abandoned) and after the end entry, the aggregator signs
+// a [Head] with the key of its entries and sends it to the members:
+//
+//	"fedcrypt/audit-head/v1\n" ‖ config hash ‖ len(type) ‖ type ‖ round ‖ entries ‖ SHA-256 of the entry
+//
+// (big-endian 8-byte integers; round is the entry's, or for an end entry
+// the last completed round). The label differs from an entry's and a
+// protocol message's, so no signature made for one verifies as another
+// ([SignHead], [VerifyHead]). Each hospital checks the signature and that
+// the log moves forward, and keeps the heads sealed in its own state. Given
+// them as [Options.Witnesses], [VerifyRun] checks that each is signed by the
+// aggregator for this federation, that the log holds an entry with that
+// head at that position, of the type and round signed, and that no two
+// witnesses hold different heads for one entry, or one completed round at
+// two entries. The hash chain fixes every entry up to a witnessed head, so
+// a log rewritten, reordered or cut short before the latest witness fails,
+// naming the hospital, the round and the entry, even when the aggregator
+// signed it again from end to end and rewrote its checkpoint to match.
+// What comes after the latest head any hospital holds is covered by the
+// anchor only. An aggregator that shows different hospitals different logs
+// is caught only when their witnesses are compared: an auditor should ask
+// every hospital for its witness.
+//
 // # Report
 //
 // A [Report] turns a verification into a page for a compliance officer:
@@ -76,7 +104,8 @@
 // first, the verdict, each hospital's guarantee in words, ε over rounds
 // against the cap, accuracy and AUC over rounds ([ReadMetrics]),
 // participation per round, the CKKS preset and its security level, T and
-// min-contributors, and the commitments the log holds.
+// min-contributors, the commitments the log holds, and, in one line, which
+// hospitals' witnesses were checked.
 //
 // A [Log] is safe for concurrent use; [VerifyRun] is a pure function of
 // its inputs.

@@ -21,6 +21,18 @@
 //     names exactly T key holders, itself included, and carries at least
 //     min-contributors uploads signed by distinct contributors for this
 //     round and nonce.
+//   - At the end of each round and of the run it checks the aggregator's
+//     signed head of the audit log ([audit.Head]): the signature, under
+//     the key the federation config registers, and that the log moves
+//     forward (more entries than the last head it holds, no round again
+//     once it completed, no earlier round). It keeps every head, sealed to
+//     itself and the federation's auditors beside its ledger, one file per
+//     federation; [LoadWitness] opens them for [audit.VerifyRun], which
+//     checks the aggregator's log against what the hospital saw. A head
+//     that is missing, forged or moves backwards is a protocol error: the
+//     hospital leaves the run rather than take part in a rewritten log.
+//     The heads survive a restart, so a state directory holds one log per
+//     federation: a fresh log of the same federation is refused.
 //
 // Data preparation is local: imputation and normalization statistics are
 // fitted on the hospital's own training rows and never leave it, so they

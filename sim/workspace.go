@@ -25,7 +25,7 @@ const (
 	FileResult     = "result.json"       // the run's summary (public)
 	FileKeys       = "keys.age"          // every party's identity, sealed to the researcher
 	FileResearcher = "researcher.key"    // the researcher's age identity, when no --recipient was given
-	DirHospitals   = "hospitals"         // the hospitals' sealed ledgers and key-holder state
+	DirHospitals   = "hospitals"         // the hospitals' sealed ledgers, key-holder state and audit witnesses
 	SealKindModel  = "fedcrypt/model"    // sealed kind of FileModel
 	SealKindKeys   = "fedcrypt/sim-keys" // sealed kind of FileKeys
 )
