@@ -125,9 +125,9 @@ func (c *Client) restoreWitness() error {
 }
 
 // LoadWitness opens the witnesses hospitals kept of fed's audit log, for
-// [audit.Options]: path is a sealed witness file, or a state directory (a
-// hospital's, or a simulation's hospitals directory) whose witness files
-// of fed are all read. id is an identity the files are sealed to: the
+// [audit.Options]: path is a sealed witness file, or a directory whose
+// witness files of fed are all read, there and in its subdirectories (a
+// hospital's state directory, or a simulation's hospitals directory). id is an identity the files are sealed to: the
 // hospital's own, or one of the federation's auditors'. Each file must be
 // written and signed by the member its name gives, for fed.
 func LoadWitness(path string, fed *federation.Config, id *vault.Identity) ([]audit.Witness, error) {
@@ -138,8 +138,13 @@ func LoadWitness(path string, fed *federation.Config, id *vault.Identity) ([]aud
 	files := []string{path}
 	if st.IsDir() {
 		suffix := "." + witnessName(fed.Hash()) + ".age"
-		if files, err = filepath.Glob(filepath.Join(path, "*"+suffix)); err != nil {
-			return nil, err
+		files = nil
+		for _, pattern := range []string{"*" + suffix, filepath.Join("*", "*"+suffix)} {
+			m, err := filepath.Glob(filepath.Join(path, pattern))
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, m...)
 		}
 		if len(files) == 0 {
 			return nil, fmt.Errorf("witness: no witness of federation %.16s… in %s", fed.Hash().String(), path)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
@@ -169,7 +170,11 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 // simResult reads a finished gRPC simulation's audit log and checkpoint and
 // scores its final model on the held-out rows.
 func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher *vault.Identity, train, test *data.Dataset, rows []int, start time.Time) (*sim.Result, error) {
-	run, err := audit.VerifyFile(filepath.Join(dir, "aggregator", "audit.jsonl"), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE})
+	ws, err := client.LoadWitness(filepath.Join(dir, sim.DirHospitals), fed, researcher)
+	if err != nil {
+		return nil, fmt.Errorf("hospitals of the gRPC run: %w", err)
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, "aggregator", "audit.jsonl"), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE, Witnesses: ws})
 	if err != nil {
 		return nil, fmt.Errorf("audit log of the gRPC run: %w", err)
 	}
