@@ -271,7 +271,7 @@ var errTimeout = errors.New("timed out")
 // wait feeds hub events to handle until it reports done, the phase's
 // timeout passes (errTimeout) or ctx ends. Hello messages and connection
 // events are handled here for every phase.
-func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming, env *federation.Envelope) (done bool, err error)) error {
+func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming, env *message) (done bool, err error)) error {
 	wctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	for {
@@ -282,7 +282,7 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			}
 			return err
 		}
-		var env *federation.Envelope
+		var env *message
 		switch in.Kind {
 		case transport.Joined:
 			continue // a member counts as online once its signed hello arrives
@@ -310,9 +310,16 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 	}
 }
 
+// message is a verified envelope with its header, whose body digest is
+// computed once per message (an upload's body is megabytes).
+type message struct {
+	*federation.Envelope
+	header federation.Header
+}
+
 // open parses and verifies a message: well-formed, signed by a member under
 // its registered key, sent over that member's own connection.
-func (a *aggregator) open(in transport.Incoming) (*federation.Envelope, error) {
+func (a *aggregator) open(in transport.Incoming) (*message, error) {
 	env, err := federation.ParseEnvelope(in.Data)
 	if err != nil {
 		return nil, err
@@ -323,8 +330,9 @@ func (a *aggregator) open(in transport.Incoming) (*federation.Envelope, error) {
 	if _, ok := a.fed.Member(env.From); !ok {
 		return nil, fmt.Errorf("%s from %q, not a member", env.Kind, env.From)
 	}
-	if err := a.fed.Verify(env, a.hash); err != nil {
+	m := &message{Envelope: env, header: env.Header()}
+	if err := a.fed.VerifyHeader(&m.header, a.hash); err != nil {
 		return nil, err
 	}
-	return env, nil
+	return m, nil
 }

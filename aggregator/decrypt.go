@@ -46,9 +46,9 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 		}
 		a.log.Info("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
-		err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+		err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 			if env != nil && env.Kind == transport.KindUpload {
-				a.refuseLateUpload(env, rep)
+				a.refuseLateUpload(env.Envelope, rep)
 				return false, nil
 			}
 			if !slices.Contains(set, in.From) {
@@ -134,7 +134,7 @@ func (a *aggregator) awaitSet(ctx context.Context, excluded map[string]bool) ([]
 		return set, nil
 	}
 	var set []string
-	err := a.wait(ctx, func(transport.Incoming, *federation.Envelope) (bool, error) {
+	err := a.wait(ctx, func(transport.Incoming, *message) (bool, error) {
 		set = a.pickSet(excluded)
 		return set != nil, nil
 	})

@@ -151,7 +151,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 		}
 		return true
 	}
-	err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left && expected[in.From] {
 			delete(expected, in.From)
 			rep.Dropped = append(rep.Dropped, in.From)
@@ -161,7 +161,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 		}
 		switch env.Kind {
 		case upload:
-			claim, u, err := a.checkUpload(env, rep, upload == transport.KindUpload, size)
+			claim, u, err := a.checkUpload(env.Envelope, rep, upload == transport.KindUpload, size)
 			if err == nil {
 				err = acc.add(u.Payload, size)
 			}
@@ -174,7 +174,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 			rep.SignedClaims[env.From] = u.Claim
 			rep.Included = append(rep.Included, env.From)
 			rep.BytesUp += int64(len(in.Data))
-			headers = append(headers, env.Header())
+			headers = append(headers, env.header)
 			totalWeight += claim.Weight
 		case transport.KindShare:
 			rep.Refused[env.From] = "decryption share outside a decryption request"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
@@ -15,7 +14,7 @@ import (
 // from every member naming the same collective key.
 func (a *aggregator) setup(ctx context.Context) error {
 	all := len(a.fed.Members)
-	err := a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		return a.countOnline() == all, nil
 	})
 	if err != nil {
@@ -29,7 +28,7 @@ func (a *aggregator) setup(ctx context.Context) error {
 	holders := a.fed.KeyHolders()
 	pkShares := map[string][]byte{}
 	ready := map[string][]byte{}
-	err = a.wait(ctx, func(in transport.Incoming, env *federation.Envelope) (bool, error) {
+	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left {
 			return false, fmt.Errorf("member %q left during setup", in.From)
 		}
