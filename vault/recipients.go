@@ -44,18 +44,26 @@ type Recipient struct {
 // (post-quantum hybrid). SSH, tagged and plugin recipients are refused.
 func ParseRecipient(s string) (Recipient, error) {
 	s = strings.TrimSpace(s)
+	// A Bech32 string's human-readable part ends at its last "1": "age"
+	// for X25519, "age1pq" and "age1tag" for hybrid and tagged recipients,
+	// "age1NAME" for plugins. An X25519 key's data never holds a "1" but
+	// may well start with "pq" or "tag".
+	hrp := ""
+	if i := strings.LastIndexByte(s, '1'); i > 0 {
+		hrp = strings.ToLower(s[:i])
+	}
 	switch {
-	case strings.HasPrefix(s, "age1pq1"):
+	case hrp == "age1pq":
 		r, err := age.ParseHybridRecipient(s)
 		if err != nil {
 			return Recipient{}, fmt.Errorf("recipient %s: malformed post-quantum age recipient", abbreviate(s))
 		}
 		return Recipient{r: r, kind: kindHybrid, text: r.String()}, nil
-	case strings.HasPrefix(s, "age1tag"):
+	case hrp == "age1tag":
 		return Recipient{}, fmt.Errorf("recipient %s: tagged (hardware) recipients are not supported", abbreviate(s))
-	case strings.HasPrefix(s, "age1") && strings.Count(s, "1") > 1:
+	case strings.HasPrefix(hrp, "age1"):
 		return Recipient{}, fmt.Errorf("recipient %s: age plugin recipients are not supported", abbreviate(s))
-	case strings.HasPrefix(s, "age1"):
+	case hrp == "age":
 		r, err := age.ParseX25519Recipient(s)
 		if err != nil {
 			return Recipient{}, fmt.Errorf("recipient %s: malformed age recipient", abbreviate(s))

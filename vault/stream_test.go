@@ -48,6 +48,8 @@ func TestParseRecipient(t *testing.T) {
 		{"bad hybrid", pq.Recipient().String()[:100], "malformed post-quantum"},
 		{"plugin", "age1yubikey1qwerty", "plugin recipients are not supported"},
 		{"tag", "age1tag1qqqq", "tagged"},
+		{"x25519 data starting tag", x25519Starting("tag"), ""},
+		{"x25519 data starting pq", x25519Starting("pq"), ""},
 		{"secret key", publishedSecret, "this is a secret key"},
 		{"ssh", "ssh-ed25519 AAAAC3Nza", "SSH keys are not supported"},
 		{"empty", "", "not an age recipient"},
@@ -294,4 +296,55 @@ func TestCreateAbortLeavesNothing(t *testing.T) {
 	if _, err := Create(filepath.Join(dir, "no-such-dir", "x.age"), id.Recipient()); err == nil || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Errorf("Create in a missing directory: %v", err)
 	}
+}
+
+// x25519Starting returns a well-formed X25519 recipient ("age1" and 52
+// Bech32 characters encoding 32 bytes) whose data starts with prefix.
+func x25519Starting(prefix string) string {
+	const charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+	data := make([]byte, 52) // 5-bit groups: 256 bits and 4 bits of padding
+	for i := range data {
+		data[i] = byte(i*7+3) % 32
+	}
+	for i, c := range []byte(prefix) {
+		data[i] = byte(strings.IndexByte(charset, c))
+	}
+	data[51] &= 0x10 // the padding bits are zero
+	return "age1" + bech32Tail("age", data, charset)
+}
+
+// bech32Tail encodes 5-bit data with its Bech32 checksum for hrp (BIP 173).
+func bech32Tail(hrp string, data []byte, charset string) string {
+	polymod := func(values []byte) uint32 {
+		gen := [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3}
+		chk := uint32(1)
+		for _, v := range values {
+			b := chk >> 25
+			chk = (chk&0x1ffffff)<<5 ^ uint32(v)
+			for i := range 5 {
+				if (b>>i)&1 == 1 {
+					chk ^= gen[i]
+				}
+			}
+		}
+		return chk
+	}
+	var values []byte
+	for _, c := range []byte(hrp) {
+		values = append(values, c>>5)
+	}
+	values = append(values, 0)
+	for _, c := range []byte(hrp) {
+		values = append(values, c&31)
+	}
+	values = append(values, data...)
+	mod := polymod(append(values, 0, 0, 0, 0, 0, 0)) ^ 1
+	var out []byte
+	for _, d := range data {
+		out = append(out, charset[d])
+	}
+	for i := range 6 {
+		out = append(out, charset[(mod>>(5*(5-i)))&31])
+	}
+	return string(out)
 }
