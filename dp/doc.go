@@ -176,23 +176,26 @@
 // [Ledger.ReleaseCounts] charges and releases noisy counts (a confusion
 // matrix) with Google's Gaussian mechanism. [Ledger.Warnings] flags δ ≥ 1/n.
 //
-// # Measured (2 cores shared with other jobs, load average about 5, AMD EPYC)
+// # Measured (2 cores shared with other jobs, AMD EPYC)
 //
-//	go test ./dp -run XXX -bench 'Noise|PLD|RDP|StepRatio' -benchtime 20x
+//	go test ./dp -run XXX -bench 'Noise|StepRatio' -benchtime 30x -count 3   (load 1.3–1.7)
 //
-//	fast sampler, both cores (wall time per draw)         46 ns/draw
-//	fast sampler, one core                                75–108 ns/draw
-//	google sampler (noise.Gaussian)                       8.2–17 µs/draw
-//	new fast sampler for a new σ (tables, memoized)       117 ms
+//	fast sampler, both cores (wall time per draw)         21–23 ns/draw
+//	fast sampler, one core                                41–43 ns/draw
+//	google sampler (noise.Gaussian)                       8.2–8.8 µs/draw
+//	new fast sampler for a new σ (inner table, memoized)  29 ms
+//
+//	private ÷ non-private step (batch ≈ 64 of 569 rows, 30 features, fast noise)
+//	logreg (31 parameters)       4.4–5.5×  (21–46 µs vs 5–9 µs: Poisson sampling of all 569 rows, keystream set-up)
+//	MLP 30-310-1 (9.9k)          1.18–1.26×
+//	MLP 30-990-990-1 (1.0M)      1.45–1.46×
+//
+//	go test ./dp -run XXX -bench 'PLD|RDP' -benchtime 20x   (load about 5)
+//
 //	PLD ε, q=0.001 σ=1.5, 100000 steps, both directions   32 ms
 //	PLD ε, q=0.05  σ=1.5, 1000 steps, both directions    190 ms
 //	RDP ε, 151 orders                                     1.3 ms
 //
-//	private ÷ non-private step (batch ≈ 64 of 569 rows, 30 features, fast noise)
-//	logreg (31 parameters)       4.1–5.1×  (22 µs vs 5 µs: Poisson sampling of all 569 rows and keystream set-up)
-//	MLP 30-310-1 (9.9k)          1.9–2.0×
-//	MLP 30-990-990-1 (1.0M)      1.8–2.0×  (the noise is about half of the extra time)
-//
-// (ranges over runs; logreg with -benchtime 5000x, the others with
-// -benchtime 30x; the load of other jobs moves single figures by up to 3×.)
+// (logreg with -benchtime 5000x; the load of other jobs moves single
+// figures by up to 3×.)
 package dp
