@@ -286,23 +286,44 @@ func (n *Noise) start(y []int64) *pendingNoise {
 func (p *pendingNoise) wait() { <-p.done }
 
 // addTo waits for the noise and adds it to v as Add does: v[i] is snapped to
-// λℤ and moved by y[i]·λ. Errors are Add's.
+// λℤ and moved by y[i]·λ. Errors are Add's, for the first bad coordinate.
 func (p *pendingNoise) addTo(v []float64) error {
 	p.wait()
 	n := p.n
 	if len(v) != n.dim {
 		return fmt.Errorf("dp: noise: vector of %d coordinates, sampler built for %d", len(v), n.dim)
 	}
+	parts := 1
+	if len(v) >= 1<<16 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		lo, hi := k*len(v)/parts, (k+1)*len(v)/parts
+		wg.Go(func() { errs[k] = n.snapAdd(v[lo:hi], p.y[lo:hi], lo) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapAdd sets v[i] to (round(v[i]/λ) + y[i])·λ; v starts at coordinate off.
+func (n *Noise) snapAdd(v []float64, y []int64, off int) error {
 	inv := 1 / n.lambda
 	for i, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("dp: noise: coordinate %d is not finite", i)
+			return fmt.Errorf("dp: noise: coordinate %d is not finite", off+i)
 		}
 		k := math.Round(x * inv)
 		if math.Abs(k) >= maxExact/2 {
-			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", i)
+			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", off+i)
 		}
-		v[i] = float64(int64(k)+p.y[i]) * n.lambda
+		v[i] = float64(int64(k)+y[i]) * n.lambda
 	}
 	return nil
 }

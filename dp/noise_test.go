@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -435,7 +436,12 @@ func TestCDTSearchExact(t *testing.T) {
 // DP-SGD draws it, is the noise Add would have added for the same call, and
 // the next call gets fresh noise either way.
 func TestNoiseDrawnAheadMatchesAdd(t *testing.T) {
-	const dim = 2*fastChunk + 5
+	for _, dim := range []int{2*fastChunk + 5, 1<<16 + 3} { // one part, and one per core
+		testDrawnAhead(t, dim)
+	}
+}
+
+func testDrawnAhead(t *testing.T, dim int) {
 	v := make([]float64, dim)
 	for i := range v {
 		v[i] = math.Sin(float64(i)) * 3
@@ -462,9 +468,10 @@ func TestNoiseDrawnAheadMatchesAdd(t *testing.T) {
 		}
 	}
 	bad := slices.Clone(v)
-	bad[3] = math.NaN()
-	if err := b.start(y).addTo(bad); err == nil || !strings.Contains(err.Error(), "coordinate 3") {
-		t.Errorf("NaN coordinate: %v", err)
+	bad[dim-3] = math.NaN()
+	bad[dim-2] = math.Inf(1)
+	if err := b.start(y).addTo(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("coordinate %d ", dim-3)) {
+		t.Errorf("dim %d, NaN coordinate %d: %v", dim, dim-3, err)
 	}
 	if err := b.start(y).addTo(v[:dim-1]); err == nil {
 		t.Error("short vector accepted")
