@@ -142,8 +142,8 @@
 // per chunk of 2048 coordinates (initial counter block call ‖ chunk ‖ 0³²)
 // let all cores draw at once, with results that do not depend on the number
 // of cores. As the noise depends on nothing in a step, [Train] draws each
-// step's noise on the other cores while the step's gradients are computed,
-// the same draws [Noise.Add] would make.
+// step's noise on the other cores while the step's gradients are computed
+// (for models of more than one chunk), the same draws [Noise.Add] would make.
 //
 // [SamplerGoogle] calls noise.Gaussian() of Google's differential-privacy
 // library per coordinate with l0 = 1, l∞ = σC, ε = 1 and the δ at which its
