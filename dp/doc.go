@@ -138,10 +138,16 @@
 // CTR_DRBG, chosen over ChaCha20 because the CPU's AES instructions make it
 // about ten times faster here (4.4 GB/s against 0.41 GB/s for
 // golang.org/x/crypto/chacha20 on one core, which has no assembly for
-// amd64), and keystream was a quarter of a draw's cost. Independent streams
-// per chunk of 2048 coordinates (initial counter block call ‖ chunk ‖ 0³²)
-// let all cores draw at once, with results that do not depend on the number
-// of cores. As the noise depends on nothing in a step, [Train] draws each
+// amd64), and keystream was a quarter of a draw's cost. Every chunk of 2048
+// coordinates of every call, and every step's sampling, reads its own
+// stream under its own key, AES-256(K, call ‖ chunk ‖ 0) ‖ AES-256(K, call
+// ‖ chunk ‖ 1) for the run's key K, as CTR_DRBG bounds what one key
+// generates: AES in counter mode is then within q²/2¹²⁹ of a random function
+// after q blocks under a key, below 2⁻⁸¹ for any stream under 256 MiB (a
+// chunk draws about 18 KiB). This is a computational assumption on AES, as
+// any keystream is; the statistical distances above are for ideal
+// randomness. Independent streams let all cores draw at once, with results
+// that do not depend on the number of cores. As the noise depends on nothing in a step, [Train] draws each
 // step's noise on the other cores while the step's gradients are computed
 // (for models of more than one chunk), the same draws [Noise.Add] would make.
 //

@@ -170,6 +170,13 @@ func newGoogleNoise(sigma, clip float64, dim int) (*Noise, error) {
 	return n, nil
 }
 
+// wipe clears the sampler's key; the sampler must not be used after it.
+func (n *Noise) wipe() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.key[:])
+}
+
 // Name returns the sampler's name.
 func (n *Noise) Name() string { return n.name }
 

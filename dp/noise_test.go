@@ -355,25 +355,36 @@ func BenchmarkNewNoise(b *testing.B) {
 	}
 }
 
-// TestStreamIsCounterMode checks the keystream against AES-256 applied to
-// the counter blocks call ‖ chunk ‖ j directly, across several refills, and
-// that neighbouring (call, chunk) pairs get different streams.
+// TestStreamIsCounterMode checks the keystream against AES-256 applied by
+// hand: the stream key derived from the master key for (call, chunk), then
+// counter blocks 0, 1, 2, … under it, across several refills; and that
+// neighbouring (call, chunk) pairs get different streams.
 func TestStreamIsCounterMode(t *testing.T) {
 	var key [32]byte
 	for i := range key {
 		key[i] = byte(7 * i)
 	}
-	block, err := aes.NewCipher(key[:])
+	master, err := aes.NewCipher(key[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	const call, chunk = 0x0102030405060708, 0x090a0b0c
+	var sub [32]byte
+	for i := range 2 {
+		var in [16]byte
+		binary.BigEndian.PutUint64(in[:8], call)
+		binary.BigEndian.PutUint32(in[8:12], chunk)
+		binary.BigEndian.PutUint32(in[12:], uint32(i))
+		master.Encrypt(sub[16*i:], in[:])
+	}
+	block, err := aes.NewCipher(sub[:])
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := newStream(&key, call, chunk)
 	var ctr, want [16]byte
-	binary.BigEndian.PutUint64(ctr[:8], call)
-	binary.BigEndian.PutUint32(ctr[8:12], chunk)
 	for j := range 3 * streamBytes / 16 {
-		binary.BigEndian.PutUint32(ctr[12:], uint32(j))
+		binary.BigEndian.PutUint64(ctr[8:], uint64(j))
 		block.Encrypt(want[:], ctr[:])
 		for half := range 2 {
 			w := binary.LittleEndian.Uint64(want[8*half:])

@@ -109,6 +109,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 		return Stats{}, err
 	}
 	var key [32]byte
+	defer clear(key[:])
 	if _, err := io.ReadFull(rng, key[:]); err != nil {
 		return Stats{}, fmt.Errorf("dp-sgd: read sampling key: %w", err)
 	}
@@ -116,6 +117,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 	if err != nil {
 		return Stats{}, err
 	}
+	defer nz.wipe()
 	opt, err := model.NewOptimizer(cfg.Optimizer, m.NumParams())
 	if err != nil {
 		return Stats{}, fmt.Errorf("dp-sgd: %w", err)
@@ -125,6 +127,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 		ws: model.NewWorkspace(m), grad: make([]float64, m.NumParams()),
 		key: key,
 	}
+	defer clear(t.key[:])
 	n := rows
 	if members != nil {
 		n = len(members)

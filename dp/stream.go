@@ -9,15 +9,18 @@ import (
 // streamBytes is the number of keystream bytes a stream generates at a time.
 const streamBytes = 1024
 
-// maxStreamBlocks is the number of 16-byte blocks one stream may produce
-// before its 32-bit block counter would carry into the chunk field of the
-// counter block, that is, into another stream.
+// maxStreamBlocks bounds the 16-byte blocks one stream may produce (64 GiB;
+// a chunk draws kilobytes).
 const maxStreamBlocks = 1 << 32
 
-// stream is an AES-256-CTR keystream (the generator of NIST SP 800-90A's
-// CTR_DRBG) read as 64-bit words or bit fields. One stream serves one chunk
-// of one noise call, or one step's sampling; it is not safe for concurrent
-// use.
+// stream is an AES-256-CTR keystream read as 64-bit words or bit fields.
+// Every stream has its own key, derived from the caller's: CTR_DRBG's
+// practice of bounding the output under one key: the distance between AES
+// in counter mode and a random function, about q²/2¹²⁹ after q blocks under
+// one key, is below 2⁻⁸¹ for any stream under 256 MiB, and a noise chunk
+// draws about 18 KiB.
+// One stream serves one chunk of one noise call, or one step's sampling; it
+// is not safe for concurrent use.
 type stream struct {
 	c      cipher.Stream
 	buf    [streamBytes]byte
@@ -27,17 +30,29 @@ type stream struct {
 	nbit   uint
 }
 
-// newStream returns the keystream of key for the pair (call, chunk): the
-// initial counter block is call ‖ chunk ‖ 0³², big-endian, so every pair
-// owns 2³² blocks (64 GiB) that no other pair reaches.
+// newStream returns the keystream for the pair (call, chunk) under key: the
+// stream's key is AES-256(key, call ‖ chunk ‖ 0) ‖ AES-256(key, call ‖ chunk
+// ‖ 1) (big-endian, 8 + 4 + 4 bytes), and its counter starts at zero. The
+// master key encrypts nothing else.
 func newStream(key *[32]byte, call uint64, chunk uint32) *stream {
-	b, err := aes.NewCipher(key[:])
+	master, err := aes.NewCipher(key[:])
 	if err != nil {
 		panic("dp: aes: " + err.Error()) // the key size is fixed
 	}
+	var sub [32]byte
+	for i := range uint32(2) {
+		var in [aes.BlockSize]byte
+		binary.BigEndian.PutUint64(in[:8], call)
+		binary.BigEndian.PutUint32(in[8:12], chunk)
+		binary.BigEndian.PutUint32(in[12:], i)
+		master.Encrypt(sub[16*i:], in[:])
+	}
+	b, err := aes.NewCipher(sub[:])
+	clear(sub[:])
+	if err != nil {
+		panic("dp: aes: " + err.Error())
+	}
 	var iv [aes.BlockSize]byte
-	binary.BigEndian.PutUint64(iv[:8], call)
-	binary.BigEndian.PutUint32(iv[8:12], chunk)
 	return &stream{c: cipher.NewCTR(b, iv[:]), pos: streamBytes}
 }
 
