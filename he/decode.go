@@ -95,8 +95,9 @@ func newCRT2(q []uint64) *crt2 {
 	return c
 }
 
-// lift returns the integer x ∈ [−⌊Q/2⌋, Q − ⌊Q/2⌋) with x ≡ a (mod q₀) and
-// x ≡ b (mod q₁), rounded to float64 (within one unit in the last place).
+// lift returns the integer x ∈ [−⌈Q/2⌉, ⌊Q/2⌋) with x ≡ a (mod q₀) and
+// x ≡ b (mod q₁), correctly rounded to float64, as Lattigo's decoder gets it
+// through big.Float.
 func (c *crt2) lift(a, b uint64) float64 {
 	// x = a + q₀·t, t = (b − a)·q₀⁻¹ mod q₁: Garner's algorithm.
 	am := a % c.q1
@@ -113,8 +114,23 @@ func (c *crt2) lift(a, b uint64) float64 {
 	// x ≥ ⌊Q/2⌋ stands for x − Q, as in Lattigo's decoder.
 	if xh > c.halfHi || xh == c.halfHi && xl >= c.halfLo {
 		nl, borrow := bits.Sub64(c.qLo, xl, 0)
-		nh := c.qHi - xh - borrow
-		return -(float64(nh)*c.two64 + float64(nl))
+		return -toFloat(c.qHi-xh-borrow, nl)
 	}
-	return float64(xh)*c.two64 + float64(xl)
+	return toFloat(xh, xl)
+}
+
+// toFloat returns hi·2⁶⁴ + lo correctly rounded (to nearest, ties to even).
+func toFloat(hi, lo uint64) float64 {
+	if hi == 0 {
+		return float64(lo) // Go converts uint64 with one rounding
+	}
+	// Keep the top 64 bits and fold every bit below them into the lowest
+	// one (sticky): the rounding position is 11 bits higher, so the one
+	// rounding of the conversion sees whether anything was dropped.
+	k := uint(64 - bits.LeadingZeros64(hi)) // bits of hi, 1 to 64
+	top := hi<<(64-k) | lo>>k // lo>>64 is 0 in Go
+	if lo&(1<<k-1) != 0 {
+		top |= 1
+	}
+	return math.Ldexp(float64(top), int(k))
 }
