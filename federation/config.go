@@ -176,9 +176,15 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.checkSealsToAuditors("aggregator", c.Aggregator); err != nil {
+		return err
+	}
 	var contributors, holders int
 	for _, m := range c.Members {
 		if err := checkParty("member", m.Party); err != nil {
+			return err
+		}
+		if err := c.checkSealsToAuditors("member", m.Party); err != nil {
 			return err
 		}
 		if !m.Contributor && !m.KeyHolder {
@@ -390,6 +396,29 @@ func (c *Config) SigningKey(id string) (ed25519.PublicKey, error) {
 		}
 	}
 	return nil, fmt.Errorf("%q is not a party of this federation", id)
+}
+
+// checkSealsToAuditors checks that files sealed to p and to every auditor
+// together (the aggregator's checkpoints, each member's audit-log witness)
+// can be written: age cannot mix post-quantum and classical recipients in
+// one file, so p and every auditor must be of one kind. Called after every
+// recipient has parsed.
+func (c *Config) checkSealsToAuditors(role string, p Party) error {
+	r, _ := vault.ParseRecipient(p.Recipient)
+	for _, a := range c.Auditors {
+		ar, _ := vault.ParseRecipient(a.Recipient)
+		if ar.IsPostQuantum() != r.IsPostQuantum() {
+			kind := func(pq bool) string {
+				if pq {
+					return "a post-quantum (age1pq1…)"
+				}
+				return "a classical (age1…)"
+			}
+			return fmt.Errorf("federation config: %s %q has %s recipient and auditor %q %s one: files sealed to both (checkpoints, audit-log witnesses) cannot mix the two kinds; give them recipients of one kind",
+				role, p.ID, kind(r.IsPostQuantum()), a.ID, kind(ar.IsPostQuantum()))
+		}
+	}
+	return nil
 }
 
 // AuditorRecipients returns the age recipients of the federation's

@@ -89,6 +89,13 @@ func TestValidateRejects(t *testing.T) {
 		},
 		"unknown preset":        func(c *Config) { c.HE.Preset = "huge" },
 		"auditor bad recipient": func(c *Config) { c.Auditors = []Party{{ID: "au", Recipient: "x"}} },
+		"post-quantum auditor, classical parties": func(c *Config) {
+			c.Auditors = []Party{{ID: "au", Recipient: pqRecipient(t)}}
+		},
+		"post-quantum member, classical auditor": func(c *Config) {
+			c.Auditors = []Party{{ID: "au", Recipient: c.Aggregator.Recipient}}
+			c.Members[1].Recipient = pqRecipient(t)
+		},
 		"version":               func(c *Config) { c.Version = 2 },
 	}
 	for name, mutate := range cases {
@@ -242,4 +249,45 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatal("hash changed through a round trip")
 		}
 	})
+}
+
+var (
+	pqOnce sync.Once
+	pq     string
+)
+
+// pqRecipient is a post-quantum hybrid recipient (age1pq1…).
+func pqRecipient(t testing.TB) string {
+	pqOnce.Do(func() {
+		id, err := vault.GenerateHybridIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pq = id.Recipient().String()
+	})
+	return pq
+}
+
+// TestRecipientKindsWithAuditors: a member and the aggregator seal files to
+// themselves and the auditors together, which age allows only for recipients
+// of one kind; kinds may differ where nothing is sealed to both.
+func TestRecipientKindsWithAuditors(t *testing.T) {
+	c, _ := testConfig(t, 3, 2)
+	c.Auditors = []Party{{ID: "au", Recipient: pqRecipient(t)}}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `aggregator "aggregator" has a classical`) || !strings.Contains(err.Error(), `auditor "au"`) {
+		t.Fatalf("mixed kinds: %v", err)
+	}
+	c.Aggregator.Recipient = pqRecipient(t)
+	for i := range c.Members {
+		c.Members[i].Recipient = pqRecipient(t)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("all post-quantum: %v", err)
+	}
+	c.Auditors = nil
+	c.Members[0].Recipient = testRecipient(t)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("mixed kinds without auditors: %v", err)
+	}
 }
