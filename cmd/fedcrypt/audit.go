@@ -66,12 +66,14 @@ func (v *verifyFlags) register(fs *flag.FlagSet) {
 // anchor when an identity opened the checkpoint, and the hospitals'
 // witnesses.
 type verifyTarget struct {
-	log       string
-	dir       string
-	fed       *federation.Config
-	anchor    *audit.Anchor
-	witnesses []audit.Witness
-	warning   string // why the log is not anchored
+	log        string
+	dir        string
+	config     string // the config file read
+	checkpoint string // the checkpoint file opened, when one was
+	fed        *federation.Config
+	anchor     *audit.Anchor
+	witnesses  []audit.Witness
+	warning    string // why the log is not anchored
 }
 
 // resolve finds the log and config from a LOG or DIR argument, and opens
@@ -94,7 +96,7 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 		}
 		return nil, fmt.Errorf("federation config: %w", err)
 	}
-	t.fed = fed
+	t.fed, t.config = fed, cfgPath
 	id, err := v.keys.load(e)
 	if err != nil {
 		return nil, fmt.Errorf("--identity: %w", err)
@@ -116,6 +118,7 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 	if t.anchor, err = openAnchor(cp, fed, id); err != nil {
 		return nil, err
 	}
+	t.checkpoint = cp
 	return t, nil
 }
 

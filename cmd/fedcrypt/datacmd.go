@@ -150,6 +150,13 @@ passphrase; age refuses the other mixes and so does fedcrypt.`)
 		return usagef("data encrypt: -o OUT.age is required")
 	}
 	in := pos[0]
+	keep := []input{{"input file", in}, {"passphrase file", rf.passFile}}
+	for _, f := range rf.files {
+		keep = append(keep, input{"recipients file", f})
+	}
+	if err := notAnInput("-o", out, keep...); err != nil {
+		return err
+	}
 	rs, err := rf.parse(e)
 	if err != nil {
 		return err
@@ -400,6 +407,11 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("data split: %w", err)
+	}
+	for i := range parts {
+		if err := notAnInput("-o", filepath.Join(out, fmt.Sprintf("hospital-%d.csv.age", i+1)), input{"data set being split", df.Source}); err != nil {
+			return err
+		}
 	}
 	res := splitResult{Source: df.Source, Partition: scheme.String(), Seed: *seed}
 	for i, part := range parts {

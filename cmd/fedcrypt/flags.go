@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -72,4 +73,32 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// input is a file a command reads, named for the error that refuses to
+// write over it.
+type input struct{ what, path string }
+
+// notAnInput refuses an output path that is one of the files the command
+// reads or must keep (an audit log, a sealed model, a data set): a slip of
+// -o must never destroy them. Paths are compared as files, so another name
+// for the same file is caught too. An output that does not exist yet is
+// always fine.
+func notAnInput(flagName, out string, inputs ...input) error {
+	st, err := os.Stat(out)
+	if err != nil {
+		return nil
+	}
+	for _, in := range inputs {
+		if in.path == "" {
+			continue
+		}
+		if ist, err := os.Stat(in.path); err == nil && os.SameFile(st, ist) {
+			if in.path != out {
+				return usagef("%s %s: would overwrite the %s (%s); choose another file", flagName, out, in.what, in.path)
+			}
+			return usagef("%s %s: would overwrite the %s; choose another file", flagName, out, in.what)
+		}
+	}
+	return nil
 }

@@ -208,6 +208,13 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	}
 	var rs []vault.Recipient
 	if out != "" {
+		keep := []input{{"data file", *dataPath}, {"sealed model", *checkpoint}, {"identity file", kf.identity}, {"signer file", *signer}}
+		for _, f := range rf.files {
+			keep = append(keep, input{"recipients file", f})
+		}
+		if err := notAnInput("-o", out, keep...); err != nil {
+			return err
+		}
 		if rs, err = rf.parse(e); err != nil {
 			return err
 		}

@@ -75,6 +75,20 @@ written whether or not the log verifies; its verdict says which.`)
 	case *metrics != "" || !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("metrics: %w", err)
 	}
+	// The report never replaces what it reports on, nor any other file of
+	// the run.
+	keep := []input{{"audit log", t.log}, {"federation config", t.config}, {"sealed checkpoint", t.checkpoint},
+		{"metrics file", mpath}, {"identity file", vf.keys.identity}, {"identity file", vf.witnessIdentity}}
+	for _, w := range vf.witnesses {
+		keep = append(keep, input{"witness file", w})
+	}
+	for _, name := range []string{sim.FileAudit, sim.FileConfig, sim.FileCheckpoint, sim.FileModel, sim.FileRounds,
+		sim.FileResult, sim.FileKeys, sim.FileResearcher, sim.FileRecord} {
+		keep = append(keep, input{"run's " + name, filepath.Join(t.dir, name)})
+	}
+	if err := notAnInput("-o", out, keep...); err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	if *format == "md" {
 		stem := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
