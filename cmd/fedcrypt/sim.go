@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,10 +70,27 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return usagef("sim: unexpected argument %q", pos[0])
+	}
 	if *resume != "" {
+		// A resumed run keeps its own settings: a flag that would change
+		// them is refused rather than silently ignored.
+		var ignored []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "resume", "resume-identity", "identity", "i", "passphrase-file", "json", "verbose":
+			default:
+				ignored = append(ignored, "--"+f.Name)
+			}
+		})
+		if len(ignored) > 0 {
+			return usagef("--resume: %s cannot change a run that is resumed (it keeps the settings it was started with)", strings.Join(ignored, ", "))
+		}
 		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, *jsonOut, *verbose)
 	}
 	if *transportName != "inmem" && *transportName != "grpc" {
@@ -82,7 +101,6 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	cfg.Server = fedavg.Config{Name: *serverOpt, LR: cfg.Server.LR}
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
-	var err error
 	if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
 		return usageError{err.Error()}
 	}
@@ -148,6 +166,11 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 	cfg, err := sim.ReadConfig(dir)
 	if err != nil {
 		return err
+	}
+	// The summary is written last: a run that has one is over, and
+	// resuming it would only append to its log and replace its results.
+	if _, err := os.Stat(filepath.Join(dir, sim.FileResult)); err == nil {
+		return fmt.Errorf("resume %s: the run already finished (it wrote %s); there is nothing to resume", dir, sim.FileResult)
 	}
 	var df dataFlags
 	if err := json.Unmarshal(cfg.Data, &df); err != nil || df.Source == "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,6 +83,7 @@ func TestSimInvalidFlags(t *testing.T) {
 		{"bad accountant", []string{"--accountant", "moments"}, []string{"moments"}},
 		{"bad dropout", []string{"--dropout", "1.5"}, []string{"--dropout"}},
 		{"bad recipient", []string{"--recipient", "bob"}, []string{"--recipient"}},
+		{"extra argument", []string{"digits"}, []string{"unexpected argument", "digits"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,4 +184,30 @@ func countRounds(t *testing.T, dir string) int {
 		return 0
 	}
 	return strings.Count(string(b), `"type":"round"`)
+}
+
+// A finished run is not resumed: its log, metrics and summary stay as they
+// were. Flags that would change a resumed run are refused, not ignored.
+func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
+	run := simOut(t)
+	files := []string{"audit.jsonl", "rounds.csv", "result.json"}
+	before := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(run, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[f] = b
+	}
+	wantOneLineError(t, runCLI(t, "", "sim", "--resume", run), "already finished", "result.json")
+	r := runCLI(t, "", "sim", "--resume", run, "--rounds", "9", "--data", "digits")
+	wantOneLineError(t, r, "--rounds", "--data")
+	if r.code != 2 {
+		t.Errorf("new settings with --resume: exit %d, want 2", r.code)
+	}
+	for _, f := range files {
+		if b, _ := os.ReadFile(filepath.Join(run, f)); !bytes.Equal(b, before[f]) {
+			t.Errorf("%s changed", f)
+		}
+	}
 }
