@@ -95,12 +95,25 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.IntVar(&s.steps, "steps", 100, "with --dp: DP-SGD steps")
 	fs.StringVar(&s.noise, "noise", "fast", "with --dp: Gaussian sampler, fast or google")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return usagef("train: unexpected argument %q", pos[0])
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !s.dp {
+		// A privacy setting without --dp would train without privacy while
+		// the command line says otherwise.
+		for _, name := range []string{"epsilon", "delta", "accountant", "clip", "sample-rate", "steps", "noise"} {
+			if set[name] {
+				return usagef("--%s is a DP-SGD setting: add --dp (without it training is not private)", name)
+			}
+		}
+	}
 	if s.dp {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["optimizer"] {
 			s.optimizer = "sgd"
 		}

@@ -84,6 +84,8 @@ func TestTrainBadInput(t *testing.T) {
 		{"unknown model", []string{"train", "--model", "svm"}, []string{"svm"}},
 		{"bad folds", []string{"train", "--cv", "1"}, []string{"--cv"}},
 		{"bad lr", []string{"train", "--lr", "-1"}, []string{"--lr"}},
+		{"extra argument", []string{"train", "wdbc"}, []string{"unexpected argument", "wdbc"}},
+		{"privacy setting without --dp", []string{"train", "--epsilon", "1"}, []string{"--epsilon", "add --dp"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
