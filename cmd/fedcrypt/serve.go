@@ -128,7 +128,12 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 		if from, err = resumePoint(out, fed, id); err != nil {
 			return err
 		}
+		if from.Round >= uint64(fed.Training.Rounds) {
+			return fmt.Errorf("--resume: the run in %s already completed all %d rounds; there is nothing to resume", out, fed.Training.Rounds)
+		}
 		fmt.Fprintf(e.stderr, "fedcrypt aggregator: resuming after round %d\n", from.Round)
+	} else if _, err := os.Stat(filepath.Join(out, "audit.jsonl")); err == nil {
+		return fmt.Errorf("-o %s: holds another run's audit log; --resume continues that run, or choose another directory", out)
 	}
 	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
 	if err != nil {

@@ -440,3 +440,47 @@ func intruders(t *testing.T, dir, addr string) {
 		}
 	}
 }
+
+// A finished deployment run is neither resumed nor started over in the same
+// directory: both are refused before the aggregator listens, and its audit
+// log is left as it was.
+func TestServeRefusesAFinishedRun(t *testing.T) {
+	dir := t.TempDir()
+	members := newDeployment(t, dir, 1)
+	serve := []string{"aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
+		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s"}
+	agg := startProc(t, dir, "aggregator", serve...)
+	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	var clients []*proc
+	for i, m := range members {
+		clients = append(clients, startProc(t, dir, m, joinArgs(m, i, addr)...))
+	}
+	agg.wait(t, 60*time.Second)
+	for _, c := range clients {
+		c.wait(t, 30*time.Second)
+	}
+	log := filepath.Join(dir, "out", "audit.jsonl")
+	before, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"resumed", append(slices.Clone(serve), "--resume"), []string{"already completed all 1 rounds"}},
+		{"started over", serve, []string{"-o out", "another run's audit log", "--resume"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, dir, tc.args...)
+			wantOneLineError(t, r, tc.frag...)
+			if strings.Contains(r.stderr, "listening") {
+				t.Errorf("the aggregator listened before refusing:\n%s", r.stderr)
+			}
+			if after, _ := os.ReadFile(log); !bytes.Equal(before, after) {
+				t.Error("the audit log changed")
+			}
+		})
+	}
+}
