@@ -103,6 +103,9 @@ type aggregator struct {
 	audit   *audit.Log
 	pkBytes []byte
 	round   uint64
+	// prev is the signed head after the last round or round-abandoned
+	// entry, which every round announcement repeats.
+	prev transport.PrevHead
 	// completed is the last completed round: after a resume, the
 	// checkpoint's until a round completes.
 	completed uint64
@@ -180,6 +183,9 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		a.completed = cp.Round
+		if h, ok := a.audit.ResumedHead(cp.Round); ok {
+			a.prev = transport.PrevHead{Completed: h.Type == audit.TypeRound, Round: h.Round, Head: a.sign(h)}
+		}
 		a.appendAudit(audit.TypeResume, map[string]any{"after_round": cp.Round, "software": cfg.Software})
 		return a, nil
 	}

@@ -27,7 +27,15 @@ func (a *aggregator) signedHead(written bool, typ string, round uint64) transpor
 	if !written {
 		return transport.AuditHead{}
 	}
-	h := audit.Head{Config: a.hash, Type: typ, Round: round, Entries: a.audit.Len(), Hash: a.audit.Head()}
+	h := a.sign(audit.Head{Config: a.hash, Type: typ, Round: round, Entries: a.audit.Len(), Hash: a.audit.Head()})
+	if typ == audit.TypeRound || typ == audit.TypeRoundAbandoned {
+		a.prev = transport.PrevHead{Completed: typ == audit.TypeRound, Round: round, Head: h}
+	}
+	return h
+}
+
+// sign signs a head for the members.
+func (a *aggregator) sign(h audit.Head) transport.AuditHead {
 	return transport.AuditHead{Entries: h.Entries, Hash: h.Hash, Sig: audit.SignHead(a.cfg.Identity.SigningKey(), h)}
 }
 

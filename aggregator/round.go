@@ -128,7 +128,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
 		return nil, nil, 0, err
 	}
-	a.broadcast(ctx, announce, transport.RoundStart{Model: model}.Marshal())
+	a.broadcast(ctx, announce, transport.RoundStart{Model: model, Prev: a.prev}.Marshal())
 	expected := map[string]bool{}
 	for _, id := range a.fed.Contributors() {
 		if a.online[id] {

@@ -48,6 +48,9 @@ type Log struct {
 	seq    uint64
 	head   [32]byte
 	now    func() time.Time
+	// ended holds, for a resumed log, the heads after its round and
+	// round-abandoned entries, oldest first.
+	ended []Head
 }
 
 // Create starts a new log at path (which must not exist), chained to the
@@ -77,7 +80,44 @@ func Resume(path string, configHash, anchor [32]byte, writer string, key ed25519
 	if err != nil {
 		return nil, fmt.Errorf("resume audit log: %w", err)
 	}
-	return &Log{f: f, writer: writer, key: key, seq: uint64(len(entries)), head: head, now: time.Now}, nil
+	l := &Log{f: f, writer: writer, key: key, seq: uint64(len(entries)), head: head, now: time.Now}
+	for i, e := range entries {
+		if e.Type != TypeRound && e.Type != TypeRoundAbandoned {
+			continue
+		}
+		var body struct {
+			Round uint64 `json:"round"`
+		}
+		if err := json.Unmarshal(e.Body, &body); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("resume audit log %s: entry %d: %w", path, i+1, err)
+		}
+		h := Head{Config: configHash, Type: e.Type, Round: body.Round, Entries: uint64(i + 1), Hash: head}
+		if i+1 < len(entries) {
+			if _, err := hex.Decode(h.Hash[:], []byte(entries[i+1].Prev)); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("resume audit log %s: entry %d: %w", path, i+2, err)
+			}
+		}
+		l.ended = append(l.ended, h)
+	}
+	return l, nil
+}
+
+// ResumedHead returns, for a log reopened by [Resume], the head after its
+// last round-abandoned entry or round entry of a round up to completed: the
+// last head the aggregator can have sent its members before the run
+// stopped. A round entry after completed was written but never
+// checkpointed, so never announced; the round runs again.
+func (l *Log) ResumedHead(completed uint64) (Head, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.ended) - 1; i >= 0; i-- {
+		if h := l.ended[i]; h.Type == TypeRoundAbandoned || h.Round <= completed {
+			return h, true
+		}
+	}
+	return Head{}, false
 }
 
 // Append writes one entry of the given type with body (marshalled to JSON),

@@ -134,6 +134,59 @@ func TestResumeDetectsTruncationAgainstAnchor(t *testing.T) {
 	}
 }
 
+// TestResumedHead: a resumed log names the head after its last abandoned
+// round, or its last round up to the checkpoint's, with the entry count and
+// hash that a head signed then carried.
+func TestResumedHead(t *testing.T) {
+	priv := newParty(1).priv
+	cfg := sha256.Sum256([]byte("config"))
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Create(path, cfg, "aggregator", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := map[string][32]byte{}
+	for _, e := range []struct {
+		name, typ string
+		round     int
+	}{{"setup", TypeSetup, 0}, {"r1", TypeRound, 1}, {"r2", TypeRound, 2}, {"a3", TypeRoundAbandoned, 3}, {"r3", TypeRound, 3}} {
+		if heads[e.name], err = l.Append(e.typ, map[string]any{"round": e.round}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	for _, c := range []struct {
+		completed uint64
+		want      Head
+		ok        bool
+	}{
+		{3, Head{Config: cfg, Type: TypeRound, Round: 3, Entries: 5, Hash: heads["r3"]}, true},
+		{2, Head{Config: cfg, Type: TypeRoundAbandoned, Round: 3, Entries: 4, Hash: heads["a3"]}, true},
+	} {
+		r, err := Resume(path, cfg, [32]byte{}, "aggregator", priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := r.ResumedHead(c.completed)
+		r.Close()
+		if ok != c.ok || got != c.want {
+			t.Errorf("checkpoint after round %d: %+v %v, want %+v", c.completed, got, ok, c.want)
+		}
+	}
+	fresh := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, _ = Create(fresh, cfg, "aggregator", priv)
+	l.Append(TypeSetup, map[string]any{})
+	l.Close()
+	r, err := Resume(fresh, cfg, [32]byte{}, "aggregator", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if h, ok := r.ResumedHead(0); ok {
+		t.Errorf("a log without rounds names head %+v", h)
+	}
+}
+
 func FuzzParseChain(f *testing.F) {
 	dir := f.TempDir()
 	priv := newParty(1).priv

@@ -98,6 +98,9 @@ type Client struct {
 	// witnesses are the aggregator's signed heads of its audit log, oldest
 	// first, kept sealed beside the ledger.
 	witnesses []audit.Witness
+	// took is the last round this hospital took part in (an upload, a
+	// decryption share, an evaluation release) in this process, 0 before.
+	took uint64
 }
 
 // New validates the configuration, checks the data against the federation's
@@ -234,6 +237,14 @@ func (c *Client) Run(ctx context.Context, dial Dialer) error {
 			continue
 		case err != nil:
 			c.log.Error("leaving the federation", "round", c.round, "err", err)
+			if n := len(c.witnesses); c.took != 0 && (n == 0 || c.witnesses[n-1].Head.Round < c.took) {
+				var last uint64
+				if n > 0 {
+					last = c.witnesses[n-1].Head.Entries
+				}
+				c.log.Warn("no signed audit-log head for the last round this hospital took part in: the log after the head it holds is not witnessed",
+					"round", c.took, "witnessed_entries", last)
+			}
 			return fmt.Errorf("client %q: %w", c.me.ID, err)
 		}
 	}

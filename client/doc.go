@@ -32,7 +32,12 @@
 //     that is missing, forged or moves backwards is a protocol error: the
 //     hospital leaves the run rather than take part in a rewritten log.
 //     The heads survive a restart, so a state directory holds one log per
-//     federation: a fresh log of the same federation is refused.
+//     federation: a fresh log of the same federation is refused. Every
+//     round announcement repeats the head of the last round that ended;
+//     after taking part in a round (an upload, a decryption share, an
+//     evaluation release), the hospital takes part in a later one only
+//     holding a head that covers it, so an aggregator cannot withhold heads
+//     and keep the hospital contributing.
 //
 // Data preparation is local: imputation and normalization statistics are
 // fitted on the hospital's own training rows and never leave it, so they

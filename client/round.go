@@ -33,6 +33,9 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 		return fmt.Errorf("round %d announcement: a model of %d values, the federation's has %d", env.Round, len(rs.Model), c.local.NumParams())
 	}
 	c.round, c.nonce, c.global = env.Round, slices.Clone(env.Nonce), rs.Model
+	if err := c.onAnnounce(env.Round, rs.Prev); err != nil {
+		return err
+	}
 	if !c.me.Contributor {
 		return nil
 	}
@@ -56,6 +59,7 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	if err := c.send(ctx, conn, transport.KindUpload, upload); err != nil {
 		return err
 	}
+	c.took = c.round
 	c.log.Info("uploaded", "round", c.round, "epsilon", c.ledger.epsilon)
 	if c.cfg.Fault != nil && c.cfg.Fault(c.round, AfterUpload) {
 		return errDropped
@@ -184,7 +188,11 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federa
 		return err
 	}
 	body := transport.Share{Attempt: req.Attempt, Share: share}.Marshal()
-	return c.sendBound(ctx, conn, env, transport.KindShare, body)
+	if err := c.sendBound(ctx, conn, env, transport.KindShare, body); err != nil {
+		return err
+	}
+	c.took = max(c.took, env.Round)
+	return nil
 }
 
 // checkDecryptRequest returns why the request must be refused, or "".
@@ -278,6 +286,9 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 		return fmt.Errorf("evaluation request: malformed model")
 	}
 	c.round, c.nonce = env.Round, slices.Clone(env.Nonce)
+	if err := c.onAnnounce(env.Round, rs.Prev); err != nil {
+		return err
+	}
 	if !c.me.Contributor {
 		return nil
 	}
@@ -329,7 +340,11 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	if err != nil {
 		return err
 	}
-	return c.send(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal())
+	if err := c.send(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal()); err != nil {
+		return err
+	}
+	c.took = c.round
+	return nil
 }
 
 // firstRowPerUnit keeps one row per privacy unit.

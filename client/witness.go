@@ -55,6 +55,39 @@ func (c *Client) onHead(h audit.Head, sig []byte) error {
 	return nil
 }
 
+// onAnnounce takes a round announcement's head of the last round that
+// ended: it keeps it like a result's, unless it already holds it. Then,
+// before the hospital takes part in a round after the last one it took part
+// in, it must hold a head that covers that one: an aggregator that withholds
+// heads could otherwise rewrite every round from there on with no hospital
+// holding evidence against it.
+func (c *Client) onAnnounce(round uint64, prev transport.PrevHead) error {
+	agg := c.fed.Aggregator.ID
+	if prev.Head.Entries != 0 {
+		typ := audit.TypeRoundAbandoned
+		if prev.Completed {
+			typ = audit.TypeRound
+		}
+		h := audit.Head{Config: c.hash, Type: typ, Round: prev.Round, Entries: prev.Head.Entries, Hash: prev.Head.Hash}
+		held := slices.ContainsFunc(c.witnesses, func(w audit.Witness) bool { return w.Head == h })
+		if !held {
+			if err := c.onHead(h, prev.Head.Sig); err != nil {
+				return err
+			}
+		}
+	}
+	if c.took == 0 || round <= c.took {
+		return nil
+	}
+	covered := slices.ContainsFunc(c.witnesses, func(w audit.Witness) bool {
+		return w.Head.Type == audit.TypeEnd || w.Head.Round >= c.took
+	})
+	if !covered {
+		return fmt.Errorf("aggregator %q announced round %d without a signed audit-log head for round %d, in which this hospital took part (head withheld)", agg, round, c.took)
+	}
+	return nil
+}
+
 // advances checks that h may follow the heads held (oldest first): more
 // entries than the latest, a round not before the latest round reported,
 // and never again a round that completed (an end reports the last

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,84 @@ func TestClientRefusesBadHeads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// announce starts round for h1 with prev, and returns the kind of h1's
+// answer (an upload or a decline), or "" when h1 stopped instead.
+func (a *aggregatorSide) announce(round uint64, prev transport.PrevHead) string {
+	m, err := model.New(a.fed.Model, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.send(transport.KindRound, round, transport.RoundStart{Model: make([]float64, m.NumParams()), Prev: prev}.Marshal())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		in, err := a.hub.Recv(ctx)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		switch in.Kind {
+		case transport.Left:
+			return ""
+		case transport.Message:
+			env, err := federation.ParseEnvelope(in.Data)
+			if err != nil {
+				a.t.Fatal(err)
+			}
+			return env.Kind
+		}
+	}
+}
+
+// TestClientRequiresTheHeadOfItsLastRound: a hospital that uploaded in a
+// round takes part in a later one only holding a signed head for it, from
+// the round's result or from the next announcement; an aggregator that
+// withholds both is left.
+func TestClientRequiresTheHeadOfItsLastRound(t *testing.T) {
+	fed, keys, ds := federationOf(t)
+	t.Run("withheld", func(t *testing.T) {
+		a := join(t, fed, keys, ds, t.TempDir())
+		if k := a.announce(1, transport.PrevHead{}); k != transport.KindUpload {
+			t.Fatalf("round 1: h1 answered %q", k)
+		}
+		a.announce(2, transport.PrevHead{})
+		if err := a.wait(); err == nil || !strings.Contains(err.Error(), "head withheld") || !strings.Contains(err.Error(), "round 1") {
+			t.Fatalf("round 2 announced without round 1's head: %v", err)
+		}
+	})
+	t.Run("carried by the announcement", func(t *testing.T) {
+		state := t.TempDir()
+		a := join(t, fed, keys, ds, state)
+		a.announce(1, transport.PrevHead{})
+		h1 := a.head(audit.TypeRound, 1, 2, "round 1")
+		if k := a.announce(2, transport.PrevHead{Completed: true, Round: 1, Head: h1}); k != transport.KindUpload {
+			t.Fatalf("round 2 with round 1's head: h1 answered %q", k)
+		}
+		// The same head again, after the result brought it, is no news.
+		a.result(2, true, a.head(audit.TypeRound, 2, 3, "round 2"))
+		if k := a.announce(3, transport.PrevHead{Completed: true, Round: 2, Head: a.head(audit.TypeRound, 2, 3, "round 2")}); k != transport.KindUpload {
+			t.Fatalf("round 3: h1 answered %q", k)
+		}
+		a.end(2, a.head(audit.TypeEnd, 2, 4, "end"))
+		if err := a.wait(); err != nil {
+			t.Fatal(err)
+		}
+		w, err := client.LoadWitness(state, fed, keys["h1"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w) != 3 || w[0].Head.Round != 1 || w[0].Head.Entries != 2 {
+			t.Fatalf("witnesses kept: %+v", w)
+		}
+	})
+	t.Run("forged", func(t *testing.T) {
+		a := join(t, fed, keys, ds, t.TempDir())
+		a.announce(1, transport.PrevHead{})
+		forged := a.headBy(keys["h2"], audit.TypeRound, 1, 2, "round 1")
+		a.announce(2, transport.PrevHead{Completed: true, Round: 1, Head: forged})
+		if err := a.wait(); err == nil || !strings.Contains(err.Error(), "signature") {
+			t.Fatalf("forged head in an announcement: %v", err)
+		}
+	})
 }

@@ -84,17 +84,40 @@ func ParseReady(data []byte) (Ready, error) {
 }
 
 // RoundStart announces a round: the global model every contributor starts
-// from, and the server's view of the run. The round number and nonce are in
-// the envelope.
+// from, and the signed audit-log head of the last round that ended (zero
+// before any), so that a member that missed that round's result, or whose
+// result the aggregator withheld, holds it before it takes part again. The
+// round number and nonce are in the envelope.
 type RoundStart struct {
 	Model []float64
+	Prev  PrevHead
 }
 
-func (m RoundStart) Marshal() []byte { var w writer; w.f64s(m.Model); return w.b }
+// PrevHead is the head after the entry of the last round that ended:
+// completed or abandoned, and its number.
+type PrevHead struct {
+	Completed bool
+	Round     uint64
+	Head      AuditHead
+}
+
+func (m RoundStart) Marshal() []byte {
+	var w writer
+	w.f64s(m.Model)
+	w.bool(m.Prev.Completed)
+	w.u64(m.Prev.Round)
+	w.auditHead(m.Prev.Head)
+	return w.b
+}
 
 func ParseRoundStart(data []byte) (RoundStart, error) {
 	r := reader{b: data}
 	m := RoundStart{Model: r.f64s("model")}
+	m.Prev.Completed, m.Prev.Round = r.bool("previous round completed"), r.u64("previous round")
+	m.Prev.Head = r.auditHead()
+	if r.err == nil && m.Prev.Head.Entries == 0 && (m.Prev.Completed || m.Prev.Round != 0) {
+		r.fail(errors.New("a previous round without its audit head"))
+	}
 	return m, r.done("round announcement")
 }
 

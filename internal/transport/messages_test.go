@@ -27,6 +27,12 @@ var codecs = []struct {
 	{"round", func() any { return RoundStart{Model: []float64{1.5, -2, 0}} },
 		func(v any) []byte { return v.(RoundStart).Marshal() },
 		func(b []byte) (any, error) { return ParseRoundStart(b) }},
+	{"round after a round", func() any {
+		return RoundStart{Model: []float64{0.25}, Prev: PrevHead{Completed: true, Round: 3,
+			Head: AuditHead{Entries: 5, Hash: [32]byte{8}, Sig: bytes.Repeat([]byte{2}, 64)}}}
+	},
+		func(v any) []byte { return v.(RoundStart).Marshal() },
+		func(b []byte) (any, error) { return ParseRoundStart(b) }},
 	{"claim", func() any {
 		return Claim{Weight: 0.5, Encrypted: true, DP: DPClaim{Enabled: true, SampleRate: 0.1, NoiseMultiplier: 1.2,
 			ClipNorm: 1, Steps: 30, Accountant: "rdp", PrivacyUnit: "patient", Epsilon: 0.4, Delta: 1e-5}, PayloadDigest: [32]byte{1, 2}, Dataset: [32]byte{3}}
@@ -121,7 +127,13 @@ func TestAuditHeadIsAllOrNothing(t *testing.T) {
 			if _, err := ParseDone(Done{Head: c.head}.Marshal()); err == nil {
 				t.Error("end of run accepted")
 			}
+			if _, err := ParseRoundStart(RoundStart{Prev: PrevHead{Head: c.head}}.Marshal()); err == nil {
+				t.Error("round announcement accepted")
+			}
 		})
+	}
+	if _, err := ParseRoundStart(RoundStart{Prev: PrevHead{Completed: true, Round: 2}}.Marshal()); err == nil {
+		t.Error("round announcement naming a previous round without its head accepted")
 	}
 }
 
