@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -124,6 +127,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err != nil {
 		return err
 	}
+	if err := checkSimSettings(cfg, ds); err != nil {
+		return err
+	}
 	if cfg.Data, err = json.Marshal(&df); err != nil {
 		return err
 	}
@@ -133,7 +139,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if !*jsonOut {
 		printSimHeader(e.stdout, ds, cfg)
 	}
-	table := newRoundTable(e.stdout, !*jsonOut)
+	table := newRoundTable(e.stdout, !*jsonOut, cfg.DP)
 	// The bar shares the terminal with the table only when the table is
 	// not on it.
 	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!*jsonOut && isTerminal(e.stdout)))
@@ -156,6 +162,43 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		return writeJSON(e.stdout, simJSON(res))
 	}
 	printSimSummary(e.stdout, res, cfg)
+	return nil
+}
+
+// checkSimSettings checks, before anything is printed or run, the
+// settings that would otherwise fail only once the federation is built or
+// the first round trains.
+func checkSimSettings(cfg sim.Config, ds *data.Dataset) error {
+	if _, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes)); err != nil {
+		return usagef("--model: %v", err)
+	}
+	if cfg.HE {
+		if _, err := (federation.HE{Enabled: true, Preset: cfg.Preset}).Params(); err != nil {
+			return usagef("--preset: %v", err)
+		}
+		if !(cfg.UpdateBound > 0) || math.IsInf(cfg.UpdateBound, 0) {
+			return usagef("--update-bound %v: must be positive and finite", cfg.UpdateBound)
+		}
+	}
+	if cfg.DP && cfg.Noise != dp.SamplerFast && cfg.Noise != dp.SamplerGoogle {
+		return usagef("--noise %q: want %s or %s", cfg.Noise, dp.SamplerFast, dp.SamplerGoogle)
+	}
+	if cfg.Weighting != "equal" && cfg.Weighting != "rows" {
+		return usagef("--weighting %q: want equal or rows", cfg.Weighting)
+	}
+	switch {
+	case cfg.EvalEpsilon < 0 || math.IsNaN(cfg.EvalEpsilon):
+		return usagef("--private-eval %v: must be positive (0: no private evaluation)", cfg.EvalEpsilon)
+	case cfg.EvalEpsilon > 0 && !cfg.DP:
+		return usagef("--private-eval needs DP: its release is charged to the hospitals' budgets")
+	case cfg.EvalEpsilon > 0 && cfg.EvalEpsilon >= cfg.Epsilon:
+		return usagef("--private-eval %v: must be below --epsilon %v, which it is part of", cfg.EvalEpsilon, cfg.Epsilon)
+	}
+	for _, r := range cfg.Recipients {
+		if _, err := vault.ParseRecipient(r); err != nil {
+			return usagef("--recipient: %v", err)
+		}
+	}
 	return nil
 }
 
@@ -197,7 +240,7 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 		fmt.Fprintf(e.stdout, "fedcrypt sim: resuming the run in %s\n", dir)
 		printSimHeader(e.stdout, ds, cfg)
 	}
-	table := newRoundTable(e.stdout, !jsonOut)
+	table := newRoundTable(e.stdout, !jsonOut, cfg.DP)
 	hooks.OnRound = table.row
 	res, err := sim.Resume(ctx, ds, dir, id, hooks)
 	if err != nil {
@@ -261,15 +304,16 @@ func unprotectedWarnings(cfg sim.Config) []string {
 type roundTable struct {
 	w  io.Writer
 	on bool
+	dp bool // without DP there is no ε to show
 }
 
 const roundRow = "%5s %12s %10s %8s %6s %6s %8s %12s %7s\n"
 
-func newRoundTable(w io.Writer, on bool) *roundTable {
+func newRoundTable(w io.Writer, on, dp bool) *roundTable {
 	if on {
 		fmt.Fprintf(w, roundRow, "round", "contributors", "train loss", "accuracy", "F1", "AUC", "ε spent", "upload bytes", "seconds")
 	}
-	return &roundTable{w: w, on: on}
+	return &roundTable{w: w, on: on, dp: dp}
 }
 
 func (t *roundTable) row(r sim.RoundReport) {
@@ -287,8 +331,15 @@ func (t *roundTable) row(r sim.RoundReport) {
 		}
 		return f("%.4f", v)
 	}
+	eps, secs := "-", "-" // no DP: no finite ε; a round not timed (one process per party): no seconds
+	if t.dp {
+		eps = f("%.4f", r.Epsilon)
+	}
+	if r.Seconds > 0 {
+		secs = f("%.2f", r.Seconds)
+	}
 	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.TrainLoss), m(r.Accuracy),
-		m(r.F1), m(r.AUC), f("%.4f", r.Epsilon), f("%d", r.BytesUp), f("%.2f", r.Seconds))
+		m(r.F1), m(r.AUC), eps, f("%d", r.BytesUp), secs)
 }
 
 func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {

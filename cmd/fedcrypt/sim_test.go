@@ -14,6 +14,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -209,5 +210,50 @@ func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(run, f)); !bytes.Equal(b, before[f]) {
 			t.Errorf("%s changed", f)
 		}
+	}
+}
+
+// Settings that only the federation or the first round would reject are
+// refused before the run starts: one line, exit status 2, nothing printed.
+func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"unknown preset", []string{"--preset", "huge"}, []string{"--preset", "huge"}},
+		{"unknown sampler", []string{"--noise", "uniform"}, []string{"--noise", "uniform"}},
+		{"zero update bound", []string{"--update-bound", "0"}, []string{"--update-bound"}},
+		{"unknown weighting", []string{"--weighting", "size"}, []string{"--weighting", "size"}},
+		{"negative private evaluation", []string{"--private-eval", "-1"}, []string{"--private-eval"}},
+		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
+		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"sim"}, tc.args...)...)
+			wantOneLineError(t, r, tc.frag...)
+			if r.code != 2 || r.stdout != "" {
+				t.Errorf("exit %d, want 2; stdout %q, want nothing", r.code, r.stdout)
+			}
+		})
+	}
+}
+
+// A round's ε shows only where there is DP, and its seconds only where
+// they were measured: never a zero that reads as a figure.
+func TestRoundTableShowsDashesForWhatDoesNotExist(t *testing.T) {
+	row := func(dp bool, r sim.RoundReport) []string {
+		var b bytes.Buffer
+		newRoundTable(&b, true, dp).row(r)
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		return strings.Fields(lines[len(lines)-1])
+	}
+	r := sim.RoundReport{Round: 1, Completed: true, Evaluated: true, Epsilon: 0, BytesUp: 10, Seconds: 0.5}
+	if got := row(false, r); got[6] != "-" || got[8] != "0.50" {
+		t.Errorf("no DP: ε %q, seconds %q; want -, 0.50", got[6], got[8])
+	}
+	r.Epsilon, r.Seconds = 0.25, 0
+	if got := row(true, r); got[6] != "0.2500" || got[8] != "-" {
+		t.Errorf("untimed round: ε %q, seconds %q; want 0.2500, -", got[6], got[8])
 	}
 }
