@@ -207,6 +207,9 @@ func checkSimSettings(cfg sim.Config, ds *data.Dataset) error {
 // identity given).
 func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFlags, jsonOut, verbose bool) error {
 	cfg, err := sim.ReadConfig(dir)
+	if st, serr := os.Stat(filepath.Join(dir, "federation")); err != nil && serr == nil && st.IsDir() {
+		return fmt.Errorf("resume %s: a --transport grpc run is not resumed by sim: its parties resume on their own (aggregator serve --resume, client join)", dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -377,8 +380,20 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 		fmt.Fprintln(w, "!!! seeded run: its randomness is predictable; NOT fit for real data")
 	}
 	if r.OutDir != "" {
-		fmt.Fprintf(w, "Artefacts in %s: %s, %s, %s, %s; sealed: %s, %s, %s/\n", r.OutDir, sim.FileConfig, sim.FileAudit,
-			sim.FileRounds, sim.FileResult, sim.FileModel, sim.FileCheckpoint, sim.DirHospitals)
+		// Name only what the run wrote: a run over gRPC scores no round,
+		// so it has no rounds.csv.
+		written := func(names ...string) []string {
+			var out []string
+			for _, n := range names {
+				if _, err := os.Stat(filepath.Join(r.OutDir, n)); err == nil {
+					out = append(out, n)
+				}
+			}
+			return out
+		}
+		fmt.Fprintf(w, "Artefacts in %s: %s; sealed: %s\n", r.OutDir,
+			strings.Join(written(sim.FileConfig, sim.FileAudit, sim.FileRounds, sim.FileResult), ", "),
+			strings.Join(written(sim.FileModel, sim.FileCheckpoint, sim.FileKeys, sim.DirHospitals+"/"), ", "))
 	}
 }
 

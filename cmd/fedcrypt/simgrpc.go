@@ -24,6 +24,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
@@ -81,7 +82,9 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.OutDir != "" {
+	// As in memory: the researcher's key is kept only when no --recipient
+	// was given; with one, nothing secret stays in the clear.
+	if cfg.OutDir != "" && len(cfg.Recipients) == 0 {
 		if err := vault.WriteIdentityFile(filepath.Join(dir, sim.FileResearcher), researcher, nil, 0); err != nil {
 			return nil, err
 		}
@@ -105,6 +108,22 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	if err := writeFederationDir(fedDir, fed, ca, keys, []string{"127.0.0.1"}, now, now.Add(24*time.Hour)); err != nil {
 		return nil, err
 	}
+	// The parties need their identity files while they run; afterwards
+	// the keys are kept only sealed, as an in-memory run keeps them.
+	defer func() {
+		if cfg.OutDir == "" {
+			return
+		}
+		if err := sealPartyKeys(dir, fedDir, keys, append([]string{researcher.Recipient().String()}, cfg.Recipients...)); err != nil {
+			fmt.Fprintf(e.stderr, "fedcrypt: warning: the parties' identity files may still be in %s: %v\n", fedDir, err)
+		}
+	}()
+	// The run directory has an in-memory run's layout where it matters:
+	// the config, audit log and checkpoint at its top, for audit verify
+	// and report.
+	if err := os.WriteFile(filepath.Join(dir, sim.FileConfig), fed.Marshal(), 0o644); err != nil {
+		return nil, err
+	}
 	for i, p := range parts {
 		if err := writeSealedCSV(filepath.Join(dir, "data", ids[i]+".csv.age"), p, keys[ids[i]]); err != nil {
 			return nil, err
@@ -122,7 +141,7 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	}
 	aggArgs := []string{"aggregator", "serve", "--config", filepath.Join(fedDir, fileFederation),
 		"--identity", filepath.Join(fedDir, "aggregator", fileIdentity), "--listen", "127.0.0.1:0",
-		"-o", filepath.Join(dir, "aggregator"), "--timeout", timeout.String(), "--json"}
+		"-o", dir, "--timeout", timeout.String(), "--json"}
 	agg, err := startParty(ctx, exe, "aggregator", aggArgs, verbose, e.stderr)
 	if err != nil {
 		return nil, err
@@ -164,17 +183,50 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return simResult(fed, cfg, dir, researcher, train, test, rows, start)
+	return simResult(fed, cfg, dir, researcher, keys["aggregator"], train, test, rows, start)
+}
+
+// sealPartyKeys seals every party's identity into the run's key file, to
+// the auditors, and removes the identity files the parties ran with.
+func sealPartyKeys(dir, fedDir string, keys map[string]*vault.Identity, auditors []string) error {
+	texts := map[string]string{}
+	for id, k := range keys {
+		texts[id] = string(vault.IdentityFileText(k))
+	}
+	b, err := json.Marshal(texts)
+	clear(texts)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	var rs []vault.Recipient
+	for _, a := range auditors {
+		r, err := vault.ParseRecipient(a)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	if err := vault.Seal(filepath.Join(dir, sim.FileKeys), sim.SealKindKeys, b, keys["aggregator"].SigningKey(), rs...); err != nil {
+		return err
+	}
+	var errs []error
+	for id := range keys {
+		if err := os.Remove(filepath.Join(fedDir, id, fileIdentity)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // simResult reads a finished gRPC simulation's audit log and checkpoint and
 // scores its final model on the held-out rows.
-func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher *vault.Identity, train, test *data.Dataset, rows []int, start time.Time) (*sim.Result, error) {
+func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, aggKey *vault.Identity, train, test *data.Dataset, rows []int, start time.Time) (*sim.Result, error) {
 	ws, err := client.LoadWitness(filepath.Join(dir, sim.DirHospitals), fed, researcher)
 	if err != nil {
 		return nil, fmt.Errorf("hospitals of the gRPC run: %w", err)
 	}
-	run, err := audit.VerifyFile(filepath.Join(dir, "aggregator", "audit.jsonl"), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE, Witnesses: ws})
+	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE, Witnesses: ws})
 	if err != nil {
 		return nil, fmt.Errorf("audit log of the gRPC run: %w", err)
 	}
@@ -182,7 +234,7 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher *v
 	if err != nil {
 		return nil, err
 	}
-	raw, err := vault.Unseal(filepath.Join(dir, "aggregator", "checkpoint.age"), aggregator.SealKindCheckpoint, writer, researcher)
+	raw, err := vault.Unseal(filepath.Join(dir, sim.FileCheckpoint), aggregator.SealKindCheckpoint, writer, researcher)
 	if err != nil {
 		return nil, fmt.Errorf("final model: %w", err)
 	}
@@ -242,6 +294,19 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher *v
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.OutDir != "" {
+		// The final model with the transform it was scored with, for
+		// predict, sealed as an in-memory run seals it.
+		recipients := []vault.Recipient{aggKey.Recipient()}
+		for _, a := range fed.Auditors {
+			r, err := vault.ParseRecipient(a.Recipient)
+			if err != nil {
+				return nil, err
+			}
+			recipients = append(recipients, r)
+		}
+		if err := sealedmodel.Seal(filepath.Join(dir, sim.FileModel), m, fed.Data.Schema, tf, aggKey.SigningKey(), recipients...); err != nil {
+			return nil, fmt.Errorf("final model: %w", err)
+		}
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return nil, err

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
@@ -74,6 +81,77 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 			t.Logf("accuracy: %.4f over gRPC, %.4f in memory", net.Accuracy, mem.Accuracy)
 			if math.Abs(net.Accuracy-mem.Accuracy) > tol || net.Accuracy < 0.85 {
 				t.Errorf("accuracy %.4f over gRPC, %.4f in memory: want within %v of each other and ≥ 0.85", net.Accuracy, mem.Accuracy, tol)
+			}
+		})
+	}
+}
+
+// A gRPC simulation's --out directory serves as an in-memory one does: the
+// summary names only files that exist, audit verify and predict work on it
+// as the README shows, and with --recipient no secret key is left in the
+// clear.
+func TestSimOverGRPCOutDirectory(t *testing.T) {
+	dir := t.TempDir()
+	auditor := keygenFor(t, dir, "auditor")
+	rows, _, _ := data.Embedded("wdbc")
+	writeFile(t, dir, "rows.csv", string(rows))
+	for _, tc := range []struct {
+		name     string
+		extra    []string
+		identity string
+	}{
+		{"researcher key", nil, filepath.Join("run", "researcher.key")},
+		{"recipient", []string{"--recipient", auditor.Recipient}, auditor.Identity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "run")
+			os.RemoveAll(out)
+			r := runCLI(t, dir, append([]string{"sim", "--transport", "grpc", "--rounds", "2", "--out", "run"}, tc.extra...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			m := regexp.MustCompile(`Artefacts in run: (.*); sealed: (.*)`).FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Fatalf("no artefacts line:\n%s", r.stdout)
+			}
+			for _, name := range strings.Split(m[1]+", "+m[2], ", ") {
+				if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+					t.Errorf("the summary names %s, which is not there: %v", name, err)
+				}
+			}
+			for _, want := range []string{"federation.json", "audit.jsonl", "model.age"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("the summary does not name %s", want)
+				}
+			}
+			v := runCLI(t, dir, "audit", "verify", "run", "-i", tc.identity, "--witness", filepath.Join("run", "hospitals"))
+			if v.code != 0 || !strings.Contains(v.stdout, "anchored") || !strings.Contains(v.stdout, "witnessed by h1, h2, h3") {
+				t.Errorf("audit verify run: exit %d\n%s%s", v.code, v.stdout, v.stderr)
+			}
+			fed, err := federation.Load(filepath.Join(out, "federation.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := runCLI(t, dir, "predict", "--checkpoint", filepath.Join("run", "model.age"), "-i", tc.identity,
+				"--signer", fed.Aggregator.SigningKey, "--data", "rows.csv", "--json")
+			if p.code != 0 || !strings.Contains(p.stdout, `"labelled_rows": 569`) {
+				t.Errorf("predict: exit %d: %s", p.code, p.stderr)
+			}
+			var secrets []string
+			filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("AGE-SECRET-KEY-")) {
+						secrets = append(secrets, strings.TrimPrefix(path, out+string(filepath.Separator)))
+					}
+				}
+				return nil
+			})
+			want := []string{"researcher.key"}
+			if tc.extra != nil {
+				want = nil
+			}
+			if !slices.Equal(secrets, want) {
+				t.Errorf("secret keys in the clear: %v, want %v", secrets, want)
 			}
 		})
 	}
