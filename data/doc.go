@@ -14,7 +14,9 @@
 // column, such as
 //
 //	wdbc.csv: line 12: 30 fields, header has 31
-//	wdbc.csv: line 5, column "radius_mean": "abc" is not a number
+//	wdbc.csv: line 5, column "radius_mean": not a number
+//
+// and never quotes a cell's value, which is patient data.
 //
 // A [Report] says what loading found (rows read and dropped, missing cells
 // per column, constant columns, class counts); it holds counts, column

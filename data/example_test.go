@@ -61,7 +61,7 @@ func ExampleLoad() {
 	// Output:
 	// [age bmi glucose] [no yes] [1 1 0 0] [0 0 1 2]
 	// {"source":"clinic.csv","rows_read":4,"rows":4,"rows_missing_label":0,"rows_dropped":0,"missing":{"bmi":2,"glucose":1},"class_counts":{"no":2,"yes":2},"units":3}
-	// clinic.csv: line 3, column "age": "fifty" is not a number
+	// clinic.csv: line 3, column "age": not a number
 }
 
 // Spread the digits over five hospitals with strong label skew: each

@@ -149,7 +149,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 			continue
 		}
 		if opt.Classes != nil && !slices.Contains(opt.Classes, label) {
-			return nil, nil, fmt.Errorf("line %d, column %q: %q is not one of the classes %s", line, quote(opt.Label), quote(label), listQuoted(opt.Classes))
+			return nil, nil, fmt.Errorf("line %d, column %q: not one of the classes %s", line, quote(opt.Label), listQuoted(opt.Classes))
 		}
 		var unit string
 		if unitCol >= 0 {
@@ -264,7 +264,8 @@ func checkWidth(cr *csv.Reader, rec []string, width int) (int, error) {
 }
 
 // parseCell parses a feature cell: ok is false for a missing value (v is
-// then NaN).
+// then NaN). Its error never quotes the cell: it is patient data (often a
+// name or an identifier in a column that should have been dropped).
 func parseCell(s string) (v float64, ok bool, err error) {
 	s = strings.TrimSpace(s)
 	if isMissing(s) {
@@ -273,12 +274,12 @@ func parseCell(s string) (v float64, ok bool, err error) {
 	v, err = strconv.ParseFloat(s, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, false, fmt.Errorf("%q is out of range for a float64", quote(s))
+			return 0, false, errors.New("out of range for a float64")
 		}
-		return 0, false, fmt.Errorf("%q is not a number", quote(s))
+		return 0, false, errors.New("not a number")
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false, fmt.Errorf("%q is not a finite number", quote(s))
+		return 0, false, errors.New("not a finite number")
 	}
 	return v, true, nil
 }

@@ -77,7 +77,7 @@ func (s Schema) readRows(r io.Reader) (*Rows, error) {
 		if hasLabel {
 			if l := strings.TrimSpace(rec[labelCol]); !isMissing(l) {
 				if y = slices.Index(s.Classes, l); y < 0 {
-					return nil, fmt.Errorf("line %d, column %q: %q is not one of the classes %s", line, quote(s.Label), quote(l), listQuoted(s.Classes))
+					return nil, fmt.Errorf("line %d, column %q: not one of the classes %s", line, quote(s.Label), listQuoted(s.Classes))
 				}
 				out.Labelled++
 			}

@@ -84,8 +84,8 @@ func TestReadRowsErrors(t *testing.T) {
 	tests := []struct{ name, csv, want string }{
 		{"missing feature", "a,y\n1,no\n", `new.csv: line 1: no column "b", feature 2 of the schema`},
 		{"ragged", "a,b\n1,2\n3\n", "new.csv: line 3: 1 fields, header has 2"},
-		{"not a number", "a,b\n1,x\n", `new.csv: line 2, column "b": "x" is not a number`},
-		{"unknown class", "a,b,y\n1,2,maybe\n", `new.csv: line 2, column "y": "maybe" is not one of the classes ["no" "yes"]`},
+		{"not a number", "a,b\n1,x\n", `new.csv: line 2, column "b": not a number`},
+		{"unknown class", "a,b,y\n1,2,maybe\n", `new.csv: line 2, column "y": not one of the classes ["no" "yes"]`},
 		{"empty", "", "new.csv: empty file"},
 		{"no rows", "a,b\n", "new.csv: no data rows"},
 		{"duplicate column", "a,b,a\n1,2,3\n", `column name "a" repeated`},
