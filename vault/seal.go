@@ -131,7 +131,7 @@ func unframeSealed(plain []byte, kind string, writer ed25519.PublicKey) ([]byte,
 		return nil, fmt.Errorf("%w: sealed frame truncated", ErrCorrupt)
 	}
 	if got := string(rest[:k]); got != kind {
-		return nil, fmt.Errorf("%w: sealed file holds a %q, want a %q", ErrBadSignature, got, kind)
+		return nil, &wrongKindError{got: got, want: kind}
 	}
 	rest = rest[k:]
 	if got := ed25519.PublicKey(rest[:ed25519.PublicKeySize]); !got.Equal(writer) {
@@ -150,6 +150,18 @@ func unframeSealed(plain []byte, kind string, writer ed25519.PublicKey) ([]byte,
 	}
 	return rest[:n:n], nil
 }
+
+// wrongKindError is a sealed file of another kind than the one asked for
+// (a checkpoint given where a model is expected). It is refused as a file
+// not from the expected writer is, so it wraps [ErrBadSignature], but says
+// what it is rather than that a signature failed.
+type wrongKindError struct{ got, want string }
+
+func (e *wrongKindError) Error() string {
+	return fmt.Sprintf("it holds a %q, not a %q", e.got, e.want)
+}
+
+func (e *wrongKindError) Unwrap() error { return ErrBadSignature }
 
 // Sign signs msg with key under a context string (Ed25519ctx, RFC 8032
 // §5.1), so a signature made for one purpose never verifies for another.

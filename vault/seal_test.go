@@ -111,6 +111,9 @@ func TestUnsealRejects(t *testing.T) {
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.frag) {
 				t.Fatalf("payload %q, error %v; want %v mentioning %q", got, err, tt.want, tt.frag)
 			}
+			if tt.kind != "share" && strings.Contains(err.Error(), "signature") {
+				t.Errorf("a file of another kind is reported as a bad signature: %v", err)
+			}
 		})
 	}
 	if got, err := UnsealBytes(good, "share", writer.SigningPublicKey(), other); err != nil || !bytes.Equal(got, payload) {
