@@ -219,6 +219,10 @@ func parseChainFunc(r io.Reader, configHash [32]byte, check func(*Entry, [32]byt
 			return nil, head, fail(n, "sequence number %d (entries missing or reordered)", e.Seq)
 		}
 		if e.Prev != hex.EncodeToString(head[:]) {
+			if n == 1 {
+				// The first entry links to the config's hash, not to an entry.
+				return nil, head, fail(n, "the log does not start from this federation config (config hash %.16s…): the config was changed, or the log is another federation's", hex.EncodeToString(configHash[:]))
+			}
 			return nil, head, fail(n, "previous-hash link broken (an entry before it was changed, removed or reordered)")
 		}
 		h := sha256.Sum256(line)

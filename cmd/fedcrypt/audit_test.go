@@ -133,7 +133,7 @@ func TestAuditVerifyBadInvocations(t *testing.T) {
 		{"unknown subcommand", []string{"audit", "check"}, []string{`"check"`}},
 		{"missing log", []string{"audit", "verify", filepath.Join(dir, "nope")}, []string{"nope"}},
 		{"no config beside the log", []string{"audit", "verify", lone}, []string{"--config"}},
-		{"another federation's config", []string{"audit", "verify", run, "--config", filepath.Join(other, "federation.json")}, []string{"entry 1:", "link"}},
+		{"another federation's config", []string{"audit", "verify", run, "--config", filepath.Join(other, "federation.json")}, []string{"entry 1:", "does not start from this federation config"}},
 		{"checkpoint without identity", []string{"audit", "verify", run, "--checkpoint", filepath.Join(run, "checkpoint.age")}, []string{"--identity"}},
 		{"identity that cannot open the checkpoint", []string{"audit", "verify", run, "-i", stranger}, []string{"checkpoint"}},
 		{"another run's checkpoint", []string{"audit", "verify", run, "-i", filepath.Join(other, "researcher.key"),
