@@ -75,6 +75,23 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 	return p
 }
 
+// wholeTicks marks an axis that counts whole things (rounds, hospitals)
+// at whole numbers only, about five of them: never a "2.50" round.
+type wholeTicks struct{}
+
+func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
+	first, last := math.Ceil(lo), math.Floor(hi)
+	if !(last >= first) {
+		return nil
+	}
+	step := math.Max(1, math.Ceil((last-first)/5))
+	var ts []plot.Tick
+	for v := first; v <= last; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: fmt.Sprint(v)})
+	}
+	return ts
+}
+
 func (r *Report) epsilonPlot() (*plot.Plot, error) {
 	p := newPlot("round", "ε (claimed, signed by the hospital)")
 	capVal, maxRound := 0.0, 1.0
@@ -111,6 +128,7 @@ func (r *Report) epsilonPlot() (*plot.Plot, error) {
 		p.Y.Max = capVal * 1.15
 	}
 	p.Y.Min, p.X.Min = 0, 0
+	p.X.Tick.Marker = wholeTicks{}
 	// ε rises from the lower left: the lower right is free for the legend.
 	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
@@ -142,6 +160,7 @@ func (r *Report) metricsPlot() (*plot.Plot, error) {
 		p.Legend.Add(s.name, l, pts)
 	}
 	p.Y.Min, p.Y.Max = 0, 1.05
+	p.X.Tick.Marker = wholeTicks{}
 	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
 }
@@ -204,6 +223,7 @@ func (r *Report) participationPlot() (*plot.Plot, error) {
 	}
 	// Headroom above the bars for the legend.
 	p.Y.Min, p.Y.Max = 0, math.Ceil(float64(len(r.Run.Hospitals))*1.45)
+	p.Y.Tick.Marker = wholeTicks{}
 	p.Legend.Top, p.Legend.Left = true, false
 	return p, nil
 }
