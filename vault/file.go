@@ -98,6 +98,11 @@ func Create(path string, recipients ...Recipient) (*File, error) {
 	if err := checkRecipients(recipients); err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	// Said now, not after the whole stream is encrypted and the rename
+	// fails with "file exists".
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("create %s: is a directory", path)
+	}
 	tmp, err := os.CreateTemp(dirOf(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, pathErrorCause(err))

@@ -296,6 +296,12 @@ func TestCreateAbortLeavesNothing(t *testing.T) {
 	if _, err := Create(filepath.Join(dir, "no-such-dir", "x.age"), id.Recipient()); err == nil || !strings.Contains(err.Error(), "no-such-dir") {
 		t.Errorf("Create in a missing directory: %v", err)
 	}
+	if _, err := Create(dir, id.Recipient()); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("Create over a directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+		t.Errorf("Create over a directory left %d entries beside it", len(entries)-1)
+	}
 }
 
 // x25519Starting returns a well-formed X25519 recipient ("age1" and 52
