@@ -2,13 +2,16 @@ package bench_test
 
 import (
 	"fmt"
+	"math"
+	"testing"
 
 	"github.com/fedcrypt/fedcrypt/internal/bench"
 )
 
 // A plan from costs measured elsewhere (here, round figures written out:
-// train 512 examples at 50,000/s, 9,921 parameters encrypted at 5M/s, ten
-// added at 100M/s, three ciphertexts at 0.3 + 3 ms):
+// train 512 examples at 50,000/s, three ciphertexts of 4,096 slots
+// encrypted at 5M slots/s, ten uploads added at 100M slots/s, three
+// ciphertexts decrypted at 0.3 + 3 ms):
 // sizes and the noise multiplier are exact; the round time is the sum of
 // the measured per-operation costs.
 func ExampleNewPlan() {
@@ -33,7 +36,31 @@ func ExampleNewPlan() {
 	// Output:
 	// 9921 params in 3 ciphertexts
 	// up 331804 B, down 79368 B per hospital per round
-	// round 0.0231 s (train 0.0102 s)
+	// round 0.0238 s (train 0.0102 s)
 	// σ = 1.373 over 40 steps at q = 0.1
 	// 0 warnings
+}
+
+// A model far smaller than a ciphertext still costs a whole ciphertext to
+// encrypt and to add.
+func TestPlanChargesWholeCiphertexts(t *testing.T) {
+	costs := &bench.Report{
+		DP: []bench.DPModel{{Model: "logreg", Params: 31, Private: bench.Span{Best: 1e6}}},
+		HE: []bench.HEPreset{{Preset: "precise", EncryptAllCores: bench.Span{Best: 4e6}, Aggregate: bench.Span{Best: 1e8},
+			DecryptionShareMs: bench.Span{Best: 0.2}, CombineMs: bench.Span{Best: 0.5}}},
+	}
+	p, err := bench.NewPlan(bench.PlanConfig{Model: "logreg", Features: 30, Classes: 2, Hospitals: 10, Threshold: 2,
+		Rounds: 5, LocalSteps: 20, RowsPerHospital: 500, Epsilon: 1, Delta: 1e-5, Accountant: "rdp", Preset: "precise"}, costs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ciphertexts != 1 {
+		t.Fatalf("%d ciphertexts for 31 parameters", p.Ciphertexts)
+	}
+	if want := float64(p.Slots) / 4e6; math.Abs(p.Breakdown.Encrypt-want) > 1e-12 {
+		t.Errorf("encrypt %v s, want one ciphertext's %v s", p.Breakdown.Encrypt, want)
+	}
+	if want := 10 * float64(p.Slots) / 1e8; math.Abs(p.Breakdown.Aggregate-want) > 1e-12 {
+		t.Errorf("aggregate %v s, want ten ciphertexts' %v s", p.Breakdown.Aggregate, want)
+	}
 }

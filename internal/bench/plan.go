@@ -206,7 +206,7 @@ func (pl *Plan) warn(format string, a ...any) {
 
 // estimateTime fills the round time from measured costs: DP-SGD time per
 // example scales with the parameters from the nearest measured model (never
-// below it), CKKS costs with the parameters and ciphertexts.
+// below it), CKKS costs with the ciphertexts.
 func (pl *Plan) estimateTime(cfg PlanConfig, costs *Report) error {
 	if costs == nil || len(costs.DP) == 0 {
 		return errors.New("costs: no DP-SGD measurements")
@@ -233,10 +233,13 @@ func (pl *Plan) estimateTime(cfg PlanConfig, costs *Report) error {
 	}
 	perExample := 1 / near.Private.Best * max(1, float64(pl.Params)/float64(near.Params))
 	examples := float64(cfg.LocalSteps) * pl.SampleRate * float64(cfg.RowsPerHospital)
+	// Encryption and addition cost per ciphertext, whatever its slots
+	// hold: the measured rates are per slot of full ciphertexts.
+	slots := float64(pl.Ciphertexts * pl.Slots)
 	b := RoundBreakdown{
 		Train:           examples * perExample,
-		Encrypt:         float64(pl.Params) / h.EncryptAllCores.Best,
-		Aggregate:       float64(cfg.Hospitals) * float64(pl.Params) / h.Aggregate.Best,
+		Encrypt:         slots / h.EncryptAllCores.Best,
+		Aggregate:       float64(cfg.Hospitals) * slots / h.Aggregate.Best,
 		DecryptionShare: float64(pl.Ciphertexts) * h.DecryptionShareMs.Best / 1e3,
 		Combine:         float64(pl.Ciphertexts) * h.CombineMs.Best / 1e3,
 	}
