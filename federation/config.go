@@ -210,6 +210,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("federation config: threshold %d exceeds the %d key holders", c.Threshold, holders)
 	case c.MinContributors < 1 || c.MinContributors > contributors:
 		return fmt.Errorf("federation config: min_contributors %d out of range [1, %d contributors]", c.MinContributors, contributors)
+	case c.HE.Enabled && c.MinContributors < 2:
+		// A decrypted "sum" of one upload is that hospital's update.
+		return fmt.Errorf("federation config: min_contributors %d with encryption: the key holders would decrypt a single hospital's update; want at least 2", c.MinContributors)
 	case c.MaxDecryptions < 1:
 		return fmt.Errorf("federation config: max_decryptions %d must be at least 1", c.MaxDecryptions)
 	}

@@ -72,6 +72,7 @@ func TestValidateRejects(t *testing.T) {
 		"threshold 1":             func(c *Config) { c.Threshold = 1 },
 		"threshold above holders": func(c *Config) { c.Threshold = 4 },
 		"no contributors needed":  func(c *Config) { c.MinContributors = 0 },
+		"a sum of one upload":     func(c *Config) { c.MinContributors = 1 },
 		"duplicate id":            func(c *Config) { c.Members[1].ID = "h1" },
 		"bad recipient":           func(c *Config) { c.Members[0].Recipient = "ssh-ed25519 AAAA" },
 		"bad signing key":         func(c *Config) { c.Members[0].SigningKey = "abc" },
@@ -96,7 +97,7 @@ func TestValidateRejects(t *testing.T) {
 			c.Auditors = []Party{{ID: "au", Recipient: c.Aggregator.Recipient}}
 			c.Members[1].Recipient = pqRecipient(t)
 		},
-		"version":               func(c *Config) { c.Version = 2 },
+		"version": func(c *Config) { c.Version = 2 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
