@@ -381,3 +381,24 @@ func FuzzAccountantState(f *testing.F) {
 		}
 	})
 }
+
+// TestRDPHugeNoise: with an enormous noise multiplier the RDP is 0 up to
+// rounding; it must not come out negative and fail the conversion.
+func TestRDPHugeNoise(t *testing.T) {
+	for _, alpha := range []float64{1.2, 1.5, 2, 10.5} {
+		r, err := RDP(0.5, 1e6, alpha)
+		if err != nil || !(r >= 0) || r > 1e-9 {
+			t.Errorf("RDP(q=0.5, σ=1e6, α=%v) = %v, %v", alpha, r, err)
+		}
+	}
+	a, err := NewAccountant(AccountantConfig{Kind: "rdp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(Event{SampleRate: 0.5, NoiseMultiplier: 1e6, Steps: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if eps, err := a.Epsilon(1e-5); err != nil || !(eps >= 0 && eps < 1e-3) {
+		t.Errorf("ε of 10 steps at σ = 1e6: %v, %v", eps, err)
+	}
+}
