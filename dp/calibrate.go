@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // calibrateRelTol is the relative width of the final bracket of the noise
@@ -15,11 +16,46 @@ const calibrateRelTol = 1e-6
 // targetEpsilon at delta under the accountant cfg, after the events already
 // spent (which may be none). The σ returned always satisfies the target; it
 // exceeds the exact smallest σ by at most the tolerance.
+//
+// Results are remembered for the process: hospitals of one federation
+// calibrate with the same settings, and a PLD calibration takes seconds.
 func CalibrateNoise(cfg AccountantConfig, targetEpsilon, delta, sampleRate float64, steps int, spent ...Event) (float64, error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
 	cfg = cfg.withDefaults()
+	key := fmt.Sprintf("%+v|%v|%v|%v|%d|%+v", cfg, targetEpsilon, delta, sampleRate, steps, spent)
+	calibrated.Lock()
+	c, ok := calibrated.m[key]
+	if !ok {
+		if calibrated.m == nil || len(calibrated.m) >= calibrateMemoMax {
+			calibrated.m = map[string]*calibration{}
+		}
+		c = &calibration{}
+		calibrated.m[key] = c
+	}
+	calibrated.Unlock()
+	c.once.Do(func() { c.sigma, c.err = calibrate(cfg, targetEpsilon, delta, sampleRate, steps, spent) })
+	return c.sigma, c.err
+}
+
+// calibrateMemoMax bounds the remembered calibrations.
+const calibrateMemoMax = 256
+
+// calibration is one remembered CalibrateNoise result; concurrent callers
+// with the same settings wait for one computation.
+type calibration struct {
+	once  sync.Once
+	sigma float64
+	err   error
+}
+
+var calibrated struct {
+	sync.Mutex
+	m map[string]*calibration
+}
+
+func calibrate(cfg AccountantConfig, targetEpsilon, delta, sampleRate float64, steps int, spent []Event) (float64, error) {
 	if !(targetEpsilon > 0) || math.IsInf(targetEpsilon, 0) {
 		return 0, fmt.Errorf("dp: target epsilon %v: must be a finite number > 0", targetEpsilon)
 	}
