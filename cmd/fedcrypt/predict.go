@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
@@ -134,7 +135,8 @@ func isMissingCell(s string) bool {
 }
 
 // readSigner reads an expected writer's signing key: "ed25519:…" itself,
-// or a file holding it (signing-key.pub from keygen).
+// a file holding it (signing-key.pub from keygen), or a federation config,
+// whose aggregator signs the federation's model.
 func readSigner(s string) (ed25519.PublicKey, error) {
 	if strings.HasPrefix(s, "ed25519:") {
 		return vault.ParseSigningKey(s)
@@ -143,9 +145,17 @@ func readSigner(s string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--signer: %w", err)
 	}
+	if t := strings.TrimSpace(string(b)); strings.HasPrefix(t, "{") {
+		fed, err := federation.Parse(strings.NewReader(t), s)
+		if err != nil {
+			return nil, fmt.Errorf("--signer: %w", err)
+		}
+		return fed.Aggregator.PublicKey()
+	}
 	k, err := vault.ParseSigningKey(string(b))
 	if err != nil {
-		return nil, fmt.Errorf("--signer %s: %w", s, err)
+		// The file's text is not quoted: it may be anything, data included.
+		return nil, fmt.Errorf("--signer %s: neither a signing key (ed25519:…) nor a federation config", s)
 	}
 	return k, nil
 }
@@ -167,8 +177,8 @@ type predictResult struct {
 func runPredict(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "predict", "fedcrypt predict --checkpoint MODEL.age -i IDENTITY --signer KEY --data ROWS.csv[.age] [flags]", `
 Scores rows with a sealed model. The checkpoint is decrypted with the identity
-and accepted only if it is signed by --signer (the writer's ed25519:... key, or
-its signing-key.pub file). The model carries its schema and the imputation and
+and accepted only if it is signed by --signer (the writer's ed25519:... key,
+its signing-key.pub file, or the federation.json whose aggregator wrote it). The model carries its schema and the imputation and
 normalization statistics of its training rows, which are applied to the new
 rows; the rows' columns are matched by name, other columns are ignored. An
 encrypted data file is decrypted in memory with the same identity.
@@ -180,7 +190,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	var kf keyFlags
 	kf.register(fs)
 	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")
-	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...) or a file holding it")
+	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
 	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
 	var out string
 	fs.StringVar(&out, "out", "", "write the predictions encrypted to -r/-R recipients into `file` (.age)")

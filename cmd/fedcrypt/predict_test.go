@@ -261,6 +261,8 @@ func TestPredictErrors(t *testing.T) {
 			[]string{"nope.csv", "no such file"}, 1},
 		{"no signer", []string{"--checkpoint", f.sealed, "-i", f.key.Identity, "--data", f.rowsAge}, []string{"--signer is required"}, 2},
 		{"bad signer", []string{"--checkpoint", f.sealed, "-i", f.key.Identity, "--signer", "ed25519:AAAA", "--data", f.rowsAge}, []string{"signing key"}, 1},
+		{"data as signer", []string{"--checkpoint", f.sealed, "-i", f.key.Identity, "--signer", badCell, "--data", f.rowsAge},
+			[]string{"badcell.csv", "neither a signing key"}, 1},
 		{"recipients without -o", []string{"--checkpoint", f.sealed, "-i", f.key.Identity, "--signer", signer, "--data", f.rowsAge, "-r", f.key.Recipient}, []string{"-r/-R are for -o"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -445,4 +447,26 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if scanned < 16 {
 		t.Errorf("scanned only %d files: the pipeline did not write what it should", scanned)
 	}
+}
+
+// TestPredictSignerFromFederation: a simulation's model is accepted with its
+// federation.json as --signer (the aggregator signs the model), and refused
+// with another federation's.
+func TestPredictSignerFromFederation(t *testing.T) {
+	out := simOut(t)
+	other := simOut(t)
+	rows, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := func(fed string) []string {
+		return []string{"predict", "--checkpoint", filepath.Join(out, "model.age"), "-i", filepath.Join(out, "researcher.key"),
+			"--signer", fed, "--data", rows}
+	}
+	r := runCLI(t, out, args(filepath.Join(out, "federation.json"))...)
+	if r.code != 0 || !strings.Contains(r.stderr, "accuracy") {
+		t.Fatalf("own federation: exit %d\n%s%s", r.code, r.stderr, r.stdout)
+	}
+	r = runCLI(t, out, args(filepath.Join(other, "federation.json"))...)
+	wantOneLineError(t, r, "model.age", "written by")
 }
