@@ -38,7 +38,8 @@ type Metrics struct {
 
 // ReadMetrics reads a run's per-round metrics file (CSV with a header
 // naming at least round, completed, accuracy and auc; attempt and f1 are
-// read when present), as `fedcrypt sim --out` writes it.
+// read when present), as `fedcrypt sim --out` writes it. A row with an
+// empty metric cell is a round that was not scored, and is left out.
 func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = false
@@ -89,12 +90,17 @@ func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 		if m.Completed, err = strconv.ParseBool(s); err != nil {
 			return nil, bad("completed", err)
 		}
+		scored := true
 		for _, f := range []struct {
 			name string
 			dst  *float64
 		}{{"accuracy", &m.Accuracy}, {"auc", &m.AUC}, {"f1", &m.F1}} {
 			s, ok := field(f.name)
 			if !ok {
+				continue
+			}
+			if s == "" { // a round the run did not score
+				scored = false
 				continue
 			}
 			v, err := strconv.ParseFloat(s, 64)
@@ -106,7 +112,9 @@ func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 			}
 			*f.dst = v
 		}
-		out = append(out, m)
+		if scored {
+			out = append(out, m)
+		}
 	}
 }
 

@@ -151,7 +151,8 @@ func TestReportMarkdownWritesPlotFiles(t *testing.T) {
 
 func TestReadMetrics(t *testing.T) {
 	const header = "round,attempt,completed,contributors,dropped,train_loss,accuracy,f1,auc,epsilon,bytes_up,seconds\n"
-	good := header + "1,1,true,3,0,0.5,0.75,0.69,0.82,0.57,188784,0.12\n2,2,false,1,2,0,0,0,0,0.8,0,0.01\n"
+	good := header + "1,1,true,3,0,0.5,0.75,0.69,0.82,0.57,188784,0.12\n2,2,false,1,2,0,0,0,0,0.8,0,0.01\n" +
+		"3,1,true,3,0,,,,,0.85,188784,\n" // not scored: left out
 	m, err := audit.ReadMetrics(strings.NewReader(good), "rounds.csv")
 	if err != nil {
 		t.Fatal(err)
