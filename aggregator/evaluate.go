@@ -23,7 +23,10 @@ type Evaluation struct {
 	// NoiseStdDev is the standard deviation of the noise in each total
 	// count: every contributor's σ, summed over contributors.
 	NoiseStdDev float64 `json:"noise_std_dev"`
-	Reason      string  `json:"reason,omitempty"`
+	// Spent is each contributor's ε after its release, as its signed
+	// claim states: what its ledger holds, the release included.
+	Spent  map[string]float64 `json:"spent_epsilon,omitempty"`
+	Reason string             `json:"reason,omitempty"`
 }
 
 // evaluate runs the private evaluation after the last round.
@@ -46,8 +49,10 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 	}
 	ev.Contributors = rep.Included
 	var variance float64
-	for _, c := range rep.Claims {
+	ev.Spent = map[string]float64{}
+	for id, c := range rep.Claims {
 		variance += c.DP.NoiseMultiplier * c.DP.NoiseMultiplier
+		ev.Spent[id] = c.DP.Epsilon
 	}
 	ev.NoiseStdDev = math.Sqrt(variance)
 	scale := a.fed.EvalScale()

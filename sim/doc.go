@@ -23,4 +23,10 @@
 // compute. Features of the test rows are scaled with statistics fitted on
 // the pooled training rows; each simulated hospital scales its own rows
 // with its own statistics, as in a deployment.
+//
+// # Privacy reported
+//
+// [Result.Epsilon] is the largest ε of any hospital's ledger at the end,
+// the private evaluation's release included: what `fedcrypt audit verify`
+// recomputes from the hospitals' signed claims.
 package sim

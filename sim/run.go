@@ -170,6 +170,12 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	res.Metrics = eval.test(init)
 	res.Ended = sum.Ended
 	res.PrivateEvaluation = sum.Evaluation
+	if ev := sum.Evaluation; ev != nil {
+		// The release is charged to the ledgers after the last round.
+		for _, eps := range ev.Spent {
+			res.Epsilon = max(res.Epsilon, eps)
+		}
+	}
 	if res.Rounds > 0 {
 		res.BytesUpPerRound = float64(totalBytes) / float64(res.Rounds)
 	}

@@ -179,6 +179,8 @@ type RoundReport struct {
 // Result is the outcome of a simulation.
 type Result struct {
 	model.Metrics
+	// Epsilon is the largest ε of any hospital's ledger at the end: every
+	// round's DP-SGD and the private evaluation's release.
 	Epsilon         float64       `json:"epsilon"`
 	Delta           float64       `json:"delta"`
 	Accountant      string        `json:"accountant"`

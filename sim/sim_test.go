@@ -389,8 +389,8 @@ func TestPrivateEvaluation(t *testing.T) {
 	if total < 40 || total > 160 || ev.Accuracy < 0 || ev.Accuracy > 1 || ev.NoiseStdDev <= 0 {
 		t.Fatalf("total count %v, accuracy %v, noise %v", total, ev.Accuracy, ev.NoiseStdDev)
 	}
-	if res.Epsilon > cfg.Epsilon-0.01 {
-		t.Fatalf("training spent ε %v, leaving no room for the release under the cap %v", res.Epsilon, cfg.Epsilon)
+	if trained := res.History[len(res.History)-1].Epsilon; trained > cfg.Epsilon-0.01 {
+		t.Fatalf("training spent ε %v, leaving no room for the release under the cap %v", trained, cfg.Epsilon)
 	}
 	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
 	entries, _, err := audit.Verify(filepath.Join(dir, FileAudit), fed.Hash(), fed.SigningKey)
@@ -399,5 +399,25 @@ func TestPrivateEvaluation(t *testing.T) {
 	}
 	if entries[len(entries)-2].Type != "evaluation" {
 		t.Fatalf("the entry before the end is %q, want the evaluation", entries[len(entries)-2].Type)
+	}
+	// The ε the run reports is the ledgers' final one, the release
+	// included: what the audit recomputes from the signed claims.
+	verified, err := audit.VerifyFile(filepath.Join(dir, FileAudit), fed, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recomputed float64
+	for _, h := range verified.Hospitals {
+		_, r := h.Epsilon()
+		recomputed = max(recomputed, r)
+	}
+	var written Result
+	if b, err := os.ReadFile(filepath.Join(dir, FileResult)); err != nil || json.Unmarshal(b, &written) != nil {
+		t.Fatalf("%s: %v", FileResult, err)
+	}
+	for name, eps := range map[string]float64{"result": res.Epsilon, FileResult: written.Epsilon} {
+		if math.Abs(eps-recomputed) > 1e-9*recomputed {
+			t.Errorf("%s: ε %v, the audit recomputes %v", name, eps, recomputed)
+		}
 	}
 }

@@ -161,6 +161,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if *jsonOut {
 		return writeJSON(e.stdout, simJSON(res))
 	}
+	table.evaluation(res)
 	printSimSummary(e.stdout, res, cfg)
 	return nil
 }
@@ -252,6 +253,7 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 	if jsonOut {
 		return writeJSON(e.stdout, simJSON(res))
 	}
+	table.evaluation(res)
 	printSimSummary(e.stdout, res, cfg)
 	return nil
 }
@@ -343,6 +345,21 @@ func (t *roundTable) row(r sim.RoundReport) {
 	}
 	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.TrainLoss), m(r.Accuracy),
 		m(r.F1), m(r.AUC), eps, f("%d", r.BytesUp), secs)
+}
+
+// evaluation adds the private evaluation's line under the rounds: its
+// release is charged to the ledgers after the last round, so the ε it
+// shows is the run's final one.
+func (t *roundTable) evaluation(r *sim.Result) {
+	ev := r.PrivateEvaluation
+	if !t.on || ev == nil || ev.Reason != "" {
+		return
+	}
+	eps := "-"
+	if t.dp {
+		eps = fmt.Sprintf("%.4f", r.Epsilon)
+	}
+	fmt.Fprintf(t.w, roundRow, "eval", fmt.Sprint(len(ev.Contributors)), "-", "-", "-", "-", eps, "-", "-")
 }
 
 func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
