@@ -24,6 +24,16 @@
 // the pooled training rows; each simulated hospital scales its own rows
 // with its own statistics, as in a deployment.
 //
+// # Resuming
+//
+// A run with an output directory writes a line of [FileRounds] as each
+// round ends, so a killed run leaves its metrics on disk. [Resume]
+// rebuilds the rounds before the checkpoint from the audit log — each
+// round's contributors, bytes and signed claims of ε — and takes their
+// metrics and durations from what the rounds file kept of them; what
+// neither holds stays unknown: an empty cell in the file, absent from the
+// JSON, never a zero. A resumed run's result describes the whole run.
+//
 // # Privacy reported
 //
 // [Result.Epsilon] is the largest ε of any hospital's ledger at the end,

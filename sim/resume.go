@@ -60,7 +60,10 @@ func readRecord(dir string) (record, error) {
 // parties' keys are opened from the sealed key file with id (nil: the
 // researcher key the run generated in dir), each hospital restores its
 // sealed setup state and ledger, and the aggregator continues from its
-// sealed checkpoint after the last completed round. Hooks (OnRound,
+// sealed checkpoint after the last completed round. The result describes
+// the whole run: the rounds before the checkpoint are rebuilt from the
+// run's audit log and what its metrics file holds of them, and OnRound
+// receives them first. Hooks (OnRound,
 // Logger, AggregatorView, Timeout) are taken from hooks; every other
 // setting is the run's own.
 func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identity, hooks Config) (*Result, error) {
@@ -136,5 +139,9 @@ func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identit
 	if w.recipients, err = fed.AuditorRecipients(); err != nil {
 		return nil, err
 	}
-	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, cp)
+	prior, err := readHistory(dir, fed, cp)
+	if err != nil {
+		return nil, err
+	}
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, cp, prior)
 }

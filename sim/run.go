@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -51,7 +52,7 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 	if err := w.writeRecord(cfg, splitSeed); err != nil {
 		return nil, err
 	}
-	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, nil)
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, nil, nil)
 }
 
 // split holds out the test rows and partitions the rest over the hospitals.
@@ -70,9 +71,10 @@ func split(ds *data.Dataset, cfg Config, seed uint64) (train, test *data.Dataset
 	return train, test, parts, nil
 }
 
-// execute runs (or, from a checkpoint, continues) the federation.
+// execute runs (or, from a checkpoint, continues) the federation. A resumed
+// run's result starts from prior, the rounds before the checkpoint.
 func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Config, parties []party, aggKey *vault.Identity,
-	train, test *data.Dataset, resume *aggregator.Checkpoint) (*Result, error) {
+	train, test *data.Dataset, resume *aggregator.Checkpoint, prior *history) (*Result, error) {
 	start := time.Now()
 	log := cfg.Logger
 	if log == nil {
@@ -99,8 +101,22 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	for _, p := range parties {
 		res.TrainRows = append(res.TrainRows, p.data.Rows())
 	}
-	if resume != nil {
-		res.Rounds = int(resume.Round)
+	if prior != nil {
+		res.Epsilon, res.NoiseMultiplier = prior.epsilon, prior.noise
+		for _, r := range prior.rounds {
+			if r.Completed {
+				res.ResumedAfter++
+			}
+			res.History = append(res.History, r)
+			if cfg.OnRound != nil {
+				cfg.OnRound(r)
+			}
+		}
+	}
+	var rounds *roundsFile
+	if !w.temporary {
+		rounds = createRoundsFile(filepath.Join(w.dir, FileRounds), res.History)
+		defer rounds.close()
 	}
 
 	net := transport.NewNetwork(4 * (cfg.Hospitals + 4))
@@ -123,7 +139,6 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		})
 	}
 
-	var totalBytes int64
 	onRound := func(r *aggregator.Round) {
 		rep := RoundReport{Round: r.Number, Attempt: r.Attempt, Completed: r.Completed, Reason: r.Reason,
 			Contributors: r.Included, Dropped: r.Dropped, DecryptSet: r.Set, BytesUp: r.BytesUp, Seconds: r.Duration.Seconds()}
@@ -141,10 +156,11 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 			rep.Evaluated = true
 			rep.TrainLoss = eval.trainLoss(init)
 			rep.Metrics = eval.test(init)
-			totalBytes += r.BytesUp
-			res.Rounds++
 		}
 		res.History = append(res.History, rep)
+		if rounds != nil {
+			rounds.add(rep)
+		}
 		if cfg.OnRound != nil {
 			cfg.OnRound(rep)
 		}
@@ -176,8 +192,20 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 			res.Epsilon = max(res.Epsilon, eps)
 		}
 	}
+	var totalBytes int64
+	for _, r := range res.History {
+		if r.Completed {
+			totalBytes += r.BytesUp
+			res.Rounds++
+		}
+	}
 	if res.Rounds > 0 {
 		res.BytesUpPerRound = float64(totalBytes) / float64(res.Rounds)
+	}
+	if rounds != nil {
+		if err := rounds.close(); err != nil {
+			return nil, fmt.Errorf("%s: %w", FileRounds, err)
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if err := w.writeArtifacts(res, init, eval.transform, fed.Data.Schema); err != nil {

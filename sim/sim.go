@@ -173,7 +173,29 @@ type RoundReport struct {
 	model.Metrics
 	Epsilon float64 `json:"epsilon"` // largest ε claimed by any hospital so far
 	BytesUp int64   `json:"bytes_up"`
+	// Seconds is how long the round took; zero when it is not known (a
+	// round before a resume that the killed process did not record).
 	Seconds float64 `json:"seconds"`
+}
+
+// MarshalJSON omits what is not known of the round: the loss and metrics
+// of a round that was not scored, the duration of one not timed.
+func (r RoundReport) MarshalJSON() ([]byte, error) {
+	type plain RoundReport
+	// The outer fields hide the embedded report's of the same names.
+	k := struct {
+		plain
+		TrainLoss *float64 `json:"train_loss,omitempty"`
+		*model.Metrics
+		Seconds *float64 `json:"seconds,omitempty"`
+	}{plain: plain(r), Metrics: metricsOf(&r)}
+	if r.Evaluated {
+		k.TrainLoss = &r.TrainLoss
+	}
+	if r.Seconds > 0 {
+		k.Seconds = &r.Seconds
+	}
+	return json.Marshal(k)
 }
 
 // Result is the outcome of a simulation.
@@ -181,25 +203,32 @@ type Result struct {
 	model.Metrics
 	// Epsilon is the largest ε of any hospital's ledger at the end: every
 	// round's DP-SGD and the private evaluation's release.
-	Epsilon         float64       `json:"epsilon"`
-	Delta           float64       `json:"delta"`
-	Accountant      string        `json:"accountant"`
-	NoiseMultiplier float64       `json:"noise_multiplier"`
-	Rounds          int           `json:"rounds"`
-	Hospitals       int           `json:"hospitals"`
-	Threshold       int           `json:"threshold"`
-	MinContributors int           `json:"min_contributors"`
-	Encrypted       bool          `json:"encrypted"`
-	DP              bool          `json:"dp"`
-	PrivacyUnit     string        `json:"privacy_unit,omitempty"`
-	BytesUpPerRound float64       `json:"bytes_up_per_round"`
-	Seconds         float64       `json:"seconds"`
-	Ended           string        `json:"ended"`
-	Seeded          bool          `json:"seeded"`
-	Params          int           `json:"params"`
-	TrainRows       []int         `json:"train_rows"`
-	TestRows        int           `json:"test_rows"`
-	History         []RoundReport `json:"history"`
+	Epsilon         float64 `json:"epsilon"`
+	Delta           float64 `json:"delta"`
+	Accountant      string  `json:"accountant"`
+	NoiseMultiplier float64 `json:"noise_multiplier"`
+	Rounds          int     `json:"rounds"`
+	// ResumedAfter is how many rounds had completed when this process
+	// resumed the run (zero for a run not resumed); History holds them
+	// too, rebuilt from the run's log and metrics file.
+	ResumedAfter    int    `json:"resumed_after,omitempty"`
+	Hospitals       int    `json:"hospitals"`
+	Threshold       int    `json:"threshold"`
+	MinContributors int    `json:"min_contributors"`
+	Encrypted       bool   `json:"encrypted"`
+	DP              bool   `json:"dp"`
+	PrivacyUnit     string `json:"privacy_unit,omitempty"`
+	// BytesUpPerRound is the mean over the completed rounds.
+	BytesUpPerRound float64 `json:"bytes_up_per_round"`
+	// Seconds is how long this process ran (after the resume, for a
+	// resumed run).
+	Seconds   float64       `json:"seconds"`
+	Ended     string        `json:"ended"`
+	Seeded    bool          `json:"seeded"`
+	Params    int           `json:"params"`
+	TrainRows []int         `json:"train_rows"`
+	TestRows  int           `json:"test_rows"`
+	History   []RoundReport `json:"history"`
 	// PrivateEvaluation is what the federation learned of the final model
 	// from the hospitals' own validation rows (noisy totals only).
 	PrivateEvaluation *aggregator.Evaluation `json:"private_evaluation,omitempty"`

@@ -1,12 +1,10 @@
 package sim
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -159,24 +157,7 @@ func (w *workspace) writeArtifacts(res *Result, m *model.Model, tf *data.Transfo
 	if err := sealedmodel.Seal(filepath.Join(w.dir, FileModel), m, schema, tf, w.signer.SigningKey(), recipients...); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(w.dir, FileRounds))
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
-	cw.Write([]string{"round", "attempt", "completed", "contributors", "dropped", "train_loss", "accuracy", "f1", "auc", "epsilon", "bytes_up", "seconds"})
-	ff := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
-	for _, r := range res.History {
-		cw.Write([]string{strconv.FormatUint(r.Round, 10), strconv.Itoa(r.Attempt), strconv.FormatBool(r.Completed),
-			strconv.Itoa(len(r.Contributors)), strconv.Itoa(len(r.Dropped)), ff(r.TrainLoss), ff(r.Accuracy), ff(r.F1), ff(r.AUC),
-			ff(r.Epsilon), strconv.FormatInt(r.BytesUp, 10), ff(r.Seconds)})
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeRounds(filepath.Join(w.dir, FileRounds), res.History); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(res, "", "  ")

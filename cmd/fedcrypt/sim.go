@@ -267,7 +267,7 @@ func simJSON(r *sim.Result) map[string]any {
 	return map[string]any{
 		"accuracy": r.Accuracy, "precision": r.Precision, "recall": r.Recall, "f1": r.F1, "auc": r.AUC,
 		"epsilon": eps, "delta": r.Delta, "accountant": r.Accountant, "noise_multiplier": r.NoiseMultiplier,
-		"rounds": r.Rounds, "hospitals": r.Hospitals, "threshold": r.Threshold, "min_contributors": r.MinContributors,
+		"rounds": r.Rounds, "resumed_after": r.ResumedAfter, "hospitals": r.Hospitals, "threshold": r.Threshold, "min_contributors": r.MinContributors,
 		"encrypted": r.Encrypted, "dp": r.DP, "privacy_unit": r.PrivacyUnit,
 		"bytes_up_per_round": r.BytesUpPerRound, "seconds": r.Seconds, "ended": r.Ended, "seeded": r.Seeded,
 		"params": r.Params, "train_rows": r.TrainRows, "test_rows": r.TestRows, "config_hash": r.ConfigHash,
@@ -364,7 +364,12 @@ func (t *roundTable) evaluation(r *sim.Result) {
 
 func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%d rounds in %.1f s (%s); held-out test rows: %d\n", r.Rounds, r.Seconds, r.Ended, r.TestRows)
+	if r.ResumedAfter > 0 {
+		fmt.Fprintf(w, "%d rounds, %d of them before the resume, then %.1f s (%s); held-out test rows: %d\n",
+			r.Rounds, r.ResumedAfter, r.Seconds, r.Ended, r.TestRows)
+	} else {
+		fmt.Fprintf(w, "%d rounds in %.1f s (%s); held-out test rows: %d\n", r.Rounds, r.Seconds, r.Ended, r.TestRows)
+	}
 	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f\n", r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC)
 	unit := "one record (add/remove one row)"
 	if r.PrivacyUnit != "" {

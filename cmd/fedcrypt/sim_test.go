@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,7 +97,9 @@ func TestSimInvalidFlags(t *testing.T) {
 
 // TestSimResumeAfterKills kills a run mid-round twice and resumes it each
 // time: the run ends with every round trained, its audit log verifies, and
-// no hospital's ledger exceeds its cap.
+// no hospital's ledger exceeds its cap. Its results describe the whole
+// run, the rounds before each resume included, and show as missing the
+// metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
@@ -127,6 +131,21 @@ func TestSimResumeAfterKills(t *testing.T) {
 	}
 	killAfter(3, "sim", "--rounds", roundsFlag, "--seed", "9", "--out", out)
 	killAfter(4, "sim", "--resume", out)
+	// A kill can cut the metrics file anywhere: keep two rounds and half
+	// of the third.
+	csvPath := filepath.Join(out, "rounds.csv")
+	csv, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatalf("the killed runs left no metrics: %v", err)
+	}
+	lines := strings.SplitAfter(string(csv), "\n")
+	if len(lines) < 5 {
+		t.Fatalf("the killed runs left %d lines of metrics", len(lines))
+	}
+	cut := strings.Join(lines[:3], "") + lines[3][:len(lines[3])/2]
+	if err := os.WriteFile(csvPath, []byte(cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := runCLI(t, dir, "sim", "--resume", out, "--json")
 	var res map[string]any
 	decodeJSON(t, r, &res)
@@ -140,6 +159,7 @@ func TestSimResumeAfterKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkResumedResults(t, out, fed, res)
 	entries, _, err := audit.Verify(filepath.Join(out, "audit.jsonl"), fed.Hash(), fed.SigningKey)
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +196,79 @@ func TestSimResumeAfterKills(t *testing.T) {
 	run, err := audit.VerifyFile(filepath.Join(out, "audit.jsonl"), fed, audit.Options{Witnesses: ws})
 	if err != nil || len(run.Witnesses) != 3 {
 		t.Fatalf("witnesses after resumes: %v (%d hospitals)", err, len(run.Witnesses))
+	}
+}
+
+// checkResumedResults checks that the --json result, result.json and
+// rounds.csv of a run resumed after a kill describe every round: its
+// contributors, bytes and ε as the audit log records them, its metrics
+// where the cut metrics file kept them (rounds 1 and 2) or the resumed
+// process measured them, and nothing where neither did.
+func checkResumedResults(t *testing.T, out string, fed *federation.Config, res map[string]any) {
+	t.Helper()
+	run, err := audit.VerifyFile(filepath.Join(out, "audit.jsonl"), fed, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[uint64]audit.RoundFacts{} // the last entry of each round: the one kept
+	for _, r := range run.Rounds {
+		logged[r.Round] = r
+	}
+	var recomputed float64
+	for _, h := range run.Hospitals {
+		_, r := h.Epsilon()
+		recomputed = max(recomputed, r)
+	}
+	if eps := res["epsilon"].(float64); math.Abs(eps-recomputed) > 1e-9 {
+		t.Errorf("ε %v, the audit recomputes %v", eps, recomputed)
+	}
+	before := int(res["resumed_after"].(float64))
+	if before < 3 || before >= len(logged) {
+		t.Fatalf("resumed after %d rounds", before)
+	}
+	var file struct{ History []map[string]any }
+	if b, err := os.ReadFile(filepath.Join(out, "result.json")); err != nil || json.Unmarshal(b, &file) != nil {
+		t.Fatalf("result.json: %v", err)
+	}
+	csv, err := os.ReadFile(filepath.Join(out, "rounds.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(csv)), "\n")[1:]
+	history := res["history"].([]any)
+	if len(history) != len(logged) || len(file.History) != len(logged) || len(rows) != len(logged) {
+		t.Fatalf("%d rounds in the history, %d in result.json, %d in rounds.csv; the log has %d",
+			len(history), len(file.History), len(rows), len(logged))
+	}
+	var bytes float64
+	for i, x := range history {
+		h := x.(map[string]any)
+		n := uint64(i + 1)
+		l := logged[n]
+		bytes += h["bytes_up"].(float64)
+		if uint64(h["round"].(float64)) != n || h["completed"] != true || h["bytes_up"].(float64) != float64(l.BytesUp) ||
+			len(h["contributors"].([]any)) != len(l.Contributors) {
+			t.Errorf("round %d: %v; the log has %+v", n, h, l)
+		}
+		if eps := h["epsilon"].(float64); !(eps > 0 && eps <= recomputed) {
+			t.Errorf("round %d: ε %v", n, eps)
+		}
+		scored := n <= 2 || n > uint64(before)
+		_, hasAcc := h["accuracy"]
+		_, hasSecs := h["seconds"]
+		if h["evaluated"] != scored || hasAcc != scored || hasSecs != scored {
+			t.Errorf("round %d: evaluated %v, accuracy shown %v, seconds shown %v; want %v", n, h["evaluated"], hasAcc, hasSecs, scored)
+		}
+		if _, ok := file.History[i]["accuracy"]; ok != scored {
+			t.Errorf("result.json round %d: accuracy shown %v, want %v", n, ok, scored)
+		}
+		cells := strings.Split(rows[i], ",")
+		if (cells[6] != "") != scored || (cells[11] != "") != scored {
+			t.Errorf("rounds.csv round %d: %q", n, rows[i])
+		}
+	}
+	if got, want := res["bytes_up_per_round"].(float64), bytes/float64(len(history)); math.Abs(got-want) > 1e-6 {
+		t.Errorf("bytes up per round %v, want %v", got, want)
 	}
 }
 
