@@ -128,7 +128,7 @@ func toFloat(hi, lo uint64) float64 {
 	// one (sticky): the rounding position is 11 bits higher, so the one
 	// rounding of the conversion sees whether anything was dropped.
 	k := uint(64 - bits.LeadingZeros64(hi)) // bits of hi, 1 to 64
-	top := hi<<(64-k) | lo>>k // lo>>64 is 0 in Go
+	top := hi<<(64-k) | lo>>k               // lo>>64 is 0 in Go
 	if lo&(1<<k-1) != 0 {
 		top |= 1
 	}
