@@ -326,13 +326,23 @@ func (n *Noise) snapAdd(v []float64, y []int64, off int) error {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("dp: noise: coordinate %d is not finite", off+i)
 		}
-		k := math.Round(x * inv)
-		if math.Abs(k) >= maxExact/2 {
-			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", off+i)
+		k, err := snap(x, inv, off+i)
+		if err != nil {
+			return err
 		}
-		v[i] = float64(int64(k)+y[i]) * n.lambda
+		v[i] = float64(k+y[i]) * n.lambda
 	}
 	return nil
+}
+
+// snap returns round(x·inv), x the coordinate i, if k·λ stays exact once
+// noise is added.
+func snap(x, inv float64, i int) (int64, error) {
+	k := math.Round(x * inv)
+	if math.Abs(k) >= maxExact/2 {
+		return 0, fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", i)
+	}
+	return int64(k), nil
 }
 
 // fieldMask selects one table draw's field of a word.
@@ -346,11 +356,11 @@ func (n *Noise) addChunk(v []float64, off int, s *stream) error {
 	base, inner, z := sharedBase(), n.inner, n.z
 	inv := 1 / n.lambda // exact: λ is a power of two
 	for i, x := range v {
-		k := math.Round(x * inv)
-		if math.Abs(k) >= maxExact/2 {
-			return fmt.Errorf("dp: noise: coordinate %d is beyond 2²⁵ noise standard deviations: too large to snap exactly", off+i)
+		k, err := snap(x, inv, off+i)
+		if err != nil {
+			return err
 		}
-		v[i] = float64(int64(k)+drawOne(inner, base, z, s)) * n.lambda
+		v[i] = float64(k+drawOne(inner, base, z, s)) * n.lambda
 	}
 	return nil
 }
