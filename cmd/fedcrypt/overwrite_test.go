@@ -69,4 +69,19 @@ func TestOutputNeverOverwritesAnInput(t *testing.T) {
 			t.Fatalf("report over its own earlier output: exit %d: %s", r.code, r.stderr)
 		}
 	}
+	// Any other existing file, such as a hospital's ledger under the run, is
+	// refused and left as it was.
+	ledgers, err := filepath.Glob(filepath.Join(run, "hospitals", "*", "*ledger*.age"))
+	if err != nil || len(ledgers) == 0 {
+		ledgers, _ = filepath.Glob(filepath.Join(run, "hospitals", "*ledger*.age"))
+	}
+	if len(ledgers) == 0 {
+		t.Fatalf("no ledger under %s/hospitals", run)
+	}
+	before, _ := os.ReadFile(ledgers[0])
+	r := runCLI(t, dir, "report", run, "-o", ledgers[0])
+	wantOneLineError(t, r, "not a report")
+	if after, _ := os.ReadFile(ledgers[0]); r.code != 2 || !bytes.Equal(before, after) {
+		t.Errorf("report over a ledger: exit %d, ledger changed %v", r.code, !bytes.Equal(before, after))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,9 @@ written whether or not the log verifies; its verdict says which.`)
 	if err := notAnInput("-o", out, keep...); err != nil {
 		return err
 	}
+	if err := onlyAReport(out); err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	if *format == "md" {
 		stem := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
@@ -109,4 +113,25 @@ written whether or not the log verifies; its verdict says which.`)
 	}
 	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n%s\n", out, b.Len(), verdict)
 	return nil
+}
+
+// onlyAReport refuses an -o that exists and is not an earlier report: the
+// run's directory holds ledgers, key-holder state and data sets that a
+// report must never replace, whatever their names.
+func onlyAReport(out string) error {
+	f, err := os.Open(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usagef("-o %s: %v", out, err)
+	}
+	defer f.Close()
+	head := make([]byte, 64)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("<!DOCTYPE html>")) || bytes.HasPrefix(head, []byte("# Compliance report")) {
+		return nil
+	}
+	return usagef("-o %s: the file exists and is not a report; give a new file name", out)
 }
