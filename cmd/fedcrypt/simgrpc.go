@@ -47,7 +47,7 @@ var fedcryptBinary = os.Executable
 // operating system, so a --seed fixes the split and partition only.
 // Dropout is injected in each hospital (connection dropped at a random
 // stage), and the hospital reconnects over the network.
-func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) (*sim.Result, error) {
+func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) (res *sim.Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, usageError{err.Error()}
 	}
@@ -108,10 +108,16 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	if err := writeFederationDir(fedDir, fed, ca, keys, []string{"127.0.0.1"}, now, now.Add(24*time.Hour)); err != nil {
 		return nil, err
 	}
-	// The parties need their identity files while they run; afterwards
-	// the keys are kept only sealed, as an in-memory run keeps them.
+	// The parties need their identity files while they run; after a run
+	// that finished the keys are kept only sealed, as an in-memory run
+	// keeps them. A run that stopped early keeps them, since its parties
+	// resume with them (aggregator serve --resume, client join).
 	defer func() {
 		if cfg.OutDir == "" {
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "fedcrypt: the parties' identity files stay in %s/*/%s for a resume; delete them if the run is abandoned\n", fedDir, fileIdentity)
 			return
 		}
 		if err := sealPartyKeys(dir, fedDir, keys, append([]string{researcher.Recipient().String()}, cfg.Recipients...)); err != nil {
