@@ -130,6 +130,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err := checkSimSettings(cfg, ds); err != nil {
 		return err
 	}
+	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
+		return usagef("--private-eval is not run over --transport grpc: its parties do not evaluate; use the in-memory transport")
+	}
 	if cfg.Data, err = json.Marshal(&df); err != nil {
 		return err
 	}

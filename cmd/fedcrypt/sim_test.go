@@ -321,6 +321,7 @@ func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
 		{"negative private evaluation", []string{"--private-eval", "-1"}, []string{"--private-eval"}},
 		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
 		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
+		{"private evaluation over gRPC", []string{"--private-eval", "0.1", "--transport", "grpc"}, []string{"--private-eval", "grpc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, "", append([]string{"sim"}, tc.args...)...)
