@@ -99,7 +99,8 @@ type Client struct {
 	// first, kept sealed beside the ledger.
 	witnesses []audit.Witness
 	// took is the last round this hospital took part in (an upload, a
-	// decryption share, an evaluation release) in this process, 0 before.
+	// decryption share, an evaluation release), 0 before any; after a
+	// restart, the last round its ledger charged.
 	took uint64
 }
 
@@ -156,6 +157,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}
+	c.took = c.ledger.lastRound()
 	if _, err := c.restoreState(); err != nil {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/dp"
@@ -131,7 +132,7 @@ func (l *ledger) reserve(round uint64) error {
 		unit = "record"
 	}
 	eps, err := l.l.Reserve(context.Background(), l.store, dp.Entry{
-		Run:      fmt.Sprintf("federation-%.16s/round-%d", l.c.hash.String(), round),
+		Run:      l.roundPrefix() + strconv.FormatUint(round, 10),
 		Kind:     dp.EntryTraining,
 		Event:    dp.Event{SampleRate: d.SampleRate, NoiseMultiplier: l.sigma, Steps: l.c.fed.Training.LocalSteps},
 		ClipNorm: d.ClipNorm, PrivacyUnit: unit,
@@ -141,6 +142,29 @@ func (l *ledger) reserve(round uint64) error {
 	}
 	l.epsilon = eps
 	return nil
+}
+
+// roundPrefix names this federation's rounds in the ledger: the prefix
+// of "federation-HASH/round-N".
+func (l *ledger) roundPrefix() string {
+	return fmt.Sprintf("federation-%.16s/round-", l.c.hash.String())
+}
+
+// lastRound returns the last round of this federation the ledger charged
+// training for, 0 if none.
+func (l *ledger) lastRound() uint64 {
+	if l.l == nil {
+		return 0
+	}
+	var last uint64
+	for _, e := range l.l.Entries() {
+		if r, ok := strings.CutPrefix(e.Run, l.roundPrefix()); ok {
+			if n, err := strconv.ParseUint(r, 10, 64); err == nil {
+				last = max(last, n)
+			}
+		}
+	}
+	return last
 }
 
 // spentAndPlanned lists the ledger's events and, when this federation's

@@ -314,6 +314,27 @@ func TestClientRequiresTheHeadOfItsLastRound(t *testing.T) {
 			t.Fatalf("witnesses kept: %+v", w)
 		}
 	})
+	t.Run("after a restart", func(t *testing.T) {
+		// The ledger remembers the rounds a hospital trained in.
+		fed := *fed
+		fed.DP.Enabled = true
+		if err := fed.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		state := t.TempDir()
+		a := join(t, &fed, keys, ds, state)
+		a.announce(1, transport.PrevHead{})
+		// h1 leaves on a forged result, holding no head for round 1.
+		a.result(1, true, a.headBy(keys["h2"], audit.TypeRound, 1, 2, "round 1"))
+		if err := a.wait(); err == nil {
+			t.Fatal("forged result accepted")
+		}
+		b := join(t, &fed, keys, ds, state)
+		b.announce(2, transport.PrevHead{})
+		if err := b.wait(); err == nil || !strings.Contains(err.Error(), "head withheld") {
+			t.Fatalf("round 2 after a restart, without round 1's head: %v", err)
+		}
+	})
 	t.Run("forged", func(t *testing.T) {
 		a := join(t, fed, keys, ds, t.TempDir())
 		a.announce(1, transport.PrevHead{})
