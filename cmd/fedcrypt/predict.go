@@ -153,11 +153,15 @@ func readSigner(s string) (ed25519.PublicKey, error) {
 		return fed.Aggregator.PublicKey()
 	}
 	k, err := vault.ParseSigningKey(string(b))
-	if err != nil {
+	switch {
+	case err == nil:
+		return k, nil
+	case strings.HasPrefix(strings.TrimSpace(string(b)), "ed25519:"):
+		return nil, fmt.Errorf("--signer %s: %w", s, err) // a public key: safe to show
+	default:
 		// The file's text is not quoted: it may be anything, data included.
 		return nil, fmt.Errorf("--signer %s: neither a signing key (ed25519:…) nor a federation config", s)
 	}
-	return k, nil
 }
 
 type prediction struct {

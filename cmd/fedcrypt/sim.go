@@ -130,6 +130,11 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err := checkSimSettings(cfg, ds); err != nil {
 		return err
 	}
+	if cfg.OutDir != "" {
+		if entries, err := os.ReadDir(cfg.OutDir); err == nil && len(entries) > 0 {
+			return usagef("--out %s: directory is not empty (a run never overwrites another's artefacts)", cfg.OutDir)
+		}
+	}
 	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
 		return usagef("--private-eval is not run over --transport grpc: its parties do not evaluate; use the in-memory transport")
 	}

@@ -309,6 +309,10 @@ func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
 // Settings that only the federation or the first round would reject are
 // refused before the run starts: one line, exit status 2, nothing printed.
 func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
+	nonEmpty, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -322,6 +326,7 @@ func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
 		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
 		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
 		{"private evaluation over gRPC", []string{"--private-eval", "0.1", "--transport", "grpc"}, []string{"--private-eval", "grpc"}},
+		{"a directory that is not empty", []string{"--out", nonEmpty}, []string{"--out", "not empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, "", append([]string{"sim"}, tc.args...)...)
