@@ -22,7 +22,9 @@ func (a *aggregator) appendAudit(typ string, body any) bool {
 // signedHead is the aggregator's signed statement of the log's head after
 // the entry of type typ just written, reporting round: what members keep
 // as witnesses of the log. The zero value when the entry was not written,
-// since there is no head to sign for it.
+// since there is no head to sign for it. The head of a round or
+// round-abandoned entry also becomes the one every later announcement
+// repeats (a.prev).
 func (a *aggregator) signedHead(written bool, typ string, round uint64) transport.AuditHead {
 	if !written {
 		return transport.AuditHead{}

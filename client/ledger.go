@@ -156,9 +156,10 @@ func (l *ledger) lastRound() uint64 {
 	if l.l == nil {
 		return 0
 	}
+	prefix := l.roundPrefix()
 	var last uint64
 	for _, e := range l.l.Entries() {
-		if r, ok := strings.CutPrefix(e.Run, l.roundPrefix()); ok {
+		if r, ok := strings.CutPrefix(e.Run, prefix); ok {
 			if n, err := strconv.ParseUint(r, 10, 64); err == nil {
 				last = max(last, n)
 			}
