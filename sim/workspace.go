@@ -57,8 +57,8 @@ func newWorkspace(cfg Config) (*workspace, error) {
 		return w, nil
 	}
 	w.dir = cfg.OutDir
-	if entries, err := os.ReadDir(w.dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("--out %s: directory is not empty (a run never overwrites another's artefacts)", w.dir)
+	if err := CheckOutDir(w.dir); err != nil {
+		return nil, err
 	}
 	w.stateDir = filepath.Join(w.dir, DirHospitals)
 	if err := os.MkdirAll(w.stateDir, 0o700); err != nil {
@@ -165,4 +165,13 @@ func (w *workspace) writeArtifacts(res *Result, m *model.Model, tf *data.Transfo
 		return err
 	}
 	return os.WriteFile(filepath.Join(w.dir, FileResult), append(b, '\n'), 0o644)
+}
+
+// CheckOutDir refuses an output directory that already holds files: a run
+// never overwrites another's artefacts.
+func CheckOutDir(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("--out %s: directory is not empty (a run never overwrites another's artefacts)", dir)
+	}
+	return nil
 }

@@ -131,8 +131,8 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		return err
 	}
 	if cfg.OutDir != "" {
-		if entries, err := os.ReadDir(cfg.OutDir); err == nil && len(entries) > 0 {
-			return usagef("--out %s: directory is not empty (a run never overwrites another's artefacts)", cfg.OutDir)
+		if err := sim.CheckOutDir(cfg.OutDir); err != nil {
+			return usageError{err.Error()}
 		}
 	}
 	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
