@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -132,12 +133,15 @@ Encrypts a data file (IN, or - for stdin) with age to every recipient, into
 OUT.age. The output is written atomically (temporary file in the same directory,
 fsync, rename) and decrypts with "age -d" as well as with fedcrypt. Recipients:
 several X25519 (age1...) ones, several post-quantum (age1pq1...) ones, or one
-passphrase; age refuses the other mixes and so does fedcrypt.`)
+passphrase; age refuses the other mixes and so does fedcrypt. An existing OUT.age
+is refused unless --force is given: it may be the only copy of a data set
+encrypted to other recipients.`)
 	var rf recipientFlags
 	rf.register(fs, true)
 	var out string
 	fs.StringVar(&out, "out", "", "output `file` (.age)")
 	fs.StringVar(&out, "o", "", "output `file` (shorthand for --out)")
+	force := fs.Bool("force", false, "replace an existing output file")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -155,6 +159,9 @@ passphrase; age refuses the other mixes and so does fedcrypt.`)
 		keep = append(keep, input{"recipients file", f})
 	}
 	if err := notAnInput("-o", out, keep...); err != nil {
+		return err
+	}
+	if err := notExisting("data encrypt: -o", *force, out); err != nil {
 		return err
 	}
 	rs, err := rf.parse(e)
@@ -342,7 +349,9 @@ hospital, in order) and to every --auditor. Rows are dealt by the data
 package's partitioners: iid (same class mix, sizes within one), dirichlet:ALPHA
 (label skew) or quantity:ALPHA (size skew); a patient's rows (--privacy-unit)
 stay together. An encrypted input is decrypted in memory; no plaintext is
-written. The output files load with "fedcrypt train --data FILE --identity KEY".`)
+written. The output files load with "fedcrypt train --data FILE --identity KEY".
+If any hospital file the split would write exists already, nothing is written
+unless --force is given (other files in DIR are left as they are).`)
 	var df dataFlags
 	df.register(fs, "")
 	var hosp, hospFiles, auditors stringList
@@ -354,6 +363,7 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 	var out string
 	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
 	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
+	force := fs.Bool("force", false, "replace existing hospital files in the output directory")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -397,6 +407,16 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 		}
 		perHospital = append(perHospital, rs)
 	}
+	files := make([]string, len(perHospital))
+	for i := range files {
+		files[i] = filepath.Join(out, fmt.Sprintf("hospital-%d.csv.age", i+1))
+		if err := notAnInput("-o", files[i], input{"data set being split", df.Source}); err != nil {
+			return err
+		}
+	}
+	if err := notExisting("data split: -o "+out+":", *force, files...); err != nil {
+		return err
+	}
 	ds, _, err := df.load(e)
 	if err != nil {
 		return err
@@ -408,15 +428,10 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return fmt.Errorf("data split: %w", err)
 	}
-	for i := range parts {
-		if err := notAnInput("-o", filepath.Join(out, fmt.Sprintf("hospital-%d.csv.age", i+1)), input{"data set being split", df.Source}); err != nil {
-			return err
-		}
-	}
 	res := splitResult{Source: df.Source, Partition: scheme.String(), Seed: *seed}
 	for i, part := range parts {
 		rs := append(slices.Clone(perHospital[i]), extra...)
-		path := filepath.Join(out, fmt.Sprintf("hospital-%d.csv.age", i+1))
+		path := files[i]
 		f, err := vault.Create(path, rs...)
 		if err != nil {
 			return fmt.Errorf("data split: hospital %d: %w", i+1, err)
@@ -453,4 +468,22 @@ written. The output files load with "fedcrypt train --data FILE --identity KEY".
 		fmt.Fprintf(w, "  %s\t%d rows\t%s\tto %d recipient(s)\n", h.File, h.Rows, strings.Join(counts, " "), len(h.Recipients))
 	}
 	return w.Flush()
+}
+
+// notExisting refuses, unless force is set, to write over any of paths that
+// exists: an encrypted file replaced by one encrypted to other recipients
+// is lost for good. The error names the first existing file and the flag.
+// what prefixes the error ("data encrypt: -o").
+func notExisting(what string, force bool, paths ...string) error {
+	if force {
+		return nil
+	}
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			return usagef("%s %s exists: refusing to replace it; add --force to overwrite", what, p)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s %w", what, err)
+		}
+	}
+	return nil
 }

@@ -437,3 +437,90 @@ func TestAbsurdWorkFactorIdentity(t *testing.T) {
 	r := runCLI(t, dir, "data", "decrypt", "-i", "absurd.age", "--passphrase-file", pass, "rows.csv.age")
 	wantOneLineError(t, r, "absurd.age", "work factor 2^50 exceeds the limit 2^22")
 }
+
+// TestDataRefusesExistingOutputs: data encrypt and data split never replace
+// an existing .age file without --force; the refusal is one line naming the
+// file and the flag, and leaves every file as it was.
+func TestDataRefusesExistingOutputs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rows.csv", smallCSV)
+	writeFile(t, dir, "patients.csv", patientsCSV)
+	h1, h2 := keygenFor(t, dir, "h1"), keygenFor(t, dir, "h2")
+	mustRead := func(p string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	t.Run("encrypt", func(t *testing.T) {
+		enc := []string{"data", "encrypt", "-r", h1.Recipient, "-o", "rows.csv.age", "rows.csv"}
+		if r := runCLI(t, dir, enc...); r.code != 0 {
+			t.Fatalf("first encrypt: %s", r.stderr)
+		}
+		before := mustRead("rows.csv.age")
+		r := runCLI(t, dir, "data", "encrypt", "-r", h2.Recipient, "-o", "rows.csv.age", "rows.csv")
+		wantOneLineError(t, r, "rows.csv.age", "exists", "--force")
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2", r.code)
+		}
+		if !bytes.Equal(mustRead("rows.csv.age"), before) {
+			t.Fatal("a refused encrypt changed the existing file")
+		}
+		if d := runCLI(t, dir, "data", "decrypt", "-i", h1.Identity, "rows.csv.age"); d.code != 0 || d.stdout != smallCSV {
+			t.Fatalf("the first recipient no longer reads the kept file: %s", d.stderr)
+		}
+		r = runCLI(t, dir, "data", "encrypt", "-r", h2.Recipient, "-o", "rows.csv.age", "--force", "rows.csv")
+		if r.code != 0 {
+			t.Fatalf("--force: %s", r.stderr)
+		}
+		if d := runCLI(t, dir, "data", "decrypt", "-i", h2.Identity, "rows.csv.age"); d.code != 0 || d.stdout != smallCSV {
+			t.Fatalf("--force did not replace the file: %s", d.stderr)
+		}
+		// --force never allows writing over the input itself.
+		wantOneLineError(t, runCLI(t, dir, "data", "encrypt", "-r", h1.Recipient, "--force", "-o", "rows.csv", "rows.csv"),
+			"would overwrite", "input file")
+		if string(mustRead("rows.csv")) != smallCSV {
+			t.Fatal("--force let encrypt overwrite its input")
+		}
+	})
+
+	t.Run("split", func(t *testing.T) {
+		split := func(extra ...string) result {
+			args := append([]string{"data", "split", "--data", "patients.csv", "--label", "outcome", "--privacy-unit", "patient",
+				"--drop", "record", "-r", h1.Recipient, "-r", h2.Recipient, "-o", "split"}, extra...)
+			return runCLI(t, dir, args...)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "split"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		// Only the second hospital's file exists: still nothing is written.
+		second := filepath.Join("split", "hospital-2.csv.age")
+		writeFile(t, dir, second, "an earlier split's file\n")
+		r := split()
+		wantOneLineError(t, r, second, "exists", "--force")
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2", r.code)
+		}
+		if got := listFiles(t, filepath.Join(dir, "split")); len(got) != 1 {
+			t.Fatalf("a refused split wrote files: %v", got)
+		}
+		if string(mustRead(second)) != "an earlier split's file\n" {
+			t.Fatal("a refused split changed the existing file")
+		}
+		if r := split("--force"); r.code != 0 {
+			t.Fatalf("--force: %s", r.stderr)
+		}
+		first := mustRead(filepath.Join("split", "hospital-1.csv.age"))
+		if d := runCLI(t, dir, "data", "decrypt", "-i", h2.Identity, second); d.code != 0 {
+			t.Fatalf("--force did not replace %s: %s", second, d.stderr)
+		}
+		// A second split over the first one's files is refused too.
+		wantOneLineError(t, split("--seed", "2"), filepath.Join("split", "hospital-1.csv.age"), "--force")
+		if !bytes.Equal(mustRead(filepath.Join("split", "hospital-1.csv.age")), first) {
+			t.Fatal("a refused split changed hospital-1.csv.age")
+		}
+	})
+}
