@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/export"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+func init() {
+	register(&command{name: "model", summary: "trained models: model export (ONNX or JSON, for scoring outside fedcrypt)", run: runModel})
+}
+
+const modelExportUsage = "fedcrypt model export --checkpoint MODEL.age -i IDENTITY --signer KEY --format onnx|json -o OUT [flags]"
+
+func runModel(ctx context.Context, e *env, args []string) error {
+	return dispatch(ctx, e, args, "model", "export", modelExportUsage, runModelExport)
+}
+
+type modelExportResult struct {
+	Output      string   `json:"output"`
+	Format      string   `json:"format"`
+	Bytes       int      `json:"bytes"`
+	Kind        string   `json:"kind"`
+	Features    int      `json:"features"`
+	Classes     []string `json:"classes"`
+	Federation  string   `json:"federation,omitempty"`
+	ModelDigest string   `json:"model_digest"`
+}
+
+func runModelExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "model export", modelExportUsage, `
+Writes a sealed model (from sim --out, or an aggregator's run) out of
+fedcrypt, for a hospital's clinical stack to score raw rows with. The
+checkpoint is opened as predict opens it: decrypted in memory with the
+identity, and accepted only if signed by --signer (the writer's ed25519:...
+key, its signing-key.pub file, or the federation.json whose aggregator wrote
+it; the federation's name is then recorded in the export).
+
+--format onnx writes an ONNX model whose graph takes raw feature values
+(DOUBLE [N, F], NaN for a missing cell) and applies the federation's
+imputation and normalization before the network, in float64: input
+"features", output "probabilities" [N, C], one column per class in the
+order of the model's classes (a binary model has two). --format json writes
+the weights and the preprocessing as a plain JSON file; its layout and the
+formulas to score a row are documented in fedcrypt's source,
+internal/export/doc.go.
+
+THE OUTPUT IS NOT ENCRYPTED, by design: anyone who holds it can read the
+weights and the per-column means (or medians) and spreads of the training
+rows. It is written with mode 0600. An existing -o is refused unless
+--force is given. Only numeric classifiers (logistic or softmax regression,
+MLPs) are exported; any other model is refused.`)
+	var sf sealedModelFlags
+	sf.register(fs)
+	format := fs.String("format", "onnx", "output `format`: onnx or json")
+	var out string
+	fs.StringVar(&out, "out", "", "output `file` (plaintext)")
+	fs.StringVar(&out, "o", "", "shorthand for --out")
+	force := fs.Bool("force", false, "replace an existing output file")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := sf.check("model export"); err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("model export: unexpected argument %q", pos[0])
+	case out == "":
+		return usagef("model export: -o OUT is required")
+	case *format != "onnx" && *format != "json":
+		return usagef("model export: --format %q: want onnx or json", *format)
+	}
+	if err := notAnInput("-o", out, sf.inputs()...); err != nil {
+		return err
+	}
+	if err := notExisting("model export: -o", *force, out); err != nil {
+		return err
+	}
+	writer, err := readSigner(sf.signer)
+	if err != nil {
+		return err
+	}
+	id, err := sf.keys.load(e)
+	if err != nil {
+		return err
+	}
+	m, err := openForExport(sf.checkpoint, writer, id)
+	if err != nil {
+		return err
+	}
+	m.Federation = federationName(sf.signer)
+	m.Producer = version
+	var b []byte
+	if *format == "onnx" {
+		b, err = export.ONNX(m)
+	} else {
+		b, err = export.JSON(m)
+	}
+	if err != nil {
+		return fmt.Errorf("model export: %s: %w", sf.checkpoint, err)
+	}
+	if err := writeNew(out, b, *force); err != nil {
+		return fmt.Errorf("model export: %w", err)
+	}
+	res := modelExportResult{Output: out, Format: *format, Bytes: len(b), Kind: m.Network.Config().Kind,
+		Features: len(m.Schema.Features), Classes: m.Schema.Classes, Federation: m.Federation, ModelDigest: export.Digest(m.Network)}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "exported a %s model (%d features, classes %s) as %s: %s (%d bytes, not encrypted)\n",
+		res.Kind, res.Features, strings.Join(res.Classes, ", "), res.Format, out, res.Bytes)
+	return nil
+}
+
+// sealedModelFlags name a sealed model and how to open it: the file, the
+// identity it is encrypted to, and the writer whose signature it must carry
+// (the flags of predict, which declares them itself).
+type sealedModelFlags struct {
+	checkpoint, signer string
+	keys               keyFlags
+}
+
+func (f *sealedModelFlags) register(fs *flag.FlagSet) {
+	f.keys.register(fs)
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "sealed model `file` (.age)")
+	fs.StringVar(&f.signer, "signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
+}
+
+// check reports a missing flag, as a usage error of cmd.
+func (f *sealedModelFlags) check(cmd string) error {
+	switch {
+	case f.checkpoint == "":
+		return usagef("%s: --checkpoint is required", cmd)
+	case f.signer == "":
+		return usagef("%s: --signer is required: a sealed model is accepted only from its expected writer", cmd)
+	case f.keys.identity == "":
+		return usagef("%s: -i IDENTITY is required to open the sealed model", cmd)
+	}
+	return nil
+}
+
+// inputs are the files the flags name, which an output must not replace.
+func (f *sealedModelFlags) inputs() []input {
+	return []input{{"sealed model", f.checkpoint}, {"identity file", f.keys.identity}, {"signer file", f.signer}}
+}
+
+// openForExport opens a sealed model as sealedmodel.Unseal does (the
+// writer's signature, the identity, the payload's checks) and refuses a
+// payload with any field that a numeric model does not have: a model of
+// another kind (a text model's tokenizer, say) would otherwise be exported
+// without what it needs to score a row. The plaintext stays in memory.
+func openForExport(path string, writer ed25519.PublicKey, id *vault.Identity) (export.Model, error) {
+	payload, err := vault.Unseal(path, sealedmodel.Kind, writer, id)
+	if err != nil {
+		return export.Model{}, err
+	}
+	defer clear(payload)
+	net, p, err := sealedmodel.Decode(payload)
+	if err != nil {
+		return export.Model{}, fmt.Errorf("sealed model %s: %w", path, err)
+	}
+	if f, err := lostField(payload, &p); err != nil {
+		return export.Model{}, fmt.Errorf("sealed model %s: %w", path, err)
+	} else if f != "" {
+		return export.Model{}, fmt.Errorf("model export: %s: not a numeric model: it has a field %q that export does not know, so the export could not score as fedcrypt does", path, f)
+	}
+	return export.Model{Network: net, Schema: p.Schema, Transform: p.Transform}, nil
+}
+
+// lostField returns the first field of the JSON object raw, or of an object
+// within it, that is set in raw but lost when raw is decoded into v (which
+// must hold raw decoded already) and encoded again: a field v's type does
+// not know. It returns "" when nothing is lost.
+func lostField(raw []byte, v any) (string, error) {
+	var in map[string]any
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return "", err
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	var back map[string]any
+	if err := json.Unmarshal(again, &back); err != nil {
+		return "", err
+	}
+	return missingKey("", in, back), nil
+}
+
+// missingKey returns the first key (dotted path, in sorted order) of in,
+// with a value other than null, "", false, 0 or empty, that back lacks.
+func missingKey(prefix string, in, back map[string]any) string {
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := in[k]
+		switch x := v.(type) {
+		case nil:
+			continue
+		case string, bool, float64:
+			if x == "" || x == false || x == 0.0 {
+				continue
+			}
+		case []any:
+			if len(x) == 0 {
+				continue
+			}
+		}
+		bv, ok := back[k]
+		if !ok {
+			return prefix + k
+		}
+		if im, ok := v.(map[string]any); ok {
+			bm, _ := bv.(map[string]any)
+			if f := missingKey(prefix+k+".", im, bm); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// federationName returns the federation's name when signer is a federation
+// config (readSigner has read it already), else "".
+func federationName(signer string) string {
+	b, err := os.ReadFile(signer)
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(b)), "{") {
+		return ""
+	}
+	fed, err := federation.Parse(strings.NewReader(string(b)), signer)
+	if err != nil {
+		return ""
+	}
+	return fed.Name
+}
+
+// writeNew writes b to path through a temporary file in the same directory
+// (fsync, then a hard link that fails if path exists, or with force a
+// rename over it), so that path is either absent, as it was, or complete.
+func writeNew(path string, b []byte, force bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if force {
+		return os.Rename(tmp.Name(), path)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("-o %s exists: refusing to replace it; add --force to overwrite", path)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/internal/export"
+	"github.com/fedcrypt/fedcrypt/internal/export/orttest"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
+	"github.com/fedcrypt/fedcrypt/vault"
+	"gonum.org/v1/gonum/mat"
+)
+
+// missingMarkers are the ways a CSV says a cell is missing, cycled through
+// by wdbcWithMissing.
+var missingMarkers = []string{"", "NA", "?", "nan"}
+
+// wdbcWithMissing returns the embedded wdbc CSV, raw, with about one
+// feature cell in six made missing (every cell of the first row), and the
+// same rows as a matrix in the order of features, NaN where missing.
+func wdbcWithMissing(t *testing.T, features []string) (string, *mat.Dense) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	header := strings.Split(lines[0], ",")
+	col := map[string]int{}
+	for j, h := range header {
+		col[h] = j
+	}
+	x := mat.NewDense(len(lines)-1, len(features), nil)
+	var out strings.Builder
+	out.WriteString(lines[0] + "\n")
+	for i, line := range lines[1:] {
+		cells := strings.Split(line, ",")
+		for k, f := range features {
+			j, ok := col[f]
+			if !ok {
+				t.Fatalf("wdbc.csv has no column %q", f)
+			}
+			if i == 0 || (i*13+k*5)%6 == 0 {
+				cells[j] = missingMarkers[(i+k)%len(missingMarkers)]
+				x.Set(i, k, math.NaN())
+				continue
+			}
+			v, err := strconv.ParseFloat(cells[j], 64)
+			if err != nil {
+				t.Fatalf("wdbc.csv line %d, %s: %v", i+2, f, err)
+			}
+			x.Set(i, k, v)
+		}
+		out.WriteString(strings.Join(cells, ",") + "\n")
+	}
+	return out.String(), x
+}
+
+// TestModelExportScoresAsPredict: a simulation's sealed model, exported as
+// ONNX and run in onnxruntime-web, and exported as JSON and read back,
+// gives `fedcrypt predict`'s probabilities on raw wdbc rows with missing
+// cells, within 1e-6; for logistic regression and an MLP. The export names
+// the model by the digest the audit log records for the run's last round.
+func TestModelExportScoresAsPredict(t *testing.T) {
+	const tol = 1e-6
+	for _, spec := range []string{"logreg", "mlp:16"} {
+		t.Run(spec, func(t *testing.T) {
+			run := simOut(t, "--model", spec)
+			dir := filepath.Dir(run)
+			key, fed := filepath.Join(run, "researcher.key"), filepath.Join(run, "federation.json")
+			exportTo := func(format, out string) modelExportResult {
+				t.Helper()
+				r := runCLI(t, dir, "model", "export", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
+					"--signer", fed, "--format", format, "-o", out, "--json")
+				var res modelExportResult
+				decodeJSON(t, r, &res)
+				return res
+			}
+			res := exportTo("json", "model.json")
+			b, err := os.ReadFile(filepath.Join(dir, "model.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := export.DecodeJSON(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if file.Federation != "simulation" || file.ModelDigest != res.ModelDigest || res.Federation != "simulation" {
+				t.Errorf("federation %q, digest %q (result %+v)", file.Federation, file.ModelDigest, res)
+			}
+			audit, err := os.ReadFile(filepath.Join(run, "audit.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := bytes.LastIndex(audit, []byte(`"model_digest"`)); last < 0 || !bytes.Contains(audit[last:], []byte(res.ModelDigest)) {
+				t.Errorf("model digest %s is not the last round's in the audit log", res.ModelDigest)
+			}
+
+			csvText, x := wdbcWithMissing(t, file.Features)
+			writeFile(t, dir, "rows.csv", csvText)
+			pred := decodePredict(t, runCLI(t, dir, "predict", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
+				"--signer", fed, "--data", "rows.csv", "--json"))
+			rows, _ := x.Dims()
+			if len(pred.Predictions) != rows {
+				t.Fatalf("predict scored %d rows of %d", len(pred.Predictions), rows)
+			}
+			// compare checks probabilities (rows × classes) against predict's
+			// class and probability of that class, row by row.
+			compare := func(name string, p *mat.Dense) float64 {
+				t.Helper()
+				worst := 0.0
+				for i, pr := range pred.Predictions {
+					c := slices.Index(file.Classes, pr.Class)
+					row := p.RawRowView(i)
+					d := math.Abs(row[c] - pr.Probability)
+					if !(d <= tol) || slices.Index(row, slices.Max(row)) != c {
+						t.Fatalf("%s, row %d: p = %v, predict says %s with %v", name, i+1, row, pr.Class, pr.Probability)
+					}
+					worst = max(worst, d)
+				}
+				return worst
+			}
+			pj, err := file.Predict(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("json export: max |Δp| vs predict = %.3g over %d rows", compare("json", pj), rows)
+
+			t.Run("onnx", func(t *testing.T) {
+				ort := orttest.New(t)
+				exportTo("onnx", "model.onnx")
+				version, po := ort.Score(t, filepath.Join(dir, "model.onnx"), x)
+				t.Logf("onnxruntime-web %s: max |Δp| vs predict = %.3g over %d rows", version, compare("onnx", po), rows)
+			})
+		})
+	}
+}
+
+// TestModelExportRefusals: export refuses what it must, in one line naming
+// what and where, and leaves an existing output as it was.
+func TestModelExportRefusals(t *testing.T) {
+	f := newPredictFixture(t)
+	dir := f.dir
+	signer := filepath.Join(dir, "hospital", signingKeyFileName)
+	base := []string{"model", "export", "--checkpoint", f.sealed, "-i", f.key.Identity, "--signer", signer}
+	if r := runCLI(t, dir, append(base, "-o", "model.onnx")...); r.code != 0 || !strings.Contains(r.stdout, "not encrypted") {
+		t.Fatalf("export: exit %d: %s%s", r.code, r.stderr, r.stdout)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A sealed model with a field a numeric model does not have.
+	id, err := vault.ReadIdentityFile(f.key.Identity, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.tm.m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(sealedmodel.Payload{Format: sealedmodel.Format, Schema: f.tm.sc, Transform: f.tm.tf, Weights: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := append([]byte(`{"text":{"hashing":1024},`), payload[1:]...)
+	if err := vault.Seal(filepath.Join(dir, "text.age"), sealedmodel.Kind, text, id.SigningKey(), id.Recipient()); err != nil {
+		t.Fatal(err)
+	}
+	other := keygenFor(t, dir, "other")
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+		code int
+	}{
+		{"existing output", append(base, "-o", "model.onnx"), []string{"-o model.onnx", "exists", "--force"}, 2},
+		{"existing output, json", append(base, "--format", "json", "-o", "model.onnx"), []string{"model.onnx", "--force"}, 2},
+		{"over the sealed model", append(base, "--force", "-o", f.sealed), []string{"would overwrite", "sealed model"}, 2},
+		{"format", append(base, "--format", "pmml", "-o", "m.pmml"), []string{"--format", "pmml"}, 2},
+		{"no signer", []string{"model", "export", "--checkpoint", f.sealed, "-i", f.key.Identity, "-o", "m.onnx"}, []string{"--signer"}, 2},
+		{"no identity", []string{"model", "export", "--checkpoint", f.sealed, "--signer", signer, "-o", "m.onnx"}, []string{"-i IDENTITY"}, 2},
+		{"no output", base, []string{"-o OUT"}, 2},
+		{"wrong signer", []string{"model", "export", "--checkpoint", f.sealed, "-i", f.key.Identity,
+			"--signer", filepath.Join(dir, "other", signingKeyFileName), "-o", "m.onnx"}, []string{"model.age", "written by"}, 1},
+		{"wrong identity", []string{"model", "export", "--checkpoint", f.sealed, "-i", other.Identity,
+			"--signer", signer, "-o", "m.onnx"}, []string{"model.age"}, 1},
+		{"not numeric", []string{"model", "export", "--checkpoint", "text.age", "-i", f.key.Identity,
+			"--signer", signer, "-o", "m.onnx"}, []string{"text.age", "not a numeric model", `"text"`}, 1},
+		{"unknown subcommand", []string{"model", "import"}, []string{"model", "import"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, dir, tc.args...)
+			wantOneLineError(t, r, tc.frag...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d", r.code, tc.code)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "m.onnx")); err == nil {
+				t.Fatal("a refused export wrote m.onnx")
+			}
+			after, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+			if err != nil || !bytes.Equal(before, after) {
+				t.Fatalf("model.onnx was changed (%v)", err)
+			}
+		})
+	}
+	if r := runCLI(t, dir, append(base, "--format", "json", "--force", "-o", "model.onnx")...); r.code != 0 {
+		t.Fatalf("--force: exit %d: %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "model.onnx")); !bytes.HasPrefix(b, []byte("{")) {
+		t.Fatal("--force did not replace the file")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*tmp-*")); len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
