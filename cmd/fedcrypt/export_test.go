@@ -223,3 +223,51 @@ func TestModelExportRefusals(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
+
+// FuzzLostField: lostField never panics on any JSON, finds nothing lost in
+// a payload that sealedmodel encoded itself, and finds any field added to it.
+func FuzzLostField(f *testing.F) {
+	seeds := []string{
+		`{"format":"fedcrypt-model/v1","schema":{"features":["a"],"label":"y","classes":["0","1"]},` +
+			`"transform":{"impute":"mean","normalize":"none","fill":[0],"shift":[0],"scale":[1]},"weights":"RkNNVw=="}`,
+		`{"format":"fedcrypt-model/v1","schema":{"features":["a"],"label":"y","classes":["0","1"],"tokenizer":"words"}}`,
+		`{"text":{"hashing":1024}}`,
+		`{"schema":null,"weights":""}`,
+		`[]`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s), "extra")
+	}
+	if len(seeds) == 0 {
+		f.Fatal("empty seed corpus")
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, extra string) {
+		var p sealedmodel.Payload
+		if json.Unmarshal(raw, &p) != nil {
+			return
+		}
+		lost, err := lostField(raw, &p)
+		if err != nil {
+			return
+		}
+		own, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, err := lostField(own, &p); err != nil || l != "" {
+			t.Fatalf("sealedmodel's own encoding loses %q (%v)", l, err)
+		}
+		if lost != "" || extra == "" || slices.Contains([]string{"format", "schema", "transform", "weights"}, extra) {
+			return
+		}
+		key, _ := json.Marshal(extra)
+		with := append(append(append([]byte("{"), key...), `:1,`...), own[1:]...)
+		var p2 sealedmodel.Payload
+		if err := json.Unmarshal(with, &p2); err != nil {
+			return // a key such as "Format" that encoding/json matches case-insensitively
+		}
+		if l, err := lostField(with, &p2); err != nil || l == "" {
+			t.Fatalf("field %q added to a payload is not found (%q, %v)", extra, l, err)
+		}
+	})
+}
