@@ -254,7 +254,8 @@ func federationName(signer string) string {
 
 // writeNew writes b to path through a temporary file in the same directory
 // (fsync, then a hard link that fails if path exists, or with force a
-// rename over it), so that path is either absent, as it was, or complete.
+// rename over it), so that path is either absent, as it was, or complete,
+// and a file that appeared since the command checked is not replaced.
 func writeNew(path string, b []byte, force bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -275,10 +276,16 @@ func writeNew(path string, b []byte, force bool) error {
 	if force {
 		return os.Rename(tmp.Name(), path)
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("-o %s exists: refusing to replace it; add --force to overwrite", path)
-	} else if err != nil {
+	err = os.Link(tmp.Name(), path)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrExist):
+		return notExisting("-o", false, path)
+	}
+	// A file system without hard links: check, then rename.
+	if err := notExisting("-o", false, path); err != nil {
 		return err
 	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }

@@ -271,3 +271,34 @@ func FuzzLostField(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteNewNeverReplaces: the last step of an export refuses a file that
+// appeared after the command's own check, unless forced, and leaves no
+// temporary file either way.
+func TestWriteNewNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "model.onnx", "theirs")
+	err := writeNew(path, []byte("ours"), false)
+	if err == nil || !strings.Contains(err.Error(), "exists") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("error %v, want one naming the existing file and --force", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "theirs" {
+		t.Fatalf("the existing file holds %q", b)
+	}
+	if err := writeNew(path, []byte("ours"), true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "ours" {
+		t.Fatalf("forced: the file holds %q", b)
+	}
+	fresh := filepath.Join(dir, "new.json")
+	if err := writeNew(fresh, []byte("{}"), false); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("new file: %v, mode %v", err, st.Mode())
+	}
+	if got := listFiles(t, dir); len(got) != 2 {
+		t.Fatalf("files left: %v", got)
+	}
+}
