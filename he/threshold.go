@@ -58,6 +58,9 @@ func (h *KeyHolder) ShamirShares(holders []int, threshold int, rand io.Reader) (
 	if !slices.Contains(set, h.index) {
 		return nil, fmt.Errorf("he: key holder %d: deal Shamir shares: own index not among the key holders", h.index)
 	}
+	if len(set) > p.policy.KeyHolders {
+		return nil, fmt.Errorf("he: key holder %d: deal Shamir shares: %d key holders, the key policy allows %d", h.index, len(set), p.policy.KeyHolders)
+	}
 	if threshold < 2 || threshold > len(set) {
 		return nil, fmt.Errorf("he: key holder %d: threshold %d outside [2, %d]", h.index, threshold, len(set))
 	}

@@ -29,6 +29,7 @@ func newObjects(t testing.TB) *objects {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p = testPolicy(t, p, 3, 8)
 	rand := seeded(20)
 	o := &objects{p: p}
 	o.holders, o.pk = federation(t, p, 3, 2, rand)
@@ -187,7 +188,7 @@ func TestDecodersRejectMalformed(t *testing.T) {
 		{"truncated by one byte", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"one byte appended", func(b []byte) []byte { return append(b, 0) }},
 		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }},
-		{"version 2", func(b []byte) []byte { b[4] = 2; return b }},
+		{"version 9", func(b []byte) []byte { b[4] = 9; return b }},
 		{"other kind", func(b []byte) []byte { b[5] = b[5]%6 + 1; return b }}, // kinds are 1 to 6
 		{"unknown kind", func(b []byte) []byte { b[5] = 99; return b }},
 		{"other preset", func(b []byte) []byte { b[6] = byte(PresetPrecise); return b }},
@@ -361,14 +362,10 @@ func TestParamsValidation(t *testing.T) {
 	}{
 		{"log Q above the 128-bit bound", "128-bit bound", func(l *ParamsLiteral) { l.LogQ = []int{55, 55} }},
 		{"LogN 11 with 108 bits", "128-bit bound", func(l *ParamsLiteral) { l.LogN = 11 }},
-		{"prime too small for the flooding", "σ_flood", func(l *ParamsLiteral) {
-			l.LogQ, l.LogScale, l.MaxAbs = []int{50, 50}, 40, 0.1
-		}},
 		{"value too large to encode", "MaxAbs·2^50", func(l *ParamsLiteral) { l.LogQ = []int{40, 40}; l.LogScale = 60 }},
 		{"no room for the message", "no room", func(l *ParamsLiteral) { l.MaxAbs = 64 }},
-		{"too noisy to decode", "bits of precision", func(l *ParamsLiteral) { l.LogScale = 45 }},
 		{"one key holder", "MaxKeyHolders", func(l *ParamsLiteral) { l.MaxKeyHolders = 1 }},
-		{"no decryptions", "DecryptionCap", func(l *ParamsLiteral) { l.DecryptionCap = 0 }},
+
 		{"NaN MaxAbs", "MaxAbs", func(l *ParamsLiteral) { l.MaxAbs = nan() }},
 		{"reserved ID", "reserved", func(l *ParamsLiteral) { l.ID = 0 }},
 	} {
