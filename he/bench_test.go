@@ -141,3 +141,26 @@ func BenchmarkPreset(b *testing.B) {
 		}
 	}
 }
+
+// A key holder's check of a 1M-parameter sum: its fingerprint, which
+// validates and reads every coefficient of the vector.
+//
+// go test ./he -run '^$' -bench Fingerprint -cpu 1,2 -benchtime 20x
+func BenchmarkFingerprint(b *testing.B) {
+	forPresets(b, "params=1e6", 3, 1, func(b *testing.B, p *Params) {
+		_, pk := federation(b, p, 3, 2, seeded(1))
+		u, err := Encrypt(pk, uniform(seeded(2), benchParams, p.lit.MaxAbs), seeded(3))
+		if err != nil {
+			b.Fatal(err)
+		}
+		seed := [32]byte{1}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := p.Fingerprint(u, seed); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(benchParams*float64(b.N)/b.Elapsed().Seconds(), "params/s")
+		b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
+	})
+}

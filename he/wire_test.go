@@ -21,6 +21,7 @@ type objects struct {
 	decShare          []byte // key holder 2's, for the set {0, 2}
 	decShare0         []byte // key holder 0's, for the same set
 	state, stateDealt []byte
+	fingerprint       []byte // of update, seed {5}
 }
 
 func newObjects(t testing.TB) *objects {
@@ -69,6 +70,13 @@ func newObjects(t testing.TB) *objects {
 		t.Fatal(err)
 	}
 	if o.state, err = o.holders[2].MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Fingerprint(o.update, [32]byte{5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.fingerprint, err = f.MarshalBinary(); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -145,6 +153,13 @@ func (o *objects) decoders() map[string]func([]byte) ([]byte, error) {
 			}
 			return h.MarshalBinary()
 		},
+		"fingerprint": func(b []byte) ([]byte, error) {
+			f, err := p.UnmarshalFingerprint(b)
+			if err != nil {
+				return nil, err
+			}
+			return f.MarshalBinary()
+		},
 	}
 }
 
@@ -156,6 +171,7 @@ func (o *objects) valid() map[string][]byte {
 		"encrypted vector": o.update,
 		"decryption share": o.decShare,
 		"key-holder state": o.state,
+		"fingerprint":      o.fingerprint,
 	}
 }
 
@@ -189,7 +205,7 @@ func TestDecodersRejectMalformed(t *testing.T) {
 		{"one byte appended", func(b []byte) []byte { return append(b, 0) }},
 		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }},
 		{"version 9", func(b []byte) []byte { b[4] = 9; return b }},
-		{"other kind", func(b []byte) []byte { b[5] = b[5]%6 + 1; return b }}, // kinds are 1 to 6
+		{"other kind", func(b []byte) []byte { b[5] = b[5]%7 + 1; return b }}, // kinds are 1 to 7
 		{"unknown kind", func(b []byte) []byte { b[5] = 99; return b }},
 		{"other preset", func(b []byte) []byte { b[6] = byte(PresetPrecise); return b }},
 		{"flags flipped", func(b []byte) []byte { b[7] ^= flagMontgomery; return b }},
@@ -215,6 +231,12 @@ func TestDecodersRejectMalformed(t *testing.T) {
 				b := m.f(bytes.Clone(valid))
 				if m.name == "length field huge" && name == "public key" {
 					t.Skip("bytes 12-15 of a public key are its free reference string")
+				}
+				if m.name == "length field huge" && name == "fingerprint" {
+					t.Skip("bytes 12-15 of a fingerprint are the low half of a residue, any value of which is valid")
+				}
+				if m.name == "NTT flag cleared" && name == "fingerprint" {
+					t.Skip("a fingerprint has no flags to clear")
 				}
 				_, err := dec[name](b)
 				if err == nil {
