@@ -196,7 +196,12 @@
 // addends of |value| ≤ 4.
 //
 // The insecure test presets (ring degree 2^10) exist only to keep -short
-// tests fast.
+// tests fast. [Preset], [NewParams] and [ParamsLiteral.Validate] refuse them
+// (and any literal with InsecureTestOnly) unless the program is a test
+// binary (testing.Testing), so no configuration can select them in
+// production: "he: CKKS preset insecure-test-compact is for tests only; use
+// compact or precise". TestInsecurePresetsRefusedOutsideTests builds and runs
+// an ordinary program (he/testdata/insecure) to check it.
 //
 // # Measured costs
 //

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"sync"
+	"testing"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -140,13 +141,24 @@ func (p *Params) encoder() *hefloat.Encoder {
 }
 
 // NewParams validates lit and returns the parameter set it describes,
-// without a key policy.
+// without a key policy. A literal with InsecureTestOnly set is refused
+// outside test binaries.
 func NewParams(lit ParamsLiteral) (*Params, error) {
 	return newParams(lit)
 }
 
+// errInsecurePreset refuses the insecure test presets outside test binaries
+// (testing.Testing), so that no configuration can select them in
+// production.
+func errInsecurePreset(id PresetID) error {
+	return fmt.Errorf("he: CKKS preset %v is for tests only; use compact or precise", id)
+}
+
 func newParams(lit ParamsLiteral) (*Params, error) {
 	lit.LogQ = append([]int(nil), lit.LogQ...)
+	if lit.InsecureTestOnly && !testing.Testing() {
+		return nil, errInsecurePreset(lit.ID)
+	}
 	switch {
 	case lit.ID == 0:
 		return nil, errors.New("he: params: preset ID 0 is reserved")
@@ -226,13 +238,16 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 // Params is immutable.
 //
 // The preset carries no key policy: encryption and summing work with it, but
-// key holders and decryption need [Params.WithPolicy].
+// key holders and decryption need [Params.WithPolicy]. The insecure test
+// presets are refused outside test binaries.
 func Preset(id PresetID) (*Params, error) {
 	lit, ok := presets[id]
 	if !ok {
 		return nil, fmt.Errorf("he: unknown preset %v", id)
 	}
-
+	if lit.InsecureTestOnly && !testing.Testing() {
+		return nil, errInsecurePreset(id)
+	}
 	presetMu.Lock()
 	defer presetMu.Unlock()
 	if p, ok := presetMemo[id]; ok {
