@@ -102,11 +102,25 @@ const (
 	pkHeaderLen      = commonLen + 4 + 32
 )
 
+// ShareError reports which input of [CombinePublicKey] or
+// [KeyHolder.CombineShamirShares] is at fault: Index is its position in the
+// slice passed. Err wraps [ErrMalformed] for bytes that do not decode, and
+// says which key holder appears twice for a duplicate.
+type ShareError struct {
+	Index int
+	Err   error
+}
+
+func (e *ShareError) Error() string { return fmt.Sprintf("share %d: %v", e.Index, e.Err) }
+
+func (e *ShareError) Unwrap() error { return e.Err }
+
 // CombinePublicKey sums the public-key shares of all key holders into the
 // collective public key. Every member recomputes it from the same shares and
 // obtains the same key. The shares may come in any order; each key holder
-// must appear exactly once. With a key policy, at most its KeyHolders
-// shares are accepted.
+// must appear exactly once. A malformed or duplicate share is reported as a
+// [*ShareError] naming its position in shares. With a key policy, at most
+// its KeyHolders shares are accepted.
 func CombinePublicKey(p *Params, crs [32]byte, shares [][]byte) (*PublicKey, error) {
 	most := p.lit.MaxKeyHolders
 	if p.floodUnit != 0 {
@@ -121,10 +135,10 @@ func CombinePublicKey(p *Params, crs [32]byte, shares [][]byte) (*PublicKey, err
 	for i, sh := range shares {
 		idx, err := p.parsePublicKeyShare(sh, digest, tmp)
 		if err != nil {
-			return nil, fmt.Errorf("he: combine public key: share %d: %w", i, err)
+			return nil, fmt.Errorf("he: combine public key: %w", &ShareError{Index: i, Err: err})
 		}
 		if slices.Contains(pk.holders, idx) {
-			return nil, fmt.Errorf("he: combine public key: share %d: key holder %d appears twice", i, idx)
+			return nil, fmt.Errorf("he: combine public key: %w", &ShareError{Index: i, Err: fmt.Errorf("key holder %d appears twice", idx)})
 		}
 		pk.holders = append(pk.holders, idx)
 		p.ringQ.Add(pk.b, tmp, pk.b)

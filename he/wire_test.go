@@ -454,3 +454,91 @@ func TestSumUnchangedByBadUpdate(t *testing.T) {
 		t.Errorf("empty sum after a bad vector: err = %v, %d addends, length %d", err, empty.Addends(), empty.Len())
 	}
 }
+
+// TestCombineNamesTheBadShare: a malformed or duplicate public-key or Shamir
+// share is reported as a *ShareError with its position in the slice passed.
+func TestCombineNamesTheBadShare(t *testing.T) {
+	p := testPreset(t, true)
+	rand := seeded(33)
+	crs := [32]byte{4}
+	hs := make([]*KeyHolder, 4)
+	var pkShares [][]byte
+	for i := range hs {
+		h, err := NewKeyHolder(p, crs, i, rand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = h
+		pkShares = append(pkShares, h.PublicKeyShare())
+	}
+	check := func(t *testing.T, err error, index int, malformedBytes bool) {
+		t.Helper()
+		var se *ShareError
+		if !errors.As(err, &se) {
+			t.Fatalf("err = %v, want a *ShareError", err)
+		}
+		if se.Index != index {
+			t.Errorf("ShareError.Index = %d, want %d (%v)", se.Index, index, err)
+		}
+		if errors.Is(err, ErrMalformed) != malformedBytes {
+			t.Errorf("errors.Is(err, ErrMalformed) = %t, want %t", !malformedBytes, malformedBytes)
+		}
+	}
+	t.Run("public key/malformed", func(t *testing.T) {
+		bad := append([][]byte(nil), pkShares...)
+		bad[2] = lastCoeffAllOnes(p, bad[2])
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 2, true)
+	})
+	t.Run("public key/other reference string", func(t *testing.T) {
+		other, _ := NewKeyHolder(p, [32]byte{5}, 3, rand)
+		bad := append(append([][]byte(nil), pkShares[:3]...), other.PublicKeyShare())
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 3, true)
+	})
+	t.Run("public key/duplicate", func(t *testing.T) {
+		bad := [][]byte{pkShares[0], pkShares[1], pkShares[1], pkShares[3]}
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 2, false)
+	})
+	ids := []int{0, 1, 2, 3}
+	inbox := make([][][]byte, len(hs))
+	for _, h := range hs {
+		out, err := h.ShamirShares(ids, 3, rand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, b := range out {
+			inbox[j] = append(inbox[j], b)
+		}
+	}
+	t.Run("Shamir/malformed", func(t *testing.T) {
+		bad := append([][]byte(nil), inbox[0]...)
+		bad[1] = lastCoeffAllOnes(p, bad[1])
+		check(t, hs[0].CombineShamirShares(bad), 1, true)
+	})
+	t.Run("Shamir/addressed to another", func(t *testing.T) {
+		bad := append([][]byte(nil), inbox[0]...)
+		bad[2] = inbox[1][2]
+		check(t, hs[0].CombineShamirShares(bad), 2, true)
+	})
+	t.Run("Shamir/duplicate", func(t *testing.T) {
+		bad := [][]byte{inbox[0][0], inbox[0][1], inbox[0][0]}
+		check(t, hs[0].CombineShamirShares(bad), 2, false)
+	})
+	// The state is unchanged by the failures: the genuine shares combine.
+	if err := hs[0].CombineShamirShares(inbox[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastCoeffAllOnes returns b with the last coefficient of its last
+// polynomial set to all ones: not below its prime.
+func lastCoeffAllOnes(p *Params, b []byte) []byte {
+	b = bytes.Clone(b)
+	for k := range p.bits[len(p.bits)-1] {
+		bit := 8*len(b) - 1 - k
+		b[bit/8] |= 1 << (bit % 8)
+	}
+	return b
+}
