@@ -103,7 +103,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			ordered = append(ordered, shares[id])
 		}
 		values, err := sum.Decrypt(ordered)
-		if errors.Is(err, he.ErrDecryptionCap) {
+		if errors.Is(err, he.ErrDecryptionBudget) {
 			return nil, err
 		}
 		if err != nil {

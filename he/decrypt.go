@@ -34,11 +34,18 @@ type decShareHeader struct {
 // for each ciphertext, where s'ᵢ is the key holder's additive share of the
 // collective secret for set (Lagrange interpolation of its threshold share).
 //
-// The key holder counts the shares it gives per ciphertext (by a digest of
-// c1) and returns an error wrapping [ErrDecryptionCap] once a ciphertext has
-// reached the preset's DecryptionCap. The count is part of the key holder's
-// state: persist it ([KeyHolder.MarshalBinary]) before releasing the share.
-// rand must be crypto/rand.Reader in production.
+// σ_flood is sized for the vector's addends under the key policy (see the
+// package documentation): the caller must have checked that the addends in
+// the vector's header are the uploads it names, and that its c1 parts are
+// their sum ([Params.Fingerprint]). A vector of more addends than the
+// policy's Contributors is refused.
+//
+// The key holder counts every ciphertext it gives a share of, over the key's
+// life, and returns an error wrapping [ErrDecryptionBudget] when the vector's
+// ciphertexts would take the count beyond the policy's L; the count is not
+// changed then. The count is part of the key holder's state: persist it
+// ([KeyHolder.MarshalBinary]) before releasing the share. rand must be
+// crypto/rand.Reader in production.
 func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([]byte, error) {
 	p := h.p
 	if h.stage != stageReady {
@@ -63,6 +70,13 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 	if err != nil {
 		return nil, fmt.Errorf("he: key holder %d: decryption share: %w", h.index, err)
 	}
+	if uh.addends > p.policy.Contributors {
+		return nil, fmt.Errorf("he: key holder %d: decryption share: a sum of %d addends, the key policy allows %d", h.index, uh.addends, p.policy.Contributors)
+	}
+	if left := p.policy.Decryptions - h.decryptions; uint64(uh.count) > left {
+		return nil, fmt.Errorf("he: key holder %d: decryption share of %d ciphertexts: %d of the key's %d decryptions left: %w",
+			h.index, uh.count, left, p.policy.Decryptions, ErrDecryptionBudget)
+	}
 	pl := p.polyLen()
 	c1 := make([]ring.Poly, uh.count)
 	err = parallel(2*uh.count, func() any { return nil }, func(_ any, i int) error {
@@ -83,19 +97,13 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 		return nil, fmt.Errorf("he: key holder %d: decryption share: %w", h.index, err)
 	}
 	digests := p.c1Digests(update, uh.count)
-	for i, d := range digests {
-		if int(h.decrypted[d]) >= p.lit.DecryptionCap {
-			return nil, fmt.Errorf("he: key holder %d: ciphertext %d already decrypted %d times: %w", h.index, i, h.decrypted[d], ErrDecryptionCap)
-		}
-	}
 	keys := make([]byte, 32*uh.count)
 	if _, err := io.ReadFull(rand, keys); err != nil {
 		return nil, fmt.Errorf("he: key holder %d: decryption share: read randomness: %w", h.index, err)
 	}
 	defer clear(keys)
-	for _, d := range digests {
-		h.decrypted[d]++
-	}
+	h.decryptions += uint64(uh.count)
+	sigma := p.floodSigma(uh.addends)
 
 	sk := h.additiveShare(sorted)
 	defer sk.Value.Q.Zero()
@@ -120,7 +128,7 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 		prng := keyedPRNG(keys[32*i : 32*i+32])
 		r := p.ringQ
 		r.MulCoeffsMontgomery(c1[i], sk.Value.Q, c1[i])
-		p.gaussian(prng, p.floodSigma).Read(e)
+		p.gaussian(prng, sigma).Read(e)
 		r.NTT(e, e)
 		r.Add(c1[i], e, c1[i])
 		e.Zero()
@@ -190,17 +198,18 @@ func (p *Params) parseDecShareHeader(b []byte) (decShareHeader, error) {
 // member of the decryption set all shares name — with the sum and decodes the
 // result publicly: each value is rounded to a multiple of 2^-prec (Lattigo's
 // DecodePublic), with prec the bits of Δ above the 2^-30 tail of the
-// decryption error for this sum's addends and T, at most 40. It returns the
-// sum of the encrypted vectors.
+// decryption error for this sum's addends and T under the key policy, at
+// most 40. It returns the sum of the encrypted vectors. The sum's Params
+// must carry the key policy the shares were made under.
 //
-// The sum counts its decryptions and returns an error wrapping
-// [ErrDecryptionCap] beyond the preset's DecryptionCap.
+// The key holders count decryptions ([ErrDecryptionBudget]); the sum does
+// not.
 func (s *Sum) Decrypt(shares [][]byte) ([]float64, error) {
 	if s.h.addends == 0 {
 		return nil, fmt.Errorf("he: decrypt: empty sum")
 	}
-	if s.decryptions >= s.p.lit.DecryptionCap {
-		return nil, fmt.Errorf("he: decrypt: sum already decrypted %d times: %w", s.decryptions, ErrDecryptionCap)
+	if s.p.floodUnit == 0 {
+		return nil, fmt.Errorf("he: decrypt: %w", errNoPolicy)
 	}
 	if len(shares) < 2 {
 		return nil, fmt.Errorf("he: decrypt: %d decryption shares, want T ≥ 2", len(shares))
@@ -212,12 +221,7 @@ func (s *Sum) Decrypt(shares [][]byte) ([]float64, error) {
 	if len(shares) != len(h.set) {
 		return nil, fmt.Errorf("he: decrypt: %d decryption shares for a decryption set of %d", len(shares), len(h.set))
 	}
-	out, err := s.combine(shares)
-	if err != nil {
-		return nil, err
-	}
-	s.decryptions++
-	return out, nil
+	return s.combine(shares)
 }
 
 // combine adds the given decryption shares to c0 and decodes the result. It

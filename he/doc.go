@@ -62,42 +62,111 @@
 //
 // # Noise, flooding and precision
 //
-// For K = MaxKeyHolders and M = MaxAddends, the error of one fresh encryption
-// has per-coefficient variance v_fresh (the factor 2 is the conjugate-invariant
-// ring's, as in Lattigo's NoiseFreshPK), and the error vector of a sum of M
-// has ℓ2 norm at most E except with probability e^(-t²/2), t = 6.45 (Gaussian
-// concentration of a Lipschitz function):
+// A collective key lives under a [KeyPolicy]: K key holders, sums of at most
+// C contributors (fresh encryptions) and L ciphertext decryptions over its
+// whole life. [Preset] returns a bare parameter set; [Params.WithPolicy]
+// sizes the flooding for a policy and checks it fits, and key holders and
+// decryption refuse parameters without one.
 //
-//	v_fresh = 2·σ²·(1 + (4/3)·n·K)
-//	E       = (√n + t)·√(M·v_fresh)
+// The error of one fresh encryption under a key of K key holders has
+// per-coefficient variance v_fresh(K) (the factor 2 is the conjugate-invariant
+// ring's, as in Lattigo's NoiseFreshPK), and the error vector of a sum of a
+// of them has ℓ2 norm at most E(a, K) except with probability e^(-t²/2),
+// t = 6.45 (Gaussian concentration of a Lipschitz function):
 //
-// Decryption shares are flooded so that a released sum does not expose the
-// ciphertext error, which with c0, c1 would give the secret key (Li and
+//	v_fresh(K) = 2·σ²·(1 + (4/3)·n·K)
+//	E(a, K)    = (√n + t)·√(a·v_fresh(K))
+//
+// Decryption shares are flooded so that released decryptions do not expose
+// the ciphertext error, which with c0, c1 would give the secret key (Li and
 // Micciancio, "On the Security of Homomorphic Encryption on Approximate
-// Numbers", Eurocrypt 2021). The flooding follows the Gaussian bound of Li,
-// Micciancio, Schultz and Sorrell ("Securing Approximate Homomorphic Encryption
-// Using Differential Privacy", Crypto 2022) for s bits of statistical security
-// over k = DecryptionCap decryptions of one ciphertext, with E the ℓ2 bound
-// of the error it hides:
+// Numbers", Eurocrypt 2021). The flooding follows the Gaussian mechanism of
+// Li, Micciancio, Schultz and Sorrell ("Securing Approximate Homomorphic
+// Encryption Using Differential Privacy", Crypto 2022): a decryption whose
+// error has ℓ2 norm at most E, flooded by a Gaussian of parameter σ, has a
+// Rényi divergence from the flooding alone that grows with E²/σ², and these
+// divergences add up over every decryption the adversary sees under the same
+// secret s — whatever the ciphertexts, their sets of key holders, retries or
+// re-randomisations, since each released decryption is another noisy
+// linear equation in s. So the count that matters is the key's lifetime L,
+// and a share of a sum of a addends is flooded with
 //
-//	σ_flood = 8·√k · 2^{s/2} · E            (s = 30, k = 4 in the presets)
+//	σ_flood(a) = 8·√L · 2^{s/2} · E(a, K)        (s = StatisticalSecurity = 30)
 //
-// drawn by Lattigo's Gaussian sampler truncated at 6σ_flood. That sampler does
-// not reduce a sample modulo each prime, so [NewParams] rejects a set unless
-// every prime qᵢ > 2^8·6·σ_flood. A decrypted slot then has error
+// which keeps the per-decryption divergence the same for every a, so that L
+// decryptions together stay within s bits of statistical security
+// (OpenFHE's noise flooding uses the same form with √(12·L) in place of
+// 8·√L). After u ≤ L decryptions the bound is that of s + log₂(L/u) bits
+// ([Params.SecurityBits]). E is a worst-case bound, not a measured or
+// average-case noise: flooding sized by the latter is attackable (Guo,
+// Nabokov, Suvanto and Johansson, USENIX Security 2024; Tang et al., PKC
+// 2025, on trading decryptions before re-keying against precision). The
+// addends count a is the sum's header, which the caller must have checked
+// (see "Threat model").
 //
-//	σ_slot = √(n·(M'·v_fresh + T·σ_flood²))   (M' addends, T shares)
+// The flooding is drawn by Lattigo's Gaussian sampler truncated at
+// 6σ_flood. [Params.WithPolicy] checks the worst case, a = C and T = K:
+//
+//   - ⌊6σ_flood + ½⌋ < qᵢ for every prime: the sampler writes qᵢ − |x| for a
+//     negative sample x without reducing it, which is the right residue
+//     exactly when |x| < qᵢ. That is all each prime needs: shares are added
+//     modulo Q and lifted once, so no prime must hold a centred sample, and
+//     the 2^8 margin this package used to require is not needed;
+//   - 6σ_flood ≤ 2^53: the sampler computes σ·x in float64, above which not
+//     every integer is reachable;
+//   - no wrap modulo Q: C·MaxAbs·Δ + C·6σ·(1 + 2nK) + K·⌊6σ_flood + ½⌋ <
+//     Q/2 (message, fresh errors, K truncated floods, all worst case);
+//   - at least one bit survives DecodePublic (below).
+//
+// A decrypted slot then has error
+//
+//	σ_slot = √(n·(a·v_fresh + T·σ_flood(a)²))   (a addends, T shares)
 //
 // and [Sum.Decrypt] rounds each value with Lattigo's DecodePublic to
 // prec = ⌊log₂Δ − log₂(6.45·σ_slot)⌋ bits (at most 40): the bits below the
 // error's 2^-30 tail are not released (Lattigo SECURITY.md).
-// [Params.PrecisionBits] gives log₂(Δ/σ_slot).
+// [Params.PrecisionBits] gives log₂(Δ/σ_slot). Once the flooding dominates,
+// each bit of σ_flood costs one bit of precision: 4× the decryptions, one
+// bit less.
 //
-// The cap on decryptions is enforced twice: each key holder counts the shares
-// it gives per ciphertext (by a SHA-256 digest of c1, since a share depends on
-// c1 only; the count is part of its marshalled state) and refuses the
-// (k+1)-th with [ErrDecryptionCap]; a [Sum] counts its own decryptions too.
-// A key holder's state thus grows by 33 bytes per ciphertext it decrypts.
+// Largest L ([Params.MaxDecryptions]) and PrecisionBits at the worst case
+// (a = C, T = K) for L = 2^16, by TestPolicyTable:
+//
+//	preset   K    C=3              C=10             C=100            C=1000
+//	compact  3    1,805            541              54               —
+//	compact  10   162              48               4                —
+//	compact  16   (MaxKeyHolders is 10)
+//	precise  3    2^32.6 / 41.1    2^30.9 / 40.2    2^27.6 / 38.6    2^24.2 / 36.9
+//	precise  10   2^30.9 / 39.4    2^29.1 / 38.5    2^25.8 / 36.8    2^22.5 / 35.2
+//	precise  16   2^30.2 / 38.7    2^28.5 / 37.8    2^25.1 / 36.2    2^21.8 / 34.5
+//
+// (precise: largest L / bits at L = 2^16; compact: largest L, which is
+// always below 2^16). The compact preset's single 61-bit prime with Δ = 2^50
+// admits only a tiny L: 4 ciphertext decryptions for the whole key's life
+// with 10 key holders and 100 contributors — not one decryption of a
+// 1M-parameter model (245 ciphertexts). Its binding limit is the precision
+// (one bit at the worst case), not the prime. For the precise preset the
+// binding limit is 6σ_flood ≤ 2^53 (σ_flood = 2^50.4, about q/2 for its
+// 54-bit primes), which leaves 34 to 41 bits at L = 2^16.
+//
+// Each key holder counts the ciphertexts it gives decryption shares of over
+// the key's life (the count is in its marshalled state, with the policy) and
+// refuses beyond L with [ErrDecryptionBudget]; the federation then re-keys.
+// A key holder counts only its own shares: with N key holders, threshold T
+// and T−1 of them colluding with the aggregator, the decryptions released
+// under the key are bounded by L only if every honest key holder takes part
+// in (or counts) every released decryption — for instance N = T, or a
+// protocol in which each holder counts every round it endorses. Otherwise up
+// to (N−T+1)·L decryptions can be released, and the policy's L must be
+// divided accordingly.
+//
+// Lattigo's sampler draws x as a 31-bit ziggurat value times σ, so above
+// σ ≈ 2^22 its samples do not reach every integer: the flooding of one share
+// lies on a sparse set (spacing about 2^-22·σ within each ziggurat layer).
+// The bound above assumes a discrete Gaussian over the integers; how far the
+// sparse support weakens it when T−1 key holders collude (so that a single
+// honest share floods a decryption) has not been analysed here. See
+// TestFloodingSamplerSupport.
 //
 // Scales above 2^53 would push Lattigo's encoder onto its big-float path: the
 // encoder works at Δ₀ = 2^min(LogScale, 50) and the plaintext is multiplied
@@ -127,7 +196,12 @@
 // addends of |value| ≤ 4.
 //
 // The insecure test presets (ring degree 2^10) exist only to keep -short
-// tests fast.
+// tests fast. [Preset], [NewParams] and [ParamsLiteral.Validate] refuse them
+// (and any literal with InsecureTestOnly) unless the program is a test
+// binary (testing.Testing), so no configuration can select them in
+// production: "he: CKKS preset insecure-test-compact is for tests only; use
+// compact or precise". TestInsecurePresetsRefusedOutsideTests builds and runs
+// an ordinary program (he/testdata/insecure) to check it.
 //
 // # Measured costs
 //

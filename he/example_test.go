@@ -13,12 +13,18 @@ import (
 // update; the aggregator sums the ciphertexts it cannot read; hospitals 0 and
 // 2 decrypt the sum together.
 func Example() {
-	params, err := he.Preset(he.PresetPrecise)
+	preset, err := he.Preset(he.PresetPrecise)
+	if err != nil {
+		log.Fatal(err)
+	}
+	const hospitals, threshold = 3, 2
+	// The key's life: 3 key holders, sums of at most 3 updates, and 2^16
+	// ciphertext decryptions before the federation re-keys.
+	params, err := preset.WithPolicy(he.KeyPolicy{KeyHolders: hospitals, Contributors: 3, Decryptions: 1 << 16})
 	if err != nil {
 		log.Fatal(err)
 	}
 	crs := sha256.Sum256([]byte("federation config"))
-	const hospitals, threshold = 3, 2
 
 	// Setup: key shares, the collective public key, Shamir shares.
 	holders := make([]*he.KeyHolder, hospitals)

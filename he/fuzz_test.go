@@ -18,6 +18,9 @@ func fuzzDecoder(f *testing.F, name string) {
 	fuzzOnce.Do(func() { fuzzObj = newObjects(f) })
 	o := fuzzObj
 	valid := o.valid()[name]
+	if len(valid) == 0 {
+		f.Fatalf("no valid %s in the seed corpus", name)
+	}
 	seeds := [][]byte{valid, valid[:len(valid)/2], nil, {'F', 'C', 'H', 'E', 1}}
 	for _, other := range o.valid() {
 		seeds = append(seeds, other)
@@ -46,3 +49,4 @@ func FuzzShamirShare(f *testing.F)     { fuzzDecoder(f, "Shamir share") }
 func FuzzUpdate(f *testing.F)          { fuzzDecoder(f, "encrypted vector") }
 func FuzzDecryptionShare(f *testing.F) { fuzzDecoder(f, "decryption share") }
 func FuzzKeyHolder(f *testing.F)       { fuzzDecoder(f, "key-holder state") }
+func FuzzFingerprint(f *testing.F)     { fuzzDecoder(f, "fingerprint") }

@@ -32,7 +32,8 @@ func (k *keystream) Read(b []byte) (int, error) {
 }
 
 // testPreset returns the small insecure preset under -short and the real one
-// otherwise.
+// otherwise, with the key policy of testPolicy: at most 12 key holders and
+// 100 contributors.
 func testPreset(t testing.TB, precise bool) *Params {
 	t.Helper()
 	id := PresetCompact
@@ -48,7 +49,20 @@ func testPreset(t testing.TB, precise bool) *Params {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return testPolicy(t, p, min(12, p.lit.MaxKeyHolders), min(100, p.lit.MaxAddends))
+}
+
+// testPolicy returns p with a key policy of k key holders and c contributors
+// and L = 2^16 decryptions, or the largest L that fits if smaller.
+func testPolicy(t testing.TB, p *Params, k, c int) *Params {
+	t.Helper()
+	kp := KeyPolicy{KeyHolders: k, Contributors: c}
+	kp.Decryptions = min(p.MaxDecryptions(kp), 1<<16)
+	q, err := p.WithPolicy(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 // federation runs the whole key setup for the key holders 0..n-1 with

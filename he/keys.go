@@ -102,13 +102,32 @@ const (
 	pkHeaderLen      = commonLen + 4 + 32
 )
 
+// ShareError reports which input of [CombinePublicKey] or
+// [KeyHolder.CombineShamirShares] is at fault: Index is its position in the
+// slice passed. Err wraps [ErrMalformed] for bytes that do not decode, and
+// says which key holder appears twice for a duplicate.
+type ShareError struct {
+	Index int
+	Err   error
+}
+
+func (e *ShareError) Error() string { return fmt.Sprintf("share %d: %v", e.Index, e.Err) }
+
+func (e *ShareError) Unwrap() error { return e.Err }
+
 // CombinePublicKey sums the public-key shares of all key holders into the
 // collective public key. Every member recomputes it from the same shares and
 // obtains the same key. The shares may come in any order; each key holder
-// must appear exactly once.
+// must appear exactly once. A malformed or duplicate share is reported as a
+// [*ShareError] naming its position in shares. With a key policy, at most
+// its KeyHolders shares are accepted.
 func CombinePublicKey(p *Params, crs [32]byte, shares [][]byte) (*PublicKey, error) {
-	if len(shares) < 2 || len(shares) > p.lit.MaxKeyHolders {
-		return nil, fmt.Errorf("he: combine public key: %d shares, want 2 to %d", len(shares), p.lit.MaxKeyHolders)
+	most := p.lit.MaxKeyHolders
+	if p.floodUnit != 0 {
+		most = p.policy.KeyHolders
+	}
+	if len(shares) < 2 || len(shares) > most {
+		return nil, fmt.Errorf("he: combine public key: %d shares, want 2 to %d", len(shares), most)
 	}
 	pk := &PublicKey{p: p, crs: crs, b: p.ringQ.NewPoly(), a: p.crp(crs)}
 	digest := p.crsDigest(crs)
@@ -116,10 +135,10 @@ func CombinePublicKey(p *Params, crs [32]byte, shares [][]byte) (*PublicKey, err
 	for i, sh := range shares {
 		idx, err := p.parsePublicKeyShare(sh, digest, tmp)
 		if err != nil {
-			return nil, fmt.Errorf("he: combine public key: share %d: %w", i, err)
+			return nil, fmt.Errorf("he: combine public key: %w", &ShareError{Index: i, Err: err})
 		}
 		if slices.Contains(pk.holders, idx) {
-			return nil, fmt.Errorf("he: combine public key: share %d: key holder %d appears twice", i, idx)
+			return nil, fmt.Errorf("he: combine public key: %w", &ShareError{Index: i, Err: fmt.Errorf("key holder %d appears twice", idx)})
 		}
 		pk.holders = append(pk.holders, idx)
 		p.ringQ.Add(pk.b, tmp, pk.b)
@@ -210,9 +229,9 @@ func UnmarshalPublicKey(p *Params, b []byte) (*PublicKey, error) {
 }
 
 // KeyHolder is one key holder's secret state: its RLWE secret sᵢ, its
-// public-key share, its Shamir dealing and threshold share, and how many
-// decryption shares it has given for each ciphertext. It marshals to bytes
-// (which must be sealed at rest) and back with validation.
+// public-key share, its Shamir dealing and threshold share, the key policy it
+// was made under and how many ciphertext decryption shares it has given. It
+// marshals to bytes (which must be sealed at rest) and back with validation.
 //
 // A KeyHolder is not safe for concurrent use.
 type KeyHolder struct {
@@ -228,7 +247,7 @@ type KeyHolder struct {
 	own       ring.Poly // own Shamir share f_own(x_own), held between dealing and combining
 	share     ring.Poly // threshold share Σⱼ fⱼ(x_own)
 
-	decrypted map[[32]byte]uint8 // decryption shares given, per ciphertext digest
+	decryptions uint64 // ciphertext decryption shares given, at most the policy's L
 }
 
 const (
@@ -240,9 +259,14 @@ const (
 // NewKeyHolder creates the secret state of key holder index (its position in
 // the federation's member list) for the common reference string crs (the
 // federation's config hash): a fresh ternary secret and its public-key share
-// bᵢ = −sᵢ·a + eᵢ. rand must be crypto/rand.Reader in production; a seeded
-// stream makes simulations reproducible.
+// bᵢ = −sᵢ·a + eᵢ. p must carry the key's policy ([Params.WithPolicy]): the
+// key holder's state records it and its decryption budget is the policy's L.
+// rand must be crypto/rand.Reader in production; a seeded stream makes
+// simulations reproducible.
 func NewKeyHolder(p *Params, crs [32]byte, index int, rand io.Reader) (*KeyHolder, error) {
+	if p.floodUnit == 0 {
+		return nil, fmt.Errorf("he: new key holder %d: %w", index, errNoPolicy)
+	}
 	if err := p.checkHolder(index); err != nil {
 		return nil, fmt.Errorf("he: new key holder: %w", err)
 	}
@@ -251,7 +275,7 @@ func NewKeyHolder(p *Params, crs [32]byte, index int, rand io.Reader) (*KeyHolde
 		return nil, fmt.Errorf("he: new key holder %d: %w", index, err)
 	}
 	r := p.ringQ
-	h := &KeyHolder{p: p, crs: crs, index: index, sk: r.NewPoly(), pkShare: r.NewPoly(), decrypted: map[[32]byte]uint8{}}
+	h := &KeyHolder{p: p, crs: crs, index: index, sk: r.NewPoly(), pkShare: r.NewPoly()}
 	p.ternary(prng).Read(h.sk)
 	r.NTT(h.sk, h.sk)
 	r.MForm(h.sk, h.sk)
@@ -267,6 +291,10 @@ func (h *KeyHolder) Index() int { return h.index }
 
 // Threshold returns the decryption threshold T, or 0 before dealing.
 func (h *KeyHolder) Threshold() int { return h.threshold }
+
+// Decryptions returns how many ciphertext decryption shares the key holder
+// has given under its key: at most the policy's L.
+func (h *KeyHolder) Decryptions() uint64 { return h.decryptions }
 
 // Ready reports whether the threshold share is complete, so that the key
 // holder can produce decryption shares.

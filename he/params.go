@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"sync"
+	"testing"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -60,9 +61,13 @@ const (
 	// floodBoundSigmas is the truncation of the flooding Gaussian (6σ, as in
 	// Lattigo's key-switching protocol).
 	floodBoundSigmas = 6
-	// primeMarginBits is the margin every prime must keep above the flooding
-	// truncation bound.
-	primeMarginBits = 8
+	// maxExactFloat is 2^53: Lattigo's Gaussian sampler computes each sample
+	// as the float64 σ·x before rounding it, and above 2^53 not every integer
+	// is a float64.
+	maxExactFloat = 1 << 53
+	// freshBoundSigmas bounds a fresh error coefficient: the rounded Gaussian
+	// is truncated at 6σ (19.2 for σ = 3.2).
+	freshBoundSigmas = 6
 	// maxLogPrecision caps DecodePublic's precision at what a float64 sum of
 	// moderate magnitude resolves.
 	maxLogPrecision = 40
@@ -85,7 +90,6 @@ type ParamsLiteral struct {
 
 	MaxAddends    int // most updates one sum may hold
 	MaxKeyHolders int // most key holders a collective key may have
-	DecryptionCap int // most decryption shares a key holder gives for one ciphertext
 
 	// StatisticalSecurity is s in the flooding bound, in bits.
 	StatisticalSecurity int
@@ -102,7 +106,8 @@ func (l ParamsLiteral) Validate() error {
 	return err
 }
 
-// Params is a validated, immutable parameter set. It is safe for concurrent use.
+// Params is a validated, immutable parameter set, with or without a key
+// policy ([Params.WithPolicy]). It is safe for concurrent use.
 type Params struct {
 	lit    ParamsLiteral
 	params hefloat.Parameters
@@ -110,30 +115,50 @@ type Params struct {
 	bits   []int    // bit length of each prime
 	q      *big.Int // the ciphertext modulus
 
-	logQ       float64
-	floodSigma float64 // σ_flood of each decryption share
-	freshVar   float64 // variance of a fresh encryption's error coefficient
-	scaleMul   uint64  // Δ / 2^encodeLogScale, 1 if Δ is small enough
-	encScale   float64 // the scale Lattigo encodes at
+	logQ     float64
+	scaleMul uint64  // Δ / 2^encodeLogScale, 1 if Δ is small enough
+	encScale float64 // the scale Lattigo encodes at
 
-	encOnce sync.Once
-	enc     *hefloat.Encoder // built once; workers take shallow copies
+	// The key policy and the noise it implies; policy is zero and floodUnit
+	// 0 for a bare preset.
+	policy    KeyPolicy
+	freshVar  float64 // variance of a fresh encryption's error coefficient for policy.KeyHolders (MaxKeyHolders when bare)
+	floodUnit float64 // σ_flood(a) = floodUnit·√a
+
+	codec *codec // shared by every Params derived from the same preset
 }
 
-// encoder returns the parameter set's encoder, built on first use: its FFT
-// roots are shared, read-only, by the shallow copies workers use.
+// codec holds the encoder, built once on first use: its FFT roots are
+// shared, read-only, by the shallow copies workers use.
+type codec struct {
+	once sync.Once
+	enc  *hefloat.Encoder
+}
+
 func (p *Params) encoder() *hefloat.Encoder {
-	p.encOnce.Do(func() { p.enc = hefloat.NewEncoder(p.params) })
-	return p.enc
+	p.codec.once.Do(func() { p.codec.enc = hefloat.NewEncoder(p.params) })
+	return p.codec.enc
 }
 
-// NewParams validates lit and returns the parameter set it describes.
+// NewParams validates lit and returns the parameter set it describes,
+// without a key policy. A literal with InsecureTestOnly set is refused
+// outside test binaries.
 func NewParams(lit ParamsLiteral) (*Params, error) {
 	return newParams(lit)
 }
 
+// errInsecurePreset refuses the insecure test presets outside test binaries
+// (testing.Testing), so that no configuration can select them in
+// production.
+func errInsecurePreset(id PresetID) error {
+	return fmt.Errorf("he: CKKS preset %v is for tests only; use compact or precise", id)
+}
+
 func newParams(lit ParamsLiteral) (*Params, error) {
 	lit.LogQ = append([]int(nil), lit.LogQ...)
+	if lit.InsecureTestOnly && !testing.Testing() {
+		return nil, errInsecurePreset(lit.ID)
+	}
 	switch {
 	case lit.ID == 0:
 		return nil, errors.New("he: params: preset ID 0 is reserved")
@@ -149,8 +174,6 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 		return nil, fmt.Errorf("he: params %v: MaxAddends %d outside [1, 2^20]", lit.ID, lit.MaxAddends)
 	case lit.MaxKeyHolders < 2 || lit.MaxKeyHolders > maxHolders:
 		return nil, fmt.Errorf("he: params %v: MaxKeyHolders %d outside [2, %d]", lit.ID, lit.MaxKeyHolders, maxHolders)
-	case lit.DecryptionCap < 1 || lit.DecryptionCap > 255:
-		return nil, fmt.Errorf("he: params %v: DecryptionCap %d outside [1, 255]", lit.ID, lit.DecryptionCap)
 	case lit.StatisticalSecurity < 20 || lit.StatisticalSecurity > 80:
 		return nil, fmt.Errorf("he: params %v: StatisticalSecurity %d outside [20, 80]", lit.ID, lit.StatisticalSecurity)
 	}
@@ -172,7 +195,7 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 	if err != nil {
 		return nil, fmt.Errorf("he: params %v: %w", lit.ID, err)
 	}
-	p := &Params{lit: lit, params: hp, ringQ: hp.RingQ(), q: hp.RingQ().Modulus()}
+	p := &Params{lit: lit, params: hp, ringQ: hp.RingQ(), q: hp.RingQ().Modulus(), codec: &codec{}}
 	p.logQ = hp.LogQ()
 	if bound, ok := maxLogQ[lit.LogN]; !lit.InsecureTestOnly && (!ok || p.logQ > bound) {
 		return nil, fmt.Errorf("he: params %v: log2 Q = %.1f exceeds the 128-bit bound %.0f for LogN %d", lit.ID, p.logQ, bound, lit.LogN)
@@ -206,33 +229,24 @@ func newParams(lit ParamsLiteral) (*Params, error) {
 		}
 	}
 
-	n := float64(hp.N())
-	K := float64(lit.MaxKeyHolders)
-	p.freshVar = 2 * errSigma * errSigma * (1 + 4*n*K/3)
-	// E bounds the ℓ2 norm of the error of a sum of MaxAddends vectors:
-	// ‖e‖₂ ≤ σ·(√n + t) except with probability e^(-t²/2) (Gaussian
-	// concentration), t = tailSigmas.
-	bound := (math.Sqrt(n) + tailSigmas) * math.Sqrt(float64(lit.MaxAddends)*p.freshVar)
-	p.floodSigma = 8 * math.Sqrt(float64(lit.DecryptionCap)) * math.Exp2(float64(lit.StatisticalSecurity)/2) * bound
-	for i, qi := range hp.Q() {
-		if floodBoundSigmas*p.floodSigma*math.Exp2(primeMarginBits) >= float64(qi) {
-			return nil, fmt.Errorf("he: params %v: prime %d (2^%.1f) is not above 6·σ_flood = 2^%.1f with a 2^%d margin",
-				lit.ID, i, math.Log2(float64(qi)), math.Log2(floodBoundSigmas*p.floodSigma), primeMarginBits)
-		}
-	}
-	if lp := p.logPrecision(lit.MaxAddends, lit.MaxKeyHolders); lp < 1 {
-		return nil, fmt.Errorf("he: params %v: noise at %d addends and %d key holders leaves %.1f bits of precision", lit.ID, lit.MaxAddends, lit.MaxKeyHolders, lp)
-	}
+	p.freshVar = p.freshVariance(lit.MaxKeyHolders)
 	return p, nil
 }
 
 // Preset returns one of the named parameter sets. A preset is built once
 // (Lattigo's ring set-up factors q−1 for every prime) and then shared: a
 // Params is immutable.
+//
+// The preset carries no key policy: encryption and summing work with it, but
+// key holders and decryption need [Params.WithPolicy]. The insecure test
+// presets are refused outside test binaries.
 func Preset(id PresetID) (*Params, error) {
 	lit, ok := presets[id]
 	if !ok {
 		return nil, fmt.Errorf("he: unknown preset %v", id)
+	}
+	if lit.InsecureTestOnly && !testing.Testing() {
+		return nil, errInsecurePreset(id)
 	}
 	presetMu.Lock()
 	defer presetMu.Unlock()
@@ -256,23 +270,23 @@ var presets = map[PresetID]ParamsLiteral{
 	PresetCompact: {
 		ID: PresetCompact, LogN: 12, LogQ: []int{61},
 		LogScale: 50, MaxAbs: 1,
-		MaxAddends: 100, MaxKeyHolders: 10, DecryptionCap: 4, StatisticalSecurity: 30,
+		MaxAddends: 100, MaxKeyHolders: 10, StatisticalSecurity: 30,
 	},
 	PresetPrecise: {
 		ID: PresetPrecise, LogN: 12, LogQ: []int{54, 54},
 		LogScale: 90, MaxAbs: 4,
-		MaxAddends: 1024, MaxKeyHolders: 128, DecryptionCap: 4, StatisticalSecurity: 30,
+		MaxAddends: 1024, MaxKeyHolders: 128, StatisticalSecurity: 30,
 	},
 	PresetInsecureTestCompact: {
 		ID: PresetInsecureTestCompact, LogN: 10, LogQ: []int{61},
 		LogScale: 50, MaxAbs: 1,
-		MaxAddends: 64, MaxKeyHolders: 8, DecryptionCap: 4, StatisticalSecurity: 30,
+		MaxAddends: 64, MaxKeyHolders: 8, StatisticalSecurity: 30,
 		InsecureTestOnly: true,
 	},
 	PresetInsecureTestPrecise: {
 		ID: PresetInsecureTestPrecise, LogN: 10, LogQ: []int{54, 54},
 		LogScale: 80, MaxAbs: 4,
-		MaxAddends: 256, MaxKeyHolders: 16, DecryptionCap: 4, StatisticalSecurity: 30,
+		MaxAddends: 256, MaxKeyHolders: 16, StatisticalSecurity: 30,
 		InsecureTestOnly: true,
 	},
 }
@@ -293,10 +307,6 @@ func (p *Params) Slots() int { return p.params.MaxSlots() }
 // LogQ returns log2 of the ciphertext modulus.
 func (p *Params) LogQ() float64 { return p.logQ }
 
-// FloodingSigma returns σ_flood, the standard deviation of the noise each
-// decryption share adds.
-func (p *Params) FloodingSigma() float64 { return p.floodSigma }
-
 // Ciphertexts returns how many ciphertexts a vector of length values fills.
 func (p *Params) Ciphertexts(length int) int {
 	return (length + p.Slots() - 1) / p.Slots()
@@ -312,28 +322,6 @@ func (p *Params) UpdateSize(length int) int {
 // share of an encrypted vector of the given length with threshold t.
 func (p *Params) DecryptionShareSize(length, t int) int {
 	return decShareHeaderLen + 2*t + p.Ciphertexts(length)*p.polyLen()
-}
-
-// PrecisionBits returns the expected precision of a decrypted sum, in bits:
-// log2(Δ / σ_slot), where σ_slot is the standard deviation of the error in
-// one slot for the given number of addends and decryption threshold.
-func (p *Params) PrecisionBits(addends, threshold int) float64 {
-	return float64(p.lit.LogScale) - math.Log2(p.slotSigma(addends, threshold))
-}
-
-// slotSigma is the standard deviation of the decrypted error in one slot,
-// before division by Δ.
-func (p *Params) slotSigma(addends, threshold int) float64 {
-	n := float64(p.params.N())
-	v := float64(addends)*p.freshVar + float64(threshold)*p.floodSigma*p.floodSigma
-	return math.Sqrt(n * v)
-}
-
-// logPrecision is the precision DecodePublic rounds to: the bits of Δ above
-// the error's 2^-30 tail bound (Lattigo SECURITY.md), capped at maxLogPrecision.
-func (p *Params) logPrecision(addends, threshold int) float64 {
-	lp := math.Floor(float64(p.lit.LogScale) - math.Log2(tailSigmas*p.slotSigma(addends, threshold)))
-	return min(lp, maxLogPrecision)
 }
 
 func bitLen(x uint64) int {

@@ -1,7 +1,6 @@
 package he
 
 import (
-	"errors"
 	"math"
 	"testing"
 
@@ -176,49 +175,4 @@ func rawCombine(t *testing.T, p *Params, update []byte, shares [][]byte) []float
 		}
 	}
 	return p.decode(acc, uh.length, p.logPrecision(1, 3))
-}
-
-func TestDecryptionCap(t *testing.T) {
-	p := testPreset(t, false)
-	holders, pk := federation(t, p, 3, 2, seeded(9))
-	sum, sb, want, _ := roundTrip(t, p, pk, 2, 10, 10)
-	rand := seeded(11)
-	limit := p.lit.DecryptionCap
-	for k := range limit {
-		// Alternate decryption sets: the cap counts per key holder and ciphertext.
-		set := []int{0, 1 + k%2}
-		got, err := sum.Decrypt(decShares(t, holders, sb, set, rand))
-		if err != nil {
-			t.Fatalf("decryption %d: %v", k+1, err)
-		}
-		if e, tol := maxErr(t, got, want), errorBound(p, 2, 2); e > tol {
-			t.Fatalf("decryption %d: max error %g > %g", k+1, e, tol)
-		}
-	}
-	if _, err := sum.Decrypt(nil); !errors.Is(err, ErrDecryptionCap) {
-		t.Errorf("sum decrypted %d+1 times: err = %v, want ErrDecryptionCap", limit, err)
-	}
-	// Key holder 0 took part in every decryption; its state survives a round trip.
-	b, err := holders[0].MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h0, err := UnmarshalKeyHolder(p, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h0.DecryptionShare(sb, []int{0, 2}, rand); !errors.Is(err, ErrDecryptionCap) {
-		t.Errorf("key holder 0, restored, share %d+1: err = %v, want ErrDecryptionCap", limit, err)
-	}
-	// A different c0 with the same c1 is the same ciphertext for the cap.
-	forged := append([]byte(nil), sb...)
-	forged[updateHeaderLen] ^= 1
-	if _, err := holders[0].DecryptionShare(forged, []int{0, 2}, rand); !errors.Is(err, ErrDecryptionCap) {
-		t.Errorf("same c1, changed c0: err = %v, want ErrDecryptionCap", err)
-	}
-	// A fresh ciphertext is not affected.
-	_, sb2, _, _ := roundTrip(t, p, pk, 1, 10, 12)
-	if _, err := holders[0].DecryptionShare(sb2, []int{0, 2}, rand); err != nil {
-		t.Errorf("fresh ciphertext: %v", err)
-	}
 }

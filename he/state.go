@@ -1,7 +1,6 @@
 package he
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -9,14 +8,18 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
-// Key-holder state: the 8-byte common header, then
+// Key-holder state (format version 2): the 8-byte common header, then
 //
-//	index u16 | T u16 | N u16 | stage u8 | reserved u8 | crs [32] | entries u32 |
-//	holders [N]u16 | sᵢ | bᵢ | own share (stage dealt) | threshold share (stage ready) |
-//	entries × (c1 digest [32] | decryptions u8)
+//	index u16 | T u16 | N u16 | stage u8 | reserved u8 | crs [32] |
+//	policy K u16 | policy contributors u32 | policy L u64 | decryptions u64 |
+//	holders [N]u16 | sᵢ | bᵢ | own share (stage dealt) | threshold share (stage ready)
 //
-// Polynomials are in NTT and Montgomery form. All of it is secret.
-const stateHeaderLen = commonLen + 44
+// Polynomials are in NTT and Montgomery form. All of it is secret. The state
+// records the whole key policy, and [UnmarshalKeyHolder] refuses parameters
+// carrying another one, so that a key is never used under a larger budget
+// than the one its decryptions were counted against. Version 1 held
+// per-ciphertext decryption counts and is no longer read.
+const stateHeaderLen = commonLen + 62
 
 // MarshalBinary encodes the key holder's whole state, secrets included. The
 // bytes must be sealed (encrypted) before they reach a disk.
@@ -30,12 +33,7 @@ func (h *KeyHolder) MarshalBinary() ([]byte, error) {
 	case stageReady:
 		polys = append(polys, h.share)
 	}
-	digests := make([][32]byte, 0, len(h.decrypted))
-	for d := range h.decrypted {
-		digests = append(digests, d)
-	}
-	slices.SortFunc(digests, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	out := make([]byte, stateHeaderLen+2*len(h.holders)+len(polys)*pl+33*len(digests))
+	out := make([]byte, stateHeaderLen+2*len(h.holders)+len(polys)*pl)
 	p.putCommon(out, kindKeyHolder, flagNTT|flagMontgomery)
 	f := out[commonLen:]
 	putU16(f, h.index)
@@ -43,7 +41,10 @@ func (h *KeyHolder) MarshalBinary() ([]byte, error) {
 	putU16(f[4:], len(h.holders))
 	f[6] = h.stage
 	copy(f[8:], h.crs[:])
-	binary.LittleEndian.PutUint32(f[40:], uint32(len(digests)))
+	putU16(f[40:], p.policy.KeyHolders)
+	binary.LittleEndian.PutUint32(f[42:], uint32(p.policy.Contributors))
+	binary.LittleEndian.PutUint64(f[46:], p.policy.Decryptions)
+	binary.LittleEndian.PutUint64(f[54:], h.decryptions)
 	off := stateHeaderLen
 	for _, j := range h.holders {
 		putU16(out[off:], j)
@@ -53,21 +54,20 @@ func (h *KeyHolder) MarshalBinary() ([]byte, error) {
 		p.packPoly(out[off:], pol)
 		off += pl
 	}
-	for _, d := range digests {
-		copy(out[off:], d[:])
-		out[off+32] = h.decrypted[d]
-		off += 33
-	}
 	return out, nil
 }
 
 // UnmarshalKeyHolder decodes and validates a key holder's state encoded by
-// [KeyHolder.MarshalBinary]. Besides the format, it checks that the secret
-// is ternary and that the public-key share is −sᵢ·a + eᵢ with a small eᵢ for
-// the state's own reference string, so a state mixed up with another key
-// holder's or corrupted is refused.
+// [KeyHolder.MarshalBinary]. p must carry the key policy the state was made
+// under. Besides the format, it checks that the secret is ternary and that
+// the public-key share is −sᵢ·a + eᵢ with a small eᵢ for the state's own
+// reference string, so a state mixed up with another key holder's or
+// corrupted is refused.
 func UnmarshalKeyHolder(p *Params, b []byte) (*KeyHolder, error) {
 	const what = "key-holder state"
+	if p.floodUnit == 0 {
+		return nil, fmt.Errorf("he: decode %s: %w", what, errNoPolicy)
+	}
 	if len(b) < stateHeaderLen {
 		return nil, malformed(what, "%d bytes, shorter than the %d-byte header", len(b), stateHeaderLen)
 	}
@@ -75,26 +75,33 @@ func UnmarshalKeyHolder(p *Params, b []byte) (*KeyHolder, error) {
 		return nil, err
 	}
 	f := b[commonLen:]
-	h := &KeyHolder{p: p, index: getU16(f), threshold: getU16(f[2:]), stage: f[6], crs: [32]byte(f[8:40]), decrypted: map[[32]byte]uint8{}}
+	h := &KeyHolder{p: p, index: getU16(f), threshold: getU16(f[2:]), stage: f[6], crs: [32]byte(f[8:40])}
 	n := getU16(f[4:])
-	entries := int(binary.LittleEndian.Uint32(f[40:]))
+	kp := KeyPolicy{KeyHolders: getU16(f[40:]), Contributors: int(binary.LittleEndian.Uint32(f[42:])), Decryptions: binary.LittleEndian.Uint64(f[46:])}
+	h.decryptions = binary.LittleEndian.Uint64(f[54:])
 	if err := p.checkHolder(h.index); err != nil {
 		return nil, malformed(what, "%v", err)
 	}
 	if f[7] != 0 {
 		return nil, malformed(what, "reserved field not zero")
 	}
+	if kp != p.policy {
+		return nil, malformed(what, "key holder %d: made under key policy (%v), the parameters carry (%v)", h.index, kp, p.policy)
+	}
+	if h.decryptions > kp.Decryptions {
+		return nil, malformed(what, "key holder %d: %d decryptions beyond the policy's %d", h.index, h.decryptions, kp.Decryptions)
+	}
 	npoly := 2
 	switch h.stage {
 	case stageKeys:
-		if n != 0 || h.threshold != 0 || entries != 0 {
+		if n != 0 || h.threshold != 0 || h.decryptions != 0 {
 			return nil, malformed(what, "key holder %d: key holders, threshold or decryptions before dealing", h.index)
 		}
 	case stageDealt, stageReady:
-		if n < 2 || n > p.lit.MaxKeyHolders || h.threshold < 2 || h.threshold > n {
-			return nil, malformed(what, "key holder %d: %d-of-%d outside the preset's limits", h.index, h.threshold, n)
+		if n < 2 || n > kp.KeyHolders || h.threshold < 2 || h.threshold > n {
+			return nil, malformed(what, "key holder %d: %d-of-%d outside the policy's %d key holders", h.index, h.threshold, n, kp.KeyHolders)
 		}
-		if h.stage == stageDealt && entries != 0 {
+		if h.stage == stageDealt && h.decryptions != 0 {
 			return nil, malformed(what, "key holder %d: decryptions before its threshold share", h.index)
 		}
 		npoly = 3
@@ -102,10 +109,7 @@ func UnmarshalKeyHolder(p *Params, b []byte) (*KeyHolder, error) {
 		return nil, malformed(what, "key holder %d: unknown stage %d", h.index, h.stage)
 	}
 	pl := p.polyLen()
-	if entries > len(b) {
-		return nil, malformed(what, "key holder %d: %d decryption entries in %d bytes", h.index, entries, len(b))
-	}
-	if want := stateHeaderLen + 2*n + npoly*pl + 33*entries; len(b) != want {
+	if want := stateHeaderLen + 2*n + npoly*pl; len(b) != want {
 		return nil, malformed(what, "key holder %d: %d bytes, want %d", h.index, len(b), want)
 	}
 	off := stateHeaderLen
@@ -140,20 +144,6 @@ func UnmarshalKeyHolder(p *Params, b []byte) (*KeyHolder, error) {
 	}
 	if err := p.checkKeyPair(h.sk, h.pkShare, h.crs); err != nil {
 		return nil, malformed(what, "key holder %d: %v", h.index, err)
-	}
-	var prev []byte
-	for range entries {
-		d := [32]byte(b[off:])
-		c := b[off+32]
-		if prev != nil && bytes.Compare(prev, d[:]) >= 0 {
-			return nil, malformed(what, "key holder %d: decryption digests not strictly increasing", h.index)
-		}
-		if c < 1 || int(c) > p.lit.DecryptionCap {
-			return nil, malformed(what, "key holder %d: decryption count %d outside [1, %d]", h.index, c, p.lit.DecryptionCap)
-		}
-		h.decrypted[d] = c
-		prev = b[off : off+32]
-		off += 33
 	}
 	return h, nil
 }

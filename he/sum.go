@@ -8,21 +8,20 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
-// ErrDecryptionCap is returned by [KeyHolder.DecryptionShare] and
-// [Sum.Decrypt] when a ciphertext has already been decrypted the preset's
-// DecryptionCap times.
-var ErrDecryptionCap = errors.New("decryption cap reached")
+// ErrDecryptionBudget is returned by [KeyHolder.DecryptionShare] when the
+// share would take the key holder's ciphertext decryptions beyond the key
+// policy's L: the key is spent and the federation must re-key.
+var ErrDecryptionBudget = errors.New("key's decryption budget spent")
 
 // Sum is a running homomorphic sum of encrypted vectors of one length. Its
 // memory is that of one encrypted vector, whatever the number of addends.
 // The zero value is not usable; call [NewSum]. A Sum is not safe for
 // concurrent use; Add spreads its work over GOMAXPROCS goroutines.
 type Sum struct {
-	p           *Params
-	h           updateHeader // addends == 0 while empty
-	c0, c1      []ring.Poly
-	digest      *[32]byte // of the c1 parts, nil when stale
-	decryptions int
+	p      *Params
+	h      updateHeader // addends == 0 while empty
+	c0, c1 []ring.Poly
+	digest *[32]byte // of the c1 parts, nil when stale
 }
 
 // NewSum returns an empty sum.
@@ -37,14 +36,15 @@ func (s *Sum) Addends() int { return s.h.addends }
 
 // MulInt multiplies the sum by the integer c, in place. The error grows by
 // |c| and the values by |c|, so the sum then counts as c²·Addends addends,
-// which may not exceed the preset's MaxAddends: that keeps both the
-// flooding analysis and the room for the values valid.
+// which may not exceed the key policy's Contributors (the preset's
+// MaxAddends without a policy): that keeps both the flooding analysis and
+// the room for the values valid.
 func (s *Sum) MulInt(c int) error {
 	if s.h.addends == 0 {
 		return errors.New("he: multiply sum: empty sum")
 	}
-	if c == 0 || c > 1<<10 || c < -(1<<10) || c*c*s.h.addends > s.p.lit.MaxAddends {
-		return fmt.Errorf("he: multiply sum of %d addends by %d: the preset allows %d addends", s.h.addends, c, s.p.lit.MaxAddends)
+	if c == 0 || c > 1<<10 || c < -(1<<10) || c*c*s.h.addends > s.p.maxAddends() {
+		return fmt.Errorf("he: multiply sum of %d addends by %d: the parameters allow %d addends", s.h.addends, c, s.p.maxAddends())
 	}
 	r := s.p.ringQ
 	_ = parallel(s.h.count, func() any { return nil }, func(_ any, i int) error {
@@ -64,7 +64,8 @@ func (s *Sum) MulInt(c int) error {
 // Add folds an encrypted vector (from [Encrypt], or a marshalled Sum) into
 // the sum, in place. The whole vector is validated before the sum changes:
 // on error the sum is unchanged. The total number of addends may not exceed
-// the preset's MaxAddends, which the noise analysis assumes.
+// the key policy's Contributors (the preset's MaxAddends without a policy),
+// which the noise analysis assumes.
 func (s *Sum) Add(update []byte) error {
 	p := s.p
 	h, err := p.parseUpdateHeader(update)
@@ -74,8 +75,8 @@ func (s *Sum) Add(update []byte) error {
 	if s.h.addends > 0 && h.length != s.h.length {
 		return fmt.Errorf("he: add to sum: vector of %d values, sum holds %d", h.length, s.h.length)
 	}
-	if s.h.addends+h.addends > p.lit.MaxAddends {
-		return fmt.Errorf("he: add to sum: %d + %d addends exceed the preset's %d", s.h.addends, h.addends, p.lit.MaxAddends)
+	if s.h.addends+h.addends > p.maxAddends() {
+		return fmt.Errorf("he: add to sum: %d + %d addends exceed the parameters' %d", s.h.addends, h.addends, p.maxAddends())
 	}
 	pl := p.polyLen()
 	poly := func(i int) (ring.Poly, []byte) {

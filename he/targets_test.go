@@ -22,6 +22,7 @@ func TestSizeTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			p = testPolicy(t, p, 2, 1)
 			size := p.UpdateSize(n)
 			if !testing.Short() {
 				_, pk := federation(t, p, 2, 2, seeded(50))
@@ -43,8 +44,9 @@ func TestSizeTarget(t *testing.T) {
 }
 
 // TestPrecisionTarget runs the target scenario: 100 contributors with
-// updates uniform in [-1, 1], 12 key holders, a decryption set of T = 10, the
-// default flooding. The decrypted mean must be within 2^-16 with the precise
+// updates uniform in [-1, 1], 12 key holders, a decryption set of T = 10,
+// flooding for a key policy of L = 2^16 decryptions (4 for the compact
+// preset, the most it admits). The decrypted mean must be within 2^-16 with the precise
 // preset and within 2^-7 with the compact one (its documented figure).
 // Under -short the small presets run 20 contributors and T = 3 against the
 // same bounds.
@@ -56,13 +58,20 @@ func TestPrecisionTarget(t *testing.T) {
 	for _, tc := range []struct {
 		precise  bool
 		wantBits float64
+		l        uint64 // the key's decryptions
 	}{
-		{true, 16},
-		{false, 7},
+		{true, 16, 1 << 16},
+		{false, 7, 4},
 	} {
 		p := testPreset(t, tc.precise)
+		kp := p.Policy()
+		kp.Decryptions = tc.l
+		p, err := p.WithPolicy(kp)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Run(p.ID().String(), func(t *testing.T) {
-			n := min(n, p.lit.MaxKeyHolders)
+			n := min(n, kp.KeyHolders)
 			holders, pk := federation(t, p, n, thr, seeded(60))
 			sum, sb, want, _ := roundTrip(t, p, pk, contributors, 4*p.Slots(), 61)
 			var set []int // skips n − T odd-numbered key holders

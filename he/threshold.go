@@ -58,6 +58,9 @@ func (h *KeyHolder) ShamirShares(holders []int, threshold int, rand io.Reader) (
 	if !slices.Contains(set, h.index) {
 		return nil, fmt.Errorf("he: key holder %d: deal Shamir shares: own index not among the key holders", h.index)
 	}
+	if len(set) > p.policy.KeyHolders {
+		return nil, fmt.Errorf("he: key holder %d: deal Shamir shares: %d key holders, the key policy allows %d", h.index, len(set), p.policy.KeyHolders)
+	}
 	if threshold < 2 || threshold > len(set) {
 		return nil, fmt.Errorf("he: key holder %d: threshold %d outside [2, %d]", h.index, threshold, len(set))
 	}
@@ -103,7 +106,9 @@ func (h *KeyHolder) ShamirShares(holders []int, threshold int, rand io.Reader) (
 // CombineShamirShares adds the shares received from every other key holder
 // (one each, any order) to the key holder's own share, giving its threshold
 // share of the collective secret s = Σᵢ sᵢ. Called once, after
-// [KeyHolder.ShamirShares]; on error the state is unchanged.
+// [KeyHolder.ShamirShares]; on error the state is unchanged. A malformed or
+// duplicate share is reported as a [*ShareError] naming its position in
+// shares.
 func (h *KeyHolder) CombineShamirShares(shares [][]byte) error {
 	p := h.p
 	if h.stage != stageDealt {
@@ -119,10 +124,10 @@ func (h *KeyHolder) CombineShamirShares(shares [][]byte) error {
 	for i, b := range shares {
 		from, err := h.parseShamirShare(b, digest, tmp)
 		if err != nil {
-			return fmt.Errorf("he: key holder %d: combine Shamir shares: share %d: %w", h.index, i, err)
+			return fmt.Errorf("he: key holder %d: combine Shamir shares: %w", h.index, &ShareError{Index: i, Err: err})
 		}
 		if seen[from] {
-			return fmt.Errorf("he: key holder %d: combine Shamir shares: share %d: key holder %d appears twice", h.index, i, from)
+			return fmt.Errorf("he: key holder %d: combine Shamir shares: %w", h.index, &ShareError{Index: i, Err: fmt.Errorf("key holder %d appears twice", from)})
 		}
 		seen[from] = true
 		p.ringQ.Add(sum, tmp, sum)

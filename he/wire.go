@@ -23,8 +23,9 @@ var ErrMalformed = errors.New("malformed")
 // length before anything else, then every coefficient against its prime, and
 // the padding bits; an encoding is therefore canonical.
 const (
-	wireVersion = 1
-	commonLen   = 8
+	wireVersion  = 1 // every kind but the key-holder state
+	stateVersion = 2 // key-holder state: lifetime decryption count and key policy
+	commonLen    = 8
 
 	kindPublicKeyShare  = 1
 	kindPublicKey       = 2
@@ -32,6 +33,7 @@ const (
 	kindUpdate          = 4
 	kindDecryptionShare = 5
 	kindKeyHolder       = 6
+	kindFingerprint     = 7
 
 	flagNTT        = 1 << 0
 	flagMontgomery = 1 << 1
@@ -48,6 +50,15 @@ var kindNames = map[byte]string{
 	kindUpdate:          "encrypted vector",
 	kindDecryptionShare: "decryption share",
 	kindKeyHolder:       "key-holder state",
+	kindFingerprint:     "fingerprint",
+}
+
+// versionOf returns the format version objects of a kind are written in.
+func versionOf(kind byte) byte {
+	if kind == kindKeyHolder {
+		return stateVersion
+	}
+	return wireVersion
 }
 
 func malformed(what string, format string, args ...any) error {
@@ -57,7 +68,7 @@ func malformed(what string, format string, args ...any) error {
 // putCommon writes the common header into b[:commonLen].
 func (p *Params) putCommon(b []byte, kind, flags byte) {
 	copy(b, magic[:])
-	b[4] = wireVersion
+	b[4] = versionOf(kind)
 	b[5] = kind
 	b[6] = byte(p.lit.ID)
 	b[7] = flags
@@ -72,8 +83,11 @@ func (p *Params) checkCommon(b []byte, kind, flags byte) error {
 	if [4]byte(b[:4]) != magic {
 		return malformed(what, "bad magic %q", b[:4])
 	}
-	if b[4] != wireVersion {
-		return malformed(what, "version %d, want %d", b[4], wireVersion)
+	if kind == kindKeyHolder && b[4] == 1 && b[5] == kindKeyHolder {
+		return malformed(what, "format version 1 (per-ciphertext decryption counts) is no longer read; want version %d", stateVersion)
+	}
+	if b[4] != versionOf(kind) {
+		return malformed(what, "version %d, want %d", b[4], versionOf(kind))
 	}
 	if b[5] != kind {
 		name, ok := kindNames[b[5]]

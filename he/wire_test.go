@@ -21,6 +21,7 @@ type objects struct {
 	decShare          []byte // key holder 2's, for the set {0, 2}
 	decShare0         []byte // key holder 0's, for the same set
 	state, stateDealt []byte
+	fingerprint       []byte // of update, seed {5}
 }
 
 func newObjects(t testing.TB) *objects {
@@ -29,6 +30,7 @@ func newObjects(t testing.TB) *objects {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p = testPolicy(t, p, 3, 8)
 	rand := seeded(20)
 	o := &objects{p: p}
 	o.holders, o.pk = federation(t, p, 3, 2, rand)
@@ -68,6 +70,13 @@ func newObjects(t testing.TB) *objects {
 		t.Fatal(err)
 	}
 	if o.state, err = o.holders[2].MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Fingerprint(o.update, [32]byte{5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.fingerprint, err = f.MarshalBinary(); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -144,6 +153,13 @@ func (o *objects) decoders() map[string]func([]byte) ([]byte, error) {
 			}
 			return h.MarshalBinary()
 		},
+		"fingerprint": func(b []byte) ([]byte, error) {
+			f, err := p.UnmarshalFingerprint(b)
+			if err != nil {
+				return nil, err
+			}
+			return f.MarshalBinary()
+		},
 	}
 }
 
@@ -155,6 +171,7 @@ func (o *objects) valid() map[string][]byte {
 		"encrypted vector": o.update,
 		"decryption share": o.decShare,
 		"key-holder state": o.state,
+		"fingerprint":      o.fingerprint,
 	}
 }
 
@@ -187,8 +204,8 @@ func TestDecodersRejectMalformed(t *testing.T) {
 		{"truncated by one byte", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"one byte appended", func(b []byte) []byte { return append(b, 0) }},
 		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }},
-		{"version 2", func(b []byte) []byte { b[4] = 2; return b }},
-		{"other kind", func(b []byte) []byte { b[5] = b[5]%6 + 1; return b }}, // kinds are 1 to 6
+		{"version 9", func(b []byte) []byte { b[4] = 9; return b }},
+		{"other kind", func(b []byte) []byte { b[5] = b[5]%7 + 1; return b }}, // kinds are 1 to 7
 		{"unknown kind", func(b []byte) []byte { b[5] = 99; return b }},
 		{"other preset", func(b []byte) []byte { b[6] = byte(PresetPrecise); return b }},
 		{"flags flipped", func(b []byte) []byte { b[7] ^= flagMontgomery; return b }},
@@ -214,6 +231,12 @@ func TestDecodersRejectMalformed(t *testing.T) {
 				b := m.f(bytes.Clone(valid))
 				if m.name == "length field huge" && name == "public key" {
 					t.Skip("bytes 12-15 of a public key are its free reference string")
+				}
+				if m.name == "length field huge" && name == "fingerprint" {
+					t.Skip("bytes 12-15 of a fingerprint are the low half of a residue, any value of which is valid")
+				}
+				if m.name == "NTT flag cleared" && name == "fingerprint" {
+					t.Skip("a fingerprint has no flags to clear")
 				}
 				_, err := dec[name](b)
 				if err == nil {
@@ -361,14 +384,10 @@ func TestParamsValidation(t *testing.T) {
 	}{
 		{"log Q above the 128-bit bound", "128-bit bound", func(l *ParamsLiteral) { l.LogQ = []int{55, 55} }},
 		{"LogN 11 with 108 bits", "128-bit bound", func(l *ParamsLiteral) { l.LogN = 11 }},
-		{"prime too small for the flooding", "σ_flood", func(l *ParamsLiteral) {
-			l.LogQ, l.LogScale, l.MaxAbs = []int{50, 50}, 40, 0.1
-		}},
 		{"value too large to encode", "MaxAbs·2^50", func(l *ParamsLiteral) { l.LogQ = []int{40, 40}; l.LogScale = 60 }},
 		{"no room for the message", "no room", func(l *ParamsLiteral) { l.MaxAbs = 64 }},
-		{"too noisy to decode", "bits of precision", func(l *ParamsLiteral) { l.LogScale = 45 }},
 		{"one key holder", "MaxKeyHolders", func(l *ParamsLiteral) { l.MaxKeyHolders = 1 }},
-		{"no decryptions", "DecryptionCap", func(l *ParamsLiteral) { l.DecryptionCap = 0 }},
+
 		{"NaN MaxAbs", "MaxAbs", func(l *ParamsLiteral) { l.MaxAbs = nan() }},
 		{"reserved ID", "reserved", func(l *ParamsLiteral) { l.ID = 0 }},
 	} {
@@ -434,4 +453,92 @@ func TestSumUnchangedByBadUpdate(t *testing.T) {
 	if err := empty.Add(bad); err == nil || empty.Addends() != 0 || empty.Len() != 0 {
 		t.Errorf("empty sum after a bad vector: err = %v, %d addends, length %d", err, empty.Addends(), empty.Len())
 	}
+}
+
+// TestCombineNamesTheBadShare: a malformed or duplicate public-key or Shamir
+// share is reported as a *ShareError with its position in the slice passed.
+func TestCombineNamesTheBadShare(t *testing.T) {
+	p := testPreset(t, true)
+	rand := seeded(33)
+	crs := [32]byte{4}
+	hs := make([]*KeyHolder, 4)
+	var pkShares [][]byte
+	for i := range hs {
+		h, err := NewKeyHolder(p, crs, i, rand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = h
+		pkShares = append(pkShares, h.PublicKeyShare())
+	}
+	check := func(t *testing.T, err error, index int, malformedBytes bool) {
+		t.Helper()
+		var se *ShareError
+		if !errors.As(err, &se) {
+			t.Fatalf("err = %v, want a *ShareError", err)
+		}
+		if se.Index != index {
+			t.Errorf("ShareError.Index = %d, want %d (%v)", se.Index, index, err)
+		}
+		if errors.Is(err, ErrMalformed) != malformedBytes {
+			t.Errorf("errors.Is(err, ErrMalformed) = %t, want %t", !malformedBytes, malformedBytes)
+		}
+	}
+	t.Run("public key/malformed", func(t *testing.T) {
+		bad := append([][]byte(nil), pkShares...)
+		bad[2] = lastCoeffAllOnes(p, bad[2])
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 2, true)
+	})
+	t.Run("public key/other reference string", func(t *testing.T) {
+		other, _ := NewKeyHolder(p, [32]byte{5}, 3, rand)
+		bad := append(append([][]byte(nil), pkShares[:3]...), other.PublicKeyShare())
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 3, true)
+	})
+	t.Run("public key/duplicate", func(t *testing.T) {
+		bad := [][]byte{pkShares[0], pkShares[1], pkShares[1], pkShares[3]}
+		_, err := CombinePublicKey(p, crs, bad)
+		check(t, err, 2, false)
+	})
+	ids := []int{0, 1, 2, 3}
+	inbox := make([][][]byte, len(hs))
+	for _, h := range hs {
+		out, err := h.ShamirShares(ids, 3, rand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, b := range out {
+			inbox[j] = append(inbox[j], b)
+		}
+	}
+	t.Run("Shamir/malformed", func(t *testing.T) {
+		bad := append([][]byte(nil), inbox[0]...)
+		bad[1] = lastCoeffAllOnes(p, bad[1])
+		check(t, hs[0].CombineShamirShares(bad), 1, true)
+	})
+	t.Run("Shamir/addressed to another", func(t *testing.T) {
+		bad := append([][]byte(nil), inbox[0]...)
+		bad[2] = inbox[1][2]
+		check(t, hs[0].CombineShamirShares(bad), 2, true)
+	})
+	t.Run("Shamir/duplicate", func(t *testing.T) {
+		bad := [][]byte{inbox[0][0], inbox[0][1], inbox[0][0]}
+		check(t, hs[0].CombineShamirShares(bad), 2, false)
+	})
+	// The state is unchanged by the failures: the genuine shares combine.
+	if err := hs[0].CombineShamirShares(inbox[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastCoeffAllOnes returns b with the last coefficient of its last
+// polynomial set to all ones: not below its prime.
+func lastCoeffAllOnes(p *Params, b []byte) []byte {
+	b = bytes.Clone(b)
+	for k := range p.bits[len(p.bits)-1] {
+		bit := 8*len(b) - 1 - k
+		b[bit/8] |= 1 << (bit % 8)
+	}
+	return b
 }
