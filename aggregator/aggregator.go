@@ -111,6 +111,13 @@ type aggregator struct {
 	completed uint64
 	nonce     []byte
 	cur       *Round // the round under way, which collects refusals
+	// epoch is the collective key's epoch, budget its decryption budget L
+	// and seq the next unspent index of it: every decryption attempt takes
+	// the next range of ciphertext decryptions.
+	epoch, budget, seq uint64
+	// anchors holds, by member, the latest claim and endorsement it signed
+	// that the aggregator accepted, given back to it when it connects.
+	anchors map[string]transport.Welcome
 }
 
 // Run coordinates a whole run over hub: setup, then the federation's rounds.
@@ -132,7 +139,8 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 	if err != nil || !pub.Equal(cfg.Identity.SigningPublicKey()) {
 		return nil, errors.New("aggregator: the identity's signing key is not the aggregator's in the federation config")
 	}
-	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{}}
+	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{},
+		anchors: map[string]transport.Welcome{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -146,9 +154,10 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		a.cfg.MaxAttempts = 3
 	}
 	if fed.HE.Enabled {
-		if a.params, err = fed.HE.Params(); err != nil {
+		if a.params, err = fed.CKKS(); err != nil {
 			return nil, err
 		}
+		a.epoch, a.budget = 1, fed.DecryptionBudget()
 	}
 	a.model = append([]float64(nil), cfg.InitialModel...)
 	if cp := cfg.Resume; cp != nil && cp.Model != nil {
@@ -183,6 +192,9 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		a.completed = cp.Round
+		for id, w := range cp.Anchors {
+			a.anchors[id] = transport.Welcome{Claim: w.Claim, Endorsement: w.Endorsement}
+		}
 		if h, ok := a.audit.ResumedHead(cp.Round); ok {
 			a.prev = transport.PrevHead{Completed: h.Type == audit.TypeRound, Round: h.Round, Head: a.sign(h)}
 		}
@@ -307,6 +319,12 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			if env.Kind == transport.KindHello {
 				a.online[in.From] = true
 				a.log.Info("member online", "hospital", in.From)
+				if w, ok := a.anchors[in.From]; ok {
+					a.send(ctx, in.From, a.envelope(transport.KindWelcome, w.Marshal()))
+				}
+			}
+			if env.Kind == transport.KindEndorse {
+				a.anchorEndorsement(env)
 			}
 		}
 		done, err := handle(in, env)
@@ -341,4 +359,29 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// anchorEndorsement keeps a key holder's endorsement if it reaches further
+// into the key's budget than the one kept: what the key holder is given
+// back when it reconnects, whether or not the endorsement came in time to
+// count.
+func (a *aggregator) anchorEndorsement(env *message) {
+	e, err := transport.ParseEndorsement(env.Body)
+	if err != nil || e.Epoch != a.epoch {
+		return
+	}
+	w := a.anchors[env.From]
+	if len(w.Endorsement) > 0 {
+		if old, err := federation.ParseEnvelope(w.Endorsement); err == nil {
+			if prev, err := transport.ParseEndorsement(old.Body); err == nil && prev.First+prev.Count >= e.First+e.Count {
+				return
+			}
+		}
+	}
+	raw, err := env.MarshalBinary()
+	if err != nil {
+		return
+	}
+	w.Endorsement = raw
+	a.anchors[env.From] = w
 }

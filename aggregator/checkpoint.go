@@ -25,6 +25,17 @@ type Checkpoint struct {
 	Model       []float64 `json:"model"`
 	ServerState []byte    `json:"server_state"`
 	AuditHead   []byte    `json:"audit_head"`
+	// Anchors are, by member, the latest claim and endorsement it signed:
+	// what a member whose state was restored from an older copy is
+	// checked against when it reconnects.
+	Anchors map[string]Anchor `json:"anchors,omitempty"`
+}
+
+// Anchor is a member's latest signed claim and endorsement, each an encoded
+// envelope.
+type Anchor struct {
+	Claim       []byte `json:"claim,omitempty"`
+	Endorsement []byte `json:"endorsement,omitempty"`
 }
 
 // checkpoint seals the state after a completed round to the aggregator's
@@ -35,7 +46,12 @@ func (a *aggregator) checkpoint() error {
 		return err
 	}
 	head := a.audit.Head()
-	b, err := json.Marshal(Checkpoint{ConfigHash: a.hash.String(), Round: a.round, Model: a.model, ServerState: st, AuditHead: head[:]})
+	anchors := map[string]Anchor{}
+	for id, w := range a.anchors {
+		anchors[id] = Anchor{Claim: w.Claim, Endorsement: w.Endorsement}
+	}
+	b, err := json.Marshal(Checkpoint{ConfigHash: a.hash.String(), Round: a.round, Model: a.model, ServerState: st,
+		AuditHead: head[:], Anchors: anchors})
 	if err != nil {
 		return err
 	}

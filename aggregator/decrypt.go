@@ -14,19 +14,29 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
-// decrypt obtains the plaintext of the round's sum: it names a decryption
-// set of exactly T online key holders, asks each for its share, and, when
-// one fails, names a new set, up to the federation's cap on decryptions.
+// decrypt obtains the plaintext of the round's sum of uploads of the given
+// kind. For each decryption attempt it names a decryption set of exactly T
+// online key holders and the next range of the key's decryption budget,
+// commits to the sum, the uploads in it, the set and the range, and gathers
+// the contributors' fingerprints and a quorum of key holders' endorsements
+// (see package client); it then asks each member of the set for its share.
+// When one fails, it names a new set, up to the federation's cap on
+// decryptions.
 //
 // A key holder that refuses, answers with a share that does not combine, or
 // does not answer in time is not asked again this round. One whose
 // connection drops (a crashed and restarted process) lost the request, not
 // its key: it is asked again once it is back online.
-func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federation.Header, rep *Round) ([]float64, error) {
+func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, headers []federation.Header, rep *Round) ([]float64, error) {
 	sumBytes, err := sum.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
+	ref := transport.SumRef{Kind: kind, Length: uint64(sum.Len()), Addends: uint64(sum.Addends()),
+		Digest: sha256.Sum256(sumBytes), Uploads: headers}
+	id := ref.ID(a.hash, a.round, a.nonce)
+	count := uint64(a.params.Ciphertexts(sum.Len()))
+	fingerprints := map[string][]byte{}
 	excluded := map[string]bool{}
 	asked := map[string]bool{}
 	for attempt := 1; attempt <= a.fed.MaxDecryptions; attempt++ {
@@ -34,7 +44,25 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 		if err != nil {
 			return nil, err
 		}
-		req := transport.DecryptRequest{Attempt: uint64(attempt), Set: set, Uploads: headers, Sum: sumBytes}
+		if a.seq+count > a.budget {
+			return nil, fmt.Errorf("the collective key's decryption budget is spent (%d of %d ciphertext decryptions used, %d needed)", a.seq, a.budget, count)
+		}
+		cm := transport.Commit{Epoch: a.epoch, Sum: ref, Set: set, First: a.seq, Count: count}
+		// The range is spent once offered: key holders that endorse it
+		// never endorse it again, whatever comes of this attempt.
+		a.seq += count
+		endorsements, stale, err := a.endorse(ctx, &cm, id, fingerprints, rep, excluded)
+		if stale {
+			continue // offered a range some key holder had endorsed: offer the next
+		}
+		if err != nil {
+			return nil, err
+		}
+		fps := make([][]byte, len(headers))
+		for i, h := range headers {
+			fps[i] = fingerprints[h.From]
+		}
+		req := transport.DecryptRequest{Attempt: uint64(attempt), Commit: cm, Fingerprints: fps, Endorsements: endorsements, Sum: sumBytes}
 		raw := a.envelope(transport.KindDecrypt, req.Marshal())
 		delivered := true
 		for _, id := range set {
@@ -103,9 +131,6 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 			ordered = append(ordered, shares[id])
 		}
 		values, err := sum.Decrypt(ordered)
-		if errors.Is(err, he.ErrDecryptionBudget) {
-			return nil, err
-		}
 		if err != nil {
 			// Which share spoiled the sum cannot be told from the result:
 			// the whole set is excluded and a new one named.
@@ -125,6 +150,113 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, headers []federat
 		return values, nil
 	}
 	return nil, fmt.Errorf("no decryption set of T = %d answered within %d attempts", a.fed.Threshold, a.fed.MaxDecryptions)
+}
+
+// endorse sends the commitment to the sum's contributors and to every
+// online key holder and waits for a fingerprint from every contributor
+// named (kept across attempts: it depends on the sum only) and for a quorum
+// of endorsements. It returns the endorsements, or an error saying why the
+// sum cannot be decrypted this round.
+func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]byte, fingerprints map[string][]byte, rep *Round, excluded map[string]bool) (endorsements [][]byte, stale bool, err error) {
+	raw := a.envelope(transport.KindCommit, cm.Marshal())
+	named := map[string]bool{}
+	for _, h := range cm.Sum.Uploads {
+		named[h.From] = true
+	}
+	endorsed := map[string][]byte{}
+	refused := map[string]bool{}
+	holders := a.fed.KeyHolders()
+	want := func(id string) bool {
+		m, _ := a.fed.Member(id)
+		return named[id] && fingerprints[id] == nil || m.KeyHolder && endorsed[id] == nil && !refused[id]
+	}
+	for _, m := range a.fed.Members {
+		if a.online[m.ID] && want(m.ID) {
+			a.send(ctx, m.ID, raw)
+		}
+	}
+	q := a.fed.EndorsementQuorum()
+	missing := func() []string {
+		var ids []string
+		for _, h := range cm.Sum.Uploads {
+			if fingerprints[h.From] == nil {
+				ids = append(ids, h.From)
+			}
+		}
+		return ids
+	}
+	done := func() bool { return len(missing()) == 0 && len(endorsed) >= q }
+	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
+		if env == nil {
+			return done(), nil
+		}
+		switch {
+		case env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp:
+			a.refuseLateUpload(env.Envelope, rep)
+			return done(), nil
+		case env.Kind == transport.KindHello:
+			if want(env.From) { // reconnected: it lost the commitment
+				a.send(ctx, env.From, raw)
+			}
+			return done(), nil
+		case env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce):
+			return done(), nil
+		}
+		switch env.Kind {
+		case transport.KindFingerprint:
+			f, err := transport.ParseFingerprint(env.Body)
+			if err != nil || f.SumID != id || !named[env.From] {
+				rep.Refused[env.From] = "fingerprint not of a contributor to this sum"
+				a.log.Warn("refused a fingerprint", "hospital", env.From, "round", a.round)
+				return done(), nil
+			}
+			fingerprints[env.From] = in.Data
+		case transport.KindEndorse:
+			e, err := transport.ParseEndorsement(env.Body)
+			if m, _ := a.fed.Member(env.From); err != nil || !m.KeyHolder || !e.Equal(transport.EndorsementOf(cm, id)) {
+				rep.Refused[env.From] = "endorsement of another sum, set or range"
+				a.log.Warn("refused an endorsement", "hospital", env.From, "round", a.round)
+				if m, _ := a.fed.Member(env.From); m.KeyHolder {
+					refused[env.From] = true
+				}
+				return len(holders)-len(refused) < q, nil
+			}
+			endorsed[env.From] = in.Data
+		case transport.KindRefuse:
+			d, _ := transport.ParseDecline(env.Body)
+			a.log.Warn("key holder refused to endorse the sum", "hospital", env.From, "round", a.round, "reason", d.Reason)
+			rep.Refused[env.From] = "refused to endorse: " + d.Reason
+			if m, _ := a.fed.Member(env.From); m.KeyHolder {
+				refused[env.From] = true
+				if d.Endorsed > cm.First {
+					// A key holder never endorses a range twice: the next
+					// commitment starts after every range it endorsed.
+					a.seq, stale = max(a.seq, d.Endorsed), true
+				} else {
+					excluded[env.From] = true
+				}
+			}
+			if len(holders)-len(refused) < q {
+				return true, nil
+			}
+		}
+		return done(), nil
+	})
+	if err != nil && !errors.Is(err, errTimeout) {
+		return nil, false, err
+	}
+	if len(endorsed) < q {
+		return nil, stale, fmt.Errorf("the sum is endorsed by %d key holders, fewer than the quorum %d", len(endorsed), q)
+	}
+	if m := missing(); len(m) > 0 {
+		return nil, false, fmt.Errorf("no fingerprint from contributor(s) %v of the sum", m)
+	}
+	for _, h := range holders {
+		if e, ok := endorsed[h]; ok {
+			endorsements = append(endorsements, e)
+		}
+	}
+	return endorsements, false, nil
 }
 
 // awaitSet names the next decryption set, waiting (up to the timeout) for

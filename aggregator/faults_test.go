@@ -84,11 +84,23 @@ func newFixture(t *testing.T, members, threshold, minContributors int) *fixture 
 
 // run runs the federation to its end and returns the aggregator's reports.
 func (f *fixture) run() []*aggregator.Round {
+	reps, err, _ := f.runErrs()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return reps
+}
+
+// runErrs runs the federation to its end and returns the aggregator's
+// reports, its error and each member's.
+func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	f.net = transport.NewNetwork(256)
 	defer f.net.Close()
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := map[string]error{}
 	for i, m := range f.fed.Members {
 		c, err := client.New(client.Config{Federation: f.fed, Member: m.ID, Identity: f.keys[m.ID], Data: f.parts[m.ID],
 			Rand: seeded(uint64(i) + 10), TrainRand: seeded(uint64(i) + 20)})
@@ -96,7 +108,10 @@ func (f *fixture) run() []*aggregator.Round {
 			f.t.Fatal(err)
 		}
 		wg.Go(func() {
-			c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			err := c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			mu.Lock()
+			errs[m.ID] = err
+			mu.Unlock()
 		})
 	}
 	init := make([]float64, 5)
@@ -105,10 +120,10 @@ func (f *fixture) run() []*aggregator.Round {
 		OnRound: func(r *aggregator.Round) { f.mu.Lock(); f.reports = append(f.reports, r); f.mu.Unlock() },
 	}, &tamperHub{f.net.Hub(), f})
 	if err != nil {
-		f.t.Fatal(err)
+		cancel() // members still waiting for a run that ended
 	}
 	wg.Wait()
-	return f.reports
+	return f.reports, err, errs
 }
 
 func (f *fixture) dial(ctx context.Context, id string) (transport.Conn, error) {
@@ -346,7 +361,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 			}
 			req, _ := transport.ParseDecryptRequest(e.Body)
 			for _, m := range f.fed.Members {
-				if !slices.Contains(req.Set, m.ID) {
+				if !slices.Contains(req.Commit.Set, m.ID) {
 					once.Do(func() {
 						share := transport.Share{Attempt: req.Attempt, Share: []byte("not a share")}.Marshal()
 						f.inject(m.ID, f.sign(m.ID, transport.KindShare, share))
@@ -372,7 +387,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 			}
 			victim = to
 			req, _ := transport.ParseDecryptRequest(e.Body)
-			req.Uploads = req.Uploads[:1]
+			req.Commit.Sum.Uploads = req.Commit.Sum.Uploads[:1]
 			e.Body = req.Marshal()
 			e.Sign(f.aggKey.SigningKey())
 			out, _ := e.MarshalBinary()

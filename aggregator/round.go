@@ -172,6 +172,9 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 			}
 			rep.Claims[env.From] = claim
 			rep.SignedClaims[env.From] = u.Claim
+			w := a.anchors[env.From]
+			w.Claim = u.Claim
+			a.anchors[env.From] = w
 			rep.Included = append(rep.Included, env.From)
 			rep.BytesUp += int64(len(in.Data))
 			headers = append(headers, env.header)
@@ -207,7 +210,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	if a.params == nil {
 		return acc.plain, headers, totalWeight, nil
 	}
-	sum, err = a.decrypt(ctx, acc.enc, headers, rep)
+	sum, err = a.decrypt(ctx, acc.enc, upload, headers, rep)
 	if err != nil {
 		rep.Reason = err.Error()
 		return nil, nil, 0, nil
@@ -276,12 +279,16 @@ func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round, weighted 
 		return zero, u, fmt.Errorf("claimed ε %.4g exceeds the cap %g", c.DP.Epsilon, a.fed.DP.Epsilon)
 	}
 	if a.params != nil {
-		n, _, err := a.params.UpdateLen(u.Payload)
-		if err != nil {
+		n, addends, err := a.params.UpdateLen(u.Payload)
+		switch {
+		case err != nil:
 			return zero, u, err
-		}
-		if n != size {
+		case n != size:
 			return zero, u, fmt.Errorf("encrypted vector of %d values, want %d", n, size)
+		case addends != 1:
+			// A fresh encryption is one addend; an upload claiming more
+			// would fill the sum's room for addends and stall the round.
+			return zero, u, fmt.Errorf("encrypted vector of %d addends, an upload is one", addends)
 		}
 	}
 	return c, u, nil

@@ -26,7 +26,20 @@ func (a *aggregator) setup(ctx context.Context) error {
 	}
 	a.broadcast(ctx, transport.KindSetup, nil)
 	holders := a.fed.KeyHolders()
-	pkShares := map[string][]byte{}
+	// Each phase collects one signed message from every key holder, then
+	// relays them all as a bundle: commitments to the public-key shares,
+	// acknowledgements of the list of commitments, the shares themselves.
+	phases := []struct{ kind, relay string }{
+		{transport.KindPKCommit, transport.KindPKCommits},
+		{transport.KindPKAck, transport.KindPKAcks},
+		{transport.KindPKShare, transport.KindPKShares},
+	}
+	got := map[string]map[string][]byte{}
+	bundles := map[string][]byte{} // relayed bundles by relay kind, in phase order
+	for _, ph := range phases {
+		got[ph.kind] = map[string][]byte{}
+	}
+	pkShares := got[transport.KindPKShare]
 	ready := map[string][]byte{}
 	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left {
@@ -36,21 +49,38 @@ func (a *aggregator) setup(ctx context.Context) error {
 			return false, nil
 		}
 		m, _ := a.fed.Member(env.From)
-		switch env.Kind {
-		case transport.KindHello:
-			if len(pkShares) == len(holders) { // a reconnecting member missed the setup messages
-				a.send(ctx, env.From, a.envelope(transport.KindSetup, nil))
-				a.send(ctx, env.From, a.envelope(transport.KindPKShares, a.bundle(pkShares)))
+		if env.Kind == transport.KindHello {
+			// A reconnecting member missed the setup messages so far.
+			a.send(ctx, env.From, a.envelope(transport.KindSetup, nil))
+			for _, ph := range phases {
+				if b, ok := bundles[ph.relay]; ok {
+					a.send(ctx, env.From, a.envelope(ph.relay, b))
+				}
 			}
-		case transport.KindPKShare:
+			return false, nil
+		}
+		for _, ph := range phases {
+			if env.Kind != ph.kind {
+				continue
+			}
 			if !m.KeyHolder {
-				a.log.Warn("refused a public-key share", "hospital", env.From, "reason", "not a key holder")
+				a.log.Warn("refused a key-ceremony message", "hospital", env.From, "kind", env.Kind, "reason", "not a key holder")
 				return false, nil
 			}
-			pkShares[env.From] = in.Data
-			if len(pkShares) == len(holders) {
-				a.broadcast(ctx, transport.KindPKShares, a.bundle(pkShares))
+			if prev, ok := got[ph.kind][env.From]; ok {
+				if !bytes.Equal(prev, in.Data) {
+					return false, fmt.Errorf("key holder %q sent two different %s messages", env.From, env.Kind)
+				}
+				return false, nil
 			}
+			got[ph.kind][env.From] = in.Data
+			if len(got[ph.kind]) == len(holders) {
+				bundles[ph.relay] = a.bundle(got[ph.kind])
+				a.broadcast(ctx, ph.relay, bundles[ph.relay])
+			}
+			return false, nil
+		}
+		switch env.Kind {
 		case transport.KindShamir:
 			s, err := transport.ParseShamir(env.Body)
 			if err != nil {
@@ -72,6 +102,9 @@ func (a *aggregator) setup(ctx context.Context) error {
 				return false, fmt.Errorf("ready from %q: %w", env.From, err)
 			}
 			ready[env.From] = r.PublicKeyDigest
+			// After a resume, the key's budget continues where the key
+			// holders' endorsements left it.
+			a.seq = max(a.seq, r.Endorsed)
 		}
 		return len(ready) == len(a.fed.Members), nil
 	})
@@ -92,7 +125,8 @@ func (a *aggregator) setup(ctx context.Context) error {
 	return nil
 }
 
-// bundle lists the key holders' signed public-key shares in config order.
+// bundle lists the key holders' signed messages of one phase in config
+// order.
 func (a *aggregator) bundle(shares map[string][]byte) []byte {
 	var b transport.Bundle
 	for _, id := range a.fed.KeyHolders() {

@@ -140,7 +140,20 @@ func (v *verifier) openClaim(u uploadBody, round uint64, nonce string) (transpor
 	if err := v.fed.Verify(env, v.hash); err != nil {
 		return zero, err
 	}
-	return transport.ParseClaim(env.Body)
+	c, err := transport.ParseClaim(env.Body)
+	if err != nil {
+		return zero, err
+	}
+	// A hospital's ledger only grows: a claim at a version no later than
+	// an earlier claim's was made from a ledger restored from an older
+	// copy, which spends again budget already spent.
+	if c.DP.Enabled {
+		if prev := v.ledgers[u.From]; c.LedgerVersion <= prev {
+			return zero, fmt.Errorf("ledger version %d after version %d in an earlier claim: the hospital's ledger was restored from an older copy", c.LedgerVersion, prev)
+		}
+		v.ledgers[u.From] = c.LedgerVersion
+	}
+	return c, nil
 }
 
 // claim opens an upload's signed claim and checks it against the config.

@@ -114,6 +114,8 @@ type verifier struct {
 	events map[string][]dp.Event
 	last   uint64          // the last completed round
 	nonces map[string]bool // of the completed rounds so far
+	// ledgers is each hospital's ledger version in its latest claim.
+	ledgers map[string]uint64
 }
 
 func fail(entry int, format string, a ...any) *Failure {
@@ -130,7 +132,7 @@ func (v *verifier) verify(raw []byte) error {
 		return fail(1, "the log is empty (no setup entry)")
 	}
 	v.acct = dp.AccountantConfig{Kind: v.fed.DP.Accountant}
-	v.events, v.nonces = map[string][]dp.Event{}, map[string]bool{}
+	v.events, v.nonces, v.ledgers = map[string][]dp.Event{}, map[string]bool{}, map[string]uint64{}
 	ended := 0
 	lastAt := make([]uint64, 0, len(entries)) // the last completed round after each entry
 	for i := range entries {

@@ -83,9 +83,22 @@ type Client struct {
 	holder  *he.KeyHolder
 	pk      *he.PublicKey
 	pkShare []byte
-	dealt   bool
-	shamir  map[string][]byte // received Shamir shares by sender
-	ready   bool
+	// commits are the key holders' commitments to their public-key shares,
+	// commitList the digest of their list; acked is set once every key
+	// holder acknowledged that same list.
+	commits    map[string][32]byte
+	commitList [32]byte
+	acked      bool
+	dealt      bool
+	shamir     map[string][]byte // received Shamir shares by sender
+	ready      bool
+
+	// epoch is the collective key's epoch, budget its decryption budget L
+	// (ciphertext decryptions), and sums what this key holder endorsed and
+	// decrypted under it (sealed with the key-holder state).
+	epoch  uint64
+	budget uint64
+	sums   sumRecord
 
 	// rounds
 	round   uint64
@@ -94,6 +107,10 @@ type Client struct {
 	local   *model.Model // the model trained each round, from the global one
 	ledger  *ledger
 	dataset [32]byte // keyed commitment to the data set, carried by every claim
+	// upload is the payload this contributor sent in the current round, and
+	// uploadDigest the digest of its signed header, until the next round.
+	upload       []byte
+	uploadDigest [32]byte
 
 	// witnesses are the aggregator's signed heads of its audit log, oldest
 	// first, kept sealed beside the ledger.
@@ -139,9 +156,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if fed.HE.Enabled {
-		if c.params, err = fed.HE.Params(); err != nil {
+		if c.params, err = fed.CKKS(); err != nil {
 			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 		}
+		c.epoch, c.budget = 1, fed.DecryptionBudget()
 	}
 	if me.Contributor {
 		if err := c.prepareData(); err != nil {
@@ -281,14 +299,22 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 				return false, err
 			}
 			return true, nil
+		case transport.KindWelcome:
+			err = c.onWelcome(env)
 		case transport.KindSetup:
 			err = c.onSetup(ctx, conn)
+		case transport.KindPKCommits:
+			err = c.onPKCommits(ctx, conn, env)
+		case transport.KindPKAcks:
+			err = c.onPKAcks(ctx, conn, env)
 		case transport.KindPKShares:
 			err = c.onPKShares(ctx, conn, env)
 		case transport.KindShamir:
 			err = c.onShamir(ctx, conn, env)
 		case transport.KindRound:
 			err = c.onRound(ctx, conn, env)
+		case transport.KindCommit:
+			err = c.onCommit(ctx, conn, env)
 		case transport.KindDecrypt:
 			err = c.onDecrypt(ctx, conn, env)
 		case transport.KindEval:

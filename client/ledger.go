@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -24,13 +25,32 @@ const (
 	// data, and a small data set's digest cannot be brute-forced by anyone
 	// else.
 	datasetKeyInfo = "fedcrypt/v1/dataset-digest-key"
+	// ledgerKeyInfo derives the key that names the member's ledger.
+	ledgerKeyInfo = "fedcrypt/v1/ledger-id-key"
 )
 
-// ledger is the hospital's privacy budget for its data set: a dp.Ledger
-// (every spend, the accountant's ε after it, the cap) kept sealed to the
-// hospital's own identity, one per data set across runs and federations.
-// Every spend is sealed to disk before training starts, so a crash can lose
-// a round's result but never under-count ε.
+// ledgerID names the member's ledger: a keyed digest of the federation's
+// name and the member's id, so that the ledger's identity survives a new
+// version of the federation (members added or removed) and a new export
+// of the data, and reveals nothing to whoever sees it without the key.
+func ledgerID(c *Client) (string, error) {
+	key, err := hkdf.Key(sha256.New, c.cfg.Identity.SigningKey().Seed(), nil, ledgerKeyInfo, 32)
+	if err != nil {
+		return "", err
+	}
+	return dp.DatasetID(key, strings.NewReader(c.fed.Name+"\x00"+c.me.ID))
+}
+
+// ledger is the hospital's privacy budget as a member of its federation: a
+// dp.Ledger (every spend, the accountant's ε after it, the cap) kept sealed
+// to the hospital's own identity, across runs, whatever data file it
+// brings to each. Its identity is the member in its federation, not the
+// data's bytes: a data set exported again (rows reordered, a patient added)
+// spends from the same budget. Every spend is sealed to disk before
+// training starts, so a crash can lose a round's result but never
+// under-count ε. Its version, the number of entries, only grows; every
+// claim carries it, so a ledger restored from an older copy is caught
+// (onWelcome, and audit verification).
 type ledger struct {
 	c         *Client
 	l         *dp.Ledger
@@ -72,12 +92,19 @@ func openLedger(c *Client) (*ledger, error) {
 	if !d.Enabled || !c.me.Contributor {
 		return l, nil
 	}
-	id := hex.EncodeToString(c.dataset[:])
-	var err error
+	id, err := ledgerID(c)
+	if err != nil {
+		return nil, err
+	}
 	cfg := dp.LedgerConfig{EpsilonCap: d.Epsilon, Delta: d.Delta, Accountant: dp.AccountantConfig{Kind: d.Accountant}}
-	l.store = &sealedStore{c: c, path: c.statePath("ledger-" + id[:16])}
+	l.store = &sealedStore{c: c, path: c.statePath("ledger")}
 	ctx := context.Background()
 	l.l, err = dp.LoadLedger(ctx, l.store)
+	if errors.Is(err, fs.ErrNotExist) {
+		if old := legacyLedgers(c); len(old) > 0 {
+			return nil, fmt.Errorf("%s holds a ledger per data set (%s), from an earlier fedcrypt; this version keeps one per member: start a new federation, or keep using the earlier version for this one", c.cfg.StateDir, filepath.Base(old[0]))
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		units := c.cfg.Data.Rows()
@@ -91,8 +118,11 @@ func openLedger(c *Client) (*ledger, error) {
 		return nil, err
 	default:
 		got := l.l.Config()
-		if l.l.Dataset() != id || got.Delta != cfg.Delta || got.Accountant.Kind != cfg.Accountant.Kind || got.EpsilonCap != cfg.EpsilonCap {
-			return nil, fmt.Errorf("ledger of this data set keeps ε ≤ %g at δ %g (%s); the federation asks ε ≤ %g at δ %g (%s)",
+		if l.l.Dataset() != id {
+			return nil, fmt.Errorf("ledger %s belongs to another member or federation", c.statePath("ledger"))
+		}
+		if got.Delta != cfg.Delta || got.Accountant.Kind != cfg.Accountant.Kind || got.EpsilonCap != cfg.EpsilonCap {
+			return nil, fmt.Errorf("this member's ledger keeps ε ≤ %g at δ %g (%s); the federation asks ε ≤ %g at δ %g (%s)",
 				got.EpsilonCap, got.Delta, got.Accountant.Kind, cfg.EpsilonCap, cfg.Delta, cfg.Accountant.Kind)
 		}
 	}
@@ -273,4 +303,22 @@ func (s *sealedStore) Save(ctx context.Context, b []byte) error {
 	}
 	id := s.c.cfg.Identity
 	return vault.Seal(s.path, sealKindLedger, b, id.SigningKey(), id.Recipients()...)
+}
+
+// version is the ledger's version: the number of its entries.
+func (l *ledger) version() uint64 {
+	if l.l == nil {
+		return 0
+	}
+	return uint64(len(l.l.Entries()))
+}
+
+// legacyLedgers lists the per-data-set ledgers earlier versions kept for
+// this member.
+func legacyLedgers(c *Client) []string {
+	if c.cfg.StateDir == "" {
+		return nil
+	}
+	old, _ := filepath.Glob(filepath.Join(c.cfg.StateDir, c.me.ID+".ledger-*.age"))
+	return old
 }

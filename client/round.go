@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -33,6 +32,7 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 		return fmt.Errorf("round %d announcement: a model of %d values, the federation's has %d", env.Round, len(rs.Model), c.local.NumParams())
 	}
 	c.round, c.nonce, c.global = env.Round, slices.Clone(env.Nonce), rs.Model
+	c.upload = nil
 	if err := c.onAnnounce(env.Round, rs.Prev); err != nil {
 		return err
 	}
@@ -52,11 +52,11 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 		}
 		return err
 	}
-	upload, err := c.train()
+	upload, payload, err := c.train()
 	if err != nil {
 		return fmt.Errorf("round %d: %w", c.round, err)
 	}
-	if err := c.send(ctx, conn, transport.KindUpload, upload); err != nil {
+	if err := c.sendUpload(ctx, conn, transport.KindUpload, upload, payload); err != nil {
 		return err
 	}
 	c.took = c.round
@@ -74,7 +74,7 @@ func (c *Client) decline(ctx context.Context, conn transport.Conn, reason string
 // train runs this round's local DP-SGD from the global model and builds the
 // upload: the clipped, weighted update (encrypted unless the federation runs
 // without encryption) and the signed claim.
-func (c *Client) train() ([]byte, error) {
+func (c *Client) train() (upload, payload []byte, err error) {
 	m := c.local
 	copy(m.Params(), c.global)
 	steps := c.fed.Training.LocalSteps
@@ -87,19 +87,18 @@ func (c *Client) train() ([]byte, error) {
 			Optimizer:       c.fed.Training.Local,
 			Noise:           c.fed.DP.Noise,
 		}
-		var err error
 		if _, err = dp.Train(m, c.x, c.y, c.units, cfg, c.trainRand); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if err := c.trainNonPrivate(m, steps); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	delta := slices.Clone(m.Params())
 	for i, g := range c.global {
 		delta[i] -= g
 	}
 	if !finite(delta) {
-		return nil, errors.New("local training diverged (non-finite update)")
+		return nil, nil, errors.New("local training diverged (non-finite update)")
 	}
 	fedavg.ClipL2(delta, c.fed.HE.UpdateBound)
 	w := c.fed.Weight(c.me.ID)
@@ -107,17 +106,15 @@ func (c *Client) train() ([]byte, error) {
 	for i := range delta {
 		delta[i] *= f
 	}
-	var payload []byte
-	var err error
 	if c.fed.HE.Enabled {
 		if payload, err = he.Encrypt(c.pk, delta, c.rand); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		payload = encodeFloats(delta)
 	}
 	claim := transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
-		DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
+		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
 		claim.DP.NoiseMultiplier = c.ledger.sigma
@@ -128,9 +125,23 @@ func (c *Client) train() ([]byte, error) {
 	}
 	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return transport.Upload{Claim: signed, Payload: payload}.Marshal(), nil
+	return transport.Upload{Claim: signed, Payload: payload}.Marshal(), payload, nil
+}
+
+// sendUpload sends an upload and keeps its payload and the digest of its
+// signed header for the round: the sum's commitment names the upload by
+// that digest, and the contributor fingerprints its own payload.
+func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, body, payload []byte) error {
+	env := c.envelope(kind, body)
+	raw, err := env.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	hd := env.Header()
+	c.upload, c.uploadDigest = payload, hd.Digest()
+	return conn.Send(ctx, raw)
 }
 
 // trainNonPrivate takes the same number of local steps without DP: uniform
@@ -156,92 +167,9 @@ func encodeFloats(v []float64) []byte {
 	return b
 }
 
-// onDecrypt checks a decryption request and answers with this key holder's
-// decryption share, or refuses.
-func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	if !c.me.KeyHolder {
-		return nil
-	}
-	if c.cfg.Fault != nil && c.cfg.Fault(env.Round, AtDecryption) {
-		return errDropped
-	}
-	req, err := transport.ParseDecryptRequest(env.Body)
-	if err != nil {
-		return c.refuse(ctx, conn, env, fmt.Sprintf("malformed request: %v", err))
-	}
-	if reason := c.checkDecryptRequest(env, &req); reason != "" {
-		c.log.Warn("refused to decrypt", "round", env.Round, "reason", reason)
-		return c.refuse(ctx, conn, env, reason)
-	}
-	set := make([]int, len(req.Set))
-	for i, id := range req.Set {
-		set[i] = c.fed.Index(id)
-	}
-	share, err := c.holder.DecryptionShare(req.Sum, set, c.rand)
-	if err != nil {
-		c.log.Warn("refused to decrypt", "round", env.Round, "err", err)
-		return c.refuse(ctx, conn, env, err.Error())
-	}
-	// The decryption count is part of the secret state: persist it before
-	// the share leaves.
-	if err := c.saveState(); err != nil {
-		return err
-	}
-	body := transport.Share{Attempt: req.Attempt, Share: share}.Marshal()
-	if err := c.sendBound(ctx, conn, env, transport.KindShare, body); err != nil {
-		return err
-	}
-	c.took = max(c.took, env.Round)
-	return nil
-}
-
-// checkDecryptRequest returns why the request must be refused, or "".
-func (c *Client) checkDecryptRequest(env *federation.Envelope, req *transport.DecryptRequest) string {
-	if !c.ready || c.holder == nil {
-		return "setup not complete"
-	}
-	if env.Round != c.round || !bytes.Equal(env.Nonce, c.nonce) {
-		return fmt.Sprintf("request for round %d with another nonce than announced", env.Round)
-	}
-	if len(req.Set) != c.fed.Threshold {
-		return fmt.Sprintf("decryption set of %d key holders, the threshold is %d", len(req.Set), c.fed.Threshold)
-	}
-	seen := map[string]bool{}
-	for _, id := range req.Set {
-		m, ok := c.fed.Member(id)
-		if !ok || !m.KeyHolder || seen[id] {
-			return fmt.Sprintf("decryption set names %q, not a distinct key holder", id)
-		}
-		seen[id] = true
-	}
-	if !seen[c.me.ID] {
-		return "decryption set does not include this key holder"
-	}
-	contributors := map[string]bool{}
-	for i := range req.Uploads {
-		h := &req.Uploads[i]
-		if err := c.fed.VerifyHeader(h, c.hash); err != nil {
-			return fmt.Sprintf("upload %d: %v", i+1, err)
-		}
-		m, ok := c.fed.Member(h.From)
-		// A sum is of training updates or of evaluation counts, never both.
-		kindOK := (h.Kind == transport.KindUpload || h.Kind == transport.KindEvalUp) && h.Kind == req.Uploads[0].Kind
-		if !kindOK || !ok || !m.Contributor || h.Round != c.round || !bytes.Equal(h.Nonce, c.nonce) {
-			return fmt.Sprintf("upload %d from %q is not a contributor's upload for this round", i+1, h.From)
-		}
-		if contributors[h.From] {
-			return fmt.Sprintf("two uploads from %q", h.From)
-		}
-		contributors[h.From] = true
-	}
-	if len(contributors) < c.fed.MinContributors {
-		return fmt.Sprintf("the sum names %d signed uploads, fewer than min-contributors %d", len(contributors), c.fed.MinContributors)
-	}
-	return ""
-}
-
 func (c *Client) refuse(ctx context.Context, conn transport.Conn, env *federation.Envelope, reason string) error {
-	return c.sendBound(ctx, conn, env, transport.KindRefuse, transport.Decline{Reason: reason}.Marshal())
+	d := transport.Decline{Reason: reason, Endorsed: c.sums.EndorsedEnd}
+	return c.sendBound(ctx, conn, env, transport.KindRefuse, d.Marshal())
 }
 
 // sendBound answers a request, bound to the request's round and nonce.
@@ -285,7 +213,7 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	if err != nil || len(rs.Model) != c.local.NumParams() || !finite(rs.Model) {
 		return fmt.Errorf("evaluation request: malformed model")
 	}
-	c.round, c.nonce = env.Round, slices.Clone(env.Nonce)
+	c.round, c.nonce, c.upload = env.Round, slices.Clone(env.Nonce), nil
 	if err := c.onAnnounce(env.Round, rs.Prev); err != nil {
 		return err
 	}
@@ -334,13 +262,13 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	}
 	d := c.fed.DP
 	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
-		DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
+		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
 	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
 	if err != nil {
 		return err
 	}
-	if err := c.send(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal()); err != nil {
+	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal(), payload); err != nil {
 		return err
 	}
 	c.took = c.round

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +21,9 @@ const (
 	sealKindSetup  = "fedcrypt/setup-state"
 )
 
-// onSetup starts the key ceremony: a key holder sends its share of the
-// collective public key. A member that is already set up (a reconnecting
-// process) answers ready again.
+// onSetup starts the key ceremony: a key holder commits to its share of
+// the collective public key. A member that is already set up (a
+// reconnecting process) answers ready again.
 func (c *Client) onSetup(ctx context.Context, conn transport.Conn) error {
 	if c.ready {
 		return c.sendReady(ctx, conn)
@@ -38,45 +39,129 @@ func (c *Client) onSetup(ctx context.Context, conn transport.Conn) error {
 		c.holder = h
 		c.pkShare = h.PublicKeyShare()
 	}
-	return c.send(ctx, conn, transport.KindPKShare, c.pkShare)
+	return c.send(ctx, conn, transport.KindPKCommit, transport.Digest32(sha256.Sum256(c.pkShare)).Marshal())
 }
 
-// onPKShares recomputes the collective public key from every key holder's
-// signed share, then deals this key holder's Shamir shares.
-func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	if c.pk != nil {
-		return nil
-	}
-	bundle, err := transport.ParseBundle(env.Body)
+// verifiedBundle opens a bundle of signed messages of one kind, one from
+// every key holder, and returns their bodies by key holder.
+func (c *Client) verifiedBundle(body []byte, kind, what string) (map[string][]byte, error) {
+	bundle, err := transport.ParseBundle(body)
 	if err != nil {
-		return fmt.Errorf("public-key shares: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	byHolder := map[string][]byte{}
 	for _, raw := range bundle {
 		e, err := federation.ParseEnvelope(raw)
 		if err != nil {
-			return fmt.Errorf("public-key shares: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if err := c.fed.Verify(e, c.hash); err != nil {
-			return fmt.Errorf("public-key shares: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		m, ok := c.fed.Member(e.From)
-		if e.Kind != transport.KindPKShare || !ok || !m.KeyHolder {
-			return fmt.Errorf("public-key shares: a %s from %q is not a key holder's share", e.Kind, e.From)
+		if e.Kind != kind || !ok || !m.KeyHolder {
+			return nil, fmt.Errorf("%s: a %s from %q is not a key holder's %s", what, e.Kind, e.From, kind)
 		}
 		if _, dup := byHolder[e.From]; dup {
-			return fmt.Errorf("public-key shares: two shares from %q", e.From)
+			return nil, fmt.Errorf("%s: two from %q", what, e.From)
 		}
 		byHolder[e.From] = e.Body
+	}
+	for _, id := range c.fed.KeyHolders() {
+		if _, ok := byHolder[id]; !ok {
+			return nil, fmt.Errorf("%s: none from key holder %q", what, id)
+		}
+	}
+	return byHolder, nil
+}
+
+// onPKCommits takes every key holder's commitment to its public-key share;
+// a key holder acknowledges the whole list.
+func (c *Client) onPKCommits(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	if c.pk != nil {
+		return nil
+	}
+	bodies, err := c.verifiedBundle(env.Body, transport.KindPKCommit, "public-key commitments")
+	if err != nil {
+		return err
+	}
+	commits := map[string][32]byte{}
+	list := sha256.New()
+	list.Write([]byte("fedcrypt/pk-commitments/v1"))
+	for _, id := range c.fed.KeyHolders() {
+		d, err := transport.ParseDigest32(bodies[id])
+		if err != nil {
+			return fmt.Errorf("public-key commitment of %q: %w", id, err)
+		}
+		commits[id] = d
+		list.Write([]byte(id))
+		list.Write([]byte{0})
+		list.Write(d[:])
+	}
+	digest := [32]byte(list.Sum(nil))
+	if c.commits != nil && digest != c.commitList {
+		return fmt.Errorf("public-key commitments: aggregator %q sent a second, different list", env.From)
+	}
+	c.commits, c.commitList = commits, digest
+	if !c.me.KeyHolder {
+		return nil
+	}
+	if commits[c.me.ID] != sha256.Sum256(c.pkShare) {
+		return fmt.Errorf("public-key commitments: aggregator %q relayed another commitment for this key holder", env.From)
+	}
+	return c.send(ctx, conn, transport.KindPKAck, transport.Digest32(digest).Marshal())
+}
+
+// onPKAcks checks that every key holder acknowledged the same list of
+// commitments as this member saw; a key holder then reveals its share.
+func (c *Client) onPKAcks(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	if c.pk != nil || c.acked {
+		return nil
+	}
+	if c.commits == nil {
+		return fmt.Errorf("public-key acknowledgements from aggregator %q before the commitments", env.From)
+	}
+	bodies, err := c.verifiedBundle(env.Body, transport.KindPKAck, "public-key acknowledgements")
+	if err != nil {
+		return err
+	}
+	for _, id := range c.fed.KeyHolders() {
+		d, err := transport.ParseDigest32(bodies[id])
+		if err != nil {
+			return fmt.Errorf("public-key acknowledgement of %q: %w", id, err)
+		}
+		if d != c.commitList {
+			return fmt.Errorf("key holder %q acknowledged another list of public-key commitments than %q saw: aggregator %q showed key holders different commitments", id, c.me.ID, env.From)
+		}
+	}
+	c.acked = true
+	if !c.me.KeyHolder {
+		return nil
+	}
+	return c.send(ctx, conn, transport.KindPKShare, c.pkShare)
+}
+
+// onPKShares checks every key holder's signed share against its
+// commitment, recomputes the collective public key, then deals this key
+// holder's Shamir shares.
+func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	if c.pk != nil {
+		return nil
+	}
+	if !c.acked {
+		return fmt.Errorf("public-key shares from aggregator %q before every key holder acknowledged the commitments", env.From)
+	}
+	bodies, err := c.verifiedBundle(env.Body, transport.KindPKShare, "public-key shares")
+	if err != nil {
+		return err
 	}
 	holders := c.fed.KeyHolders()
 	shares := make([][]byte, 0, len(holders))
 	for _, id := range holders {
-		s, ok := byHolder[id]
-		if !ok {
-			return fmt.Errorf("public-key shares: none from key holder %q", id)
+		if sha256.Sum256(bodies[id]) != c.commits[id] {
+			return fmt.Errorf("key holder %q revealed a public-key share other than the one it committed to", id)
 		}
-		shares = append(shares, s)
+		shares = append(shares, bodies[id])
 	}
 	pk, err := he.CombinePublicKey(c.params, c.hash, shares)
 	if err != nil {
@@ -187,7 +272,8 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 		}
 		d = digest(b)
 	}
-	return c.send(ctx, conn, transport.KindReady, transport.Ready{PublicKeyDigest: d}.Marshal())
+	r := transport.Ready{PublicKeyDigest: d, Epoch: c.epoch, Endorsed: c.sums.EndorsedEnd}
+	return c.send(ctx, conn, transport.KindReady, r.Marshal())
 }
 
 // setupState is what a member keeps after the key ceremony, sealed to
@@ -195,14 +281,15 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 // collective public key and, for a key holder, its secret state (threshold
 // share and decryption counts).
 type setupState struct {
-	PublicKey []byte `json:"public_key"`
-	Holder    []byte `json:"holder,omitempty"`
+	PublicKey []byte    `json:"public_key"`
+	Holder    []byte    `json:"holder,omitempty"`
+	Sums      sumRecord `json:"sums"`
 }
 
 // saveState seals the member's setup state. Without a state directory it
 // does nothing.
 func (c *Client) saveState() error {
-	var st setupState
+	st := setupState{Sums: c.sums}
 	var err error
 	if c.pk != nil {
 		if st.PublicKey, err = c.pk.MarshalBinary(); err != nil {
@@ -253,6 +340,7 @@ func (c *Client) restoreState() (bool, error) {
 			return false, fmt.Errorf("setup state %s: not a finished key holder %d", path, c.index)
 		}
 	}
+	c.sums = st.Sums
 	c.ready, c.dealt = true, true
 	return true, nil
 }

@@ -57,6 +57,11 @@ type HE struct {
 	// to before weighting and encryption; it bounds the values the preset
 	// must hold.
 	UpdateBound float64 `json:"update_bound"`
+	// DecryptionBudget is L, the ciphertext decryptions the collective key
+	// may release over its whole life (a decryption of a vector of c
+	// ciphertexts counts c); the flooding noise is sized for it. Zero means
+	// [Config.DecryptionBudget]'s default.
+	DecryptionBudget uint64 `json:"decryption_budget,omitempty"`
 }
 
 // DP configures each contributor's DP-SGD and its budget.
@@ -229,6 +234,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("federation config: %d contributors exceed preset %s's %d addends per sum", contributors, c.HE.Preset, lit.MaxAddends)
 		case holders > lit.MaxKeyHolders:
 			return fmt.Errorf("federation config: %d key holders exceed preset %s's %d", holders, c.HE.Preset, lit.MaxKeyHolders)
+		}
+		if _, err := c.CKKS(); err != nil {
+			return fmt.Errorf("federation config: decryption_budget: %w", err)
 		}
 	}
 	if !(c.HE.UpdateBound > 0) || math.IsInf(c.HE.UpdateBound, 0) {
@@ -544,4 +552,60 @@ func (c *Config) EvalScale() float64 {
 		return 1
 	}
 	return p.Literal().MaxAbs / MaxCount
+}
+
+// KeyPolicy is the life of the federation's collective key: its key
+// holders, the most addends of any sum (every contributor) and the
+// decryption budget L.
+func (c *Config) KeyPolicy() he.KeyPolicy {
+	return he.KeyPolicy{KeyHolders: len(c.KeyHolders()), Contributors: len(c.Contributors()), Decryptions: c.DecryptionBudget()}
+}
+
+// CKKS returns the CKKS parameters of the config's preset with the
+// flooding sized for [Config.KeyPolicy]: what key holders and the
+// aggregator work with.
+func (c *Config) CKKS() (*he.Params, error) {
+	p, err := c.HE.Params()
+	if err != nil {
+		return nil, err
+	}
+	return p.WithPolicy(c.KeyPolicy())
+}
+
+// DecryptionBudget returns L, the ciphertext decryptions the collective key
+// may release over its life: the config's, or by default enough for every
+// planned and spare round and the private evaluation, each decrypted up to
+// MaxDecryptions times. Zero without encryption.
+func (c *Config) DecryptionBudget() uint64 {
+	if !c.HE.Enabled {
+		return 0
+	}
+	if c.HE.DecryptionBudget > 0 {
+		return c.HE.DecryptionBudget
+	}
+	p, err := c.HE.Params()
+	if err != nil {
+		return 0
+	}
+	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	if err != nil {
+		return 0
+	}
+	per := uint64(p.Ciphertexts(m.NumParams()))
+	rounds := uint64(c.Training.Rounds + c.Training.SpareRounds)
+	total := per * rounds
+	if c.Evaluation.Enabled {
+		k := len(c.Data.Schema.Classes)
+		total += uint64(p.Ciphertexts(k * k))
+	}
+	return total * uint64(max(1, c.MaxDecryptions))
+}
+
+// EndorsementQuorum is q, how many key holders must endorse a sum before any
+// of them helps decrypt it: the smallest q with 2q − K ≥ T for K key holders
+// and threshold T, so that any two endorsing quorums share at least T key
+// holders, at least one of them honest when no more than T−1 collude.
+func (c *Config) EndorsementQuorum() int {
+	k := len(c.KeyHolders())
+	return (k+c.Threshold-1)/2 + 1
 }

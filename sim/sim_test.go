@@ -185,7 +185,7 @@ func TestCollusionCannotDecryptAnUpload(t *testing.T) {
 	}
 	run(t, cfg)
 	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
-	params, err := fed.HE.Params()
+	params, err := fed.CKKS()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"github.com/fedcrypt/fedcrypt/federation"
 )
 
 // Message kinds, the Kind of a [federation.Envelope].
@@ -72,14 +70,27 @@ func ParseShamir(data []byte) (Shamir, error) {
 	return s, r.done("shamir share")
 }
 
-// Ready says a member finished setup and which collective key it computed.
-type Ready struct{ PublicKeyDigest []byte }
+// Ready says a member finished setup, which collective key it computed, in
+// which key epoch, and, for a key holder, the end of the decryption-budget
+// ranges it has endorsed under that key: an aggregator that resumes a run
+// continues after it.
+type Ready struct {
+	PublicKeyDigest []byte
+	Epoch           uint64
+	Endorsed        uint64
+}
 
-func (m Ready) Marshal() []byte { var w writer; w.bytes(m.PublicKeyDigest); return w.b }
+func (m Ready) Marshal() []byte {
+	var w writer
+	w.bytes(m.PublicKeyDigest)
+	w.u64(m.Epoch)
+	w.u64(m.Endorsed)
+	return w.b
+}
 
 func ParseReady(data []byte) (Ready, error) {
 	r := reader{b: data}
-	m := Ready{PublicKeyDigest: r.bytes("public key digest")}
+	m := Ready{PublicKeyDigest: r.bytes("public key digest"), Epoch: r.u64("key epoch"), Endorsed: r.u64("endorsed decryptions")}
 	return m, r.done("ready")
 }
 
@@ -151,6 +162,10 @@ type Claim struct {
 	// names the same data in every round and run without revealing it, and
 	// a small data set's digest cannot be brute-forced by others.
 	Dataset [32]byte
+	// LedgerVersion is the number of entries in the hospital's privacy
+	// ledger once this upload's spend is recorded: it only grows, so a
+	// ledger restored from an older copy shows as a version going back.
+	LedgerVersion uint64
 }
 
 // KindClaim is the envelope kind of a signed [Claim].
@@ -171,6 +186,7 @@ func (c Claim) Marshal() []byte {
 	w.f64(c.DP.Delta)
 	w.b = append(w.b, c.PayloadDigest[:]...)
 	w.b = append(w.b, c.Dataset[:]...)
+	w.u64(c.LedgerVersion)
 	return w.b
 }
 
@@ -192,6 +208,7 @@ func ParseClaim(data []byte) (Claim, error) {
 	copy(c.PayloadDigest[:], r.take(32))
 	r.at = "data set commitment"
 	copy(c.Dataset[:], r.take(32))
+	c.LedgerVersion = r.u64("ledger version")
 	if err := r.done("claim"); err != nil {
 		return Claim{}, err
 	}
@@ -220,41 +237,46 @@ func ParseUpload(data []byte) (Upload, error) {
 }
 
 // Decline says why a contributor sends no update this round.
-type Decline struct{ Reason string }
+// The same body is a key holder's refusal (KindRefuse), where Endorsed is
+// the end of the decryption-budget ranges it has endorsed, so that an
+// aggregator offering a range below it can move on.
+type Decline struct {
+	Reason   string
+	Endorsed uint64
+}
 
-func (m Decline) Marshal() []byte { var w writer; w.str(m.Reason); return w.b }
+func (m Decline) Marshal() []byte { var w writer; w.str(m.Reason); w.u64(m.Endorsed); return w.b }
 
 func ParseDecline(data []byte) (Decline, error) {
 	r := reader{b: data}
-	m := Decline{Reason: r.str("reason")}
+	m := Decline{Reason: r.str("reason"), Endorsed: r.u64("endorsed decryptions")}
 	return m, r.done("decline")
 }
 
-// DecryptRequest asks a key holder for its decryption share of a round's sum.
-// It names the decryption set (exactly T key holders) and carries the
-// signed headers of every upload summed, so the key holder can check that at
-// least min-contributors distinct contributors signed uploads for this round
-// before it helps decrypt.
+// DecryptRequest asks a key holder for its decryption share of a round's
+// sum. It carries the aggregator's commitment to the sum (the signed
+// headers of every upload summed, the decryption set of exactly T key
+// holders, the budget range), every contributor's signed fingerprint of its
+// upload, in the order of the commitment's uploads, the key holders' signed
+// endorsements of the commitment, and the sum. The key holder checks all of
+// it before it helps decrypt (package client).
 type DecryptRequest struct {
-	Attempt uint64
-	Set     []string
-	Uploads []federation.Header
-	Sum     []byte
+	Attempt      uint64
+	Commit       Commit
+	Fingerprints [][]byte
+	Endorsements [][]byte
+	Sum          []byte
 }
 
 func (m DecryptRequest) Marshal() []byte {
 	var w writer
 	w.u64(m.Attempt)
-	w.strs(m.Set)
-	w.u64(uint64(len(m.Uploads)))
-	for _, h := range m.Uploads {
-		w.str(h.Kind)
-		w.str(h.From)
-		w.b = append(w.b, h.Config[:]...)
-		w.u64(h.Round)
-		w.bytes(h.Nonce)
-		w.b = append(w.b, h.BodyDigest[:]...)
-		w.bytes(h.Sig)
+	w.commit(&m.Commit)
+	for _, list := range [][][]byte{m.Fingerprints, m.Endorsements} {
+		w.u64(uint64(len(list)))
+		for _, e := range list {
+			w.bytes(e)
+		}
 	}
 	w.bytes(m.Sum)
 	return w.b
@@ -264,20 +286,12 @@ func ParseDecryptRequest(data []byte) (DecryptRequest, error) {
 	r := reader{b: data}
 	var m DecryptRequest
 	m.Attempt = r.u64("attempt")
-	m.Set = r.strs("decryption set")
-	n := r.count("uploads", 8*6+64)
-	for i := 0; i < n && r.err == nil; i++ {
-		var h federation.Header
-		h.Kind = r.str("upload kind")
-		h.From = r.str("upload sender")
-		r.at = "upload config hash"
-		copy(h.Config[:], r.take(32))
-		h.Round = r.u64("upload round")
-		h.Nonce = r.bytes("upload nonce")
-		r.at = "upload digest"
-		copy(h.BodyDigest[:], r.take(32))
-		h.Sig = r.bytes("upload signature")
-		m.Uploads = append(m.Uploads, h)
+	m.Commit = r.commit()
+	for _, list := range []*[][]byte{&m.Fingerprints, &m.Endorsements} {
+		n := r.count("signed messages", 8)
+		for i := 0; i < n && r.err == nil; i++ {
+			*list = append(*list, r.bytes("signed message"))
+		}
 	}
 	m.Sum = r.bytes("sum")
 	return m, r.done("decryption request")
@@ -378,4 +392,52 @@ func ParseDone(data []byte) (Done, error) {
 	m := Done{Round: r.u64("round")}
 	m.Head = r.auditHead()
 	return m, r.done("end of run")
+}
+
+// Key-ceremony commitments. Before any public-key share is revealed, each
+// key holder commits to its share, and every key holder acknowledges the
+// whole list of commitments: a key holder that chose its share after seeing
+// the others' (a rogue share, so that a coalition knows the secret behind
+// the collective key) or an aggregator that showed different commitments
+// to different key holders is caught before any share is revealed.
+const (
+	KindPKCommit  = "pk-commit"  // key holder → aggregator: SHA-256 of its public-key share
+	KindPKCommits = "pk-commits" // aggregator → members: every key holder's signed commitment, relayed
+	KindPKAck     = "pk-ack"     // key holder → aggregator: the digest of the list of commitments it saw
+	KindPKAcks    = "pk-acks"    // aggregator → members: every key holder's signed acknowledgement, relayed
+)
+
+// Digest32 is a body holding one SHA-256 digest: a commitment to a
+// public-key share, or the digest of a list of commitments.
+type Digest32 [32]byte
+
+func (d Digest32) Marshal() []byte { return d[:] }
+
+func ParseDigest32(data []byte) (Digest32, error) {
+	r := reader{b: data}
+	r.at = "digest"
+	var d Digest32
+	copy(d[:], r.take(32))
+	return d, r.done("digest")
+}
+
+// KindWelcome: aggregator → a member that (re)connected: the latest of its
+// own signed messages the aggregator holds ([Welcome]).
+const KindWelcome = "welcome"
+
+// Welcome gives a member back the latest claim and endorsement it signed
+// that the aggregator holds (each an encoded envelope, or empty), so that a
+// member whose ledger or key-holder state was restored from an older copy
+// finds out: its state must not be older than what it signed.
+type Welcome struct {
+	Claim       []byte
+	Endorsement []byte
+}
+
+func (m Welcome) Marshal() []byte { var w writer; w.bytes(m.Claim); w.bytes(m.Endorsement); return w.b }
+
+func ParseWelcome(data []byte) (Welcome, error) {
+	r := reader{b: data}
+	m := Welcome{Claim: r.bytes("claim"), Endorsement: r.bytes("endorsement")}
+	return m, r.done("welcome")
 }

@@ -21,7 +21,7 @@ var codecs = []struct {
 	{"shamir", func() any { return Shamir{To: "h2", Sealed: []byte("age-encrypted")} },
 		func(v any) []byte { return v.(Shamir).Marshal() },
 		func(b []byte) (any, error) { return ParseShamir(b) }},
-	{"ready", func() any { return Ready{PublicKeyDigest: bytes.Repeat([]byte{7}, 32)} },
+	{"ready", func() any { return Ready{PublicKeyDigest: bytes.Repeat([]byte{7}, 32), Epoch: 2, Endorsed: 40} },
 		func(v any) []byte { return v.(Ready).Marshal() },
 		func(b []byte) (any, error) { return ParseReady(b) }},
 	{"round", func() any { return RoundStart{Model: []float64{1.5, -2, 0}} },
@@ -35,22 +35,39 @@ var codecs = []struct {
 		func(b []byte) (any, error) { return ParseRoundStart(b) }},
 	{"claim", func() any {
 		return Claim{Weight: 0.5, Encrypted: true, DP: DPClaim{Enabled: true, SampleRate: 0.1, NoiseMultiplier: 1.2,
-			ClipNorm: 1, Steps: 30, Accountant: "rdp", PrivacyUnit: "patient", Epsilon: 0.4, Delta: 1e-5}, PayloadDigest: [32]byte{1, 2}, Dataset: [32]byte{3}}
+			ClipNorm: 1, Steps: 30, Accountant: "rdp", PrivacyUnit: "patient", Epsilon: 0.4, Delta: 1e-5}, PayloadDigest: [32]byte{1, 2}, Dataset: [32]byte{3}, LedgerVersion: 9}
 	},
 		func(v any) []byte { return v.(Claim).Marshal() },
 		func(b []byte) (any, error) { return ParseClaim(b) }},
 	{"upload", func() any { return Upload{Claim: []byte("signed claim"), Payload: []byte{1, 2, 3}} },
 		func(v any) []byte { return v.(Upload).Marshal() },
 		func(b []byte) (any, error) { return ParseUpload(b) }},
-	{"decline", func() any { return Decline{Reason: "budget exhausted"} },
+	{"decline", func() any { return Decline{Reason: "budget exhausted", Endorsed: 3} },
 		func(v any) []byte { return v.(Decline).Marshal() },
 		func(b []byte) (any, error) { return ParseDecline(b) }},
 	{"decrypt", func() any {
-		return DecryptRequest{Attempt: 2, Set: []string{"h1", "h3"}, Uploads: []federation.Header{{Kind: "upload", From: "h1",
-			Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)}}, Sum: []byte("sum")}
+		return DecryptRequest{Attempt: 2, Commit: sampleCommit(), Fingerprints: [][]byte{[]byte("fp1")},
+			Endorsements: [][]byte{[]byte("e1"), []byte("e2")}, Sum: []byte("sum")}
 	},
 		func(v any) []byte { return v.(DecryptRequest).Marshal() },
 		func(b []byte) (any, error) { return ParseDecryptRequest(b) }},
+	{"welcome", func() any { return Welcome{Claim: []byte("signed claim"), Endorsement: []byte("signed endorsement")} },
+		func(v any) []byte { return v.(Welcome).Marshal() },
+		func(b []byte) (any, error) { return ParseWelcome(b) }},
+	{"digest", func() any { return Digest32{1, 2, 3} },
+		func(v any) []byte { return v.(Digest32).Marshal() },
+		func(b []byte) (any, error) { return ParseDigest32(b) }},
+	{"commit", func() any { return sampleCommit() },
+		func(v any) []byte { return v.(Commit).Marshal() },
+		func(b []byte) (any, error) { return ParseCommit(b) }},
+	{"endorsement", func() any {
+		return Endorsement{Epoch: 1, SumID: [32]byte{5}, Set: []string{"h1", "h2"}, First: 7, Count: 2}
+	},
+		func(v any) []byte { return v.(Endorsement).Marshal() },
+		func(b []byte) (any, error) { return ParseEndorsement(b) }},
+	{"fingerprint", func() any { return Fingerprint{SumID: [32]byte{6}, Value: []byte("residues")} },
+		func(v any) []byte { return v.(Fingerprint).Marshal() },
+		func(b []byte) (any, error) { return ParseFingerprint(b) }},
 	{"share", func() any { return Share{Attempt: 1, Share: []byte("share")} },
 		func(v any) []byte { return v.(Share).Marshal() },
 		func(b []byte) (any, error) { return ParseShare(b) }},
@@ -153,4 +170,11 @@ func FuzzMessages(f *testing.F) {
 			t.Fatalf("%s: accepted message re-encodes differently", c.name)
 		}
 	})
+}
+
+func sampleCommit() Commit {
+	return Commit{Epoch: 1, Sum: SumRef{Kind: "upload", Length: 31, Addends: 2, Digest: [32]byte{3},
+		Uploads: []federation.Header{{Kind: "upload", From: "h1", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)},
+			{Kind: "upload", From: "h2", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{8}, 64)}}},
+		Set: []string{"h1", "h3"}, First: 12, Count: 1}
 }
