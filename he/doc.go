@@ -120,8 +120,12 @@
 //
 // A decrypted slot then has error
 //
-//	σ_slot = √(n·(a·v_fresh + T·σ_flood(a)²))   (a addends, T shares)
+//	σ_slot = √(2n·(a·v_fresh + T·σ_flood(a)²))   (a addends, T shares)
 //
+// (each coefficient reaches each slot of the conjugate-invariant ring
+// through two terms: TestSlotVarianceModel measures 2.00·n·σ² for
+// independent coefficients; this package used n·σ² before, overstating the
+// precision by half a bit and rounding half a bit too fine)
 // and [Sum.Decrypt] rounds each value with Lattigo's DecodePublic to
 // prec = ⌊log₂Δ − log₂(6.45·σ_slot)⌋ bits (at most 40): the bits below the
 // error's 2^-30 tail are not released (Lattigo SECURITY.md).
@@ -133,21 +137,22 @@
 // (a = C, T = K) for L = 2^16, by TestPolicyTable:
 //
 //	preset   K    C=3              C=10             C=100            C=1000
-//	compact  3    1,805            541              54               —
-//	compact  10   162              48               4                —
+//	compact  3    902              270              27               —
+//	compact  10   81               24               2                —
 //	compact  16   (MaxKeyHolders is 10)
-//	precise  3    2^32.6 / 41.1    2^30.9 / 40.2    2^27.6 / 38.6    2^24.2 / 36.9
-//	precise  10   2^30.9 / 39.4    2^29.1 / 38.5    2^25.8 / 36.8    2^22.5 / 35.2
-//	precise  16   2^30.2 / 38.7    2^28.5 / 37.8    2^25.1 / 36.2    2^21.8 / 34.5
+//	precise  3    2^32.6 / 40.6    2^30.9 / 39.7    2^27.6 / 38.1    2^24.2 / 36.4
+//	precise  10   2^30.9 / 38.9    2^29.1 / 38.0    2^25.8 / 36.3    2^22.5 / 34.7
+//	precise  16   2^30.2 / 38.2    2^28.5 / 37.3    2^25.1 / 35.7    2^21.8 / 34.0
 //
 // (precise: largest L / bits at L = 2^16; compact: largest L, which is
-// always below 2^16). The compact preset's single 61-bit prime with Δ = 2^50
-// admits only a tiny L: 4 ciphertext decryptions for the whole key's life
-// with 10 key holders and 100 contributors — not one decryption of a
-// 1M-parameter model (245 ciphertexts). Its binding limit is the precision
-// (one bit at the worst case), not the prime. For the precise preset the
-// binding limit is 6σ_flood ≤ 2^53 (σ_flood = 2^50.4, about q/2 for its
-// 54-bit primes), which leaves 34 to 41 bits at L = 2^16.
+// always below 2^16, so no figure at 2^16). The compact preset's single
+// 61-bit prime with Δ = 2^50 admits only a tiny L: 2 ciphertext decryptions
+// for the key's whole life with 10 key holders and 100 contributors, 27 with
+// 3 key holders — not one decryption of a 1M-parameter model (245
+// ciphertexts). Its binding limit is the precision (one bit at the worst
+// case), not the prime. For the precise preset the binding limit is
+// 6σ_flood ≤ 2^53 (σ_flood = 2^50.4, about q/2 for its 54-bit primes),
+// which leaves 34 to 41 bits at L = 2^16.
 //
 // Each key holder counts the ciphertexts it gives decryption shares of over
 // the key's life (the count is in its marshalled state, with the policy) and
@@ -180,20 +185,19 @@
 // 2018), checked at construction. The bound for degree n is applied to the
 // conjugate-invariant ring of the same degree, as in Kim–Song and Lattigo.
 //
-//	preset   log₂Q      Δ     max |value|  max addends  max key holders  σ_flood
-//	compact  61 (1 q)   2^50  1            100          10               2^38.5
-//	precise  108 (2 q)  2^90  4            1024         128              2^42.0
+//	preset   log₂Q      Δ     max |value|  max addends  max key holders
+//	compact  61 (1 q)   2^50  1            100          10
+//	precise  108 (2 q)  2^90  4            1024         128
 //
-// Measured precision (TestPrecisionTarget, BenchmarkDecrypt): with 100
-// contributors, updates uniform in [-1, 1], T = 10 (12 key holders for the
-// precise preset, 10 for the compact one) and the default flooding, the worst
-// error of the decrypted mean over 65,536 values is 2^-43.6 with the precise
-// preset and 2^-7.3 with the compact one. The compact preset's precision is
-// about 7 bits on such a mean: its 61-bit modulus leaves Δ = 2^50 against a
-// flooded error near 2^46 per slot, and DecodePublic then rounds the sum to
-// a multiple of 1/2. The compact preset suits up to 10 key holders and 100
-// addends of |value| ≤ 1; the precise one up to 128 key holders and 1,024
-// addends of |value| ≤ 4.
+// σ_flood depends on the key policy (above). Measured precision
+// (TestPrecisionTarget): with 100 contributors, updates uniform in [-1, 1],
+// T = 10 (of 12 key holders for the precise preset, of 10 for the compact
+// one), the worst error of the decrypted mean is 2^-39.9 with the precise
+// preset at L = 2^16 (65,536 values) and 2^-7.8 with the compact one at its
+// largest L, 2 (8,192 values): its 61-bit modulus leaves Δ = 2^50 against a
+// flooded error near 2^46 per slot. The compact preset suits small, short-
+// lived keys only (see the table above); the precise one up to 128 key
+// holders and 1,024 addends of |value| ≤ 4.
 //
 // The insecure test presets (ring degree 2^10) exist only to keep -short
 // tests fast. [Preset], [NewParams] and [ParamsLiteral.Validate] refuse them

@@ -191,12 +191,15 @@ func (p *Params) maxAddends() int {
 }
 
 // slotSigma is the standard deviation of the decrypted error in one slot,
-// before division by Δ.
+// before division by Δ: √(2n·(a·v_fresh + T·σ_flood²)). In the
+// conjugate-invariant ring each coefficient reaches each slot through two
+// terms, so independent coefficient noise of variance σ² gives slots of
+// variance 2n·σ² (TestSlotVarianceModel).
 func (p *Params) slotSigma(addends, threshold int) float64 {
 	n := float64(p.params.N())
 	f := p.floodSigma(addends)
 	v := float64(addends)*p.freshVar + float64(threshold)*f*f
-	return math.Sqrt(n * v)
+	return math.Sqrt(2 * n * v)
 }
 
 // logPrecision is the precision DecodePublic rounds to: the bits of Δ above
