@@ -110,18 +110,29 @@
 // addends count a is the sum's header, which the caller must have checked
 // (see "Threat model").
 //
-// The flooding is drawn by Lattigo's Gaussian sampler truncated at
-// 6σ_flood. [Params.WithPolicy] checks the worst case, a = C and T = K:
+// The flooding is drawn exactly from a discrete Gaussian over the
+// integers (see flood.go): an exact 128-bit table for D_{ℤ,1024} and
+// Micciancio–Walter convolutions (Crypto 2017), as package dp draws DP-SGD
+// noise, with parameter s between max(σ_flood, 2^28) and 2% above it,
+// truncated by rejection at 12s (tail mass below 2^-107). Lattigo's
+// Gaussian sampler is not used for it: it draws σ·x for a 31-bit ziggurat
+// value x, so at flooding sizes its samples lie on at most 2^32 points,
+// about 2^-22·σ apart within each ziggurat layer, far from the distribution
+// the bound assumes; with T−1 key holders colluding and a known plaintext,
+// e + f with f on that sparse set would reveal much of e
+// (TestFloodingSamplerSupport: 16 equal pairs in 2^18 of its draws at
+// σ = 2^40, none from the flooding sampler; a discrete Gaussian gives 0.01).
+// [Params.WithPolicy] checks the worst case, a = C and T = K, at the
+// envelope 1.02·max(σ_flood, 2^28) of s (so that the checks are monotone
+// in L):
 //
-//   - ⌊6σ_flood + ½⌋ < qᵢ for every prime: the sampler writes qᵢ − |x| for a
-//     negative sample x without reducing it, which is the right residue
-//     exactly when |x| < qᵢ. That is all each prime needs: shares are added
-//     modulo Q and lifted once, so no prime must hold a centred sample, and
-//     the 2^8 margin this package used to require is not needed;
-//   - 6σ_flood ≤ 2^53: the sampler computes σ·x in float64, above which not
-//     every integer is reachable;
-//   - no wrap modulo Q: C·MaxAbs·Δ + C·6σ·(1 + 2nK) + K·⌊6σ_flood + ½⌋ <
-//     Q/2 (message, fresh errors, K truncated floods, all worst case);
+//   - ⌊12s⌋ < qᵢ for every prime: a negative sample y is written qᵢ − |y|,
+//     the right residue exactly when |y| < qᵢ. That is all each prime needs:
+//     shares are added modulo Q and lifted once, so no prime must hold a
+//     centred sample, and the 2^8 margin this package used to require is not
+//     needed;
+//   - no wrap modulo Q: C·MaxAbs·Δ + C·6σ·(1 + 2nK) + K·⌊12s⌋ < Q/2
+//     (message, fresh errors, K truncated floods, all worst case);
 //   - at least one bit survives DecodePublic (below).
 //
 // A decrypted slot then has error
@@ -143,22 +154,21 @@
 // (a = C, T = K) for L = 2^16, by TestPolicyTable:
 //
 //	preset   K    C=3              C=10             C=100            C=1000
-//	compact  3    902              270              27               —
-//	compact  10   81               24               2                —
+//	compact  3    867              260              26               —
+//	compact  10   78               23               2                —
 //	compact  16   (MaxKeyHolders is 10)
-//	precise  3    2^32.6 / 40.6    2^30.9 / 39.7    2^27.6 / 38.1    2^24.2 / 36.4
-//	precise  10   2^30.9 / 38.9    2^29.1 / 38.0    2^25.8 / 36.3    2^22.5 / 34.7
-//	precise  16   2^30.2 / 38.2    2^28.5 / 37.3    2^25.1 / 35.7    2^21.8 / 34.0
+//	precise  3    2^32.6 / 40.6    2^30.8 / 39.7    2^27.5 / 38.1    2^24.2 / 36.4
+//	precise  10   2^30.8 / 38.9    2^29.1 / 38.0    2^25.8 / 36.3    2^22.4 / 34.7
+//	precise  16   2^30.1 / 38.2    2^28.4 / 37.3    2^25.1 / 35.7    2^21.8 / 34.0
 //
 // (precise: largest L / bits at L = 2^16; compact: largest L, which is
 // always below 2^16, so no figure at 2^16). The compact preset's single
 // 61-bit prime with Δ = 2^50 admits only a tiny L: 2 ciphertext decryptions
-// for the key's whole life with 10 key holders and 100 contributors, 27 with
+// for the key's whole life with 10 key holders and 100 contributors, 26 with
 // 3 key holders — not one decryption of a 1M-parameter model (245
 // ciphertexts). Its binding limit is the precision (one bit at the worst
 // case), not the prime. For the precise preset the binding limit is
-// 6σ_flood ≤ 2^53 (σ_flood = 2^50.4, about q/2 for its 54-bit primes),
-// which leaves 34 to 41 bits at L = 2^16.
+// 12s < q₀ ≈ 2^54 (s ≈ 2^50.4), which leaves 34 to 41 bits at L = 2^16.
 //
 // Each key holder counts the ciphertexts it gives decryption shares of over
 // the key's life (the count is in its marshalled state, with the policy) and
@@ -170,21 +180,6 @@
 // protocol in which each holder counts every round it endorses. Otherwise up
 // to (N−T+1)·L decryptions can be released, and the policy's L must be
 // divided accordingly.
-//
-// Lattigo's sampler draws x as a 31-bit ziggurat value times σ, so above
-// σ ≈ 2^22 its samples do not reach every integer: the flooding of one share
-// lies on at most 2^32 points, about 2^-22·σ apart within each ziggurat
-// layer (TestFloodingSamplerSupport finds 14 equal pairs in 2^18 draws at
-// σ = 2^40, where a discrete Gaussian would give 0.01). The bound above
-// assumes a discrete Gaussian over the integers, so it does not hold as
-// stated. In practice: when T−1 key holders collude with the aggregator, a
-// single honest share floods a decryption, and if the adversary also knows
-// the decrypted plaintext's exact encoding (a sum of its own or otherwise
-// known inputs), the error e + f, with f on that sparse set, reveals much of
-// e and hence of the secret. A sum that includes honest contributors' inputs
-// masks it with their unknown encodings. Replacing the sampler (an exact
-// table for a base σ and Micciancio–Walter convolutions, as package dp does
-// for DP-SGD noise) is left to a follow-up.
 //
 // Scales above 2^53 would push Lattigo's encoder onto its big-float path: the
 // encoder works at Δ₀ = 2^min(LogScale, 50) and the plaintext is multiplied
@@ -206,7 +201,7 @@
 // (TestPrecisionTarget): with 100 contributors, updates uniform in [-1, 1],
 // T = 10 (of 12 key holders for the precise preset, of 10 for the compact
 // one), the worst error of the decrypted mean is 2^-39.9 with the precise
-// preset at L = 2^16 (65,536 values) and 2^-7.8 with the compact one at its
+// preset at L = 2^16 (65,536 values) and 2^-7.6 with the compact one at its
 // largest L, 2 (8,192 values): its 61-bit modulus leaves Δ = 2^50 against a
 // flooded error near 2^46 per slot. The compact preset suits small, short-
 // lived keys only (see the table above); the precise one up to 128 key
@@ -296,8 +291,8 @@
 //   - The lifetime budget. Flooding is sized for L decryptions over the
 //     key's whole life and each key holder refuses beyond L
 //     ([ErrDecryptionBudget]); see "Noise, flooding and precision" for the
-//     bound, its composition and the caveats (key holders count their own
-//     shares; Lattigo's sampler's sparse support at flooding sizes).
+//     bound, its composition and its caveat (key holders count their own
+//     shares).
 //   - No insecure parameters outside tests (see "Presets").
 //
 // What stays outside: which sets of uploads may be decrypted, and how often
