@@ -137,13 +137,13 @@
 //
 // A decrypted slot then has error
 //
-//	σ_slot = √(2n·(a·v_fresh + T·σ_flood(a)²))   (a addends, T shares)
+//	σ_slot = √(2n·(a·v_fresh + T·s²))   (a addends, T shares, s ≈ σ_flood(a))
 //
-// (each coefficient reaches each slot of the conjugate-invariant ring
-// through two terms: TestSlotVarianceModel measures 2.00·n·σ² for
+// Each coefficient reaches each slot of the conjugate-invariant ring through
+// two terms, hence the 2n (TestSlotVarianceModel measures 2.00·n·σ² for
 // independent coefficients; this package used n·σ² before, overstating the
-// precision by half a bit and rounding half a bit too fine)
-// and [Sum.Decrypt] rounds each value with Lattigo's DecodePublic to
+// precision by half a bit and rounding half a bit too fine). [Sum.Decrypt]
+// rounds each value with Lattigo's DecodePublic to
 // prec = ⌊log₂Δ − log₂(6.45·σ_slot)⌋ bits (at most 40): the bits below the
 // error's 2^-30 tail are not released (Lattigo SECURITY.md).
 // [Params.PrecisionBits] gives log₂(Δ/σ_slot). Once the flooding dominates,
