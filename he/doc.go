@@ -283,9 +283,12 @@
 //     (the protocol hashes the commitment: Fiat–Shamir); then a sum whose c1
 //     differs from the uploads' in any prime passes with probability at most
 //     (1/q_min + 2^-64)^3 per commitment the aggregator tries: 2^-162 for the
-//     precise preset (see [Fingerprint]). Given this check, the aggregator can
-//     no longer have arbitrary ciphertexts decrypted: only sums of the named
-//     uploads' c1. c0 is not checked (a share does not depend on it), nor is
+//     precise preset (see [Fingerprint]). The uploads' fingerprints must be
+//     authentic: computed by each contributor for the seed and signed with
+//     its upload's digest, or by the key holder from the uploads themselves
+//     — never taken from the aggregator. Given this check, the aggregator
+//     can no longer have arbitrary ciphertexts decrypted: only sums of the
+//     named uploads' c1. c0 is not checked (a share does not depend on it), nor is
 //     the addends count of the header, which sizes the flooding: the caller
 //     must check it equals the number of named uploads, each a single addend.
 //   - The lifetime budget. Flooding is sized for L decryptions over the
