@@ -29,7 +29,7 @@ type decShareHeader struct {
 // an encrypted vector (normally a marshalled [Sum]) for the decryption set
 // set, which must hold exactly T key holders, this one included:
 //
-//	hᵢ = c1·s'ᵢ + e_flood,  e_flood ← D(σ_flood) truncated at 6σ_flood
+//	hᵢ = c1·s'ᵢ + e_flood,  e_flood ← D_{ℤ,s}, s ≥ σ_flood, truncated at 12s
 //
 // for each ciphertext, where s'ᵢ is the key holder's additive share of the
 // collective secret for set (Lagrange interpolation of its threshold share).
@@ -103,7 +103,7 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 	}
 	defer clear(keys)
 	h.decryptions += uint64(uh.count)
-	sigma := p.floodSigma(uh.addends)
+	flood := p.floodChain(uh.addends)
 
 	sk := h.additiveShare(sorted)
 	defer sk.Value.Q.Zero()
@@ -123,12 +123,19 @@ func (h *KeyHolder) DecryptionShare(update []byte, set []int, rand io.Reader) ([
 		putU16(out[decShareHeaderLen+2*i:], j)
 	}
 	base := decShareHeaderLen + 2*len(sorted)
-	err = parallel(uh.count, func() any { return p.ringQ.NewPoly() }, func(w any, i int) error {
-		e := w.(ring.Poly)
+	type worker struct {
+		e   ring.Poly
+		buf []byte
+	}
+	err = parallel(uh.count, func() any {
+		return &worker{e: p.ringQ.NewPoly(), buf: make([]byte, flood.bufLen())}
+	}, func(wa any, i int) error {
+		w := wa.(*worker)
+		e := w.e
 		prng := keyedPRNG(keys[32*i : 32*i+32])
 		r := p.ringQ
 		r.MulCoeffsMontgomery(c1[i], sk.Value.Q, c1[i])
-		p.gaussian(prng, sigma).Read(e)
+		flood.read(prng, e, p.params.Q(), w.buf)
 		r.NTT(e, e)
 		r.Add(c1[i], e, c1[i])
 		e.Zero()

@@ -261,7 +261,7 @@ func (p *Params) readTernary(prng sampling.PRNG, pol ring.Poly, buf []byte) {
 // the cumulative table of the rounded, truncated Gaussian that Lattigo's
 // GaussianSampler draws for DiscreteGaussian{σ, 6σ}.
 var errorCDT = func() []uint64 {
-	bound := floodBoundSigmas * errSigma
+	bound := errBoundSigmas * errSigma
 	cdf := func(x float64) float64 { return math.Erf(min(x, bound) / (errSigma * math.Sqrt2)) }
 	var t []uint64
 	for k := 0; float64(k)+0.5 <= bound; k++ {

@@ -94,3 +94,34 @@ func Example() {
 	// Output:
 	// 3 addends, sum [0.625000 0.250000 -0.125000]
 }
+
+// A key's decryption budget: the compact preset's single prime leaves room
+// for almost none; the precise preset's flooding for 2^16 decryptions still
+// leaves 36 bits.
+func ExampleParams_WithPolicy() {
+	for _, id := range []he.PresetID{he.PresetCompact, he.PresetPrecise} {
+		p, err := he.Preset(id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		kp := he.KeyPolicy{KeyHolders: 10, Contributors: 100}
+		fmt.Printf("%v: at most %d ciphertext decryptions per key\n", id, p.MaxDecryptions(kp))
+	}
+	p, err := he.Preset(he.PresetPrecise)
+	if err != nil {
+		log.Fatal(err)
+	}
+	q, err := p.WithPolicy(he.KeyPolicy{KeyHolders: 10, Contributors: 100, Decryptions: 1 << 16})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("precise, L = 2^16: %.1f bits; %.0f bits of statistical security after 2^10 decryptions\n",
+		q.PrecisionBits(100, 10), q.SecurityBits(1<<10))
+	_, err = p.WithPolicy(he.KeyPolicy{KeyHolders: 10, Contributors: 100, Decryptions: 1 << 30})
+	fmt.Println(err)
+	// Output:
+	// compact: at most 2 ciphertext decryptions per key
+	// precise: at most 56780376 ciphertext decryptions per key
+	// precise, L = 2^16: 36.3 bits; 36 bits of statistical security after 2^10 decryptions
+	// he: params precise: key policy (K = 10 key holders, 100 contributors, L = 1073741824 decryptions): 12·σ_flood = 2^56.12 does not fit below prime 0 (2^54.00); the largest L that fits is 56780376
+}

@@ -66,7 +66,7 @@ func (p *Params) crp(crs [32]byte) ring.Poly {
 }
 
 func (p *Params) gaussian(prng sampling.PRNG, sigma float64) ring.Sampler {
-	s, err := ring.NewSampler(prng, p.ringQ, ring.DiscreteGaussian{Sigma: sigma, Bound: floodBoundSigmas * sigma}, false)
+	s, err := ring.NewSampler(prng, p.ringQ, ring.DiscreteGaussian{Sigma: sigma, Bound: errBoundSigmas * sigma}, false)
 	if err != nil {
 		panic("he: Gaussian sampler: " + err.Error())
 	}

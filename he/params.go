@@ -58,16 +58,9 @@ const (
 	encodeLogScaleMax = 50
 	// tailSigmas bounds a Gaussian tail: P(|X| > 6.45σ) < 2^-30.
 	tailSigmas = 6.45
-	// floodBoundSigmas is the truncation of the flooding Gaussian (6σ, as in
-	// Lattigo's key-switching protocol).
-	floodBoundSigmas = 6
-	// maxExactFloat is 2^53: Lattigo's Gaussian sampler computes each sample
-	// as the float64 σ·x before rounding it, and above 2^53 not every integer
-	// is a float64.
-	maxExactFloat = 1 << 53
-	// freshBoundSigmas bounds a fresh error coefficient: the rounded Gaussian
-	// is truncated at 6σ (19.2 for σ = 3.2).
-	freshBoundSigmas = 6
+	// errBoundSigmas is the truncation of the fresh-error Gaussian, 6σ
+	// (19.2 for σ = 3.2), as Lattigo's.
+	errBoundSigmas = 6
 	// maxLogPrecision caps DecodePublic's precision at what a float64 sum of
 	// moderate magnitude resolves.
 	maxLogPrecision = 40

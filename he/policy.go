@@ -28,14 +28,14 @@ var errNoPolicy = errors.New("parameters carry no key policy (use Params.WithPol
 // largest L that does). It validates the worst case, a sum of
 // kp.Contributors addends decrypted by T = kp.KeyHolders key holders:
 //
-//   - every prime qᵢ holds a flooding sample: ⌊6σ_flood + ½⌋ < qᵢ, since
-//     Lattigo's Gaussian sampler writes qᵢ − |x| for a negative sample x
-//     without reducing it; and 6σ_flood ≤ 2^53, since it computes σ·x in
-//     float64, where larger integers are not all representable;
+//   - every prime qᵢ holds a flooding sample: ⌊12·s⌋ < qᵢ (s ≥ σ_flood is
+//     the sampler's parameter, samples are truncated at 12s), since a
+//     negative sample y is written qᵢ − |y|, the right residue exactly when
+//     |y| < qᵢ;
 //   - the decrypted sum does not wrap modulo Q: the message (Contributors ·
 //     MaxAbs · Δ), the fresh errors (each coefficient at most
-//     6σ·(1 + 2nK) per addend) and K truncated floods (K·⌊6σ_flood + ½⌋)
-//     stay below Q/2;
+//     6σ·(1 + 2nK) per addend) and K truncated floods (K·⌊12s⌋) stay below
+//     Q/2;
 //   - DecodePublic keeps at least one bit: ⌊log₂Δ − log₂(6.45·σ_slot)⌋ ≥ 1.
 //
 // The receiver's own policy, if any, is ignored: the result depends only on
@@ -142,20 +142,19 @@ func (p *Params) derive(kp KeyPolicy) *Params {
 // checkFit checks the policy's worst case (see WithPolicy).
 func (p *Params) checkFit() error {
 	kp := p.policy
-	sigma := p.floodSigma(kp.Contributors)
-	trunc := math.Floor(floodBoundSigmas*sigma + 0.5) // largest |flooding sample|
+	// The checks use the envelope floodOvershoot·max(σ_flood, 2^28) of the
+	// sampler's s, so that they are monotone in L.
+	sigma := floodOvershoot * max(p.floodUnit*math.Sqrt(float64(kp.Contributors)), floodMinSigma)
+	trunc := math.Floor(floodTailSigmas * sigma) // largest |flooding sample|
 	for i, qi := range p.params.Q() {
 		if trunc >= float64(qi) {
-			return fmt.Errorf("6·σ_flood = 2^%.2f does not fit below prime %d (2^%.2f)", math.Log2(trunc), i, math.Log2(float64(qi)))
+			return fmt.Errorf("12·σ_flood = 2^%.2f does not fit below prime %d (2^%.2f)", math.Log2(trunc), i, math.Log2(float64(qi)))
 		}
-	}
-	if floodBoundSigmas*sigma > maxExactFloat {
-		return fmt.Errorf("6·σ_flood = 2^%.2f exceeds 2^53, where Lattigo's float64 sampler stops reaching every integer", math.Log2(floodBoundSigmas*sigma))
 	}
 	n := float64(p.params.N())
 	K, a := float64(kp.KeyHolders), float64(kp.Contributors)
 	msg := a * p.lit.MaxAbs * math.Exp2(float64(p.lit.LogScale))
-	fresh := a * freshBoundSigmas * errSigma * (1 + 2*n*K)
+	fresh := a * errBoundSigmas * errSigma * (1 + 2*n*K)
 	total := msg + fresh + K*trunc
 	// Q/2 as a float64, lowered by far more than its rounding error.
 	qf, _ := new(big.Float).SetInt(p.q).Float64()
@@ -163,7 +162,8 @@ func (p *Params) checkFit() error {
 	if total >= half {
 		return fmt.Errorf("message 2^%.2f, fresh errors and %d floods of 2^%.2f wrap modulo Q (Q/2 = 2^%.2f)", math.Log2(msg), kp.KeyHolders, math.Log2(trunc), math.Log2(half))
 	}
-	if lp := p.logPrecision(kp.Contributors, kp.KeyHolders); lp < 1 {
+	n2 := 2 * n * (a*p.freshVar + K*sigma*sigma) // σ_slot² at the envelope
+	if lp := math.Floor(float64(p.lit.LogScale) - math.Log2(tailSigmas*math.Sqrt(n2))); lp < 1 {
 		return fmt.Errorf("noise at %d addends and T = %d leaves %.0f bits of precision, want at least 1", kp.Contributors, kp.KeyHolders, lp)
 	}
 	return nil
@@ -176,9 +176,19 @@ func (p *Params) freshVariance(k int) float64 {
 	return 2 * errSigma * errSigma * (1 + 4*n*float64(k)/3)
 }
 
-// floodSigma is σ_flood for a sum of a addends; 0 without a policy.
+// floodSigma is the flooding parameter for a sum of a addends: the
+// sampler's s, at most 1% above σ_flood(a) = floodUnit·√a; 0 without a
+// policy.
 func (p *Params) floodSigma(a int) float64 {
-	return p.floodUnit * math.Sqrt(float64(a))
+	if p.floodUnit == 0 {
+		return 0
+	}
+	return p.floodChain(a).sigma
+}
+
+// floodChain is the flooding sampler for a sum of a addends.
+func (p *Params) floodChain(a int) floodChain {
+	return newFloodChain(p.floodUnit * math.Sqrt(float64(a)))
 }
 
 // maxAddends is the most addends a sum may hold: the policy's Contributors,
@@ -191,12 +201,15 @@ func (p *Params) maxAddends() int {
 }
 
 // slotSigma is the standard deviation of the decrypted error in one slot,
-// before division by Δ.
+// before division by Δ: √(2n·(a·v_fresh + T·σ_flood²)). In the
+// conjugate-invariant ring each coefficient reaches each slot through two
+// terms, so independent coefficient noise of variance σ² gives slots of
+// variance 2n·σ² (TestSlotVarianceModel).
 func (p *Params) slotSigma(addends, threshold int) float64 {
 	n := float64(p.params.N())
 	f := p.floodSigma(addends)
 	v := float64(addends)*p.freshVar + float64(threshold)*f*f
-	return math.Sqrt(n * v)
+	return math.Sqrt(2 * n * v)
 }
 
 // logPrecision is the precision DecodePublic rounds to: the bits of Δ above

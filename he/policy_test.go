@@ -2,7 +2,9 @@ package he
 
 import (
 	"bytes"
+
 	"errors"
+	"github.com/tuneinsight/lattigo/v5/ring"
 	"math"
 	"strings"
 	"testing"
@@ -34,10 +36,10 @@ func TestWithPolicyRefuses(t *testing.T) {
 		{"no contributors", p, KeyPolicy{3, 0, 10}, []string{"Contributors 0"}},
 		{"more contributors than the preset", p, KeyPolicy{3, 1025, 10}, []string{"Contributors 1025"}},
 		{"no decryptions", p, KeyPolicy{3, 10, 0}, []string{"Decryptions"}},
-		{"too many decryptions", p, KeyPolicy{10, 100, 1 << 40}, []string{"6·σ_flood", "the largest L that fits is 59074303"}},
+		{"too many decryptions", p, KeyPolicy{10, 100, 1 << 40}, []string{"12·σ_flood", "the largest L that fits is 56780376"}},
 		{"primes too small for any L", small, KeyPolicy{128, 1024, 1}, []string{"prime", "no L fits"}},
 		{"too noisy to decode", noisy, KeyPolicy{128, 1024, 1}, []string{"bits of precision", "no L fits"}},
-		{"compact wraps or loses precision", must(t, PresetCompact), KeyPolicy{10, 100, 5}, []string{"bits of precision", "the largest L that fits is 4"}},
+		{"compact loses precision", must(t, PresetCompact), KeyPolicy{10, 100, 3}, []string{"bits of precision", "the largest L that fits is 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.p.WithPolicy(tc.kp)
@@ -76,19 +78,20 @@ func TestFloodingFormula(t *testing.T) {
 	vFresh := 2 * s2 * (1 + 4.0/3*n*16)
 	e := (math.Sqrt(n) + 6.45) * math.Sqrt(100*vFresh)
 	want := 8 * math.Sqrt(1<<16) * math.Exp2(15) * e
-	if got := q.FloodingSigma(); math.Abs(got-want) > 1e-9*want {
-		t.Errorf("σ_flood = %g, want %g", got, want)
+	// The sampler's s is the formula's σ_flood or up to 1% above it.
+	if got := q.FloodingSigma(); got < want || got > 1.01*want {
+		t.Errorf("σ_flood = %g, want %g to 1%% above", got, want)
 	}
-	if got := q.floodSigma(25); math.Abs(got-want/2) > 1e-9*want {
-		t.Errorf("σ_flood(25 addends) = %g, want half of σ_flood(100) = %g", got, want/2)
+	if got := q.floodSigma(25); got < want/2 || got > 1.01*want/2 {
+		t.Errorf("σ_flood(25 addends) = %g, want half of σ_flood(100) = %g to 1%% above", got, want/2)
 	}
 	kp.Decryptions <<= 2
 	q4, _ := p.WithPolicy(kp)
-	if r := q4.FloodingSigma() / q.FloodingSigma(); math.Abs(r-2) > 1e-12 {
+	if r := q4.FloodingSigma() / q.FloodingSigma(); math.Abs(r-2) > 0.02 {
 		t.Errorf("4L: σ_flood grows by %g, want 2", r)
 	}
 	// Each bit of σ costs one bit of precision once the flooding dominates.
-	if d := q.PrecisionBits(100, 16) - q4.PrecisionBits(100, 16); math.Abs(d-1) > 0.01 {
+	if d := q.PrecisionBits(100, 16) - q4.PrecisionBits(100, 16); math.Abs(d-1) > 0.03 {
 		t.Errorf("one more bit of σ_flood costs %.3f bits of precision, want 1", d)
 	}
 	if got := q.SecurityBits(0); got != 30+16 {
@@ -232,31 +235,40 @@ func TestStateVersion1Refused(t *testing.T) {
 	}
 }
 
-// TestFloodingSamplerSupport documents a limit of Lattigo's Gaussian sampler
-// at flooding sizes: it draws each sample from a 31-bit ziggurat index and a
+// TestFloodingSamplerSupport shows why flooding is not drawn with Lattigo's
+// Gaussian sampler: it draws each sample from a 31-bit ziggurat index and a
 // sign, so its support has at most 2^32 points whatever σ, and two draws
 // collide with probability about 2^-32. A discrete Gaussian over the
 // integers with σ = 2^40 collides with probability 1/(2√π·σ) ≈ 2^-41.8. The
-// test draws 2^18 samples at σ = 2^40 and counts equal pairs: about 8 from
-// the ziggurat, 0.01 from a true discrete Gaussian. If it fails, the sampler
-// has changed and the package documentation's caveat must be revisited.
+// test draws 2^18 samples at σ = 2^40 from each and counts equal pairs:
+// about 8 from the ziggurat, 0.01 from a discrete Gaussian.
 func TestFloodingSamplerSupport(t *testing.T) {
 	p := testPreset(t, true)
 	const sigma = 1 << 40
 	n := p.params.N()
-	g := p.gaussian(keyedPRNG(make([]byte, 32)), sigma)
-	pol := p.ringQ.NewPoly()
-	seen := map[uint64]int{}
-	pairs := 0
-	for range (1 << 18) / n {
-		g.Read(pol)
-		for _, v := range pol.Coeffs[0] {
-			pairs += seen[v]
-			seen[v]++
+	count := func(read func(ring.Poly)) int {
+		pol := p.ringQ.NewPoly()
+		seen := map[uint64]int{}
+		pairs := 0
+		for range (1 << 18) / n {
+			read(pol)
+			for _, v := range pol.Coeffs[0] {
+				pairs += seen[v]
+				seen[v]++
+			}
 		}
+		return pairs
 	}
-	t.Logf("2^18 flooding samples at σ = 2^40: %d equal pairs (a discrete Gaussian over the integers: about 0.01)", pairs)
-	if pairs == 0 {
-		t.Error("no equal pairs: the sampler's support is no longer 2^32 points; revisit the package documentation")
+	lattigo := count(p.gaussian(keyedPRNG(make([]byte, 32)), sigma).Read)
+	c := newFloodChain(sigma)
+	prng := keyedPRNG(make([]byte, 32))
+	buf := make([]byte, c.bufLen())
+	ours := count(func(pol ring.Poly) { c.read(prng, pol, p.params.Q(), buf) })
+	t.Logf("2^18 samples at σ = 2^40: %d equal pairs from Lattigo's sampler, %d from the flooding sampler (a discrete Gaussian: about 0.01)", lattigo, ours)
+	if lattigo == 0 {
+		t.Error("no equal pairs from Lattigo's sampler: its support is no longer 2^32 points; revisit the package documentation")
+	}
+	if ours > 1 {
+		t.Errorf("%d equal pairs from the flooding sampler", ours)
 	}
 }
