@@ -60,6 +60,9 @@ type Round struct {
 	Dropped   []string          // members that went away during the round
 	Refused   map[string]string // rejected messages: sender → reason
 	Set       []string          // the decryption set that succeeded
+	// Epoch is the key epoch the round's sum was decrypted under, and
+	// [First, First+Count) the range of its decryption budget taken.
+	Epoch, First, Count uint64
 	// ShareDigests are the SHA-256 of the decryption shares combined, by
 	// key holder.
 	ShareDigests map[string]string
@@ -115,6 +118,14 @@ type aggregator struct {
 	// and seq the next unspent index of it: every decryption attempt takes
 	// the next range of ciphertext decryptions.
 	epoch, budget, seq uint64
+	// epochRounds counts the rounds completed under the current key;
+	// epochs holds each member's key epoch as its hello said.
+	epochRounds int
+	epochs      map[string]uint64
+	// bundles are the signed messages of the current key's ceremony, in
+	// order, for a member that missed it; inCeremony is set during one.
+	bundles    [][]byte
+	inCeremony bool
 	// anchors holds, by member, the latest claim and endorsement it signed
 	// that the aggregator accepted, given back to it when it connects.
 	anchors map[string]transport.Welcome
@@ -140,7 +151,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		return nil, errors.New("aggregator: the identity's signing key is not the aggregator's in the federation config")
 	}
 	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{},
-		anchors: map[string]transport.Welcome{}}
+		anchors: map[string]transport.Welcome{}, epochs: map[string]uint64{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,7 +168,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		if a.params, err = fed.CKKS(); err != nil {
 			return nil, err
 		}
-		a.epoch, a.budget = 1, fed.DecryptionBudget()
+		a.budget = fed.DecryptionBudget()
 	}
 	a.model = append([]float64(nil), cfg.InitialModel...)
 	if cp := cfg.Resume; cp != nil && cp.Model != nil {
@@ -191,7 +202,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		if a.audit, err = audit.Resume(logPath, a.hash, [32]byte{}, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		a.completed = cp.Round
+		a.completed, a.epoch = cp.Round, cp.Epoch
 		for id, w := range cp.Anchors {
 			a.anchors[id] = transport.Welcome{Claim: w.Claim, Endorsement: w.Endorsement}
 		}
@@ -220,6 +231,13 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 		sum.Rounds = int(cp.Round)
 	}
 	for r := first; r <= uint64(a.fed.Training.Rounds); r++ {
+		if why := a.rekeyDue(); why != "" {
+			if err := a.rekey(ctx, why); err != nil {
+				runErr = err
+				sum.Ended = err.Error()
+				break
+			}
+		}
 		ok, stop, err := a.roundWithRetries(ctx, r)
 		if err != nil {
 			runErr = err
@@ -228,6 +246,7 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 		}
 		if ok {
 			sum.Rounds++
+			a.epochRounds++
 		}
 		if stop != "" {
 			sum.Ended = stop
@@ -322,6 +341,15 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 				if w, ok := a.anchors[in.From]; ok {
 					a.send(ctx, in.From, a.envelope(transport.KindWelcome, w.Marshal()))
 				}
+				if h, err := transport.ParseHello(env.Body); err == nil {
+					a.epochs[in.From] = h.Epoch
+					if !a.inCeremony && h.Epoch < a.epoch {
+						// It missed the current key's ceremony.
+						for _, b := range a.bundles {
+							a.send(ctx, in.From, b)
+						}
+					}
+				}
 			}
 			if env.Kind == transport.KindEndorse {
 				a.anchorEndorsement(env)
@@ -384,4 +412,21 @@ func (a *aggregator) anchorEndorsement(env *message) {
 	}
 	w.Endorsement = raw
 	a.anchors[env.From] = w
+}
+
+// rekeyDue says why the next round needs a new key epoch, or "": the
+// federation re-keys every KeyEpochRounds rounds, and before a round whose
+// decryptions the key's budget might not cover.
+func (a *aggregator) rekeyDue() string {
+	if a.params == nil {
+		return ""
+	}
+	if n := a.fed.HE.KeyEpochRounds; n > 0 && a.epochRounds >= n {
+		return fmt.Sprintf("every %d rounds", n)
+	}
+	need := uint64(a.params.Ciphertexts(len(a.model))) * uint64(a.fed.MaxDecryptions)
+	if a.seq+need > a.budget {
+		return fmt.Sprintf("decryption budget: %d of %d used, a round may need %d", a.seq, a.budget, need)
+	}
+	return ""
 }

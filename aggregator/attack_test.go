@@ -520,7 +520,7 @@ func (a *adversary) publicKey(t *testing.T) *he.PublicKey {
 	a.mu.Lock()
 	shares := slices.Clone(a.pkShares)
 	a.mu.Unlock()
-	pk, err := he.CombinePublicKey(a.params(t), a.f.fed.Hash(), shares)
+	pk, err := he.CombinePublicKey(a.params(t), transport.CRS(a.f.fed.Hash(), 1), shares)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,10 +73,14 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 		body["he_log_q"] = a.params.LogQ()
 		body["he_slots"] = a.params.Slots()
 		body["he_flooding_sigma"] = a.params.FloodingSigma()
+		body["he_precision_bits"] = a.params.PrecisionBits(len(a.fed.Contributors()), a.fed.Threshold)
 		body["he_security"] = audit.SecurityLevel(a.fed.HE)
 	}
 	if pkDigest != nil {
 		body["collective_public_key"] = hex.EncodeToString(pkDigest)
+		body["key_epoch"] = a.epoch
+		body["decryption_budget"] = a.budget
+		body["key_policy"] = a.params.Policy()
 	}
 	if u := audit.Unprotected(a.fed); len(u) > 0 {
 		body["unprotected"] = u
@@ -106,5 +110,6 @@ func (a *aggregator) auditRound(rep *Round, headers []federation.Header) bool {
 		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
 		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "share_digests": rep.ShareDigests, "uploads": ups,
 		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp, "nonce": hex.EncodeToString(a.nonce),
+		"key_epoch": rep.Epoch, "decryption_first": rep.First, "decryption_count": rep.Count,
 	})
 }

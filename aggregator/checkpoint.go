@@ -25,6 +25,9 @@ type Checkpoint struct {
 	Model       []float64 `json:"model"`
 	ServerState []byte    `json:"server_state"`
 	AuditHead   []byte    `json:"audit_head"`
+	// Epoch is the key epoch of the last round: a resumed run starts the
+	// next one.
+	Epoch uint64 `json:"key_epoch,omitempty"`
 	// Anchors are, by member, the latest claim and endorsement it signed:
 	// what a member whose state was restored from an older copy is
 	// checked against when it reconnects.
@@ -51,7 +54,7 @@ func (a *aggregator) checkpoint() error {
 		anchors[id] = Anchor{Claim: w.Claim, Endorsement: w.Endorsement}
 	}
 	b, err := json.Marshal(Checkpoint{ConfigHash: a.hash.String(), Round: a.round, Model: a.model, ServerState: st,
-		AuditHead: head[:], Anchors: anchors})
+		AuditHead: head[:], Anchors: anchors, Epoch: a.epoch})
 	if err != nil {
 		return err
 	}

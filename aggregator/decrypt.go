@@ -142,6 +142,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 			continue
 		}
 		rep.Set = set
+		rep.Epoch, rep.First, rep.Count = cm.Epoch, cm.First, cm.Count
 		rep.ShareDigests = map[string]string{}
 		for _, id := range set {
 			d := sha256.Sum256(shares[id])

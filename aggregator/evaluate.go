@@ -84,7 +84,7 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 	a.appendAudit("evaluation", map[string]any{"completed": true, "round": r, "nonce": hex.EncodeToString(a.nonce),
 		"contributors": ev.Contributors, "uploads": ups,
 		"confusion": ev.Confusion, "accuracy": ev.Accuracy, "epsilon": ev.Epsilon, "noise_std_dev": ev.NoiseStdDev,
-		"decryption_set": rep.Set})
+		"decryption_set": rep.Set, "key_epoch": rep.Epoch, "decryption_first": rep.First, "decryption_count": rep.Count})
 	return ev
 }
 

@@ -3,15 +3,15 @@ package aggregator
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
-// setup waits for every member, then relays the key ceremony: public-key
-// shares from every key holder, relayed to all as a bundle of their signed
-// messages; Shamir shares forwarded to their addressees; and a ready message
-// from every member naming the same collective key.
+// setup waits for every member, then runs the key ceremony of the run's
+// first key epoch and records the setup.
 func (a *aggregator) setup(ctx context.Context) error {
 	all := len(a.fed.Members)
 	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
@@ -24,7 +24,54 @@ func (a *aggregator) setup(ctx context.Context) error {
 		a.auditSetup(nil)
 		return nil
 	}
-	a.broadcast(ctx, transport.KindSetup, nil)
+	digest, err := a.ceremony(ctx)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	a.auditSetup(digest)
+	a.log.Info("setup complete", "threshold", a.fed.Threshold, "epoch", a.epoch)
+	return nil
+}
+
+// rekey runs the key ceremony of the next key epoch between rounds: a fresh
+// collective key from fresh secrets, with a fresh decryption budget, so
+// that a key recovered by a contributor colluding with the aggregator opens
+// one epoch's uploads only. Every key holder must take part.
+func (a *aggregator) rekey(ctx context.Context, reason string) error {
+	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
+		return a.keyHoldersOnline(), nil
+	})
+	if err != nil {
+		return fmt.Errorf("re-key (%s): waiting for every key holder: %w", reason, err)
+	}
+	digest, err := a.ceremony(ctx)
+	if err != nil {
+		return fmt.Errorf("re-key (%s): %w", reason, err)
+	}
+	a.appendAudit(audit.TypeRekey, audit.RekeyBody{Epoch: a.epoch, Reason: reason,
+		CollectiveKey: hex.EncodeToString(digest), DecryptionBudget: a.budget})
+	a.log.Info("new key epoch", "epoch", a.epoch, "reason", reason)
+	return nil
+}
+
+// ceremony relays the key ceremony of the next key epoch: from every key
+// holder, commitments to the public-key shares, acknowledgements of their
+// list and then the shares, each phase relayed to all as a bundle of the
+// signed messages; Shamir shares forwarded to their addressees; and a ready
+// message from every key holder and every other member online, naming the
+// same collective key. It returns the key's digest.
+func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
+	next := a.epoch + 1
+	for _, e := range a.epochs {
+		next = max(next, e+1)
+	}
+	setup := a.envelope(transport.KindSetup, transport.Setup{Epoch: next}.Marshal())
+	a.bundles = [][]byte{setup}
+	for _, m := range a.fed.Members {
+		if a.online[m.ID] {
+			a.send(ctx, m.ID, setup)
+		}
+	}
 	holders := a.fed.KeyHolders()
 	// Each phase collects one signed message from every key holder, then
 	// relays them all as a bundle: commitments to the public-key shares,
@@ -35,27 +82,28 @@ func (a *aggregator) setup(ctx context.Context) error {
 		{transport.KindPKShare, transport.KindPKShares},
 	}
 	got := map[string]map[string][]byte{}
-	bundles := map[string][]byte{} // relayed bundles by relay kind, in phase order
 	for _, ph := range phases {
 		got[ph.kind] = map[string][]byte{}
 	}
 	pkShares := got[transport.KindPKShare]
-	ready := map[string][]byte{}
-	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
+	ready := map[string]transport.Ready{}
+	a.inCeremony = true
+	defer func() { a.inCeremony = false }()
+	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left {
-			return false, fmt.Errorf("member %q left during setup", in.From)
+			if m, _ := a.fed.Member(in.From); m.KeyHolder {
+				return false, fmt.Errorf("key holder %q left during the key ceremony", in.From)
+			}
+			return a.allReady(ready), nil
 		}
 		if env == nil {
 			return false, nil
 		}
 		m, _ := a.fed.Member(env.From)
 		if env.Kind == transport.KindHello {
-			// A reconnecting member missed the setup messages so far.
-			a.send(ctx, env.From, a.envelope(transport.KindSetup, nil))
-			for _, ph := range phases {
-				if b, ok := bundles[ph.relay]; ok {
-					a.send(ctx, env.From, a.envelope(ph.relay, b))
-				}
+			// A reconnecting member missed the ceremony's messages so far.
+			for _, b := range a.bundles {
+				a.send(ctx, env.From, b)
 			}
 			return false, nil
 		}
@@ -75,8 +123,13 @@ func (a *aggregator) setup(ctx context.Context) error {
 			}
 			got[ph.kind][env.From] = in.Data
 			if len(got[ph.kind]) == len(holders) {
-				bundles[ph.relay] = a.bundle(got[ph.kind])
-				a.broadcast(ctx, ph.relay, bundles[ph.relay])
+				b := a.envelope(ph.relay, a.bundle(got[ph.kind]))
+				a.bundles = append(a.bundles, b)
+				for _, m := range a.fed.Members {
+					if a.online[m.ID] {
+						a.send(ctx, m.ID, b)
+					}
+				}
 			}
 			return false, nil
 		}
@@ -101,28 +154,52 @@ func (a *aggregator) setup(ctx context.Context) error {
 			if err != nil {
 				return false, fmt.Errorf("ready from %q: %w", env.From, err)
 			}
-			ready[env.From] = r.PublicKeyDigest
-			// After a resume, the key's budget continues where the key
-			// holders' endorsements left it.
-			a.seq = max(a.seq, r.Endorsed)
+			if r.Epoch != next {
+				return false, fmt.Errorf("member %q is ready in key epoch %d, the ceremony is of epoch %d", env.From, r.Epoch, next)
+			}
+			ready[env.From] = r
 		}
-		return len(ready) == len(a.fed.Members), nil
+		return a.allReady(ready), nil
 	})
 	if err != nil {
-		return fmt.Errorf("setup: key ceremony (%d of %d public-key shares, %d of %d members ready): %w",
-			len(pkShares), len(holders), len(ready), len(a.fed.Members), err)
+		return nil, fmt.Errorf("key ceremony of epoch %d (%d of %d public-key shares, %d members ready): %w",
+			next, len(pkShares), len(holders), len(ready), err)
 	}
 	var digest []byte
-	for id, d := range ready {
+	var endorsed uint64
+	for id, r := range ready {
 		if digest == nil {
-			digest = d
-		} else if !bytes.Equal(d, digest) {
-			return fmt.Errorf("setup: member %q computed another collective public key", id)
+			digest = r.PublicKeyDigest
+		} else if !bytes.Equal(r.PublicKeyDigest, digest) {
+			return nil, fmt.Errorf("member %q computed another collective public key", id)
+		}
+		// A key is new each epoch; were it not, its budget would continue
+		// where the key holders' endorsements left it.
+		endorsed = max(endorsed, r.Endorsed)
+	}
+	a.epoch, a.seq, a.epochRounds = next, endorsed, 0
+	return digest, nil
+}
+
+// allReady reports whether every key holder, and every other member
+// online, is ready.
+func (a *aggregator) allReady(ready map[string]transport.Ready) bool {
+	for _, m := range a.fed.Members {
+		if _, ok := ready[m.ID]; !ok && (m.KeyHolder || a.online[m.ID]) {
+			return false
 		}
 	}
-	a.auditSetup(digest)
-	a.log.Info("setup complete", "threshold", a.fed.Threshold)
-	return nil
+	return true
+}
+
+// keyHoldersOnline reports whether every key holder is online.
+func (a *aggregator) keyHoldersOnline() bool {
+	for _, id := range a.fed.KeyHolders() {
+		if !a.online[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // bundle lists the key holders' signed messages of one phase in config

@@ -37,6 +37,10 @@ type roundBody struct {
 	BytesUp       int64             `json:"bytes_up"`
 	Nonce         string            `json:"nonce"` // hex; every claim of the round is bound to it
 	Reason        string            `json:"reason"`
+	// The decryption's key epoch and range of its budget.
+	KeyEpoch        uint64 `json:"key_epoch"`
+	DecryptionFirst uint64 `json:"decryption_first"`
+	DecryptionCount uint64 `json:"decryption_count"`
 }
 
 type uploadBody struct {
@@ -64,6 +68,12 @@ func (v *verifier) round(e *Entry, n int) error {
 	}
 	if err := v.decryptionSet(b.DecryptionSet); err != nil {
 		return fail(n, "round %d: decryption set: %v", b.Round, err)
+	}
+	if v.fed.HE.Enabled && b.DecryptionCount == 0 {
+		return fail(n, "round %d: no decryption range of the key's budget", b.Round)
+	}
+	if err := v.decryptions(n, b.Round, b.KeyEpoch, b.DecryptionFirst, b.DecryptionCount); err != nil {
+		return err
 	}
 	if b.Nonce != "" {
 		if v.nonces[b.Nonce] {

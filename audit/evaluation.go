@@ -13,6 +13,10 @@ type evaluationBody struct {
 	Round     uint64       `json:"round"`
 	Nonce     string       `json:"nonce"`
 	Uploads   []uploadBody `json:"uploads"`
+	// The decryption's key epoch and range of its budget.
+	KeyEpoch        uint64 `json:"key_epoch"`
+	DecryptionFirst uint64 `json:"decryption_first"`
+	DecryptionCount uint64 `json:"decryption_count"`
 }
 
 // evaluation checks a private-evaluation entry: every release is a claim
@@ -36,6 +40,9 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 	}
 	if len(b.Uploads) < v.fed.MinContributors {
 		return fail(n, "evaluation of %d releases, fewer than min-contributors %d", len(b.Uploads), v.fed.MinContributors)
+	}
+	if err := v.decryptions(n, b.Round, b.KeyEpoch, b.DecryptionFirst, b.DecryptionCount); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, u := range b.Uploads {

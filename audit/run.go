@@ -36,6 +36,9 @@ type Run struct {
 	Security        string  `json:"security,omitempty"` // the preset's security level, in words
 	UpdateBound     float64 `json:"update_bound,omitempty"`
 	CollectiveKey   string  `json:"collective_public_key,omitempty"` // digest of the collective public key
+	// Epochs are the run's collective keys, each with its decryption
+	// budget and how much of it the run's decryptions took.
+	Epochs []Epoch `json:"key_epochs,omitempty"`
 
 	DP          bool                `json:"dp"`
 	Delta       float64             `json:"delta,omitempty"`

@@ -22,6 +22,7 @@ const (
 	TypeResume         = "resume"
 	TypeEnd            = "end"
 	TypeEvaluation     = "evaluation" // the private evaluation of the final model
+	TypeRekey          = "rekey"      // a new key epoch between rounds
 )
 
 // Anchor is a head hash recorded outside the log (in a sealed checkpoint):
@@ -162,6 +163,8 @@ func (v *verifier) verify(raw []byte) error {
 			err = v.resume(e, n)
 		case TypeEvaluation:
 			err = v.evaluation(e, n)
+		case TypeRekey:
+			err = v.rekey(e, n)
 		case TypeEnd:
 			ended = n
 			err = v.end(e)
@@ -251,6 +254,8 @@ type setupBody struct {
 	Unprotected     []string        `json:"unprotected"`
 	CollectiveKey   string          `json:"collective_public_key"`
 	Accountant      json.RawMessage `json:"accountant"`
+	Epoch           uint64          `json:"key_epoch"`
+	Budget          uint64          `json:"decryption_budget"`
 }
 
 type setupMember struct {
@@ -299,6 +304,15 @@ func (v *verifier) setup(e *Entry) error {
 		}
 	}
 	v.run.Software, v.run.CollectiveKey = b.Software, b.CollectiveKey
+	if v.fed.HE.Enabled {
+		if k := len(v.run.Epochs); k > 0 && b.Epoch <= v.run.Epochs[k-1].Epoch {
+			return fmt.Errorf("key epoch %d after epoch %d: epochs only move forward", b.Epoch, v.run.Epochs[k-1].Epoch)
+		}
+		if want := v.fed.DecryptionBudget(); b.Budget != want {
+			return fmt.Errorf("decryption budget %d, the config gives %d", b.Budget, want)
+		}
+		v.run.Epochs = append(v.run.Epochs, Epoch{Epoch: b.Epoch, CollectiveKey: b.CollectiveKey, Budget: b.Budget})
+	}
 	v.run.Accountant = v.acct
 	// The config decides what is unprotected; the entry's own list must
 	// not hide anything.

@@ -365,19 +365,24 @@ func TestVerifyRunResumedRuns(t *testing.T) {
 		return audit.Entry{Type: audit.TypeResume, Body: []byte(fmt.Sprintf(`{"after_round":%d}`, after))}
 	}
 	setup, r1, r2, r3, end := e[0], e[1], e[2], e[3], e[4]
+	// A resumed run sets up a new key epoch; the rounds after it decrypt
+	// under that key.
+	setup2, r1b, r2b, r3b := inEpoch(t, setup, 2), inEpoch(t, r1, 2), inEpoch(t, r2, 2), inEpoch(t, r3, 2)
 	cases := []struct {
 		name    string
 		entries []audit.Entry
 		entry   int // 0: verifies
 		reason  string
 	}{
-		{"crash after a checkpoint", []audit.Entry{setup, r1, r2, resume(2), setup, r3, end}, 0, ""},
-		{"resumed after an end", []audit.Entry{setup, r1, end, resume(1), setup, r2, r3, end}, 0, ""},
-		{"resume discards rounds", []audit.Entry{setup, r1, r2, resume(0), setup, r1, r2, r3, end}, 4, "rounds missing or discarded"},
-		{"resume after a round not in the log", []audit.Entry{setup, r1, resume(2), setup, r3, end}, 3, "last completed round is 1"},
+		{"crash after a checkpoint", []audit.Entry{setup, r1, r2, resume(2), setup2, r3b, end}, 0, ""},
+		{"resumed after an end", []audit.Entry{setup, r1, end, resume(1), setup2, r2b, r3b, end}, 0, ""},
+		{"resume discards rounds", []audit.Entry{setup, r1, r2, resume(0), setup2, r1b, r2b, r3b, end}, 4, "rounds missing or discarded"},
+		{"resume after a round not in the log", []audit.Entry{setup, r1, resume(2), setup2, r3b, end}, 3, "last completed round is 1"},
 		// A redone round carries a fresh nonce: its old entry replayed
 		// does not.
-		{"redone round replayed", []audit.Entry{setup, r1, r2, resume(1), setup, r2, r3, end}, 6, "already used"},
+		{"redone round replayed", []audit.Entry{setup, r1, r2, resume(1), setup2, r2b, r3b, end}, 6, "already used"},
+		{"resumed under the same key", []audit.Entry{setup, r1, r2, resume(2), setup, r3, end}, 5, "epochs only move forward"},
+		{"a round under a key no setup began", []audit.Entry{setup, r1, r2, resume(2), setup2, r3, end}, 6, "which no setup or rekey entry began"},
 		{"setup without a resume", []audit.Entry{setup, r1, setup, r2, r3, end}, 3, "second setup"},
 		{"round after the end", []audit.Entry{setup, r1, r2, end, r3, end}, 5, "after the end entry"},
 		{"crashed, not resumed", []audit.Entry{setup, r1, r2}, 4, "without an end entry"},
@@ -399,4 +404,20 @@ func TestVerifyRunResumedRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inEpoch returns e with its body's key epoch set to epoch.
+func inEpoch(t *testing.T, e audit.Entry, epoch uint64) audit.Entry {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(e.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	body["key_epoch"] = epoch
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Body = b
+	return e
 }

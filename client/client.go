@@ -159,7 +159,7 @@ func New(cfg Config) (*Client, error) {
 		if c.params, err = fed.CKKS(); err != nil {
 			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 		}
-		c.epoch, c.budget = 1, fed.DecryptionBudget()
+		c.budget = fed.DecryptionBudget()
 	}
 	if me.Contributor {
 		if err := c.prepareData(); err != nil {
@@ -272,7 +272,7 @@ func (c *Client) Run(ctx context.Context, dial Dialer) error {
 
 // session serves one connection. It reports done when the run is over.
 func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, err error) {
-	if err := c.send(ctx, conn, transport.KindHello, nil); err != nil {
+	if err := c.send(ctx, conn, transport.KindHello, transport.Hello{Epoch: c.epoch}.Marshal()); err != nil {
 		return false, err
 	}
 	for {
@@ -302,7 +302,7 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 		case transport.KindWelcome:
 			err = c.onWelcome(env)
 		case transport.KindSetup:
-			err = c.onSetup(ctx, conn)
+			err = c.onSetup(ctx, conn, env)
 		case transport.KindPKCommits:
 			err = c.onPKCommits(ctx, conn, env)
 		case transport.KindPKAcks:

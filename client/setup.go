@@ -21,18 +21,29 @@ const (
 	sealKindSetup  = "fedcrypt/setup-state"
 )
 
-// onSetup starts the key ceremony: a key holder commits to its share of
-// the collective public key. A member that is already set up (a
-// reconnecting process) answers ready again.
-func (c *Client) onSetup(ctx context.Context, conn transport.Conn) error {
-	if c.ready {
+// onSetup starts the key ceremony of a key epoch: a key holder commits to
+// its share of the epoch's collective public key. A member already set up
+// in that epoch (a reconnecting process) answers ready again; a later epoch
+// replaces the key, its budget and what this member endorsed under it.
+// Epochs only move forward.
+func (c *Client) onSetup(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	s, err := transport.ParseSetup(env.Body)
+	if err != nil {
+		return fmt.Errorf("setup from aggregator %q: %w", env.From, err)
+	}
+	switch {
+	case s.Epoch < c.epoch:
+		return fmt.Errorf("aggregator %q asks for a key ceremony of epoch %d, this member is in epoch %d: epochs only move forward", env.From, s.Epoch, c.epoch)
+	case s.Epoch > c.epoch:
+		c.newEpoch(s.Epoch)
+	case c.ready:
 		return c.sendReady(ctx, conn)
 	}
 	if !c.me.KeyHolder {
 		return nil
 	}
 	if c.holder == nil {
-		h, err := he.NewKeyHolder(c.params, c.hash, c.index, c.rand)
+		h, err := he.NewKeyHolder(c.params, transport.CRS(c.hash, c.epoch), c.index, c.rand)
 		if err != nil {
 			return err
 		}
@@ -163,7 +174,7 @@ func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *feder
 		}
 		shares = append(shares, bodies[id])
 	}
-	pk, err := he.CombinePublicKey(c.params, c.hash, shares)
+	pk, err := he.CombinePublicKey(c.params, transport.CRS(c.hash, c.epoch), shares)
 	if err != nil {
 		return fmt.Errorf("collective public key: %w", err)
 	}
@@ -281,15 +292,29 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 // collective public key and, for a key holder, its secret state (threshold
 // share and decryption counts).
 type setupState struct {
+	Epoch     uint64    `json:"epoch"`
 	PublicKey []byte    `json:"public_key"`
 	Holder    []byte    `json:"holder,omitempty"`
 	Sums      sumRecord `json:"sums"`
 }
 
+// newEpoch forgets the key of the current epoch, with the ceremony's state
+// and what was endorsed under it, for a ceremony of epoch e. The sealed
+// state keeps the old key until the new one is complete.
+func (c *Client) newEpoch(e uint64) {
+	if c.epoch != 0 {
+		c.log.Info("new key epoch", "epoch", e, "previous", c.epoch)
+	}
+	c.epoch, c.sums = e, sumRecord{}
+	c.holder, c.pk, c.pkShare = nil, nil, nil
+	c.commits, c.commitList, c.acked, c.dealt = nil, [32]byte{}, false, false
+	c.shamir, c.ready = map[string][]byte{}, false
+}
+
 // saveState seals the member's setup state. Without a state directory it
 // does nothing.
 func (c *Client) saveState() error {
-	st := setupState{Sums: c.sums}
+	st := setupState{Epoch: c.epoch, Sums: c.sums}
 	var err error
 	if c.pk != nil {
 		if st.PublicKey, err = c.pk.MarshalBinary(); err != nil {
@@ -340,7 +365,7 @@ func (c *Client) restoreState() (bool, error) {
 			return false, fmt.Errorf("setup state %s: not a finished key holder %d", path, c.index)
 		}
 	}
-	c.sums = st.Sums
-	c.ready, c.dealt = true, true
+	c.epoch, c.sums = st.Epoch, st.Sums
+	c.ready, c.dealt, c.acked = true, true, true
 	return true, nil
 }

@@ -62,6 +62,11 @@ type HE struct {
 	// ciphertexts counts c); the flooding noise is sized for it. Zero means
 	// [Config.DecryptionBudget]'s default.
 	DecryptionBudget uint64 `json:"decryption_budget,omitempty"`
+	// KeyEpochRounds re-keys the federation every this many rounds: a new
+	// key ceremony, a new collective key from fresh secrets and a new
+	// decryption budget. Zero means one key per run (the federation also
+	// re-keys whenever the budget could not cover a round).
+	KeyEpochRounds int `json:"key_epoch_rounds,omitempty"`
 }
 
 // DP configures each contributor's DP-SGD and its budget.
@@ -220,6 +225,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("federation config: min_contributors %d with encryption: the key holders would decrypt a single hospital's update; want at least 2", c.MinContributors)
 	case c.MaxDecryptions < 1:
 		return fmt.Errorf("federation config: max_decryptions %d must be at least 1", c.MaxDecryptions)
+	case c.HE.KeyEpochRounds < 0:
+		return fmt.Errorf("federation config: he.key_epoch_rounds %d must not be negative", c.HE.KeyEpochRounds)
 	}
 	if c.HE.Enabled {
 		p, err := c.HE.Params()
@@ -572,10 +579,11 @@ func (c *Config) CKKS() (*he.Params, error) {
 	return p.WithPolicy(c.KeyPolicy())
 }
 
-// DecryptionBudget returns L, the ciphertext decryptions the collective key
+// DecryptionBudget returns L, the ciphertext decryptions each collective key
 // may release over its life: the config's, or by default enough for every
-// planned and spare round and the private evaluation, each decrypted up to
-// MaxDecryptions times. Zero without encryption.
+// planned round of a key epoch, the spare rounds and the private
+// evaluation, each decrypted up to MaxDecryptions times. Zero without
+// encryption.
 func (c *Config) DecryptionBudget() uint64 {
 	if !c.HE.Enabled {
 		return 0
@@ -593,6 +601,9 @@ func (c *Config) DecryptionBudget() uint64 {
 	}
 	per := uint64(p.Ciphertexts(m.NumParams()))
 	rounds := uint64(c.Training.Rounds + c.Training.SpareRounds)
+	if n := c.HE.KeyEpochRounds; n > 0 {
+		rounds = uint64(min(n, c.Training.Rounds) + c.Training.SpareRounds)
+	}
 	total := per * rounds
 	if c.Evaluation.Enabled {
 		k := len(c.Data.Schema.Classes)

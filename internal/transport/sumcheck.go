@@ -229,3 +229,40 @@ func ParseFingerprint(data []byte) (Fingerprint, error) {
 	f.Value = r.bytes("fingerprint")
 	return f, r.done("fingerprint")
 }
+
+// Setup starts a key ceremony for key epoch Epoch: each epoch has its own
+// collective key, from fresh secrets, and its own decryption budget.
+type Setup struct{ Epoch uint64 }
+
+func (m Setup) Marshal() []byte { var w writer; w.u64(m.Epoch); return w.b }
+
+func ParseSetup(data []byte) (Setup, error) {
+	r := reader{b: data}
+	m := Setup{Epoch: r.u64("key epoch")}
+	if r.err == nil && m.Epoch == 0 {
+		r.fail(fmt.Errorf("key epoch 0"))
+	}
+	return m, r.done("setup")
+}
+
+// Hello says a member is connected, and the key epoch its state is in (0
+// before any key ceremony).
+type Hello struct{ Epoch uint64 }
+
+func (m Hello) Marshal() []byte { var w writer; w.u64(m.Epoch); return w.b }
+
+func ParseHello(data []byte) (Hello, error) {
+	r := reader{b: data}
+	m := Hello{Epoch: r.u64("key epoch")}
+	return m, r.done("hello")
+}
+
+// CRS is the common reference string of key epoch epoch of the federation
+// cfg, from which every key holder expands the public polynomial a.
+func CRS(cfg federation.Hash, epoch uint64) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("fedcrypt/crs/v1"))
+	h.Write(cfg[:])
+	h.Write(binary.BigEndian.AppendUint64(nil, epoch))
+	return [32]byte(h.Sum(nil))
+}
