@@ -38,7 +38,7 @@ serviceMonitor: {enabled: true, labels: {release: prometheus}}
 role: aggregator
 federation: {existingConfigMap: fed}
 identity: {existingSecret: aggregator-identity}
-aggregator: {resume: true, service: {type: LoadBalancer}}
+aggregator: {resume: true, runDir: run-2, service: {type: LoadBalancer}}
 networkPolicy: {members: [{ipBlock: {cidr: 203.0.113.7/32}}], metricsNamespace: ""}
 `
 	memberValues = `
@@ -380,8 +380,8 @@ func TestResumingAggregator(t *testing.T) {
 	objs := decode(t, mustRender(t, "agg", resumingAggregatorValues))
 	checkCommon(t, objs)
 	_, c := theStatefulSet(t, objs)
-	if !strings.Contains(args(c), " --resume ") {
-		t.Errorf("args%s: want --resume", args(c))
+	if a := args(c); !strings.Contains(a, " --resume ") || !strings.Contains(a, " --out=/var/lib/fedcrypt/run-2 ") {
+		t.Errorf("args%s: want --resume of the run in run-2", a)
 	}
 	if len(objs.configMaps) != 0 || len(objs.serviceMonitors) != 0 {
 		t.Errorf("%d ConfigMaps, %d ServiceMonitors: want none with an existing ConfigMap and monitoring off", len(objs.configMaps), len(objs.serviceMonitors))
@@ -486,6 +486,7 @@ func TestBadValuesFail(t *testing.T) {
 		{"protected without passphrase", "identity: {existingSecret: s, protected: true}\nfederation: {existingConfigMap: f}", "identity.protected"},
 		{"member without id", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {aggregatorAddress: a:1, data: {existingClaim: d}}", "member.id is required"},
 		{"member without port", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {id: a, aggregatorAddress: agg, data: {existingClaim: d}}", "want host:port"},
+		{"run directory outside the claim", "aggregator: {runDir: ../etc}\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "aggregator.runDir"},
 		{"member without data", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {id: a, aggregatorAddress: a:1}", "member.data.existingClaim"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,6 +67,9 @@ nothing.
 {{- if and .Values.identity.passphrase.volume .Values.identity.passphrase.existingSecret -}}
 {{- fail "identity.passphrase: give volume or existingSecret, not both" -}}
 {{- end -}}
+{{- if not (regexMatch "^[A-Za-z0-9_][A-Za-z0-9._-]*$" (toString .Values.aggregator.runDir)) -}}
+{{- fail (printf "aggregator.runDir %q: want one directory name" .Values.aggregator.runDir) -}}
+{{- end -}}
 {{- if eq .Values.role "member" -}}
 {{- if not .Values.member.id -}}
 {{- fail "member.id is required: this hospital's member id in federation.json" -}}
