@@ -477,16 +477,19 @@ func TestProtectedMember(t *testing.T) {
 	}
 }
 
+// TestBadValuesFail checks that wrong values fail the install with a line
+// naming the value, through the chart's schema or its templates' checks.
 func TestBadValuesFail(t *testing.T) {
 	for _, tc := range []struct{ name, vals, want string }{
-		{"unknown role", "role: witness\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", `role "witness"`},
-		{"two replicas", "replicas: 2\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "replicas 2"},
+		{"unknown role", "role: witness\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "/role"},
+		{"two replicas", "replicas: 2\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "/replicas"},
 		{"no identity", "federation: {existingConfigMap: f}", "identity.existingSecret is required"},
 		{"no federation", "identity: {existingSecret: s}", "federation: give existingConfigMap"},
 		{"protected without passphrase", "identity: {existingSecret: s, protected: true}\nfederation: {existingConfigMap: f}", "identity.protected"},
 		{"member without id", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {aggregatorAddress: a:1, data: {existingClaim: d}}", "member.id is required"},
 		{"member without port", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {id: a, aggregatorAddress: agg, data: {existingClaim: d}}", "want host:port"},
 		{"run directory outside the claim", "aggregator: {runDir: ../etc}\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "aggregator.runDir"},
+		{"misspelt value", "member: {ID: a}\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}", "ID"},
 		{"member without data", "role: member\nidentity: {existingSecret: s}\nfederation: {existingConfigMap: f}\nmember: {id: a, aggregatorAddress: a:1}", "member.data.existingClaim"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
