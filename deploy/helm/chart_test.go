@@ -545,4 +545,3 @@ func containerPort(c *corev1.Container, name string) int32 {
 	}
 	return 0
 }
-
