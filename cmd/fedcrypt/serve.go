@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,7 +78,10 @@ client certificate. It relays the key ceremony, runs the config's rounds,
 sums encrypted updates and has T key holders decrypt each sum, and writes the
 signed audit log and sealed checkpoints to DIR. It stops after the last round,
 or gracefully on SIGINT/SIGTERM. With --metrics it serves Prometheus metrics
-on http://ADDR/metrics; the gRPC health service is on --listen.`)
+on http://ADDR/metrics, and probes for Kubernetes (whose gRPC probes cannot
+speak mutual TLS) on /healthz (200 while the process serves) and /readyz (200
+while the run is in progress, 503 once it has ended); the gRPC health service
+is on --listen.`)
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	var keys keyFlags
 	keys.register(fs)
@@ -158,6 +162,7 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	var ended atomic.Bool // the run is over: /readyz turns 503
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	fmt.Fprintf(e.stderr, "fedcrypt aggregator: federation %q (%s), listening on %s\n", fed.Name, fed.Hash(), l.Addr())
@@ -169,6 +174,14 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", metrics.Handler())
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if ended.Load() {
+				http.Error(w, "run ended", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(ml)
 		defer hs.Close()
@@ -176,6 +189,7 @@ on http://ADDR/metrics; the gRPC health service is on --listen.`)
 	}
 
 	sum, runErr := serveRun(ctx, e, fed, id, out, from, *timeout, log, metrics, srv)
+	ended.Store(true)
 	// Members read "done" before their sessions end: Shutdown drains what
 	// is queued for them first.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
