@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -947,5 +948,59 @@ func restore(t *testing.T, snap, dir, name string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRekeyWhenTheBudgetIsSpent gives the collective key a budget of one
+// round's worst case (one ciphertext decrypted up to MaxDecryptions times):
+// before every later round the federation moves to a new key epoch, and
+// the log says so and verifies.
+func TestRekeyWhenTheBudgetIsSpent(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		budget         uint64
+		everyRounds    int
+		reason         string
+		wantRekeys     int
+		wantLastEpochs uint64
+	}{
+		{"budget spent", 3, 0, "decryption budget", 2, 3},
+		{"every round", 0, 1, "every 1 rounds", 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 3, 2, 2)
+			f.fed.Training.Rounds = 3
+			f.fed.Training.SpareRounds = 0
+			f.fed.HE.DecryptionBudget = tc.budget
+			f.fed.HE.KeyEpochRounds = tc.everyRounds
+			out := t.TempDir()
+			reps, err := f.runIn(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := completedRounds(reps); n != 3 {
+				t.Fatalf("%d of 3 rounds completed", n)
+			}
+			run, err := audit.VerifyFile(filepath.Join(out, "audit.jsonl"), f.fed, audit.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(run.Epochs) != tc.wantRekeys+1 || run.Epochs[len(run.Epochs)-1].Epoch != tc.wantLastEpochs {
+				t.Fatalf("key epochs %+v, want %d", run.Epochs, tc.wantRekeys+1)
+			}
+			keys := map[string]bool{}
+			for i, e := range run.Epochs {
+				keys[e.CollectiveKey] = true
+				if i > 0 && !strings.Contains(e.Reason, tc.reason) {
+					t.Errorf("epoch %d: reason %q, want %q", e.Epoch, e.Reason, tc.reason)
+				}
+				if e.Used == 0 || e.Used > e.Budget {
+					t.Errorf("epoch %d: %d of %d decryptions used", e.Epoch, e.Used, e.Budget)
+				}
+			}
+			if len(keys) != len(run.Epochs) {
+				t.Fatalf("%d distinct collective keys over %d epochs", len(keys), len(run.Epochs))
+			}
+		})
 	}
 }

@@ -41,6 +41,7 @@ type fixture struct {
 	round    uint64
 	nonce    []byte
 	outsider string
+	out      string // the aggregator's output directory; a temporary one if empty
 }
 
 func newFixture(t *testing.T, members, threshold, minContributors int) *fixture {
@@ -91,6 +92,13 @@ func (f *fixture) run() []*aggregator.Round {
 	return reps
 }
 
+// runIn runs the federation to its end with the aggregator writing to out.
+func (f *fixture) runIn(out string) ([]*aggregator.Round, error) {
+	f.out = out
+	reps, err, _ := f.runErrs()
+	return reps, err
+}
+
 // runErrs runs the federation to its end and returns the aggregator's
 // reports, its error and each member's.
 func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
@@ -115,7 +123,11 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 		})
 	}
 	init := make([]float64, 5)
-	_, err := aggregator.Run(ctx, aggregator.Config{Federation: f.fed, Identity: f.aggKey, OutDir: f.t.TempDir(),
+	out := f.out
+	if out == "" {
+		out = f.t.TempDir()
+	}
+	_, err := aggregator.Run(ctx, aggregator.Config{Federation: f.fed, Identity: f.aggKey, OutDir: out,
 		InitialModel: init, Rand: seeded(1), Timeout: 5 * time.Second, // a refused uploader is waited for until then
 		OnRound: func(r *aggregator.Round) { f.mu.Lock(); f.reports = append(f.reports, r); f.mu.Unlock() },
 	}, &tamperHub{f.net.Hub(), f})

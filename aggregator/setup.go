@@ -38,11 +38,13 @@ func (a *aggregator) setup(ctx context.Context) error {
 // that a key recovered by a contributor colluding with the aggregator opens
 // one epoch's uploads only. Every key holder must take part.
 func (a *aggregator) rekey(ctx context.Context, reason string) error {
-	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
-		return a.keyHoldersOnline(), nil
-	})
-	if err != nil {
-		return fmt.Errorf("re-key (%s): waiting for every key holder: %w", reason, err)
+	if !a.keyHoldersOnline() {
+		err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
+			return a.keyHoldersOnline(), nil
+		})
+		if err != nil {
+			return fmt.Errorf("re-key (%s): waiting for every key holder: %w", reason, err)
+		}
 	}
 	digest, err := a.ceremony(ctx)
 	if err != nil {
