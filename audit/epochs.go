@@ -27,6 +27,21 @@ type Epoch struct {
 	// Used the end of the last range a round's decryption took.
 	Budget uint64 `json:"decryption_budget"`
 	Used   uint64 `json:"decryptions_used"`
+	// SecurityBits is the statistical security the flooding still gives
+	// after Used of Budget decryptions (package he: s + log₂(L/used)).
+	SecurityBits float64 `json:"security_bits"`
+}
+
+// securityLeft fills in each key epoch's security bits from the
+// federation's key policy.
+func (v *verifier) securityLeft() {
+	p, err := v.fed.CKKS()
+	if err != nil {
+		return
+	}
+	for i := range v.run.Epochs {
+		v.run.Epochs[i].SecurityBits = p.SecurityBits(v.run.Epochs[i].Used)
+	}
 }
 
 func (v *verifier) rekey(e *Entry, n int) error {

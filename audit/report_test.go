@@ -147,6 +147,17 @@ func TestReportMarkdownWritesPlotFiles(t *testing.T) {
 	if !strings.Contains(md, "| h1 | contributor, key holder |") || !strings.Contains(md, "**VERIFIED") {
 		t.Errorf("markdown:\n%s", md)
 	}
+	// The key's decryption budget: two rounds of one ciphertext each.
+	fed := loadFed(t, dir)
+	p, err := fed.CKKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("- key epoch 1 (setup): 2 of %d ciphertext decryptions used; %.1f bits of statistical security left",
+		fed.DecryptionBudget(), p.SecurityBits(2))
+	if !strings.Contains(md, want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md)
+	}
 }
 
 func TestReadMetrics(t *testing.T) {

@@ -73,6 +73,11 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 <dt>rounds completed</dt><dd>{{.Completed}}{{if .Run.Ended}} ({{.Run.Ended}}){{end}}</dd>
 {{if .Run.Software}}<dt>software</dt><dd>{{.Run.Software}}</dd>{{end}}
 </dl>
+{{if .Run.Epochs}}<p>Decryption shares are noise-flooded for every decryption a collective key may ever release: its decryption budget, in ciphertext decryptions. Each decryption takes the next range of the budget, endorsed by a quorum of key holders; a key whose budget could not cover another round is replaced (a new key epoch).</p>
+<table id="epochs">
+<tr><th>key epoch</th><th>from entry</th><th>why</th><th>decryption budget</th><th>used</th><th>statistical security left</th></tr>
+{{range .Run.Epochs}}<tr><td>{{.Epoch}}</td><td>{{.Entry}}</td><td>{{if .Reason}}{{.Reason}}{{else}}setup{{end}}</td><td>{{.Budget}}</td><td>{{.Used}}</td><td>{{printf "%.1f" .SecurityBits}} bits</td></tr>
+{{end}}</table>{{end}}
 
 <h2>Commitments</h2>
 <dl>
@@ -136,7 +141,8 @@ This run published no per-round evaluation (rounds.csv): accuracy and AUC are no
 - updates encrypted: {{if .Run.Encrypted}}yes, multiparty CKKS, preset {{.Run.Preset}} — {{.Run.Security}}{{else}}**NO**{{end}}
 - threshold T: {{.Run.Threshold}}; min contributors: {{.Run.MinContributors}}
 - rounds completed: {{.Completed}}{{if .Run.Ended}} ({{.Run.Ended}}){{end}}
-
+{{range .Run.Epochs}}- key epoch {{.Epoch}} ({{if .Reason}}{{.Reason}}{{else}}setup{{end}}): {{.Used}} of {{.Budget}} ciphertext decryptions used; {{printf "%.1f" .SecurityBits}} bits of statistical security left
+{{end}}
 ## Commitments
 
 - federation config: ` + "`{{.Run.ConfigHash}}`" + `

@@ -154,6 +154,9 @@ func (v *verifier) verify(raw []byte) error {
 				return fail(n, "a second setup entry, not after a resume entry")
 			}
 			err = v.setup(e)
+			if k := len(v.run.Epochs); err == nil && k > 0 && v.run.Epochs[k-1].Entry == 0 {
+				v.run.Epochs[k-1].Entry = n
+			}
 		case TypeRound:
 			err = v.round(e, n)
 		case TypeRoundAbandoned:
@@ -180,6 +183,7 @@ func (v *verifier) verify(raw []byte) error {
 		}
 		lastAt = append(lastAt, v.last)
 	}
+	v.securityLeft()
 	if err := v.witnesses(entries, heads, lastAt); err != nil {
 		return err
 	}
