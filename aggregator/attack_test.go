@@ -180,7 +180,7 @@ func (a *adversary) signAsAggregator(kind string, round uint64, nonce, body []by
 
 // send delivers raw to member to over the hub, as the aggregator.
 func (a *adversary) send(to string, raw []byte) {
-	a.f.net.Hub().Send(context.Background(), to, raw)
+	a.f.hub.Send(context.Background(), to, raw)
 }
 
 // rewriteCommits makes the aggregator's first commitment of the round under
@@ -425,40 +425,44 @@ func keyRecovery(t *testing.T, f *fixture, forge func(a *adversary, genuine []by
 
 func TestMaliciousAggregatorCannotRecoverTheKey(t *testing.T) {
 	const reason = "not the sum of the uploads it names"
-	t.Run("crafted c1", func(t *testing.T) {
-		f := newFixture(t, 3, 2, 2)
-		a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
-			return craftConstantC1(a.params(t), genuine, len(cm.Sum.Uploads), 1<<50)
+	overTransports(t, func(t *testing.T, grpc bool) {
+		t.Run("crafted c1", func(t *testing.T) {
+			f := newFixture(t, 3, 2, 2)
+			f.grpc = grpc
+			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
+				return craftConstantC1(a.params(t), genuine, len(cm.Sum.Uploads), 1<<50)
+			})
+			reps := f.run()
+			wantAttackRefused(t, a, reps, reason)
 		})
-		reps := f.run()
-		wantAttackRefused(t, a, reps, reason)
-	})
-	t.Run("one upload and encryptions of zero", func(t *testing.T) {
-		f := newFixture(t, 3, 2, 2)
-		a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
-			p := a.params(t)
-			pk := a.publicKey(t)
-			s := he.NewSum(p)
-			if err := s.Add(a.uploadOf(cm.Sum.Uploads[0].From)); err != nil {
-				t.Fatal(err)
-			}
-			for range len(cm.Sum.Uploads) - 1 {
-				zero, err := he.Encrypt(pk, make([]float64, int(cm.Sum.Length)), seeded(99))
+		t.Run("one upload and encryptions of zero", func(t *testing.T) {
+			f := newFixture(t, 3, 2, 2)
+			f.grpc = grpc
+			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
+				p := a.params(t)
+				pk := a.publicKey(t)
+				s := he.NewSum(p)
+				if err := s.Add(a.uploadOf(cm.Sum.Uploads[0].From)); err != nil {
+					t.Fatal(err)
+				}
+				for range len(cm.Sum.Uploads) - 1 {
+					zero, err := he.Encrypt(pk, make([]float64, int(cm.Sum.Length)), seeded(99))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := s.Add(zero); err != nil {
+						t.Fatal(err)
+					}
+				}
+				b, err := s.MarshalBinary()
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := s.Add(zero); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b, err := s.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
+				return b
+			})
+			reps := f.run()
+			wantAttackRefused(t, a, reps, reason)
 		})
-		reps := f.run()
-		wantAttackRefused(t, a, reps, reason)
 	})
 }
 
@@ -532,114 +536,118 @@ func TestMaliciousAggregatorCannotDifference(t *testing.T) {
 	// Four key holders, T = 2: q = 3, and two disjoint decryption sets of T
 	// exist. v's update would be Dec(Σ S) − Dec(Σ S∖{v}).
 	const v = "h1"
-	t.Run("a second sum through one decryption set", func(t *testing.T) {
-		f := newFixture(t, 4, 2, 2)
-		f.fed.Training.SpareRounds = 1
-		a := newAdversary(f)
-		var once sync.Once
-		var sent bool
-		a.f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-			e, err := federation.ParseEnvelope(raw)
-			if err != nil || e.Kind != transport.KindDecrypt || e.Round != 1 {
-				return raw
-			}
-			// The genuine sum S is endorsed: now S∖{v}, same round.
-			once.Do(func() {
-				req, _ := transport.ParseDecryptRequest(e.Body)
-				cm := req.Commit
-				rest := slices.DeleteFunc(contributorsOf(&cm), func(id string) bool { return id == v })
-				sum := a.sumOf(t, rest...)
-				evil := transport.Commit{Epoch: cm.Epoch, Sum: refSum(a.params(t), sum, headersOf(&cm, rest...)),
-					Set: cm.Set, First: cm.First + cm.Count, Count: cm.Count}
-				raw := a.signAsAggregator(transport.KindCommit, e.Round, e.Nonce, evil.Marshal())
-				for _, id := range f.fed.KeyHolders() {
-					a.send(id, raw)
+	overTransports(t, func(t *testing.T, grpc bool) {
+		t.Run("a second sum through one decryption set", func(t *testing.T) {
+			f := newFixture(t, 4, 2, 2)
+			f.grpc = grpc
+			f.fed.Training.SpareRounds = 1
+			a := newAdversary(f)
+			var once sync.Once
+			var sent bool
+			a.f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
+				e, err := federation.ParseEnvelope(raw)
+				if err != nil || e.Kind != transport.KindDecrypt || e.Round != 1 {
+					return raw
 				}
-				id := evil.Sum.ID(f.fed.Hash(), e.Round, e.Nonce)
-				round, nonce := e.Round, slices.Clone(e.Nonce)
-				a.after(func() bool {
-					endorsed, _ := a.answered(id)
-					if len(a.refusalsFor("already endorsed another sum"))+endorsed < len(f.fed.KeyHolders()) || !a.ready(&evil, id, 0) {
-						return false
+				// The genuine sum S is endorsed: now S∖{v}, same round.
+				once.Do(func() {
+					req, _ := transport.ParseDecryptRequest(e.Body)
+					cm := req.Commit
+					rest := slices.DeleteFunc(contributorsOf(&cm), func(id string) bool { return id == v })
+					sum := a.sumOf(t, rest...)
+					evil := transport.Commit{Epoch: cm.Epoch, Sum: refSum(a.params(t), sum, headersOf(&cm, rest...)),
+						Set: cm.Set, First: cm.First + cm.Count, Count: cm.Count}
+					raw := a.signAsAggregator(transport.KindCommit, e.Round, e.Nonce, evil.Marshal())
+					for _, id := range f.fed.KeyHolders() {
+						a.send(id, raw)
 					}
-					a.decrypt(&evil, round, nonce, sum)
-					sent = true
-					return true
-				})
-			})
-			return raw
-		}
-		reps := f.run()
-		if !sent {
-			t.Fatal("the adversary never asked for S∖{v}: the attack did not run")
-		}
-		if got := a.refusalsFor("already endorsed another sum"); len(got) != 4 {
-			t.Fatalf("%d key holders refused to endorse S∖{v} as a second sum of the round, want all 4: %v", len(got), a.refusals)
-		}
-		a.wantRefusedAll(t, nil, "")
-		if !roundCompleted(reps, 1) {
-			t.Fatal("round 1 did not complete")
-		}
-	})
-	t.Run("two sums through disjoint decryption sets", func(t *testing.T) {
-		f := newFixture(t, 4, 2, 2)
-		f.fed.Training.SpareRounds = 1
-		a := newAdversary(f)
-		var once sync.Once
-		var whole, part transport.Commit
-		var sums [2][]byte
-		var attacked [2][32]byte
-		a.rewriteCommits(func(to string, cm *transport.Commit, round uint64, nonce []byte) *transport.Commit {
-			once.Do(func() {
-				p := a.params(t)
-				all := contributorsOf(cm)
-				rest := slices.DeleteFunc(slices.Clone(all), func(id string) bool { return id == v })
-				sums = [2][]byte{a.sumOf(t, all...), a.sumOf(t, rest...)}
-				whole = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[0], cm.Sum.Uploads), Set: []string{"h1", "h2"}, First: cm.First, Count: cm.Count}
-				part = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[1], headersOf(cm, rest...)), Set: []string{"h3", "h4"}, First: cm.First + cm.Count, Count: cm.Count}
-				ids := [2][32]byte{whole.Sum.ID(f.fed.Hash(), round, nonce), part.Sum.ID(f.fed.Hash(), round, nonce)}
-				attacked = ids
-				a.after(func() bool {
-					// Each sum is endorsed by its own half; then each
-					// half is also asked for the other sum, and both sums
-					// are sent to decryption with what they gathered.
-					e0, _ := a.answered(ids[0])
-					e1, _ := a.answered(ids[1])
-					if e0 < 2 || e1 < 2 {
-						return false
-					}
-					for i, cm := range []*transport.Commit{&whole, &part} {
-						other := [2]*transport.Commit{&part, &whole}[i]
-						raw := a.signAsAggregator(transport.KindCommit, round, nonce, other.Marshal())
-						for _, id := range cm.Set {
-							a.send(id, raw)
-						}
-					}
+					id := evil.Sum.ID(f.fed.Hash(), e.Round, e.Nonce)
+					round, nonce := e.Round, slices.Clone(e.Nonce)
 					a.after(func() bool {
-						if !a.ready(&whole, ids[0], 0) || !a.ready(&part, ids[1], 0) || len(a.refusalsFor("already endorsed another sum")) < 4 {
+						endorsed, _ := a.answered(id)
+						if len(a.refusalsFor("already endorsed another sum"))+endorsed < len(f.fed.KeyHolders()) || !a.ready(&evil, id, 0) {
 							return false
 						}
-						a.decrypt(&part, round, nonce, sums[1])
+						a.decrypt(&evil, round, nonce, sum)
+						sent = true
 						return true
 					})
-					return true
 				})
-			})
-			if slices.Contains([]string{"h1", "h2"}, to) {
-				return &whole
+				return raw
 			}
-			return &part
+			reps := f.run()
+			if !sent {
+				t.Fatal("the adversary never asked for S∖{v}: the attack did not run")
+			}
+			if got := a.refusalsFor("already endorsed another sum"); len(got) != 4 {
+				t.Fatalf("%d key holders refused to endorse S∖{v} as a second sum of the round, want all 4: %v", len(got), a.refusals)
+			}
+			a.wantRefusedAll(t, nil, "")
+			if !roundCompleted(reps, 1) {
+				t.Fatal("round 1 did not complete")
+			}
 		})
-		reps := f.run()
-		a.mu.Lock()
-		for i, ids := range attacked {
-			if by := a.endorsements[ids]; len(by) >= f.fed.EndorsementQuorum() {
-				a.mu.Unlock()
-				t.Fatalf("sum %d of the attack gathered endorsements from %v, a quorum", i, keys(by))
+		t.Run("two sums through disjoint decryption sets", func(t *testing.T) {
+			f := newFixture(t, 4, 2, 2)
+			f.grpc = grpc
+			f.fed.Training.SpareRounds = 1
+			a := newAdversary(f)
+			var once sync.Once
+			var whole, part transport.Commit
+			var sums [2][]byte
+			var attacked [2][32]byte
+			a.rewriteCommits(func(to string, cm *transport.Commit, round uint64, nonce []byte) *transport.Commit {
+				once.Do(func() {
+					p := a.params(t)
+					all := contributorsOf(cm)
+					rest := slices.DeleteFunc(slices.Clone(all), func(id string) bool { return id == v })
+					sums = [2][]byte{a.sumOf(t, all...), a.sumOf(t, rest...)}
+					whole = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[0], cm.Sum.Uploads), Set: []string{"h1", "h2"}, First: cm.First, Count: cm.Count}
+					part = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[1], headersOf(cm, rest...)), Set: []string{"h3", "h4"}, First: cm.First + cm.Count, Count: cm.Count}
+					ids := [2][32]byte{whole.Sum.ID(f.fed.Hash(), round, nonce), part.Sum.ID(f.fed.Hash(), round, nonce)}
+					attacked = ids
+					a.after(func() bool {
+						// Each sum is endorsed by its own half; then each
+						// half is also asked for the other sum, and both sums
+						// are sent to decryption with what they gathered.
+						e0, _ := a.answered(ids[0])
+						e1, _ := a.answered(ids[1])
+						if e0 < 2 || e1 < 2 {
+							return false
+						}
+						for i, cm := range []*transport.Commit{&whole, &part} {
+							other := [2]*transport.Commit{&part, &whole}[i]
+							raw := a.signAsAggregator(transport.KindCommit, round, nonce, other.Marshal())
+							for _, id := range cm.Set {
+								a.send(id, raw)
+							}
+						}
+						a.after(func() bool {
+							if !a.ready(&whole, ids[0], 0) || !a.ready(&part, ids[1], 0) || len(a.refusalsFor("already endorsed another sum")) < 4 {
+								return false
+							}
+							a.decrypt(&part, round, nonce, sums[1])
+							return true
+						})
+						return true
+					})
+				})
+				if slices.Contains([]string{"h1", "h2"}, to) {
+					return &whole
+				}
+				return &part
+			})
+			reps := f.run()
+			a.mu.Lock()
+			for i, ids := range attacked {
+				if by := a.endorsements[ids]; len(by) >= f.fed.EndorsementQuorum() {
+					a.mu.Unlock()
+					t.Fatalf("sum %d of the attack gathered endorsements from %v, a quorum", i, keys(by))
+				}
 			}
-		}
-		a.mu.Unlock()
-		wantAttackRefused(t, a, reps, "fewer than the quorum 3")
+			a.mu.Unlock()
+			wantAttackRefused(t, a, reps, "fewer than the quorum 3")
+		})
 	})
 }
 
@@ -781,6 +789,7 @@ func TestRestoredStateIsCaught(t *testing.T) {
 			defer cancel()
 			f.net = transport.NewNetwork(256)
 			defer f.net.Close()
+			f.hub = f.net.Hub()
 			newClient := func(id, state string, seed uint64) *client.Client {
 				c, err := client.New(client.Config{Federation: f.fed, Member: id, Identity: f.keys[id], Data: f.parts[id],
 					StateDir: state, Rand: seeded(seed), TrainRand: seeded(seed + 10)})
@@ -913,7 +922,7 @@ func runAggregator(ctx context.Context, f *fixture, onRound func(*aggregator.Rou
 	_, err := aggregator.Run(ctx, aggregator.Config{Federation: f.fed, Identity: f.aggKey, OutDir: f.t.TempDir(),
 		InitialModel: make([]float64, 5), Rand: seeded(1), Timeout: 5 * time.Second,
 		OnRound: func(r *aggregator.Round) { reps = append(reps, r); onRound(r) },
-	}, &tamperHub{f.net.Hub(), f})
+	}, &tamperHub{f.hub, f})
 	return reps, err
 }
 
@@ -1003,4 +1012,11 @@ func TestRekeyWhenTheBudgetIsSpent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// overTransports runs test over the in-memory network and over gRPC with
+// mutual TLS on loopback.
+func overTransports(t *testing.T, test func(t *testing.T, grpc bool)) {
+	t.Run("inmem", func(t *testing.T) { test(t, false) })
+	t.Run("grpc", func(t *testing.T) { test(t, true) })
 }

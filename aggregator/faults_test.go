@@ -2,6 +2,7 @@ package aggregator_test
 
 import (
 	"context"
+	"net"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -42,6 +44,12 @@ type fixture struct {
 	nonce    []byte
 	outsider string
 	out      string // the aggregator's output directory; a temporary one if empty
+	// grpc runs the federation over gRPC with mutual TLS on loopback
+	// instead of the in-memory network; hub is the aggregator's end of
+	// whichever transport runs.
+	grpc bool
+	hub  transport.Hub
+	pki  *testPKI
 }
 
 func newFixture(t *testing.T, members, threshold, minContributors int) *fixture {
@@ -106,6 +114,10 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 	defer cancel()
 	f.net = transport.NewNetwork(256)
 	defer f.net.Close()
+	f.hub = f.net.Hub()
+	if f.grpc {
+		f.hub = f.serveGRPC()
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	errs := map[string]error{}
@@ -130,7 +142,7 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 	_, err := aggregator.Run(ctx, aggregator.Config{Federation: f.fed, Identity: f.aggKey, OutDir: out,
 		InitialModel: init, Rand: seeded(1), Timeout: 5 * time.Second, // a refused uploader is waited for until then
 		OnRound: func(r *aggregator.Round) { f.mu.Lock(); f.reports = append(f.reports, r); f.mu.Unlock() },
-	}, &tamperHub{f.net.Hub(), f})
+	}, &tamperHub{f.hub, f})
 	if err != nil {
 		cancel() // members still waiting for a run that ended
 	}
@@ -139,7 +151,13 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 }
 
 func (f *fixture) dial(ctx context.Context, id string) (transport.Conn, error) {
-	c, err := f.net.Dial(ctx, id)
+	var c transport.Conn
+	var err error
+	if f.grpc {
+		c, err = grpcnet.Dial(ctx, grpcnet.DialConfig{Addr: f.pki.addr, Member: id, Credentials: f.pki.member(f.t, id)})
+	} else {
+		c, err = f.net.Dial(ctx, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -426,4 +444,57 @@ func seedBytes(seed uint64) [32]byte {
 		b[i] = byte(seed >> (8 * i))
 	}
 	return b
+}
+
+// testPKI is a federation CA with the aggregator's server certificate for
+// loopback, and the address the aggregator listens on.
+type testPKI struct {
+	ca     *grpcnet.CA
+	server grpcnet.Credentials
+	addr   string
+}
+
+func (p *testPKI) member(t *testing.T, id string) grpcnet.Credentials {
+	now := time.Now()
+	cert, key, err := p.ca.Issue(grpcnet.Leaf{Member: id, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grpcnet.Credentials{CA: p.ca.CertPEM(), Cert: cert, Key: key}
+}
+
+// serveGRPC starts the aggregator's gRPC server with mutual TLS on a
+// loopback port until the test ends.
+func (f *fixture) serveGRPC() transport.Hub {
+	t := f.t
+	now := time.Now()
+	ca, err := grpcnet.NewCA("faults", now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(grpcnet.Leaf{Hosts: []string{"127.0.0.1"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range f.fed.Members {
+		ids = append(ids, m.ID)
+	}
+	f.pki = &testPKI{ca: ca, server: grpcnet.Credentials{CA: ca.CertPEM(), Cert: cert, Key: key}}
+	s, err := grpcnet.NewServer(grpcnet.ServerConfig{Credentials: f.pki.server, Members: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pki.addr = l.Addr().String()
+	go s.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
 }
