@@ -484,7 +484,7 @@ func wantAttackRefused(t *testing.T, a *adversary, reps []*aggregator.Round, rea
 	a.wantRefusedAll(t, holders, reason)
 	if n := completedRounds(reps); n != a.f.fed.Training.Rounds {
 		for _, r := range reps {
-			t.Logf("round %d attempt %d: completed %v, %s", r.Number, r.Attempt, r.Completed, r.Reason)
+			t.Logf("round %d attempt %d: completed %v, %s (refused %v)", r.Number, r.Attempt, r.Completed, r.Reason, r.Refused)
 		}
 		t.Fatalf("%d of %d rounds completed after the attack", n, a.f.fed.Training.Rounds)
 	}

@@ -214,6 +214,9 @@ func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]b
 			fingerprints[env.From] = in.Data
 		case transport.KindEndorse:
 			e, err := transport.ParseEndorsement(env.Body)
+			if err == nil && e.SumID == id && !e.Equal(transport.EndorsementOf(cm, id)) {
+				return done(), nil // a late answer to an earlier commitment to this sum
+			}
 			if m, _ := a.fed.Member(env.From); err != nil || !m.KeyHolder || !e.Equal(transport.EndorsementOf(cm, id)) {
 				rep.Refused[env.From] = "endorsement of another sum, set or range"
 				a.log.Warn("refused an endorsement", "hospital", env.From, "round", a.round)
