@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"encoding/json"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +23,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // The tests in this file play a malicious aggregator against real client
@@ -37,8 +40,8 @@ type adversary struct {
 	f     *fixture
 	mu    sync.Mutex
 	steps sync.Mutex // held while the queued steps run
-	// uploads holds, for the round under attack, each contributor's upload
-	// envelope and payload, in arrival order.
+	// uploads holds, for the round under attack (every round if round is
+	// 0), each contributor's upload envelope and payload, in arrival order.
 	uploads  []capturedUpload
 	pkShares [][]byte
 	// endorsements and fingerprints by sum ID, then sender: the raw signed
@@ -124,7 +127,7 @@ func (a *adversary) record(raw []byte) {
 	case transport.KindPKShare:
 		a.pkShares = append(a.pkShares, e.Body)
 	case transport.KindUpload:
-		if e.Round == a.round && (len(a.uploads) == 0 || slices.Equal(a.uploads[0].header.Nonce, e.Nonce)) {
+		if a.round == 0 || e.Round == a.round && (len(a.uploads) == 0 || slices.Equal(a.uploads[0].header.Nonce, e.Nonce)) {
 			u, _ := transport.ParseUpload(e.Body)
 			a.uploads = append(a.uploads, capturedUpload{e.Header(), u.Payload})
 		}
@@ -1019,4 +1022,102 @@ func TestRekeyWhenTheBudgetIsSpent(t *testing.T) {
 func overTransports(t *testing.T, test func(t *testing.T, grpc bool)) {
 	t.Run("inmem", func(t *testing.T) { test(t, false) })
 	t.Run("grpc", func(t *testing.T) { test(t, true) })
+}
+
+// TestColludingContributorIsBoundedToOneEpoch plays the coalition SECURITY.md
+// assumes away: a contributor colluding with the aggregator uploads a
+// malformed ciphertext inside a genuine sum, and the decryption shares then
+// reveal the collective key. The test hands the adversary that key's full
+// power for epoch 1 — the sealed states of T key holders of epoch 1 — and
+// checks what it opens: epoch 1's uploads, and nothing of epoch 2's, made
+// under a fresh key after the federation re-keyed.
+func TestColludingContributorIsBoundedToOneEpoch(t *testing.T) {
+	f := newFixture(t, 3, 2, 2)
+	f.fed.HE.KeyEpochRounds = 1
+	colluders := []string{"h1", "h2"} // T of them: the whole key
+	f.state = map[string]string{}
+	snaps := map[string]string{}
+	for _, id := range colluders {
+		f.state[id], snaps[id] = t.TempDir(), t.TempDir()
+	}
+	a := newAdversary(f)
+	a.round = 0 // capture every round's uploads
+	var once sync.Once
+	f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
+		if e, err := federation.ParseEnvelope(raw); err == nil && e.Kind == transport.KindRound && e.Round == 1 {
+			once.Do(func() { // epoch 1's key is set up
+				for _, id := range colluders {
+					copyFiles(t, f.state[id], snaps[id])
+				}
+			})
+		}
+		return raw
+	}
+	reps := f.run()
+	if completedRounds(reps) != 2 {
+		t.Fatalf("%d of 2 rounds completed", completedRounds(reps))
+	}
+	p, err := f.fed.CKKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states [][]byte // the key material, with no count of its use
+	var set []int
+	for _, id := range colluders {
+		b, err := vault.Unseal(filepath.Join(snaps[id], id+".setup.age"), "fedcrypt/setup-state", f.keys[id].SigningPublicKey(), f.keys[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Epoch  uint64 `json:"epoch"`
+			Holder []byte `json:"holder"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Epoch != 1 {
+			t.Fatalf("%s's copied state is of epoch %d", id, st.Epoch)
+		}
+		states, set = append(states, st.Holder), append(set, f.fed.Index(id))
+	}
+	opened := map[uint64]int{}
+	a.mu.Lock()
+	uploads := slices.Clone(a.uploads)
+	a.mu.Unlock()
+	for _, u := range uploads {
+		var shares [][]byte
+		for _, st := range states {
+			h, err := he.UnmarshalKeyHolder(p, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := h.DecryptionShare(u.payload, set, seeded(5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			shares = append(shares, s)
+		}
+		sum := he.NewSum(p)
+		if err := sum.Add(u.payload); err != nil {
+			t.Fatal(err)
+		}
+		vals, err := sum.Decrypt(shares)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ss float64
+		for _, v := range vals {
+			ss += v * v
+		}
+		// An update is clipped to L2 ≤ the bound; noise is far above it.
+		if math.Sqrt(ss) <= f.fed.HE.UpdateBound*1.01 {
+			opened[u.header.Round]++
+		}
+	}
+	if opened[1] == 0 {
+		t.Fatal("epoch 1's key did not open epoch 1's uploads: the test proves nothing")
+	}
+	if opened[2] != 0 {
+		t.Fatalf("epoch 1's key opened %d of epoch 2's uploads", opened[2])
+	}
 }

@@ -43,7 +43,8 @@ type fixture struct {
 	round    uint64
 	nonce    []byte
 	outsider string
-	out      string // the aggregator's output directory; a temporary one if empty
+	out      string            // the aggregator's output directory; a temporary one if empty
+	state    map[string]string // members' state directories; none (memory) if absent
 	// grpc runs the federation over gRPC with mutual TLS on loopback
 	// instead of the in-memory network; hub is the aggregator's end of
 	// whichever transport runs.
@@ -123,7 +124,7 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 	errs := map[string]error{}
 	for i, m := range f.fed.Members {
 		c, err := client.New(client.Config{Federation: f.fed, Member: m.ID, Identity: f.keys[m.ID], Data: f.parts[m.ID],
-			Rand: seeded(uint64(i) + 10), TrainRand: seeded(uint64(i) + 20)})
+			StateDir: f.state[m.ID], Rand: seeded(uint64(i) + 10), TrainRand: seeded(uint64(i) + 20)})
 		if err != nil {
 			f.t.Fatal(err)
 		}
