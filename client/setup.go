@@ -175,6 +175,9 @@ func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *feder
 		shares = append(shares, bodies[id])
 	}
 	pk, err := he.CombinePublicKey(c.params, transport.CRS(c.hash, c.epoch), shares)
+	if se, ok := errors.AsType[*he.ShareError](err); ok && se.Index < len(holders) {
+		return fmt.Errorf("public-key share of key holder %q: %w", holders[se.Index], se.Err)
+	}
 	if err != nil {
 		return fmt.Errorf("collective public key: %w", err)
 	}
@@ -257,12 +260,16 @@ func (c *Client) maybeCombine(ctx context.Context, conn transport.Conn) error {
 		return nil
 	}
 	shares := make([][]byte, 0, len(c.shamir))
+	var dealers []string
 	for _, id := range c.fed.KeyHolders() {
 		if s, ok := c.shamir[id]; ok {
-			shares = append(shares, s)
+			shares, dealers = append(shares, s), append(dealers, id)
 		}
 	}
 	if err := c.holder.CombineShamirShares(shares); err != nil {
+		if se, ok := errors.AsType[*he.ShareError](err); ok && se.Index < len(dealers) {
+			return fmt.Errorf("Shamir share dealt by key holder %q: %w", dealers[se.Index], se.Err)
+		}
 		return err
 	}
 	c.shamir = nil
