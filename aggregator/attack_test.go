@@ -809,7 +809,14 @@ func TestRestoredStateIsCaught(t *testing.T) {
 			var restartedB atomic.Bool
 			f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
 				if restartedB.Load() && kindOf(raw) == transport.KindHello {
-					defer helloB.Do(func() { close(dialedB) })
+					// Sent here, so that it is in the aggregator's inbox
+					// before the aggregator goes on.
+					f.mu.Lock()
+					c := f.conns["h1"]
+					f.mu.Unlock()
+					c.Conn.Send(context.Background(), raw)
+					helloB.Do(func() { close(dialedB) })
+					return nil
 				}
 				if e, err := federation.ParseEnvelope(raw); err == nil && e.Kind == transport.KindRefuse {
 					d, _ := transport.ParseDecline(e.Body)
