@@ -70,7 +70,7 @@ func sortPairs(idx []int, val []float64) {
 	for k := range idx {
 		ps[k] = pair{idx[k], val[k]}
 	}
-	slices.SortStableFunc(ps, func(a, b pair) int { return a.j - b.j })
+	slices.SortFunc(ps, func(a, b pair) int { return a.j - b.j })
 	for k, p := range ps {
 		idx[k], val[k] = p.j, p.v
 	}
