@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // CSR is a sparse matrix in compressed sparse row form, the input of a [SparseModel]: row i
@@ -163,4 +165,29 @@ func sparseDot(ai []int, av []float64, bi []int, bv []float64) float64 {
 		}
 	}
 	return s
+}
+
+// AppendColumns returns a new matrix with the columns of x followed by those of the dense d
+// (same number of rows): a row's sparse entries, then its dense values as entries Cols+j, zeros
+// left out. It is how numeric features join hashed text features in one input. It panics if the
+// row counts differ.
+func AppendColumns(x *CSR, d *mat.Dense) *CSR {
+	r, c := d.Dims()
+	if r != x.Rows {
+		panic(fmt.Sprintf("model: AppendColumns of %d sparse and %d dense rows", x.Rows, r))
+	}
+	out := &CSR{Rows: x.Rows, Cols: x.Cols + c, Ptr: make([]int, 1, x.Rows+1)}
+	for i := range x.Rows {
+		idx, val := x.Row(i)
+		out.Idx = append(out.Idx, idx...)
+		out.Val = append(out.Val, val...)
+		for j, v := range d.RawRowView(i) {
+			if v != 0 {
+				out.Idx = append(out.Idx, x.Cols+j)
+				out.Val = append(out.Val, v)
+			}
+		}
+		out.Ptr = append(out.Ptr, len(out.Idx))
+	}
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
@@ -90,6 +92,53 @@ func (c SparseConfig) head() Config {
 		h.Activation = c.Activation // rejected by Validate: an activation needs hidden layers
 	}
 	return h
+}
+
+// ParseSparseSpec turns a command-line spec for a text model into a SparseConfig for inputs
+// columns (hash buckets, and any numeric features after them) and classes label classes:
+//
+//	softmax | logreg | linear    softmax regression on the sparse input (logistic for 2 classes)
+//	embag:D                      embedding bag of width D with a linear head
+//	embag:D:H1[,H2...]           the same with a ReLU MLP head of hidden widths H1, H2, ...
+func ParseSparseSpec(spec string, inputs, classes int) (SparseConfig, error) {
+	if classes < 2 {
+		return SparseConfig{}, fmt.Errorf("model spec %q: need at least 2 classes, have %d", spec, classes)
+	}
+	c := SparseConfig{Inputs: inputs, Outputs: 1, Loss: LossBCE}
+	if classes > 2 {
+		c.Outputs, c.Loss = classes, LossSoftmaxCE
+	}
+	name, rest, _ := strings.Cut(spec, ":")
+	switch name {
+	case KindSoftmax, KindLogReg, "linear":
+		if rest != "" {
+			return SparseConfig{}, fmt.Errorf("model spec %q: %s takes no options", spec, name)
+		}
+		c.Kind = KindSparseLinear
+	case "embag":
+		c.Kind = KindEmbeddingBag
+		dim, hidden, hasHidden := strings.Cut(rest, ":")
+		d, err := strconv.Atoi(dim)
+		if err != nil || d < 1 {
+			return SparseConfig{}, fmt.Errorf("model spec %q: want embag:DIM[:H1,H2...] with DIM a positive integer", spec)
+		}
+		c.Dim = d
+		if hasHidden {
+			for f := range strings.SplitSeq(hidden, ",") {
+				h, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil || h < 1 {
+					return SparseConfig{}, fmt.Errorf("model spec %q: hidden width %q is not a positive integer", spec, f)
+				}
+				c.Hidden = append(c.Hidden, h)
+			}
+		}
+	default:
+		return SparseConfig{}, fmt.Errorf("model spec %q: unknown text model (want softmax or embag:DIM[:H1,H2...])", spec)
+	}
+	if err := c.Validate(); err != nil {
+		return SparseConfig{}, fmt.Errorf("model spec %q: %w", spec, err)
+	}
+	return c, nil
 }
 
 // width is the sparse layer's output width: Outputs for sparse-linear, Dim for an embedding bag.

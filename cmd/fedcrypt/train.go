@@ -68,6 +68,15 @@ metrics on held-out rows. Imputation and normalization statistics are
 fitted on the training rows only. With --cv K it runs stratified K-fold
 cross-validation and prints the mean and standard deviation over folds.
 
+With --text COLUMN the features are that column's free text: Unicode word
+tokens (lower case, accents folded, numbers as "0"), their unigrams (and with
+--ngrams 2 bigrams) hashed into --buckets columns, sublinear tf times IDF
+fitted on the training rows, each document scaled to norm 1; the numeric
+columns, if any, are appended. Without --model the text model is softmax
+regression on those features (20 epochs of Adam); --model embag:DIM[:H1,...]
+is a fastText-style embedding bag. With --dp IDF is off: document frequencies
+fitted on the training rows are not private.
+
 With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
 per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian
 noise calibrated so the --steps cost at most --epsilon at --delta under the
@@ -94,6 +103,9 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.Float64Var(&s.q, "sample-rate", 0, "with --dp: Poisson sampling rate q (default --batch / training rows)")
 	fs.IntVar(&s.steps, "steps", 100, "with --dp: DP-SGD steps")
 	fs.StringVar(&s.noise, "noise", "fast", "with --dp: Gaussian sampler, fast or google")
+	fs.StringVar(&df.Text, "text", "", "free-text `column`: features are its hashed unigrams and bigrams (with the numeric columns, if any)")
+	var ts textSettings
+	ts.register(fs)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -104,6 +116,20 @@ training folds, so the ε reported composes K−1 trainings.`)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if df.Text == "" {
+		for _, name := range []string{"buckets", "ngrams", "hash-seed", "idf"} {
+			if set[name] {
+				return usagef("--%s is a text setting: add --text COLUMN", name)
+			}
+		}
+	} else {
+		if !set["model"] {
+			s.model = defaultTextModel
+		}
+		if !set["epochs"] {
+			s.epochs = defaultTextEpochs
+		}
+	}
 	if !s.dp {
 		// A privacy setting without --dp would train without privacy while
 		// the command line says otherwise.
@@ -150,11 +176,22 @@ training folds, so the ε reported composes K−1 trainings.`)
 	case *cv == 1 || *cv < 0:
 		return usagef("--cv %d: need at least 2 folds", *cv)
 	}
+	if df.Text != "" {
+		if err := ts.check(s, set); err != nil {
+			return err
+		}
+	}
 	ds, _, err := df.load(e)
 	if err != nil {
 		return err
 	}
-	if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
+	once := func(train, test *data.Dataset) (trainResult, error) { return trainOnce(train, test, s) }
+	if df.Text != "" {
+		if _, err := model.ParseSparseSpec(s.model, ts.cfg.Buckets+len(ds.Features), len(ds.Classes)); err != nil {
+			return usageError{err.Error()}
+		}
+		once = func(train, test *data.Dataset) (trainResult, error) { return trainTextOnce(train, test, s, ts) }
+	} else if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
 		return usageError{err.Error()}
 	}
 	if *cv == 0 {
@@ -162,7 +199,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 		if err != nil {
 			return err
 		}
-		r, err := trainOnce(train, test, s)
+		r, err := once(train, test)
 		if err != nil {
 			return err
 		}
@@ -187,7 +224,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r, err := trainOnce(f.Train, f.Test, s)
+		r, err := once(f.Train, f.Test)
 		if err != nil {
 			return fmt.Errorf("fold %d: %w", i+1, err)
 		}
@@ -265,6 +302,23 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 // trainPrivate runs DP-SGD with the noise multiplier calibrated for the
 // target ε over the steps, and returns the accountant's ε for them.
 func trainPrivate(m *model.Model, x *mat.Dense, train *data.Dataset, opt model.OptimizerConfig, s trainSettings) (privacy, error) {
+	return calibratedDPSGD(train, opt, s, func(cfg dp.SGDConfig) error {
+		_, err := dp.Train(m, x, train.Y, train.Units, cfg, crand.Reader)
+		return err
+	})
+}
+
+// trainPrivateSparse is trainPrivate for a text model on sparse rows.
+func trainPrivateSparse(m *model.SparseModel, x *model.CSR, train *data.Dataset, opt model.OptimizerConfig, s trainSettings) (privacy, error) {
+	return calibratedDPSGD(train, opt, s, func(cfg dp.SGDConfig) error {
+		_, err := dp.TrainSparse(m, x, train.Y, train.Units, cfg, crand.Reader)
+		return err
+	})
+}
+
+// calibratedDPSGD calibrates the noise multiplier for the target ε over the
+// steps, runs DP-SGD with it through run, and returns the accountant's ε.
+func calibratedDPSGD(train *data.Dataset, opt model.OptimizerConfig, s trainSettings, run func(dp.SGDConfig) error) (privacy, error) {
 	units := train.Units
 	n := train.Rows()
 	if units != nil {
@@ -280,7 +334,7 @@ func trainPrivate(m *model.Model, x *mat.Dense, train *data.Dataset, opt model.O
 		return privacy{}, err
 	}
 	cfg := dp.SGDConfig{ClipNorm: s.clip, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps, Optimizer: opt, Noise: s.noise}
-	if _, err := dp.Train(m, x, train.Y, units, cfg, crand.Reader); err != nil {
+	if err := run(cfg); err != nil {
 		return privacy{}, err
 	}
 	eps, err := dp.Epsilon(acct, s.delta, cfg.Event())
