@@ -74,6 +74,10 @@
 //	18+L        8·P    the parameters in the layout above, IEEE 754 float64 each; all finite
 //	18+L+8P     4      CRC-32 (IEEE) of every byte before it, uint32
 //
+// A [SparseModel] is written in the same layout with the magic "FCSW" and a [SparseConfig] as
+// the config ([SparseModel.MarshalBinary], [UnmarshalSparse]), e.g.
+// {"kind":"sparse-linear","inputs":262144,"outputs":5,"loss":"softmax-ce"}.
+//
 // Loading checks each of these (magic, version, config validity and unknown fields, parameter
 // count against the architecture, exact length, checksum, finiteness) and says which failed.
 // [Model.UnmarshalBinary] additionally requires the architecture of the receiving model. The file
