@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"flag"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -43,10 +46,14 @@ type trainSettings struct {
 // trainResult is what one train/test run measured.
 type trainResult struct {
 	model.Metrics
-	TrainRows int `json:"train_rows"`
-	TestRows  int `json:"test_rows"`
-	Params    int `json:"params"`
+	TrainRows int    `json:"train_rows"`
+	TestRows  int    `json:"test_rows"`
+	Params    int    `json:"params"`
+	Output    string `json:"output,omitempty"`
 	privacy
+	// seal writes the trained model, with its schema and transforms, as a
+	// sealed model file.
+	seal func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error
 }
 
 // privacy is the DP part of a result: empty without --dp.
@@ -106,6 +113,11 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.StringVar(&df.Text, "text", "", "free-text `column`: features are its hashed unigrams and bigrams (with the numeric columns, if any)")
 	var ts textSettings
 	ts.register(fs)
+	var out string
+	fs.StringVar(&out, "out", "", "write the trained model, sealed (signed with --identity, encrypted to it and to -r/-R), to `file` (.age), for predict")
+	fs.StringVar(&out, "o", "", "shorthand for --out")
+	var rf recipientFlags
+	rf.register(fs, false)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -181,6 +193,29 @@ training folds, so the ε reported composes K−1 trainings.`)
 			return err
 		}
 	}
+	switch {
+	case out == "" && (len(rf.recipients) > 0 || len(rf.files) > 0):
+		return usagef("train: -r/-R are for --out: the model file is encrypted to them")
+	case out != "" && *cv != 0:
+		return usagef("train: --out writes the model of one split; --cv trains %d", *cv)
+	case out != "" && df.keys.identity == "":
+		return usagef("train: --out needs --identity: the model file is signed with its key")
+	}
+	var rs []vault.Recipient
+	if out != "" {
+		keep := []input{{"data file", df.Source}, {"identity file", df.keys.identity}}
+		for _, f := range rf.files {
+			keep = append(keep, input{"recipients file", f})
+		}
+		if err := notAnInput("--out", out, keep...); err != nil {
+			return err
+		}
+		if len(rf.recipients) > 0 || len(rf.files) > 0 {
+			if rs, err = rf.parse(e); err != nil {
+				return err
+			}
+		}
+	}
 	ds, _, err := df.load(e)
 	if err != nil {
 		return err
@@ -203,6 +238,19 @@ training folds, so the ε reported composes K−1 trainings.`)
 		if err != nil {
 			return err
 		}
+		if out != "" {
+			id, err := df.keys.load(e)
+			if err != nil {
+				return err
+			}
+			if id.SigningKey() == nil {
+				return usagef("train: --identity %s has no signing key (a passphrase identity): it cannot sign the model", df.keys.identity)
+			}
+			if err := r.seal(out, id.SigningKey(), append(rs, id.Recipient())...); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			r.Output = out
+		}
 		if *jsonOut {
 			return writeJSON(e.stdout, r)
 		}
@@ -212,6 +260,9 @@ training folds, so the ε reported composes K−1 trainings.`)
 				r.Epsilon, r.Delta, r.Accountant, r.NoiseMultiplier, r.SampleRate, r.Steps, r.ClipNorm)
 		}
 		printMetrics(e, r.Metrics)
+		if out != "" {
+			fmt.Fprintf(e.stdout, "  model sealed to %s\n", out)
+		}
 		return nil
 	}
 	folds, err := data.StratifiedKFold(ds, *cv, s.seed)
@@ -296,7 +347,10 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv}, nil
+	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+		return sealedmodel.Seal(path, m, train.Schema(), tf, signer, rs...)
+	}
+	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv, seal: seal}, nil
 }
 
 // trainPrivate runs DP-SGD with the noise multiplier calibrated for the

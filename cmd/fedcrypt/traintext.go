@@ -1,13 +1,16 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/text"
+	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -52,54 +55,72 @@ func (t *textSettings) check(s trainSettings, set map[string]bool) error {
 	return nil
 }
 
-// textInputs turns the training and test rows into sparse model input: the text column's hashed
-// n-grams, weighted with IDF fitted on the training rows only (when on), then any numeric
-// features, imputed and normalized with statistics of the training rows, as extra columns.
-func textInputs(train, test *data.Dataset, cfg text.Config, normalize string) (xtr, xte *model.CSR, err error) {
-	tr, err := text.New(cfg)
+// textInputs is the featurization of `train --text`, fitted on the training rows only: the text
+// column's hashed n-grams weighted with IDF from the training rows (when on), then any numeric
+// features, imputed and normalized with the training rows' statistics, as extra columns.
+type textInputs struct {
+	tt *text.Transform
+	tf *data.Transform // nil without numeric features
+}
+
+// fitTextInputs fits the featurization on train and returns it with train's input.
+func fitTextInputs(train *data.Dataset, cfg text.Config, normalize string) (*textInputs, *model.CSR, error) {
+	tt, err := text.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	if xtr, err = tr.Counts(train.Text); err != nil {
+	counts, err := tt.Counts(train.Text)
+	if err != nil {
 		return nil, nil, fmt.Errorf("training rows: %w", err)
 	}
-	if xte, err = tr.Counts(test.Text); err != nil {
-		return nil, nil, fmt.Errorf("test rows: %w", err)
-	}
 	if cfg.IDF {
-		if err := tr.FitIDF(xtr); err != nil {
+		if err := tt.FitIDF(counts); err != nil {
 			return nil, nil, err
 		}
 	}
-	if err := tr.Weight(xtr); err != nil {
-		return nil, nil, err
+	ti := &textInputs{tt: tt}
+	if len(train.Features) > 0 {
+		if ti.tf, err = data.FitTransform(train.X, train.Options().Imputation(), normalize); err != nil {
+			return nil, nil, err
+		}
 	}
-	if err := tr.Weight(xte); err != nil {
-		return nil, nil, err
-	}
-	if len(train.Features) == 0 {
-		return xtr, xte, nil
-	}
-	tf, err := data.FitTransform(train.X, train.Options().Imputation(), normalize)
+	x, err := ti.finish(counts, train)
+	return ti, x, err
+}
+
+// apply returns the input of rows d.
+func (ti *textInputs) apply(d *data.Dataset) (*model.CSR, error) {
+	counts, err := ti.tt.Counts(d.Text)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	dtr := mat.NewDense(train.Rows(), len(train.Features), nil)
-	dte := mat.NewDense(test.Rows(), len(test.Features), nil)
-	if err := tf.Apply(dtr, train.X); err != nil {
-		return nil, nil, err
+	return ti.finish(counts, d)
+}
+
+// finish weights the counts of d's documents and appends d's numeric features.
+func (ti *textInputs) finish(counts *model.CSR, d *data.Dataset) (*model.CSR, error) {
+	if err := ti.tt.Weight(counts); err != nil {
+		return nil, err
 	}
-	if err := tf.Apply(dte, test.X); err != nil {
-		return nil, nil, err
+	if ti.tf == nil {
+		return counts, nil
 	}
-	return model.AppendColumns(xtr, dtr), model.AppendColumns(xte, dte), nil
+	x := mat.NewDense(d.Rows(), len(d.Features), nil)
+	if err := ti.tf.Apply(x, d.X); err != nil {
+		return nil, err
+	}
+	return model.AppendColumns(counts, x), nil
 }
 
 // trainTextOnce featurizes, trains a fresh text model on train and scores it on test.
 func trainTextOnce(train, test *data.Dataset, s trainSettings, ts textSettings) (trainResult, error) {
-	xtr, xte, err := textInputs(train, test, ts.cfg, s.normalize)
+	ti, xtr, err := fitTextInputs(train, ts.cfg, s.normalize)
 	if err != nil {
 		return trainResult{}, err
+	}
+	xte, err := ti.apply(test)
+	if err != nil {
+		return trainResult{}, fmt.Errorf("test rows: %w", err)
 	}
 	cfg, err := model.ParseSparseSpec(s.model, xtr.Cols, len(train.Classes))
 	if err != nil {
@@ -118,5 +139,8 @@ func trainTextOnce(train, test *data.Dataset, s trainSettings, ts textSettings) 
 	} else if err = model.FitSparse(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.EvaluateSparse(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv}, nil
+	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+		return sealedmodel.SealText(path, m, train.Schema(), ti.tf, ti.tt, signer, rs...)
+	}
+	return trainResult{Metrics: model.EvaluateSparse(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv, seal: seal}, nil
 }

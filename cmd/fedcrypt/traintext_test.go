@@ -76,3 +76,42 @@ func TestTrainTextBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainTextOutPredict trains a text model, seals it with --out, and scores rows with
+// predict: one line per row with a class and its probability, and the metrics on the labelled
+// rows; a file without the text column is refused naming it.
+func TestTrainTextOutPredict(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCLI(t, dir, "keygen", "-o", "keys"); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	notes := "dx,note,age\n" + strings.Repeat("onc,lung tumor biopsy,61\ncard,heart attack ECG,70\nonc,Tumör résection,55\ncard,,48\n", 10)
+	if err := os.WriteFile(filepath.Join(dir, "notes.csv"), []byte(notes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, dir, "train", "--data", "notes.csv", "--label", "dx", "--text", "note", "--buckets", "256",
+		"--identity", "keys/identity.txt", "--out", "model.age", "--json")
+	var tr trainResult
+	decodeJSON(t, r, &tr)
+	if tr.Output != "model.age" {
+		t.Fatalf("output %q", tr.Output)
+	}
+	r = runCLI(t, dir, "predict", "--checkpoint", "model.age", "-i", "keys/identity.txt", "--signer", "keys/signing-key.pub", "--data", "notes.csv")
+	if r.code != 0 {
+		t.Fatalf("predict: %s", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 41 || lines[0] != "row,class,probability" || !strings.HasPrefix(lines[1], "1,onc,") || !strings.HasPrefix(lines[2], "2,card,") {
+		t.Errorf("predictions:\n%s", strings.Join(lines[:min(4, len(lines))], "\n"))
+	}
+	if !strings.Contains(r.stderr, "on 40 labelled rows: accuracy 1.0000") {
+		t.Errorf("metrics: %s", r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nonote.csv"), []byte("dx,age\nonc,3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOneLineError(t, runCLI(t, dir, "predict", "--checkpoint", "model.age", "-i", "keys/identity.txt", "--signer", "keys/signing-key.pub", "--data", "nonote.csv"),
+		"nonote.csv", `"note"`, "text column")
+	wantOneLineError(t, runCLI(t, dir, "train", "--data", "notes.csv", "--label", "dx", "--text", "note", "--out", "m.age"), "--out needs --identity")
+	wantOneLineError(t, runCLI(t, dir, "train", "--data", "notes.csv", "--label", "dx", "--text", "note", "--cv", "2", "-i", "keys/identity.txt", "--out", "m.age"), "--cv")
+}
