@@ -81,8 +81,9 @@ tokens (lower case, accents folded, numbers as "0"), their unigrams (and with
 fitted on the training rows, each document scaled to norm 1; the numeric
 columns, if any, are appended. Without --model the text model is softmax
 regression on those features (20 epochs of Adam); --model embag:DIM[:H1,...]
-is a fastText-style embedding bag. With --dp IDF is off: document frequencies
-fitted on the training rows are not private.
+is a fastText-style embedding bag. With --dp IDF is off (document frequencies
+fitted on the training rows are not private) and the text defaults are 2048
+buckets, --sample-rate 0.5, 30 steps of Adam at lr 0.05.
 
 With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
 per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian
@@ -160,6 +161,9 @@ training folds, so the ε reported composes K−1 trainings.`)
 		}
 		if !set["decay"] {
 			s.decay = 0
+		}
+		if df.Text != "" {
+			ts.privateDefaults(&s, set)
 		}
 		switch {
 		case !(s.epsilon > 0) || math.IsInf(s.epsilon, 0):

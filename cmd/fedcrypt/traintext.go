@@ -30,11 +30,34 @@ const (
 )
 
 func (t *textSettings) register(fs *flag.FlagSet) {
-	fs.IntVar(&t.cfg.Buckets, "buckets", 1<<18, "with --text: hash buckets for the unigrams and bigrams")
+	fs.IntVar(&t.cfg.Buckets, "buckets", 1<<18, "with --text: hash buckets for the unigrams and bigrams (with --dp default 2048)")
 	fs.IntVar(&t.cfg.NGrams, "ngrams", 1, "with --text: 1 = unigrams, 2 = unigrams and bigrams")
 	fs.Uint64Var(&t.cfg.Seed, "hash-seed", 0, "with --text: salt of the n-gram hash (fixed in advance)")
 	fs.BoolVar(&t.cfg.IDF, "idf", true, "with --text: weight by inverse document frequency fitted on the training rows (not with --dp)")
 	t.cfg.Sublinear = true
+}
+
+// privateDefaults are the defaults of `train --text --dp` for the flags not set: 2¹¹ buckets
+// (every coordinate takes the same noise, so fewer buckets carry more signal each), Poisson
+// sampling at q = 0.5 for 30 steps, Adam at lr 0.05. Chosen like the non-private defaults, by
+// 5-fold cross-validation on a stratified half of the abstracts at ε = 3: 0.366 there, against
+// 0.346 with the dense defaults (2¹⁸ buckets, q = batch/rows, 100 steps of SGD at lr 1).
+func (t *textSettings) privateDefaults(s *trainSettings, set map[string]bool) {
+	if !set["buckets"] {
+		t.cfg.Buckets = 1 << 11
+	}
+	if !set["sample-rate"] {
+		s.q = 0.5
+	}
+	if !set["steps"] {
+		s.steps = 30
+	}
+	if !set["optimizer"] {
+		s.optimizer = model.OptAdam
+		if !set["lr"] {
+			s.lr = 0.05
+		}
+	}
 }
 
 // check validates the text settings once the other flags are known.
