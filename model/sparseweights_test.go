@@ -94,7 +94,12 @@ func FuzzUnmarshalSparse(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)/2])
-		seeds += 2
+		q, err := m.MarshalInt8()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(q)
+		seeds += 3
 	}
 	f.Add([]byte("FCSW"))
 	if seeds == 0 {

@@ -52,29 +52,31 @@ func encodeWeights(magic string, cfg any, params []float64) ([]byte, error) {
 
 // Unmarshal decodes a model from the weight format, checking the magic, version, that the config
 // is valid, that the parameter count is the one the config implies, the length, the checksum, and
-// that every parameter is finite.
+// that every parameter is finite. It also reads the int8 format of [Model.MarshalInt8], whose
+// weights it dequantizes.
 func Unmarshal(b []byte) (*Model, error) {
 	var cfg Config
-	params, err := decodeWeights(b, weightsMagic, &cfg, func() (int, string, error) {
+	params, err := decodeWeights(b, weightsMagic, quantMagic, &cfg, func() (int, string, error) {
 		if err := cfg.Validate(); err != nil {
 			return 0, "", err
 		}
 		return cfg.numParams(), fmt.Sprintf("%s, widths %v", cfg.Kind, cfg.widths()), nil
-	})
+	}, func() []int { return cfg.tensors() })
 	if err != nil {
 		return nil, err
 	}
 	return build(cfg, params), nil
 }
 
-// decodeWeights checks a weight frame of the given magic, decodes its config into cfg (unknown
-// fields rejected), asks check for the parameter count the config implies (and a description
-// for errors), and returns the parameters.
-func decodeWeights(b []byte, magic string, cfg any, check func() (int, string, error)) ([]float64, error) {
+// decodeWeights checks a weight frame of the given magic, or of its int8 version quant,
+// decodes its config into cfg (unknown fields rejected), asks check for the parameter count the
+// config implies (and a description for errors), and returns the parameters, dequantized from
+// an int8 file with the tensor lengths tensors gives.
+func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, string, error), tensors func() []int) ([]float64, error) {
 	if len(b) < weightsHeader {
 		return nil, fmt.Errorf("model weights: truncated header (%d bytes)", len(b))
 	}
-	if string(b[:4]) != magic {
+	if m := string(b[:4]); m != magic && m != quant {
 		return nil, fmt.Errorf("model weights: not a fedcrypt %s file (bad magic %q)", magicName[magic], b[:4])
 	}
 	if v := binary.LittleEndian.Uint16(b[4:]); v != weightsVersion {
@@ -100,6 +102,9 @@ func decodeWeights(b []byte, magic string, cfg any, check func() (int, string, e
 		return nil, fmt.Errorf("model weights: %w", err)
 	}
 	pos := weightsHeader + int(cl)
+	if string(b[:4]) == quant {
+		return decodeInt8(b, pos, want, desc, tensors)
+	}
 	n := binary.LittleEndian.Uint64(b[pos:])
 	pos += 8
 	if n != uint64(want) {
@@ -129,15 +134,16 @@ func (m *SparseModel) MarshalBinary() ([]byte, error) {
 	return encodeWeights(sparseWeightsMagic, m.cfg, m.params)
 }
 
-// UnmarshalSparse decodes a sparse model from its weight format, with the checks of [Unmarshal].
+// UnmarshalSparse decodes a sparse model from its weight format, or its int8 format
+// ([SparseModel.MarshalInt8]), with the checks of [Unmarshal].
 func UnmarshalSparse(b []byte) (*SparseModel, error) {
 	var cfg SparseConfig
-	params, err := decodeWeights(b, sparseWeightsMagic, &cfg, func() (int, string, error) {
+	params, err := decodeWeights(b, sparseWeightsMagic, sparseQuantMagic, &cfg, func() (int, string, error) {
 		if err := cfg.Validate(); err != nil {
 			return 0, "", err
 		}
 		return cfg.numParams(), fmt.Sprintf("%s, %d inputs, %d outputs", cfg.Kind, cfg.Inputs, cfg.Outputs), nil
-	})
+	}, func() []int { return cfg.tensors() })
 	if err != nil {
 		return nil, err
 	}
