@@ -14,46 +14,67 @@ const (
 	sparseQuantMagic = "FCSQ" // a SparseModel's int8 weights
 )
 
-// tensors returns the lengths of the model's tensors in parameter order: per layer W, then b.
-func (c Config) tensors() []int {
+// span is a run of parameters that is quantized together: n values laid out row-major in cols
+// columns, each column with its own scale (the weights into one output unit).
+type span struct{ n, cols int }
+
+// spans returns the model's quantization spans in parameter order: per layer W, one scale per
+// output unit, then b, one scale.
+func (c Config) spans() []span {
 	w := c.widths()
-	var t []int
+	var t []span
 	for l := 0; l+1 < len(w); l++ {
-		t = append(t, w[l]*w[l+1], w[l+1])
+		t = append(t, span{w[l] * w[l+1], w[l+1]}, span{w[l+1], 1})
 	}
 	return t
 }
 
-// tensors returns the lengths of a sparse model's tensors: the sparse layer's weights (one
-// tensor), its bias, then the head's tensors.
-func (c SparseConfig) tensors() []int {
-	t := []int{c.Inputs * c.width()}
+// spans returns a sparse model's quantization spans: the sparse layer's weights, one scale per
+// output column (class, or embedding dimension), its bias, then the head's spans.
+func (c SparseConfig) spans() []span {
+	t := []span{{c.Inputs * c.width(), c.width()}}
 	if c.hasBias() {
-		t = append(t, c.width())
+		t = append(t, span{c.width(), 1})
 	}
 	if c.Kind == KindEmbeddingBag {
-		t = append(t, c.head().tensors()...)
+		t = append(t, c.head().spans()...)
 	}
 	return t
 }
 
-// MarshalInt8 encodes m with its weights quantized to int8 with one scale per tensor (each
-// layer's W and b): w ≈ s·q with q = round(w/s) ∈ [−127, 127] and s = max|w|/127. The file is
-// the weight format of the package documentation with the magic "FCMQ" and, after the config,
-// the parameter count P (uint64), one float64 scale per tensor and P int8 values, then the
-// CRC-32: about 8 times smaller than float64. [Unmarshal] reads it back, dequantized.
+// scales returns the number of scales of the spans.
+func scales(spans []span) int {
+	n := 0
+	for _, sp := range spans {
+		n += sp.cols
+	}
+	return n
+}
+
+// MarshalInt8 encodes m with its weights quantized to int8: each layer's W with one scale per
+// output unit (the column of W into it), each b with one scale, as int8 inference does
+// (Jacob et al. 2018, "Quantization and Training of Neural Networks for Efficient
+// Integer-Arithmetic-Only Inference", CVPR, there per tensor; per channel, Krishnamoorthi 2018,
+// arXiv:1806.08342):
+//
+//	w ≈ s·q,  q = round(w/s) ∈ [−127, 127],  s = max|w| / 127 over the weights sharing s
+//
+// The file is the weight format of the package documentation with the magic "FCMQ" and, after
+// the config, the parameter count P (uint64), the scales (float64, layer by layer: W's by output
+// unit, then b's), P int8 values, then the CRC-32: about 8 times smaller than float64 but for
+// the header and scales. [Unmarshal] reads it back, dequantized.
 func (m *Model) MarshalInt8() ([]byte, error) {
-	return encodeInt8(quantMagic, m.cfg, m.params, m.cfg.tensors())
+	return encodeInt8(quantMagic, m.cfg, m.params, m.cfg.spans())
 }
 
 // MarshalInt8 encodes a sparse model with int8 weights as [Model.MarshalInt8] does (magic
-// "FCSQ"; the tensors are the sparse layer's weights, its bias, the head's W and b).
-// [UnmarshalSparse] reads it back, dequantized.
+// "FCSQ"): the sparse layer with one scale per output column (class, or embedding dimension),
+// its bias with one, the head as a dense model's. [UnmarshalSparse] reads it back, dequantized.
 func (m *SparseModel) MarshalInt8() ([]byte, error) {
-	return encodeInt8(sparseQuantMagic, m.cfg, m.params, m.cfg.tensors())
+	return encodeInt8(sparseQuantMagic, m.cfg, m.params, m.cfg.spans())
 }
 
-func encodeInt8(magic string, cfg any, params []float64, tensors []int) ([]byte, error) {
+func encodeInt8(magic string, cfg any, params []float64, spans []span) ([]byte, error) {
 	for i, v := range params {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("model weights: parameter %d is %v", i, v)
@@ -63,65 +84,73 @@ func encodeInt8(magic string, cfg any, params []float64, tensors []int) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("model weights: encode config: %w", err)
 	}
-	out := make([]byte, 0, weightsHeader+len(cj)+8+8*len(tensors)+len(params)+4)
+	out := make([]byte, 0, weightsHeader+len(cj)+8+8*scales(spans)+len(params)+4)
 	out = append(out, magic...)
 	out = binary.LittleEndian.AppendUint16(out, weightsVersion)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(cj)))
 	out = append(out, cj...)
 	out = binary.LittleEndian.AppendUint64(out, uint64(len(params)))
-	scales := make([]float64, len(tensors))
+	sc := make([]float64, 0, scales(spans))
 	off := 0
-	for k, n := range tensors {
-		mx := 0.0
-		for _, v := range params[off : off+n] {
-			mx = max(mx, math.Abs(v))
+	for _, sp := range spans {
+		mx := make([]float64, sp.cols)
+		for i, v := range params[off : off+sp.n] {
+			mx[i%sp.cols] = max(mx[i%sp.cols], math.Abs(v))
 		}
-		scales[k] = mx / 127
-		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(scales[k]))
-		off += n
+		for _, m := range mx {
+			sc = append(sc, m/127)
+			out = binary.LittleEndian.AppendUint64(out, math.Float64bits(m/127))
+		}
+		off += sp.n
 	}
-	off = 0
-	for k, n := range tensors {
-		for _, v := range params[off : off+n] {
-			q := 0.0
-			if scales[k] > 0 {
-				q = math.Round(v / scales[k])
+	off, base := 0, 0
+	for _, sp := range spans {
+		for i, v := range params[off : off+sp.n] {
+			q, s := 0.0, sc[base+i%sp.cols]
+			if s > 0 {
+				q = math.Round(v / s)
 			}
 			out = append(out, byte(int8(max(-127, min(127, q)))))
 		}
-		off += n
+		off += sp.n
+		base += sp.cols
 	}
 	return binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(out)), nil
 }
 
 // decodeInt8 reads the body of an int8 file after its config: P, the scales, the values, the
-// checksum; want is the parameter count and tensors the tensor lengths the config implies.
-func decodeInt8(b []byte, pos, want int, desc string, tensors func() []int) ([]float64, error) {
+// checksum; want is the parameter count and spans the spans the config implies.
+func decodeInt8(b []byte, pos, want int, desc string, spans func() []span) ([]float64, error) {
 	n := binary.LittleEndian.Uint64(b[pos:])
 	pos += 8
 	if n != uint64(want) {
 		return nil, fmt.Errorf("model weights: %d parameters, but the config (%s) has %d", n, desc, want)
 	}
-	ts := tensors()
-	if need := pos + 8*len(ts) + int(n) + 4; len(b) != need {
+	sp := spans()
+	ns := scales(sp)
+	if need := pos + 8*ns + int(n) + 4; len(b) != need {
 		return nil, fmt.Errorf("model weights: %d bytes, want %d (truncated or trailing data)", len(b), need)
 	}
 	end := len(b) - 4
 	if got, want := binary.LittleEndian.Uint32(b[end:]), crc32.ChecksumIEEE(b[:end]); got != want {
 		return nil, fmt.Errorf("model weights: checksum %08x, computed %08x (file corrupted)", got, want)
 	}
-	q := pos + 8*len(ts)
+	sc := make([]float64, ns)
+	for k := range sc {
+		sc[k] = math.Float64frombits(binary.LittleEndian.Uint64(b[pos+8*k:]))
+		if !(sc[k] >= 0) || math.IsInf(sc[k], 0) || sc[k] > math.MaxFloat64/128 {
+			return nil, fmt.Errorf("model weights: scale %d is not a finite number ≥ 0", k)
+		}
+	}
+	q := b[pos+8*ns : end]
 	params := make([]float64, n)
-	off := 0
-	for k, l := range ts {
-		s := math.Float64frombits(binary.LittleEndian.Uint64(b[pos+8*k:]))
-		if !(s >= 0) || math.IsInf(s, 0) {
-			return nil, fmt.Errorf("model weights: scale of tensor %d is not a finite number ≥ 0", k)
+	off, base := 0, 0
+	for _, s := range sp {
+		for i := range s.n {
+			params[off+i] = sc[base+i%s.cols] * float64(int8(q[off+i]))
 		}
-		for i := range l {
-			params[off+i] = s * float64(int8(b[q+off+i]))
-		}
-		off += l
+		off += s.n
+		base += s.cols
 	}
 	return params, nil
 }

@@ -11,22 +11,23 @@ import (
 // than the float64 one, every weight is within half a scale step of the original, and the
 // dequantized model predicts the same classes with close probabilities.
 func TestInt8RoundTrip(t *testing.T) {
-	check := func(t *testing.T, orig, got []float64, fbytes, qbytes int, tensors []int) {
+	check := func(t *testing.T, orig, got []float64, fbytes, qbytes int, spans []span) {
 		if ratio := float64(fbytes) / float64(qbytes); fbytes > 0 && ratio < 4 {
 			t.Errorf("int8 file %d bytes, float64 %d: only %.2f× smaller", qbytes, fbytes, ratio)
 		}
 		off := 0
-		for _, n := range tensors {
-			mx := 0.0
-			for _, v := range orig[off : off+n] {
-				mx = max(mx, math.Abs(v))
+		for _, sp := range spans {
+			mx := make([]float64, sp.cols)
+			for i, v := range orig[off : off+sp.n] {
+				mx[i%sp.cols] = max(mx[i%sp.cols], math.Abs(v))
 			}
-			for i := off; i < off+n; i++ {
-				if d := math.Abs(got[i] - orig[i]); d > mx/127/2*(1+1e-12) {
-					t.Fatalf("parameter %d moved by %v, more than half a step (%v)", i, d, mx/254)
+			for i := range sp.n {
+				step := mx[i%sp.cols] / 127
+				if d := math.Abs(got[off+i] - orig[off+i]); d > step/2*(1+1e-12) {
+					t.Fatalf("parameter %d moved by %v, more than half a step (%v)", off+i, d, step/2)
 				}
 			}
-			off += n
+			off += sp.n
 		}
 	}
 	for n, cfg := range gradCases() {
@@ -45,7 +46,7 @@ func TestInt8RoundTrip(t *testing.T) {
 			}
 			// These models are tiny: a scale per tensor outweighs their weights, so their size
 			// is not checked (the sparse ones below are).
-			check(t, m.Params(), q.Params(), 0, 0, cfg.tensors())
+			check(t, m.Params(), q.Params(), 0, 0, cfg.spans())
 			agree(t, func(p *mat.Dense) { m.Predict(p, x) }, func(p *mat.Dense) { q.Predict(p, x) }, 20, cfg.Outputs)
 		})
 	}
@@ -64,7 +65,7 @@ func TestInt8RoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			check(t, m.Params(), q.Params(), len(fb), len(qb), cfg.tensors())
+			check(t, m.Params(), q.Params(), len(fb), len(qb), cfg.spans())
 			agree(t, func(p *mat.Dense) { m.Predict(p, x) }, func(p *mat.Dense) { q.Predict(p, x) }, 50, cfg.Outputs)
 		})
 	}

@@ -61,7 +61,7 @@ func Unmarshal(b []byte) (*Model, error) {
 			return 0, "", err
 		}
 		return cfg.numParams(), fmt.Sprintf("%s, widths %v", cfg.Kind, cfg.widths()), nil
-	}, func() []int { return cfg.tensors() })
+	}, func() []span { return cfg.spans() })
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +71,8 @@ func Unmarshal(b []byte) (*Model, error) {
 // decodeWeights checks a weight frame of the given magic, or of its int8 version quant,
 // decodes its config into cfg (unknown fields rejected), asks check for the parameter count the
 // config implies (and a description for errors), and returns the parameters, dequantized from
-// an int8 file with the tensor lengths tensors gives.
-func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, string, error), tensors func() []int) ([]float64, error) {
+// an int8 file with the spans spans gives.
+func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, string, error), spans func() []span) ([]float64, error) {
 	if len(b) < weightsHeader {
 		return nil, fmt.Errorf("model weights: truncated header (%d bytes)", len(b))
 	}
@@ -103,7 +103,7 @@ func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, st
 	}
 	pos := weightsHeader + int(cl)
 	if string(b[:4]) == quant {
-		return decodeInt8(b, pos, want, desc, tensors)
+		return decodeInt8(b, pos, want, desc, spans)
 	}
 	n := binary.LittleEndian.Uint64(b[pos:])
 	pos += 8
@@ -143,7 +143,7 @@ func UnmarshalSparse(b []byte) (*SparseModel, error) {
 			return 0, "", err
 		}
 		return cfg.numParams(), fmt.Sprintf("%s, %d inputs, %d outputs", cfg.Kind, cfg.Inputs, cfg.Outputs), nil
-	}, func() []int { return cfg.tensors() })
+	}, func() []span { return cfg.spans() })
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ type trainSettings struct {
 	decay     float64
 	testFrac  float64
 	seed      uint64
+	int8      bool
 }
 
 // trainResult is what one train/test run measured.
@@ -50,6 +51,9 @@ type trainResult struct {
 	TestRows  int    `json:"test_rows"`
 	Params    int    `json:"params"`
 	Output    string `json:"output,omitempty"`
+	// Int8 compares the int8 model with the float64 one on the test rows
+	// (--int8).
+	Int8 *int8Report `json:"int8,omitempty"`
 	privacy
 	// seal writes the trained model, with its schema and transforms, as a
 	// sealed model file.
@@ -119,6 +123,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.StringVar(&out, "o", "", "shorthand for --out")
 	var rf recipientFlags
 	rf.register(fs, false)
+	fs.BoolVar(&s.int8, "int8", false, "quantize the model to int8 (one scale per tensor): report its size and agreement with the float model on the test rows, and seal it so with --out")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -200,6 +205,8 @@ training folds, so the ε reported composes K−1 trainings.`)
 	switch {
 	case out == "" && (len(rf.recipients) > 0 || len(rf.files) > 0):
 		return usagef("train: -r/-R are for --out: the model file is encrypted to them")
+	case s.int8 && *cv != 0:
+		return usagef("train: --int8 compares the model of one split; --cv trains %d", *cv)
 	case out != "" && *cv != 0:
 		return usagef("train: --out writes the model of one split; --cv trains %d", *cv)
 	case out != "" && df.keys.identity == "":
@@ -264,6 +271,10 @@ training folds, so the ε reported composes K−1 trainings.`)
 				r.Epsilon, r.Delta, r.Accountant, r.NoiseMultiplier, r.SampleRate, r.Steps, r.ClipNorm)
 		}
 		printMetrics(e, r.Metrics)
+		if q := r.Int8; q != nil {
+			fmt.Fprintf(e.stdout, "  int8: %d bytes against %d (%.1f× smaller); on the %d test rows %.2f%% of classes as the float model's, probabilities within %.4f\n",
+				q.Int8Bytes, q.FloatBytes, float64(q.FloatBytes)/float64(q.Int8Bytes), r.TestRows, 100*q.ClassAgreement, q.MaxProbDiff)
+		}
 		if out != "" {
 			fmt.Fprintf(e.stdout, "  model sealed to %s\n", out)
 		}
@@ -351,10 +362,20 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
-		return sealedmodel.Seal(path, m, train.Schema(), tf, signer, rs...)
+	w, err := m.MarshalBinary()
+	if err != nil {
+		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv, seal: seal}, nil
+	var q8 *int8Report
+	if s.int8 {
+		if w, q8, err = quantizeDense(m, w, xte); err != nil {
+			return trainResult{}, err
+		}
+	}
+	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+		return sealedmodel.SealPayload(path, sealedmodel.Payload{Schema: train.Schema(), Transform: tf, Weights: w}, signer, rs...)
+	}
+	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), Int8: q8, privacy: priv, seal: seal}, nil
 }
 
 // trainPrivate runs DP-SGD with the noise multiplier calibrated for the
@@ -445,4 +466,63 @@ func printMetrics(e *env, m model.Metrics) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n", m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC)
 	tw.Flush()
+}
+
+// int8Report compares an int8 model with its float64 original.
+type int8Report struct {
+	FloatBytes     int     `json:"float_bytes"`     // float64 weight file
+	Int8Bytes      int     `json:"int8_bytes"`      // int8 weight file
+	ClassAgreement float64 `json:"class_agreement"` // fraction of test rows given the same class
+	MaxProbDiff    float64 `json:"max_prob_diff"`   // largest difference of a class probability
+}
+
+// quantizeDense returns m's int8 weights and how the int8 model compares on x.
+func quantizeDense(m *model.Model, float []byte, x *mat.Dense) ([]byte, *int8Report, error) {
+	qb, err := m.MarshalInt8()
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := model.Unmarshal(qb)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, _ := x.Dims()
+	k := m.Config().Outputs
+	pf, pq := mat.NewDense(r, k, nil), mat.NewDense(r, k, nil)
+	m.Predict(pf, x)
+	q.Predict(pq, x)
+	return qb, compareInt8(len(float), len(qb), pf, pq), nil
+}
+
+// compareInt8 compares the probabilities of the float and int8 models.
+func compareInt8(floatBytes, int8Bytes int, pf, pq *mat.Dense) *int8Report {
+	rows, k := pf.Dims()
+	rep := &int8Report{FloatBytes: floatBytes, Int8Bytes: int8Bytes}
+	class := func(p []float64) int {
+		if len(p) == 1 {
+			if p[0] >= 0.5 {
+				return 1
+			}
+			return 0
+		}
+		best := 0
+		for j, v := range p {
+			if v > p[best] {
+				best = j
+			}
+		}
+		return best
+	}
+	same := 0
+	for i := range rows {
+		a, b := pf.RawRowView(i), pq.RawRowView(i)
+		if class(a) == class(b) {
+			same++
+		}
+		for j := range k {
+			rep.MaxProbDiff = max(rep.MaxProbDiff, math.Abs(a[j]-b[j]))
+		}
+	}
+	rep.ClassAgreement = float64(same) / float64(max(rows, 1))
+	return rep
 }

@@ -162,8 +162,36 @@ func trainTextOnce(train, test *data.Dataset, s trainSettings, ts textSettings) 
 	} else if err = model.FitSparse(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
-		return sealedmodel.SealText(path, m, train.Schema(), ti.tf, ti.tt, signer, rs...)
+	w, err := m.MarshalBinary()
+	if err != nil {
+		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.EvaluateSparse(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv, seal: seal}, nil
+	var q8 *int8Report
+	if s.int8 {
+		if w, q8, err = quantizeSparse(m, w, xte); err != nil {
+			return trainResult{}, err
+		}
+	}
+	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+		p := sealedmodel.Payload{Schema: train.Schema(), Transform: ti.tf, Weights: w, Text: ti.tt}
+		return sealedmodel.SealPayload(path, p, signer, rs...)
+	}
+	return trainResult{Metrics: model.EvaluateSparse(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), Int8: q8, privacy: priv, seal: seal}, nil
+}
+
+// quantizeSparse returns m's int8 weights and how the int8 model compares on x.
+func quantizeSparse(m *model.SparseModel, float []byte, x *model.CSR) ([]byte, *int8Report, error) {
+	qb, err := m.MarshalInt8()
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := model.UnmarshalSparse(qb)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := m.Config().Outputs
+	pf, pq := mat.NewDense(x.Rows, k, nil), mat.NewDense(x.Rows, k, nil)
+	m.Predict(pf, x)
+	q.Predict(pq, x)
+	return qb, compareInt8(len(float), len(qb), pf, pq), nil
 }

@@ -89,23 +89,32 @@ func TestTrainTextOutPredict(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.csv"), []byte(notes), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, dir, "train", "--data", "notes.csv", "--label", "dx", "--text", "note", "--buckets", "256",
-		"--identity", "keys/identity.txt", "--out", "model.age", "--json")
-	var tr trainResult
-	decodeJSON(t, r, &tr)
-	if tr.Output != "model.age" {
-		t.Fatalf("output %q", tr.Output)
-	}
-	r = runCLI(t, dir, "predict", "--checkpoint", "model.age", "-i", "keys/identity.txt", "--signer", "keys/signing-key.pub", "--data", "notes.csv")
-	if r.code != 0 {
-		t.Fatalf("predict: %s", r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 41 || lines[0] != "row,class,probability" || !strings.HasPrefix(lines[1], "1,onc,") || !strings.HasPrefix(lines[2], "2,card,") {
-		t.Errorf("predictions:\n%s", strings.Join(lines[:min(4, len(lines))], "\n"))
-	}
-	if !strings.Contains(r.stderr, "on 40 labelled rows: accuracy 1.0000") {
-		t.Errorf("metrics: %s", r.stderr)
+	// The float model, then the int8 one: predict reads both.
+	for _, extra := range [][]string{nil, {"--int8"}} {
+		if err := os.RemoveAll(filepath.Join(dir, "model.age")); err != nil {
+			t.Fatal(err)
+		}
+		r := runCLI(t, dir, append([]string{"train", "--data", "notes.csv", "--label", "dx", "--text", "note", "--buckets", "256",
+			"--identity", "keys/identity.txt", "--out", "model.age", "--json"}, extra...)...)
+		var tr trainResult
+		decodeJSON(t, r, &tr)
+		if tr.Output != "model.age" || (extra != nil) != (tr.Int8 != nil) {
+			t.Fatalf("output %q, int8 report %+v", tr.Output, tr.Int8)
+		}
+		if q := tr.Int8; q != nil && (q.ClassAgreement < 1 || q.MaxProbDiff > 0.01 || q.Int8Bytes*4 > q.FloatBytes) {
+			t.Errorf("int8 model: %+v", *q)
+		}
+		r = runCLI(t, dir, "predict", "--checkpoint", "model.age", "-i", "keys/identity.txt", "--signer", "keys/signing-key.pub", "--data", "notes.csv")
+		if r.code != 0 {
+			t.Fatalf("predict: %s", r.stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 41 || lines[0] != "row,class,probability" || !strings.HasPrefix(lines[1], "1,onc,") || !strings.HasPrefix(lines[2], "2,card,") {
+			t.Errorf("predictions:\n%s", strings.Join(lines[:min(4, len(lines))], "\n"))
+		}
+		if !strings.Contains(r.stderr, "on 40 labelled rows: accuracy 1.0000") {
+			t.Errorf("metrics: %s", r.stderr)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "nonote.csv"), []byte("dx,age\nonc,3\n"), 0o600); err != nil {
 		t.Fatal(err)

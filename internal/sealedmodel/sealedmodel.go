@@ -62,6 +62,22 @@ func Seal(path string, m *model.Model, schema data.Schema, tf *data.Transform, s
 	return vault.Seal(path, Kind, b, signer, rs...)
 }
 
+// SealPayload writes a payload whose weights the caller encoded (for
+// example int8 weights, [model.Model.MarshalInt8]) after checking it as
+// [Load] will; p.Format is set.
+func SealPayload(path string, p Payload, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+	p.Format = Format
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	if _, err := DecodeLoaded(b); err != nil {
+		return fmt.Errorf("seal model: %w", err)
+	}
+	return vault.Seal(path, Kind, b, signer, rs...)
+}
+
 // Unseal reads and checks a sealed model: the writer's signature, the
 // format, and that schema, transform and network agree on their shapes.
 func Unseal(path string, writer ed25519.PublicKey, id *vault.Identity) (*model.Model, Payload, error) {
@@ -122,15 +138,7 @@ func SealText(path string, m *model.SparseModel, schema data.Schema, tf *data.Tr
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(Payload{Format: Format, Schema: schema, Transform: tf, Weights: w, Text: tt})
-	if err != nil {
-		return err
-	}
-	defer clear(b)
-	if _, err := DecodeLoaded(b); err != nil {
-		return fmt.Errorf("seal text model: %w", err)
-	}
-	return vault.Seal(path, Kind, b, signer, rs...)
+	return SealPayload(path, Payload{Schema: schema, Transform: tf, Weights: w, Text: tt}, signer, rs...)
 }
 
 // Inputs turns rows to score into a text model's input: the documents of the
