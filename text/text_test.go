@@ -258,7 +258,7 @@ func TestTransformJSON(t *testing.T) {
 		{"idf length", `{"buckets":4,"ngrams":1,"seed":0,"sublinear":false,"idf":true,"norm":"l2","idf_weights":[1]}`, "1 IDF weights for 4 buckets"},
 		{"unknown field", `{"buckets":4,"ngrams":1,"norm":"l2","vocab":[]}`, "unknown field"},
 		{"ngrams", `{"buckets":4,"ngrams":3,"norm":"l2"}`, "ngrams 3"},
-		{"bad weight", `{"buckets":1,"ngrams":1,"idf":true,"norm":"l2","idf_weights":[0]}`, "not a positive finite number"},
+		{"bad weight", `{"buckets":1,"ngrams":1,"idf":true,"norm":"l2","idf_weights":[0]}`, "not a number in (0, 1e+06]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tt Transform

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/bits"
 
 	"github.com/fedcrypt/fedcrypt/model"
@@ -73,8 +72,12 @@ func New(cfg Config) (*Transform, error) {
 	return &Transform{Config: cfg}, nil
 }
 
-// Validate reports whether t is usable: a valid Config, and IDF weights, finite and positive,
-// for every bucket exactly when Config.IDF is set.
+// MaxIDF bounds an IDF weight: ln((1+n)/(1+df)) + 1 stays below it for any count of documents
+// a float64 holds, and it keeps weighted values, and their squares, finite.
+const MaxIDF = 1e6
+
+// Validate reports whether t is usable: a valid Config, and IDF weights in (0, MaxIDF] for every
+// bucket exactly when Config.IDF is set.
 func (t *Transform) Validate() error {
 	if err := t.Config.Validate(); err != nil {
 		return err
@@ -86,8 +89,8 @@ func (t *Transform) Validate() error {
 		return errors.New("text transform: IDF weights given but idf is off")
 	}
 	for j, v := range t.IDF {
-		if !(v > 0) || math.IsInf(v, 0) {
-			return fmt.Errorf("text transform: IDF weight of bucket %d is not a positive finite number", j)
+		if !(v > 0 && v <= MaxIDF) {
+			return fmt.Errorf("text transform: IDF weight of bucket %d is not a number in (0, %g]", j, float64(MaxIDF))
 		}
 	}
 	return nil
