@@ -282,10 +282,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	k := len(sm.Schema.Classes)
-	if k == 2 {
-		k = 1
-	}
+	k := sc.outputs()
 	p := mat.NewDense(n, k, nil)
 	sc.predict(p)
 
@@ -374,6 +371,15 @@ func newScorer(l *sealedmodel.Loaded, rows *rowsToScore) (*scorer, error) {
 		return nil, err
 	}
 	return &scorer{dense: l.Dense, x: x}, nil
+}
+
+// outputs is the network's number of outputs: 1 for a binary classifier
+// with a sigmoid output, else one per class.
+func (s *scorer) outputs() int {
+	if s.sparse != nil {
+		return s.sparse.Config().Outputs
+	}
+	return s.dense.Config().Outputs
 }
 
 // predict writes the probabilities of every row into p.
