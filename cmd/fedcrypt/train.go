@@ -87,7 +87,7 @@ columns, if any, are appended. Without --model the text model is softmax
 regression on those features (20 epochs of Adam); --model embag:DIM[:H1,...]
 is a fastText-style embedding bag. With --dp IDF is off (document frequencies
 fitted on the training rows are not private) and the text defaults are 2048
-buckets, --sample-rate 0.5, 30 steps of Adam at lr 0.05.
+buckets, --sample-rate 0.5, --clip 0.5, 100 steps of Adam at lr 0.1.
 
 With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
 per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian

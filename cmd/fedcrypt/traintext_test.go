@@ -30,9 +30,8 @@ func TestTrainTextCrossValidation(t *testing.T) {
 	}
 }
 
-// At ε = 3 per fold the 5-fold mean was 0.3735 ± 0.021 over folds (majority class 0.333); the
-// noise is drawn from crypto/rand, so the bar leaves room: the mean of 5 folds moves by about
-// a point between runs.
+// At ε = 3 per fold the 5-fold mean was 0.4205, 0.4225 and 0.4335 in three runs (majority class
+// 0.333); the noise is drawn from crypto/rand, so the bar leaves room.
 func TestTrainTextPrivate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("private text training over 5 folds takes seconds; runs without -short")
@@ -40,7 +39,7 @@ func TestTrainTextPrivate(t *testing.T) {
 	var out cvSummary
 	decodeJSON(t, runCLI(t, "", "train", "--data", abstracts, "--label", "condition", "--text", "abstract",
 		"--cv", "5", "--dp", "--epsilon", "3", "--json"), &out)
-	if out.Epsilon <= 3 || out.Accuracy < 0.345 {
+	if out.Epsilon <= 3 || out.Accuracy < 0.38 {
 		t.Errorf("ε %v over the folds, accuracy %.4f: want 4 folds' budgets composed and better than the majority class (0.333)", out.Epsilon, out.Accuracy)
 	}
 }
