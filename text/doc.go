@@ -48,7 +48,8 @@
 //
 // IDF weights come from [Transform.FitIDF] on the training rows, for central non-private
 // training, or from [Transform.SetIDF] with document frequencies from elsewhere (a DP release;
-// [DocumentFrequencies] is the statistic, each document moving it by at most 1 per bucket).
+// [DocumentFrequencies] is the statistic; counting each document in at most k buckets bounds its
+// L2 sensitivity by √k).
 // Without IDF, nothing in a [Transform] depends on data.
 //
 // # Privacy

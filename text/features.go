@@ -1,8 +1,10 @@
 package text
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/fedcrypt/fedcrypt/model"
 )
@@ -48,13 +50,33 @@ func (t *Transform) Counts(docs []string) (*model.CSR, error) {
 }
 
 // DocumentFrequencies returns, per bucket, the number of rows of counts in which it occurs: the
-// statistic IDF is computed from. In a federation each hospital's vector is summed with the
-// others' and released with DP noise before [Transform.SetIDF]; one document changes it by at
-// most 1 in each bucket it touches.
-func DocumentFrequencies(counts *model.CSR) []float64 {
+// statistic IDF is computed from. With maxPerDoc > 0 a document counts in at most maxPerDoc
+// buckets, those of its largest counts (ties to the lower bucket): then adding or removing one
+// document changes the vector by at most 1 in at most maxPerDoc buckets, an L2 sensitivity of
+// √maxPerDoc (L∞ 1), which is what a federation's DP release of the sum over hospitals needs
+// (Gaussian noise of standard deviation σ·√maxPerDoc for noise multiplier σ). maxPerDoc ≤ 0
+// counts every bucket: for central, non-private IDF.
+func DocumentFrequencies(counts *model.CSR, maxPerDoc int) []float64 {
 	df := make([]float64, counts.Cols)
-	for _, j := range counts.Idx {
-		df[j]++
+	var order []int
+	for i := range counts.Rows {
+		idx, val := counts.Row(i)
+		if maxPerDoc <= 0 || len(idx) <= maxPerDoc {
+			for _, j := range idx {
+				df[j]++
+			}
+			continue
+		}
+		order = order[:0]
+		for k := range idx {
+			order = append(order, k)
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(val[b], val[a]), cmp.Compare(idx[a], idx[b]))
+		})
+		for _, k := range order[:maxPerDoc] {
+			df[idx[k]]++
+		}
 	}
 	return df
 }
@@ -95,7 +117,7 @@ func (t *Transform) FitIDF(counts *model.CSR) error {
 	if counts.Cols != t.Buckets {
 		return fmt.Errorf("text: counts have %d columns, transform %d buckets", counts.Cols, t.Buckets)
 	}
-	return t.SetIDF(DocumentFrequencies(counts), float64(max(counts.Rows, 1)))
+	return t.SetIDF(DocumentFrequencies(counts, 0), float64(max(counts.Rows, 1)))
 }
 
 // Weight turns the counts from [Transform.Counts] into the model's input, in place: per entry

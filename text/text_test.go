@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedcrypt/fedcrypt/model"
 )
 
 func TestTokens(t *testing.T) {
@@ -266,5 +268,50 @@ func TestTransformJSON(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestDocumentFrequenciesCapped(t *testing.T) {
+	x := model.NewCSR(6)
+	for _, row := range []struct {
+		idx []int
+		val []float64
+	}{
+		{[]int{0, 1, 2, 3}, []float64{1, 5, 2, 2}}, // capped at 2: bucket 1 (5), then 2 (2, before 3)
+		{[]int{4}, []float64{1}},
+		{nil, nil},
+		{[]int{1, 5}, []float64{1, 1}},
+	} {
+		if err := x.AppendRow(row.idx, row.val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := DocumentFrequencies(x, 0), []float64{1, 2, 1, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("uncapped %v, want %v", got, want)
+	}
+	if got, want := DocumentFrequencies(x, 2), []float64{0, 2, 1, 0, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("capped at 2: %v, want %v", got, want)
+	}
+	// Removing any one document moves the capped vector by at most 1 in at most 2 buckets.
+	full := DocumentFrequencies(x, 2)
+	for drop := range x.Rows {
+		var rows []int
+		for i := range x.Rows {
+			if i != drop {
+				rows = append(rows, i)
+			}
+		}
+		diff := 0
+		for j, v := range DocumentFrequencies(x.SelectRows(rows), 2) {
+			if d := full[j] - v; d != 0 {
+				if d != 1 {
+					t.Fatalf("dropping document %d moves bucket %d by %v", drop, j, d)
+				}
+				diff++
+			}
+		}
+		if diff > 2 {
+			t.Errorf("dropping document %d moves %d buckets", drop, diff)
+		}
 	}
 }
