@@ -2,7 +2,6 @@ package model
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -75,21 +74,10 @@ func (m *SparseModel) MarshalInt8() ([]byte, error) {
 }
 
 func encodeInt8(magic string, cfg any, params []float64, spans []span) ([]byte, error) {
-	for i, v := range params {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("model weights: parameter %d is %v", i, v)
-		}
-	}
-	cj, err := json.Marshal(cfg)
+	out, err := weightsHead(magic, cfg, params, 8*scales(spans)+len(params)+4)
 	if err != nil {
-		return nil, fmt.Errorf("model weights: encode config: %w", err)
+		return nil, err
 	}
-	out := make([]byte, 0, weightsHeader+len(cj)+8+8*scales(spans)+len(params)+4)
-	out = append(out, magic...)
-	out = binary.LittleEndian.AppendUint16(out, weightsVersion)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(cj)))
-	out = append(out, cj...)
-	out = binary.LittleEndian.AppendUint64(out, uint64(len(params)))
 	sc := make([]float64, 0, scales(spans))
 	off := 0
 	for _, sp := range spans {

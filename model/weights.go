@@ -29,6 +29,19 @@ func (m *Model) MarshalBinary() ([]byte, error) { return encodeWeights(weightsMa
 // encodeWeights writes the weight frame: magic, version, the config as JSON, the parameters,
 // the checksum.
 func encodeWeights(magic string, cfg any, params []float64) ([]byte, error) {
+	out, err := weightsHead(magic, cfg, params, 8*len(params)+4)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range params {
+		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(out)), nil
+}
+
+// weightsHead checks that the parameters are finite and starts a weight file: magic, version,
+// the config as JSON, the parameter count; body is the capacity to leave for what follows.
+func weightsHead(magic string, cfg any, params []float64, body int) ([]byte, error) {
 	for i, v := range params {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("model weights: parameter %d is %v", i, v)
@@ -38,16 +51,12 @@ func encodeWeights(magic string, cfg any, params []float64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model weights: encode config: %w", err)
 	}
-	out := make([]byte, 0, weightsHeader+len(cj)+8+8*len(params)+4)
+	out := make([]byte, 0, weightsHeader+len(cj)+8+body)
 	out = append(out, magic...)
 	out = binary.LittleEndian.AppendUint16(out, weightsVersion)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(cj)))
 	out = append(out, cj...)
-	out = binary.LittleEndian.AppendUint64(out, uint64(len(params)))
-	for _, v := range params {
-		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
-	}
-	return binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(out)), nil
+	return binary.LittleEndian.AppendUint64(out, uint64(len(params))), nil
 }
 
 // Unmarshal decodes a model from the weight format, checking the magic, version, that the config
