@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unicode/utf8"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -12,7 +13,9 @@ import (
 // by [Dataset.Validate], hold for every Dataset this package returns:
 //
 //   - X is Rows() × len(Features), Rows() ≥ 1 and len(Features) ≥ 1;
-//     cells are finite, or NaN where a value is missing;
+//     cells are finite, or NaN where a value is missing; with a text column
+//     Features may be empty, and X is then nil;
+//   - with a text column, Text holds one valid UTF-8 document per row;
 //   - Y[i] is an integer class index in [0, len(Classes)), len(Classes) ≥ 2;
 //     binary labels use 1 for the positive class Classes[1];
 //   - without a privacy unit Units and UnitIDs are nil; with one, Units[i]
@@ -28,6 +31,12 @@ type Dataset struct {
 	Label    string
 	Units    []int    // privacy-unit index per row (nil without a privacy unit); dense 0..NumUnits-1
 	UnitIDs  []string // the privacy unit's raw value per unit index
+
+	// TextColumn names the free-text column ([Options.Text]), "" without one. Text then holds
+	// each row's document ("" for a missing cell), valid UTF-8; else it is nil. With a text
+	// column and no numeric feature, Features is empty and X is nil.
+	TextColumn string
+	Text       []string
 
 	// PrivacyUnit is the privacy-unit column's name, "" without one.
 	PrivacyUnit string
@@ -66,22 +75,33 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 	if len(rows) == 0 {
 		panic("data: Subset of no rows")
 	}
-	_, c := d.X.Dims()
 	s := &Dataset{
 		Name:        d.Name,
 		Features:    slices.Clone(d.Features),
-		X:           mat.NewDense(len(rows), c, nil),
 		Y:           make([]float64, len(rows)),
 		Classes:     slices.Clone(d.Classes),
 		Label:       d.Label,
 		PrivacyUnit: d.PrivacyUnit,
 		Missing:     d.Missing,
+		TextColumn:  d.TextColumn,
+	}
+	if d.X != nil {
+		_, c := d.X.Dims()
+		s.X = mat.NewDense(len(rows), c, nil)
+	}
+	if d.Text != nil {
+		s.Text = make([]string, len(rows))
 	}
 	for i, r := range rows {
 		if r < 0 || r >= d.Rows() {
 			panic(fmt.Sprintf("data: Subset row %d out of range [0, %d)", r, d.Rows()))
 		}
-		s.X.SetRow(i, d.X.RawRowView(r))
+		if s.X != nil {
+			s.X.SetRow(i, d.X.RawRowView(r))
+		}
+		if s.Text != nil {
+			s.Text[i] = d.Text[r]
+		}
 		s.Y[i] = d.Y[r]
 	}
 	if d.Units != nil {
@@ -104,10 +124,18 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 // Validate checks the invariants listed on [Dataset] and reports the first
 // one broken.
 func (d *Dataset) Validate() error {
-	if d.X == nil || d.X.IsEmpty() {
-		return fmt.Errorf("data set %q: no feature matrix", d.Name)
+	if err := d.validateText(); err != nil {
+		return err
 	}
-	r, c := d.X.Dims()
+	r, c := len(d.Y), 0
+	switch {
+	case d.X != nil && !d.X.IsEmpty():
+		r, c = d.X.Dims()
+	case d.TextColumn == "" || len(d.Features) > 0:
+		return fmt.Errorf("data set %q: no feature matrix", d.Name)
+	case r == 0:
+		return fmt.Errorf("data set %q: no rows", d.Name)
+	}
 	switch {
 	case r != len(d.Y):
 		return fmt.Errorf("data set %q: %d rows in X, %d labels", d.Name, r, len(d.Y))
@@ -126,6 +154,9 @@ func (d *Dataset) Validate() error {
 		seen[f] = true
 	}
 	for i := range r {
+		if d.X == nil {
+			break
+		}
 		for j, v := range d.X.RawRowView(i) {
 			if math.IsInf(v, 0) {
 				return fmt.Errorf("data set %q: row %d, column %q: infinite value", d.Name, i, d.Features[j])
@@ -158,6 +189,29 @@ func (d *Dataset) Validate() error {
 	}
 	if i := slices.Index(used, false); i >= 0 {
 		return fmt.Errorf("data set %q: unit index %d has no rows (units not dense)", d.Name, i)
+	}
+	return nil
+}
+
+// validateText checks the text column: one valid UTF-8 document per row exactly when there is a
+// text column, whose name clashes with no other.
+func (d *Dataset) validateText() error {
+	if d.TextColumn == "" {
+		if d.Text != nil {
+			return fmt.Errorf("data set %q: documents without a text column", d.Name)
+		}
+		return nil
+	}
+	if d.TextColumn == d.Label || d.TextColumn == d.PrivacyUnit || slices.Contains(d.Features, d.TextColumn) {
+		return fmt.Errorf("data set %q: text column name %q clashes", d.Name, d.TextColumn)
+	}
+	if len(d.Text) != len(d.Y) {
+		return fmt.Errorf("data set %q: %d documents for %d rows", d.Name, len(d.Text), len(d.Y))
+	}
+	for i, s := range d.Text {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("data set %q: row %d, column %q: not valid UTF-8 text", d.Name, i, d.TextColumn)
+		}
 	}
 	return nil
 }

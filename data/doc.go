@@ -18,6 +18,12 @@
 //
 // and never quotes a cell's value, which is patient data.
 //
+// A free-text column ([Options.Text]: notes, abstracts) is kept as one
+// document per row in [Dataset.Text] rather than parsed as a number; a
+// missing cell is an empty document and a cell that is not valid UTF-8 is
+// an error naming the line and column. Package text turns the documents
+// into model input; a data set may then have no numeric feature at all.
+//
 // A [Report] says what loading found (rows read and dropped, missing cells
 // per column, constant columns, class counts); it holds counts, column
 // names and class names, never a feature value or a patient identifier,

@@ -16,26 +16,28 @@ func FuzzLoad(f *testing.F) {
 		lines := bytes.SplitAfter(raw, []byte("\n"))
 		return bytes.Join(lines[:n], nil)
 	}
-	f.Add(head("wdbc", 6), "diagnosis", "M", "", "", uint8(0))
-	f.Add(head("wdbc", 4), "diagnosis", "B", "id", "", uint8(2))
-	f.Add(head("digits", 8), "digit", "", "", "", uint8(1))
-	f.Add(head("digits", 3), "digit", "", "px0", "px1", uint8(0))
-	f.Add([]byte("p,a,b,y\nx,1,NA,M\nx,?,2,B\nz,3,4,B\n"), "y", "", "", "p", uint8(0))
-	f.Add([]byte("p,a,b,y\nx,1,NA,M\nx,?,2,B\nz,3,4,B\n"), "y", "M", "", "p", uint8(2))
-	f.Add([]byte("a,y\n1,M\n2,B\n3\n"), "y", "", "", "", uint8(0))
-	f.Add([]byte("a,y\n1,M\nabc,B\n"), "y", "", "", "", uint8(0))
-	f.Add([]byte("a,a,y\n1,2,M\n"), "y", "", "", "", uint8(0))
-	f.Add([]byte("\ufeffa,\"y\"\r\n\"1\",M\r\n2,\"B\"\r\n"), "y", "", "", "", uint8(0))
-	f.Add([]byte("a,y\n1,M\n2\"x,B\n"), "y", "", "", "", uint8(0))
-	f.Add([]byte(""), "y", "", "", "", uint8(0))
+	f.Add(head("wdbc", 6), "diagnosis", "M", "", "", "", uint8(0))
+	f.Add(head("wdbc", 4), "diagnosis", "B", "id", "", "", uint8(2))
+	f.Add(head("digits", 8), "digit", "", "", "", "", uint8(1))
+	f.Add(head("digits", 3), "digit", "", "px0", "px1", "", uint8(0))
+	f.Add([]byte("p,a,b,y\nx,1,NA,M\nx,?,2,B\nz,3,4,B\n"), "y", "", "", "p", "", uint8(0))
+	f.Add([]byte("p,a,b,y\nx,1,NA,M\nx,?,2,B\nz,3,4,B\n"), "y", "M", "", "p", "", uint8(2))
+	f.Add([]byte("a,y\n1,M\n2,B\n3\n"), "y", "", "", "", "", uint8(0))
+	f.Add([]byte("a,y\n1,M\nabc,B\n"), "y", "", "", "", "", uint8(0))
+	f.Add([]byte("a,a,y\n1,2,M\n"), "y", "", "", "", "", uint8(0))
+	f.Add([]byte("\ufeffa,\"y\"\r\n\"1\",M\r\n2,\"B\"\r\n"), "y", "", "", "", "", uint8(0))
+	f.Add([]byte("a,y\n1,M\n2\"x,B\n"), "y", "", "", "", "", uint8(0))
+	f.Add([]byte(""), "y", "", "", "", "", uint8(0))
 	clinic, err := os.ReadFile("testdata/clinic.csv")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(clinic, "outcome", "sick", "record_id", "patient", uint8(0))
-	f.Add(clinic, "outcome", "", "ward", "patient", uint8(2))
-	f.Fuzz(func(t *testing.T, csv []byte, label, positive, drop, unit string, missing uint8) {
-		opt := Options{Label: label, Positive: positive, PrivacyUnit: unit, Missing: []string{"", MissingMedian, MissingDrop}[missing%3]}
+	f.Add(clinic, "outcome", "sick", "record_id", "patient", "", uint8(0))
+	f.Add(clinic, "outcome", "", "ward", "patient", "", uint8(2))
+	f.Add([]byte("condition,abstract\nneoplasms,\"Tumor, 3 cm.\"\ngeneral,\ngeneral,\"pain\r\nNA\"\n"), "condition", "", "", "", "abstract", uint8(0))
+	f.Add([]byte("id,note,y\n1,caf\xc3\xa9,a\n2,\xff,b\n"), "y", "", "id", "", "note", uint8(1))
+	f.Fuzz(func(t *testing.T, csv []byte, label, positive, drop, unit, text string, missing uint8) {
+		opt := Options{Label: label, Positive: positive, PrivacyUnit: unit, Text: text, Missing: []string{"", MissingMedian, MissingDrop}[missing%3]}
 		if drop != "" {
 			opt.Drop = []string{drop}
 		}
@@ -54,6 +56,9 @@ func FuzzLoad(f *testing.F) {
 		}
 		if positive != "" && d.Classes[1] != positive {
 			t.Fatalf("positive %q but classes %q", positive, d.Classes)
+		}
+		if (text != "") != (d.Text != nil) {
+			t.Fatalf("text column %q: documents %v", text, d.Text != nil)
 		}
 		if (unit != "") != (d.Units != nil) || (unit != "" && rep.Units != d.NumUnits()) {
 			t.Fatalf("privacy unit %q: units %v, report %d", unit, d.Units, rep.Units)

@@ -20,6 +20,12 @@ func sameDataset(a, b *Dataset) error {
 		return fmt.Errorf("labels differ")
 	case !slices.Equal(a.Units, b.Units) || !slices.Equal(a.UnitIDs, b.UnitIDs):
 		return fmt.Errorf("units differ")
+	case a.TextColumn != b.TextColumn || !slices.Equal(a.Text, b.Text):
+		return fmt.Errorf("text column %q vs %q, or documents differ", a.TextColumn, b.TextColumn)
+	case (a.X == nil) != (b.X == nil):
+		return fmt.Errorf("one feature matrix is nil")
+	case a.X == nil:
+		return nil
 	}
 	ar, ac := a.X.Dims()
 	br, bc := b.X.Dims()

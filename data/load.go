@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -65,6 +66,7 @@ const (
 	roleLabel
 	roleUnit
 	roleDrop
+	roleText
 )
 
 func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
@@ -100,13 +102,19 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 			return nil, nil, err
 		}
 	}
+	textCol := -1
+	if opt.Text != "" {
+		if textCol, err = find(opt.Text, "text", roleText); err != nil {
+			return nil, nil, err
+		}
+	}
 	var features []int
 	for j, role := range roles {
 		if role == roleFeature {
 			features = append(features, j)
 		}
 	}
-	if len(features) == 0 {
+	if len(features) == 0 && textCol < 0 {
 		return nil, nil, errors.New("line 1: no feature columns")
 	}
 
@@ -115,6 +123,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 		xs       []float64
 		labels   []string
 		unitRaw  []string
+		docs     []string
 		rowCells = make([]float64, len(features))
 		missing  = make([]int, len(features))
 	)
@@ -143,6 +152,12 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 			}
 			rowCells[k] = v
 		}
+		var doc string
+		if textCol >= 0 {
+			if doc, err = textCell(rec[textCol]); err != nil {
+				return nil, nil, fmt.Errorf("line %d, column %q: %w", line, quote(opt.Text), err)
+			}
+		}
 		label := strings.TrimSpace(rec[labelCol])
 		if isMissing(label) {
 			rep.RowsMissingLabel++
@@ -164,6 +179,9 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 		}
 		xs = append(xs, rowCells...)
 		labels = append(labels, label)
+		if textCol >= 0 {
+			docs = append(docs, doc)
+		}
 		if unitCol >= 0 {
 			unitRaw = append(unitRaw, unit)
 		}
@@ -190,12 +208,16 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	}
 	d := &Dataset{
 		Name:        strings.TrimSuffix(filepath.Base(source), filepath.Ext(source)),
-		X:           mat.NewDense(len(labels), len(features), xs),
 		Y:           make([]float64, len(labels)),
 		Classes:     classes,
 		Label:       opt.Label,
 		PrivacyUnit: opt.PrivacyUnit,
 		Missing:     cmp.Or(opt.Missing, MissingMean),
+		TextColumn:  opt.Text,
+		Text:        docs,
+	}
+	if len(features) > 0 {
+		d.X = mat.NewDense(len(labels), len(features), xs)
 	}
 	for _, j := range features {
 		d.Features = append(d.Features, header[j])
@@ -284,6 +306,18 @@ func parseCell(s string) (v float64, ok bool, err error) {
 	return v, true, nil
 }
 
+// textCell reads a free-text cell: a missing-value marker (after trimming spaces) is an empty
+// document. The error never quotes the cell.
+func textCell(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errors.New("not valid UTF-8 text")
+	}
+	if isMissing(strings.TrimSpace(s)) {
+		return "", nil
+	}
+	return s, nil
+}
+
 // isMissing reports whether a (trimmed) cell marks a missing value.
 func isMissing(s string) bool {
 	if len(s) > 4 {
@@ -348,6 +382,9 @@ func sortClasses(classes []string) {
 // constantColumns returns the features whose non-missing values are all
 // equal (or absent).
 func constantColumns(d *Dataset) []string {
+	if d.X == nil {
+		return nil
+	}
 	r, c := d.X.Dims()
 	var out []string
 	for j := range c {

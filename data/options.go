@@ -25,6 +25,11 @@ type Options struct {
 	Positive string `json:"positive,omitempty"`
 	// Drop lists columns to ignore (identifiers, free text).
 	Drop []string `json:"drop,omitempty"`
+	// Text is a free-text column (notes, abstracts): its cells are kept as documents in
+	// [Dataset.Text], for package text to featurize, instead of being parsed as numbers. A
+	// missing cell is an empty document; a cell that is not valid UTF-8 is an error. With a text
+	// column the data set may have no numeric feature.
+	Text string `json:"text,omitempty"`
 	// Missing is MissingMean (default), MissingMedian or MissingDrop.
 	Missing string `json:"missing,omitempty"`
 	// PrivacyUnit is the column naming the patient. It is removed from
@@ -49,9 +54,14 @@ func (o Options) Validate() error {
 	default:
 		return fmt.Errorf("data options: missing %q: want %q, %q or %q", o.Missing, MissingMean, MissingMedian, MissingDrop)
 	}
+	if o.Text != "" && (o.Text == o.Label || o.Text == o.PrivacyUnit) {
+		return fmt.Errorf("data options: text column %q is also the label or the privacy unit", o.Text)
+	}
 	seen := make(map[string]bool, len(o.Drop))
 	for _, c := range o.Drop {
 		switch {
+		case c == o.Text:
+			return fmt.Errorf("data options: text column %q is also dropped", c)
 		case c == "":
 			return fmt.Errorf("data options: empty column name in drop")
 		case c == o.Label:

@@ -20,6 +20,9 @@ type Schema struct {
 	Label       string   `json:"label"`
 	Classes     []string `json:"classes"`
 	PrivacyUnit string   `json:"privacy_unit,omitempty"`
+	// Text is the free-text column ([Options.Text]), "" without one. With
+	// it Features may be empty.
+	Text string `json:"text,omitempty"`
 }
 
 // Schema returns d's schema.
@@ -29,12 +32,13 @@ func (d *Dataset) Schema() Schema {
 		Label:       d.Label,
 		Classes:     slices.Clone(d.Classes),
 		PrivacyUnit: d.PrivacyUnit,
+		Text:        d.TextColumn,
 	}
 }
 
 // Validate reports the first inconsistency in s itself.
 func (s Schema) Validate() error {
-	if len(s.Features) == 0 {
+	if len(s.Features) == 0 && s.Text == "" {
 		return fmt.Errorf("schema: no features")
 	}
 	if s.Label == "" {
@@ -49,6 +53,9 @@ func (s Schema) Validate() error {
 	}
 	if s.PrivacyUnit != "" && seen[s.PrivacyUnit] {
 		return fmt.Errorf("schema: privacy unit %q is also a feature or the label", quote(s.PrivacyUnit))
+	}
+	if s.Text != "" && (seen[s.Text] || s.Text == s.PrivacyUnit) {
+		return fmt.Errorf("schema: text column %q is also a feature, the label or the privacy unit", quote(s.Text))
 	}
 	if len(s.Classes) < 2 {
 		return fmt.Errorf("schema: %d classes, need at least 2", len(s.Classes))
@@ -90,14 +97,17 @@ func (s Schema) Check(d *Dataset) error {
 	if s.PrivacyUnit != d.PrivacyUnit {
 		return fmt.Errorf("schema: privacy unit %q, data set %q has %q", quote(s.PrivacyUnit), d.Name, quote(d.PrivacyUnit))
 	}
+	if s.Text != d.TextColumn {
+		return fmt.Errorf("schema: text column %q, data set %q has %q", quote(s.Text), d.Name, quote(d.TextColumn))
+	}
 	return nil
 }
 
 // LoadOptions returns o with the label, privacy unit and classes of s, so
 // that [Load] assigns class indices as s does even when a data set lacks
-// some classes. Drop and Missing are kept from o.
+// some classes, and reads its text column. Drop and Missing are kept from o.
 func (s Schema) LoadOptions(o Options) Options {
-	o.Label, o.PrivacyUnit, o.Positive = s.Label, s.PrivacyUnit, ""
+	o.Label, o.PrivacyUnit, o.Positive, o.Text = s.Label, s.PrivacyUnit, "", s.Text
 	o.Classes = slices.Clone(s.Classes)
 	return o
 }

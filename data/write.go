@@ -9,15 +9,18 @@ import (
 )
 
 // WriteCSV writes d as a CSV that [Load] reads back into the same Dataset:
-// a header of the features, the privacy unit (if any) and the label, then
+// a header of the features, the text column (if any; an empty document
+// reads back as one), the privacy unit (if any) and the label, then
 // one line per row. Numbers are written in the shortest form that parses
 // back exactly; missing cells are written as "NA". Load it with
 // [Dataset.Options] to get the same classes in the same order.
 func (d *Dataset) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_, c := d.X.Dims()
-	rec := make([]string, 0, c+2)
+	rec := make([]string, 0, len(d.Features)+3)
 	rec = append(rec, d.Features...)
+	if d.TextColumn != "" {
+		rec = append(rec, d.TextColumn)
+	}
 	if d.Units != nil {
 		rec = append(rec, d.PrivacyUnit)
 	}
@@ -27,12 +30,15 @@ func (d *Dataset) WriteCSV(w io.Writer) error {
 	}
 	for i := range d.Rows() {
 		rec = rec[:0]
-		for _, v := range d.X.RawRowView(i) {
-			if math.IsNaN(v) {
+		for j := range d.Features {
+			if v := d.X.At(i, j); math.IsNaN(v) {
 				rec = append(rec, "NA")
 			} else {
 				rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
 			}
+		}
+		if d.TextColumn != "" {
+			rec = append(rec, d.Text[i])
 		}
 		if d.Units != nil {
 			rec = append(rec, d.UnitIDs[d.Units[i]])
@@ -53,5 +59,5 @@ func (d *Dataset) WriteCSV(w io.Writer) error {
 // back into d: its label, privacy unit, classes in order and missing-value
 // policy.
 func (d *Dataset) Options() Options {
-	return Options{Label: d.Label, PrivacyUnit: d.PrivacyUnit, Classes: append([]string(nil), d.Classes...), Missing: d.Missing}
+	return Options{Label: d.Label, PrivacyUnit: d.PrivacyUnit, Classes: append([]string(nil), d.Classes...), Missing: d.Missing, Text: d.TextColumn}
 }

@@ -101,9 +101,16 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 			return Stats{}, fmt.Errorf("dp-sgd: row %d has a value that is not finite", i)
 		}
 	}
+	l := &denseLearner{m: m, x: x, y: y, per: per, ws: model.NewWorkspace(m)}
+	return run(l, units, cfg, rng)
+}
+
+// run is the DP-SGD loop shared by dense and sparse models.
+func run(l learner, units []int, cfg SGDConfig, rng io.Reader) (Stats, error) {
 	if rng == nil {
 		return Stats{}, errors.New("dp-sgd: no randomness source")
 	}
+	rows := l.rows()
 	members, err := unitMembers(units, rows)
 	if err != nil {
 		return Stats{}, err
@@ -113,19 +120,20 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 	if _, err := io.ReadFull(rng, key[:]); err != nil {
 		return Stats{}, fmt.Errorf("dp-sgd: read sampling key: %w", err)
 	}
-	nz, err := NewNoise(cfg.Noise, cfg.NoiseMultiplier, cfg.ClipNorm, m.NumParams(), rng)
+	dim := len(l.params())
+	nz, err := NewNoise(cfg.Noise, cfg.NoiseMultiplier, cfg.ClipNorm, dim, rng)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer nz.wipe()
-	opt, err := model.NewOptimizer(cfg.Optimizer, m.NumParams())
+	opt, err := model.NewOptimizer(cfg.Optimizer, dim)
 	if err != nil {
 		return Stats{}, fmt.Errorf("dp-sgd: %w", err)
 	}
 	t := &trainer{
-		m: m, x: x, y: y, per: per, members: members, cfg: cfg, noise: nz, opt: opt,
-		ws: model.NewWorkspace(m), grad: make([]float64, m.NumParams()),
-		key: key,
+		l: l, rows: rows, members: members, cfg: cfg, noise: nz, opt: opt,
+		grad: make([]float64, dim),
+		key:  key,
 	}
 	defer clear(t.key[:])
 	n := rows
@@ -147,7 +155,7 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 		Steps:           cfg.Steps,
 		MeanBatch:       float64(total) / float64(cfg.Steps),
 		NoiseStdDev:     nz.StdDev(),
-		SamplerDistance: nz.Distance() * float64(m.NumParams()) * float64(cfg.Steps),
+		SamplerDistance: nz.Distance() * float64(dim) * float64(cfg.Steps),
 	}, nil
 }
 
@@ -194,27 +202,23 @@ func sampleThreshold(q float64) uint64 {
 
 // trainer holds one DP-SGD run's buffers.
 type trainer struct {
-	m         *model.Model
-	x         *mat.Dense
-	y         []float64
-	per       int
+	l         learner
+	rows      int
 	members   [][]int
 	cfg       SGDConfig
 	noise     *Noise
 	opt       model.Optimizer
-	ws        *model.Workspace
 	grad      []float64
 	key       [32]byte // of the sampling keystreams
 	sampler   *stream
 	expected  float64
 	threshold uint64
 
-	batch  []int // rows of this step
-	group  []int // group of each batch row (privacy units)
-	xb, yb []float64
-	norms  []float64
-	coef   []float64
-	drawn  []int64 // the fast sampler's noise, drawn ahead
+	batch []int // rows of this step
+	group []int // group of each batch row (privacy units)
+	norms []float64
+	coef  []float64
+	drawn []int64 // the fast sampler's noise, drawn ahead
 }
 
 // selected draws one Bernoulli(q) decision.
@@ -239,8 +243,7 @@ func (t *trainer) step() (int, error) {
 	t.batch, t.group = t.batch[:0], t.group[:0]
 	groups := 0
 	if t.members == nil {
-		rows, _ := t.x.Dims()
-		for i := range rows {
+		for i := range t.rows {
 			if t.selected() {
 				t.batch = append(t.batch, i)
 			}
@@ -259,33 +262,25 @@ func (t *trainer) step() (int, error) {
 	b := len(t.batch)
 	clear(t.grad)
 	if b > 0 {
-		_, cols := t.x.Dims()
-		t.xb = grow(t.xb, b*cols)
-		t.yb = grow(t.yb, b*t.per)
-		for k, i := range t.batch {
-			copy(t.xb[k*cols:(k+1)*cols], t.x.RawRowView(i))
-			copy(t.yb[k*t.per:(k+1)*t.per], t.y[i*t.per:(i+1)*t.per])
-		}
-		xb := mat.NewDense(b, cols, t.xb)
-		loss := t.m.Backward(t.ws, xb, t.yb)
+		loss := t.l.backward(t.batch)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return 0, errors.New("loss is not finite")
 		}
 		t.coef = grow(t.coef, b)
 		if t.members == nil {
 			t.norms = grow(t.norms, b)
-			t.ws.Norms(t.norms)
+			t.l.norms(t.norms)
 			for i, nrm := range t.norms {
 				t.coef[i] = clipCoef(t.cfg.ClipNorm, nrm)
 			}
 		} else {
 			t.norms = grow(t.norms, groups)
-			t.ws.GroupNorms(t.norms, t.group)
+			t.l.groupNorms(t.norms, t.group)
 			for i, g := range t.group {
 				t.coef[i] = clipCoef(t.cfg.ClipNorm, t.norms[g])
 			}
 		}
-		t.ws.Gradient(t.grad, t.coef)
+		t.l.gradient(t.grad, t.coef)
 	}
 	// Noise is added whatever the batch, also an empty one.
 	var err error
@@ -298,7 +293,7 @@ func (t *trainer) step() (int, error) {
 		return 0, err
 	}
 	floats.Scale(1/t.expected, t.grad)
-	t.opt.Step(t.m.Params(), t.grad)
+	t.opt.Step(t.l.params(), t.grad)
 	return b, nil
 }
 

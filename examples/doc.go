@@ -6,6 +6,10 @@
 //     compare it with what one hospital could do alone.
 //   - digits: five hospitals with non-IID (Dirichlet) shares of a
 //     handwritten-digits data set train an MLP together.
+//   - clinicaltext: medical abstracts classified from their free text
+//     (hashed words, softmax regression), without privacy and with DP-SGD
+//     at ε = 3; the centralized half of federating them (CC BY-SA 3.0 data,
+//     attribution in examples/clinicaltext/ATTRIBUTION.md).
 //
 // Run them with `go run ./examples/breastcancer` and `go run ./examples/digits`.
 // The data sets are the embedded public ones (UCI, CC BY 4.0; attribution

@@ -52,6 +52,25 @@
 // to 1e-9 relative, and central differences to 1e-6; a warmed-up [Workspace] allocates nothing
 // per batch.
 //
+// # Sparse input: text models
+//
+// A [SparseModel] takes [CSR] rows (hashed n-grams from package text): a sparse first layer
+// hᵢ = Σⱼ xᵢⱼ E_j (+ b), then nothing ([KindSparseLinear]: softmax or logistic regression) or a
+// dense head ([KindEmbeddingBag]: fastText's mean of token embeddings, then a linear or MLP
+// head; Joulin, Grave, Bojanowski & Mikolov 2017). [CSR.AppendRow] merges repeated columns
+// (repeated tokens, hash collisions) into one entry, so row i of E is touched once per document
+// with weight xᵢⱼ, and the example's gradient of E is xᵢδᵢᵀ with δᵢ = ∂ℓᵢ/∂hᵢ. Its norm needs only
+// the stored values (Goodfellow 2015; for embeddings, Li, Tramèr, Liang & Hashimoto 2022, "Large
+// Language Models Can Be Strong Differentially Private Learners"):
+//
+//	‖∇ℓᵢ‖² = ‖δᵢ‖² (Σⱼ xᵢⱼ² + 1[bias]) + Σ_head layers ‖δᵢ⁽ˡ⁾‖² (‖aᵢ⁽ˡ⁾‖² + 1)
+//	‖Σ_{i∈g} ∇ℓᵢ‖² (sparse layer) = Σ_{i,k∈g} (δᵢ·δₖ)(xᵢ·xₖ + 1[bias])
+//
+// [SparseWorkspace.Norms] and [SparseWorkspace.GroupNorms] cost a pass over the batch's
+// non-zeros; [SparseWorkspace.Gradient] scatters Σᵢ cᵢ xᵢⱼ δᵢ into the rows the batch touches
+// and leaves the others zero. The results match per-example brute force to 1e-9 relative, and
+// softmax regression on sparse rows matches the dense model on the same rows written densely.
+//
 // # Optimizers, metrics, training
 //
 // [NewOptimizer] builds SGD with momentum, Adam or RMSprop ([OptimizerConfig] gives the update
@@ -73,6 +92,10 @@
 //	10+L        8      P, number of parameters, uint64; must equal what the config implies
 //	18+L        8·P    the parameters in the layout above, IEEE 754 float64 each; all finite
 //	18+L+8P     4      CRC-32 (IEEE) of every byte before it, uint32
+//
+// A [SparseModel] is written in the same layout with the magic "FCSW" and a [SparseConfig] as
+// the config ([SparseModel.MarshalBinary], [UnmarshalSparse]), e.g.
+// {"kind":"sparse-linear","inputs":262144,"outputs":5,"loss":"softmax-ce"}.
 //
 // Loading checks each of these (magic, version, config validity and unknown fields, parameter
 // count against the architecture, exact length, checksum, finiteness) and says which failed.

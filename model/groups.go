@@ -34,33 +34,50 @@ func (ws *Workspace) GroupNorms(dst []float64, group []int) {
 	if len(group) != ws.rows {
 		panic(fmt.Sprintf("model: %d group labels for %d rows", len(group), ws.rows))
 	}
-	groups := len(dst)
-	if cap(ws.start) < groups+1 {
-		ws.start = make([]int, groups+1)
+	clear(dst)
+	ws.addGroupSqNorms(dst, group)
+	for g, v := range dst {
+		dst[g] = math.Sqrt(v)
 	}
-	start := ws.start[:groups+1]
-	clear(start)
+}
+
+// sortByGroup orders rows by group (counting sort): the rows of group g are
+// order[start[g]:start[g+1]]. It reuses *order and *start and panics if a label is outside
+// [0, groups).
+func sortByGroup(group []int, groups int, order, start *[]int) ([]int, []int) {
+	if cap(*start) < groups+1 {
+		*start = make([]int, groups+1)
+	}
+	if cap(*order) < len(group) {
+		*order = make([]int, len(group))
+	}
+	st := (*start)[:groups+1]
+	clear(st)
 	for i, g := range group {
 		if g < 0 || g >= groups {
 			panic(fmt.Sprintf("model: row %d is in group %d, outside [0, %d)", i, g, groups))
 		}
-		start[g+1]++
+		st[g+1]++
 	}
 	for g := range groups {
-		start[g+1] += start[g]
+		st[g+1] += st[g]
 	}
-	order := ws.order[:ws.rows]
+	ord := (*order)[:len(group)]
 	for i, g := range group {
-		order[start[g]] = i
-		start[g]++
+		ord[st[g]] = i
+		st[g]++
 	}
-	copy(start[1:], start[:groups]) // start[g] now ends group g; shift to start positions
-	start[0] = 0
+	copy(st[1:], st[:groups]) // st[g] now ends group g; shift to start positions
+	st[0] = 0
+	return ord, st
+}
 
-	clear(dst)
+// addGroupSqNorms adds each group's squared summed-gradient norm to dst (len G).
+func (ws *Workspace) addGroupSqNorms(dst []float64, group []int) {
+	order, start := sortByGroup(group, len(dst), &ws.order, &ws.start)
 	for l, d := range ws.delta {
 		a := ws.input(l)
-		for g := range groups {
+		for g := range dst {
 			members := order[start[g]:start[g+1]]
 			if len(members) == 0 {
 				continue
@@ -71,9 +88,6 @@ func (ws *Workspace) GroupNorms(dst []float64, group []int) {
 				dst[g] += ws.sumNormSq(members, a, d)
 			}
 		}
-	}
-	for g, v := range dst {
-		dst[g] = math.Sqrt(v)
 	}
 }
 

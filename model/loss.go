@@ -54,7 +54,12 @@ func (m *Model) target(y []float64, i int) []float64 {
 //	softmax CE: ℓ = logΣₖe^{zₖ} − z_t,               ∂ℓ/∂zₖ = softmax(z)ₖ − [k = t]
 //	MSE:        ℓ = (1/K)Σₖ(zₖ − tₖ)²,               ∂ℓ/∂zₖ = 2(zₖ − tₖ)/K
 func (m *Model) lossRow(z, t, delta []float64, row int) float64 {
-	switch m.head {
+	return rowLoss(m.head, z, t, delta, row)
+}
+
+// rowLoss is [Model.lossRow] for the output head h.
+func rowLoss(h head, z, t, delta []float64, row int) float64 {
+	switch h {
 	case headSigmoidBCE:
 		v, y := z[0], t[0]
 		if !(y >= 0 && y <= 1) {

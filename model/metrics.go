@@ -58,16 +58,22 @@ func Evaluate(m *Model, x mat.Matrix, y []float64) Metrics {
 		mt = binaryMetrics(scores, y)
 		mt.MSE = mse
 	default:
-		if k == 2 {
-			pos := make([]float64, rows)
-			for i := range pos {
-				pos[i] = scores[2*i+1]
-			}
-			return binaryMetrics(pos, y)
-		}
-		mt = multiclassMetrics(scores, k, y)
+		mt = softmaxMetrics(scores, k, y)
 	}
 	return mt
+}
+
+// softmaxMetrics scores the class probabilities of a softmax head (rows × k, row-major): with two
+// classes as a binary classifier on the probability of class 1.
+func softmaxMetrics(scores []float64, k int, y []float64) Metrics {
+	if k == 2 {
+		pos := make([]float64, len(y))
+		for i := range pos {
+			pos[i] = scores[2*i+1]
+		}
+		return binaryMetrics(pos, y)
+	}
+	return multiclassMetrics(scores, k, y)
 }
 
 func binaryLabels(y []float64) bool {

@@ -149,7 +149,12 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)/2])
-		seeds += 2
+		q, err := m.MarshalInt8()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(q)
+		seeds += 3
 	}
 	f.Add(weightFile(1, `{"kind":"softmax","inputs":1,"outputs":2,"loss":"softmax-ce"}`, []float64{1, 2, 3, 4}))
 	f.Add([]byte("FCMW"))

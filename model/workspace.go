@@ -177,6 +177,14 @@ func (ws *Workspace) Norms(dst []float64) {
 		panic(fmt.Sprintf("model: Norms destination has %d entries for %d rows", len(dst), ws.rows))
 	}
 	clear(dst)
+	ws.addSqNorms(dst)
+	for i, v := range dst {
+		dst[i] = math.Sqrt(v)
+	}
+}
+
+// addSqNorms adds each example's squared gradient norm, Σ_layers ‖δᵢ‖² (‖aᵢ‖² + 1), to dst.
+func (ws *Workspace) addSqNorms(dst []float64) {
 	sq := ws.sqA[:ws.rows]
 	for l, d := range ws.delta {
 		rowSq(sq, ws.input(l))
@@ -184,9 +192,6 @@ func (ws *Workspace) Norms(dst []float64) {
 			r := d.Data[i*d.Stride : i*d.Stride+d.Cols]
 			dst[i] += floats.Dot(r, r) * (sq[i] + 1)
 		}
-	}
-	for i, v := range dst {
-		dst[i] = math.Sqrt(v)
 	}
 }
 

@@ -55,6 +55,13 @@ func printBench(w io.Writer, r *bench.Report) {
 	for _, d := range r.DP {
 		fmt.Fprintf(w, "  %-28s %8d   %-21s %-21s %.2f\n", d.Model, d.Params, span(d.Private, "%.3g"), span(d.NonPrivate, "%.3g"), d.Ratio)
 	}
+	fmt.Fprintln(w, "\ntext, s/epoch of 1600 docs      params   private s (1 thread / all)     non-private s (1 / all)        ratio 1 / all")
+	for _, t := range r.Text {
+		name := fmt.Sprintf("%s, %d buckets", t.Model, t.Buckets)
+		fmt.Fprintf(w, "  %-28s %8d   %-14s %-14s  %-14s %-14s  %.2f / %.2f\n", name, t.Params,
+			span(t.PrivateOneCore, "%.3g"), span(t.PrivateAllCores, "%.3g"), span(t.NonPrivateOneCore, "%.3g"), span(t.NonPrivateAllCores, "%.3g"),
+			t.RatioOneCore, t.RatioAllCores)
+	}
 	fmt.Fprintln(w, "\nDP noise                        ns/draw")
 	for _, n := range r.Noise {
 		fmt.Fprintf(w, "  %-28s %s\n", n.Sampler, span(n.NsPerDraw, "%.4g"))

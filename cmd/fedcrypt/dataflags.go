@@ -26,6 +26,9 @@ type dataFlags struct {
 	Drop     stringList `json:"drop,omitempty"`
 	Missing  string     `json:"missing,omitempty"`
 	Unit     string     `json:"privacy_unit,omitempty"`
+	// Text is the free-text column; only commands that featurize text register
+	// a flag for it (train's --text).
+	Text string `json:"text,omitempty"`
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {
@@ -54,6 +57,7 @@ func (d *dataFlags) options(defaults data.Options) data.Options {
 	o.Drop = append(o.Drop, d.Drop...)
 	o.Missing = d.Missing
 	o.PrivacyUnit = d.Unit
+	o.Text = d.Text
 	return o
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -30,7 +31,8 @@ const maxPredictRows = 1 << 24
 // feature order (NaN for a missing cell) and, where the label column is
 // present and the cell not missing, the class index (else -1).
 type rowsToScore struct {
-	X        *mat.Dense
+	X        *mat.Dense // nil when the schema has no numeric feature
+	Docs     []string   // the text column's documents, for a text model
 	Y        []int
 	Labelled int
 }
@@ -61,6 +63,14 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 		}
 		cols[k] = j
 	}
+	textCol := -1
+	if schema.Text != "" {
+		j, ok := index[schema.Text]
+		if !ok {
+			return nil, fmt.Errorf("%s: line 1: no column %q, the model's text column", source, schema.Text)
+		}
+		textCol = j
+	}
 	labelCol, hasLabel := index[schema.Label]
 	classOf := map[string]int{}
 	for i, c := range schema.Classes {
@@ -90,6 +100,16 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 			}
 			xs = append(xs, v)
 		}
+		if textCol >= 0 {
+			doc := rec[textCol]
+			if !utf8.ValidString(doc) {
+				return nil, fmt.Errorf("%s: line %d, column %q: not valid UTF-8 text", source, line, schema.Text)
+			}
+			if isMissingCell(strings.TrimSpace(doc)) {
+				doc = ""
+			}
+			out.Docs = append(out.Docs, doc)
+		}
 		y := -1
 		if hasLabel {
 			if s := strings.TrimSpace(rec[labelCol]); !isMissingCell(s) {
@@ -106,7 +126,9 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 	if len(out.Y) == 0 {
 		return nil, fmt.Errorf("%s: no rows", source)
 	}
-	out.X = mat.NewDense(len(out.Y), len(cols), xs)
+	if len(cols) > 0 {
+		out.X = mat.NewDense(len(out.Y), len(cols), xs)
+	}
 	return out, nil
 }
 
@@ -241,10 +263,11 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if err != nil {
 		return err
 	}
-	m, sm, err := sealedmodel.Unseal(*checkpoint, writer, id)
+	l, err := sealedmodel.Load(*checkpoint, writer, id)
 	if err != nil {
 		return err
 	}
+	sm := l.Payload
 	in, err := vault.Open(*dataPath, id)
 	if err != nil {
 		return err
@@ -255,13 +278,13 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 		return err
 	}
 	n := len(rows.Y)
-	x := mat.NewDense(n, len(sm.Schema.Features), nil)
-	if err := sm.Transform.Apply(x, rows.X); err != nil {
+	sc, err := newScorer(l, rows)
+	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	k := m.Config().Outputs
+	k := sc.outputs()
 	p := mat.NewDense(n, k, nil)
-	m.Predict(p, x)
+	sc.predict(p)
 
 	res := predictResult{Rows: n, Labelled: rows.Labelled, Output: out}
 	preds := make([]prediction, n)
@@ -290,11 +313,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 				idx, y = append(idx, i), append(y, float64(c))
 			}
 		}
-		xl := mat.NewDense(len(idx), x.RawMatrix().Cols, nil)
-		for r, i := range idx {
-			xl.SetRow(r, x.RawRowView(i))
-		}
-		mt := model.Evaluate(m, xl, y)
+		mt := sc.evaluate(idx, y)
 		res.Metrics = &mt
 	}
 
@@ -328,6 +347,60 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 			rows.Labelled, res.Metrics.Accuracy, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.F1, res.Metrics.AUC)
 	}
 	return nil
+}
+
+// scorer scores the rows of a CSV with a dense model on transformed numeric
+// features, or a text model on its sparse input.
+type scorer struct {
+	dense  *model.Model
+	x      *mat.Dense // transformed numeric rows, dense model
+	sparse *model.SparseModel
+	in     *model.CSR // text model input
+}
+
+func newScorer(l *sealedmodel.Loaded, rows *rowsToScore) (*scorer, error) {
+	if l.Sparse != nil {
+		in, err := l.Inputs(rows.Docs, rows.X)
+		if err != nil {
+			return nil, err
+		}
+		return &scorer{sparse: l.Sparse, in: in}, nil
+	}
+	x := mat.NewDense(len(rows.Y), len(l.Schema.Features), nil)
+	if err := l.Transform.Apply(x, rows.X); err != nil {
+		return nil, err
+	}
+	return &scorer{dense: l.Dense, x: x}, nil
+}
+
+// outputs is the network's number of outputs: 1 for a binary classifier
+// with a sigmoid output, else one per class.
+func (s *scorer) outputs() int {
+	if s.sparse != nil {
+		return s.sparse.Config().Outputs
+	}
+	return s.dense.Config().Outputs
+}
+
+// predict writes the probabilities of every row into p.
+func (s *scorer) predict(p *mat.Dense) {
+	if s.sparse != nil {
+		s.sparse.Predict(p, s.in)
+		return
+	}
+	s.dense.Predict(p, s.x)
+}
+
+// evaluate scores the given rows against their labels y.
+func (s *scorer) evaluate(rows []int, y []float64) model.Metrics {
+	if s.sparse != nil {
+		return model.EvaluateSparse(s.sparse, s.in.SelectRows(rows), y)
+	}
+	x := mat.NewDense(len(rows), s.x.RawMatrix().Cols, nil)
+	for r, i := range rows {
+		x.SetRow(r, s.x.RawRowView(i))
+	}
+	return model.Evaluate(s.dense, x, y)
 }
 
 func writePredictions(w io.Writer, preds []prediction) error {

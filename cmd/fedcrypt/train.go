@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	crand "crypto/rand"
 	"flag"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -38,15 +41,23 @@ type trainSettings struct {
 	decay     float64
 	testFrac  float64
 	seed      uint64
+	int8      bool
 }
 
 // trainResult is what one train/test run measured.
 type trainResult struct {
 	model.Metrics
-	TrainRows int `json:"train_rows"`
-	TestRows  int `json:"test_rows"`
-	Params    int `json:"params"`
+	TrainRows int    `json:"train_rows"`
+	TestRows  int    `json:"test_rows"`
+	Params    int    `json:"params"`
+	Output    string `json:"output,omitempty"`
+	// Int8 compares the int8 model with the float64 one on the test rows
+	// (--int8).
+	Int8 *int8Report `json:"int8,omitempty"`
 	privacy
+	// seal writes the trained model, with its schema and transforms, as a
+	// sealed model file.
+	seal func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error
 }
 
 // privacy is the DP part of a result: empty without --dp.
@@ -67,6 +78,16 @@ Trains one model centrally on one data set (no federation) and prints its
 metrics on held-out rows. Imputation and normalization statistics are
 fitted on the training rows only. With --cv K it runs stratified K-fold
 cross-validation and prints the mean and standard deviation over folds.
+
+With --text COLUMN the features are that column's free text: Unicode word
+tokens (lower case, accents folded, numbers as "0"), their unigrams (and with
+--ngrams 2 bigrams) hashed into --buckets columns, sublinear tf times IDF
+fitted on the training rows, each document scaled to norm 1; the numeric
+columns, if any, are appended. Without --model the text model is softmax
+regression on those features (20 epochs of Adam); --model embag:DIM[:H1,...]
+is a fastText-style embedding bag. With --dp IDF is off (document frequencies
+fitted on the training rows are not private) and the text defaults are 2048
+buckets, --sample-rate 0.5, --clip 0.5, 100 steps of Adam at lr 0.1.
 
 With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
 per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian
@@ -94,6 +115,15 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.Float64Var(&s.q, "sample-rate", 0, "with --dp: Poisson sampling rate q (default --batch / training rows)")
 	fs.IntVar(&s.steps, "steps", 100, "with --dp: DP-SGD steps")
 	fs.StringVar(&s.noise, "noise", "fast", "with --dp: Gaussian sampler, fast or google")
+	fs.StringVar(&df.Text, "text", "", "free-text `column`: features are its hashed unigrams and bigrams (with the numeric columns, if any)")
+	var ts textSettings
+	ts.register(fs)
+	var out string
+	fs.StringVar(&out, "out", "", "write the trained model, sealed (signed with --identity, encrypted to it and to -r/-R), to `file` (.age), for predict")
+	fs.StringVar(&out, "o", "", "shorthand for --out")
+	var rf recipientFlags
+	rf.register(fs, false)
+	fs.BoolVar(&s.int8, "int8", false, "quantize the model to int8 (one scale per tensor): report its size and agreement with the float model on the test rows, and seal it so with --out")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -104,6 +134,20 @@ training folds, so the ε reported composes K−1 trainings.`)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if df.Text == "" {
+		for _, name := range []string{"buckets", "ngrams", "hash-seed", "idf"} {
+			if set[name] {
+				return usagef("--%s is a text setting: add --text COLUMN", name)
+			}
+		}
+	} else {
+		if !set["model"] {
+			s.model = defaultTextModel
+		}
+		if !set["epochs"] {
+			s.epochs = defaultTextEpochs
+		}
+	}
 	if !s.dp {
 		// A privacy setting without --dp would train without privacy while
 		// the command line says otherwise.
@@ -122,6 +166,9 @@ training folds, so the ε reported composes K−1 trainings.`)
 		}
 		if !set["decay"] {
 			s.decay = 0
+		}
+		if df.Text != "" {
+			ts.privateDefaults(&s, set)
 		}
 		switch {
 		case !(s.epsilon > 0) || math.IsInf(s.epsilon, 0):
@@ -150,11 +197,47 @@ training folds, so the ε reported composes K−1 trainings.`)
 	case *cv == 1 || *cv < 0:
 		return usagef("--cv %d: need at least 2 folds", *cv)
 	}
+	if df.Text != "" {
+		if err := ts.check(s, set); err != nil {
+			return err
+		}
+	}
+	switch {
+	case out == "" && (len(rf.recipients) > 0 || len(rf.files) > 0):
+		return usagef("train: -r/-R are for --out: the model file is encrypted to them")
+	case s.int8 && *cv != 0:
+		return usagef("train: --int8 compares the model of one split; --cv trains %d", *cv)
+	case out != "" && *cv != 0:
+		return usagef("train: --out writes the model of one split; --cv trains %d", *cv)
+	case out != "" && df.keys.identity == "":
+		return usagef("train: --out needs --identity: the model file is signed with its key")
+	}
+	var rs []vault.Recipient
+	if out != "" {
+		keep := []input{{"data file", df.Source}, {"identity file", df.keys.identity}}
+		for _, f := range rf.files {
+			keep = append(keep, input{"recipients file", f})
+		}
+		if err := notAnInput("--out", out, keep...); err != nil {
+			return err
+		}
+		if len(rf.recipients) > 0 || len(rf.files) > 0 {
+			if rs, err = rf.parse(e); err != nil {
+				return err
+			}
+		}
+	}
 	ds, _, err := df.load(e)
 	if err != nil {
 		return err
 	}
-	if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
+	once := func(train, test *data.Dataset) (trainResult, error) { return trainOnce(train, test, s) }
+	if df.Text != "" {
+		if _, err := model.ParseSparseSpec(s.model, ts.cfg.Buckets+len(ds.Features), len(ds.Classes)); err != nil {
+			return usageError{err.Error()}
+		}
+		once = func(train, test *data.Dataset) (trainResult, error) { return trainTextOnce(train, test, s, ts) }
+	} else if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
 		return usageError{err.Error()}
 	}
 	if *cv == 0 {
@@ -162,9 +245,22 @@ training folds, so the ε reported composes K−1 trainings.`)
 		if err != nil {
 			return err
 		}
-		r, err := trainOnce(train, test, s)
+		r, err := once(train, test)
 		if err != nil {
 			return err
+		}
+		if out != "" {
+			id, err := df.keys.load(e)
+			if err != nil {
+				return err
+			}
+			if id.SigningKey() == nil {
+				return usagef("train: --identity %s has no signing key (a passphrase identity): it cannot sign the model", df.keys.identity)
+			}
+			if err := r.seal(out, id.SigningKey(), append(rs, id.Recipient())...); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+			r.Output = out
 		}
 		if *jsonOut {
 			return writeJSON(e.stdout, r)
@@ -175,6 +271,13 @@ training folds, so the ε reported composes K−1 trainings.`)
 				r.Epsilon, r.Delta, r.Accountant, r.NoiseMultiplier, r.SampleRate, r.Steps, r.ClipNorm)
 		}
 		printMetrics(e, r.Metrics)
+		if q := r.Int8; q != nil {
+			fmt.Fprintf(e.stdout, "  int8: %d bytes against %d (%.1f× smaller); on the %d test rows %.2f%% of classes as the float model's, probabilities within %.4f\n",
+				q.Int8Bytes, q.FloatBytes, float64(q.FloatBytes)/float64(q.Int8Bytes), r.TestRows, 100*q.ClassAgreement, q.MaxProbDiff)
+		}
+		if out != "" {
+			fmt.Fprintf(e.stdout, "  model sealed to %s\n", out)
+		}
 		return nil
 	}
 	folds, err := data.StratifiedKFold(ds, *cv, s.seed)
@@ -187,7 +290,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r, err := trainOnce(f.Train, f.Test, s)
+		r, err := once(f.Train, f.Test)
 		if err != nil {
 			return fmt.Errorf("fold %d: %w", i+1, err)
 		}
@@ -259,12 +362,42 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
 		return trainResult{}, err
 	}
-	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), privacy: priv}, nil
+	w, err := m.MarshalBinary()
+	if err != nil {
+		return trainResult{}, err
+	}
+	var q8 *int8Report
+	if s.int8 {
+		if w, q8, err = quantizeDense(m, w, xte); err != nil {
+			return trainResult{}, err
+		}
+	}
+	seal := func(path string, signer ed25519.PrivateKey, rs ...vault.Recipient) error {
+		return sealedmodel.SealPayload(path, sealedmodel.Payload{Schema: train.Schema(), Transform: tf, Weights: w}, signer, rs...)
+	}
+	return trainResult{Metrics: model.Evaluate(m, xte, test.Y), TrainRows: train.Rows(), TestRows: test.Rows(), Params: m.NumParams(), Int8: q8, privacy: priv, seal: seal}, nil
 }
 
 // trainPrivate runs DP-SGD with the noise multiplier calibrated for the
 // target ε over the steps, and returns the accountant's ε for them.
 func trainPrivate(m *model.Model, x *mat.Dense, train *data.Dataset, opt model.OptimizerConfig, s trainSettings) (privacy, error) {
+	return calibratedDPSGD(train, opt, s, func(cfg dp.SGDConfig) error {
+		_, err := dp.Train(m, x, train.Y, train.Units, cfg, crand.Reader)
+		return err
+	})
+}
+
+// trainPrivateSparse is trainPrivate for a text model on sparse rows.
+func trainPrivateSparse(m *model.SparseModel, x *model.CSR, train *data.Dataset, opt model.OptimizerConfig, s trainSettings) (privacy, error) {
+	return calibratedDPSGD(train, opt, s, func(cfg dp.SGDConfig) error {
+		_, err := dp.TrainSparse(m, x, train.Y, train.Units, cfg, crand.Reader)
+		return err
+	})
+}
+
+// calibratedDPSGD calibrates the noise multiplier for the target ε over the
+// steps, runs DP-SGD with it through run, and returns the accountant's ε.
+func calibratedDPSGD(train *data.Dataset, opt model.OptimizerConfig, s trainSettings, run func(dp.SGDConfig) error) (privacy, error) {
 	units := train.Units
 	n := train.Rows()
 	if units != nil {
@@ -280,7 +413,7 @@ func trainPrivate(m *model.Model, x *mat.Dense, train *data.Dataset, opt model.O
 		return privacy{}, err
 	}
 	cfg := dp.SGDConfig{ClipNorm: s.clip, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps, Optimizer: opt, Noise: s.noise}
-	if _, err := dp.Train(m, x, train.Y, units, cfg, crand.Reader); err != nil {
+	if err := run(cfg); err != nil {
 		return privacy{}, err
 	}
 	eps, err := dp.Epsilon(acct, s.delta, cfg.Event())
@@ -333,4 +466,63 @@ func printMetrics(e *env, m model.Metrics) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n", m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC)
 	tw.Flush()
+}
+
+// int8Report compares an int8 model with its float64 original.
+type int8Report struct {
+	FloatBytes     int     `json:"float_bytes"`     // float64 weight file
+	Int8Bytes      int     `json:"int8_bytes"`      // int8 weight file
+	ClassAgreement float64 `json:"class_agreement"` // fraction of test rows given the same class
+	MaxProbDiff    float64 `json:"max_prob_diff"`   // largest difference of a class probability
+}
+
+// quantizeDense returns m's int8 weights and how the int8 model compares on x.
+func quantizeDense(m *model.Model, float []byte, x *mat.Dense) ([]byte, *int8Report, error) {
+	qb, err := m.MarshalInt8()
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := model.Unmarshal(qb)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, _ := x.Dims()
+	k := m.Config().Outputs
+	pf, pq := mat.NewDense(r, k, nil), mat.NewDense(r, k, nil)
+	m.Predict(pf, x)
+	q.Predict(pq, x)
+	return qb, compareInt8(len(float), len(qb), pf, pq), nil
+}
+
+// compareInt8 compares the probabilities of the float and int8 models.
+func compareInt8(floatBytes, int8Bytes int, pf, pq *mat.Dense) *int8Report {
+	rows, k := pf.Dims()
+	rep := &int8Report{FloatBytes: floatBytes, Int8Bytes: int8Bytes}
+	class := func(p []float64) int {
+		if len(p) == 1 {
+			if p[0] >= 0.5 {
+				return 1
+			}
+			return 0
+		}
+		best := 0
+		for j, v := range p {
+			if v > p[best] {
+				best = j
+			}
+		}
+		return best
+	}
+	same := 0
+	for i := range rows {
+		a, b := pf.RawRowView(i), pq.RawRowView(i)
+		if class(a) == class(b) {
+			same++
+		}
+		for j := range k {
+			rep.MaxProbDiff = max(rep.MaxProbDiff, math.Abs(a[j]-b[j]))
+		}
+	}
+	rep.ClassAgreement = float64(same) / float64(max(rows, 1))
+	return rep
 }

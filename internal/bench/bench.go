@@ -95,14 +95,15 @@ type Report struct {
 	Reps    int         `json:"reps"`
 	Machine Machine     `json:"machine"`
 	DP      []DPModel   `json:"dp_sgd"`
+	Text    []TextModel `json:"text"`
 	Noise   []NoiseCost `json:"dp_noise"`
 	HE      []HEPreset  `json:"he"`
 	Rounds  []Round     `json:"rounds"`
 	Seconds float64     `json:"seconds"`
 }
 
-// Run measures DP-SGD, the noise samplers, both CKKS presets and federation
-// rounds on this machine, in that order, and returns every figure. It takes
+// Run measures DP-SGD, text models, the noise samplers, both CKKS presets
+// and federation rounds on this machine, in that order, and returns every figure. It takes
 // minutes at full size (seconds with Quick) and uses all cores.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
@@ -116,6 +117,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var err error
 	say("dp-sgd: private vs non-private steps on wdbc (%v)", dpModels(s.quick))
 	if r.DP, err = measureDP(ctx, s); err != nil {
+		return nil, err
+	}
+	say("text: seconds per epoch, private and not, at 1 thread and at %d", runtime.GOMAXPROCS(0))
+	if r.Text, err = measureText(ctx, s); err != nil {
 		return nil, err
 	}
 	say("dp noise: ns per draw of each sampler")
