@@ -182,6 +182,9 @@ func New(cfg Config) (*Client, error) {
 	if err := c.restoreWitness(); err != nil {
 		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
 	}
+	if err := c.restoreUpload(); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
+	}
 	return c, nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"slices"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -133,6 +136,11 @@ func (c *Client) train() (upload, payload []byte, err error) {
 // sendUpload sends an upload and keeps its payload and the digest of its
 // signed header for the round: the sum's commitment names the upload by
 // that digest, and the contributor fingerprints its own payload.
+//
+// With a state directory the upload is also sealed there before it leaves:
+// a process that crashes after uploading and restarts still fingerprints
+// its upload when the aggregator commits to the sum, so the round need not
+// be abandoned (and its privacy spent again by every hospital).
 func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, body, payload []byte) error {
 	env := c.envelope(kind, body)
 	raw, err := env.MarshalBinary()
@@ -141,7 +149,52 @@ func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind strin
 	}
 	hd := env.Header()
 	c.upload, c.uploadDigest = payload, hd.Digest()
+	if c.fed.HE.Enabled {
+		b, err := json.Marshal(lastUpload{Round: c.round, Nonce: c.nonce, Payload: payload, Digest: c.uploadDigest})
+		if err != nil {
+			return err
+		}
+		if err := c.seal("upload", sealKindUpload, b); err != nil {
+			return fmt.Errorf("round %d: keep the upload: %w", c.round, err)
+		}
+	}
 	return conn.Send(ctx, raw)
+}
+
+// sealKindUpload names the sealed copy of the member's last upload.
+const sealKindUpload = "fedcrypt/last-upload"
+
+// lastUpload is the member's last upload, kept to fingerprint it after a
+// restart: the round and nonce it was for, its payload (a ciphertext) and
+// the digest of its signed header.
+type lastUpload struct {
+	Round   uint64   `json:"round"`
+	Nonce   []byte   `json:"nonce"`
+	Payload []byte   `json:"payload"`
+	Digest  [32]byte `json:"digest"`
+}
+
+// restoreUpload takes back the last upload sealed before a restart, with
+// the round and nonce it was for.
+func (c *Client) restoreUpload() error {
+	path := c.statePath("upload")
+	if path == "" || c.params == nil {
+		return nil
+	}
+	id := c.cfg.Identity
+	b, err := vault.Unseal(path, sealKindUpload, id.SigningPublicKey(), id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var u lastUpload
+	if err := json.Unmarshal(b, &u); err != nil {
+		return fmt.Errorf("last upload %s: %w", path, err)
+	}
+	c.round, c.nonce, c.upload, c.uploadDigest = u.Round, u.Nonce, u.Payload, u.Digest
+	return nil
 }
 
 // trainNonPrivate takes the same number of local steps without DP: uniform

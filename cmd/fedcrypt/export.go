@@ -170,6 +170,12 @@ func openForExport(path string, writer ed25519.PublicKey, id *vault.Identity) (e
 		return export.Model{}, err
 	}
 	defer clear(payload)
+	var kind struct {
+		Text json.RawMessage `json:"text"`
+	}
+	if json.Unmarshal(payload, &kind) == nil && len(kind.Text) > 0 && string(kind.Text) != "null" {
+		return export.Model{}, fmt.Errorf("model export: %s: not a numeric model: a text model (its \"text\" featurization is not an ONNX operator); export numeric models", path)
+	}
 	net, p, err := sealedmodel.Decode(payload)
 	if err != nil {
 		return export.Model{}, fmt.Errorf("sealed model %s: %w", path, err)
