@@ -2,10 +2,10 @@ package aggregator_test
 
 import (
 	"context"
-	"net"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
