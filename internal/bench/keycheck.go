@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -52,15 +53,27 @@ type VerifyParts struct {
 	Sum float64 `json:"sum_s"`
 }
 
-// VerifyCosts are per-item costs of a key holder's checks, the smallest
-// over the measured cases: what [NewPlan] estimates verification time from.
+// VerifyCosts are per-item costs of a key holder's checks: what [NewPlan]
+// estimates verification time from. A signed item costs its base cost plus
+// PerMemberNs for each member of the federation: federation.Config's
+// SigningKey and Member scan (and SigningKey copies) the member list for
+// every signature checked, so at 1,000 members that term dominates.
 type VerifyCosts struct {
-	HeaderUs      float64 `json:"header_us"`      // one signed upload header
-	FingerprintUs float64 `json:"fingerprint_us"` // one fingerprint envelope
-	EndorsementUs float64 `json:"endorsement_us"` // one endorsement envelope
+	HeaderUs      float64 `json:"header_us"`      // one signed upload header, few members
+	FingerprintUs float64 `json:"fingerprint_us"` // one fingerprint envelope, few members
+	EndorsementUs float64 `json:"endorsement_us"` // one endorsement envelope, few members
+	PerMemberNs   float64 `json:"per_member_ns"`  // added to each signed item per member
 	SumMsPerCt    float64 `json:"sum_ms_per_ct"`  // envelopes and sum checks, per ciphertext of the sum
 	Measured      string  `json:"measured_on"`    // the cases they come from
 	Command       string  `json:"command"`        // reproduces them
+}
+
+// Seconds is the estimated time of a key holder's checks for the download
+// k in a federation of k.Hospitals members.
+func (v VerifyCosts) Seconds(k KeyHolderBytes) float64 {
+	m := v.PerMemberNs / 1e3 * float64(k.Hospitals)
+	return (float64(2*k.Hospitals)*(v.HeaderUs+m)+float64(k.Hospitals)*(v.FingerprintUs+m)+float64(k.Quorum)*(v.EndorsementUs+m))/1e6 +
+		float64(k.Ciphertexts)*v.SumMsPerCt/1e3
 }
 
 // sumCheckRound is one round's messages to a key holder, built with real
@@ -333,17 +346,43 @@ func measureKeyHolder(ctx context.Context, params, hospitals, reps int) (KeyHold
 // each.
 func verifyCosts(cases []KeyHolderCheck, command string) VerifyCosts {
 	var v VerifyCosts
-	first := true
+	if len(cases) == 0 {
+		return v
+	}
+	// Per signed item, the smallest at the fewest and at the most members.
+	lo, hi := cases[0].Hospitals, cases[0].Hospitals
 	for _, c := range cases {
-		h := c.Verify.Headers / float64(2*c.Hospitals) * 1e6
-		f := c.Verify.Fingerprints / float64(c.Hospitals) * 1e6
-		e := c.Verify.Endorsements / float64(c.Quorum) * 1e6
-		s := (c.Verify.Envelopes + c.Verify.Sum) / float64(c.Ciphertexts) * 1e3
-		if first {
-			v.HeaderUs, v.FingerprintUs, v.EndorsementUs, v.SumMsPerCt, first = h, f, e, s, false
+		lo, hi = min(lo, c.Hospitals), max(hi, c.Hospitals)
+	}
+	perItem := func(n int) float64 {
+		best := math.Inf(1)
+		for _, c := range cases {
+			if c.Hospitals == n {
+				items := float64(3*c.Hospitals + c.Quorum)
+				best = min(best, (c.Verify.Headers+c.Verify.Fingerprints+c.Verify.Endorsements)/items*1e9)
+			}
 		}
-		v.HeaderUs, v.FingerprintUs, v.EndorsementUs, v.SumMsPerCt = min(v.HeaderUs, h), min(v.FingerprintUs, f), min(v.EndorsementUs, e), min(v.SumMsPerCt, s)
+		return best
+	}
+	if hi > lo {
+		v.PerMemberNs = max(0, (perItem(hi)-perItem(lo))/float64(hi-lo))
+	}
+	first := true
+	v.SumMsPerCt = math.Inf(1)
+	for _, c := range cases {
 		v.Measured += fmt.Sprintf("%d hospitals × %d params; ", c.Hospitals, c.Params)
+		v.SumMsPerCt = min(v.SumMsPerCt, (c.Verify.Envelopes+c.Verify.Sum)/float64(c.Ciphertexts)*1e3)
+		if c.Hospitals != lo {
+			continue
+		}
+		m := v.PerMemberNs / 1e3 * float64(c.Hospitals)
+		h := c.Verify.Headers/float64(2*c.Hospitals)*1e6 - m
+		f := c.Verify.Fingerprints/float64(c.Hospitals)*1e6 - m
+		e := c.Verify.Endorsements/float64(c.Quorum)*1e6 - m
+		if first {
+			v.HeaderUs, v.FingerprintUs, v.EndorsementUs, first = h, f, e, false
+		}
+		v.HeaderUs, v.FingerprintUs, v.EndorsementUs = min(v.HeaderUs, h), min(v.FingerprintUs, f), min(v.EndorsementUs, e)
 	}
 	v.Measured = strings.TrimSuffix(v.Measured, "; ")
 	v.Command = command

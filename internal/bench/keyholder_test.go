@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -82,6 +84,57 @@ func TestKeyHolderDownloadBound(t *testing.T) {
 		b := KeyHolderDownload(p, params, 1000, 16, 3)
 		if !b.WithinBound || b.SmallBytesPerHospital > 3*SmallItemLimit/4 || b.Quorum != 10 {
 			t.Errorf("%d params: %+v", params, b)
+		}
+	}
+}
+
+// BenchmarkKeyHolderCheck is a key holder's checks of one round's sum
+// (32,001 parameters, K = 16, T = 3). Profile with
+//
+//	go test ./internal/bench -run '^$' -bench 'KeyHolderCheck/hospitals=1000' -benchtime 5x -cpuprofile /tmp/kh.cpu
+func BenchmarkKeyHolderCheck(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("hospitals=%d/params=%d", n, scaleParams32k), func(b *testing.B) {
+			r, err := newSumCheckRound(scaleParams32k, n, min(n, 16), 3)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.check(&VerifyParts{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyCostsFit: from cases whose signed items cost a + b·members,
+// the fit recovers b, and the estimate gives back each case's time.
+func TestVerifyCostsFit(t *testing.T) {
+	p, err := he.Preset(he.PresetPrecise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a, b, sumMs = 50e-6, 300e-9, 0.2e-3 // s per item, s per item per member, s per ciphertext
+	var cases []KeyHolderCheck
+	for _, params := range []int{scaleParams32k, WireParams} {
+		for _, n := range []int{10, 100, 1000} {
+			k := KeyHolderCheck{KeyHolderBytes: KeyHolderDownload(p, params, n, min(n, 16), 3)}
+			item := a + b*float64(n)
+			k.Verify = VerifyParts{Headers: float64(2*n) * item, Fingerprints: float64(n) * item, Endorsements: float64(k.Quorum) * item,
+				Envelopes: float64(k.Ciphertexts) * sumMs / 2, Sum: float64(k.Ciphertexts) * sumMs / 2}
+			k.VerifySeconds = k.Verify.Headers + k.Verify.Fingerprints + k.Verify.Endorsements + k.Verify.Envelopes + k.Verify.Sum
+			cases = append(cases, k)
+		}
+	}
+	v := verifyCosts(cases, "test")
+	if math.Abs(v.PerMemberNs-b*1e9) > 1e-6 || math.Abs(v.HeaderUs-a*1e6) > 1e-6 || math.Abs(v.SumMsPerCt-sumMs*1e3) > 1e-9 {
+		t.Errorf("fit %+v", v)
+	}
+	for _, k := range cases {
+		if got := v.Seconds(k.KeyHolderBytes); math.Abs(got-k.VerifySeconds) > 1e-9*k.VerifySeconds {
+			t.Errorf("%d hospitals, %d params: estimate %v s, measured %v s", k.Hospitals, k.Params, got, k.VerifySeconds)
 		}
 	}
 }

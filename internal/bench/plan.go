@@ -281,9 +281,7 @@ func (pl *Plan) estimateTime(cfg PlanConfig, costs *Report) error {
 		Combine:         float64(pl.Ciphertexts) * h.CombineMs.Best / 1e3,
 	}
 	if v := costs.KeyHolderCosts; v.HeaderUs > 0 {
-		k := pl.KeyHolder
-		b.Verify = (float64(2*k.Hospitals)*v.HeaderUs+float64(k.Hospitals)*v.FingerprintUs+float64(k.Quorum)*v.EndorsementUs)/1e6 +
-			float64(k.Ciphertexts)*v.SumMsPerCt/1e3
+		b.Verify = v.Seconds(pl.KeyHolder)
 		pl.KeyHolderVerifySeconds = b.Verify
 	} else {
 		pl.warn("costs carry no key holder measurements (a bench file from before the sum check): its verification time is not estimated")
