@@ -34,6 +34,10 @@ type ScaleResult struct {
 	Params    int     `json:"params"`
 	Rounds    int     `json:"rounds"`
 	Seconds   float64 `json:"seconds"` // the whole run: setup and every round
+	// CPUSeconds is the process's CPU time (user and system) over the run:
+	// on a shared machine the wall-clock figures grow with other load, the
+	// CPU time much less.
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// RoundSeconds are the completed rounds' durations.
 	RoundSeconds []float64 `json:"round_seconds"`
 	// PeakHeapBytes is the largest live heap sampled during the run (every
@@ -84,15 +88,16 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 			}
 		}
 	})
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPUSeconds()
 	res, err := sim.Run(ctx, ds, cfg)
+	cpu := processCPUSeconds() - cpu0
 	close(stop)
 	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("scale: %d hospitals: %w", c.Hospitals, err)
 	}
 	out := &ScaleResult{Hospitals: c.Hospitals, Committee: c.Committee, Model: c.Model, Params: res.Params,
-		Rounds: res.Rounds, Seconds: time.Since(t0).Seconds(), PeakHeapBytes: peak - base, BytesUp: int64(res.BytesUpPerRound)}
+		Rounds: res.Rounds, Seconds: time.Since(t0).Seconds(), CPUSeconds: cpu, PeakHeapBytes: peak - base, BytesUp: int64(res.BytesUpPerRound)}
 	for _, h := range res.History {
 		if h.Completed {
 			out.RoundSeconds = append(out.RoundSeconds, h.Seconds)
