@@ -95,7 +95,8 @@ func printBench(w io.Writer, r *bench.Report) {
 	}
 	c := r.KeyHolderCosts
 	fmt.Fprintf(w, "  per item: header %.3g µs, fingerprint envelope %.3g µs, endorsement %.3g µs, + %.3g ns each per member; sum %.3g ms per ciphertext\n", c.HeaderUs, c.FingerprintUs, c.EndorsementUs, c.PerMemberNs, c.SumMsPerCt)
-	fmt.Fprintf(w, "\nhe_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
+	fmt.Fprintf(w, "\nplaintext aggregate params/s  %s\n", span(r.PlainAggregate, "%.3g"))
+	fmt.Fprintf(w, "he_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
 	fmt.Fprintf(w, "dp_noise_ns_per_draw %.3g  dp_step_ratio %.2f  round_ratio %.2f (%d params, 10 hospitals)\n", r.DPNoiseNsPerDraw, r.DPStepRatio, r.RoundRatio, r.RoundParams)
 	fmt.Fprintf(w, "took %.0f s\n", r.Seconds)
 }

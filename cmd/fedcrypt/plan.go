@@ -131,6 +131,9 @@ func printPlan(w io.Writer, p *bench.Plan) {
 	b := p.Breakdown
 	fmt.Fprintf(w, "round time         %.3g s (train %.3g, encrypt %.3g, aggregate %.3g, key holder checks %.3g, share %.3g, combine %.3g), network excluded\n",
 		p.RoundSeconds, b.Train, b.Encrypt, b.Aggregate, b.Verify, b.DecryptionShare, b.Combine)
+	if p.RoundRatio > 0 {
+		fmt.Fprintf(w, "without CKKS       %.3g s a round (train and plaintext additions): encrypted ÷ plaintext %.2f\n", p.PlaintextRoundSeconds, p.RoundRatio)
+	}
 	fmt.Fprintf(w, "whole run          %.3g s over %d rounds\n", p.TotalSeconds, c.Rounds)
 	fmt.Fprintf(w, "noise multiplier   %.4g for ε = %g, δ = %g over %d steps at q = %.3g (%s)\n", p.NoiseMultiplier, c.Epsilon, c.Delta, p.Steps, p.SampleRate, c.Accountant)
 	fmt.Fprintf(w, "precision          %.1f bits on the mean (%d hospitals, T = %d)\n", p.ExpectedPrecisionBits, c.Hospitals, c.Threshold)

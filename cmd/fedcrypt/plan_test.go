@@ -51,6 +51,9 @@ func TestPlanJSON(t *testing.T) {
 	if k.Quorum != 6 || k.Hospitals != 10 || k.SumBytes != p.KeyHolderExtraDown || k.DownloadBytes != k.CommitBytes+k.RequestBytes || !k.WithinBound {
 		t.Errorf("key holder download %+v", k)
 	}
+	if !(p.PlaintextRoundSeconds > b.Train) || p.PlaintextRoundSeconds >= p.RoundSeconds || math.Abs(p.RoundRatio-p.RoundSeconds/p.PlaintextRoundSeconds) > 1e-12 {
+		t.Errorf("plaintext round %v s, round %v s, ratio %v", p.PlaintextRoundSeconds, p.RoundSeconds, p.RoundRatio)
+	}
 	if !(p.KeyHolderVerifySeconds > 0) || p.KeyHolderVerifySeconds != b.Verify {
 		t.Errorf("key holder checks %v s, breakdown %v", p.KeyHolderVerifySeconds, b.Verify)
 	}

@@ -103,6 +103,9 @@ type Report struct {
 	Noise   []NoiseCost `json:"dp_noise"`
 	HE      []HEPreset  `json:"he"`
 	Rounds  []Round     `json:"rounds"`
+	// PlainAggregate is the aggregator's plaintext addition of an upload,
+	// parameters per second: what plan's plaintext round adds.
+	PlainAggregate Span `json:"plain_aggregate_params_per_s"`
 	// KeyHolder is a key holder's download and checks per round under the
 	// sum check, at 10, 100 and 1,000 hospitals; KeyHolderCosts the
 	// per-item costs plan estimates from.
@@ -139,6 +142,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("ckks %s: %w", name, err)
 		}
 		r.HE = append(r.HE, h)
+	}
+	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
+		return nil, fmt.Errorf("plaintext aggregation: %w", err)
 	}
 	for _, c := range s.rounds {
 		say("round: %d hospitals, model %s, encrypted and not", c.hospitals, c.model)

@@ -122,7 +122,13 @@ type Plan struct {
 	// decryption share (key holders work in parallel), combination.
 	RoundSeconds float64        `json:"round_seconds"`
 	Breakdown    RoundBreakdown `json:"round_breakdown"`
-	TotalSeconds float64        `json:"total_seconds"`
+	// PlaintextRoundSeconds is the same round without CKKS: the local
+	// DP-SGD and the aggregator's plaintext additions of every upload;
+	// RoundRatio is RoundSeconds ÷ PlaintextRoundSeconds (both 0 when the
+	// costs lack the plaintext addition, bench files from before it).
+	PlaintextRoundSeconds float64 `json:"plaintext_round_seconds"`
+	RoundRatio            float64 `json:"round_ratio"`
+	TotalSeconds          float64 `json:"total_seconds"`
 
 	SampleRate      float64 `json:"sample_rate"`
 	Steps           int     `json:"steps"`
@@ -171,6 +177,9 @@ func Calibrate(ctx context.Context, preset string) (*Report, error) {
 		return nil, fmt.Errorf("ckks %s: %w", preset, err)
 	}
 	r.HE = []HEPreset{h}
+	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
+		return nil, fmt.Errorf("plaintext aggregation: %w", err)
+	}
 	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params"); err != nil {
 		return nil, err
 	}
@@ -288,6 +297,10 @@ func (pl *Plan) estimateTime(cfg PlanConfig, costs *Report) error {
 	}
 	pl.Breakdown = b
 	pl.RoundSeconds = b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine + b.Verify
+	if r := costs.PlainAggregate.Best; r > 0 && !math.IsInf(r, 0) {
+		pl.PlaintextRoundSeconds = b.Train + float64(cfg.Hospitals*pl.Params)/r
+		pl.RoundRatio = pl.RoundSeconds / pl.PlaintextRoundSeconds
+	}
 	pl.TotalSeconds = pl.RoundSeconds * float64(cfg.Rounds)
 	m := costs.Machine
 	pl.CostsMeasured = fmt.Sprintf("%s, %d cores, %s", m.CPU, m.Cores, m.GoVersion)
