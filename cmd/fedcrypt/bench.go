@@ -19,8 +19,10 @@ batch 64; logistic regression and MLPs of about 10k and 1M parameters), the
 noise samplers' cost per draw, each CKKS preset's encryption (1 core and all
 cores), aggregation, decryption-share and combination costs, bytes on the wire
 per parameter of a 1M-parameter upload and the precision of a mean of 100
-contributors at T = 10, and whole federation rounds (3, 10 and 100 hospitals,
-10k and 1M parameters, encrypted and not). Figures are the best and worst of
+contributors at T = 10, whole federation rounds (3, 10 and 100 hospitals,
+10k and 1M parameters, encrypted and not), and what a key holder of the
+decryption set downloads and checks per round (10, 100 and 1,000 hospitals;
+32k and 1M parameters; real keys, signatures and ciphertexts). Figures are the best and worst of
 --reps repetitions; ratios come from the same run. Takes minutes; --quick
 shrinks every size to take seconds. Save --json output for "fedcrypt plan --bench".`)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
@@ -90,7 +92,18 @@ func printBench(w io.Writer, r *bench.Report) {
 		fmt.Fprintf(w, "  %-14s %9d %8d   %-20s %-20s %5.2f  %.0f / %.0f\n", rd.Model, rd.Hospitals, rd.Params,
 			span(rd.Encrypted, "%.3g"), span(rd.Plaintext, "%.3g"), rd.Ratio, rd.EncryptedBytesPerHospital, rd.PlaintextBytesPerHospital)
 	}
-	fmt.Fprintf(w, "\nhe_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
+	fmt.Fprintln(w, "\nkey holder per round (sum check, precise, K ≤ 16, T = 3)")
+	fmt.Fprintln(w, "  hospitals   params  cts  q   download B  commit B   request B    sum B   per hospital  ÷ sum   bound  checks s (headers, fingerprints, endorsements, sum)")
+	for _, k := range r.KeyHolder {
+		v := k.Verify
+		fmt.Fprintf(w, "  %9d %8d %4d %2d %12d %9d %11d %9d %9.0f  %7.3f  %-5v  %.3g (%.2g, %.2g, %.2g, %.2g)\n", k.Hospitals, k.Params, k.Ciphertexts, k.Quorum,
+			k.DownloadBytes, k.CommitBytes, k.RequestBytes, k.SumBytes, k.SmallBytesPerHospital, k.DownloadOverSum, k.WithinBound,
+			k.VerifySeconds, v.Headers, v.Fingerprints, v.Endorsements, v.Envelopes+v.Sum)
+	}
+	c := r.KeyHolderCosts
+	fmt.Fprintf(w, "  per item: header %.3g µs, fingerprint envelope %.3g µs, endorsement %.3g µs, + %.3g ns each per member; sum %.3g ms per ciphertext\n", c.HeaderUs, c.FingerprintUs, c.EndorsementUs, c.PerMemberNs, c.SumMsPerCt)
+	fmt.Fprintf(w, "\nplaintext aggregate params/s  %s\n", span(r.PlainAggregate, "%.3g"))
+	fmt.Fprintf(w, "he_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
 	fmt.Fprintf(w, "dp_noise_ns_per_draw %.3g  dp_step_ratio %.2f  round_ratio %.2f (%d params, 10 hospitals)\n", r.DPNoiseNsPerDraw, r.DPStepRatio, r.RoundRatio, r.RoundParams)
 	fmt.Fprintf(w, "took %.0f s\n", r.Seconds)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -53,8 +54,27 @@ func TestBenchQuickJSON(t *testing.T) {
 	if rep.HEPrecisionBits < 16 {
 		t.Errorf("he_precision_bits %v < 16", rep.HEPrecisionBits)
 	}
-	if len(rep.DP) != 2 || len(rep.HE) != 2 || len(rep.Rounds) != 2 || len(rep.Noise) != 2 {
-		t.Errorf("sections: %d dp, %d he, %d rounds, %d noise", len(rep.DP), len(rep.HE), len(rep.Rounds), len(rep.Noise))
+	if len(rep.DP) != 2 || len(rep.HE) != 2 || len(rep.Rounds) != 2 || len(rep.Noise) != 2 || len(rep.KeyHolder) != 2 {
+		t.Errorf("sections: %d dp, %d he, %d rounds, %d noise, %d key holder", len(rep.DP), len(rep.HE), len(rep.Rounds), len(rep.Noise), len(rep.KeyHolder))
+	}
+	// A key holder's measured download (real messages) is what plan
+	// estimates, at the federation's endorsement quorum: 7 of 10 key
+	// holders, 10 of 16, at T = 3.
+	for _, k := range rep.KeyHolder {
+		est := bench.KeyHolderDownload(p, k.Params, k.Hospitals, k.KeyHolders, k.Threshold)
+		if k.KeyHolderBytes != est {
+			t.Errorf("measured %+v\nestimate %+v", k.KeyHolderBytes, est)
+		}
+		if want := map[int]int{10: 7, 16: 10}[k.KeyHolders]; k.Quorum != want || k.Threshold != 3 {
+			t.Errorf("%d key holders at T = %d: quorum %d, want %d", k.KeyHolders, k.Threshold, k.Quorum, want)
+		}
+		v := k.Verify
+		if parts := v.Envelopes + v.Headers + v.Fingerprints + v.Endorsements + v.Sum; !(k.VerifySeconds > 0) || math.Abs(parts-k.VerifySeconds) > 1e-9 {
+			t.Errorf("%d hospitals: verify %v s, parts %+v", k.Hospitals, k.VerifySeconds, v)
+		}
+	}
+	if c := rep.KeyHolderCosts; !(c.HeaderUs > 0 && c.FingerprintUs > 0 && c.EndorsementUs > 0 && c.SumMsPerCt > 0) {
+		t.Errorf("key_holder_costs %+v", c)
 	}
 }
 
@@ -66,7 +86,7 @@ func TestBenchTable(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"machine", "DP-SGD on wdbc", "encrypt params/s, 1 core", "round_ratio"} {
+	for _, want := range []string{"machine", "DP-SGD on wdbc", "encrypt params/s, 1 core", "round_ratio", "key holder per round"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}

@@ -24,7 +24,12 @@ calibration run, or from "fedcrypt bench --json" saved to a file and given
 with --bench), the noise multiplier each hospital needs for its (ε, δ) over
 all its DP-SGD steps, and warnings: a budget too small for the rounds, a
 preset too small for the hospitals, the key holders or the flooding noise,
-δ ≥ 1/n. The model's shape comes from --features and --classes, or from a
+δ ≥ 1/n. For the decryption protocol it gives what a key holder of the
+decryption set downloads per round (the commitment and the decryption
+request: the sum, one signed header and fingerprint per contributor, the
+endorsement quorum's signatures) and the time of its checks, and the key's
+lifetime decryption budget: L, the most the preset can flood, the share a
+planned run uses and the security bits left. The model's shape comes from --features and --classes, or from a
 data set (--data), which also gives --rows (its rows over --hospitals).`)
 	var df dataFlags
 	df.register(fs, "")
@@ -43,6 +48,10 @@ data set (--data), which also gives --rows (its rows over --hospitals).`)
 	fs.Float64Var(&cfg.Delta, "delta", 1e-5, "δ of every hospital's (ε, δ) guarantee")
 	fs.StringVar(&cfg.Accountant, "accountant", "rdp", "privacy accountant: rdp or pld")
 	fs.StringVar(&cfg.Preset, "preset", bench.DefaultPreset, "CKKS parameter preset: compact or precise")
+	fs.IntVar(&cfg.SpareRounds, "spare-rounds", 1, "rounds of budget kept for retried rounds (as fedcrypt init)")
+	fs.IntVar(&cfg.MaxDecryptions, "max-decryptions", 3, "decryption attempts per round's sum (as fedcrypt init)")
+	fs.Uint64Var(&cfg.DecryptionBudget, "decryption-budget", 0, "L, the key's lifetime ciphertext decryptions (default: the config's default for the plan)")
+	fs.BoolVar(&cfg.Evaluate, "evaluate", false, "the federation runs the private evaluation (one more decryption)")
 	benchFile := fs.String("bench", "", "measured costs: the output of \"fedcrypt bench --json\" (default: a quick calibration run)")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
@@ -87,6 +96,9 @@ data set (--data), which also gives --rows (its rows over --hospitals).`)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	if *benchFile != "" {
+		pl.Command += " --bench " + *benchFile
+	}
 	if *jsonOut {
 		return writeJSON(e.stdout, pl)
 	}
@@ -117,12 +129,24 @@ func printPlan(w io.Writer, p *bench.Plan) {
 	fmt.Fprintf(w, "decrypting holder  +%d bytes up (share), +%d bytes down (the sum)\n", p.KeyHolderExtraUp, p.KeyHolderExtraDown)
 	fmt.Fprintf(w, "aggregator in      %d bytes per round\n", p.AggregatorBytesInPerR)
 	b := p.Breakdown
-	fmt.Fprintf(w, "round time         %.3g s (train %.3g, encrypt %.3g, aggregate %.3g, share %.3g, combine %.3g), network excluded\n",
-		p.RoundSeconds, b.Train, b.Encrypt, b.Aggregate, b.DecryptionShare, b.Combine)
+	fmt.Fprintf(w, "round time         %.3g s (train %.3g, encrypt %.3g, aggregate %.3g, key holder checks %.3g, share %.3g, combine %.3g), network excluded\n",
+		p.RoundSeconds, b.Train, b.Encrypt, b.Aggregate, b.Verify, b.DecryptionShare, b.Combine)
+	if p.RoundRatio > 0 {
+		fmt.Fprintf(w, "without CKKS       %.3g s a round (train and plaintext additions): encrypted ÷ plaintext %.2f\n", p.PlaintextRoundSeconds, p.RoundRatio)
+	}
 	fmt.Fprintf(w, "whole run          %.3g s over %d rounds\n", p.TotalSeconds, c.Rounds)
 	fmt.Fprintf(w, "noise multiplier   %.4g for ε = %g, δ = %g over %d steps at q = %.3g (%s)\n", p.NoiseMultiplier, c.Epsilon, c.Delta, p.Steps, p.SampleRate, c.Accountant)
 	fmt.Fprintf(w, "precision          %.1f bits on the mean (%d hospitals, T = %d)\n", p.ExpectedPrecisionBits, c.Hospitals, c.Threshold)
+	k := p.KeyHolder
+	fmt.Fprintf(w, "key holder down    %d bytes per round in the decryption set: commitment %d + request %d (the sum %d, %.0f bytes per hospital besides), %.3f × the sum; within 2 × sum + small items: %v\n",
+		k.DownloadBytes, k.CommitBytes, k.RequestBytes, k.SumBytes, k.SmallBytesPerHospital, k.DownloadOverSum, k.WithinBound)
+	fmt.Fprintf(w, "key holder checks  %.3g s per round (%d upload headers twice, %d fingerprints, %d endorsements: the quorum of %d key holders at T = %d)\n",
+		p.KeyHolderVerifySeconds, k.Hospitals, k.Hospitals, k.Quorum, k.KeyHolders, k.Threshold)
+	bu := p.Budget
+	fmt.Fprintf(w, "decryption budget  L = %d ciphertext decryptions (preset floods at most %d); planned run uses %d (%.1f%%), %.1f security bits left (%.1f at L)\n",
+		bu.Budget, bu.MaxForPreset, bu.PlannedUse, 100*bu.Fraction, bu.SecurityBitsLeft, bu.SecurityBitsAtBudget)
 	fmt.Fprintf(w, "costs measured on  %s\n", p.CostsMeasured)
+	fmt.Fprintf(w, "command            %s\n", p.Command)
 	for _, s := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}

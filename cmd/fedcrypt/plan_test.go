@@ -38,11 +38,30 @@ func TestPlanJSON(t *testing.T) {
 		t.Errorf("noise multiplier %v", p.NoiseMultiplier)
 	}
 	b := p.Breakdown
-	if sum := b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine; !(p.RoundSeconds > 0) || math.Abs(sum-p.RoundSeconds) > 1e-9*sum {
+	if sum := b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine + b.Verify; !(p.RoundSeconds > 0) || math.Abs(sum-p.RoundSeconds) > 1e-9*sum {
 		t.Errorf("round %v s, parts sum to %v", p.RoundSeconds, sum)
 	}
 	if len(p.Warnings) != 0 {
 		t.Errorf("warnings on a sound plan: %q", p.Warnings)
+	}
+	// The decryption protocol: 10 key holders at T = 2 need q = 6
+	// endorsements; the key's default budget is 3 ciphertexts × (5 rounds
+	// + 1 spare) × 3 attempts, of which the run uses 5 × 3.
+	k := p.KeyHolder
+	if k.Quorum != 6 || k.Hospitals != 10 || k.SumBytes != p.KeyHolderExtraDown || k.DownloadBytes != k.CommitBytes+k.RequestBytes || !k.WithinBound {
+		t.Errorf("key holder download %+v", k)
+	}
+	if !(p.PlaintextRoundSeconds > b.Train) || p.PlaintextRoundSeconds >= p.RoundSeconds || math.Abs(p.RoundRatio-p.RoundSeconds/p.PlaintextRoundSeconds) > 1e-12 {
+		t.Errorf("plaintext round %v s, round %v s, ratio %v", p.PlaintextRoundSeconds, p.RoundSeconds, p.RoundRatio)
+	}
+	if !(p.KeyHolderVerifySeconds > 0) || p.KeyHolderVerifySeconds != b.Verify {
+		t.Errorf("key holder checks %v s, breakdown %v", p.KeyHolderVerifySeconds, b.Verify)
+	}
+	if u := p.Budget; u.Budget != 54 || u.PlannedUse != 15 || u.MaxForPreset < u.Budget || !(u.SecurityBitsLeft > u.SecurityBitsAtBudget) || math.Abs(u.SecurityBitsLeft-u.SecurityBitsAtBudget-math.Log2(54.0/15)) > 1e-9 {
+		t.Errorf("decryption budget %+v", u)
+	}
+	if !strings.HasPrefix(p.Command, "fedcrypt plan --model mlp:310 --features 30") || !strings.Contains(p.Command, "--hospitals 10") {
+		t.Errorf("command %q", p.Command)
 	}
 	// Agrees with budget on σ.
 	bud := runCLI(t, "", "budget", "--json", "--target-epsilon", "3", "--sample-rate", "0.128", "--steps", "40")

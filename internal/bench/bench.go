@@ -40,16 +40,21 @@ type sizes struct {
 	precisionCiphertexts   int
 	rounds                 []roundCase
 	roundRows, roundCount  int
+	keyHolder              []keyHolderCase
 }
+
+// keyHolderCase is one measured sum check: contributors and parameters.
+type keyHolderCase struct{ hospitals, params int }
 
 func (c Config) sizes() sizes {
 	s := sizes{quick: c.Quick, reps: 5, dpSteps: 16, noiseFast: 1 << 20, noiseGoogle: 1 << 14,
 		heParams: WireParams, precisionCiphertexts: 4, roundRows: 320, roundCount: 2,
-		rounds: []roundCase{{3, "mlp:310"}, {10, "mlp:310"}, {100, "mlp:310"}, {3, "mlp:990,990"}, {10, "mlp:990,990"}}}
+		rounds:    []roundCase{{3, "mlp:310"}, {10, "mlp:310"}, {100, "mlp:310"}, {3, "mlp:990,990"}, {10, "mlp:990,990"}},
+		keyHolder: keyHolderCases([]int{scaleParams32k, WireParams})}
 	if c.Quick {
 		s = sizes{quick: true, reps: 3, dpSteps: 8, noiseFast: 1 << 16, noiseGoogle: 1 << 11,
 			heParams: 100_000, precisionCiphertexts: 1, roundRows: 128, roundCount: 2,
-			rounds: []roundCase{{3, "mlp:310"}, {10, "mlp:310"}}}
+			rounds: []roundCase{{3, "mlp:310"}, {10, "mlp:310"}}, keyHolder: []keyHolderCase{{10, scaleParams32k}, {100, scaleParams32k}}}
 	}
 	if c.Reps > 0 {
 		s.reps = c.Reps
@@ -99,7 +104,15 @@ type Report struct {
 	Noise   []NoiseCost `json:"dp_noise"`
 	HE      []HEPreset  `json:"he"`
 	Rounds  []Round     `json:"rounds"`
-	Seconds float64     `json:"seconds"`
+	// PlainAggregate is the aggregator's plaintext addition of an upload,
+	// parameters per second: what plan's plaintext round adds.
+	PlainAggregate Span `json:"plain_aggregate_params_per_s"`
+	// KeyHolder is a key holder's download and checks per round under the
+	// sum check, at 10, 100 and 1,000 hospitals; KeyHolderCosts the
+	// per-item costs plan estimates from.
+	KeyHolder      []KeyHolderCheck `json:"key_holder"`
+	KeyHolderCosts VerifyCosts      `json:"key_holder_costs"`
+	Seconds        float64          `json:"seconds"`
 }
 
 // Run measures DP-SGD, text models, the noise samplers, both CKKS presets
@@ -135,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.HE = append(r.HE, h)
 	}
+	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
+		return nil, fmt.Errorf("plaintext aggregation: %w", err)
+	}
 	for _, c := range s.rounds {
 		say("round: %d hospitals, model %s, encrypted and not", c.hospitals, c.model)
 		rd, err := measureRound(ctx, c.hospitals, c.model, s)
@@ -143,9 +159,43 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.Rounds = append(r.Rounds, rd)
 	}
+	say("key holder: download and checks of a round's sum at %v", s.keyHolder)
+	if err := r.measureKeyHolders(ctx, s, "fedcrypt bench --json"); err != nil {
+		return nil, err
+	}
 	r.headline()
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
+}
+
+// keyHolderCases are the sum checks measured at full size: 10, 100 and
+// 1,000 contributors for each parameter count.
+func keyHolderCases(params []int) []keyHolderCase {
+	var cs []keyHolderCase
+	for _, n := range params {
+		for _, h := range []int{10, 100, 1000} {
+			cs = append(cs, keyHolderCase{h, n})
+		}
+	}
+	return cs
+}
+
+// scaleParams32k is the parameters of the 32k model (mlp:1000 on the
+// scale test's 30 features).
+const scaleParams32k = 32_001
+
+// measureKeyHolders fills KeyHolder and KeyHolderCosts.
+func (r *Report) measureKeyHolders(ctx context.Context, s sizes, command string) error {
+	r.KeyHolder = nil
+	for _, c := range s.keyHolder {
+		kc, err := measureKeyHolder(ctx, c.params, c.hospitals, s.reps)
+		if err != nil {
+			return fmt.Errorf("key holder: %w", err)
+		}
+		r.KeyHolder = append(r.KeyHolder, kc)
+	}
+	r.KeyHolderCosts = verifyCosts(r.KeyHolder, command)
+	return nil
 }
 
 // headline fills the top-level figures from the sections.

@@ -12,7 +12,11 @@
 // preset's encryption (one core and all cores), aggregation, decryption
 // share, combination, bytes on the wire per parameter and decrypted
 // precision, and whole federation rounds through sim.Run, encrypted and not,
-// with the same seed. [Calibrate] is the small subset a plan needs.
+// with the same seed, and what one key holder of the decryption set
+// downloads and checks per round under the sum check of package client
+// ([KeyHolderCheck]: real keys, signatures, fingerprints and an encrypted
+// sum, at 10, 100 and 1,000 contributors). [Calibrate] is the small subset
+// a plan needs.
 //
 // # Method
 //
@@ -44,6 +48,14 @@
 // linearly with the parameters above it (dense layers cost O(parameters)
 // per example).
 //
+// A plan also gives a key holder's download per round ([KeyHolderDownload]:
+// the commitment and the decryption request marshalled by the real encoders
+// at the planned sizes; tests check it equals the real messages' size), the
+// time of its checks from the measured per-item costs ([VerifyCosts]: a
+// signed item's cost grows with the federation's members), and the
+// collective key's decryption budget as federation.Config counts it, with
+// the security bits he.Params.SecurityBits leaves after the planned run.
+//
 // Warnings follow the threat model and the presets' limits: σ ≥ 4 (the
 // budget is small for the steps), δ ≥ 1/n (a mechanism that publishes a
 // random record satisfies it; Dwork and Roth 2014, §2.3), more hospitals
@@ -53,8 +65,8 @@
 // # Scale
 //
 // [Scale] runs one large simulated federation in this process (CKKS on, a
-// committee of at most 16 key holders) and reports its round times and peak
-// live heap; TestScale runs 100 and 1,000 hospitals when FEDCRYPT_SCALE is
+// committee of at most 16 key holders) and reports its round times, CPU
+// time, sampled peak heap and peak live heap; TestScale runs 100 and 1,000 hospitals when FEDCRYPT_SCALE is
 // set. All hospitals live in the process, so the heap grows with hospitals ×
 // model through their own state (about 100 bytes per parameter per
 // hospital, measured); the aggregator's share, seen in a heap profile taken

@@ -31,6 +31,16 @@ type PlanConfig struct {
 	Delta      float64 `json:"delta"`
 	Accountant string  `json:"accountant"` // rdp or pld
 	Preset     string  `json:"preset"`     // compact or precise
+
+	// The key's life, as federation.Config counts it: SpareRounds and
+	// MaxDecryptions (attempts per round's sum; 0: fedcrypt init's
+	// default) size the default budget,
+	// DecryptionBudget (0: that default) overrides it, Evaluate adds the
+	// private evaluation's decryption.
+	SpareRounds      int    `json:"spare_rounds"`
+	MaxDecryptions   int    `json:"max_decryptions"`
+	DecryptionBudget uint64 `json:"decryption_budget"`
+	Evaluate         bool   `json:"evaluate"`
 }
 
 // Validate reports the first setting out of range, naming its flag.
@@ -50,6 +60,10 @@ func (c PlanConfig) Validate() error {
 		return fmt.Errorf("--threshold %d exceeds the %d key holders", c.Threshold, c.keyHolders())
 	case c.Rounds < 1:
 		return fmt.Errorf("--rounds %d: must be at least 1", c.Rounds)
+	case c.SpareRounds < 0:
+		return fmt.Errorf("--spare-rounds %d: must not be negative", c.SpareRounds)
+	case c.MaxDecryptions < 0:
+		return fmt.Errorf("--max-decryptions %d: must be at least 1 (0: the default)", c.MaxDecryptions)
 	case c.LocalSteps < 1:
 		return fmt.Errorf("--local-steps %d: must be at least 1", c.LocalSteps)
 	case c.RowsPerHospital < 1:
@@ -108,16 +122,32 @@ type Plan struct {
 	// decryption share (key holders work in parallel), combination.
 	RoundSeconds float64        `json:"round_seconds"`
 	Breakdown    RoundBreakdown `json:"round_breakdown"`
-	TotalSeconds float64        `json:"total_seconds"`
+	// PlaintextRoundSeconds is the same round without CKKS: the local
+	// DP-SGD and the aggregator's plaintext additions of every upload;
+	// RoundRatio is RoundSeconds ÷ PlaintextRoundSeconds (both 0 when the
+	// costs lack the plaintext addition, bench files from before it).
+	PlaintextRoundSeconds float64 `json:"plaintext_round_seconds"`
+	RoundRatio            float64 `json:"round_ratio"`
+	TotalSeconds          float64 `json:"total_seconds"`
 
 	SampleRate      float64 `json:"sample_rate"`
 	Steps           int     `json:"steps"`
 	NoiseMultiplier float64 `json:"noise_multiplier"` // 0 when no σ reaches the target
 	// ExpectedPrecisionBits is log₂ of Δ·hospitals/σ_slot: the precision of
 	// the decrypted mean of every hospital's update at threshold T.
-	ExpectedPrecisionBits float64  `json:"expected_precision_bits"`
-	Warnings              []string `json:"warnings"`
-	CostsMeasured         string   `json:"costs_measured"` // machine and date of the costs
+	ExpectedPrecisionBits float64 `json:"expected_precision_bits"`
+
+	// The decryption protocol (issue 14): what a key holder of the
+	// decryption set downloads per round, its checks' estimated time (from
+	// the measured per-item costs), and the key's decryption budget.
+	KeyHolder              KeyHolderBytes   `json:"key_holder_download"`
+	KeyHolderVerifySeconds float64          `json:"key_holder_verify_seconds"`
+	Budget                 DecryptionBudget `json:"decryption_budget"`
+	// Command reproduces this plan (cmd/fedcrypt appends --bench).
+	Command string `json:"command"`
+
+	Warnings      []string `json:"warnings"`
+	CostsMeasured string   `json:"costs_measured"` // machine and date of the costs
 }
 
 // RoundBreakdown splits RoundSeconds.
@@ -127,6 +157,9 @@ type RoundBreakdown struct {
 	Aggregate       float64 `json:"aggregate"`
 	DecryptionShare float64 `json:"decryption_share"`
 	Combine         float64 `json:"combine"`
+	// Verify is a key holder's checks of the round's sum (commitment,
+	// fingerprints, endorsements) before its share.
+	Verify float64 `json:"key_holder_verify"`
 }
 
 // Calibrate measures what a plan needs, at small sizes (seconds): DP-SGD
@@ -144,6 +177,12 @@ func Calibrate(ctx context.Context, preset string) (*Report, error) {
 		return nil, fmt.Errorf("ckks %s: %w", preset, err)
 	}
 	r.HE = []HEPreset{h}
+	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
+		return nil, fmt.Errorf("plaintext aggregation: %w", err)
+	}
+	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params"); err != nil {
+		return nil, err
+	}
 	r.headline()
 	return r, nil
 }
@@ -169,6 +208,13 @@ func NewPlan(cfg PlanConfig, costs *Report) (*Plan, error) {
 	pl.KeyHolderExtraUp = p.DecryptionShareSize(n, cfg.Threshold)
 	pl.KeyHolderExtraDown = p.UpdateSize(n)
 	pl.AggregatorBytesInPerR = cfg.Hospitals*pl.BytesUpPerHospital + cfg.Threshold*pl.KeyHolderExtraUp
+	pl.KeyHolder = KeyHolderDownload(p, n, cfg.Hospitals, cfg.keyHolders(), cfg.Threshold)
+	pl.Command = cfg.command()
+	if fp, err := pl.budget(cfg, mcfg); err != nil {
+		pl.warn("%v", err)
+	} else {
+		p = fp // the flooding of the planned key, for the precision
+	}
 	pl.ExpectedPrecisionBits = p.PrecisionBits(cfg.Hospitals, cfg.Threshold) + math.Log2(float64(cfg.Hospitals))
 
 	if err := pl.estimateTime(cfg, costs); err != nil {
@@ -243,8 +289,18 @@ func (pl *Plan) estimateTime(cfg PlanConfig, costs *Report) error {
 		DecryptionShare: float64(pl.Ciphertexts) * h.DecryptionShareMs.Best / 1e3,
 		Combine:         float64(pl.Ciphertexts) * h.CombineMs.Best / 1e3,
 	}
+	if v := costs.KeyHolderCosts; v.HeaderUs > 0 {
+		b.Verify = v.Seconds(pl.KeyHolder)
+		pl.KeyHolderVerifySeconds = b.Verify
+	} else {
+		pl.warn("costs carry no key holder measurements (a bench file from before the sum check): its verification time is not estimated")
+	}
 	pl.Breakdown = b
-	pl.RoundSeconds = b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine
+	pl.RoundSeconds = b.Train + b.Encrypt + b.Aggregate + b.DecryptionShare + b.Combine + b.Verify
+	if r := costs.PlainAggregate.Best; r > 0 && !math.IsInf(r, 0) {
+		pl.PlaintextRoundSeconds = b.Train + float64(cfg.Hospitals*pl.Params)/r
+		pl.RoundRatio = pl.RoundSeconds / pl.PlaintextRoundSeconds
+	}
 	pl.TotalSeconds = pl.RoundSeconds * float64(cfg.Rounds)
 	m := costs.Machine
 	pl.CostsMeasured = fmt.Sprintf("%s, %d cores, %s", m.CPU, m.Cores, m.GoVersion)

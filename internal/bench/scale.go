@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -34,13 +35,22 @@ type ScaleResult struct {
 	Params    int     `json:"params"`
 	Rounds    int     `json:"rounds"`
 	Seconds   float64 `json:"seconds"` // the whole run: setup and every round
+	// CPUSeconds is the process's CPU time (user and system) over the run:
+	// on a shared machine the wall-clock figures grow with other load, the
+	// CPU time much less.
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// RoundSeconds are the completed rounds' durations.
 	RoundSeconds []float64 `json:"round_seconds"`
 	// PeakHeapBytes is the largest live heap sampled during the run (every
 	// 20 ms) minus the heap before it: every hospital's data, model and key
 	// material, the messages in flight and the aggregator's sum.
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
-	BytesUp       int64  `json:"bytes_up_per_round"`
+	// PeakLiveHeapBytes is the largest heap marked live by a garbage
+	// collection during the run (runtime/metrics /gc/heap/live:bytes,
+	// sampled with the peak heap) minus the live heap before it: what the
+	// run holds, without the garbage PeakHeapBytes counts.
+	PeakLiveHeapBytes uint64 `json:"peak_live_heap_bytes"`
+	BytesUp           int64  `json:"bytes_up_per_round"`
 }
 
 // Scale runs one large simulated federation in this process and measures
@@ -64,6 +74,16 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base, peak, profiled := ms.HeapAlloc, ms.HeapAlloc, ms.HeapAlloc
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	liveBytes := func() uint64 {
+		metrics.Read(live)
+		if live[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return live[0].Value.Uint64()
+	}
+	liveBase := liveBytes()
+	livePeak := liveBase
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -76,7 +96,7 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 			case <-t.C:
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)
-				peak = max(peak, m.HeapAlloc)
+				peak, livePeak = max(peak, m.HeapAlloc), max(livePeak, liveBytes())
 				if c.HeapProfile != "" && m.HeapAlloc > profiled+profiled/4 {
 					profiled = m.HeapAlloc
 					writeHeapProfile(c.HeapProfile)
@@ -84,15 +104,16 @@ func Scale(ctx context.Context, c ScaleConfig) (*ScaleResult, error) {
 			}
 		}
 	})
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPUSeconds()
 	res, err := sim.Run(ctx, ds, cfg)
+	cpu := processCPUSeconds() - cpu0
 	close(stop)
 	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("scale: %d hospitals: %w", c.Hospitals, err)
 	}
 	out := &ScaleResult{Hospitals: c.Hospitals, Committee: c.Committee, Model: c.Model, Params: res.Params,
-		Rounds: res.Rounds, Seconds: time.Since(t0).Seconds(), PeakHeapBytes: peak - base, BytesUp: int64(res.BytesUpPerRound)}
+		Rounds: res.Rounds, Seconds: time.Since(t0).Seconds(), CPUSeconds: cpu, PeakHeapBytes: peak - base, PeakLiveHeapBytes: livePeak - liveBase, BytesUp: int64(res.BytesUpPerRound)}
 	for _, h := range res.History {
 		if h.Completed {
 			out.RoundSeconds = append(out.RoundSeconds, h.Seconds)
