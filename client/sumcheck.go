@@ -97,7 +97,7 @@ func (c *Client) sendFingerprint(ctx context.Context, conn transport.Conn, env *
 // checkCommit returns why a key holder must not endorse the commitment, or
 // "".
 func (c *Client) checkCommit(env *federation.Envelope, cm *transport.Commit, id [32]byte) string {
-	if reason := c.checkSumRef(env, cm); reason != "" {
+	if reason := c.checkSumRef(env, cm, true); reason != "" {
 		return reason
 	}
 	if c.sums.Round == env.Round && bytes.Equal(c.sums.Nonce, env.Nonce) && c.sums.SumID != id {
@@ -115,7 +115,11 @@ func (c *Client) checkCommit(env *federation.Envelope, cm *transport.Commit, id 
 // min-contributors distinct contributors' signed uploads of one kind for
 // this round, the sum's length and addends those of such uploads, and a
 // budget range of the sum's ciphertexts within the key's budget.
-func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit) string {
+//
+// The uploads' signatures are checked when sigs is set: a key holder that
+// endorsed this very sum (its ID covers every upload's signed header) has
+// checked them already.
+func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sigs bool) string {
 	if !c.ready || c.holder == nil {
 		return "setup not complete"
 	}
@@ -150,7 +154,11 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit) str
 	contributors := map[string]bool{}
 	for i := range s.Uploads {
 		h := &s.Uploads[i]
-		if err := c.fed.VerifyHeader(h, c.hash); err != nil {
+		if !sigs {
+			if h.Config != c.hash {
+				return fmt.Sprintf("upload %d: not of this federation", i+1)
+			}
+		} else if err := c.fed.VerifyHeader(h, c.hash); err != nil {
 			return fmt.Sprintf("upload %d: %v", i+1, err)
 		}
 		m, ok := c.fed.Member(h.From)
@@ -221,10 +229,11 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federa
 // checkDecryptRequest returns why the request must be refused, or "".
 func (c *Client) checkDecryptRequest(env *federation.Envelope, req *transport.DecryptRequest) string {
 	cm := &req.Commit
-	if reason := c.checkSumRef(env, cm); reason != "" {
+	id := cm.Sum.ID(c.hash, env.Round, env.Nonce)
+	endorsed := c.sums.Round == env.Round && bytes.Equal(c.sums.Nonce, env.Nonce) && c.sums.SumID == id
+	if reason := c.checkSumRef(env, cm, !endorsed); reason != "" {
 		return reason
 	}
-	id := cm.Sum.ID(c.hash, env.Round, env.Nonce)
 	switch {
 	case !slices.Contains(cm.Set, c.me.ID):
 		return "decryption set does not include this key holder"
