@@ -142,14 +142,14 @@ func (c *Client) train() (upload, payload []byte, err error) {
 // its upload when the aggregator commits to the sum, so the round need not
 // be abandoned (and its privacy spent again by every hospital).
 func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, body, payload []byte) error {
-	env := c.envelope(kind, body)
+	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
+	hd := env.SignHeader(c.cfg.Identity.SigningKey())
 	raw, err := env.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	hd := env.Header()
 	c.upload, c.uploadDigest = payload, hd.Digest()
-	if c.fed.HE.Enabled {
+	if c.fed.HE.Enabled && c.cfg.StateDir != "" {
 		b, err := json.Marshal(lastUpload{Round: c.round, Nonce: c.nonce, Payload: payload, Digest: c.uploadDigest})
 		if err != nil {
 			return err

@@ -83,6 +83,14 @@ func (e *Envelope) Sign(key ed25519.PrivateKey) {
 	e.Sig = ed25519.Sign(key, e.signingInput())
 }
 
+// SignHeader sets e.Sig with the sender's key and returns e's header,
+// hashing the body once for both (an upload's body is megabytes).
+func (e *Envelope) SignHeader(key ed25519.PrivateKey) Header {
+	d := sha256.Sum256(e.Body)
+	e.Sig = ed25519.Sign(key, signingInput(e.Kind, e.From, e.Config, e.Round, e.Nonce, d))
+	return Header{e.Kind, e.From, e.Config, e.Round, e.Nonce, d, e.Sig}
+}
+
 // Digest is the digest of e's header.
 func (e *Envelope) Digest() [32]byte { return sha256.Sum256(e.signingInput()) }
 
