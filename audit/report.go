@@ -150,8 +150,23 @@ func (r *Report) view(plots []Plot) *view {
 	v := &view{Report: r, Verified: r.Failure == nil && r.Run.Verified}
 	if v.Verified {
 		v.Verdict = "VERIFIED: hash chain, every signature (keys from the federation config), every hospital's signed claims, and every hospital's ε recomputed within its cap"
+		if !r.Run.Anchored || len(r.Run.Witnesses) == 0 {
+			// The aggregator writes both the log and its checkpoint: without
+			// the anchor and the hospitals' witnesses, a log it cut short or
+			// rewrote could still pass.
+			v.Verdict = "Chain and signatures verified: " + v.Verdict[len("VERIFIED: "):]
+			if !r.Run.Anchored {
+				v.Verdict += "; not anchored in the sealed checkpoint"
+			}
+			if len(r.Run.Witnesses) == 0 {
+				v.Verdict += "; not witnessed by the hospitals"
+			}
+		}
 		if r.Run.Anchored {
 			v.Verdict += fmt.Sprintf("; complete up to the sealed checkpoint's head (entry %d)", r.Run.AnchorEntry)
+		}
+		if r.Run.Software != "" {
+			v.Verdict += "; written by " + r.Run.Software
 		}
 	} else if r.Failure != nil {
 		v.Verdict = fmt.Sprintf("VERIFICATION FAILED at entry %d: %s", r.Failure.Entry, r.Failure.Reason)

@@ -51,6 +51,7 @@ type verifyFlags struct {
 	keys             keyFlags
 	witnesses        stringList
 	witnessIdentity  string
+	strict           bool
 }
 
 func (v *verifyFlags) register(fs *flag.FlagSet) {
@@ -59,6 +60,7 @@ func (v *verifyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&v.allowUnprotected, "allow-unprotected", false, "accept runs without DP (--no-dp) or encryption (--no-he); they are reported either way")
 	fs.Var(&v.witnesses, "witness", "a hospital's state `dir` or sealed witness file (repeatable): the signed audit heads it kept, checked against the log (opened with --identity, or --witness-identity)")
 	fs.StringVar(&v.witnessIdentity, "witness-identity", "", "age identity `file` that opens the --witness files, when not --identity's (a hospital's own)")
+	fs.BoolVar(&v.strict, "strict", false, "fail unless the log is also anchored in the sealed checkpoint (--identity) and witnessed by the hospitals (--witness)")
 	v.keys.register(fs)
 }
 
@@ -258,7 +260,22 @@ and checkpoint in DIR and checks every hospital's witness.`)
 	if failure != nil {
 		return errNotVerified{fmt.Sprintf("audit verify %s: %v", t.log, failure)}
 	}
+	if vf.strict && !(run.Anchored && len(run.Witnesses) > 0) {
+		return errNotVerified{fmt.Sprintf("audit verify --strict %s: chain and signatures verified, but the log is %s", t.log, incomplete(run))}
+	}
 	return nil
+}
+
+// incomplete says what a verified log lacks: an anchor, witnesses.
+func incomplete(run *audit.Run) string {
+	var lacks []string
+	if !run.Anchored {
+		lacks = append(lacks, "not anchored (no --identity)")
+	}
+	if len(run.Witnesses) == 0 {
+		lacks = append(lacks, "not witnessed (no --witness)")
+	}
+	return strings.Join(lacks, " and ")
 }
 
 // verdictLine is the one-line verdict.
@@ -273,7 +290,14 @@ func verdictLine(t *verifyTarget, run *audit.Run, f *audit.Failure) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "VERIFIED: %s: %d entries, %d rounds, %d hospitals", t.log, run.Entries, completed, len(run.Hospitals))
+	// VERIFIED alone only for a log that is also anchored and witnessed:
+	// without them a log cut short or rewritten by the aggregator, which
+	// writes both the log and its checkpoint, could still pass.
+	head := "VERIFIED"
+	if !run.Anchored || len(run.Witnesses) == 0 {
+		head = "CHAIN AND SIGNATURES VERIFIED"
+	}
+	fmt.Fprintf(&b, "%s: %s: %d entries, %d rounds, %d hospitals", head, t.log, run.Entries, completed, len(run.Hospitals))
 	if run.DP {
 		maxEps := 0.0
 		for _, h := range run.Hospitals {

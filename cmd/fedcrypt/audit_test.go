@@ -23,11 +23,19 @@ func simOut(t *testing.T, args ...string) string {
 func TestAuditVerifyAcceptsASimRun(t *testing.T) {
 	run := simOut(t)
 	r := runCLI(t, "", "audit", "verify", run)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "VERIFIED: ") || strings.Count(r.stdout, "\n") != 1 {
+	// Neither anchored nor witnessed: not VERIFIED outright.
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "CHAIN AND SIGNATURES VERIFIED: ") || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "NOT anchored") || !strings.Contains(r.stderr, "--identity") {
 		t.Errorf("an unanchored verification does not say so: %q %q", r.stdout, r.stderr)
+	}
+	// --strict wants the anchor and the hospitals' witnesses.
+	key := filepath.Join(run, "researcher.key")
+	wantOneLineError(t, runCLI(t, "", "audit", "verify", run, "--strict", "--identity", key), "--strict", "not witnessed")
+	r = runCLI(t, "", "audit", "verify", run, "--strict", "--identity", key, "--witness", filepath.Join(run, "hospitals"))
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "VERIFIED: ") {
+		t.Fatalf("anchored and witnessed, --strict: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, "", "audit", "verify", filepath.Join(run, "audit.jsonl"), "--identity", filepath.Join(run, "researcher.key"))
 	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 3") {
