@@ -121,7 +121,10 @@ func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 // view is what the templates show, prepared from a Report.
 type view struct {
 	*Report
-	Verified   bool
+	Verified bool
+	// Complete is set when the log is also anchored and witnessed: only
+	// then is the verdict shown as a plain, green VERIFIED.
+	Complete   bool
 	Verdict    string
 	Hospitals  []hospitalView
 	Rounds     []roundView
@@ -147,7 +150,7 @@ type plotView struct {
 }
 
 func (r *Report) view(plots []Plot) *view {
-	v := &view{Report: r, Verified: r.Failure == nil && r.Run.Verified}
+	v := &view{Report: r, Verified: r.Failure == nil && r.Run.Verified, Complete: r.Run.Anchored && len(r.Run.Witnesses) > 0}
 	if v.Verified {
 		v.Verdict = "VERIFIED: hash chain, every signature (keys from the federation config), every hospital's signed claims, and every hospital's ε recomputed within its cap"
 		if !r.Run.Anchored || len(r.Run.Witnesses) == 0 {
@@ -165,8 +168,14 @@ func (r *Report) view(plots []Plot) *view {
 		if r.Run.Anchored {
 			v.Verdict += fmt.Sprintf("; complete up to the sealed checkpoint's head (entry %d)", r.Run.AnchorEntry)
 		}
+		if r.Run.Federation != "" {
+			v.Verdict += fmt.Sprintf("; federation %q", r.Run.Federation)
+		}
+		if !r.Run.Started.IsZero() {
+			v.Verdict += ", run of " + r.Run.Started.UTC().Format("2006-01-02 15:04 MST")
+		}
 		if r.Run.Software != "" {
-			v.Verdict += "; written by " + r.Run.Software
+			v.Verdict += ", written by " + r.Run.Software
 		}
 	} else if r.Failure != nil {
 		v.Verdict = fmt.Sprintf("VERIFICATION FAILED at entry %d: %s", r.Failure.Entry, r.Failure.Reason)

@@ -90,7 +90,7 @@ func TestReportHTML(t *testing.T) {
 	for _, want := range []string{
 		// verdict: anchored at the last round's entry, but no hospital's
 		// witness given, so not VERIFIED outright
-		"Chain and signatures verified", "not witnessed by the hospitals", "entry 4",
+		`<div class="banner note" id="verdict">Chain and signatures verified`, "not witnessed by the hospitals", "entry 4",
 		"one record (add/remove one row)", "rdp", "δ = 1e-05", // the guarantee
 		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`,
 		"CKKS preset</dt><dd>" + fed.HE.Preset, "128-bit", // preset and security level
@@ -146,8 +146,9 @@ func TestReportMarkdownWritesPlotFiles(t *testing.T) {
 		}
 		wellFormedSVG(t, name, svg)
 	}
+	fedName := loadFed(t, dir).Name
 	if !strings.Contains(md, "| h1 | contributor, key holder |") || !strings.Contains(md, "**Chain and signatures verified") ||
-		!strings.Contains(md, "not anchored in the sealed checkpoint") {
+		!strings.Contains(md, "not anchored in the sealed checkpoint") || !strings.Contains(md, fmt.Sprintf("federation %q, run of ", fedName)) {
 		t.Errorf("markdown:\n%s", md)
 	}
 	// The key's decryption budget: two rounds of one ciphertext each.

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -26,6 +27,10 @@ type Run struct {
 	Head       string         `json:"head"` // hex SHA-256 of the last entry read
 	ConfigHash string         `json:"config_hash"`
 	Software   string         `json:"software,omitempty"`
+	// Federation is the federation's name, and Started the time of the
+	// log's first entry, as its writer recorded it.
+	Federation string    `json:"federation,omitempty"`
+	Started    time.Time `json:"started,omitzero"`
 	// Unprotected lists what the run ran without (DP, encryption).
 	Unprotected []string `json:"unprotected,omitempty"`
 

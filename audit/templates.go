@@ -39,7 +39,7 @@ dd { margin: 0; }
 <p class="sub">fedcrypt federated training run — {{.Source}}</p>
 {{range .Run.Unprotected}}<div class="banner unprotected" id="unprotected">UNPROTECTED RUN: {{.}}</div>
 {{end}}
-{{if .Verified}}<div class="banner ok" id="verdict">{{.Verdict}}</div>{{else}}<div class="banner fail" id="verdict">{{.Verdict}}</div>{{end}}
+{{if and .Verified .Complete}}<div class="banner ok" id="verdict">{{.Verdict}}</div>{{else if .Verified}}<div class="banner note" id="verdict">{{.Verdict}}</div>{{else}}<div class="banner fail" id="verdict">{{.Verdict}}</div>{{end}}
 {{if .Note}}<div class="banner note">{{.Note}}</div>{{end}}
 {{if .Witnessed}}<p id="witnesses">{{.Witnessed}}</p>{{end}}
 

@@ -154,6 +154,9 @@ func (v *verifier) verify(raw []byte) error {
 				return fail(n, "a second setup entry, not after a resume entry")
 			}
 			err = v.setup(e)
+			if n == 1 {
+				v.run.Federation, v.run.Started = v.fed.Name, e.Time
+			}
 			if k := len(v.run.Epochs); err == nil && k > 0 && v.run.Epochs[k-1].Entry == 0 {
 				v.run.Epochs[k-1].Entry = n
 			}

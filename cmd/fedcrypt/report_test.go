@@ -18,10 +18,17 @@ func TestReportHTMLAndMarkdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<!DOCTYPE html>", "<style>", `<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, "<svg"} {
+	// Anchored, not witnessed: no green VERIFIED.
+	for _, want := range []string{"<!DOCTYPE html>", "<style>", `<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, "<svg",
+		`<div class="banner note" id="verdict">Chain and signatures verified`} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	r = runCLI(t, dir, "report", run, "-o", "w.html", "-i", filepath.Join(run, "researcher.key"), "--witness", filepath.Join(run, "hospitals"))
+	if page, err := os.ReadFile(filepath.Join(dir, "w.html")); r.code != 0 || err != nil ||
+		!strings.Contains(string(page), `<div class="banner ok" id="verdict">VERIFIED`) {
+		t.Errorf("anchored and witnessed: exit %d, %v, stderr %q", r.code, err, r.stderr)
 	}
 	var out map[string]any
 	decodeJSON(t, runCLI(t, dir, "report", run, "--format", "md", "--out", "r.md", "--json"), &out)
