@@ -807,7 +807,20 @@ func TestRestoredStateIsCaught(t *testing.T) {
 			var mu sync.Mutex
 			var helloB sync.Once
 			var restartedB atomic.Bool
+			endorsedA := make(chan struct{})
+			var endorseOnce sync.Once
 			f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
+				if !restartedB.Load() && kindOf(raw) == transport.KindEndorse {
+					// What the aggregator holds of h1 before the restart:
+					// sent here, so that it is in the aggregator's inbox
+					// before h1 is stopped.
+					f.mu.Lock()
+					c := f.conns["h1"]
+					f.mu.Unlock()
+					c.Conn.Send(context.Background(), raw)
+					endorseOnce.Do(func() { close(endorsedA) })
+					return nil
+				}
 				if restartedB.Load() && kindOf(raw) == transport.KindHello {
 					// Sent here, so that it is in the aggregator's inbox
 					// before the aggregator goes on.
@@ -871,6 +884,14 @@ func TestRestoredStateIsCaught(t *testing.T) {
 			onRound := func(r *aggregator.Round) {
 				if r.Number != 1 || !r.Completed {
 					return
+				}
+				// h1's endorsement of round 1 has reached the aggregator
+				// (a quorum without it may have completed the round): it is
+				// what h1's restored state is brought forward to.
+				select {
+				case <-endorsedA:
+				case <-time.After(30 * time.Second):
+					t.Error("h1 never endorsed round 1's sum")
 				}
 				stopA()
 				go func() {
