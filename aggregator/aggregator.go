@@ -352,7 +352,7 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 				}
 			}
 			if env.Kind == transport.KindEndorse {
-				a.anchorEndorsement(env)
+				a.anchorEndorsement(env, in.Data)
 			}
 		}
 		done, err := handle(in, env)
@@ -393,7 +393,7 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 // into the key's budget than the one kept: what the key holder is given
 // back when it reconnects, whether or not the endorsement came in time to
 // count.
-func (a *aggregator) anchorEndorsement(env *message) {
+func (a *aggregator) anchorEndorsement(env *message, raw []byte) {
 	e, err := transport.ParseEndorsement(env.Body)
 	if err != nil || e.Epoch != a.epoch {
 		return
@@ -405,10 +405,6 @@ func (a *aggregator) anchorEndorsement(env *message) {
 				return
 			}
 		}
-	}
-	raw, err := env.MarshalBinary()
-	if err != nil {
-		return
 	}
 	w.Endorsement = raw
 	a.anchors[env.From] = w
