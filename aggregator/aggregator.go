@@ -3,12 +3,15 @@ package aggregator
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/audit"
@@ -129,6 +132,10 @@ type aggregator struct {
 	// anchors holds, by member, the latest claim and endorsement it signed
 	// that the aggregator accepted, given back to it when it connects.
 	anchors map[string]transport.Welcome
+	// inbox holds the hub's events in order, each opened by receive;
+	// recvErr is the error that ended the hub's stream.
+	inbox   chan chan arrival
+	recvErr error
 }
 
 // Run coordinates a whole run over hub: setup, then the federation's rounds.
@@ -138,6 +145,10 @@ func Run(ctx context.Context, cfg Config, hub transport.Hub) (*Summary, error) {
 		return nil, err
 	}
 	defer a.audit.Close()
+	rctx, stop := context.WithCancel(ctx)
+	received := make(chan struct{})
+	go func() { defer close(received); a.receive(rctx) }()
+	defer func() { stop(); <-received }()
 	return a.run(ctx)
 }
 
@@ -151,7 +162,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		return nil, errors.New("aggregator: the identity's signing key is not the aggregator's in the federation config")
 	}
 	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{},
-		anchors: map[string]transport.Welcome{}, epochs: map[string]uint64{}}
+		anchors: map[string]transport.Welcome{}, epochs: map[string]uint64{}, inbox: make(chan chan arrival, 2*runtime.GOMAXPROCS(0))}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -309,17 +320,31 @@ var errTimeout = errors.New("timed out")
 // timeout passes (errTimeout) or ctx ends. Hello messages and connection
 // events are handled here for every phase.
 func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming, env *message) (done bool, err error)) error {
-	wctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
+	timeout := time.NewTimer(a.cfg.Timeout)
+	defer timeout.Stop()
 	for {
-		in, err := a.hub.Recv(wctx)
-		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-				return errTimeout
-			}
-			return err
+		var next chan arrival
+		select {
+		case next = <-a.inbox:
+		case <-timeout.C:
+			return errTimeout
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		var env *message
+		if next == nil {
+			return a.recvErr // the hub's stream ended earlier
+		}
+		var ar arrival
+		select {
+		case ar = <-next: // being opened: bounded work, no timeout
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if ar.recvErr != nil {
+			a.recvErr = ar.recvErr
+			return ar.recvErr
+		}
+		in, env, err := ar.in, ar.env, ar.err
 		switch in.Kind {
 		case transport.Joined:
 			continue // a member counts as online once its signed hello arrives
@@ -327,7 +352,6 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			a.online[in.From] = false
 			a.log.Info("member left", "hospital", in.From, "round", a.round)
 		case transport.Message:
-			env, err = a.open(in)
 			if err != nil {
 				a.log.Warn("refused a message", "hospital", in.From, "round", a.round, "reason", err)
 				if a.cur != nil {
@@ -363,10 +387,63 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 }
 
 // message is a verified envelope with its header, whose body digest is
-// computed once per message (an upload's body is megabytes).
+// computed once per message (an upload's body is megabytes), and for an
+// upload the parsed body and its payload's digest.
 type message struct {
 	*federation.Envelope
-	header federation.Header
+	header        federation.Header
+	upload        *transport.Upload
+	payloadDigest [32]byte
+}
+
+// arrival is one hub event with its message opened, or the error that ended
+// the hub's stream.
+type arrival struct {
+	in      transport.Incoming
+	env     *message
+	err     error
+	recvErr error
+}
+
+// receive reads the hub until ctx ends or the hub fails, and queues its
+// events on a.inbox in the order they came. Messages are opened (parsed,
+// hashed, their signatures checked) as they arrive, on up to GOMAXPROCS
+// goroutines: hashing tens of megabytes per upload runs in parallel and
+// ahead of the loop that adds uploads one by one, instead of after the
+// last upload came in. It closes a.inbox when it returns.
+func (a *aggregator) receive(ctx context.Context) {
+	defer close(a.inbox)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	workers := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for {
+		in, err := a.hub.Recv(ctx)
+		next := make(chan arrival, 1)
+		select {
+		case a.inbox <- next:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			next <- arrival{recvErr: err}
+			return
+		}
+		if in.Kind != transport.Message {
+			next <- arrival{in: in}
+			continue
+		}
+		select {
+		case workers <- struct{}{}:
+		case <-ctx.Done():
+			next <- arrival{recvErr: ctx.Err()}
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-workers }()
+			env, err := a.open(in)
+			next <- arrival{in: in, env: env, err: err}
+		})
+	}
 }
 
 // open parses and verifies a message: well-formed, signed by a member under
@@ -385,6 +462,11 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 	m := &message{Envelope: env, header: env.Header()}
 	if err := a.fed.VerifyHeader(&m.header, a.hash); err != nil {
 		return nil, err
+	}
+	if env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp {
+		if u, err := transport.ParseUpload(env.Body); err == nil {
+			m.upload, m.payloadDigest = &u, sha256.Sum256(u.Payload)
+		}
 	}
 	return m, nil
 }

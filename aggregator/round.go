@@ -161,7 +161,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 		}
 		switch env.Kind {
 		case upload:
-			claim, u, err := a.checkUpload(env.Envelope, rep, upload == transport.KindUpload, size)
+			claim, u, err := a.checkUpload(env, rep, upload == transport.KindUpload, size)
 			if err == nil {
 				err = acc.add(u.Payload, size)
 			}
@@ -235,7 +235,7 @@ func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *
 // round that matches the payload and the federation's settings.
 // A training upload carries the contributor's declared weight; an
 // evaluation upload weighs 1.
-func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round, weighted bool, size int) (c transport.Claim, u transport.Upload, err error) {
+func (a *aggregator) checkUpload(env *message, rep *Round, weighted bool, size int) (c transport.Claim, u transport.Upload, err error) {
 	var zero transport.Claim
 	if env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 		return zero, u, fmt.Errorf("upload for round %d with a stale nonce (current round %d)", env.Round, a.round)
@@ -246,10 +246,11 @@ func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round, weighted 
 	if _, dup := rep.Claims[env.From]; dup {
 		return zero, u, errors.New("duplicate upload")
 	}
-	u, err = transport.ParseUpload(env.Body)
-	if err != nil {
+	if env.upload == nil {
+		_, err = transport.ParseUpload(env.Body)
 		return zero, u, err
 	}
+	u = *env.upload
 	ce, err := federation.ParseEnvelope(u.Claim)
 	if err != nil {
 		return zero, u, fmt.Errorf("claim: %w", err)
@@ -265,7 +266,7 @@ func (a *aggregator) checkUpload(env *federation.Envelope, rep *Round, weighted 
 		return zero, u, err
 	}
 	switch {
-	case c.PayloadDigest != sha256.Sum256(u.Payload):
+	case c.PayloadDigest != env.payloadDigest:
 		return zero, u, errors.New("claim does not name this payload")
 	case weighted && c.Weight != a.fed.Weight(env.From):
 		return zero, u, fmt.Errorf("claimed weight %v, the federation declares %v", c.Weight, a.fed.Weight(env.From))

@@ -55,12 +55,12 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 		}
 		return err
 	}
-	upload, payload, err := c.train()
+	update, claim, err := c.train()
 	if err != nil {
 		return fmt.Errorf("round %d: %w", c.round, err)
 	}
-	if err := c.sendUpload(ctx, conn, transport.KindUpload, upload, payload); err != nil {
-		return err
+	if err := c.sendUpload(ctx, conn, transport.KindUpload, update, claim); err != nil {
+		return fmt.Errorf("round %d: %w", c.round, err)
 	}
 	c.took = c.round
 	c.log.Info("uploaded", "round", c.round, "epsilon", c.ledger.epsilon)
@@ -74,10 +74,10 @@ func (c *Client) decline(ctx context.Context, conn transport.Conn, reason string
 	return c.send(ctx, conn, transport.KindDecline, transport.Decline{Reason: reason}.Marshal())
 }
 
-// train runs this round's local DP-SGD from the global model and builds the
-// upload: the clipped, weighted update (encrypted unless the federation runs
-// without encryption) and the signed claim.
-func (c *Client) train() (upload, payload []byte, err error) {
+// train runs this round's local DP-SGD from the global model and returns
+// the clipped, weighted update and the claim for it, whose payload digest
+// sendUpload fills in.
+func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 	m := c.local
 	copy(m.Params(), c.global)
 	steps := c.fed.Training.LocalSteps
@@ -91,17 +91,17 @@ func (c *Client) train() (upload, payload []byte, err error) {
 			Noise:           c.fed.DP.Noise,
 		}
 		if _, err = dp.Train(m, c.x, c.y, c.units, cfg, c.trainRand); err != nil {
-			return nil, nil, err
+			return nil, claim, err
 		}
 	} else if err := c.trainNonPrivate(m, steps); err != nil {
-		return nil, nil, err
+		return nil, claim, err
 	}
 	delta := slices.Clone(m.Params())
 	for i, g := range c.global {
 		delta[i] -= g
 	}
 	if !finite(delta) {
-		return nil, nil, errors.New("local training diverged (non-finite update)")
+		return nil, claim, errors.New("local training diverged (non-finite update)")
 	}
 	fedavg.ClipL2(delta, c.fed.HE.UpdateBound)
 	w := c.fed.Weight(c.me.ID)
@@ -109,14 +109,7 @@ func (c *Client) train() (upload, payload []byte, err error) {
 	for i := range delta {
 		delta[i] *= f
 	}
-	if c.fed.HE.Enabled {
-		if payload, err = he.Encrypt(c.pk, delta, c.rand); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		payload = encodeFloats(delta)
-	}
-	claim := transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
+	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset,
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
@@ -126,11 +119,7 @@ func (c *Client) train() (upload, payload []byte, err error) {
 		claim.DP.Accountant = c.fed.DP.Accountant
 		claim.DP.PrivacyUnit = c.fed.DP.PrivacyUnit
 	}
-	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
-	if err != nil {
-		return nil, nil, err
-	}
-	return transport.Upload{Claim: signed, Payload: payload}.Marshal(), payload, nil
+	return delta, claim, nil
 }
 
 // sendUpload sends an upload and keeps its payload and the digest of its
@@ -141,10 +130,29 @@ func (c *Client) train() (upload, payload []byte, err error) {
 // a process that crashes after uploading and restarts still fingerprints
 // its upload when the aggregator commits to the sum, so the round need not
 // be abandoned (and its privacy spent again by every hospital).
-func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, body, payload []byte) error {
-	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
-	hd := env.SignHeader(c.cfg.Identity.SigningKey())
-	raw, err := env.MarshalBinary()
+func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, values []float64, claim transport.Claim) error {
+	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce}
+	size := 8 * len(values)
+	if c.fed.HE.Enabled {
+		size = c.params.UpdateSize(len(values))
+	}
+	frame := transport.NewUploadFrame(env.FrameLen(), size)
+	payload := frame.Payload()
+	if c.fed.HE.Enabled {
+		if err := he.EncryptTo(payload, c.pk, values, c.rand); err != nil {
+			return err
+		}
+	} else {
+		putFloats(payload, values)
+	}
+	claim.PayloadDigest = sha256.Sum256(payload)
+	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	raw, body := frame.Close(signed)
+	env.Body = body
+	hd, err := env.SignFramed(c.cfg.Identity.SigningKey(), raw)
 	if err != nil {
 		return err
 	}
@@ -211,13 +219,12 @@ func (c *Client) trainNonPrivate(m *model.Model, steps int) error {
 		Seed: binary.LittleEndian.Uint64(seed[:])})
 }
 
-// encodeFloats is the plaintext payload of runs without encryption.
-func encodeFloats(v []float64) []byte {
-	b := make([]byte, 0, 8*len(v))
-	for _, x := range v {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+// putFloats writes v into dst (8·len(v) bytes) as little-endian float64s:
+// the payload of a run without encryption.
+func putFloats(dst []byte, v []float64) {
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(dst[8*i:], math.Float64bits(x))
 	}
-	return b
 }
 
 func (c *Client) refuse(ctx context.Context, conn transport.Conn, env *federation.Envelope, reason string) error {
@@ -305,23 +312,11 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	for i, v := range noisy {
 		values[i] = float64(max(-federation.MaxCount, min(federation.MaxCount, v))) * scale
 	}
-	var payload []byte
-	if c.fed.HE.Enabled {
-		if payload, err = he.Encrypt(c.pk, values, c.rand); err != nil {
-			return err
-		}
-	} else {
-		payload = encodeFloats(values)
-	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, PayloadDigest: sha256.Sum256(payload), Dataset: c.dataset,
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset,
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
-	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, transport.Upload{Claim: signed, Payload: payload}.Marshal(), payload); err != nil {
+	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, values, claim); err != nil {
 		return err
 	}
 	c.took = c.round

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -290,5 +291,35 @@ func TestRecipientKindsWithAuditors(t *testing.T) {
 	c.Members[0].Recipient = testRecipient(t)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("mixed kinds without auditors: %v", err)
+	}
+}
+
+func TestEnvelopeSignFramed(t *testing.T) {
+	c, keys := testConfig(t, 3, 2)
+	want := signed(c, keys, "h1")
+	wantRaw, _ := want.MarshalBinary()
+
+	e := &Envelope{Kind: want.Kind, From: want.From, Config: want.Config, Round: want.Round, Nonce: want.Nonce}
+	n := e.FrameLen()
+	buf := append(make([]byte, n), want.Body...)
+	e.Body = buf[n:]
+	hd, err := e.SignFramed(keys["h1"], buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, wantRaw) {
+		t.Fatal("framed encoding differs from MarshalBinary's")
+	}
+	if hd.Digest() != want.Digest() {
+		t.Fatal("framed header names another message")
+	}
+	// A body that is not the buffer's tail is refused, not signed.
+	e.Body = slices.Clone(buf[n:])
+	if _, err := e.SignFramed(keys["h1"], buf); err == nil {
+		t.Fatal("a body outside the buffer was framed")
+	}
+	e.Body = buf[n+1:]
+	if _, err := e.SignFramed(keys["h1"], buf); err == nil {
+		t.Fatal("a body shorter than the buffer's tail was framed")
 	}
 }

@@ -127,7 +127,18 @@ func (c *Config) VerifyHeader(hd *Header, h Hash) error {
 //
 // with 4-byte big-endian lengths except the body's 8.
 func (e *Envelope) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 4+len(e.Kind)+len(e.From)+len(e.Nonce)+len(e.Sig)+len(e.Body)+72)
+	b := make([]byte, 0, e.frameLen(len(e.Sig))+len(e.Body))
+	b = e.appendFrame(b)
+	return append(b, e.Body...), nil
+}
+
+// frameLen is the length of the encoding before the body, with a signature
+// of sig bytes.
+func (e *Envelope) frameLen(sig int) int {
+	return 4 + 4 + len(e.Kind) + 4 + len(e.From) + len(e.Config) + 8 + 4 + len(e.Nonce) + 4 + sig + 8
+}
+
+func (e *Envelope) appendFrame(b []byte) []byte {
 	b = append(b, "FCE1"...)
 	b = appendBytes(b, []byte(e.Kind))
 	b = appendBytes(b, []byte(e.From))
@@ -135,8 +146,26 @@ func (e *Envelope) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, e.Round)
 	b = appendBytes(b, e.Nonce)
 	b = appendBytes(b, e.Sig)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(e.Body)))
-	return append(b, e.Body...), nil
+	return binary.BigEndian.AppendUint64(b, uint64(len(e.Body)))
+}
+
+// FrameLen is the length of e's signed encoding before its body: a buffer
+// that holds FrameLen bytes of room and then the body is encoded in place
+// by [Envelope.SignFramed].
+func (e *Envelope) FrameLen() int { return e.frameLen(ed25519.SignatureSize) }
+
+// SignFramed signs e, as [Envelope.SignHeader] does, when e.Body is
+// buf[e.FrameLen():], and writes the encoding's frame into the room before
+// it: buf is then what [Envelope.MarshalBinary] returns, without a copy of
+// the body (an upload's body is tens of megabytes).
+func (e *Envelope) SignFramed(key ed25519.PrivateKey, buf []byte) (Header, error) {
+	n := e.FrameLen()
+	if len(buf) < n || len(buf)-n != len(e.Body) || (len(e.Body) > 0 && &buf[n] != &e.Body[0]) {
+		return Header{}, errors.New("envelope: body is not the buffer after its frame")
+	}
+	hd := e.SignHeader(key)
+	e.appendFrame(buf[:0])
+	return hd, nil
 }
 
 // ParseEnvelope decodes an envelope written by MarshalBinary, checking every

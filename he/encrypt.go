@@ -29,6 +29,7 @@ type updateHeader struct {
 }
 
 func (p *Params) putUpdateHeader(b []byte, h updateHeader) {
+	clear(b[:updateHeaderLen])
 	p.putCommon(b, kindUpdate, flagNTT)
 	binary.LittleEndian.PutUint64(b[commonLen:], uint64(h.length))
 	binary.LittleEndian.PutUint32(b[commonLen+8:], uint32(h.count))
@@ -136,21 +137,38 @@ type encWorker struct {
 // ciphertext), not on the number of workers. rand must be crypto/rand.Reader
 // in production.
 func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
-	p := pk.p
 	if len(values) == 0 || len(values) > maxLength {
 		return nil, fmt.Errorf("he: encrypt: %d values, want 1 to 2^32", len(values))
 	}
+	out := make([]byte, pk.p.UpdateSize(len(values)))
+	if err := EncryptTo(out, pk, values, rand); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EncryptTo is [Encrypt] into dst, which must be exactly
+// UpdateSize(len(values)) bytes: a caller that frames the update inside a
+// larger message encrypts it in place.
+func EncryptTo(dst []byte, pk *PublicKey, values []float64, rand io.Reader) error {
+	p := pk.p
+	if len(values) == 0 || len(values) > maxLength {
+		return fmt.Errorf("he: encrypt: %d values, want 1 to 2^32", len(values))
+	}
+	if len(dst) != p.UpdateSize(len(values)) {
+		return fmt.Errorf("he: encrypt: %d bytes of room for %d values, want %d", len(dst), len(values), p.UpdateSize(len(values)))
+	}
 	for i, v := range values {
 		if math.IsNaN(v) || math.Abs(v) > p.lit.MaxAbs {
-			return nil, fmt.Errorf("he: encrypt: value %d outside [-%g, %g]", i, p.lit.MaxAbs, p.lit.MaxAbs)
+			return fmt.Errorf("he: encrypt: value %d outside [-%g, %g]", i, p.lit.MaxAbs, p.lit.MaxAbs)
 		}
 	}
 	h := updateHeader{length: len(values), count: p.Ciphertexts(len(values)), addends: 1}
 	keys := make([]byte, 32*h.count)
 	if _, err := io.ReadFull(rand, keys); err != nil {
-		return nil, fmt.Errorf("he: encrypt: read randomness: %w", err)
+		return fmt.Errorf("he: encrypt: read randomness: %w", err)
 	}
-	out := make([]byte, p.UpdateSize(h.length))
+	out := dst
 	p.putUpdateHeader(out, h)
 	slots, pl := p.Slots(), p.polyLen()
 	enc := p.encoder()
@@ -172,9 +190,9 @@ func Encrypt(pk *PublicKey, values []float64, rand io.Reader) ([]byte, error) {
 	})
 	clear(keys)
 	if err != nil {
-		return nil, fmt.Errorf("he: encrypt: %w", err)
+		return fmt.Errorf("he: encrypt: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // encryptOne encrypts w.vals into w.c0, w.c1. The values are embedded with

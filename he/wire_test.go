@@ -358,6 +358,27 @@ func TestEncryptIsDeterministicGivenRandomness(t *testing.T) {
 	}
 }
 
+func TestEncryptToWritesEveryByte(t *testing.T) {
+	o := newObjects(t)
+	v := uniform(seeded(43), 2*o.p.Slots()+5, 1)
+	want, err := Encrypt(o.pk, v, seeded(44))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := bytes.Repeat([]byte{0xff}, len(want))
+	if err := EncryptTo(dst, o.pk, v, seeded(44)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst, want) {
+		t.Error("EncryptTo into a used buffer differs from Encrypt")
+	}
+	for _, n := range []int{len(want) - 1, len(want) + 1} {
+		if err := EncryptTo(make([]byte, n), o.pk, v, seeded(44)); err == nil {
+			t.Errorf("room of %d bytes for an update of %d: accepted", n, len(want))
+		}
+	}
+}
+
 func TestEncryptRejectsBadValues(t *testing.T) {
 	o := newObjects(t)
 	big := o.p.lit.MaxAbs * 1.5

@@ -223,17 +223,54 @@ func ParseClaim(data []byte) (Claim, error) {
 // Upload is a contributor's update for a round: its signed claim (an
 // encoded envelope of kind "claim") and the payload, an encrypted update
 // (package he) or, in runs without encryption, little-endian float64s.
+// The payload comes first on the wire, so that [UploadFrame] builds an
+// upload in one buffer.
 type Upload struct {
 	Claim   []byte
 	Payload []byte
 }
 
-func (u Upload) Marshal() []byte { var w writer; w.bytes(u.Claim); w.bytes(u.Payload); return w.b }
+func (u Upload) Marshal() []byte { var w writer; w.bytes(u.Payload); w.bytes(u.Claim); return w.b }
 
 func ParseUpload(data []byte) (Upload, error) {
 	r := reader{b: data}
-	u := Upload{Claim: r.bytes("claim"), Payload: r.bytes("payload")}
+	u := Upload{Payload: r.bytes("payload"), Claim: r.bytes("claim")}
 	return u, r.done("upload")
+}
+
+// UploadFrame lays out a whole upload message in one buffer: room for its
+// envelope's frame, then the upload's body. The payload, of a size known in
+// advance, is written in place, and the claim naming its digest follows: an
+// update of tens of megabytes is never copied on its way to the transport.
+type UploadFrame struct {
+	buf   []byte
+	frame int
+}
+
+// claimRoom is the room kept for a signed claim (a few hundred bytes), so
+// that appending it does not move the payload.
+const claimRoom = 2048
+
+// NewUploadFrame returns a frame with frame bytes of room for the envelope
+// and a payload of payload bytes.
+func NewUploadFrame(frame, payload int) *UploadFrame {
+	b := make([]byte, frame, frame+8+payload+8+claimRoom)
+	var w writer
+	w.u64(uint64(payload))
+	b = append(b, w.b...)
+	return &UploadFrame{buf: b[:len(b)+payload], frame: frame}
+}
+
+// Payload is the room for the payload, to be written in full.
+func (u *UploadFrame) Payload() []byte { return u.buf[u.frame+8:] }
+
+// Close appends the signed claim and returns the whole message, whose first
+// frame bytes are the envelope's room, and the body after them.
+func (u *UploadFrame) Close(claim []byte) (msg, body []byte) {
+	var w writer
+	w.bytes(claim)
+	u.buf = append(u.buf, w.b...)
+	return u.buf, u.buf[u.frame:]
 }
 
 // Decline says why a contributor sends no update this round.

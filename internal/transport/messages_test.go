@@ -184,3 +184,32 @@ func sampleCommit() Commit {
 			{Kind: "upload", From: "h2", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{8}, 64)}}},
 		Set: []string{"h1", "h3"}, First: 12, Count: 1}
 }
+
+func TestUploadFrame(t *testing.T) {
+	for _, claimLen := range []int{300, 5000} { // within the room kept, and beyond it
+		f := NewUploadFrame(17, 1000)
+		p := f.Payload()
+		if len(p) != 1000 {
+			t.Fatalf("payload room of %d bytes, want 1000", len(p))
+		}
+		for i := range p {
+			p[i] = byte(i)
+		}
+		claim := bytes.Repeat([]byte{7}, claimLen)
+		msg, body := f.Close(claim)
+		if len(msg) != 17+len(body) || &msg[17] != &body[0] {
+			t.Fatalf("claim of %d bytes: the body is not the message after its frame", claimLen)
+		}
+		u, err := ParseUpload(body)
+		if err != nil {
+			t.Fatalf("claim of %d bytes: %v", claimLen, err)
+		}
+		want := Upload{Claim: claim, Payload: p}
+		if !bytes.Equal(u.Claim, want.Claim) || !bytes.Equal(u.Payload, want.Payload) {
+			t.Fatalf("claim of %d bytes: parsed upload differs from what was framed", claimLen)
+		}
+		if !bytes.Equal(body, want.Marshal()) {
+			t.Fatalf("claim of %d bytes: framed body differs from Upload.Marshal", claimLen)
+		}
+	}
+}

@@ -32,12 +32,16 @@ type Hub interface {
 	// arrives, ctx ends, or the hub is closed (ErrClosed).
 	Recv(ctx context.Context) (Incoming, error)
 	// Send delivers data to a connected member. It returns ErrNotConnected
-	// (wrapped) when the member is not connected.
+	// (wrapped) when the member is not connected. Send may keep data after
+	// it returns, and may hand the same bytes to several members: neither
+	// the caller nor a receiver modifies a message once it is sent.
 	Send(ctx context.Context, to string, data []byte) error
 }
 
 // Conn is a member's end of a transport.
 type Conn interface {
+	// Send delivers data to the aggregator. As with Hub.Send, data is not
+	// modified once sent.
 	Send(ctx context.Context, data []byte) error
 	// Recv blocks until a message from the aggregator arrives, ctx ends, or
 	// the connection closes (ErrClosed).
@@ -54,8 +58,9 @@ var (
 )
 
 // Network is an in-memory transport: one hub and any number of member
-// connections in one process. Messages are copied, so sender and receiver
-// never share memory. It is safe for concurrent use.
+// connections in one process. Messages are passed, not copied: sender and
+// receivers share a message's bytes, which none of them modifies (the race
+// detector sees it if one does). It is safe for concurrent use.
 type Network struct {
 	mu      sync.Mutex
 	inbox   chan Incoming
@@ -131,9 +136,8 @@ func (h *memHub) Send(ctx context.Context, to string, data []byte) error {
 	if c == nil {
 		return fmt.Errorf("send to %q: %w", to, ErrNotConnected)
 	}
-	msg := append([]byte(nil), data...)
 	select {
-	case c.in <- msg:
+	case c.in <- data:
 		return nil
 	case <-c.done:
 		return fmt.Errorf("send to %q: %w", to, ErrNotConnected)
@@ -158,7 +162,7 @@ func (c *memConn) Send(ctx context.Context, data []byte) error {
 		return ErrClosed
 	default:
 	}
-	return c.net.deliver(ctx, Incoming{Kind: Message, From: c.id, Data: append([]byte(nil), data...)})
+	return c.net.deliver(ctx, Incoming{Kind: Message, From: c.id, Data: data})
 }
 
 func (c *memConn) Recv(ctx context.Context) ([]byte, error) {

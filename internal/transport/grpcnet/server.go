@@ -212,9 +212,8 @@ func (s *Server) Send(ctx context.Context, to string, data []byte) error {
 	if ss == nil {
 		return fmt.Errorf("send to %q: %w", to, transport.ErrNotConnected)
 	}
-	msg := append([]byte(nil), data...)
 	select {
-	case ss.out <- msg:
+	case ss.out <- data:
 		return nil
 	case <-ss.ctx.Done():
 		return fmt.Errorf("send to %q: %w", to, transport.ErrNotConnected)

@@ -59,12 +59,10 @@ func TestMessagesBothWaysOverMutualTLS(t *testing.T) {
 	if err := s.Send(ctx, "h1", big); err != nil {
 		t.Fatal(err)
 	}
-	big[0] ^= 0xff // the hub copied the message
 	got, err := c.Recv(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	big[0] ^= 0xff
 	if !bytes.Equal(got, big) {
 		t.Fatalf("member got %d bytes, differing from the %d sent", len(got), len(big))
 	}
