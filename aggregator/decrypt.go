@@ -72,7 +72,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 		if !delivered {
 			continue // a member went away between choosing and sending
 		}
-		a.log.Info("decryption requested", "round", a.round, "attempt", attempt, "set", set)
+		a.log.Debug("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
 		err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 			if env != nil && env.Kind == transport.KindUpload {

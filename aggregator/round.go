@@ -113,7 +113,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	md := modelDigest(a.model)
 	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:],
 		Head: a.signedHead(written, audit.TypeRound, r)}.Marshal())
-	a.log.Info("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
+	a.log.Debug("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
 	return rep, nil
 }
 
@@ -202,7 +202,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	}
 	slices.Sort(rep.Included)
 	slices.Sort(rep.Dropped)
-	a.log.Info("uploads in", "round", r, "included", rep.Included, "dropped", rep.Dropped)
+	a.log.Debug("uploads in", "round", r, "included", rep.Included, "dropped", rep.Dropped)
 	if len(rep.Included) < a.fed.MinContributors {
 		rep.Reason = fmt.Sprintf("%d uploads, fewer than min-contributors %d", len(rep.Included), a.fed.MinContributors)
 		return nil, nil, 0, nil

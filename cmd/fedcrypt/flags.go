@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 )
@@ -101,4 +102,38 @@ func notAnInput(flagName, out string, inputs ...input) error {
 		}
 	}
 	return nil
+}
+
+// logFlags choose what a long-running party (aggregator serve, client join)
+// logs on stderr: by default one line per protocol event worth a person's
+// attention (a member online, a round, a retry, a refusal), as text.
+type logFlags struct {
+	level, format string
+	verbose       bool
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "`level` of the protocol log on stderr: debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", "text", "`format` of the protocol log: text or json")
+	fs.BoolVar(&l.verbose, "verbose", false, "short for --log-level debug")
+}
+
+// logger returns the logger the flags ask for, or a usage error naming the
+// flag.
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", l.level)
+	}
+	if l.verbose {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", l.format)
 }

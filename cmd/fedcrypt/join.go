@@ -50,7 +50,8 @@ comes from the operating system (no --seed).`)
 	retryFor := fs.Duration("retry-for", 10*time.Minute, "how long to keep trying to reach the aggregator")
 	seed := fs.String("seed", "", "refused: a hospital draws its keys and noise from the operating system")
 	dropout := fs.Float64("sim-dropout", 0, "simulation only: drop the connection with this `probability` per round, at a random stage")
-	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
+	var lf logFlags
+	lf.register(fs)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -67,6 +68,10 @@ comes from the operating system (no --seed).`)
 		return usagef("client join: --config, --member, --identity, --data, --ledger and --aggregator are required")
 	case *retryFor < 0:
 		return usagef("--retry-for %v: must not be negative", *retryFor)
+	}
+	log, err := lf.logger(e.stderr)
+	if err != nil {
+		return err
 	}
 	tf.defaults(*config, keys.identity)
 	fed, err := federation.Load(*config)
@@ -91,10 +96,6 @@ comes from the operating system (no --seed).`)
 	}
 	if err := os.MkdirAll(*ledger, 0o700); err != nil {
 		return fmt.Errorf("--ledger: %w", err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	if *verbose {
-		log = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
 	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log,
 		Fault: faultPlan(*dropout)})

@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"net"
+	"regexp"
+	"testing"
+	"time"
+)
 
 func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
 	dir := t.TempDir()
@@ -22,6 +27,8 @@ func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
 		{"join with missing data", append(join, "--member", "a"), 1, []string{"--data", "x.csv.age"}},
 		{"join with another party's key", append(join[:6:6], "--identity", "fed/b/identity.key", "--data", "x", "--ledger", "l",
 			"--aggregator", "127.0.0.1:1", "--member", "a", "--tls-key", "fed/a/tls.key.age"), 1, []string{"--tls-key"}},
+		{"join with an unknown log level", append(join, "--member", "a", "--log-level", "loud"), 2, []string{"--log-level", "loud"}},
+		{"serve with an unknown log format", append(serve, "--log-format", "xml"), 2, []string{"--log-format", "xml"}},
 		{"serve without output", serve[:6], 2, []string{"-o DIR"}},
 		{"serve with the wrong identity", append(serve[:4:4], "--identity", "fed/a/identity.key", "-o", "out", "--listen", "127.0.0.1:0"), 1, []string{"--identity", "not the aggregator"}},
 		{"serve on a bad address", append(serve, "--listen", "256.0.0.1:99999"), 1, []string{"--listen"}},
@@ -37,4 +44,36 @@ func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJoinExplainsAnUnreachableAggregator joins an aggregator that never
+// answers: a port that accepts connections but never speaks TLS, and a port
+// where nothing listens.
+func TestJoinExplainsAnUnreachableAggregator(t *testing.T) {
+	dir := t.TempDir()
+	newDeployment(t, dir, 1)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close() // accepted by the kernel, never read
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := closed.Addr().String()
+	closed.Close()
+
+	t.Run("silent, no retries", func(t *testing.T) {
+		start := time.Now()
+		r := runCLI(t, dir, append(joinArgs("a", 0, silent.Addr().String()), "--retry-for", "0")...)
+		wantOneLineError(t, r, silent.Addr().String(), "no answer within")
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("gave up after %v, want at most 15 s", d.Round(time.Second))
+		}
+	})
+	t.Run("nothing listening, retries announced", func(t *testing.T) {
+		p := startProc(t, dir, "a", append(joinArgs("a", 0, nobody), "--retry-for", "1m")...)
+		p.waitLine(t, regexp.MustCompile(`aggregator unreachable, retrying.*attempt=2`), 30*time.Second)
+	})
 }

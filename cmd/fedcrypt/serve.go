@@ -95,7 +95,8 @@ is on --listen.`)
 	var out string
 	fs.StringVar(&out, "out", "", "`directory` for the audit log and sealed checkpoints")
 	fs.StringVar(&out, "o", "", "short for --out")
-	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
+	var lf logFlags
+	lf.register(fs)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -114,6 +115,10 @@ is on --listen.`)
 		return usagef("--timeout %v: must be positive", *timeout)
 	case *maxMsg < 1<<20:
 		return usagef("--max-message %d: must be at least 1 MiB", *maxMsg)
+	}
+	log, err := lf.logger(e.stderr)
+	if err != nil {
+		return err
 	}
 	tf.defaults(*config, keys.identity)
 	fed, err := federation.Load(*config)
@@ -144,10 +149,6 @@ is on --listen.`)
 		return err
 	}
 	defer clear(creds.Key)
-	log := slog.New(slog.DiscardHandler)
-	if *verbose {
-		log = slog.New(slog.NewTextHandler(e.stderr, nil))
-	}
 	metrics := grpcnet.NewMetrics()
 	var ids []string
 	for _, m := range fed.Members {

@@ -48,7 +48,10 @@ type DialConfig struct {
 	// 0 means one attempt.
 	RetryFor               time.Duration
 	MinBackoff, MaxBackoff time.Duration // 0 means 200 ms and 10 s
-	Logger                 *slog.Logger
+	// ConnectTimeout bounds one attempt: the TCP connection, the TLS
+	// handshake and the aggregator's acceptance; 0 means 10 seconds.
+	ConnectTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // maxQueuedMessages bounds the aggregator's messages a member has received
@@ -77,6 +80,9 @@ func Dial(ctx context.Context, cfg DialConfig) (transport.Conn, error) {
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -154,8 +160,11 @@ func dialOnce(ctx context.Context, cfg DialConfig, tc *tls.Config) (*conn, error
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), memberHeader, cfg.Member))
-	// The stream outlives ctx; ctx bounds only the opening.
-	stop := context.AfterFunc(ctx, cancel)
+	// The stream outlives ctx; ctx and the connect timeout bound only the
+	// opening.
+	octx, ocancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer ocancel()
+	stop := context.AfterFunc(octx, cancel)
 	stream, err := pb.NewFederationClient(cc).Connect(sctx, grpc.WaitForReady(false))
 	if err == nil {
 		// The aggregator answers with headers naming the member once it
@@ -171,8 +180,11 @@ func dialOnce(ctx context.Context, cfg DialConfig, tc *tls.Config) (*conn, error
 	if !stop() || err != nil {
 		cancel()
 		cc.Close()
-		if err == nil {
-			err = ctx.Err()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if octx.Err() != nil {
+			return nil, fmt.Errorf("no answer within %v", cfg.ConnectTimeout)
 		}
 		return nil, err
 	}
