@@ -39,8 +39,10 @@
 //
 // A [Transform] imputes missing cells (column mean or median) and
 // normalizes (z-score or min-max) with statistics fitted by [FitTransform]
-// on training rows only; it is JSON-serializable so it travels with the
-// model and applies unchanged to test rows and new patients.
+// on training rows only, or built by a federation from its DP statistics
+// (package stats) with per-column clamping to declared bounds; it is
+// JSON-serializable so it travels with the model and applies unchanged to
+// test rows and new patients.
 // [StratifiedSplit] and [StratifiedKFold] keep class proportions;
 // [Partition] spreads a data set over hospitals IID, with Dirichlet label
 // skew or with quantity skew ([Scheme], [ParseScheme]); all three are
