@@ -1,8 +1,8 @@
 package data
 
 import (
-	"math"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
