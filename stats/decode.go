@@ -6,6 +6,10 @@ import (
 	"slices"
 )
 
+// maxTotal bounds the totals Decode accepts: beyond 2⁵³ a count is not
+// exact in a float64, and no federation holds that many rows.
+const maxTotal = 1 << 53
+
 // z95 is the two-sided 95% normal quantile of the intervals.
 const z95 = 1.959963984540054
 
@@ -66,7 +70,7 @@ type Summary struct {
 // noisy vectors, whose coordinates each carry Gaussian noise of standard
 // deviation noiseStd (0 for exact totals). It fails, with a one-line
 // error, if totals is not of the layout's length, holds a value that is
-// not finite, or noiseStd is negative or not finite.
+// not finite or beyond ±2⁵³, or noiseStd is negative or not finite.
 //
 // Over a group of g class blocks (g = 1 for a class, C for all rows) the
 // noise of a summed coordinate has s = noiseStd·√g. With n the count, S
@@ -94,8 +98,8 @@ func (l *Layout) Decode(totals []float64, noiseStd float64) (*Summary, error) {
 		return nil, fmt.Errorf("stats decode: noise standard deviation %v: must be a finite number ≥ 0", noiseStd)
 	}
 	for i, v := range totals {
-		if !finite(v) {
-			return nil, fmt.Errorf("stats decode: value %d is not finite", i)
+		if !finite(v) || math.Abs(v) > maxTotal {
+			return nil, fmt.Errorf("stats decode: value %d is not a finite number within ±2⁵³", i)
 		}
 	}
 	nc := len(l.classes)

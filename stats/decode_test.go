@@ -192,7 +192,7 @@ func TestDecodeErrors(t *testing.T) {
 		want string
 	}{
 		{v[:3], 1, "3 values, the layout has"},
-		{append(slices.Clone(v[:l.Len()-1]), math.Inf(1)), 1, "is not finite"},
+		{append(slices.Clone(v[:l.Len()-1]), math.Inf(1)), 1, "is not a finite number"},
 		{v, -1, "noise standard deviation -1"},
 		{v, math.NaN(), "noise standard deviation NaN"},
 	} {
