@@ -118,17 +118,7 @@ func attack(t testing.TB, prep preprocess, runs int) membershipResult {
 	calOut, calIn := scores(1)
 	threshold, above := chooseThreshold(calOut, calIn)
 	testOut, testIn := scores(1 + uint64(2*runs))
-	correct := 0
-	for _, s := range testOut {
-		if (s > threshold) != above {
-			correct++
-		}
-	}
-	for _, s := range testIn {
-		if (s > threshold) == above {
-			correct++
-		}
-	}
+	correct := guessedRight(testOut, testIn, threshold, above)
 	n := 2 * runs
 	return membershipResult{accuracy: float64(correct) / float64(n), lower: clopperPearsonLower(correct, n, 0.01), correct: correct, runs: n}
 }
@@ -144,23 +134,29 @@ func chooseThreshold(out, in []float64) (threshold float64, above bool) {
 			th = (all[i] + all[i+1]) / 2
 		}
 		for _, a := range []bool{true, false} {
-			c := 0
-			for _, s := range out {
-				if (s > th) != a {
-					c++
-				}
-			}
-			for _, s := range in {
-				if (s > th) == a {
-					c++
-				}
-			}
-			if c > best {
+			if c := guessedRight(out, in, th, a); c > best {
 				best, threshold, above = c, th, a
 			}
 		}
 	}
 	return threshold, above
+}
+
+// guessedRight counts the runs the attacker places in the right arm: "in"
+// when the score is above the threshold (below, if not above).
+func guessedRight(out, in []float64, threshold float64, above bool) int {
+	c := 0
+	for _, s := range out {
+		if (s > threshold) != above {
+			c++
+		}
+	}
+	for _, s := range in {
+		if (s > threshold) == above {
+			c++
+		}
+	}
+	return c
 }
 
 // clopperPearsonLower is the one-sided 1−α lower confidence bound of a
