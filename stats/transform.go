@@ -12,6 +12,10 @@ import (
 // blow its values up.
 const minScaleFraction = 1e-3
 
+// iqrPerSD is the interquartile range of a normal law over its standard
+// deviation, 2·Φ⁻¹(0.75).
+const iqrPerSD = 1.3489795003921634
+
 // Transform returns the federation's transform from its statistics: the
 // only preprocessing a hospital applies, identical at every hospital and
 // carried by the model, with nothing fitted on one hospital's rows.
@@ -19,7 +23,11 @@ const minScaleFraction = 1e-3
 //
 //	fill   impute "mean": the DP mean; "median": the DP median
 //	clamp  the declared bounds, where declared
-//	zscore shift = DP mean, scale = max(DP standard deviation, 1e-3·(hi − lo))
+//	zscore shift = DP mean, scale = the DP standard deviation where the DP
+//	       variance is more than 2 standard errors above 0, else the DP
+//	       IQR/1.349 (the standard deviation of a normal law with that
+//	       IQR) where a histogram was released, else (hi − lo)/4; at
+//	       least 1e-3·(hi − lo)
 //	minmax shift = lo, scale = hi − lo, from the declared bounds (or the
 //	       histogram's declared outer edges without bounds)
 //	none   shift = 0, scale = 1
@@ -97,6 +105,21 @@ func (f *FeatureSummary) transform(impute, normalize string) (fill, shift, scale
 	if f.Bounds == nil || g.Mean == nil {
 		return 0, 0, 0, fmt.Errorf("zscore needs declared bounds and a DP mean and variance")
 	}
-	sd := max(math.Sqrt(g.Variance.Value), minScaleFraction*(f.Bounds[1]-f.Bounds[0]))
-	return fill, g.Mean.Value, sd, nil
+	return fill, g.Mean.Value, f.spread(), nil
+}
+
+// spread returns the z-score scale of a feature with bounds and a DP mean
+// (see [Summary.Transform]).
+func (f *FeatureSummary) spread() float64 {
+	g, width := &f.All, f.Bounds[1]-f.Bounds[0]
+	var sd float64
+	switch {
+	case g.Variance.Value > 2*g.Variance.SE:
+		sd = math.Sqrt(g.Variance.Value)
+	case g.IQR != nil && g.IQR.Value > 0:
+		sd = g.IQR.Value / iqrPerSD
+	default:
+		sd = width / 4
+	}
+	return max(sd, minScaleFraction*width)
 }

@@ -84,3 +84,49 @@ func TestTransformErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformSpreadFallback: a DP variance lost in the noise gives way
+// to the DP IQR, then to the declared range.
+func TestTransformSpreadFallback(t *testing.T) {
+	l := clinicalLayout(t)
+	totals := sumEncoded(t, l, clinicalSites(2, 200, 5), nil, 0)
+	for _, tt := range []struct {
+		name  string
+		noise float64
+		want  func(f FeatureSummary) float64
+	}{
+		{"variance", 0, func(f FeatureSummary) float64 { return math.Sqrt(f.All.Variance.Value) }},
+		{"iqr", 5e3, func(f FeatureSummary) float64 { return f.All.IQR.Value / iqrPerSD }},
+	} {
+		s, err := l.Decode(totals, tt.noise)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tf, err := s.Transform("mean", "zscore")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, f := range s.Features {
+			if want := tt.want(f); !(want > 0) || math.Abs(tf.Scale[j]-want) > 1e-12*want {
+				t.Errorf("%s: column %d: scale %v, want %v", tt.name, j, tf.Scale[j], want)
+			}
+		}
+	}
+	// Without a histogram, a quarter of the declared range.
+	spec := Spec{EpsilonShare: 0.5, Quantities: []string{QuantityMoments}, Features: []FeatureSpec{{Name: "chol", Bounds: &[2]float64{100, 500}}, {Name: "age", Bounds: &[2]float64{18, 90}}}}
+	l, err := NewLayout(spec, data.Schema{Features: []string{"chol", "age"}, Label: "y", Classes: []string{"0", "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.Decode(sumEncoded(t, l, clinicalSites(2, 200, 5), nil, 0), 5e3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := s.Transform("mean", "zscore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf.Scale[0] != 100 || tf.Scale[1] != 18 {
+		t.Errorf("scales %v, want [100 18]", tf.Scale)
+	}
+}
