@@ -9,7 +9,11 @@
 // [Load] reads a CSV with a header row. [Options] name the label column,
 // the positive class of a binary label, columns to drop (identifiers) and
 // the privacy-unit column (the patient), and choose what happens to rows
-// with missing cells ("", "?", "NA", "N/A", "NaN", "null"). Malformed input
+// with missing cells ("", "?", "NA", "N/A", "NaN", "null", and per column
+// the declared codes of [Options.MissingValues], such as a cholesterol of
+// 0). With declared features ([Options.Features], as [Schema.LoadOptions]
+// sets them) a feature the file lacks is missing in every row, for the
+// federation's transform to impute, and [Report.Absent] names it. Malformed input
 // never panics: the error is one line naming the file, the line and the
 // column, such as
 //
@@ -39,8 +43,10 @@
 //
 // A [Transform] imputes missing cells (column mean or median) and
 // normalizes (z-score or min-max) with statistics fitted by [FitTransform]
-// on training rows only; it is JSON-serializable so it travels with the
-// model and applies unchanged to test rows and new patients.
+// on training rows only, or built by a federation from its DP statistics
+// (package stats) with per-column clamping to declared bounds; it is
+// JSON-serializable so it travels with the model and applies unchanged to
+// test rows and new patients.
 // [StratifiedSplit] and [StratifiedKFold] keep class proportions;
 // [Partition] spreads a data set over hospitals IID, with Dirichlet label
 // skew or with quantity skew ([Scheme], [ParseScheme]); all three are

@@ -28,9 +28,13 @@ type Report struct {
 	// RowsDropped counts rows dropped for a missing feature cell
 	// ([MissingDrop]).
 	RowsDropped int `json:"rows_dropped"`
-	// Missing counts missing feature cells per column over all rows read;
-	// columns without missing cells are absent.
+	// Missing counts missing feature cells per column over all rows read
+	// (cells equal to a declared missing-value code, and every cell of an
+	// absent column, included); columns without missing cells are left out.
 	Missing map[string]int `json:"missing,omitempty"`
+	// Absent lists declared features ([Options.Features]) the file has no
+	// column for: every row is missing them, for the transform to impute.
+	Absent []string `json:"absent,omitempty"`
 	// Constant lists feature columns whose kept, non-missing values are all
 	// equal: they carry no information and normalize to zero.
 	Constant []string `json:"constant,omitempty"`
@@ -108,17 +112,24 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 			return nil, nil, err
 		}
 	}
-	var features []int
-	for j, role := range roles {
-		if role == roleFeature {
-			features = append(features, j)
-		}
+	features, names, err := featureColumns(header, index, roles, opt.Features)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(features) == 0 && textCol < 0 {
 		return nil, nil, errors.New("line 1: no feature columns")
 	}
+	codes, err := featureCodes(names, opt.MissingValues)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	rep := &Report{Source: source, Missing: map[string]int{}, ClassCounts: map[string]int{}, Dropped: slices.Clone(opt.Drop)}
+	for k, j := range features {
+		if j < 0 {
+			rep.Absent = append(rep.Absent, names[k])
+		}
+	}
 	var (
 		xs       []float64
 		labels   []string
@@ -142,9 +153,11 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 		}
 		hasMissing := false
 		for k, j := range features {
-			v, ok, err := parseCell(rec[j])
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d, column %q: %w", line, quote(header[j]), err)
+			v, ok := math.NaN(), false
+			if j >= 0 {
+				if v, ok, err = parseFeature(rec[j], codes[k]); err != nil {
+					return nil, nil, fmt.Errorf("line %d, column %q: %w", line, quote(header[j]), err)
+				}
 			}
 			if !ok {
 				missing[k]++
@@ -188,7 +201,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	}
 	for k, n := range missing {
 		if n > 0 {
-			rep.Missing[header[features[k]]] = n
+			rep.Missing[names[k]] = n
 		}
 	}
 	switch {
@@ -219,9 +232,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	if len(features) > 0 {
 		d.X = mat.NewDense(len(labels), len(features), xs)
 	}
-	for _, j := range features {
-		d.Features = append(d.Features, header[j])
-	}
+	d.Features = names
 	for i, l := range labels {
 		d.Y[i] = float64(classIndex[l])
 		rep.ClassCounts[l]++
@@ -243,6 +254,64 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	rep.Rows = d.Rows()
 	rep.Constant = constantColumns(d)
 	return d, rep, nil
+}
+
+// featureColumns returns the header index of each feature column (-1 for
+// a declared feature absent from the file) and the features' names: the
+// declared features in their order, or else every column left with the
+// feature role, in file order.
+func featureColumns(header []string, index map[string]int, roles []int, declared []string) ([]int, []string, error) {
+	var cols []int
+	var names []string
+	if len(declared) == 0 {
+		for j, role := range roles {
+			if role == roleFeature {
+				cols, names = append(cols, j), append(names, header[j])
+			}
+		}
+		return cols, names, nil
+	}
+	for _, f := range declared {
+		j, ok := index[f]
+		switch {
+		case !ok:
+			j = -1
+		case roles[j] != roleFeature:
+			return nil, nil, fmt.Errorf("line 1: feature %q is also the label, privacy unit, text or a dropped column", quote(f))
+		}
+		cols, names = append(cols, j), append(names, f)
+	}
+	for j, role := range roles {
+		if role == roleFeature && !slices.Contains(declared, header[j]) {
+			return nil, nil, fmt.Errorf("line 1: column %q is not one of the %d declared features (drop it)", quote(header[j]), len(declared))
+		}
+	}
+	return cols, names, nil
+}
+
+// featureCodes returns the missing-value codes of each feature, and an
+// error if a code names a column that is not a feature.
+func featureCodes(names []string, m map[string][]float64) ([][]float64, error) {
+	for c := range m {
+		if !slices.Contains(names, c) {
+			return nil, fmt.Errorf("line 1: missing-value codes for %q, which is not a feature column", quote(c))
+		}
+	}
+	codes := make([][]float64, len(names))
+	for k, f := range names {
+		codes[k] = m[f]
+	}
+	return codes, nil
+}
+
+// parseFeature parses a feature cell as parseCell does, and reads a value
+// equal to one of the column's missing-value codes as missing.
+func parseFeature(s string, codes []float64) (float64, bool, error) {
+	v, ok, err := parseCell(s)
+	if ok && slices.Contains(codes, v) {
+		return math.NaN(), false, nil
+	}
+	return v, ok, err
 }
 
 // readHeader starts reading a CSV: it returns the reader positioned after

@@ -2,7 +2,10 @@ package data
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Missing-value policies of [Options.Missing].
@@ -42,6 +45,17 @@ type Options struct {
 	// them (a hospital may see a single class). Empty: the classes are
 	// the values found, sorted, and at least two must occur.
 	Classes []string `json:"classes,omitempty"`
+	// MissingValues maps a feature column to the codes that mean "not
+	// measured" in it (a cholesterol of 0): a cell equal to one of them,
+	// compared as numbers, is read as missing, as "" or "NA" are.
+	MissingValues map[string][]float64 `json:"missing_values,omitempty"`
+	// Features, when set, fixes the feature columns and their order, as a
+	// federation's [Schema] does. A feature column absent from the file is
+	// read as missing in every row (a hospital that does not measure it),
+	// and [Report.Absent] names it; a file column that is neither a feature
+	// nor the label, the privacy unit, the text or dropped is an error.
+	// Empty: every such column is a feature, in file order.
+	Features []string `json:"features,omitempty"`
 }
 
 // Validate reports the first inconsistency in o.
@@ -76,6 +90,14 @@ func (o Options) Validate() error {
 	if o.PrivacyUnit != "" && o.PrivacyUnit == o.Label {
 		return fmt.Errorf("data options: column %q is both label and privacy unit", o.Label)
 	}
+	if err := checkMissingValues(o.MissingValues); err != nil {
+		return fmt.Errorf("data options: %w", err)
+	}
+	for i, f := range o.Features {
+		if f == "" || slices.Index(o.Features, f) != i || f == o.Label || f == o.PrivacyUnit || f == o.Text || slices.Contains(o.Drop, f) {
+			return fmt.Errorf("data options: feature %d %q is empty, repeated, or also the label, privacy unit, text or a dropped column", i+1, quote(f))
+		}
+	}
 	if o.Classes != nil {
 		if len(o.Classes) < 2 {
 			return fmt.Errorf("data options: %d classes given, need at least 2", len(o.Classes))
@@ -103,4 +125,46 @@ func (o Options) Imputation() string {
 		return MissingMedian
 	}
 	return MissingMean
+}
+
+// checkMissingValues checks declared missing-value codes: named columns,
+// finite codes.
+func checkMissingValues(m map[string][]float64) error {
+	for c, codes := range m {
+		if c == "" {
+			return fmt.Errorf("missing-value codes for an empty column name")
+		}
+		if len(codes) == 0 {
+			return fmt.Errorf("column %q: no missing-value code", quote(c))
+		}
+		for _, v := range codes {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("column %q: missing-value code %v is not a finite number", quote(c), v)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseMissingValues reads missing-value codes written as a flag value,
+// "chol=0,glucose=0,glucose=-9": column=number pairs separated by commas,
+// a column repeated for several codes.
+func ParseMissingValues(s string) (map[string][]float64, error) {
+	m := map[string][]float64{}
+	for i, part := range strings.Split(s, ",") {
+		col, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		col = strings.TrimSpace(col)
+		if !ok || col == "" {
+			return nil, fmt.Errorf("missing values: item %d: want COLUMN=NUMBER", i+1)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return nil, fmt.Errorf("missing values: item %d, column %q: code is not a number", i+1, quote(col))
+		}
+		m[col] = append(m[col], v)
+	}
+	if err := checkMissingValues(m); err != nil {
+		return nil, fmt.Errorf("missing values: %w", err)
+	}
+	return m, nil
 }

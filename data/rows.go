@@ -51,6 +51,10 @@ func (s Schema) readRows(r io.Reader) (*Rows, error) {
 		}
 		cols[k] = j
 	}
+	codes, err := featureCodes(s.Features, s.MissingValues)
+	if err != nil {
+		return nil, err
+	}
 	labelCol, hasLabel := index[s.Label]
 	var xs []float64
 	out := &Rows{}
@@ -66,8 +70,8 @@ func (s Schema) readRows(r io.Reader) (*Rows, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, j := range cols {
-			v, _, err := parseCell(rec[j])
+		for k, j := range cols {
+			v, _, err := parseFeature(rec[j], codes[k])
 			if err != nil {
 				return nil, fmt.Errorf("line %d, column %q: %w", line, quote(header[j]), err)
 			}

@@ -23,6 +23,10 @@ type Schema struct {
 	// Text is the free-text column ([Options.Text]), "" without one. With
 	// it Features may be empty.
 	Text string `json:"text,omitempty"`
+	// MissingValues are the federation's declared missing-value codes per
+	// feature ([Options.MissingValues]), honoured by [Schema.ReadRows] and
+	// passed on by [Schema.LoadOptions].
+	MissingValues map[string][]float64 `json:"missing_values,omitempty"`
 }
 
 // Schema returns d's schema.
@@ -59,6 +63,14 @@ func (s Schema) Validate() error {
 	}
 	if len(s.Classes) < 2 {
 		return fmt.Errorf("schema: %d classes, need at least 2", len(s.Classes))
+	}
+	if err := checkMissingValues(s.MissingValues); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	for c := range s.MissingValues {
+		if !slices.Contains(s.Features, c) {
+			return fmt.Errorf("schema: missing-value codes for %q, which is not a feature", quote(c))
+		}
 	}
 	for i, c := range s.Classes {
 		if isMissing(c) || slices.Index(s.Classes, c) != i {
@@ -103,12 +115,16 @@ func (s Schema) Check(d *Dataset) error {
 	return nil
 }
 
-// LoadOptions returns o with the label, privacy unit and classes of s, so
-// that [Load] assigns class indices as s does even when a data set lacks
-// some classes, and reads its text column. Drop and Missing are kept from o.
+// LoadOptions returns o with the label, privacy unit, classes, features
+// and missing-value codes of s, so that [Load] assigns class indices as s
+// does even when a data set lacks some classes, reads its text column, and
+// reads a feature the file lacks as missing in every row ([Report.Absent]).
+// Drop and Missing are kept from o.
 func (s Schema) LoadOptions(o Options) Options {
 	o.Label, o.PrivacyUnit, o.Positive, o.Text = s.Label, s.PrivacyUnit, "", s.Text
 	o.Classes = slices.Clone(s.Classes)
+	o.Features = slices.Clone(s.Features)
+	o.MissingValues = s.MissingValues
 	return o
 }
 

@@ -24,7 +24,13 @@ const (
 //
 // Each cell becomes
 //
-//	x' = (x − Shift[j]) / Scale[j],  with x = Fill[j] if x is missing (NaN)
+//	x' = (clamp(x, Clamp[j]) − Shift[j]) / Scale[j],  with x = Fill[j] if x is missing (NaN)
+//
+// where clamp(x, [lo, hi]) = min(max(x, lo), hi) for a column with declared
+// bounds and x itself for a column without (a nil Clamp, or a nil entry).
+// [FitTransform] never clamps; a federation's transform, built from its
+// DP statistics and declared bounds (package stats), does, so that no value
+// a hospital holds moves the model more than the bounds allow.
 //
 // where, over the training rows of column j after imputation (n rows),
 //
@@ -42,6 +48,11 @@ type Transform struct {
 	Fill      []float64 `json:"fill"`      // per column: the value replacing a missing cell
 	Shift     []float64 `json:"shift"`     // per column: subtracted
 	Scale     []float64 `json:"scale"`     // per column: divided by, > 0
+	// Clamp is nil (no column clamped) or holds one entry per column: nil,
+	// or the bounds [lo, hi] (lo ≤ hi, finite) the column's value is
+	// clamped into after imputation and before normalization. Absent from
+	// the JSON when nil, so transforms written before it decode unchanged.
+	Clamp []*[2]float64 `json:"clamp,omitempty"`
 }
 
 // FitTransform fits a Transform to the training rows x (NaN = missing):
@@ -169,6 +180,9 @@ func (t *Transform) Apply(dst, x *mat.Dense) error {
 			if math.IsNaN(v) {
 				v = t.Fill[j]
 			}
+			if t.Clamp != nil && t.Clamp[j] != nil {
+				v = min(max(v, t.Clamp[j][0]), t.Clamp[j][1])
+			}
 			out[j] = (v - t.Shift[j]) / t.Scale[j]
 		}
 	}
@@ -186,6 +200,13 @@ func (t *Transform) Validate() error {
 		return fmt.Errorf("transform: no columns")
 	case len(t.Shift) != len(t.Fill) || len(t.Scale) != len(t.Fill):
 		return fmt.Errorf("transform: %d fill, %d shift and %d scale values", len(t.Fill), len(t.Shift), len(t.Scale))
+	case t.Clamp != nil && len(t.Clamp) != len(t.Fill):
+		return fmt.Errorf("transform: %d clamp entries for %d columns", len(t.Clamp), len(t.Fill))
+	}
+	for j, b := range t.Clamp {
+		if b != nil && !(finite(b[0]) && finite(b[1]) && b[0] <= b[1]) {
+			return fmt.Errorf("transform: column %d: clamp [%v, %v] (want finite, lo ≤ hi)", j, b[0], b[1])
+		}
 	}
 	for j := range t.Fill {
 		if !finite(t.Fill[j]) || !finite(t.Shift[j]) || !finite(t.Scale[j]) || t.Scale[j] <= 0 {
@@ -200,13 +221,28 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // UnmarshalJSON decodes a Transform and validates it.
 func (t *Transform) UnmarshalJSON(b []byte) error {
 	type plain Transform
-	var p plain
+	var p struct {
+		plain
+		Clamp []*[]float64 `json:"clamp,omitempty"`
+	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("transform: %w", err)
 	}
-	if err := (*Transform)(&p).Validate(); err != nil {
+	if p.Clamp != nil {
+		p.plain.Clamp = make([]*[2]float64, len(p.Clamp))
+	}
+	for j, c := range p.Clamp {
+		if c == nil {
+			continue
+		}
+		if len(*c) != 2 {
+			return fmt.Errorf("transform: column %d: clamp of %d values, want [lo, hi]", j, len(*c))
+		}
+		p.plain.Clamp[j] = &[2]float64{(*c)[0], (*c)[1]}
+	}
+	if err := (*Transform)(&p.plain).Validate(); err != nil {
 		return err
 	}
-	*t = Transform(p)
+	*t = Transform(p.plain)
 	return nil
 }
