@@ -29,8 +29,9 @@ const (
 )
 
 // Plots draws the report's figures: ε over rounds per hospital against its
-// cap (runs with DP), test accuracy and AUC over rounds (when metrics are
-// known), and participation per round.
+// cap (runs with DP), test accuracy, AUC and, when the run published it,
+// expected calibration error over rounds (when metrics are known), and
+// participation per round.
 func (r *Report) Plots() ([]Plot, error) {
 	var out []Plot
 	add := func(name, title string, p *plot.Plot, err error) error {
@@ -55,7 +56,11 @@ func (r *Report) Plots() ([]Plot, error) {
 	}
 	if len(r.Metrics) > 0 {
 		p, err := r.metricsPlot()
-		if err := add("metrics", "Test accuracy and ROC AUC of the global model over rounds", p, err); err != nil {
+		title := "Test accuracy and ROC AUC of the global model over rounds"
+		if r.Metrics[0].Calibrated {
+			title = "Test accuracy, ROC AUC and expected calibration error (lower is better) of the global model over rounds"
+		}
+		if err := add("metrics", title, p, err); err != nil {
 			return nil, err
 		}
 	}
@@ -136,21 +141,31 @@ func (r *Report) epsilonPlot() (*plot.Plot, error) {
 
 func (r *Report) metricsPlot() (*plot.Plot, error) {
 	p := newPlot("round", "on held-out test rows")
-	var acc, auc plotter.XYs
+	var acc, auc, ece plotter.XYs
 	for _, m := range r.Metrics {
 		if !m.Completed {
 			continue
 		}
 		acc = append(acc, plotter.XY{X: float64(m.Round), Y: m.Accuracy})
 		auc = append(auc, plotter.XY{X: float64(m.Round), Y: m.AUC})
+		if m.Calibrated {
+			ece = append(ece, plotter.XY{X: float64(m.Round), Y: m.ECE})
+		}
 	}
 	if len(acc) == 0 {
 		return nil, nil
 	}
-	for i, s := range []struct {
+	series := []struct {
 		name string
 		xy   plotter.XYs
-	}{{"accuracy", acc}, {"ROC AUC", auc}} {
+	}{{"accuracy", acc}, {"ROC AUC", auc}}
+	if len(ece) > 0 {
+		series = append(series, struct {
+			name string
+			xy   plotter.XYs
+		}{"expected calibration error", ece})
+	}
+	for i, s := range series {
 		l, pts, err := plotter.NewLinePoints(s.xy)
 		if err != nil {
 			return nil, err

@@ -34,11 +34,16 @@ type Metrics struct {
 	Accuracy  float64
 	F1        float64
 	AUC       float64
+	// Brier and ECE (expected calibration error) are read when the file
+	// has both columns, and Calibrated says so.
+	Brier      float64
+	ECE        float64
+	Calibrated bool
 }
 
 // ReadMetrics reads a run's per-round metrics file (CSV with a header
-// naming at least round, completed, accuracy and auc; attempt and f1 are
-// read when present), as `fedcrypt sim --out` writes it. A row with an
+// naming at least round, completed, accuracy and auc; attempt, f1, and
+// brier with ece are read when present), as `fedcrypt sim --out` writes it. A row with an
 // empty metric cell is a round that was not scored, and is left out.
 func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 	cr := csv.NewReader(r)
@@ -91,10 +96,15 @@ func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 			return nil, bad("completed", err)
 		}
 		scored := true
+		_, hasBrier := col["brier"]
+		_, hasECE := col["ece"]
+		m.Calibrated = hasBrier && hasECE
+		// A Brier score sums over the classes: up to 2.
 		for _, f := range []struct {
 			name string
 			dst  *float64
-		}{{"accuracy", &m.Accuracy}, {"auc", &m.AUC}, {"f1", &m.F1}} {
+			max  float64
+		}{{"accuracy", &m.Accuracy, 1}, {"auc", &m.AUC, 1}, {"f1", &m.F1, 1}, {"brier", &m.Brier, 2}, {"ece", &m.ECE, 1}} {
 			s, ok := field(f.name)
 			if !ok {
 				continue
@@ -104,8 +114,8 @@ func ReadMetrics(r io.Reader, source string) ([]Metrics, error) {
 				continue
 			}
 			v, err := strconv.ParseFloat(s, 64)
-			if err == nil && !(v >= 0 && v <= 1) {
-				err = errors.New("not in [0, 1]")
+			if err == nil && !(v >= 0 && v <= f.max) {
+				err = fmt.Errorf("not in [0, %g]", f.max)
 			}
 			if err != nil {
 				return nil, bad(f.name, err)

@@ -176,8 +176,19 @@ func TestReadMetrics(t *testing.T) {
 	if len(m) != 2 || m[0] != want[0] || m[1] != want[1] {
 		t.Fatalf("got %+v, want %+v", m, want)
 	}
+	calibrated := "round,completed,accuracy,auc,brier,ece\n1,true,0.75,0.82,1.25,0.125\n"
+	m, err = audit.ReadMetrics(strings.NewReader(calibrated), "rounds.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCal := audit.Metrics{Round: 1, Attempt: 1, Completed: true, Accuracy: 0.75, AUC: 0.82, Brier: 1.25, ECE: 0.125, Calibrated: true}
+	if len(m) != 1 || m[0] != wantCal {
+		t.Fatalf("got %+v, want %+v", m, wantCal)
+	}
 	for _, c := range []struct{ name, in, frag string }{
 		{"empty", "", "header"},
+		{"brier above 2", "round,completed,accuracy,auc,brier,ece\n1,true,0.75,0.82,2.5,0.1\n", "line 2: brier"},
+		{"ece above 1", "round,completed,accuracy,auc,brier,ece\n1,true,0.75,0.82,0.5,1.1\n", "line 2: ece"},
 		{"no auc column", "round,completed,accuracy\n1,true,0.5\n", `"auc"`},
 		{"accuracy above 1", header + "1,1,true,3,0,0.5,1.5,0.69,0.82,0.57,1,0.1\n", "line 2: accuracy"},
 		{"bad round", header + "x,1,true,3,0,0.5,0.5,0.69,0.82,0.57,1,0.1\n", "line 2: round"},
@@ -201,6 +212,7 @@ func FuzzReadMetrics(f *testing.F) {
 	}
 	f.Add(raw)
 	f.Add([]byte("round,completed,accuracy,auc\n1,true,0.5,0.5\n"))
+	f.Add([]byte("round,completed,accuracy,auc,brier,ece\n1,true,0.5,0.5,0.25,0.05\n"))
 	f.Add([]byte("round,completed,accuracy,auc\n1,true,NaN,0.5\n"))
 	f.Add([]byte("\"round\",completed\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -208,13 +220,23 @@ func FuzzReadMetrics(f *testing.F) {
 		if err != nil {
 			return
 		}
+		calibrated := len(m) > 0 && m[0].Calibrated
 		var b strings.Builder
-		b.WriteString("round,attempt,completed,accuracy,f1,auc\n")
+		b.WriteString("round,attempt,completed,accuracy,f1,auc")
+		if calibrated {
+			b.WriteString(",brier,ece")
+		}
+		b.WriteString("\n")
 		for _, r := range m {
-			if !(r.Accuracy >= 0 && r.Accuracy <= 1 && r.AUC >= 0 && r.AUC <= 1 && r.F1 >= 0 && r.F1 <= 1) {
-				t.Fatalf("metric out of [0, 1]: %+v", r)
+			if !(r.Accuracy >= 0 && r.Accuracy <= 1 && r.AUC >= 0 && r.AUC <= 1 && r.F1 >= 0 && r.F1 <= 1 &&
+				r.Brier >= 0 && r.Brier <= 2 && r.ECE >= 0 && r.ECE <= 1) {
+				t.Fatalf("metric out of range: %+v", r)
 			}
-			b.WriteString(strings.Join([]string{u(r.Round), i(r.Attempt), bl(r.Completed), fl(r.Accuracy), fl(r.F1), fl(r.AUC)}, ",") + "\n")
+			row := []string{u(r.Round), i(r.Attempt), bl(r.Completed), fl(r.Accuracy), fl(r.F1), fl(r.AUC)}
+			if calibrated {
+				row = append(row, fl(r.Brier), fl(r.ECE))
+			}
+			b.WriteString(strings.Join(row, ",") + "\n")
 		}
 		again, err := audit.ReadMetrics(strings.NewReader(b.String()), "again")
 		if err != nil || len(again) != len(m) {

@@ -75,8 +75,9 @@
 //
 // [NewOptimizer] builds SGD with momentum, Adam or RMSprop ([OptimizerConfig] gives the update
 // rules); their state marshals exactly, so training resumed from saved state is bit-for-bit the
-// training that was interrupted. [Evaluate] reports accuracy, precision, recall, F1, ROC AUC and
-// the confusion matrix. [Fit] is plain mini-batch training: the non-private reference that private
+// training that was interrupted. [Evaluate] reports accuracy, precision, recall, F1, ROC AUC, the
+// confusion matrix, and how well calibrated the probabilities are: Brier score and expected
+// calibration error. [Fit] is plain mini-batch training: the non-private reference that private
 // and federated results are compared to.
 //
 // # Weight file format

@@ -12,12 +12,20 @@ import (
 // more they are macro averages over the classes present in the labels or the predictions, and AUC is
 // the macro average of one-vs-rest AUCs over the classes present in the labels. A score whose
 // denominator is zero (no predicted positives, a single class in the labels) is 0.
+//
+// Brier and ECE say how far the predicted probabilities can be taken at their word: for two classes
+// both are of the probability of class 1, the ECE over [CalibrationBins] equal-width bins of it
+// (Naeini et al. 2015); for more, Brier sums over the classes and the ECE bins the probability of
+// the predicted class (Guo et al. 2017). [binaryCalibration] and [multiclassCalibration] give the
+// formulas. Both are 0 for perfect, certain predictions; lower is better.
 type Metrics struct {
 	Accuracy  float64 `json:"accuracy"`
 	Precision float64 `json:"precision"`
 	Recall    float64 `json:"recall"`
 	F1        float64 `json:"f1"`
 	AUC       float64 `json:"auc"`
+	Brier     float64 `json:"brier"`
+	ECE       float64 `json:"ece"`
 	Confusion [][]int `json:"confusion,omitempty"`
 	// MSE is the mean squared error of an MSE model (mean over rows and outputs).
 	MSE float64 `json:"mse,omitempty"`
@@ -97,12 +105,15 @@ func binaryMetrics(score, y []float64) Metrics {
 	}
 	tp, fp, fn := conf[1][1], conf[0][1], conf[1][0]
 	prec, rec := ratio(tp, tp+fp), ratio(tp, tp+fn)
+	brier, ece := binaryCalibration(score, y)
 	return Metrics{
 		Accuracy:  ratio(conf[0][0]+tp, len(y)),
 		Precision: prec,
 		Recall:    rec,
 		F1:        f1(prec, rec),
 		AUC:       max(auc(score, y, 1), 0),
+		Brier:     brier,
+		ECE:       ece,
 		Confusion: conf,
 	}
 }
@@ -141,6 +152,7 @@ func multiclassMetrics(prob []float64, k int, y []float64) Metrics {
 	mt.F1 /= float64(present)
 	mt.Accuracy = ratio(correct, rows)
 	mt.Confusion = conf
+	mt.Brier, mt.ECE = multiclassCalibration(prob, k, y)
 
 	score := make([]float64, rows)
 	aucs := 0

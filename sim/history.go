@@ -108,7 +108,7 @@ type scoredRound struct {
 }
 
 var roundsHeader = []string{"round", "attempt", "completed", "contributors", "dropped", "train_loss", "accuracy", "f1", "auc",
-	"epsilon", "bytes_up", "seconds", "precision", "recall"}
+	"epsilon", "bytes_up", "seconds", "precision", "recall", "brier", "ece"}
 
 // readRoundsFile reads what it can of a rounds file: nothing when it is
 // absent or unreadable, and only its whole lines when a kill cut it short.
@@ -140,14 +140,16 @@ func readRoundsFile(path string) map[roundKey]scoredRound {
 			continue
 		}
 		var s scoredRound
-		var ok [6]bool
+		var ok [8]bool
 		s.trainLoss, ok[0] = num(5)
 		s.metrics.Accuracy, ok[1] = num(6)
 		s.metrics.F1, ok[2] = num(7)
 		s.metrics.AUC, ok[3] = num(8)
 		s.metrics.Precision, ok[4] = num(12)
 		s.metrics.Recall, ok[5] = num(13)
-		s.evaluated = ok == [6]bool{true, true, true, true, true, true}
+		s.metrics.Brier, ok[6] = num(14)
+		s.metrics.ECE, ok[7] = num(15)
+		s.evaluated = !slices.Contains(ok[:], false)
 		if v, ok := num(11); ok && v > 0 {
 			s.seconds = v
 		}
@@ -171,7 +173,8 @@ func roundRecord(r RoundReport) []string {
 	}
 	return []string{strconv.FormatUint(r.Round, 10), strconv.Itoa(r.Attempt), strconv.FormatBool(r.Completed),
 		strconv.Itoa(len(r.Contributors)), strconv.Itoa(len(r.Dropped)), metric(r.TrainLoss), metric(r.Accuracy),
-		metric(r.F1), metric(r.AUC), ff(r.Epsilon), strconv.FormatInt(r.BytesUp, 10), secs, metric(r.Precision), metric(r.Recall)}
+		metric(r.F1), metric(r.AUC), ff(r.Epsilon), strconv.FormatInt(r.BytesUp, 10), secs, metric(r.Precision), metric(r.Recall),
+		metric(r.Brier), metric(r.ECE)}
 }
 
 // roundsFile writes the rounds file as rounds complete, so that a killed

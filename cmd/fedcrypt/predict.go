@@ -343,8 +343,8 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 		fmt.Fprintf(summary, "scored %d rows: %s\n", n, out)
 	}
 	if res.Metrics != nil {
-		fmt.Fprintf(summary, "on %d labelled rows: accuracy %.4f, precision %.4f, recall %.4f, f1 %.4f, auc %.4f\n",
-			rows.Labelled, res.Metrics.Accuracy, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.F1, res.Metrics.AUC)
+		fmt.Fprintf(summary, "on %d labelled rows: accuracy %.4f, precision %.4f, recall %.4f, f1 %.4f, auc %.4f, brier %.4f, ece %.4f\n",
+			rows.Labelled, res.Metrics.Accuracy, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.F1, res.Metrics.AUC, res.Metrics.Brier, res.Metrics.ECE)
 	}
 	return nil
 }

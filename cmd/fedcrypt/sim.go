@@ -274,7 +274,7 @@ func simJSON(r *sim.Result) map[string]any {
 	}
 	return map[string]any{
 		"accuracy": r.Accuracy, "precision": r.Precision, "recall": r.Recall, "f1": r.F1, "auc": r.AUC,
-		"epsilon": eps, "delta": r.Delta, "accountant": r.Accountant, "noise_multiplier": r.NoiseMultiplier,
+		"brier": r.Brier, "ece": r.ECE, "epsilon": eps, "delta": r.Delta, "accountant": r.Accountant, "noise_multiplier": r.NoiseMultiplier,
 		"rounds": r.Rounds, "resumed_after": r.ResumedAfter, "hospitals": r.Hospitals, "threshold": r.Threshold, "min_contributors": r.MinContributors,
 		"encrypted": r.Encrypted, "dp": r.DP, "privacy_unit": r.PrivacyUnit,
 		"bytes_up_per_round": r.BytesUpPerRound, "seconds": r.Seconds, "ended": r.Ended, "seeded": r.Seeded,
@@ -320,11 +320,11 @@ type roundTable struct {
 	dp bool // without DP there is no ε to show
 }
 
-const roundRow = "%5s %12s %10s %8s %6s %6s %8s %12s %7s\n"
+const roundRow = "%5s %12s %10s %8s %6s %6s %6s %8s %12s %7s\n"
 
 func newRoundTable(w io.Writer, on, dp bool) *roundTable {
 	if on {
-		fmt.Fprintf(w, roundRow, "round", "contributors", "train loss", "accuracy", "F1", "AUC", "ε spent", "upload bytes", "seconds")
+		fmt.Fprintf(w, roundRow, "round", "contributors", "train loss", "accuracy", "F1", "AUC", "ECE", "ε spent", "upload bytes", "seconds")
 	}
 	return &roundTable{w: w, on: on, dp: dp}
 }
@@ -352,7 +352,7 @@ func (t *roundTable) row(r sim.RoundReport) {
 		secs = f("%.2f", r.Seconds)
 	}
 	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.TrainLoss), m(r.Accuracy),
-		m(r.F1), m(r.AUC), eps, f("%d", r.BytesUp), secs)
+		m(r.F1), m(r.AUC), m(r.ECE), eps, f("%d", r.BytesUp), secs)
 }
 
 // evaluation adds the private evaluation's line under the rounds: its
@@ -367,7 +367,7 @@ func (t *roundTable) evaluation(r *sim.Result) {
 	if t.dp {
 		eps = fmt.Sprintf("%.4f", r.Epsilon)
 	}
-	fmt.Fprintf(t.w, roundRow, "eval", fmt.Sprint(len(ev.Contributors)), "-", "-", "-", "-", eps, "-", "-")
+	fmt.Fprintf(t.w, roundRow, "eval", fmt.Sprint(len(ev.Contributors)), "-", "-", "-", "-", "-", eps, "-", "-")
 }
 
 func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
@@ -378,7 +378,8 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 	} else {
 		fmt.Fprintf(w, "%d rounds in %.1f s (%s); held-out test rows: %d\n", r.Rounds, r.Seconds, r.Ended, r.TestRows)
 	}
-	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f\n", r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC)
+	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f   Brier %.4f   ECE %.4f\n",
+		r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC, r.Brier, r.ECE)
 	unit := "one record (add/remove one row)"
 	if r.PrivacyUnit != "" {
 		unit = fmt.Sprintf("one patient (all rows sharing a %q value)", r.PrivacyUnit)

@@ -23,7 +23,7 @@ import (
 func TestSimJSONHasTheContractFields(t *testing.T) {
 	var out map[string]any
 	decodeJSON(t, runCLI(t, "", "sim", "--rounds", "3", "--seed", "1", "--json"), &out)
-	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "epsilon", "delta", "accountant", "rounds",
+	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "epsilon", "delta", "accountant", "rounds",
 		"hospitals", "threshold", "encrypted", "dp", "bytes_up_per_round", "seconds"} {
 		if _, ok := out[k]; !ok {
 			t.Errorf("--json lacks %q", k)
@@ -35,6 +35,12 @@ func TestSimJSONHasTheContractFields(t *testing.T) {
 	}
 	if eps := out["epsilon"].(float64); eps <= 0 || eps > 1 {
 		t.Errorf("epsilon %v, want in (0, 1]", eps)
+	}
+	// Calibration figures lie in (0, 1) for a binary model that is neither perfect nor certain.
+	for _, k := range []string{"brier", "ece"} {
+		if v, ok := out[k].(float64); !ok || !(v > 0 && v < 1) {
+			t.Errorf("%s = %v, want a number in (0, 1)", k, out[k])
+		}
 	}
 }
 
@@ -352,11 +358,11 @@ func TestRoundTableShowsDashesForWhatDoesNotExist(t *testing.T) {
 		return strings.Fields(lines[len(lines)-1])
 	}
 	r := sim.RoundReport{Round: 1, Completed: true, Evaluated: true, Epsilon: 0, BytesUp: 10, Seconds: 0.5}
-	if got := row(false, r); got[6] != "-" || got[8] != "0.50" {
-		t.Errorf("no DP: ε %q, seconds %q; want -, 0.50", got[6], got[8])
+	if got := row(false, r); got[7] != "-" || got[9] != "0.50" {
+		t.Errorf("no DP: ε %q, seconds %q; want -, 0.50", got[7], got[9])
 	}
 	r.Epsilon, r.Seconds = 0.25, 0
-	if got := row(true, r); got[6] != "0.2500" || got[8] != "-" {
-		t.Errorf("untimed round: ε %q, seconds %q; want 0.2500, -", got[6], got[8])
+	if got := row(true, r); got[7] != "0.2500" || got[9] != "-" {
+		t.Errorf("untimed round: ε %q, seconds %q; want 0.2500, -", got[7], got[9])
 	}
 }

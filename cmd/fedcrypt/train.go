@@ -324,7 +324,8 @@ training folds, so the ε reported composes K−1 trainings.`)
 		name      string
 		mean, std float64
 	}{{"accuracy", sum.Accuracy, sum.AccuracyStd}, {"precision", sum.Precision, sum.PrecisionStd},
-		{"recall", sum.Recall, sum.RecallStd}, {"f1", sum.F1, sum.F1Std}, {"auc", sum.AUC, sum.AUCStd}} {
+		{"recall", sum.Recall, sum.RecallStd}, {"f1", sum.F1, sum.F1Std}, {"auc", sum.AUC, sum.AUCStd},
+		{"brier", sum.Brier, sum.BrierStd}, {"ece", sum.ECE, sum.ECEStd}} {
 		fmt.Fprintf(tw, "  %s\t%.4f ± %.4f\n", m.name, m.mean, m.std)
 	}
 	return tw.Flush()
@@ -438,6 +439,10 @@ type cvSummary struct {
 	F1Std        float64 `json:"f1_std"`
 	AUC          float64 `json:"auc"`
 	AUCStd       float64 `json:"auc_std"`
+	Brier        float64 `json:"brier"`
+	BrierStd     float64 `json:"brier_std"`
+	ECE          float64 `json:"ece"`
+	ECEStd       float64 `json:"ece_std"`
 }
 
 func summarize(runs []model.Metrics) cvSummary {
@@ -459,12 +464,15 @@ func summarize(runs []model.Metrics) cvSummary {
 	s.Recall, s.RecallStd = stat(func(m model.Metrics) float64 { return m.Recall })
 	s.F1, s.F1Std = stat(func(m model.Metrics) float64 { return m.F1 })
 	s.AUC, s.AUCStd = stat(func(m model.Metrics) float64 { return m.AUC })
+	s.Brier, s.BrierStd = stat(func(m model.Metrics) float64 { return m.Brier })
+	s.ECE, s.ECEStd = stat(func(m model.Metrics) float64 { return m.ECE })
 	return s
 }
 
 func printMetrics(e *env, m model.Metrics) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n", m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC)
+	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n  brier\t%.4f\n  ece\t%.4f\n",
+		m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC, m.Brier, m.ECE)
 	tw.Flush()
 }
 

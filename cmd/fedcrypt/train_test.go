@@ -54,6 +54,12 @@ func TestTrainSplitJSONFields(t *testing.T) {
 			t.Errorf("%s = %v, want a number in [0.9, 1]", k, out[k])
 		}
 	}
+	// A good wdbc model: a small Brier score, and probabilities calibrated within 0.1.
+	for _, k := range []string{"brier", "ece"} {
+		if v, ok := out[k].(float64); !ok || !(v > 0 && v < 0.1) {
+			t.Errorf("%s = %v, want a number in (0, 0.1)", k, out[k])
+		}
+	}
 }
 
 func TestTrainBadInput(t *testing.T) {
