@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/project"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
@@ -17,15 +20,15 @@ import (
 )
 
 func init() {
-	register(&command{name: "init", summary: "a federation's config, CA and certificates and, for demos, every member's keys", run: runInit})
+	register(&command{name: "init", summary: "a federation's config from a project file (--project), or a demo federation with every party's keys", run: runInit})
 }
 
 // Files of a federation directory written by init, and read by
 // "aggregator serve" and "client join" as their defaults.
 const (
 	fileFederation = "federation.json" // the config (public)
-	fileCACert     = "ca.crt"          // the federation CA's certificate (public)
-	fileCAKey      = "ca.key.age"      // the CA's key, age-encrypted to the aggregator
+	fileCACert     = pki.CACertFile    // the federation CA's certificate (public)
+	fileCAKey      = pki.CAKeyFile     // the CA's key, age-encrypted to the aggregator
 	fileIdentity   = "identity.key"    // a party's age identity and signing key (secret)
 	fileRecipient  = "recipient.txt"   // a party's age recipient (public)
 	fileTLSCert    = "tls.crt"         // a party's TLS certificate (public)
@@ -33,8 +36,15 @@ const (
 )
 
 func runInit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "init", "fedcrypt init --members a,b,c [--threshold T] -o DIR [flags]", `
-Creates a federation: its config (members, their age recipients and signing
+	fs := newFlags(e, "init", "fedcrypt init --project fed.yaml -o DIR | fedcrypt init --members a,b,c [--threshold T] -o DIR [flags]", `
+With --project, builds a federation's config (DIR/federation.json) from a
+project file (YAML) that lists the members' public keys, their roles and the
+federation's settings: the coordinator never holds a member's secret. Each
+member makes its own keys and certificate request (fedcrypt keygen --csr);
+the consortium CA signs the requests (fedcrypt ca init, fedcrypt ca sign).
+Only -o and --json go with --project.
+
+Demo mode, for a quick start on one machine (--members): creates a federation: its config (members, their age recipients and signing
 keys, threshold T, min-contributors, model, DP settings and caps, CKKS
 preset, data schema, the aggregator's identity), a federation CA, the
 aggregator's server certificate and one client certificate per member that
@@ -75,6 +85,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	var out string
 	fs.StringVar(&out, "out", "", "federation `directory` to create")
 	fs.StringVar(&out, "o", "", "short for --out")
+	project := fs.String("project", "", "build the federation from this project `file` (YAML) of the members' public keys")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -85,6 +96,17 @@ coordinator's CA signs their certificates. The data schema is read from
 		return usagef("init: unexpected argument %q", pos[0])
 	case out == "":
 		return usagef("init: -o DIR is required")
+	case *project != "":
+		var demo []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "project" && f.Name != "out" && f.Name != "o" && f.Name != "json" {
+				demo = append(demo, "--"+f.Name)
+			}
+		})
+		if len(demo) > 0 {
+			return usagef("init --project: %s belongs in the project file (only -o and --json go with --project)", strings.Join(demo, ", "))
+		}
+		return initProject(e, *project, out, *jsonOut)
 	case len(members) < 2:
 		return usagef("--members: a federation needs at least 2 members, got %d", len(members))
 	case *validFor <= 0:
@@ -132,8 +154,48 @@ coordinator's CA signs their certificates. The data schema is read from
 	for _, id := range members {
 		fmt.Fprintf(e.stdout, "  member      %s\n", filepath.Join(out, id))
 	}
-	fmt.Fprintln(e.stdout, "Every party's secret keys are in this directory: hand each party only its own.")
+	fmt.Fprintln(e.stdout, "Demo mode: every party's secret keys are in this directory; hand each party only its own.")
+	fmt.Fprintln(e.stdout, "For a real consortium, members make their own keys (fedcrypt keygen --csr) and the coordinator runs init --project.")
 	return nil
+}
+
+// initProject writes the federation's config built from a project file.
+func initProject(e *env, path, out string, jsonOut bool) error {
+	pf, err := project.Load(path)
+	if err != nil {
+		return err
+	}
+	fed, err := pf.Build()
+	if err != nil {
+		return err
+	}
+	cfg := filepath.Join(out, fileFederation)
+	if _, err := os.Lstat(cfg); err == nil {
+		return fmt.Errorf("init: %s exists (init never overwrites a federation)", cfg)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if err := os.WriteFile(cfg, fed.Marshal(), 0o644); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	res := map[string]any{"dir": out, "config": cfg, "config_hash": fed.Hash().String(), "members": memberIDs(fed),
+		"threshold": fed.Threshold, "min_contributors": fed.MinContributors}
+	if jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "federation %q: %d members, threshold %d, min-contributors %d\n", fed.Name, len(fed.Members), fed.Threshold, fed.MinContributors)
+	fmt.Fprintf(e.stdout, "  config  %s (hash %s)\n", cfg, res["config_hash"])
+	fmt.Fprintln(e.stdout, "Next: fedcrypt ca init, then fedcrypt ca sign for each member's tls.csr; hand each party federation.json, ca.crt and its certificate.")
+	return nil
+}
+
+func memberIDs(fed *federation.Config) []string {
+	ids := make([]string, len(fed.Members))
+	for i, m := range fed.Members {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // newFederation builds and validates the config of a federation of
@@ -218,7 +280,7 @@ func writeFederationDir(out string, fed *federation.Config, ca *grpcnet.CA, keys
 		return err
 	}
 	defer clear(caKey)
-	if err := writeSealedPEM(filepath.Join(out, fileCAKey), caKey, keys["aggregator"]); err != nil {
+	if err := pki.WriteKey(filepath.Join(out, fileCAKey), caKey, keys["aggregator"].Recipient()); err != nil {
 		return err
 	}
 	leaves := map[string]grpcnet.Leaf{"aggregator": {Hosts: hosts, NotBefore: from, NotAfter: to}}
@@ -240,7 +302,7 @@ func writeFederationDir(out string, fed *federation.Config, ca *grpcnet.CA, keys
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		err = writeSealedPEM(filepath.Join(dir, fileTLSKey), key, keys[id])
+		err = pki.WriteKey(filepath.Join(dir, fileTLSKey), key, keys[id].Recipient())
 		clear(key)
 		if err != nil {
 			return err
@@ -250,39 +312,6 @@ func writeFederationDir(out string, fed *federation.Config, ca *grpcnet.CA, keys
 		}
 	}
 	return nil
-}
-
-// writeSealedPEM writes a private key age-encrypted to its owner.
-func writeSealedPEM(path string, pem []byte, owner *vault.Identity) error {
-	f, err := vault.Create(path, owner.Recipient())
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(pem); err != nil {
-		f.Abort()
-		return err
-	}
-	return f.Close()
-}
-
-// readSealedPEM reads a key written by writeSealedPEM.
-func readSealedPEM(path string, owner *vault.Identity) ([]byte, error) {
-	r, err := vault.Open(path, owner)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	const limit = 64 << 10
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		clear(b)
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > limit {
-		clear(b)
-		return nil, fmt.Errorf("%s: larger than a key file", path)
-	}
-	return b, nil
 }
 
 // loadCredentials reads a party's TLS material: the CA certificate, its
@@ -296,7 +325,7 @@ func loadCredentials(caPath, certPath, keyPath string, id *vault.Identity) (grpc
 	if c.Cert, err = os.ReadFile(certPath); err != nil {
 		return c, fmt.Errorf("--cert: %w", err)
 	}
-	if c.Key, err = readSealedPEM(keyPath, id); err != nil {
+	if c.Key, err = pki.ReadKey(keyPath, id); err != nil {
 		return c, fmt.Errorf("--tls-key: %w", err)
 	}
 	return c, nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -24,6 +25,7 @@ const (
 	protectedIdentityFileName = "identity.age"
 	recipientFileName         = "recipient.txt"
 	signingKeyFileName        = "signing-key.pub"
+	csrFileName               = "tls.csr" // with --csr: the certificate request (public); the key is tls.key.age
 )
 
 type keygenResult struct {
@@ -32,6 +34,9 @@ type keygenResult struct {
 	SigningKey  string `json:"signing_key"`
 	PostQuantum bool   `json:"post_quantum"`
 	Protected   bool   `json:"passphrase_protected"`
+	CSR         string `json:"csr,omitempty"`
+	TLSKey      string `json:"tls_key,omitempty"`
+	Member      string `json:"member,omitempty"`
 }
 
 func runKeygen(ctx context.Context, e *env, args []string) error {
@@ -47,13 +52,29 @@ Writes a member's (or an auditor's) keys into DIR:
 The signing key is not stored: it is derived from the identity with HKDF-SHA256
 under the label "fedcrypt.org/vault/v1/ed25519-signing-key", so the identity file
 is the only secret. Existing files are never overwritten. The public parts are
-printed.`)
+printed.
+
+With --csr it also makes the party's TLS key and a certificate signing request
+for the federation's CA, for a member (--member ID) or the aggregator
+(--aggregator), valid for the --host names given:
+
+  tls.key.age       the TLS private key (ECDSA P-256), age-encrypted to the identity
+  tls.csr           the PKCS #10 request (public): its subject and URI SAN
+                    fedcrypt://member/ID name the member
+
+Hand the coordinator recipient.txt, signing-key.pub and tls.csr; nothing else
+leaves DIR. Put the certificate it sends back in DIR as tls.crt.`)
 	var out string
 	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
 	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
 	passFile := fs.String("passphrase-file", "", "protect the identity with the passphrase on the first line of `file` (- for stdin)")
 	workFactor := fs.Int("work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) of the passphrase protection")
 	pq := fs.Bool("pq", false, "generate a post-quantum hybrid (ML-KEM-768 + X25519) identity; its recipient cannot be mixed with classical ones")
+	csr := fs.Bool("csr", false, "also make a TLS key and a certificate signing request for the federation CA")
+	member := fs.String("member", "", "with --csr: the member `id` the request names")
+	aggregator := fs.Bool("aggregator", false, "with --csr: request the aggregator's server certificate (give --host)")
+	var hosts stringList
+	fs.Var(&hosts, "host", "with --csr: a DNS `name` or IP address the certificate is valid for (repeatable)")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -64,6 +85,12 @@ printed.`)
 		return usagef("keygen: unexpected argument %q", pos[0])
 	case out == "":
 		return usagef("keygen: -o DIR is required")
+	case !*csr && (*member != "" || *aggregator || len(hosts) > 0):
+		return usagef("keygen: --member, --aggregator and --host go with --csr")
+	case *csr && (*member == "") == !*aggregator:
+		return usagef("keygen --csr: give --member ID or --aggregator")
+	case *aggregator && len(hosts) == 0:
+		return usagef("keygen --csr --aggregator: give the --host names members reach it at")
 	case *workFactor < 1 || *workFactor > vault.MaxWorkFactor:
 		return usagef("--work-factor %d: must be in [1, %d]", *workFactor, vault.MaxWorkFactor)
 	}
@@ -81,7 +108,12 @@ printed.`)
 	if pass != nil {
 		res.Identity = filepath.Join(out, protectedIdentityFileName)
 	}
-	for _, p := range []string{res.Identity, filepath.Join(out, recipientFileName), filepath.Join(out, signingKeyFileName)} {
+	files := []string{res.Identity, filepath.Join(out, recipientFileName), filepath.Join(out, signingKeyFileName)}
+	if *csr {
+		res.CSR, res.TLSKey, res.Member = filepath.Join(out, csrFileName), filepath.Join(out, fileTLSKey), *member
+		files = append(files, res.CSR, res.TLSKey)
+	}
+	for _, p := range files {
 		if _, err := os.Lstat(p); err == nil {
 			return fmt.Errorf("keygen: %s exists: refusing to overwrite keys", p)
 		}
@@ -106,13 +138,37 @@ printed.`)
 			return fmt.Errorf("keygen: %w", err)
 		}
 	}
+	if *csr {
+		if err := writeRequest(res.CSR, res.TLSKey, pki.Subject{Member: *member, Hosts: hosts}, id); err != nil {
+			return fmt.Errorf("keygen --csr: %w", err)
+		}
+	}
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "identity:    %s (secret)\n", res.Identity)
 	fmt.Fprintf(e.stdout, "recipient:   %s\n", res.Recipient)
 	fmt.Fprintf(e.stdout, "signing key: %s\n", res.SigningKey)
+	if *csr {
+		fmt.Fprintf(e.stdout, "TLS key:     %s (secret, encrypted to the identity)\n", res.TLSKey)
+		fmt.Fprintf(e.stdout, "request:     %s (for the coordinator's fedcrypt ca sign)\n", res.CSR)
+	}
 	return nil
+}
+
+// writeRequest makes a TLS key and a certificate request for s, and writes
+// the key sealed to its owner and the request beside it.
+func writeRequest(csrPath, keyPath string, s pki.Subject, owner *vault.Identity) error {
+	csr, key, err := pki.NewRequest(s)
+	if err != nil {
+		return err
+	}
+	err = pki.WriteKey(keyPath, key, owner.Recipient())
+	clear(key)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(csrPath, csr, 0o644)
 }
 
 // readPassphrase reads a passphrase from the first line of a file, or of

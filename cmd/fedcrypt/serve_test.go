@@ -21,6 +21,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -395,7 +396,7 @@ func intruders(t *testing.T, dir, addr string) {
 		t.Fatal(err)
 	}
 	caCert, _ := os.ReadFile(filepath.Join(fedDir, fileCACert))
-	caKey, err := readSealedPEM(filepath.Join(fedDir, fileCAKey), aggID)
+	caKey, err := pki.ReadKey(filepath.Join(fedDir, fileCAKey), aggID)
 	if err != nil {
 		t.Fatal(err)
 	}

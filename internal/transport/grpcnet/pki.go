@@ -90,24 +90,38 @@ type Leaf struct {
 	// Member is the member id a client certificate names; empty for the
 	// aggregator's server certificate.
 	Member string
-	// Hosts are the server's DNS names and IP addresses (server
-	// certificates only).
+	// Hosts are the DNS names and IP addresses the certificate is valid
+	// for: the aggregator's, or a member's that also serves TLS.
 	Hosts               []string
 	NotBefore, NotAfter time.Time
 }
 
 // Issue creates a key pair and a certificate for l signed by the CA, and
-// returns both PEM-encoded. A member's certificate has the member id as its
-// common name and as the URI SAN fedcrypt://member/<id>, and may only
-// authenticate TLS clients; a server certificate may only authenticate TLS
-// servers.
+// returns both PEM-encoded (see [CA.Sign] for what the certificate holds).
 func (ca *CA) Issue(l Leaf) (cert, key []byte, err error) {
-	if !l.NotAfter.After(l.NotBefore) {
-		return nil, nil, fmt.Errorf("grpcnet: certificate validity %s to %s is empty", l.NotBefore.Format(time.RFC3339), l.NotAfter.Format(time.RFC3339))
-	}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("grpcnet: certificate key: %w", err)
+	}
+	if cert, err = ca.Sign(l, priv.Public()); err != nil {
+		return nil, nil, err
+	}
+	if key, err = keyPEM(priv); err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// Sign creates a certificate for l and the public key pub (a member's own
+// key, from its certificate request) signed by the CA, PEM-encoded. A
+// member's certificate has the member id as its common name and as the URI
+// SAN fedcrypt://member/<id>, and authenticates TLS clients; when l names
+// hosts, they are its DNS and IP SANs and it authenticates TLS servers
+// too. A server certificate (no member) names its hosts and may only
+// authenticate TLS servers.
+func (ca *CA) Sign(l Leaf, pub crypto.PublicKey) ([]byte, error) {
+	if !l.NotAfter.After(l.NotBefore) {
+		return nil, fmt.Errorf("grpcnet: certificate validity %s to %s is empty", l.NotBefore.Format(time.RFC3339), l.NotAfter.Format(time.RFC3339))
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -115,41 +129,40 @@ func (ca *CA) Issue(l Leaf) (cert, key []byte, err error) {
 		NotAfter:     l.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
-	if l.Member != "" {
-		if len(l.Hosts) > 0 {
-			return nil, nil, fmt.Errorf("grpcnet: member %q certificate: hosts are for server certificates", l.Member)
+	for _, h := range l.Hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
+	}
+	if l.Member != "" {
 		u, err := url.Parse(memberURIPrefix + url.PathEscape(l.Member))
 		if err != nil {
-			return nil, nil, fmt.Errorf("grpcnet: member %q: %w", l.Member, err)
+			return nil, fmt.Errorf("grpcnet: member %q: %w", l.Member, err)
 		}
 		tmpl.Subject = pkix.Name{CommonName: l.Member}
 		tmpl.URIs = []*url.URL{u}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		if len(l.Hosts) > 0 {
+			tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+		}
 	} else {
 		if len(l.Hosts) == 0 {
-			return nil, nil, errors.New("grpcnet: server certificate: no host names or addresses")
+			return nil, errors.New("grpcnet: server certificate: no host names or addresses")
 		}
 		tmpl.Subject = pkix.Name{CommonName: l.Hosts[0]}
-		for _, h := range l.Hosts {
-			if ip := net.ParseIP(h); ip != nil {
-				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-			} else {
-				tmpl.DNSNames = append(tmpl.DNSNames, h)
-			}
-		}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, priv.Public(), ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("grpcnet: certificate: %w", err)
+		return nil, fmt.Errorf("grpcnet: certificate: %w", err)
 	}
-	k, err := keyPEM(priv)
-	if err != nil {
-		return nil, nil, err
-	}
-	return certPEM(der), k, nil
+	return certPEM(der), nil
 }
+
+// Certificate returns the CA's certificate.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
 
 // MemberID returns the member a client certificate names: the id in its
 // single fedcrypt://member/ URI SAN, which must equal its common name.

@@ -2,7 +2,11 @@ package grpcnet
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +107,47 @@ func FuzzParseCertificate(f *testing.F) {
 			t.Fatalf("re-encoded certificate does not parse to itself: %v", err)
 		}
 	})
+}
+
+func TestSignFromAMembersOwnKey(t *testing.T) {
+	pki := newTestPKI(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name   string
+		hosts  []string
+		usages []x509.ExtKeyUsage
+		verify string
+	}{
+		{"no hosts", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, ""},
+		{"hosts", []string{"h1.example.org", "10.0.0.7"}, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}, "h1.example.org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := pki.ca.Sign(Leaf{Member: "h1", Hosts: tc.hosts, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour)}, key.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := ParseCertificate(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !key.PublicKey.Equal(c.PublicKey) {
+				t.Error("certificate does not carry the member's key")
+			}
+			if id, err := MemberID(c); err != nil || id != "h1" {
+				t.Errorf("MemberID = %q, %v", id, err)
+			}
+			if !slices.Equal(c.ExtKeyUsage, tc.usages) {
+				t.Errorf("key usages %v, want %v", c.ExtKeyUsage, tc.usages)
+			}
+			if tc.verify != "" {
+				if err := c.VerifyHostname(tc.verify); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
 }

@@ -102,6 +102,13 @@ func serverTLS(c Credentials, members map[string]bool, now func() time.Time, ref
 	}, nil
 }
 
+// ClientConfig returns the TLS configuration a member dials the aggregator
+// with (see [Dial]): for checks that need a real handshake without a
+// session, such as a site's preflight.
+func ClientConfig(c Credentials, serverName string) (*tls.Config, error) {
+	return clientTLS(c, serverName)
+}
+
 // clientTLS returns a member's TLS 1.3 configuration: its certificate, and
 // the federation CA as the only root for the aggregator's certificate, which
 // must be valid for serverName.

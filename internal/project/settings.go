@@ -1,0 +1,76 @@
+package project
+
+import (
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/model"
+)
+
+// settings fills the federation's training settings from the project and
+// [Defaults]; fed.Validate checks their ranges.
+func (f *File) settings(fed *federation.Config) error {
+	d := f.Data
+	if d.Label == "" {
+		return f.errAt(at("data"), "data: label: missing")
+	}
+	if len(d.Features) == 0 {
+		return f.errAt(at("data"), "data: features: list the columns every member's data set has, in order")
+	}
+	opt := data.Options{Label: d.Label, Classes: d.Classes, Drop: d.Drop, Missing: or(d.Missing, Defaults.Missing), PrivacyUnit: d.PrivacyUnit}
+	if err := opt.Validate(); err != nil {
+		return f.errAt(at("data"), "data: %v", err)
+	}
+	schema := data.Schema{Features: d.Features, Label: d.Label, Classes: d.Classes, PrivacyUnit: d.PrivacyUnit}
+	if err := schema.Validate(); err != nil {
+		return f.errAt(at("data"), "data: %v", err)
+	}
+	fed.Data = federation.DataSpec{Options: opt, Schema: schema, Normalize: or(d.Normalize, Defaults.Normalize)}
+
+	if f.Model == "" {
+		return f.errAt(at("model"), "model: missing (logreg, softmax or mlp:H1[,H2...])")
+	}
+	m, err := model.ParseSpec(f.Model, len(d.Features), len(d.Classes))
+	if err != nil {
+		return f.errAt(at("model"), "model %s: %v", f.Model, err)
+	}
+	fed.Model = m
+
+	fed.MaxDecryptions = f.MaxDecryptions
+	if fed.MaxDecryptions == 0 {
+		fed.MaxDecryptions = Defaults.MaxDecryptions
+	}
+	h := f.HE
+	fed.HE = federation.HE{Enabled: h.Enabled == nil || *h.Enabled, Preset: or(h.Preset, Defaults.Preset),
+		UpdateBound: h.UpdateBound, DecryptionBudget: h.DecryptionBudget, KeyEpochRounds: h.KeyEpochRounds}
+	if fed.HE.UpdateBound == 0 {
+		fed.HE.UpdateBound = Defaults.UpdateBound
+	}
+	p := f.DP
+	fed.DP = federation.DP{Enabled: p.Enabled == nil || *p.Enabled, Epsilon: p.Epsilon, Delta: p.Delta,
+		Accountant: or(p.Accountant, Defaults.Accountant), Noise: or(p.Noise, Defaults.Noise),
+		ClipNorm: p.ClipNorm, SampleRate: p.SampleRate, PrivacyUnit: d.PrivacyUnit}
+
+	t := f.Training
+	spare := Defaults.SpareRounds
+	if t.SpareRounds != nil {
+		spare = *t.SpareRounds
+	}
+	momentum := Defaults.Momentum
+	if t.Momentum != nil {
+		momentum = *t.Momentum
+	}
+	fed.Training = federation.Training{Rounds: t.Rounds, LocalSteps: t.LocalSteps, SpareRounds: spare,
+		Local:     model.OptimizerConfig{Name: or(t.Optimizer, Defaults.Optimizer), LR: t.LR, Momentum: momentum},
+		Server:    fedavg.Config{Name: or(t.ServerOptimizer, Defaults.ServerOptimizer)},
+		Weighting: or(t.Weighting, Defaults.Weighting)}
+	fed.Evaluation = federation.Evaluation(f.Evaluation)
+	return nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
