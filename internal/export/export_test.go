@@ -81,6 +81,11 @@ func TestExportRefuses(t *testing.T) {
 	wide.Features = append(slices.Clone(wide.Features), "extra")
 	three := tm.m.Schema
 	three.Classes = []string{"B", "M", "X"}
+	clamped := *tm.m.Transform
+	clamped.Clamp = make([]*[2]float64, clamped.Columns())
+	clamped.Clamp[2] = &[2]float64{0, 100}
+	coded := tm.m.Schema
+	coded.MissingValues = map[string][]float64{coded.Features[0]: {0}}
 	for _, tc := range []struct {
 		name       string
 		m          Model
@@ -90,6 +95,8 @@ func TestExportRefuses(t *testing.T) {
 		{"features", Model{Network: tm.m.Network, Schema: wide, Transform: tm.m.Transform}, true},
 		{"classes", Model{Network: tm.m.Network, Schema: three, Transform: tm.m.Transform}, true},
 		{"no transform", Model{Network: tm.m.Network, Schema: tm.m.Schema}, false},
+		{"clamping", Model{Network: tm.m.Network, Schema: tm.m.Schema, Transform: &clamped}, false},
+		{"missing-value codes", Model{Network: tm.m.Network, Schema: coded, Transform: tm.m.Transform}, false},
 		{"no network", Model{Schema: tm.m.Schema, Transform: tm.m.Transform}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
