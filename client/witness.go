@@ -101,7 +101,8 @@ func advances(held []audit.Witness, h audit.Head) error {
 		return nil
 	}
 	if h.Entries <= last.Entries {
-		return fmt.Errorf("signed head of entry %d does not advance past entry %d, signed for round %d (log rewound or rewritten)",
+		return fmt.Errorf("signed head of entry %d does not advance past entry %d, signed for round %d: the aggregator's audit log is behind the one this member witnessed "+
+			"(an aggregator started afresh on a federation that already ran, or one rewinding its log); an interrupted run continues with aggregator serve --resume on its output directory, and a new run needs a new federation (fedcrypt init)",
 			h.Entries, last.Entries, last.Round)
 	}
 	var completed, latest uint64
