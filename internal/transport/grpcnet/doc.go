@@ -19,9 +19,12 @@
 // twice, as its common name and as the URI SAN fedcrypt://member/<id>
 // ([MemberID]). The server requires a client certificate and verifies it
 // itself against the federation CA, so that each refusal is classified,
-// logged and counted (Refused* reasons): a certificate from another CA,
-// outside its validity period, not for client authentication, or naming
-// no member of the federation never completes the handshake. A member also
+// logged and counted with the peer's address (Refused* reasons): no
+// certificate, a certificate from another CA, outside its validity period,
+// not for client authentication, or naming no member of the federation
+// never completes the handshake. (The certificate is requested rather than
+// required at the TLS layer, so that a client without one reaches that
+// check instead of failing unseen.) A member also
 // states its id when it connects; a valid certificate claiming another
 // member is refused. The hub tags every message with the member the
 // certificate names ([transport.Incoming].From); the aggregator refuses an

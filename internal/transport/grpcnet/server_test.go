@@ -3,6 +3,7 @@ package grpcnet
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -379,5 +380,31 @@ func TestCloseDeliversWhatWasSent(t *testing.T) {
 			t.Fatalf("connection %d: got %d bytes, want the %d sent", i, len(in.Data), len(upload))
 		}
 		wantEvent(t, ctx, s, transport.Left, "h1")
+	}
+}
+
+// TestConnectionWithoutCertificateIsRefused: a client with no certificate
+// at all is refused, and the refusal is counted.
+func TestConnectionWithoutCertificateIsRefused(t *testing.T) {
+	pki := newTestPKI(t)
+	m := NewMetrics()
+	_, addr := startServer(t, ServerConfig{Credentials: pki.server, Members: []string{"h1"}, Metrics: m})
+	conn, err := tls.Dial("tcp", addr, &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err == nil {
+		// TLS 1.3: the server's verdict on the client arrives after the
+		// client's side of the handshake.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for refusals(t, m, RefusedNoCert) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal counted for a client without a certificate (client saw: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

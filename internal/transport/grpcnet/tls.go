@@ -35,6 +35,7 @@ const (
 	RefusedUnknownCA   = "unknown-ca"        // client certificate not issued by the federation CA
 	RefusedExpired     = "expired"           // client certificate outside its validity period
 	RefusedBadCert     = "bad-certificate"   // any other certificate failure
+	RefusedNoCert      = "no-certificate"    // a client that presented no certificate
 	RefusedNotMember   = "not-member"        // certificate names no member of the federation
 	RefusedMismatch    = "identity-mismatch" // the member claimed differs from the certificate's
 	RefusedTooLarge    = "too-large"         // an envelope above the size limit
@@ -56,9 +57,10 @@ func serverTLS(c Credentials, members map[string]bool, now func() time.Time, ref
 	if err != nil {
 		return nil, fmt.Errorf("server %w", err)
 	}
-	verify := func(cs tls.ConnectionState) error {
+	verify := func(addr string, cs tls.ConnectionState) error {
+		refuse := func(reason, member string, err error) { refuse(reason, member, fmt.Errorf("from %s: %w", addr, err)) }
 		if len(cs.PeerCertificates) == 0 {
-			refuse(RefusedBadCert, "", errors.New("no client certificate"))
+			refuse(RefusedNoCert, "", errors.New("no client certificate"))
 			return errors.New("no client certificate")
 		}
 		leaf := cs.PeerCertificates[0]
@@ -93,13 +95,27 @@ func serverTLS(c Credentials, members map[string]bool, now func() time.Time, ref
 		}
 		return nil
 	}
-	return &tls.Config{
+	// A certificate is requested rather than required, so that a client
+	// without one completes the handshake far enough to reach verify, and
+	// is refused there, logged and counted with its address.
+	base := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
 		Certificates:           []tls.Certificate{cert},
-		ClientAuth:             tls.RequireAnyClientCert,
-		VerifyConnection:       verify,
+		ClientAuth:             tls.RequestClientCert,
 		SessionTicketsDisabled: true,
-	}, nil
+	}
+	base.VerifyConnection = func(cs tls.ConnectionState) error { return verify("an unknown address", cs) }
+	base.GetConfigForClient = func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		addr := "an unknown address"
+		if hi.Conn != nil {
+			addr = hi.Conn.RemoteAddr().String()
+		}
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return verify(addr, cs) }
+		return c, nil
+	}
+	return base, nil
 }
 
 // ClientConfig returns the TLS configuration a member dials the aggregator
