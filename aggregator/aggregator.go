@@ -136,6 +136,8 @@ type aggregator struct {
 	// recvErr is the error that ended the hub's stream.
 	inbox   chan chan arrival
 	recvErr error
+	// toldMismatch holds the members told their config differs.
+	toldMismatch map[string]bool
 }
 
 // Run coordinates a whole run over hub: setup, then the federation's rounds.
@@ -353,6 +355,7 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			a.log.Info("member left", "hospital", in.From, "round", a.round)
 		case transport.Message:
 			if err != nil {
+				a.tellMismatch(ctx, in)
 				a.log.Warn("refused a message", "hospital", in.From, "round", a.round, "reason", err)
 				if a.cur != nil {
 					a.cur.Refused[in.From] = err.Error()
@@ -384,6 +387,24 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 			return err
 		}
 	}
+}
+
+// tellMismatch answers a member whose message carries another federation
+// config's hash, once per member, so that it stops with both hashes named
+// instead of waiting for a setup that never comes.
+func (a *aggregator) tellMismatch(ctx context.Context, in transport.Incoming) {
+	e, err := federation.ParseEnvelope(in.Data)
+	if err != nil || e.From != in.From || e.Config == a.hash || a.toldMismatch[in.From] {
+		return
+	}
+	if _, ok := a.fed.Member(in.From); !ok {
+		return
+	}
+	if a.toldMismatch == nil {
+		a.toldMismatch = map[string]bool{}
+	}
+	a.toldMismatch[in.From] = true
+	a.send(ctx, in.From, a.envelope(transport.KindMismatch, transport.Digest32(e.Config).Marshal()))
 }
 
 // message is a verified envelope with its header, whose body digest is

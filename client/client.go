@@ -292,6 +292,14 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 			c.log.Warn("dropped a message not from the aggregator", "kind", env.Kind, "from", env.From)
 			continue
 		}
+		if env.Kind == transport.KindMismatch && env.From == c.fed.Aggregator.ID && env.Config != c.hash {
+			// Signed by the aggregator this config names, under its own
+			// config: the two federation.json files differ.
+			if c.fed.Verify(env, env.Config) == nil {
+				return false, fmt.Errorf("the aggregator runs federation config %s, this member has %s: both must use the same federation.json",
+					env.Config.String()[:16], c.hash.String()[:16])
+			}
+		}
 		if err := c.fed.Verify(env, c.hash); err != nil {
 			c.log.Warn("dropped a message that does not verify", "err", err)
 			continue

@@ -109,7 +109,7 @@ func (c *Config) Verify(e *Envelope, h Hash) error {
 // VerifyHeader is [Config.Verify] for a header.
 func (c *Config) VerifyHeader(hd *Header, h Hash) error {
 	if hd.Config != h {
-		return fmt.Errorf("%s from %q: config hash %s is not this federation's", hd.Kind, hd.From, hd.Config.String()[:16])
+		return fmt.Errorf("%s from %q: config hash %s is not this federation's %s", hd.Kind, hd.From, hd.Config.String()[:16], h.String()[:16])
 	}
 	key, err := c.SigningKey(hd.From)
 	if err != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -76,4 +79,37 @@ func TestJoinExplainsAnUnreachableAggregator(t *testing.T) {
 		p := startProc(t, dir, "a", append(joinArgs("a", 0, nobody), "--retry-for", "1m")...)
 		p.waitLine(t, regexp.MustCompile(`aggregator unreachable, retrying.*attempt=2`), 30*time.Second)
 	})
+}
+
+// TestConfigMismatchNamedOnBothSides: a member whose federation.json
+// differs from the aggregator's (here, in the number of rounds) is told so
+// at once, and both sides name both hashes.
+func TestConfigMismatchNamedOnBothSides(t *testing.T) {
+	dir := t.TempDir()
+	newDeployment(t, dir, 1)
+	b, err := os.ReadFile(filepath.Join(dir, "fed", "federation.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["training"].(map[string]any)["rounds"] = 2.0
+	other, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "fed", "other.json"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
+		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s")
+	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	args := joinArgs("a", 0, addr)
+	args[3] = "fed/other.json"
+	start := time.Now()
+	r := runCLI(t, dir, args...)
+	wantOneLineError(t, r, "the aggregator runs federation config", "same federation.json")
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the member learnt of the mismatch after %v", d.Round(time.Second))
+	}
+	agg.waitLine(t, regexp.MustCompile(`refused.*config hash \S+ is not this federation's \S+`), 10*time.Second)
 }

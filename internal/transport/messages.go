@@ -25,6 +25,10 @@ const (
 	KindEval     = "eval"        // aggregator → contributors: score this model on your validation rows
 	KindEvalUp   = "eval-upload" // contributor → aggregator: encrypted noisy confusion counts, with a claim
 	KindDone     = "done"        // aggregator → members: the run is over, and the audit log's head
+	// KindMismatch is the aggregator's answer to a member whose messages
+	// carry another federation config's hash: the envelope carries the
+	// aggregator's hash, the body (a Digest32) the member's.
+	KindMismatch = "config-mismatch"
 )
 
 // Bundle is a list of encoded envelopes relayed verbatim (pk-shares).
