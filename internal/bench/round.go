@@ -72,6 +72,16 @@ func roundData(hospitals, rows int) *data.Dataset {
 func measureRound(ctx context.Context, hospitals int, spec string, s sizes) (Round, error) {
 	ds := roundData(hospitals, s.roundRows)
 	r := Round{Hospitals: hospitals, Model: spec, RowsPerHospital: s.roundRows, LocalSteps: s.roundRows / benchBatch, Rounds: s.roundCount}
+	// One untimed encrypted round first. The first run of a size in a
+	// process grows the heap (about 2 GB for 10 hospitals × 1M parameters
+	// in one process), and the page faults of that growth made its
+	// encrypted rounds 0.5–1 s slower than the same rounds run again: a
+	// cost a long-running party pays once, not per round.
+	warm := roundConfig(hospitals, spec, s, true)
+	warm.Rounds = 1
+	if _, err := sim.Run(ctx, ds, warm); err != nil {
+		return r, fmt.Errorf("%d hospitals, %s, warm-up: %w", hospitals, spec, err)
+	}
 	for _, enc := range []bool{true, false} {
 		res, err := sim.Run(ctx, ds, roundConfig(hospitals, spec, s, enc))
 		if err != nil {
