@@ -25,7 +25,9 @@
 // the best (least disturbed) and the worst repetition. A ratio is always
 // taken between figures measured in the same run, alternating where the two
 // sides are cheap (private and non-private steps): it is the figure that
-// survives load best.
+// survives load best. Whole rounds of each size are timed after one untimed
+// encrypted round: the first run of a size in a process grows the heap, a
+// cost a long-running party pays once.
 //
 // Precision is measured, not derived: 100 contributors encrypt vectors
 // uniform in [−1, 1] under a collective key of 10 key holders, T = 10 shares
