@@ -32,6 +32,7 @@ func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
 			"--aggregator", "127.0.0.1:1", "--member", "a", "--tls-key", "fed/a/tls.key.age"), 1, []string{"--tls-key"}},
 		{"join with an unknown log level", append(join, "--member", "a", "--log-level", "loud"), 2, []string{"--log-level", "loud"}},
 		{"serve with an unknown log format", append(serve, "--log-format", "xml"), 2, []string{"--log-format", "xml"}},
+		{"serve lingering without metrics", append(serve, "--linger", "1m"), 2, []string{"--linger", "--metrics"}},
 		{"serve without output", serve[:6], 2, []string{"-o DIR"}},
 		{"serve with the wrong identity", append(serve[:4:4], "--identity", "fed/a/identity.key", "-o", "out", "--listen", "127.0.0.1:0"), 1, []string{"--identity", "not the aggregator"}},
 		{"serve on a bad address", append(serve, "--listen", "256.0.0.1:99999"), 1, []string{"--listen"}},

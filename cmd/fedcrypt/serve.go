@@ -89,6 +89,7 @@ is on --listen.`)
 	tf.register(fs)
 	listen := fs.String("listen", "localhost:7443", "`address` to accept members on")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this `address`")
+	linger := fs.Duration("linger", 0, "keep serving --metrics this `long` after the run ends (or until SIGTERM), for a last scrape")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long each phase waits for members")
 	maxMsg := fs.Int("max-message", grpcnet.DefaultMaxMessageBytes, "largest message in `bytes`")
 	resume := fs.Bool("resume", false, "continue the killed run whose audit log and sealed checkpoint are in --out")
@@ -113,6 +114,8 @@ is on --listen.`)
 		return usagef("aggregator serve: -o DIR is required")
 	case *timeout <= 0:
 		return usagef("--timeout %v: must be positive", *timeout)
+	case *linger < 0 || (*linger > 0 && *metricsAddr == ""):
+		return usagef("--linger %v: must not be negative, and needs --metrics", *linger)
 	case *maxMsg < 1<<20:
 		return usagef("--max-message %d: must be at least 1 MiB", *maxMsg)
 	}
@@ -150,6 +153,7 @@ is on --listen.`)
 	}
 	defer clear(creds.Key)
 	metrics := grpcnet.NewMetrics()
+	metrics.SetBuildInfo("fedcrypt " + version)
 	var ids []string
 	for _, m := range fed.Members {
 		ids = append(ids, m.ID)
@@ -207,11 +211,20 @@ is on --listen.`)
 	}
 	res := map[string]any{"rounds": sum.Rounds, "ended": sum.Ended, "audit": filepath.Join(out, "audit.jsonl"),
 		"audit_head": fmt.Sprintf("%x", sum.AuditHead), "config_hash": fed.Hash().String(), "max_rss_bytes": maxRSS()}
+	var outErr error
 	if *jsonOut {
-		return writeJSON(e.stdout, res)
+		outErr = writeJSON(e.stdout, res)
+	} else {
+		fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])
 	}
-	fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])
-	return nil
+	if *linger > 0 {
+		fmt.Fprintf(e.stderr, "fedcrypt aggregator: run ended; metrics stay up for %v\n", *linger)
+		select {
+		case <-time.After(*linger):
+		case <-ctx.Done():
+		}
+	}
+	return outErr
 }
 
 // resumePoint returns where a killed run in out continues: its sealed
@@ -246,6 +259,13 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 	}
 	onRound := func(r *aggregator.Round) {
 		metrics.ObserveRound(r.Completed, len(r.Included), r.BytesUp, r.Duration, len(r.Refused))
+		eps := map[string]float64{}
+		for id, c := range r.Claims {
+			if c.DP.Enabled {
+				eps[id] = c.DP.Epsilon
+			}
+		}
+		metrics.ObserveProgress(r.Number, eps)
 		outcome := "completed"
 		if !r.Completed {
 			outcome = "abandoned: " + r.Reason

@@ -485,3 +485,44 @@ func TestServeRefusesAFinishedRun(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsOutliveTheRun: with --linger, the metrics stay up after the
+// last round, and say which software ran, the last round and each
+// hospital's ε.
+func TestMetricsOutliveTheRun(t *testing.T) {
+	dir := t.TempDir()
+	members := newDeployment(t, dir, 1)
+	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
+		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s",
+		"--metrics", "127.0.0.1:0", "--linger", "1m")
+	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
+	for i, m := range members {
+		startProc(t, dir, m, joinArgs(m, i, addr)...)
+	}
+	agg.waitLine(t, regexp.MustCompile(`run ended; metrics stay up`), 90*time.Second)
+	metrics := scrape(t, metricsURL)
+	if got := metrics["fedcrypt_round"]; got != 1 {
+		t.Errorf("fedcrypt_round = %v after the run, want 1", got)
+	}
+	for _, m := range members {
+		if got := metrics[fmt.Sprintf(`fedcrypt_epsilon_spent{hospital=%q}`, m)]; !(got > 0 && got <= 1) {
+			t.Errorf("ε of %s = %v, want in (0, 1]", m, got)
+		}
+	}
+	built := false
+	for name, v := range metrics {
+		built = built || (strings.HasPrefix(name, "fedcrypt_build_info{") && strings.Contains(name, `version="fedcrypt `) && v == 1)
+	}
+	if !built {
+		t.Error("no fedcrypt_build_info naming the version")
+	}
+	resp, err := http.Get(strings.TrimSuffix(metricsURL, "/metrics") + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz after the run: %d, want 503", resp.StatusCode)
+	}
+}

@@ -2,6 +2,7 @@ package grpcnet
 
 import (
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,9 @@ type Metrics struct {
 	uploads      prometheus.Counter
 	uploadBytes  prometheus.Counter
 	roundSeconds prometheus.Histogram
+	buildInfo    *prometheus.GaugeVec
+	round        prometheus.Gauge
+	epsilon      *prometheus.GaugeVec
 }
 
 // NewMetrics returns a fresh set of metrics.
@@ -52,8 +56,14 @@ func NewMetrics() *Metrics {
 		roundSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fedcrypt_round_duration_seconds",
 			Help: "Duration of round attempts.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 	}
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fedcrypt_build_info",
+		Help: "1, labelled with the software's version and the Go version it was built with."}, []string{"version", "go_version"})
+	m.round = prometheus.NewGauge(prometheus.GaugeOpts{Name: "fedcrypt_round",
+		Help: "The last round attempted."})
+	m.epsilon = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fedcrypt_epsilon_spent",
+		Help: "Each hospital's ε as its latest summed upload claimed it (its signed ledger total)."}, []string{"hospital"})
 	m.reg.MustRegister(m.online, m.connections, m.messagesIn, m.bytesIn, m.bytesOut, m.refusals, m.rounds,
-		m.uploads, m.uploadBytes, m.roundSeconds,
+		m.uploads, m.uploadBytes, m.roundSeconds, m.buildInfo, m.round, m.epsilon,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -91,6 +101,25 @@ func (m *Metrics) ObserveRound(completed bool, uploads int, bytesUp int64, d tim
 	m.roundSeconds.Observe(d.Seconds())
 	if refused > 0 {
 		m.refusals.WithLabelValues("message").Add(float64(refused))
+	}
+}
+
+// SetBuildInfo records the software's version.
+func (m *Metrics) SetBuildInfo(version string) {
+	if m != nil {
+		m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	}
+}
+
+// ObserveProgress records the round last attempted and the ε each
+// contributor of it claimed.
+func (m *Metrics) ObserveProgress(round uint64, epsilon map[string]float64) {
+	if m == nil {
+		return
+	}
+	m.round.Set(float64(round))
+	for id, e := range epsilon {
+		m.epsilon.WithLabelValues(id).Set(e)
 	}
 }
 
