@@ -4,10 +4,11 @@
 // and preprocessing ([JSON]) that a few lines of any language score.
 // `fedcrypt model export` calls them on a sealed model.
 //
-// Both files are plaintext by design. They hold the weights and, in the
-// preprocessing, per-column statistics of the training rows (means or
-// medians, standard deviations or ranges): nothing about any one patient
-// beyond what the model and those statistics reveal, but no longer
+// Both files are plaintext by design. They hold the weights and the
+// preprocessing: the federation's transform, computed from its
+// differentially private statistics or from declared bounds (fill values,
+// clamping bounds, shifts and scales): nothing about any one patient beyond
+// what the model and those released statistics reveal, but no longer
 // protected by age. The model's own guarantee against revealing a training
 // record is its differential privacy, which does not depend on secrecy.
 //
@@ -21,7 +22,8 @@
 // with NaN (null in JSON) where a cell is missing. Both formats score it
 // exactly as `fedcrypt predict` does:
 //
-//	aⱼ = (xⱼ − shiftⱼ) / scaleⱼ,  with xⱼ = fillⱼ where xⱼ is missing
+//	aⱼ = (clamp(xⱼ, loⱼ, hiⱼ) − shiftⱼ) / scaleⱼ,  with xⱼ = fillⱼ where xⱼ is missing,
+//	     and no clamp for a column without bounds
 //	z  = a·W_l + b_l, then the layer's activation, for each layer l in order
 //	relu(z) = max(z, 0),  sigmoid(z) = 1 / (1 + e^−z),  tanh(z)
 //	output: softmax over the last layer's K logits, one per class; or, for a
@@ -39,6 +41,8 @@
 //
 //	input  "features"       DOUBLE [N, F]  raw values, NaN = missing
 //	IsNaN, Where(missing, fill, features)  imputation
+//	Max(low), Min(high)                    clamping (when the transform clamps;
+//	                                       ±∞ for a column without bounds)
 //	Sub(shift), Div(scale)                 normalization
 //	Gemm(W_l, b_l), then Relu | Sigmoid | Tanh, per hidden layer
 //	Gemm(W, b), then Softmax(axis 1), or Sigmoid, Sub(1, p), Concat(axis 1)
@@ -71,8 +75,10 @@
 //	classes         class names, in output order
 //	positive_class  binary models with one logit: classes[1]
 //	missing         how a missing cell is given (a note for readers)
-//	transform       impute, normalize (how it was fitted: informative), and
-//	                fill, shift, scale: one value per feature
+//	transform       impute, normalize (how it was computed: informative),
+//	                fill, shift, scale: one value per feature; and clamp,
+//	                present when a column is clamped: per feature null or
+//	                [lo, hi]
 //	layers          in order: inputs, outputs, activation (relu, sigmoid,
 //	                tanh; the last layer sigmoid or softmax), weights
 //	                (row-major, inputs × outputs), bias (outputs)

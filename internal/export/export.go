@@ -50,14 +50,9 @@ func (m Model) check() error {
 	if err := m.Transform.Validate(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	// The formats describe fill, shift and scale only: a transform that
-	// also clamps, or a schema with missing-value codes, would score raw
-	// rows differently from fedcrypt predict.
-	for j, c := range m.Transform.Clamp {
-		if c != nil {
-			return fmt.Errorf("export: the transform clamps feature %d to [%g, %g], which the export formats do not describe yet", j, c[0], c[1])
-		}
-	}
+	// The formats describe fill, clamp, shift and scale: a schema with
+	// missing-value codes would score raw rows differently from fedcrypt
+	// predict.
 	for name := range m.Schema.MissingValues {
 		return fmt.Errorf("export: feature %q has declared missing-value codes, which the export formats do not describe yet", name)
 	}

@@ -81,9 +81,6 @@ func TestExportRefuses(t *testing.T) {
 	wide.Features = append(slices.Clone(wide.Features), "extra")
 	three := tm.m.Schema
 	three.Classes = []string{"B", "M", "X"}
-	clamped := *tm.m.Transform
-	clamped.Clamp = make([]*[2]float64, clamped.Columns())
-	clamped.Clamp[2] = &[2]float64{0, 100}
 	coded := tm.m.Schema
 	coded.MissingValues = map[string][]float64{coded.Features[0]: {0}}
 	for _, tc := range []struct {
@@ -95,7 +92,6 @@ func TestExportRefuses(t *testing.T) {
 		{"features", Model{Network: tm.m.Network, Schema: wide, Transform: tm.m.Transform}, true},
 		{"classes", Model{Network: tm.m.Network, Schema: three, Transform: tm.m.Transform}, true},
 		{"no transform", Model{Network: tm.m.Network, Schema: tm.m.Schema}, false},
-		{"clamping", Model{Network: tm.m.Network, Schema: tm.m.Schema, Transform: &clamped}, false},
 		{"missing-value codes", Model{Network: tm.m.Network, Schema: coded, Transform: tm.m.Transform}, false},
 		{"no network", Model{Schema: tm.m.Schema, Transform: tm.m.Transform}, false},
 	} {
@@ -210,9 +206,9 @@ func TestONNXLayout(t *testing.T) {
 		ops       []string
 		classes   int
 	}{
-		{"wdbc", "logreg", []string{"IsNaN", "Where", "Sub", "Div", "Gemm", "Sigmoid", "Sub", "Concat"}, 2},
-		{"wdbc", "mlp:3,2:tanh", []string{"IsNaN", "Where", "Sub", "Div", "Gemm", "Tanh", "Gemm", "Tanh", "Gemm", "Sigmoid", "Sub", "Concat"}, 2},
-		{"digits", "mlp:3", []string{"IsNaN", "Where", "Sub", "Div", "Gemm", "Relu", "Gemm", "Softmax"}, 10},
+		{"wdbc", "logreg", []string{"IsNaN", "Where", "Max", "Min", "Sub", "Div", "Gemm", "Sigmoid", "Sub", "Concat"}, 2},
+		{"wdbc", "mlp:3,2:tanh", []string{"IsNaN", "Where", "Max", "Min", "Sub", "Div", "Gemm", "Tanh", "Gemm", "Tanh", "Gemm", "Sigmoid", "Sub", "Concat"}, 2},
+		{"digits", "mlp:3", []string{"IsNaN", "Where", "Max", "Min", "Sub", "Div", "Gemm", "Relu", "Gemm", "Softmax"}, 10},
 	} {
 		t.Run(tc.set+" "+tc.spec, func(t *testing.T) {
 			tm := train(t, tc.set, tc.spec, 1)

@@ -32,16 +32,20 @@ type File struct {
 	Layers        []Layer    `json:"layers"`
 }
 
-// Preprocess is the imputation and normalization of a JSON export: column
-// j's value x, or Fill[j] where x is missing, becomes (x − Shift[j]) /
-// Scale[j]. Impute and Normalize name how the constants were fitted; they
-// are informative, the constants are what applies.
+// Preprocess is the imputation, clamping and normalization of a JSON
+// export: column j's value x, or Fill[j] where x is missing, is clamped to
+// Clamp[j] = [lo, hi] when that is not null, and becomes (x − Shift[j]) /
+// Scale[j]. Impute and Normalize name how the constants were computed;
+// they are informative, the constants are what applies.
 type Preprocess struct {
 	Impute    string    `json:"impute"`
 	Normalize string    `json:"normalize"`
 	Fill      []float64 `json:"fill"`
-	Shift     []float64 `json:"shift"`
-	Scale     []float64 `json:"scale"`
+	// Clamp is absent when no column is clamped, else one entry per
+	// column: null, or its bounds.
+	Clamp []*[2]float64 `json:"clamp,omitempty"`
+	Shift []float64     `json:"shift"`
+	Scale []float64     `json:"scale"`
 }
 
 // missingNote is the "missing" field: how a missing cell is given.
@@ -66,6 +70,15 @@ func JSON(m Model) ([]byte, error) {
 		Transform: Preprocess{Impute: tf.Impute, Normalize: tf.Normalize,
 			Fill: slices.Clone(tf.Fill), Shift: slices.Clone(tf.Shift), Scale: slices.Clone(tf.Scale)},
 		Layers: m.layers(),
+	}
+	if _, _, ok := clampBounds(tf); ok {
+		for _, c := range tf.Clamp {
+			var b *[2]float64
+			if c != nil {
+				b = &[2]float64{c[0], c[1]}
+			}
+			f.Transform.Clamp = append(f.Transform.Clamp, b)
+		}
 	}
 	if err := f.validate(); err != nil {
 		panic("export: " + err.Error()) // m.check accepted what validate refuses
@@ -126,6 +139,14 @@ func (f *File) validate() error {
 	for j := range nf {
 		if !finite(t.Fill[j]) || !finite(t.Shift[j]) || !finite(t.Scale[j]) || !(t.Scale[j] > 0) {
 			return fmt.Errorf("transform, column %d: fill, shift and scale must be finite and scale > 0", j)
+		}
+	}
+	if t.Clamp != nil && len(t.Clamp) != nf {
+		return fmt.Errorf("transform has %d clamp entries for %d features", len(t.Clamp), nf)
+	}
+	for j, c := range t.Clamp {
+		if c != nil && !(finite(c[0]) && finite(c[1]) && c[0] <= c[1]) {
+			return fmt.Errorf("transform, column %d: clamp [%v, %v]: want finite lo ≤ hi", j, c[0], c[1])
 		}
 	}
 	if len(f.Layers) == 0 || len(f.Layers) > maxLayers {
@@ -192,6 +213,9 @@ func (f *File) Predict(x *mat.Dense) (*mat.Dense, error) {
 			}
 			if math.IsNaN(v) {
 				v = t.Fill[j]
+			}
+			if t.Clamp != nil && t.Clamp[j] != nil {
+				v = min(max(v, t.Clamp[j][0]), t.Clamp[j][1])
 			}
 			a[j] = (v - t.Shift[j]) / t.Scale[j]
 		}

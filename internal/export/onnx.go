@@ -3,6 +3,9 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+
+	"github.com/fedcrypt/fedcrypt/data"
 )
 
 // The ONNX versions written: IR version 7 (IR_VERSION_2020_5_8) with the
@@ -30,16 +33,25 @@ func ONNX(m Model) ([]byte, error) {
 	tf := m.Transform
 	var g pb
 	g = g.str(graphName, "fedcrypt")
-	// Preprocessing: x' = (where(isnan(x), fill, x) − shift) / scale.
+	// Preprocessing: x' = (clamp(where(isnan(x), fill, x), lo, hi) − shift) / scale,
+	// the clamp by Max and Min against per-column bounds (±∞ where a
+	// column is not clamped), present when the transform clamps.
 	g = g.msg(graphNode, node("IsNaN", "missing", []string{InputName}, []string{"missing"}))
 	g = g.msg(graphNode, node("Where", "impute", []string{"missing", "fill", InputName}, []string{"imputed"}))
-	g = g.msg(graphNode, node("Sub", "center", []string{"imputed", "shift"}, []string{"centered"}))
-	g = g.msg(graphNode, node("Div", "scale", []string{"centered", "scale"}, []string{"normalized"}))
 	inits := []pb{
 		doubleTensor("fill", []int{nf}, tf.Fill),
 		doubleTensor("shift", []int{nf}, tf.Shift),
 		doubleTensor("scale", []int{nf}, tf.Scale),
 	}
+	x := "imputed"
+	if lo, hi, ok := clampBounds(tf); ok {
+		g = g.msg(graphNode, node("Max", "clamp_low", []string{"imputed", "low"}, []string{"raised"}))
+		g = g.msg(graphNode, node("Min", "clamp_high", []string{"raised", "high"}, []string{"clamped"}))
+		inits = append(inits, doubleTensor("low", []int{nf}, lo), doubleTensor("high", []int{nf}, hi))
+		x = "clamped"
+	}
+	g = g.msg(graphNode, node("Sub", "center", []string{x, "shift"}, []string{"centered"}))
+	g = g.msg(graphNode, node("Div", "scale", []string{"centered", "scale"}, []string{"normalized"}))
 	a := "normalized"
 	layers := m.layers()
 	for l, ly := range layers {
@@ -66,7 +78,7 @@ func ONNX(m Model) ([]byte, error) {
 		g = g.msg(graphInitializer, t)
 	}
 	g = g.str(graphDocString, "fedcrypt model: raw feature values in, class probabilities out; "+
-		"the federation's imputation and normalization are the first four nodes")
+		"the federation's imputation, clamping and normalization are the nodes before the first Gemm")
 	g = g.msg(graphInput, doubleValue(InputName,
 		"raw feature values, one row per patient, columns in the order of metadata 'features'; NaN = missing", "N", nf))
 	g = g.msg(graphOutput, doubleValue(OutputName,
@@ -91,6 +103,22 @@ func ONNX(m Model) ([]byte, error) {
 		out = out.msg(modelMetadataProps, entry(kv[0], kv[1]))
 	}
 	return out, nil
+}
+
+// clampBounds returns the per-column bounds of tf's clamp, −∞ and +∞
+// for a column it does not clamp, and whether it clamps any.
+func clampBounds(tf *data.Transform) (lo, hi []float64, ok bool) {
+	if tf.Clamp == nil {
+		return nil, nil, false
+	}
+	lo, hi = make([]float64, len(tf.Clamp)), make([]float64, len(tf.Clamp))
+	for j, c := range tf.Clamp {
+		lo[j], hi[j] = math.Inf(-1), math.Inf(1)
+		if c != nil {
+			lo[j], hi[j], ok = c[0], c[1], true
+		}
+	}
+	return lo, hi, ok
 }
 
 // onnxActivation maps hidden activations to ONNX operators.
