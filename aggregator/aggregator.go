@@ -26,8 +26,9 @@ import (
 type Config struct {
 	Federation *federation.Config
 	Identity   *vault.Identity // the aggregator's signing key and age identity
-	// OutDir receives the audit log (audit.jsonl) and the sealed checkpoint
-	// (checkpoint.age). Required.
+	// OutDir receives the audit log (audit.jsonl), the sealed checkpoint
+	// (checkpoint.age) and, after the last round, the sealed model
+	// (model.age, FileModel). Required.
 	OutDir string
 	// InitialModel is the global model of the first round.
 	InitialModel []float64
@@ -43,6 +44,9 @@ type Config struct {
 	MaxAttempts int
 	// OnRound, if set, is called after every round, completed or abandoned.
 	OnRound func(*Round)
+	// OnStatistics, if set, is called once the statistics phase succeeded,
+	// or, for a resumed run, with the checkpoint's.
+	OnStatistics func(*Statistics)
 	// Software is recorded in the audit log.
 	Software string
 	// Resume, if set, continues a run from its checkpoint (see
@@ -86,6 +90,9 @@ type Summary struct {
 	// Evaluation is the private evaluation of the final model, when the
 	// federation asks for one.
 	Evaluation *Evaluation
+	// Statistics is the statistics phase's outcome (nil if it failed): the
+	// transform the model's inputs go through.
+	Statistics *Statistics
 }
 
 var (
@@ -136,6 +143,10 @@ type aggregator struct {
 	// recvErr is the error that ended the hub's stream.
 	inbox   chan chan arrival
 	recvErr error
+	// stats is the statistics phase's outcome, statsMsg the signed message
+	// that gave it to the members, sent again to a member that reconnects.
+	stats    *Statistics
+	statsMsg []byte
 	// toldMismatch holds the members told their config differs.
 	toldMismatch map[string]bool
 }
@@ -216,6 +227,11 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		a.completed, a.epoch = cp.Round, cp.Epoch
+		if s := cp.Stats; s != nil {
+			if err := a.restoreStats(*s); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+		}
 		for id, w := range cp.Anchors {
 			a.anchors[id] = transport.Welcome{Claim: w.Claim, Endorsement: w.Endorsement}
 		}
@@ -242,6 +258,19 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	if cp := a.cfg.Resume; cp != nil {
 		first = cp.Round + 1
 		sum.Rounds = int(cp.Round)
+	}
+	if a.stats == nil {
+		if err := a.statistics(ctx); err != nil {
+			a.end(ctx, err.Error())
+			return nil, err
+		}
+		if err := a.checkpoint(); err != nil {
+			a.log.Error("checkpoint failed", "round", 0, "err", err)
+		}
+	}
+	sum.Statistics = a.stats
+	if a.cfg.OnStatistics != nil {
+		a.cfg.OnStatistics(a.stats)
 	}
 	for r := first; r <= uint64(a.fed.Training.Rounds); r++ {
 		if why := a.rekeyDue(); why != "" {
@@ -271,6 +300,12 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	}
 	if a.fed.Evaluation.Enabled && runErr == nil && sum.Rounds > 0 {
 		sum.Evaluation = a.evaluate(ctx)
+	}
+	if sum.Rounds > 0 && a.stats != nil {
+		if err := a.writeModel(); err != nil {
+			a.log.Error("writing the model failed", "err", err)
+			runErr = errors.Join(runErr, err)
+		}
 	}
 	a.end(ctx, sum.Ended)
 	sum.Model = a.model
@@ -367,6 +402,9 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 				a.log.Info("member online", "hospital", in.From)
 				if w, ok := a.anchors[in.From]; ok {
 					a.send(ctx, in.From, a.envelope(transport.KindWelcome, w.Marshal()))
+				}
+				if a.statsMsg != nil {
+					a.send(ctx, in.From, a.statsMsg)
 				}
 				if h, err := transport.ParseHello(env.Body); err == nil {
 					a.epochs[in.From] = h.Epoch
@@ -484,7 +522,7 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 	if err := a.fed.VerifyHeader(&m.header, a.hash); err != nil {
 		return nil, err
 	}
-	if env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp {
+	if env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp {
 		if u, err := transport.ParseUpload(env.Body); err == nil {
 			m.upload, m.payloadDigest = &u, sha256.Sum256(u.Payload)
 		}

@@ -5,11 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -32,6 +36,9 @@ type Checkpoint struct {
 	// what a member whose state was restored from an older copy is
 	// checked against when it reconnects.
 	Anchors map[string]Anchor `json:"anchors,omitempty"`
+	// Stats is the statistics phase's result, nil if the run was killed
+	// before it: a resumed run does not release the statistics again.
+	Stats *transport.StatsResult `json:"stats,omitempty"`
 }
 
 // Anchor is a member's latest signed claim and endorsement, each an encoded
@@ -53,8 +60,12 @@ func (a *aggregator) checkpoint() error {
 	for id, w := range a.anchors {
 		anchors[id] = Anchor{Claim: w.Claim, Endorsement: w.Endorsement}
 	}
-	b, err := json.Marshal(Checkpoint{ConfigHash: a.hash.String(), Round: a.round, Model: a.model, ServerState: st,
-		AuditHead: head[:], Anchors: anchors, Epoch: a.epoch})
+	cp := Checkpoint{ConfigHash: a.hash.String(), Round: a.completed, Model: a.model, ServerState: st,
+		AuditHead: head[:], Anchors: anchors, Epoch: a.epoch}
+	if s := a.stats; s != nil {
+		cp.Stats = &transport.StatsResult{Totals: s.Totals, NoiseStdDev: s.NoiseStdDev, Contributors: s.Contributors}
+	}
+	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
@@ -117,4 +128,39 @@ func anchoredIn(path string, configHash, anchor [32]byte) error {
 		return fmt.Errorf("audit log %s: %w", path, err)
 	}
 	return fmt.Errorf("audit log %s no longer holds the entry the checkpoint anchored (%x…): truncated or rewritten", path, anchor[:8])
+}
+
+// FileModel names the sealed model the aggregator writes in its output
+// directory at the end of a run.
+const FileModel = "model.age"
+
+// writeModel seals the global model with the schema and the federation's
+// transform, signed by the aggregator, to every member, every auditor and
+// the aggregator itself: the file `fedcrypt predict` scores rows with.
+func (a *aggregator) writeModel() error {
+	m, err := model.New(a.fed.Model, mrand.New(mrand.NewPCG(0, 0)))
+	if err != nil {
+		return err
+	}
+	if len(a.model) != m.NumParams() {
+		return fmt.Errorf("model: %d parameters, the federation's model has %d", len(a.model), m.NumParams())
+	}
+	copy(m.Params(), a.model)
+	recipients, err := a.fed.AuditorRecipients()
+	if err != nil {
+		return err
+	}
+	recipients = append(recipients, a.cfg.Identity.Recipients()...)
+	for _, mb := range a.fed.Members {
+		r, err := vault.ParseRecipient(mb.Recipient)
+		if err != nil {
+			return fmt.Errorf("member %q: %w", mb.ID, err)
+		}
+		recipients = append(recipients, r)
+	}
+	path := filepath.Join(a.cfg.OutDir, FileModel)
+	if err := sealedmodel.Seal(path, m, a.fed.Data.Schema, a.stats.Transform, a.cfg.Identity.SigningKey(), recipients...); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return nil
 }

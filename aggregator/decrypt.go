@@ -75,7 +75,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 		a.log.Debug("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
 		err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
-			if env != nil && env.Kind == transport.KindUpload {
+			if env != nil && (env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp) {
 				a.refuseLateUpload(env.Envelope, rep)
 				return false, nil
 			}
@@ -192,7 +192,7 @@ func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]b
 			return done(), nil
 		}
 		switch {
-		case env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp:
+		case env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp:
 			a.refuseLateUpload(env.Envelope, rep)
 			return done(), nil
 		case env.Kind == transport.KindHello:

@@ -20,6 +20,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -76,7 +77,7 @@ func newFixture(t *testing.T, members, threshold, minContributors int) *fixture 
 		HE:    federation.HE{Enabled: true, Preset: "insecure-test-compact", UpdateBound: 1},
 		DP:    federation.DP{Enabled: true, Epsilon: 2, Delta: 1e-5, Accountant: "rdp", ClipNorm: 1, SampleRate: 0.3},
 		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: "zscore"},
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: "zscore", Stats: stats.Default(ds.Schema(), nil)},
 		Training: federation.Training{Rounds: 2, LocalSteps: 3, Local: model.OptimizerConfig{Name: "sgd", LR: 0.5},
 			Server: fedavg.Config{Name: "fedavg"}, Weighting: "equal"},
 	}
@@ -387,7 +388,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		var once sync.Once
 		f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
 			e, err := federation.ParseEnvelope(raw)
-			if err != nil || e.Kind != transport.KindDecrypt {
+			if err != nil || e.Kind != transport.KindDecrypt || e.Round == 0 {
 				return raw
 			}
 			req, _ := transport.ParseDecryptRequest(e.Body)

@@ -271,7 +271,7 @@ func (a *aggregator) checkUpload(env *message, rep *Round, weighted bool, size i
 	case weighted && c.Weight != a.fed.Weight(env.From):
 		return zero, u, fmt.Errorf("claimed weight %v, the federation declares %v", c.Weight, a.fed.Weight(env.From))
 	case !weighted && c.Weight != 1:
-		return zero, u, fmt.Errorf("claimed weight %v, an evaluation weighs 1", c.Weight)
+		return zero, u, fmt.Errorf("claimed weight %v, an evaluation or statistics upload weighs 1", c.Weight)
 	case c.Encrypted != a.fed.HE.Enabled:
 		return zero, u, fmt.Errorf("encrypted %v, the federation requires %v", c.Encrypted, a.fed.HE.Enabled)
 	case c.DP.Enabled != a.fed.DP.Enabled:

@@ -57,6 +57,8 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 		if err := v.spend(u.From, b.Round, c); err != nil {
 			return fail(n, "evaluation: hospital %q: %v", u.From, err)
 		}
+		h := v.run.hospital(u.From)
+		h.Spends[len(h.Spends)-1].Release = TypeEvaluation
 	}
 	return nil
 }

@@ -142,6 +142,7 @@ type view struct {
 	FinalModel string
 	Completed  int
 	Witnessed  string // which hospitals' witnesses were checked, in one line
+	Statistics string // the statistics phase's release, in one paragraph
 }
 
 type hospitalView struct {
@@ -195,6 +196,7 @@ func (r *Report) view(plots []Plot) *view {
 	if v.Verified || len(r.Run.Witnesses) > 0 {
 		v.Witnessed = witnessLine(r.Run.Witnesses)
 	}
+	v.Statistics = statisticsLine(r.Run)
 	f := func(x float64) string {
 		if math.IsInf(x, 1) {
 			return "∞"
@@ -202,7 +204,7 @@ func (r *Report) view(plots []Plot) *view {
 		return strconv.FormatFloat(x, 'g', 4, 64)
 	}
 	for _, h := range r.Run.Hospitals {
-		hv := hospitalView{ID: h.ID, Rounds: len(h.Spends), Guarantee: r.Run.Guarantee(h), Claimed: "—", Recomputed: "—", Cap: "—"}
+		hv := hospitalView{ID: h.ID, Rounds: h.TrainingRounds(), Guarantee: r.Run.Guarantee(h), Claimed: "—", Recomputed: "—", Cap: "—"}
 		var roles []string
 		if h.Contributor {
 			roles = append(roles, "contributor")
@@ -291,4 +293,27 @@ func (r *Report) WriteMarkdown(w io.Writer, dir, stem string) error {
 		v.Plots[i].File = name
 	}
 	return markdownTemplate.Execute(w, v)
+}
+
+// statisticsLine says what the statistics phase released, "" if the log
+// has none.
+func statisticsLine(run *Run) string {
+	st := run.Statistics
+	if st == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Before training, %s each released the statistics of its rows once (%d values: per class, counts, missing counts, clamped sums and sums of squares, histograms)", joinList(st.Contributors), st.Values)
+	if run.DP {
+		fmt.Fprintf(&b, ", each with its own Gaussian noise (noise multiplier %.4g at L2 sensitivity %.4g): (ε = %.3g, δ = %g)-DP for %s on its own, counted in the ε above", st.NoiseMultiplier, st.Sensitivity, st.Epsilon, run.Delta, run.Neighbouring())
+	} else {
+		b.WriteString(", WITHOUT noise (the run has no DP)")
+	}
+	fmt.Fprintf(&b, ". A quorum decrypted only their sum (entry %d), whose values each carry noise of standard deviation %.4g. "+
+		"The federation's transform, the imputation and normalization every hospital applied, was computed from those totals alone", st.Entry, st.NoiseStdDev)
+	if n := len(st.Notes); n > 0 {
+		fmt.Fprintf(&b, "; for %d of %d features some figure fell back to the declared bounds or a default, the totals being too noisy there", n, len(st.Transform.Fill))
+	}
+	b.WriteString(".")
+	return b.String()
 }

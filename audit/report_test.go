@@ -90,7 +90,8 @@ func TestReportHTML(t *testing.T) {
 	for _, want := range []string{
 		// verdict: anchored at the last round's entry, but no hospital's
 		// witness given, so not VERIFIED outright
-		`<div class="banner note" id="verdict">Chain and signatures verified`, "not witnessed by the hospitals", "entry 4",
+		`<div class="banner note" id="verdict">Chain and signatures verified`, "not witnessed by the hospitals", "entry 5",
+		"each released the statistics of its rows once", "counted in the ε above", // the statistics phase
 		"one record (add/remove one row)", "rdp", "δ = 1e-05", // the guarantee
 		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`,
 		"CKKS preset</dt><dd>" + fed.HE.Preset, "128-bit", // preset and security level
@@ -151,14 +152,20 @@ func TestReportMarkdownWritesPlotFiles(t *testing.T) {
 		!strings.Contains(md, "not anchored in the sealed checkpoint") || !strings.Contains(md, fmt.Sprintf("federation %q, run of ", fedName)) {
 		t.Errorf("markdown:\n%s", md)
 	}
-	// The key's decryption budget: two rounds of one ciphertext each.
+	// The key's decryption budget: the statistics' sum and two rounds of
+	// one ciphertext each.
 	fed := loadFed(t, dir)
 	p, err := fed.CKKS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("- key epoch 1 (setup): 2 of %d ciphertext decryptions used; %.1f bits of statistical security left",
-		fed.DecryptionBudget(), p.SecurityBits(2))
+	l, err := fed.StatsLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := 2 + p.Ciphertexts(l.Len())
+	want := fmt.Sprintf("- key epoch 1 (setup): %d of %d ciphertext decryptions used; %.1f bits of statistical security left",
+		used, fed.DecryptionBudget(), p.SecurityBits(uint64(used)))
 	if !strings.Contains(md, want) {
 		t.Errorf("markdown lacks %q:\n%s", want, md)
 	}

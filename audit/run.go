@@ -54,6 +54,9 @@ type Run struct {
 	Hospitals []*Hospital  `json:"hospitals"`
 	Ended     string       `json:"ended,omitempty"` // the last end entry's reason
 	Resumes   int          `json:"resumes,omitempty"`
+	// Statistics is the statistics phase's release, nil if the log has
+	// none.
+	Statistics *StatisticsFacts `json:"statistics,omitempty"`
 }
 
 // RoundFacts is one round entry (completed) or round-abandoned entry.
@@ -132,6 +135,20 @@ type Spend struct {
 	SampleRate      float64 `json:"sample_rate"`
 	Steps           int     `json:"steps"`
 	ClipNorm        float64 `json:"clip_norm"`
+	// Release names a one-off release rather than a round's DP-SGD:
+	// "statistics" or "evaluation".
+	Release string `json:"release,omitempty"`
+}
+
+// TrainingRounds returns how many of h's spends are rounds of DP-SGD.
+func (h *Hospital) TrainingRounds() int {
+	n := 0
+	for _, s := range h.Spends {
+		if s.Release == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Epsilon returns the hospital's ε after its last verified round in the
@@ -154,7 +171,7 @@ func (r *Run) Guarantee(h *Hospital) string {
 		return fmt.Sprintf("contributed to no round of this run (cap ε = %g)", h.Cap)
 	}
 	return fmt.Sprintf("(ε = %.3g, δ = %g)-differential privacy for %s, %s accountant, over %d rounds (cap ε = %g)",
-		claimed, r.Delta, r.Neighbouring(), r.Accountant.Kind, len(h.Spends), h.Cap)
+		claimed, r.Delta, r.Neighbouring(), r.Accountant.Kind, h.TrainingRounds(), h.Cap)
 }
 
 // Neighbouring names the neighbouring relation of the run's guarantee.

@@ -53,7 +53,10 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 <tr><th>hospital</th><th>roles</th><th>guarantee</th><th>rounds</th><th>ε claimed</th><th>ε recomputed</th><th>cap</th></tr>
 {{range .Hospitals}}<tr><td>{{.ID}}</td><td>{{.Roles}}</td><td>{{.Guarantee}}</td><td>{{.Rounds}}</td><td>{{.Claimed}}</td><td>{{.Recomputed}}</td><td>{{.Cap}}</td></tr>
 {{end}}</table>
-
+{{if .Statistics}}
+<h2>Statistics phase</h2>
+<p id="statistics">{{.Statistics}}</p>
+{{end}}
 <h2>Figures</h2>
 {{if not .Metrics}}<p>This run published no per-round evaluation (rounds.csv): accuracy and AUC are not shown.</p>
 {{end}}{{range .Plots}}<figure id="plot-{{.File}}">
@@ -127,6 +130,10 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 | hospital | roles | guarantee | rounds | ε claimed | ε recomputed | cap |
 |---|---|---|---|---|---|---|
 {{range .Hospitals}}| {{.ID}} | {{.Roles}} | {{cell .Guarantee}} | {{.Rounds}} | {{.Claimed}} | {{.Recomputed}} | {{.Cap}} |
+{{end}}{{if .Statistics}}
+## Statistics phase
+
+{{.Statistics}}
 {{end}}
 ## Figures
 {{if not .Metrics}}

@@ -169,6 +169,8 @@ func (v *verifier) verify(raw []byte) error {
 			err = v.resume(e, n)
 		case TypeEvaluation:
 			err = v.evaluation(e, n)
+		case TypeStatistics:
+			err = v.statistics(e, n)
 		case TypeRekey:
 			err = v.rekey(e, n)
 		case TypeEnd:

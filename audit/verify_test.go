@@ -110,7 +110,7 @@ func TestVerifyRunUnprotected(t *testing.T) {
 
 // TestVerifyRunNamesTheTamperedEntry changes a real run's log in each way
 // an aggregator or an intruder could, and checks the failure names the
-// entry at fault. Entries: 1 setup, 2..4 rounds 1..3, 5 end.
+// entry at fault. Entries: 1 setup, 2 statistics, 3..5 rounds 1..3, 6 end.
 func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 	base := simRun(t, 3, nil)
 	keys := partyKeys(t, base)
@@ -180,16 +180,41 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			// Rounds 2 and 3 cut and a fresh end entry signed: a valid
 			// chain, caught only by the checkpoint's anchor.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			rewrite(t, dir, keys, append(e[:2:2], e[4]))
-		}, 4, "checkpoint of round 3"},
+			rewrite(t, dir, keys, append(e[:3:3], e[5]))
+		}, 5, "checkpoint of round 3"},
 		{"tail cut off", false, func(t *testing.T, dir string) {
 			path := filepath.Join(dir, sim.FileAudit)
 			writeLines(t, path, lines(t, path)[:3])
 		}, 4, "without an end entry"},
 		{"round replayed", false, func(t *testing.T, dir string) {
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			rewrite(t, dir, keys, append(e[:3:3], e[2], e[3], e[4]))
-		}, 4, "out of order"},
+			rewrite(t, dir, keys, append(e[:4:4], e[3], e[4], e[5]))
+		}, 5, "out of order"},
+		{"statistics transform altered and re-signed", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			editStatistics(t, &e[1], func(b *audit.StatisticsBody) { b.Transform.Shift[0] += 1 })
+			rewrite(t, dir, keys, e)
+		}, 2, "not the one the totals give"},
+		{"statistics noise under-stated and re-signed", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			editStatistics(t, &e[1], func(b *audit.StatisticsBody) { b.NoiseStdDev /= 2 })
+			rewrite(t, dir, keys, e)
+		}, 2, "noise standard deviation"},
+		{"statistics released with less noise", false, func(t *testing.T, dir string) {
+			// h2's claim, re-signed with h2's own key: a hospital that
+			// noised its statistics less than the federation calibrates.
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[1], keys["h2"], "h2", func(c *transport.Claim) { c.DP.NoiseMultiplier /= 2 })
+			rewrite(t, dir, keys, e)
+		}, 2, "the federation calibrates"},
+		{"statistics after a round", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			rewrite(t, dir, keys, []audit.Entry{e[0], e[2], e[1], e[3], e[4], e[5]})
+		}, 3, "before training"},
+		{"statistics released twice", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			rewrite(t, dir, keys, []audit.Entry{e[0], e[1], e[1], e[2], e[3], e[4], e[5]})
+		}, 3, "second statistics release"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,11 +288,11 @@ func TestVerifyRunRejectsMismatchedSettings(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := copyRun(t, base)
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			forgeClaim(t, &e[1], keys["h1"], "h1", c.change)
+			forgeClaim(t, &e[2], keys["h1"], "h1", c.change) // round 1
 			rewrite(t, dir, keys, e)
 			_, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), audit.Options{})
 			var f *audit.Failure
-			if !errors.As(err, &f) || f.Entry != 2 || !strings.Contains(f.Reason, c.reason) {
+			if !errors.As(err, &f) || f.Entry != 3 || !strings.Contains(f.Reason, c.reason) {
 				t.Fatalf("claim with %s: %v", c.name, err)
 			}
 		})
@@ -301,7 +326,7 @@ func ExampleVerifyFile() {
 	for _, h := range run.Hospitals {
 		claimed, recomputed := h.Epsilon()
 		fmt.Printf("%s: %d rounds, claimed ε ≤ cap %v: %v, claim ≥ recomputed: %v\n",
-			h.ID, len(h.Spends), h.Cap, claimed <= h.Cap, claimed >= recomputed*(1-audit.ClaimTolerance))
+			h.ID, h.TrainingRounds(), h.Cap, claimed <= h.Cap, claimed >= recomputed*(1-audit.ClaimTolerance))
 	}
 	// Output:
 	// verified: true anchored: false
@@ -354,9 +379,26 @@ func FuzzVerifyRun(f *testing.F) {
 	})
 }
 
+// editStatistics changes a statistics entry's body.
+func editStatistics(t *testing.T, e *audit.Entry, change func(*audit.StatisticsBody)) {
+	t.Helper()
+	if e.Type != audit.TypeStatistics {
+		t.Fatalf("entry %d is a %s entry", e.Seq+1, e.Type)
+	}
+	var b audit.StatisticsBody
+	if err := json.Unmarshal(e.Body, &b); err != nil {
+		t.Fatal(err)
+	}
+	change(&b)
+	var err error
+	if e.Body, err = json.Marshal(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVerifyRunResumedRuns splices resume entries into a real run's log,
 // as the aggregator writes them when it continues from its checkpoint.
-// Entries of the run: 1 setup, 2..4 rounds 1..3, 5 end.
+// Entries of the run: 1 setup, 2 statistics, 3..5 rounds 1..3, 6 end.
 func TestVerifyRunResumedRuns(t *testing.T) {
 	base := simRun(t, 3, nil)
 	keys := partyKeys(t, base)
@@ -364,7 +406,7 @@ func TestVerifyRunResumedRuns(t *testing.T) {
 	resume := func(after int) audit.Entry {
 		return audit.Entry{Type: audit.TypeResume, Body: []byte(fmt.Sprintf(`{"after_round":%d}`, after))}
 	}
-	setup, r1, r2, r3, end := e[0], e[1], e[2], e[3], e[4]
+	setup, st, r1, r2, r3, end := e[0], e[1], e[2], e[3], e[4], e[5]
 	// A resumed run sets up a new key epoch; the rounds after it decrypt
 	// under that key.
 	setup2, r1b, r2b, r3b := inEpoch(t, setup, 2), inEpoch(t, r1, 2), inEpoch(t, r2, 2), inEpoch(t, r3, 2)
@@ -374,18 +416,18 @@ func TestVerifyRunResumedRuns(t *testing.T) {
 		entry   int // 0: verifies
 		reason  string
 	}{
-		{"crash after a checkpoint", []audit.Entry{setup, r1, r2, resume(2), setup2, r3b, end}, 0, ""},
-		{"resumed after an end", []audit.Entry{setup, r1, end, resume(1), setup2, r2b, r3b, end}, 0, ""},
-		{"resume discards rounds", []audit.Entry{setup, r1, r2, resume(0), setup2, r1b, r2b, r3b, end}, 4, "rounds missing or discarded"},
-		{"resume after a round not in the log", []audit.Entry{setup, r1, resume(2), setup2, r3b, end}, 3, "last completed round is 1"},
+		{"crash after a checkpoint", []audit.Entry{setup, st, r1, r2, resume(2), setup2, r3b, end}, 0, ""},
+		{"resumed after an end", []audit.Entry{setup, st, r1, end, resume(1), setup2, r2b, r3b, end}, 0, ""},
+		{"resume discards rounds", []audit.Entry{setup, st, r1, r2, resume(0), setup2, r1b, r2b, r3b, end}, 5, "rounds missing or discarded"},
+		{"resume after a round not in the log", []audit.Entry{setup, st, r1, resume(2), setup2, r3b, end}, 4, "last completed round is 1"},
 		// A redone round carries a fresh nonce: its old entry replayed
 		// does not.
-		{"redone round replayed", []audit.Entry{setup, r1, r2, resume(1), setup2, r2b, r3b, end}, 6, "already used"},
-		{"resumed under the same key", []audit.Entry{setup, r1, r2, resume(2), setup, r3, end}, 5, "epochs only move forward"},
-		{"a round under a key no setup began", []audit.Entry{setup, r1, r2, resume(2), setup2, r3, end}, 6, "which no setup or rekey entry began"},
-		{"setup without a resume", []audit.Entry{setup, r1, setup, r2, r3, end}, 3, "second setup"},
-		{"round after the end", []audit.Entry{setup, r1, r2, end, r3, end}, 5, "after the end entry"},
-		{"crashed, not resumed", []audit.Entry{setup, r1, r2}, 4, "without an end entry"},
+		{"redone round replayed", []audit.Entry{setup, st, r1, r2, resume(1), setup2, r2b, r3b, end}, 7, "already used"},
+		{"resumed under the same key", []audit.Entry{setup, st, r1, r2, resume(2), setup, r3, end}, 6, "epochs only move forward"},
+		{"a round under a key no setup began", []audit.Entry{setup, st, r1, r2, resume(2), setup2, r3, end}, 7, "which no setup or rekey entry began"},
+		{"setup without a resume", []audit.Entry{setup, st, r1, setup, r2, r3, end}, 4, "second setup"},
+		{"round after the end", []audit.Entry{setup, st, r1, r2, end, r3, end}, 6, "after the end entry"},
+		{"crashed, not resumed", []audit.Entry{setup, st, r1, r2}, 5, "without an end entry"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -86,13 +86,13 @@ func TestWitnessesOfSimulationsVerify(t *testing.T) {
 // aggregator could, keeping the entries before the change and signing
 // every one after it with its own key: each log is a valid chain, and only
 // the hospitals' witnesses show it is not the log they saw.
-// Entries: 1 setup, 2..4 rounds 1..3, 5 end.
+// Entries: 1 setup, 2 statistics, 3..5 rounds 1..3, 6 end.
 func TestWitnessesCatchTheAggregatorRewritingItsLog(t *testing.T) {
 	base := simRun(t, 3, nil)
 	keys := partyKeys(t, base)
 	ws := witnesses(t, base)
 	e := readEntries(t, filepath.Join(base, sim.FileAudit))
-	r2 := e[2]
+	r2 := e[3]
 	r2.Body = bytes.Replace(r2.Body, []byte(`"bytes_up":`), []byte(`"bytes_up":1`), 1)
 	cases := []struct {
 		name   string
@@ -101,10 +101,10 @@ func TestWitnessesCatchTheAggregatorRewritingItsLog(t *testing.T) {
 		entry  int
 		reason string
 	}{
-		{"round 2 rewritten", 2, []audit.Entry{r2, e[3], e[4]}, 3, `hospital "h1" round 2: entry 3 is not the one the aggregator signed`},
-		{"cut off after round 2", 3, nil, 4, `witness of hospital "h1" round 3: head of entry 4, the log ends at entry 3`},
-		{"cut off after round 2 and closed", 3, []audit.Entry{e[4]}, 4, `hospital "h1" round 3: entry 4 is not the one`},
-		{"end entry rewritten", 4, []audit.Entry{e[4]}, 5, `hospital "h1" round 3: entry 5 is not the one`},
+		{"round 2 rewritten", 3, []audit.Entry{r2, e[4], e[5]}, 4, `hospital "h1" round 2: entry 4 is not the one the aggregator signed`},
+		{"cut off after round 2", 4, nil, 5, `witness of hospital "h1" round 3: head of entry 5, the log ends at entry 4`},
+		{"cut off after round 2 and closed", 4, []audit.Entry{e[5]}, 5, `hospital "h1" round 3: entry 5 is not the one`},
+		{"end entry rewritten", 5, []audit.Entry{e[5]}, 6, `hospital "h1" round 3: entry 6 is not the one`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestForgedWitnessesAreRefused(t *testing.T) {
 	keys := partyKeys(t, base)
 	ws := witnesses(t, base)
 	fed := loadFed(t, base)
-	// Entries: 1 setup, 2 round 1, 3 round 2, 4 end.
+	// Entries: 1 setup, 2 statistics, 3 round 1, 4 round 2, 5 end.
 	at := func(hospital string, entries uint64) audit.Witness {
 		for _, w := range ws {
 			if w.Hospital == hospital && w.Head.Entries == entries {
@@ -153,48 +153,48 @@ func TestForgedWitnessesAreRefused(t *testing.T) {
 		reason string
 	}{
 		{"signature altered", func() audit.Witness {
-			w := at("h2", 3)
+			w := at("h2", 4)
 			w.Signature = bytes.Clone(w.Signature)
 			w.Signature[5] ^= 1
 			return w
-		}, 3, `witness of hospital "h2" round 2: audit head signature does not verify`},
+		}, 4, `witness of hospital "h2" round 2: audit head signature does not verify`},
 		{"head altered", func() audit.Witness {
-			w := at("h2", 3)
+			w := at("h2", 4)
 			w.Head.Round = 1
 			return w
-		}, 3, "does not verify"},
-		{"signed by a hospital", func() audit.Witness { return resign(at("h3", 2), keys["h3"]) }, 2, "does not verify"},
+		}, 4, "does not verify"},
+		{"signed by a hospital", func() audit.Witness { return resign(at("h3", 3), keys["h3"]) }, 3, "does not verify"},
 		{"entry signature passed off as a head's", func() audit.Witness {
-			w := at("h1", 2)
-			e := readEntries(t, filepath.Join(base, sim.FileAudit))[1]
+			w := at("h1", 3)
+			e := readEntries(t, filepath.Join(base, sim.FileAudit))[2]
 			sig, err := base64.StdEncoding.DecodeString(e.Sig)
 			if err != nil {
 				t.Fatal(err)
 			}
 			w.Signature = sig
 			return w
-		}, 2, "does not verify"},
-		{"another federation's", func() audit.Witness { return witnesses(t, other)[0] }, 2, "of another federation"},
+		}, 3, "does not verify"},
+		{"another federation's", func() audit.Witness { return witnesses(t, other)[0] }, 3, "of another federation"},
 		{"not a member", func() audit.Witness {
-			w := at("h1", 3)
+			w := at("h1", 4)
 			w.Hospital = "h9"
 			return w
-		}, 3, `"h9": not a member`},
+		}, 4, `"h9": not a member`},
 		// The aggregator signs a different head for h3 than for the
 		// others: it equivocated, and comparing the witnesses shows it.
 		{"equivocation", func() audit.Witness {
-			w := at("h3", 3)
+			w := at("h3", 4)
 			w.Hospital = "h3"
 			w.Head.Hash[0] ^= 1
 			return resign(w, keys[fed.Aggregator.ID])
-		}, 3, "equivocated"},
+		}, 4, "equivocated"},
 		// h3 is told round 2 completed at the entry the others know as
 		// the end.
 		{"a completed round at two entries", func() audit.Witness {
-			w := at("h3", 4)
+			w := at("h3", 5)
 			w.Head.Type = audit.TypeRound
 			return resign(w, keys[fed.Aggregator.ID])
-		}, 4, "round 2 completed at entries 3 and 4"},
+		}, 5, "round 2 completed at entries 4 and 5"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -257,7 +257,7 @@ func TestReportSaysWhoWitnessed(t *testing.T) {
 		ws   []audit.Witness
 		want string
 	}{
-		{witnesses(t, dir), "Witnessed by h1 (3 heads, the latest at entry 4, round 2), h2 (3 heads"},
+		{witnesses(t, dir), "Witnessed by h1 (3 heads, the latest at entry 5, round 2), h2 (3 heads"},
 		{nil, "Witnesses: none checked"},
 	} {
 		rep := report(t, dir, audit.Options{Witnesses: c.ws})

@@ -19,6 +19,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
@@ -72,12 +73,21 @@ type Client struct {
 	log       *slog.Logger
 	rand      io.Reader
 	trainRand io.Reader
-	x         *mat.Dense    // transformed training rows
+	rows      *data.Dataset // training rows, as read
+	x         *mat.Dense    // and transformed, once the statistics phase gave the transform
 	val       *data.Dataset // validation rows held out for private evaluation
 	xval      *mat.Dense    // and transformed
 	y         []float64
 	units     []int
 	params    *he.Params // nil without encryption
+
+	// the statistics phase: the vector's layout, the release's noise (with
+	// DP), the noisy vector once released, and the federation's transform
+	// once received
+	layout    *stats.Layout
+	release   stats.Release
+	statsSent []float64
+	tf        *data.Transform
 
 	// setup
 	holder  *he.KeyHolder
@@ -161,6 +171,9 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.budget = fed.DecryptionBudget()
 	}
+	if c.layout, err = fed.StatsLayout(); err != nil {
+		return nil, fmt.Errorf("client %q: statistics layout: %w", cfg.Member, err)
+	}
 	if me.Contributor {
 		if err := c.prepareData(); err != nil {
 			return nil, fmt.Errorf("client %q: %w", cfg.Member, err)
@@ -188,8 +201,9 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// prepareData checks the schema and fits imputation and normalization on
-// the hospital's own rows.
+// prepareData checks the schema, holds out validation rows and prepares
+// the statistics release. The rows are transformed once the statistics
+// phase gives the federation's transform.
 func (c *Client) prepareData() error {
 	d := c.cfg.Data
 	if err := c.fed.Data.Schema.Check(d); err != nil {
@@ -213,21 +227,13 @@ func (c *Client) prepareData() error {
 		}
 		c.val = val
 	}
-	tf, err := data.FitTransform(train.X, train.Options().Imputation(), c.fed.Data.Normalize)
-	if err != nil {
-		return err
-	}
-	c.x = mat.NewDense(train.Rows(), len(train.Features), nil)
-	if err := tf.Apply(c.x, train.X); err != nil {
-		return err
-	}
-	c.y = train.Y
+	c.rows, c.y = train, train.Y
 	if c.fed.DP.PrivacyUnit != "" {
 		c.units = train.Units
 	}
-	if c.val != nil {
-		c.xval = mat.NewDense(c.val.Rows(), len(c.val.Features), nil)
-		if err := tf.Apply(c.xval, c.val.X); err != nil {
+	if d := c.fed.DP; d.Enabled {
+		var err error
+		if c.release, err = c.layout.Calibrate(d.Epsilon, d.Delta); err != nil {
 			return err
 		}
 	}
@@ -322,6 +328,10 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 			err = c.onPKShares(ctx, conn, env)
 		case transport.KindShamir:
 			err = c.onShamir(ctx, conn, env)
+		case transport.KindStats:
+			err = c.onStats(ctx, conn, env)
+		case transport.KindStatsResult:
+			err = c.onStatsResult(env)
 		case transport.KindRound:
 			err = c.onRound(ctx, conn, env)
 		case transport.KindCommit:

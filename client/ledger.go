@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -198,22 +199,37 @@ func (l *ledger) lastRound() uint64 {
 	return last
 }
 
-// spentAndPlanned lists the ledger's events and, when this federation's
-// evaluation release is still to come, that release: what training must
-// leave room for.
+// spentAndPlanned lists the ledger's events and this federation's
+// releases still to come (its statistics, its evaluation): what training
+// must leave room for.
 func (l *ledger) spentAndPlanned() []dp.Event {
 	var ev []dp.Event
-	released := false
 	for _, e := range l.l.Entries() {
 		ev = append(ev, e.Event)
-		if e.Kind == dp.EntryRelease && strings.HasPrefix(e.Run, l.runPrefix()) {
-			released = true
-		}
 	}
-	if l.evalSigma > 0 && !released {
+	if !l.released(l.statsRun()) {
+		ev = append(ev, l.c.release.Event())
+	}
+	if l.evalSigma > 0 && !l.released(l.runPrefix()+"evaluation") {
 		ev = append(ev, dp.Event{SampleRate: 1, NoiseMultiplier: l.evalSigma, Steps: 1})
 	}
 	return ev
+}
+
+// released reports whether the ledger holds the release named run.
+func (l *ledger) released(run string) bool {
+	return slices.ContainsFunc(l.l.Entries(), func(e dp.Entry) bool { return e.Kind == dp.EntryRelease && e.Run == run })
+}
+
+// reserveRelease charges a release to the ledger, sealed before it
+// returns; it wraps dp.ErrBudgetExhausted if the release does not fit.
+func (l *ledger) reserveRelease(run string, e dp.Entry) error {
+	eps, err := l.l.Reserve(context.Background(), l.store, e)
+	if err != nil {
+		return fmt.Errorf("release %s: %w", run, err)
+	}
+	l.epsilon = eps
+	return nil
 }
 
 // release charges the evaluation release to the ledger, sealed first, and
@@ -271,7 +287,9 @@ func (l *ledger) steps() int {
 	}
 	n := 0
 	for _, e := range l.l.Entries() {
-		n += e.Steps
+		if e.Kind != dp.EntryRelease { // one-off releases are not DP-SGD steps
+			n += e.Steps
+		}
 	}
 	return n
 }

@@ -48,6 +48,9 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	if c.fed.HE.Enabled && c.pk == nil {
 		return c.decline(ctx, conn, "setup not complete")
 	}
+	if c.x == nil {
+		return c.decline(ctx, conn, "no federation statistics received: the rows have no transform")
+	}
 	if err := c.ledger.reserve(c.round); err != nil {
 		if errors.Is(err, dp.ErrBudgetExhausted) {
 			c.log.Info("declining: privacy budget exhausted", "round", c.round, "epsilon", c.ledger.epsilon)
@@ -282,6 +285,9 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	}
 	if c.val == nil || c.ledger.evalSigma == 0 {
 		return c.decline(ctx, conn, "no private evaluation configured here")
+	}
+	if c.xval == nil {
+		return c.decline(ctx, conn, "no federation statistics received: the rows have no transform")
 	}
 	m := c.local
 	copy(m.Params(), rs.Model)

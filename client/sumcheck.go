@@ -148,6 +148,8 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 	case transport.KindEvalUp:
 		k := len(c.fed.Data.Schema.Classes)
 		length = k * k
+	case transport.KindStatsUp:
+		length = c.layout.Len()
 	default:
 		return fmt.Sprintf("a sum of %q messages", s.Kind)
 	}

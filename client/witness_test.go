@@ -16,6 +16,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -40,7 +41,7 @@ func federationOf(t *testing.T) (*federation.Config, map[string]*vault.Identity,
 		HE:    federation.HE{UpdateBound: 1},
 		DP:    federation.DP{Epsilon: 1, Delta: 1e-5, Accountant: "rdp", ClipNorm: 1, SampleRate: 0.3},
 		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: "zscore"},
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: "zscore", Stats: stats.Default(ds.Schema(), nil)},
 		Training: federation.Training{Rounds: 5, LocalSteps: 1, Local: model.OptimizerConfig{Name: "sgd", LR: 0.5},
 			Server: fedavg.Config{Name: "fedavg"}, Weighting: "equal"},
 		Auditors: []federation.Party{party("auditor")},
@@ -84,9 +85,17 @@ func join(t *testing.T, fed *federation.Config, keys map[string]*vault.Identity,
 			t.Fatal(err)
 		}
 		if in.Kind == transport.Message {
-			return a // the hello
+			break // the hello
 		}
 	}
+	// The statistics phase's result, which gives h1 the federation's
+	// transform: totals of an empty release.
+	l, err := fed.StatsLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.send(transport.KindStatsResult, 0, transport.StatsResult{Totals: make([]float64, l.Len()), NoiseStdDev: 1, Contributors: []string{"h1", "h2"}}.Marshal())
+	return a
 }
 
 // head signs the head of a log of entries entries ending with an entry of

@@ -74,3 +74,71 @@ func LoadEmbedded(name string, opt Options) (*Dataset, *Report, error) {
 // Attribution returns the source and licence of the embedded data sets
 // (Markdown), to be shown wherever they are redistributed or published.
 func Attribution() string { return attribution }
+
+// embeddedBounds are the declared ranges of the embedded sets' features:
+// public knowledge, published with the data, never computed here. A
+// federation on an embedded set clamps to them and normalizes with them.
+//
+//   - wdbc: the minimum and maximum of each feature as published in the
+//     data set's description (scikit-learn's copy of the UCI
+//     documentation, "Summary Statistics"), to its rounding;
+//   - digits: every pixel is an integer count from 0 to 16 (the UCI
+//     documentation of the 8×8 set).
+var embeddedBounds = map[string]map[string][2]float64{
+	"wdbc": {
+		"radius_mean":             {6.981, 28.11},
+		"texture_mean":            {9.71, 39.28},
+		"perimeter_mean":          {43.79, 188.5},
+		"area_mean":               {143.5, 2501.0},
+		"smoothness_mean":         {0.053, 0.163},
+		"compactness_mean":        {0.019, 0.345},
+		"concavity_mean":          {0.0, 0.427},
+		"concave_points_mean":     {0.0, 0.201},
+		"symmetry_mean":           {0.106, 0.304},
+		"fractal_dimension_mean":  {0.05, 0.097},
+		"radius_se":               {0.112, 2.873},
+		"texture_se":              {0.36, 4.885},
+		"perimeter_se":            {0.757, 21.98},
+		"area_se":                 {6.802, 542.2},
+		"smoothness_se":           {0.002, 0.031},
+		"compactness_se":          {0.002, 0.135},
+		"concavity_se":            {0.0, 0.396},
+		"concave_points_se":       {0.0, 0.053},
+		"symmetry_se":             {0.008, 0.079},
+		"fractal_dimension_se":    {0.001, 0.03},
+		"radius_worst":            {7.93, 36.04},
+		"texture_worst":           {12.02, 49.54},
+		"perimeter_worst":         {50.41, 251.2},
+		"area_worst":              {185.2, 4254.0},
+		"smoothness_worst":        {0.071, 0.223},
+		"compactness_worst":       {0.027, 1.058},
+		"concavity_worst":         {0.0, 1.252},
+		"concave_points_worst":    {0.0, 0.291},
+		"symmetry_worst":          {0.156, 0.664},
+		"fractal_dimension_worst": {0.055, 0.208},
+	},
+	"digits": digitsBounds(),
+}
+
+func digitsBounds() map[string][2]float64 {
+	b := map[string][2]float64{}
+	for i := range 64 {
+		b[fmt.Sprintf("px%d", i)] = [2]float64{0, 16}
+	}
+	return b
+}
+
+// EmbeddedBounds returns the declared ranges [lo, hi] of the embedded data
+// set called name's features, by feature name, and false for another name.
+// They are public: published with the data set.
+func EmbeddedBounds(name string) (map[string][2]float64, bool) {
+	b, ok := embeddedBounds[name]
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string][2]float64, len(b))
+	for k, v := range b {
+		out[k] = v
+	}
+	return out, true
+}

@@ -17,11 +17,12 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // Version is the config format version this package reads and writes.
-const Version = 1
+const Version = 2
 
 // Party is anyone holding keys in the federation: a hospital, the
 // aggregator, an auditor.
@@ -146,6 +147,12 @@ type DataSpec struct {
 	Options   data.Options `json:"options"`
 	Schema    data.Schema  `json:"schema"`
 	Normalize string       `json:"normalize"` // "zscore" | "minmax" | "none"
+	// Stats is what every contributor releases at the start of a run, the
+	// statistics phase: the federation's transform (imputation and
+	// normalization, Options.Imputation() and Normalize) is computed from
+	// its decrypted totals, and is the only preprocessing any hospital
+	// applies.
+	Stats stats.Spec `json:"stats"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -291,7 +298,54 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("federation config: normalize %q: want zscore, minmax or none", c.Data.Normalize)
 	}
+	if _, err := c.StatsLayout(); err != nil {
+		return fmt.Errorf("federation config: data stats: %w", err)
+	}
 	return nil
+}
+
+// StatsLayout returns the layout of the statistics phase's vector.
+func (c *Config) StatsLayout() (*stats.Layout, error) {
+	return stats.NewLayout(c.Data.Stats, c.Data.Schema)
+}
+
+// StatsTransform decodes the statistics phase's totals, whose values each
+// carry Gaussian noise of standard deviation noiseStd, and computes the
+// federation's transform from them (stats.Summary.Transform, with the
+// data options' imputation and Normalize): what the aggregator, every
+// member and an auditor reading the audit log each compute alike.
+func (c *Config) StatsTransform(totals []float64, noiseStd float64) (*stats.Summary, *data.Transform, []string, error) {
+	l, err := c.StatsLayout()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := l.Decode(totals, noiseStd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tf, notes, err := s.Transform(c.Data.Options.Imputation(), c.Data.Normalize)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, tf, notes, nil
+}
+
+// StatsMax bounds each value of a contributor's noisy statistics vector
+// (larger values are clamped to it, which is post-processing), and
+// StatsScale is the factor the vector is multiplied by before encryption
+// so that a sum over every contributor fits the preset's values.
+const StatsMax = 1 << 20
+
+// StatsScale is the public factor statistics vectors are encoded with.
+func (c *Config) StatsScale() float64 {
+	if !c.HE.Enabled {
+		return 1
+	}
+	p, err := c.HE.Params()
+	if err != nil {
+		return 1
+	}
+	return p.Literal().MaxAbs / StatsMax
 }
 
 func (d DP) validate() error {
@@ -610,6 +664,9 @@ func (c *Config) DecryptionBudget() uint64 {
 		rounds = uint64(min(n, c.Training.Rounds) + c.Training.SpareRounds)
 	}
 	total := per * rounds
+	if l, err := c.StatsLayout(); err == nil {
+		total += uint64(p.Ciphertexts(l.Len()))
+	}
 	if c.Evaluation.Enabled {
 		k := len(c.Data.Schema.Classes)
 		total += uint64(p.Ciphertexts(k * k))

@@ -13,6 +13,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -55,7 +56,8 @@ func testConfig(t testing.TB, n, threshold int) (*Config, map[string]ed25519.Pri
 		DP:              DP{Enabled: true, Epsilon: 1, Delta: 1e-5, Accountant: "rdp", ClipNorm: 1, SampleRate: 0.1},
 		Model:           model.Config{Kind: "logreg", Inputs: 3, Outputs: 1, Loss: "bce"},
 		Data: DataSpec{Options: data.Options{Label: "y"}, Normalize: "zscore",
-			Schema: data.Schema{Features: []string{"a", "b", "c"}, Label: "y", Classes: []string{"0", "1"}}},
+			Schema: data.Schema{Features: []string{"a", "b", "c"}, Label: "y", Classes: []string{"0", "1"}},
+			Stats:  stats.Spec{EpsilonShare: 0.1, Features: []stats.FeatureSpec{{Name: "a", Bounds: &[2]float64{0, 1}, Bins: 4}}}},
 		Training: Training{Rounds: 2, LocalSteps: 5, Local: model.OptimizerConfig{Name: "sgd", LR: 0.1},
 			Server: fedavg.Config{Name: "fedavg"}, Weighting: "equal"},
 	}
@@ -98,7 +100,7 @@ func TestValidateRejects(t *testing.T) {
 			c.Auditors = []Party{{ID: "au", Recipient: c.Aggregator.Recipient}}
 			c.Members[1].Recipient = pqRecipient(t)
 		},
-		"version": func(c *Config) { c.Version = 2 },
+		"version": func(c *Config) { c.Version = Version + 1 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -237,7 +239,7 @@ func FuzzParseEnvelope(f *testing.F) {
 func FuzzParseConfig(f *testing.F) {
 	c, _ := testConfig(f, 3, 2)
 	f.Add(c.Marshal())
-	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(bytes.NewReader(data), "fuzz.json")
 		if err != nil {

@@ -46,7 +46,7 @@ func readHistory(dir string, fed *federation.Config, cp *aggregator.Checkpoint) 
 		for _, s := range hosp.Spends {
 			byRound[s.Round] = max(byRound[s.Round], s.Claimed)
 			h.epsilon = max(h.epsilon, s.Claimed)
-			if s.Round <= uint64(fed.Training.Rounds) {
+			if s.Release == "" {
 				h.noise = max(h.noise, s.NoiseMultiplier)
 			}
 		}
@@ -79,7 +79,7 @@ func readHistory(dir string, fed *federation.Config, cp *aggregator.Checkpoint) 
 		if s, ok := scored[roundKey{r.Round, r.Attempt, r.Completed}]; ok {
 			rep.Seconds = s.seconds
 			if r.Completed && s.evaluated {
-				rep.Evaluated, rep.TrainLoss, rep.Metrics = true, s.trainLoss, s.metrics
+				rep.Evaluated, rep.Metrics = true, s.metrics
 			}
 		}
 		h.rounds = append(h.rounds, rep)
@@ -102,12 +102,11 @@ type roundKey struct {
 
 type scoredRound struct {
 	evaluated bool
-	trainLoss float64
 	metrics   model.Metrics
 	seconds   float64
 }
 
-var roundsHeader = []string{"round", "attempt", "completed", "contributors", "dropped", "train_loss", "accuracy", "f1", "auc",
+var roundsHeader = []string{"round", "attempt", "completed", "contributors", "dropped", "accuracy", "f1", "auc",
 	"epsilon", "bytes_up", "seconds", "precision", "recall", "brier", "ece"}
 
 // readRoundsFile reads what it can of a rounds file: nothing when it is
@@ -140,17 +139,16 @@ func readRoundsFile(path string) map[roundKey]scoredRound {
 			continue
 		}
 		var s scoredRound
-		var ok [8]bool
-		s.trainLoss, ok[0] = num(5)
-		s.metrics.Accuracy, ok[1] = num(6)
-		s.metrics.F1, ok[2] = num(7)
-		s.metrics.AUC, ok[3] = num(8)
-		s.metrics.Precision, ok[4] = num(12)
-		s.metrics.Recall, ok[5] = num(13)
-		s.metrics.Brier, ok[6] = num(14)
-		s.metrics.ECE, ok[7] = num(15)
+		var ok [7]bool
+		s.metrics.Accuracy, ok[0] = num(5)
+		s.metrics.F1, ok[1] = num(6)
+		s.metrics.AUC, ok[2] = num(7)
+		s.metrics.Precision, ok[3] = num(11)
+		s.metrics.Recall, ok[4] = num(12)
+		s.metrics.Brier, ok[5] = num(13)
+		s.metrics.ECE, ok[6] = num(14)
 		s.evaluated = !slices.Contains(ok[:], false)
-		if v, ok := num(11); ok && v > 0 {
+		if v, ok := num(10); ok && v > 0 {
 			s.seconds = v
 		}
 		out[roundKey{round, attempt, completed}] = s
@@ -172,7 +170,7 @@ func roundRecord(r RoundReport) []string {
 		secs = ff(r.Seconds)
 	}
 	return []string{strconv.FormatUint(r.Round, 10), strconv.Itoa(r.Attempt), strconv.FormatBool(r.Completed),
-		strconv.Itoa(len(r.Contributors)), strconv.Itoa(len(r.Dropped)), metric(r.TrainLoss), metric(r.Accuracy),
+		strconv.Itoa(len(r.Contributors)), strconv.Itoa(len(r.Dropped)), metric(r.Accuracy),
 		metric(r.F1), metric(r.AUC), ff(r.Epsilon), strconv.FormatInt(r.BytesUp, 10), secs, metric(r.Precision), metric(r.Recall),
 		metric(r.Brier), metric(r.ECE)}
 }

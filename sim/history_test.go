@@ -18,7 +18,7 @@ func TestRoundsFileKeepsMetrics(t *testing.T) {
 	m := model.Metrics{Accuracy: 0.947368, Precision: 0.931818, Recall: 0.931818, F1: 0.931818, AUC: 0.990079,
 		Brier: 0.0412345, ECE: 0.0487654}
 	in := []RoundReport{
-		{Round: 1, Attempt: 1, Completed: true, Evaluated: true, TrainLoss: 0.25, Metrics: m, Epsilon: 0.5, Seconds: 0.1},
+		{Round: 1, Attempt: 1, Completed: true, Evaluated: true, Metrics: m, Epsilon: 0.5, Seconds: 0.1},
 		{Round: 2, Attempt: 1, Completed: true, Epsilon: 0.7},
 	}
 	if err := writeRounds(path, in); err != nil {
@@ -33,7 +33,7 @@ func TestRoundsFileKeepsMetrics(t *testing.T) {
 		name      string
 		got, want float64
 	}{
-		{"train loss", s.trainLoss, 0.25}, {"accuracy", s.metrics.Accuracy, m.Accuracy}, {"f1", s.metrics.F1, m.F1},
+		{"accuracy", s.metrics.Accuracy, m.Accuracy}, {"f1", s.metrics.F1, m.F1},
 		{"auc", s.metrics.AUC, m.AUC}, {"precision", s.metrics.Precision, m.Precision}, {"recall", s.metrics.Recall, m.Recall},
 		{"brier", s.metrics.Brier, m.Brier}, {"ece", s.metrics.ECE, m.ECE},
 	} {

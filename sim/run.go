@@ -80,9 +80,14 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	eval, err := newEvaluator(train, test, fed)
-	if err != nil {
-		return nil, err
+	// The held-out rows are scored with the federation's transform, known
+	// once the statistics phase is done.
+	var res *Result
+	var eval *evaluator
+	var evalErr error
+	onStatistics := func(st *aggregator.Statistics) {
+		res.Statistics = st
+		eval, evalErr = newEvaluator(train, test, st.Transform)
 	}
 	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
 	if err != nil {
@@ -95,7 +100,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		label = fmt.Sprintf("/resume-after-%d", resume.Round)
 	}
 
-	res := &Result{Delta: cfg.Delta, Accountant: cfg.Accountant, Hospitals: cfg.Hospitals, Threshold: cfg.Threshold,
+	res = &Result{Delta: cfg.Delta, Accountant: cfg.Accountant, Hospitals: cfg.Hospitals, Threshold: cfg.Threshold,
 		MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP, PrivacyUnit: cfg.PrivacyUnit,
 		Seeded: cfg.Seed != nil, Params: init.NumParams(), TestRows: test.Rows(), ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir}
 	for _, p := range parties {
@@ -151,10 +156,10 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 			res.NoiseMultiplier = max(res.NoiseMultiplier, c.DP.NoiseMultiplier)
 		}
 		rep.Epsilon = res.Epsilon
-		if r.Completed {
+		if r.Completed && eval != nil {
 			copy(init.Params(), r.Model)
 			rep.Evaluated = true
-			rep.TrainLoss = eval.trainLoss(init)
+			rep.SimTrainLoss = eval.trainLoss(init)
 			rep.Metrics = eval.test(init)
 		}
 		res.History = append(res.History, rep)
@@ -167,7 +172,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	}
 	sum, runErr := aggregator.Run(ctx, aggregator.Config{
 		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"+label),
-		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, Software: Software, Resume: resume,
+		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, OnStatistics: onStatistics, Software: Software, Resume: resume,
 	}, tap(net.Hub(), cfg.AggregatorView))
 	// Clients end on the aggregator's "done"; give them a moment to read it
 	// before the network closes under them.
@@ -179,8 +184,11 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 			errs = append(errs, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append(errs, evalErr)...); err != nil {
 		return nil, err
+	}
+	if eval == nil {
+		return nil, errors.New("the run ended without the federation's statistics")
 	}
 	copy(init.Params(), sum.Model)
 	res.Metrics = eval.test(init)
@@ -208,7 +216,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	if err := w.writeArtifacts(res, init, eval.transform, fed.Data.Schema); err != nil {
+	if err := w.writeArtifacts(res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -268,18 +276,16 @@ func seed32(r io.Reader) [32]byte {
 	return b
 }
 
-// evaluator scores global models on the held-out rows.
+// evaluator scores global models on the held-out test rows, and on every
+// hospital's training rows pooled (a figure only a simulation has), both
+// through the federation's transform.
 type evaluator struct {
 	transform     *data.Transform
 	xtrain, xtest *mat.Dense
 	ytrain, ytest []float64
 }
 
-func newEvaluator(train, test *data.Dataset, fed *federation.Config) (*evaluator, error) {
-	tf, err := data.FitTransform(train.X, train.Options().Imputation(), fed.Data.Normalize)
-	if err != nil {
-		return nil, err
-	}
+func newEvaluator(train, test *data.Dataset, tf *data.Transform) (*evaluator, error) {
 	e := &evaluator{transform: tf, ytrain: train.Y, ytest: test.Y,
 		xtrain: mat.NewDense(train.Rows(), len(train.Features), nil), xtest: mat.NewDense(test.Rows(), len(test.Features), nil)}
 	if err := tf.Apply(e.xtrain, train.X); err != nil {

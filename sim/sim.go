@@ -12,6 +12,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -40,11 +41,21 @@ type Config struct {
 	Preset      string
 	UpdateBound float64
 
-	Model          string // "logreg", "mlp:64", ...
-	Local          model.OptimizerConfig
-	Server         fedavg.Config
-	Weighting      string
-	Normalize      string
+	Model     string // "logreg", "mlp:64", ...
+	Local     model.OptimizerConfig
+	Server    fedavg.Config
+	Weighting string
+	Normalize string
+	// Bounds are features' declared ranges [lo, hi], by name: public
+	// knowledge (clinical ranges, a data set's documentation), never
+	// computed from the rows. The statistics phase releases the moments
+	// and a histogram of each such feature, and the federation's
+	// transform clamps to them; a feature without bounds releases a
+	// histogram over a fixed grid (stats.Default).
+	Bounds map[string][2]float64 `json:",omitempty"`
+	// StatsShare is the share of ε the statistics release takes, in
+	// (0, 1); 0 means stats.DefaultEpsilonShare.
+	StatsShare     float64 `json:",omitempty"`
 	Partition      data.Scheme
 	TestFraction   float64
 	MaxDecryptions int
@@ -121,6 +132,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--dropout %v: must be in [0, 1)", c.Dropout)
 	case !(c.TestFraction > 0 && c.TestFraction < 1):
 		return fmt.Errorf("test fraction %v: must be in (0, 1)", c.TestFraction)
+	case c.StatsShare != 0 && !(c.StatsShare > 0 && c.StatsShare < 1):
+		return fmt.Errorf("--stats-share %v: must be in (0, 1)", c.StatsShare)
 	}
 	if c.DP {
 		switch {
@@ -169,10 +182,14 @@ type RoundReport struct {
 	Dropped      []string `json:"dropped,omitempty"`
 	Declined     []string `json:"declined,omitempty"`
 	DecryptSet   []string `json:"decryption_set,omitempty"`
-	// Evaluated says whether the round's model was scored (TrainLoss and
-	// the metrics); a multi-process run scores only the final model.
-	Evaluated bool    `json:"evaluated"`
-	TrainLoss float64 `json:"train_loss"`
+	// Evaluated says whether the round's model was scored on the held-out
+	// test rows; a multi-process run scores only the final model.
+	Evaluated bool `json:"evaluated"`
+	// SimTrainLoss is the loss on every hospital's training rows pooled:
+	// a figure only a simulation can compute, released without DP. It is
+	// shown on the terminal, labelled so, and never written to the run's
+	// public files (rounds.csv, result.json). Zero when not scored.
+	SimTrainLoss float64 `json:"-"`
 	model.Metrics
 	Epsilon float64 `json:"epsilon"` // largest ε claimed by any hospital so far
 	BytesUp int64   `json:"bytes_up"`
@@ -181,20 +198,16 @@ type RoundReport struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// MarshalJSON omits what is not known of the round: the loss and metrics
-// of a round that was not scored, the duration of one not timed.
+// MarshalJSON omits what is not known of the round: the metrics of a
+// round that was not scored, the duration of one not timed.
 func (r RoundReport) MarshalJSON() ([]byte, error) {
 	type plain RoundReport
 	// The outer fields hide the embedded report's of the same names.
 	k := struct {
 		plain
-		TrainLoss *float64 `json:"train_loss,omitempty"`
 		*model.Metrics
 		Seconds *float64 `json:"seconds,omitempty"`
 	}{plain: plain(r), Metrics: metricsOf(&r)}
-	if r.Evaluated {
-		k.TrainLoss = &r.TrainLoss
-	}
 	if r.Seconds > 0 {
 		k.Seconds = &r.Seconds
 	}
@@ -232,6 +245,10 @@ type Result struct {
 	TrainRows []int         `json:"train_rows"`
 	TestRows  int           `json:"test_rows"`
 	History   []RoundReport `json:"history"`
+	// Statistics is the statistics phase's release: the decrypted noisy
+	// totals, what they say, and the federation's transform computed from
+	// them, which the sealed model carries.
+	Statistics *aggregator.Statistics `json:"statistics,omitempty"`
 	// PrivateEvaluation is what the federation learned of the final model
 	// from the hospitals' own validation rows (noisy totals only).
 	PrivateEvaluation *aggregator.Evaluation `json:"private_evaluation,omitempty"`
@@ -244,4 +261,21 @@ type party struct {
 	id   string
 	key  *vault.Identity
 	data *data.Dataset
+}
+
+// StatsSpec returns what the statistics phase releases on schema: the
+// declared bounds' features with moments and histograms, the others a
+// histogram over the fixed grid.
+func (c *Config) StatsSpec(schema data.Schema) stats.Spec {
+	var declared []stats.FeatureSpec
+	for _, name := range schema.Features {
+		if b, ok := c.Bounds[name]; ok {
+			declared = append(declared, stats.FeatureSpec{Name: name, Bounds: &b})
+		}
+	}
+	s := stats.Default(schema, declared)
+	if c.StatsShare > 0 {
+		s.EpsilonShare = c.StatsShare
+	}
+	return s
 }

@@ -35,8 +35,13 @@ func wdbc(t testing.TB) *data.Dataset {
 
 func seeded(s uint64) *uint64 { return &s }
 
+// run runs cfg on wdbc, with its published feature ranges unless cfg
+// declares bounds, as `fedcrypt sim` does.
 func run(t *testing.T, cfg Config) *Result {
 	t.Helper()
+	if cfg.Bounds == nil {
+		cfg.Bounds, _ = data.EmbeddedBounds("wdbc")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, wdbc(t), cfg)
@@ -103,7 +108,7 @@ func TestSeedReproduces(t *testing.T) {
 	cfg := Defaults()
 	cfg.Rounds, cfg.Seed = 3, seeded(11)
 	a, b := run(t, cfg), run(t, cfg)
-	if a.Accuracy != b.Accuracy || a.Epsilon != b.Epsilon || a.History[2].TrainLoss != b.History[2].TrainLoss {
+	if a.Accuracy != b.Accuracy || a.Epsilon != b.Epsilon || a.History[2].SimTrainLoss != b.History[2].SimTrainLoss {
 		t.Fatalf("two runs with one seed differ: %+v vs %+v", a.History[2], b.History[2])
 	}
 }
@@ -308,6 +313,7 @@ func TestPatientLevelPrivacy(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	cfg := Defaults()
 	cfg.PrivacyUnit, cfg.Seed, cfg.OutDir = "patient", seeded(4), dir
+	cfg.Bounds, _ = data.EmbeddedBounds("wdbc")
 	res, err := Run(context.Background(), ds, cfg)
 	if err != nil {
 		t.Fatal(err)

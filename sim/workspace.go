@@ -8,7 +8,6 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -106,7 +105,7 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 		DP: federation.DP{Enabled: cfg.DP, Epsilon: cfg.Epsilon, Delta: cfg.Delta, Accountant: cfg.Accountant, Noise: cfg.Noise,
 			ClipNorm: cfg.ClipNorm, SampleRate: cfg.SampleRate, PrivacyUnit: cfg.PrivacyUnit},
 		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize},
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize, Stats: cfg.StatsSpec(ds.Schema())},
 		Training: federation.Training{Rounds: cfg.Rounds, LocalSteps: cfg.LocalSteps, Local: cfg.Local, Server: cfg.Server,
 			Weighting: cfg.Weighting, SpareRounds: cfg.spareRounds()},
 	}
@@ -147,16 +146,13 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 	return fed, parties, aggKey, nil
 }
 
-// writeArtifacts seals the model and writes the public per-round metrics
-// and summary.
-func (w *workspace) writeArtifacts(res *Result, m *model.Model, tf *data.Transform, schema data.Schema) error {
+// writeArtifacts writes the public per-round metrics and summary.
+func (w *workspace) writeArtifacts(res *Result) error {
 	if w.temporary {
 		return nil
 	}
-	recipients := append([]vault.Recipient{w.signer.Recipient()}, w.recipients...)
-	if err := sealedmodel.Seal(filepath.Join(w.dir, FileModel), m, schema, tf, w.signer.SigningKey(), recipients...); err != nil {
-		return err
-	}
+	// The aggregator sealed the model (FileModel) to the members and the
+	// auditors: the researcher's recipients.
 	if err := writeRounds(filepath.Join(w.dir, FileRounds), res.History); err != nil {
 		return err
 	}

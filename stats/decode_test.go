@@ -208,7 +208,16 @@ func TestDecodeErrors(t *testing.T) {
 	if f := s.Features[0].All; f.Mean != nil || f.Median != nil || f.MissingFraction != nil {
 		t.Errorf("figures from no rows: %+v", f)
 	}
-	if _, err := s.Transform("", ""); err == nil {
-		t.Error("a transform from no rows")
+	// Nothing to go on: the transform falls back to the declared bounds,
+	// and says so.
+	tf, notes, err := s.Transform("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) == 0 || !strings.Contains(notes[0], "midpoint of the declared bounds") {
+		t.Errorf("notes %q, want a fallback to the midpoint", notes)
+	}
+	if b := s.Features[0].Bounds; b != nil && tf.Fill[0] != (b[0]+b[1])/2 {
+		t.Errorf("fill %v from no rows, want the midpoint of %v", tf.Fill[0], *b)
 	}
 }

@@ -38,7 +38,7 @@ func Example() {
 	chol, age := s.Features[0].All, s.Features[1].All
 	fmt.Printf("chol: mean %.1f, median in [%g, %g]\n", chol.Mean.Value, chol.Median.Lo, chol.Median.Hi)
 	fmt.Printf("age: %g of %g missing, mean %.1f\n", age.Missing.Value, s.Rows.Value, age.Mean.Value)
-	tf, err := s.Transform(data.MissingMean, data.NormalizeZScore)
+	tf, _, err := s.Transform(data.MissingMean, data.NormalizeZScore)
 	if err != nil {
 		panic(err)
 	}

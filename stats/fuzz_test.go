@@ -55,7 +55,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("summary changed in a JSON round trip")
 		}
 		for _, imp := range []string{"mean", "median"} {
-			if tf, err := s.Transform(imp, "zscore"); err == nil {
+			if tf, _, err := s.Transform(imp, "zscore"); err == nil {
 				if err := tf.Validate(); err != nil {
 					t.Fatalf("invalid transform: %v", err)
 				}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/data"
-	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/model"
 	"gonum.org/v1/gonum/mat"
 )
@@ -139,7 +138,7 @@ func TestMultiSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := l.Calibrate(dp.AccountantConfig{Kind: dp.KindPLD}, 1, 1e-5)
+	r, err := l.Calibrate(1, 1e-5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +146,7 @@ func TestMultiSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fed, err := s.Transform(data.MissingMean, data.NormalizeZScore)
+	fed, _, err := s.Transform(data.MissingMean, data.NormalizeZScore)
 	if err != nil {
 		t.Fatal(err)
 	}

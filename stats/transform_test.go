@@ -31,7 +31,7 @@ func TestTransformFromSummary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.impute+"/"+tt.normalize, func(t *testing.T) {
-			tf, err := s.Transform(tt.impute, tt.normalize)
+			tf, _, err := s.Transform(tt.impute, tt.normalize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +61,21 @@ func TestTransformFromSummary(t *testing.T) {
 }
 
 func TestTransformErrors(t *testing.T) {
+	s := edgesOnlySummary(t)
+	for _, tt := range []struct{ impute, normalize, want string }{
+		{"mean", "minmax", `feature "a": minmax needs declared bounds`},
+		{"mode", "none", `impute "mode"`},
+		{"mean", "robust", `normalize "robust"`},
+	} {
+		if _, _, err := s.Transform(tt.impute, tt.normalize); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s/%s: error %v, want %q", tt.impute, tt.normalize, err, tt.want)
+		}
+	}
+}
+
+// edgesOnlySummary returns the exact statistics of two rows: feature "a"
+// with a histogram and no bounds, "b" with counts only.
+func edgesOnlySummary(t *testing.T) *Summary {
 	spec := Spec{EpsilonShare: 0.5, Features: []FeatureSpec{{Name: "a", Edges: []float64{0, 1, 2}}}}
 	l, err := NewLayout(spec, data.Schema{Features: []string{"a", "b"}, Label: "y", Classes: []string{"0", "1"}})
 	if err != nil {
@@ -72,16 +87,27 @@ func TestTransformErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct{ impute, normalize, want string }{
-		{"mean", "none", `feature "a": mean imputation needs declared bounds`},
-		{"median", "zscore", `feature "a": zscore needs declared bounds`},
-		{"median", "none", `feature "b": median imputation needs a histogram`},
-		{"mode", "none", `impute "mode"`},
-		{"mean", "robust", `normalize "robust"`},
-	} {
-		if _, err := s.Transform(tt.impute, tt.normalize); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s/%s: error %v, want %q", tt.impute, tt.normalize, err, tt.want)
-		}
+	return s
+}
+
+// TestTransformFallbacks: a figure that was not released falls back to the
+// next on its list, and the notes name it.
+func TestTransformFallbacks(t *testing.T) {
+	s := edgesOnlySummary(t)
+	median := s.Features[0].All.Median.Value
+	tf, notes, err := s.Transform("mean", "zscore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf.Fill[0] != median || tf.Shift[0] != median || tf.Fill[1] != 0 || tf.Shift[1] != 0 || tf.Scale[1] != 1 {
+		t.Errorf("fill %v shift %v scale %v, want a's median %v, and 0, 0, 1 for b", tf.Fill, tf.Shift, tf.Scale, median)
+	}
+	want := []string{`feature "a": fill the DP median instead`, `feature "b": fill 0 (no declared bounds`}
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], want[0]) || !strings.HasPrefix(notes[1], want[1]) || !strings.Contains(notes[1], "scale 1") {
+		t.Errorf("notes %q, want %q…", notes, want)
+	}
+	if tf, notes, err := s.Transform("median", "none"); err != nil || tf.Fill[0] != median || len(notes) != 1 {
+		t.Errorf("median/none: fill %v, notes %q, err %v: want the median and b's note only", tf.Fill, notes, err)
 	}
 }
 
@@ -96,13 +122,13 @@ func TestTransformSpreadFallback(t *testing.T) {
 		want  func(f FeatureSummary) float64
 	}{
 		{"variance", 0, func(f FeatureSummary) float64 { return math.Sqrt(f.All.Variance.Value) }},
-		{"iqr", 5e3, func(f FeatureSummary) float64 { return f.All.IQR.Value / iqrPerSD }},
+		{"range", 5e3, func(f FeatureSummary) float64 { return (f.Bounds[1] - f.Bounds[0]) / 4 }},
 	} {
 		s, err := l.Decode(totals, tt.noise)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tf, err := s.Transform("mean", "zscore")
+		tf, _, err := s.Transform("mean", "zscore")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,9 +138,22 @@ func TestTransformSpreadFallback(t *testing.T) {
 			}
 		}
 	}
+	// Without moments, the exact IQR.
+	hist := Spec{EpsilonShare: 0.5, Quantities: []string{QuantityHistogram}, Features: []FeatureSpec{{Name: "chol", Bounds: &[2]float64{100, 500}, Bins: 20}, {Name: "age", Bounds: &[2]float64{18, 90}, Bins: 12}}}
+	lh, err := NewLayout(hist, data.Schema{Features: []string{"chol", "age"}, Label: "y", Classes: []string{"0", "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := lh.Decode(sumEncoded(t, lh, clinicalSites(2, 200, 5), nil, 0), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf, _, err := sh.Transform("median", "zscore"); err != nil || math.Abs(tf.Scale[0]-sh.Features[0].All.IQR.Value/iqrPerSD) > 1e-9 {
+		t.Errorf("histogram only: scale %v, err %v, want the IQR/1.349", tf.Scale, err)
+	}
 	// Without a histogram, a quarter of the declared range.
 	spec := Spec{EpsilonShare: 0.5, Quantities: []string{QuantityMoments}, Features: []FeatureSpec{{Name: "chol", Bounds: &[2]float64{100, 500}}, {Name: "age", Bounds: &[2]float64{18, 90}}}}
-	l, err := NewLayout(spec, data.Schema{Features: []string{"chol", "age"}, Label: "y", Classes: []string{"0", "1"}})
+	l, err = NewLayout(spec, data.Schema{Features: []string{"chol", "age"}, Label: "y", Classes: []string{"0", "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +161,7 @@ func TestTransformSpreadFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf, err := s.Transform("mean", "zscore")
+	tf, _, err := s.Transform("mean", "zscore")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,7 +335,7 @@ func witnessesJSON(run *audit.Run) []audit.WitnessFacts {
 func hospitalsJSON(run *audit.Run) []map[string]any {
 	var out []map[string]any
 	for _, h := range run.Hospitals {
-		m := map[string]any{"id": h.ID, "rounds": len(h.Spends)}
+		m := map[string]any{"id": h.ID, "rounds": h.TrainingRounds()}
 		if run.DP && h.Contributor {
 			c, r := h.Epsilon()
 			m["claimed_epsilon"], m["recomputed_epsilon"], m["cap"] = c, r, h.Cap

@@ -38,7 +38,7 @@ func TestAuditVerifyAcceptsASimRun(t *testing.T) {
 		t.Fatalf("anchored and witnessed, --strict: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, "", "audit", "verify", filepath.Join(run, "audit.jsonl"), "--identity", filepath.Join(run, "researcher.key"))
-	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 3") {
+	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 4") {
 		t.Fatalf("anchored: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	var out struct {
@@ -53,7 +53,7 @@ func TestAuditVerifyAcceptsASimRun(t *testing.T) {
 		} `json:"hospitals"`
 	}
 	decodeJSON(t, runCLI(t, "", "audit", "verify", run, "-i", filepath.Join(run, "researcher.key"), "--json"), &out)
-	if !out.Verified || !out.Anchored || out.Entries != 4 || len(out.Hospitals) != 3 {
+	if !out.Verified || !out.Anchored || out.Entries != 5 || len(out.Hospitals) != 3 {
 		t.Fatalf("--json: %+v", out)
 	}
 	for _, h := range out.Hospitals {

@@ -61,6 +61,8 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.Var(&members, "members", "member `ids`, comma-separated or repeated (at least 2)")
 	var df dataFlags
 	df.register(fs, "wdbc")
+	var bf boundsFlags
+	bf.register(fs)
 	name := fs.String("name", "federation", "the federation's `name`")
 	fs.IntVar(&set.Threshold, "threshold", set.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
 	fs.IntVar(&set.MinContributors, "min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T members)")
@@ -123,6 +125,10 @@ coordinator's CA signs their certificates. The data schema is read from
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
+	set.StatsShare = bf.share
+	if set.Bounds, err = bf.load(df.Source, ds); err != nil {
+		return usageError{err.Error()}
+	}
 	if *spare < 0 {
 		return usagef("--spare-rounds %d: must not be negative", *spare)
 	}
@@ -220,7 +226,7 @@ func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset,
 		DP: federation.DP{Enabled: s.DP, Epsilon: s.Epsilon, Delta: s.Delta, Accountant: s.Accountant, Noise: s.Noise,
 			ClipNorm: s.ClipNorm, SampleRate: s.SampleRate, PrivacyUnit: s.PrivacyUnit},
 		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize},
+		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize, Stats: s.StatsSpec(ds.Schema())},
 		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
 			Weighting: s.Weighting, SpareRounds: spareRounds},
 	}

@@ -167,7 +167,9 @@ func TestDeploymentEndToEnd(t *testing.T) {
 	// killing a process and restarting it, which takes a few seconds to
 	// reload its ledger.
 	const rounds = 20
-	members := newDeployment(t, dir, rounds, "--local-steps", "100", "--sample-rate", "0.5", "--model", "mlp:64,64")
+	// Two crashes: each may cost a hospital a round of budget (trained in,
+	// then lost), so each keeps two spare rounds.
+	members := newDeployment(t, dir, rounds, "--local-steps", "100", "--sample-rate", "0.5", "--model", "mlp:64,64", "--spare-rounds", "2")
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
 		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json", "--metrics", "127.0.0.1:0")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]

@@ -37,6 +37,8 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	def := sim.Defaults()
 	var df dataFlags
 	df.register(fs, "wdbc")
+	var bf boundsFlags
+	bf.register(fs)
 	cfg := def
 	fs.IntVar(&cfg.Hospitals, "hospitals", def.Hospitals, "number of hospitals")
 	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
@@ -104,6 +106,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	cfg.Server = fedavg.Config{Name: *serverOpt, LR: cfg.Server.LR}
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
+	cfg.StatsShare = bf.share
 	if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
 		return usageError{err.Error()}
 	}
@@ -126,6 +129,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	ds, _, err := df.load(e)
 	if err != nil {
 		return err
+	}
+	if cfg.Bounds, err = bf.load(df.Source, ds); err != nil {
+		return usageError{err.Error()}
 	}
 	if err := checkSimSettings(cfg, ds); err != nil {
 		return err
@@ -324,7 +330,7 @@ const roundRow = "%5s %12s %10s %8s %6s %6s %6s %8s %12s %7s\n"
 
 func newRoundTable(w io.Writer, on, dp bool) *roundTable {
 	if on {
-		fmt.Fprintf(w, roundRow, "round", "contributors", "train loss", "accuracy", "F1", "AUC", "ECE", "ε spent", "upload bytes", "seconds")
+		fmt.Fprintf(w, roundRow, "round", "contributors", "loss (sim)", "accuracy", "F1", "AUC", "ECE", "ε spent", "upload bytes", "seconds")
 	}
 	return &roundTable{w: w, on: on, dp: dp}
 }
@@ -351,7 +357,7 @@ func (t *roundTable) row(r sim.RoundReport) {
 	if r.Seconds > 0 {
 		secs = f("%.2f", r.Seconds)
 	}
-	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.TrainLoss), m(r.Accuracy),
+	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.SimTrainLoss), m(r.Accuracy),
 		m(r.F1), m(r.AUC), m(r.ECE), eps, f("%d", r.BytesUp), secs)
 }
 

@@ -240,25 +240,21 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 	if err != nil {
 		return nil, err
 	}
-	raw, err := vault.Unseal(filepath.Join(dir, sim.FileCheckpoint), aggregator.SealKindCheckpoint, writer, researcher)
+	// The aggregator seals the final model with the federation's
+	// transform, computed from the statistics phase: scored here as
+	// predict scores it.
+	m, payload, err := sealedmodel.Unseal(filepath.Join(dir, aggregator.FileModel), writer, researcher)
 	if err != nil {
 		return nil, fmt.Errorf("final model: %w", err)
 	}
-	var cp aggregator.Checkpoint
-	if err := json.Unmarshal(raw, &cp); err != nil {
-		return nil, fmt.Errorf("final model: checkpoint: %w", err)
-	}
-	m, err := model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0)))
-	if err != nil {
+	if want, err := model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0))); err != nil {
 		return nil, err
+	} else if m.NumParams() != want.NumParams() {
+		return nil, fmt.Errorf("final model: %d parameters, the federation's model has %d", m.NumParams(), want.NumParams())
 	}
-	if len(cp.Model) != m.NumParams() {
-		return nil, fmt.Errorf("final model: %d parameters, the federation's model has %d", len(cp.Model), m.NumParams())
-	}
-	copy(m.Params(), cp.Model)
-	tf, err := data.FitTransform(train.X, train.Options().Imputation(), fed.Data.Normalize)
-	if err != nil {
-		return nil, err
+	tf := payload.Transform
+	if tf == nil {
+		return nil, fmt.Errorf("final model %s: no transform", filepath.Join(dir, aggregator.FileModel))
 	}
 	xtest := mat.NewDense(test.Rows(), len(test.Features), nil)
 	if err := tf.Apply(xtest, test.X); err != nil {
@@ -273,7 +269,9 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 		for _, s := range h.Spends {
 			epsilonBy[s.Round] = max(epsilonBy[s.Round], s.Claimed)
 			res.Epsilon = max(res.Epsilon, s.Claimed)
-			res.NoiseMultiplier = max(res.NoiseMultiplier, s.NoiseMultiplier)
+			if s.Release == "" {
+				res.NoiseMultiplier = max(res.NoiseMultiplier, s.NoiseMultiplier)
+			}
 		}
 	}
 	var bytesUp int64
@@ -300,19 +298,6 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.OutDir != "" {
-		// The final model with the transform it was scored with, for
-		// predict, sealed as an in-memory run seals it.
-		recipients := []vault.Recipient{aggKey.Recipient()}
-		for _, a := range fed.Auditors {
-			r, err := vault.ParseRecipient(a.Recipient)
-			if err != nil {
-				return nil, err
-			}
-			recipients = append(recipients, r)
-		}
-		if err := sealedmodel.Seal(filepath.Join(dir, sim.FileModel), m, fed.Data.Schema, tf, aggKey.SigningKey(), recipients...); err != nil {
-			return nil, fmt.Errorf("final model: %w", err)
-		}
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return nil, err

@@ -29,6 +29,7 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := sim.Defaults()
+	cfg.Bounds, _ = data.EmbeddedBounds("wdbc")
 	cfg.Rounds = 5
 	seed := uint64(1)
 	cfg.Seed = &seed

@@ -50,7 +50,7 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 	researcher := filepath.Join(run, "researcher.key")
 	hospitals := filepath.Join(run, "hospitals")
 	r := runCLI(t, "", "audit", "verify", run, "-i", researcher, "--witness", hospitals)
-	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 3, witnessed by h1, h2, h3") {
+	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 4, witnessed by h1, h2, h3") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	var out struct {
@@ -58,7 +58,7 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 		Witnesses []audit.WitnessFacts `json:"witnesses"`
 	}
 	decodeJSON(t, runCLI(t, "", "audit", "verify", run, "-i", researcher, "--witness", hospitals, "--json"), &out)
-	if !out.Verified || len(out.Witnesses) != 3 || out.Witnesses[2].Hospital != "h3" || out.Witnesses[2].Entry != 4 {
+	if !out.Verified || len(out.Witnesses) != 3 || out.Witnesses[2].Hospital != "h3" || out.Witnesses[2].Entry != 5 {
 		t.Fatalf("--json: %+v", out)
 	}
 	if r := runCLI(t, "", "audit", "verify", run); !strings.Contains(r.stdout, "NOT witnessed") {
@@ -97,10 +97,10 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Entries: 1 setup, 2 round 1, 3 round 2, 4 end.
+	// Entries: 1 setup, 2 statistics, 3 round 1, 4 round 2, 5 end.
 	lines := bytes.SplitAfter(raw, []byte("\n"))
 	var rest []audit.Entry
-	for _, l := range lines[2:4] {
+	for _, l := range lines[3:5] {
 		var e audit.Entry
 		if err := json.Unmarshal(l, &e); err != nil {
 			t.Fatal(err)
@@ -108,7 +108,7 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 		rest = append(rest, e)
 	}
 	rest[0].Body = bytes.Replace(rest[0].Body, []byte(`"bytes_up":`), []byte(`"bytes_up":1`), 1)
-	if err := os.WriteFile(path, bytes.Join(lines[:2], nil), 0o600); err != nil {
+	if err := os.WriteFile(path, bytes.Join(lines[:3], nil), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fed, err := federation.Load(filepath.Join(run, "federation.json"))
@@ -131,7 +131,7 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 	}
 	researcher := filepath.Join(run, "researcher.key")
 	r := runCLI(t, "", "audit", "verify", run, "--witness", filepath.Join(run, "hospitals"), "--witness-identity", researcher)
-	wantOneLineError(t, r, "entry 3:", `witness of hospital "h1" round 2`, "rewritten")
+	wantOneLineError(t, r, "entry 4:", `witness of hospital "h1" round 2`, "rewritten")
 	if !strings.HasPrefix(r.stdout, "FAILED: ") {
 		t.Errorf("verdict %q", r.stdout)
 	}

@@ -39,6 +39,10 @@ func run(w io.Writer) error {
 	seed := uint64(1)
 	cfg := sim.Defaults()
 	cfg.Seed = &seed
+	// The features' published ranges (the data set's documentation):
+	// public knowledge the federation clamps and normalizes with, where
+	// its differentially private statistics are too noisy to use.
+	cfg.Bounds, _ = data.EmbeddedBounds("wdbc")
 	cfg.OnRound = func(r sim.RoundReport) {
 		fmt.Fprintf(w, "round %d: %d hospitals, test accuracy %.3f, ε spent %.3f, %d bytes uploaded\n",
 			r.Round, len(r.Contributors), r.Accuracy, r.Epsilon, r.BytesUp)

@@ -117,6 +117,13 @@ type Data struct {
 	Missing     string   `yaml:"missing"`
 	PrivacyUnit string   `yaml:"privacy_unit"`
 	Normalize   string   `yaml:"normalize"`
+	// Bounds are features' declared ranges, [lo, hi] by name: public
+	// knowledge such as clinical ranges. Values are clamped to them, and
+	// the statistics phase releases their moments and histograms.
+	Bounds map[string][]float64 `yaml:"bounds"`
+	// StatsShare is the share of ε the statistics phase takes (default
+	// stats.DefaultEpsilonShare).
+	StatsShare float64 `yaml:"stats_share"`
 }
 
 // maxFile bounds a project file's size.

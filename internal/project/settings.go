@@ -1,10 +1,13 @@
 package project
 
 import (
+	"slices"
+
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/stats"
 )
 
 // settings fills the federation's training settings from the project and
@@ -26,6 +29,26 @@ func (f *File) settings(fed *federation.Config) error {
 		return f.errAt(at("data"), "data: %v", err)
 	}
 	fed.Data = federation.DataSpec{Options: opt, Schema: schema, Normalize: or(d.Normalize, Defaults.Normalize)}
+	var declared []stats.FeatureSpec
+	for _, name := range d.Features {
+		b, ok := d.Bounds[name]
+		if !ok {
+			continue
+		}
+		if len(b) != 2 {
+			return f.errAt(at("data"), "data: bounds: %s: want [lo, hi], got %d values", name, len(b))
+		}
+		declared = append(declared, stats.FeatureSpec{Name: name, Bounds: &[2]float64{b[0], b[1]}})
+	}
+	for name := range d.Bounds {
+		if !slices.Contains(d.Features, name) {
+			return f.errAt(at("data"), "data: bounds: %q is not one of the features", name)
+		}
+	}
+	fed.Data.Stats = stats.Default(schema, declared)
+	if d.StatsShare != 0 {
+		fed.Data.Stats.EpsilonShare = d.StatsShare
+	}
 
 	if f.Model == "" {
 		return f.errAt(at("model"), "model: missing (logreg, softmax or mlp:H1[,H2...])")

@@ -482,3 +482,42 @@ func ParseWelcome(data []byte) (Welcome, error) {
 	m := Welcome{Claim: r.bytes("claim"), Endorsement: r.bytes("endorsement")}
 	return m, r.done("welcome")
 }
+
+// The statistics phase, before the first round: every contributor releases
+// its noisy statistics vector (stats.Layout), encrypted under the
+// collective key with a claim, as an evaluation upload is; a quorum
+// decrypts only their sum, and the aggregator gives every member the
+// totals, from which each computes the federation's transform. Its round
+// number is 0.
+const (
+	KindStats       = "stats"        // aggregator → contributors: release your statistics
+	KindStatsUp     = "stats-upload" // contributor → aggregator: the encrypted noisy vector, with a claim
+	KindStatsResult = "stats-result" // aggregator → members: the decrypted totals
+)
+
+// StatsResult is the statistics phase's outcome: the decrypted sum of the
+// contributors' vectors (divided by the encoding scale), the standard
+// deviation of the noise in each of its values, and the contributors in
+// the sum.
+type StatsResult struct {
+	Totals       []float64
+	NoiseStdDev  float64
+	Contributors []string
+}
+
+func (m StatsResult) Marshal() []byte {
+	var w writer
+	w.f64s(m.Totals)
+	w.f64(m.NoiseStdDev)
+	w.strs(m.Contributors)
+	return w.b
+}
+
+func ParseStatsResult(data []byte) (StatsResult, error) {
+	r := reader{b: data}
+	m := StatsResult{Totals: r.f64s("totals"), NoiseStdDev: r.f64("noise standard deviation"), Contributors: r.strs("contributors")}
+	if r.err == nil && (!(m.NoiseStdDev >= 0) || math.IsInf(m.NoiseStdDev, 0)) {
+		r.fail(fmt.Errorf("noise standard deviation %v", m.NoiseStdDev))
+	}
+	return m, r.done("statistics result")
+}

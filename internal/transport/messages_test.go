@@ -57,6 +57,11 @@ var codecs = []struct {
 	{"setup", func() any { return Setup{Epoch: 3} },
 		func(v any) []byte { return v.(Setup).Marshal() },
 		func(b []byte) (any, error) { return ParseSetup(b) }},
+	{"stats result", func() any {
+		return StatsResult{Totals: []float64{40, 3, -1.5}, NoiseStdDev: 12.5, Contributors: []string{"h1", "h2"}}
+	},
+		func(v any) []byte { return v.(StatsResult).Marshal() },
+		func(b []byte) (any, error) { return ParseStatsResult(b) }},
 	{"hello", func() any { return Hello{Epoch: 2} },
 		func(v any) []byte { return v.(Hello).Marshal() },
 		func(b []byte) (any, error) { return ParseHello(b) }},

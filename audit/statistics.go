@@ -1,0 +1,158 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+)
+
+// TypeStatistics is the entry of the statistics phase, before the first
+// round: the decrypted sum of the contributors' noisy statistics and the
+// federation's transform computed from it.
+const TypeStatistics = "statistics"
+
+// StatisticsBody is the body of a statistics entry, as the aggregator
+// writes it and [VerifyRun] reads it.
+type StatisticsBody struct {
+	Completed bool   `json:"completed"`
+	Attempt   int    `json:"attempt"`
+	Nonce     string `json:"nonce,omitempty"`
+	// Uploads are the contributors' signed claims of their releases.
+	Uploads []UploadClaim `json:"uploads,omitempty"`
+	// Totals is the decrypted sum (the stats layout's order), each value
+	// with Gaussian noise of standard deviation NoiseStdDev: the
+	// contributors' σ summed in quadrature.
+	Totals      []float64       `json:"totals,omitempty"`
+	NoiseStdDev float64         `json:"noise_std_dev,omitempty"`
+	Transform   *data.Transform `json:"transform,omitempty"`
+	// Notes name the transform's figures that fell back from a DP
+	// estimate too noisy to use.
+	Notes []string `json:"notes,omitempty"`
+
+	DecryptionSet   []string `json:"decryption_set,omitempty"`
+	KeyEpoch        uint64   `json:"key_epoch,omitempty"`
+	DecryptionFirst uint64   `json:"decryption_first,omitempty"`
+	DecryptionCount uint64   `json:"decryption_count,omitempty"`
+
+	// An abandoned attempt's reason, and who declined, dropped or was
+	// refused.
+	Reason   string            `json:"reason,omitempty"`
+	Declined map[string]string `json:"declined,omitempty"`
+	Dropped  []string          `json:"dropped,omitempty"`
+	Refused  map[string]string `json:"refused,omitempty"`
+}
+
+// UploadClaim is one contributor's signed claim for a release.
+type UploadClaim struct {
+	From  string `json:"from"`
+	Claim []byte `json:"claim"`
+}
+
+// StatisticsFacts is what a verified statistics entry established.
+type StatisticsFacts struct {
+	Entry        int      `json:"entry"`
+	Contributors []string `json:"contributors"`
+	// Epsilon is each contributor's ε for the release alone, and
+	// NoiseMultiplier and Sensitivity the Gaussian mechanism's.
+	Epsilon         float64         `json:"epsilon"`
+	NoiseMultiplier float64         `json:"noise_multiplier,omitempty"`
+	Sensitivity     float64         `json:"sensitivity,omitempty"`
+	Values          int             `json:"values"`
+	NoiseStdDev     float64         `json:"noise_std_dev"`
+	Transform       *data.Transform `json:"transform"`
+	Notes           []string        `json:"notes,omitempty"`
+}
+
+// statistics checks a statistics entry: it comes once, before any round;
+// each release is a claim signed by its hospital for round 0 and the
+// entry's nonce, one unsampled Gaussian release with at least the noise
+// the federation's statistics spec calibrates, charged to the hospital's
+// spends; the decryption follows the key's budget; and the recorded noise
+// and transform are what the federation computes from the totals.
+func (v *verifier) statistics(e *Entry, n int) error {
+	var b StatisticsBody
+	if err := json.Unmarshal(e.Body, &b); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if !b.Completed {
+		return nil // abandoned: a contributor that released sends the same vector again
+	}
+	switch {
+	case v.run.Statistics != nil:
+		return fail(n, "a second statistics release (the first at entry %d)", v.run.Statistics.Entry)
+	case len(v.run.Rounds) > 0:
+		return fail(n, "statistics after round %d: the transform must be fixed before training", v.run.Rounds[len(v.run.Rounds)-1].Round)
+	case len(b.Uploads) < v.fed.MinContributors:
+		return fail(n, "statistics of %d releases, fewer than min-contributors %d", len(b.Uploads), v.fed.MinContributors)
+	}
+	layout, err := v.fed.StatsLayout()
+	if err != nil {
+		return fail(n, "the federation's statistics spec: %v", err)
+	}
+	if len(b.Totals) != layout.Len() {
+		return fail(n, "%d totals, the federation's statistics have %d values", len(b.Totals), layout.Len())
+	}
+	if err := v.decryptionSet(b.DecryptionSet); err != nil {
+		return fail(n, "statistics: decryption set: %v", err)
+	}
+	if err := v.decryptions(n, 0, b.KeyEpoch, b.DecryptionFirst, b.DecryptionCount); err != nil {
+		return err
+	}
+	facts := &StatisticsFacts{Entry: n, Values: layout.Len()}
+	var want float64 // the noise's variance in each total
+	if d := v.fed.DP; d.Enabled {
+		rel, err := layout.Calibrate(d.Epsilon, d.Delta)
+		if err != nil {
+			return fail(n, "calibrate the federation's statistics release: %v", err)
+		}
+		facts.Epsilon, facts.NoiseMultiplier, facts.Sensitivity = rel.Epsilon, rel.NoiseMultiplier, rel.Sensitivity
+	}
+	seen := map[string]bool{}
+	for _, u := range b.Uploads {
+		if seen[u.From] {
+			return fail(n, "two statistics releases from %q", u.From)
+		}
+		seen[u.From] = true
+		ub := uploadBody{From: u.From, Claim: u.Claim}
+		var c transport.Claim
+		var err error
+		if v.fed.DP.Enabled {
+			if c, err = v.releaseClaim(ub, 0, b.Nonce); err != nil {
+				return fail(n, "statistics: %s's claim: %v", u.From, err)
+			}
+			if c.DP.ClipNorm != facts.Sensitivity || c.DP.NoiseMultiplier < facts.NoiseMultiplier*(1-ClaimTolerance) {
+				return fail(n, "statistics: %s released with noise multiplier %g at sensitivity %g, the federation calibrates %g at %g",
+					u.From, c.DP.NoiseMultiplier, c.DP.ClipNorm, facts.NoiseMultiplier, facts.Sensitivity)
+			}
+			s := c.DP.NoiseMultiplier * c.DP.ClipNorm
+			want += s * s
+		} else if c, err = v.openClaim(ub, 0, b.Nonce); err != nil {
+			return fail(n, "statistics: %s's claim: %v", u.From, err)
+		}
+		if err := v.spend(u.From, 0, c); err != nil {
+			return fail(n, "statistics: hospital %q: %v", u.From, err)
+		}
+		h := v.run.hospital(u.From)
+		h.Spends[len(h.Spends)-1].Release = TypeStatistics
+		facts.Contributors = append(facts.Contributors, u.From)
+	}
+	if got, want := b.NoiseStdDev, math.Sqrt(want); math.Abs(got-want) > 1e-9*want {
+		return fail(n, "noise standard deviation %g, the releases' noise gives %g", got, want)
+	}
+	_, tf, notes, err := v.fed.StatsTransform(b.Totals, b.NoiseStdDev)
+	if err != nil {
+		return fail(n, "the federation's transform from the totals: %v", err)
+	}
+	x, _ := json.Marshal(tf)
+	y, _ := json.Marshal(b.Transform)
+	if !bytes.Equal(x, y) {
+		return fail(n, "the recorded transform is not the one the totals give")
+	}
+	facts.NoiseStdDev, facts.Transform, facts.Notes = b.NoiseStdDev, tf, notes
+	v.run.Statistics = facts
+	return nil
+}

@@ -1,0 +1,221 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/vault"
+	"gonum.org/v1/gonum/mat"
+)
+
+// The statistics phase, from a contributor's side. Asked for its
+// statistics, a contributor encodes its training rows (stats.Layout),
+// charges the release to its ledger, adds its own full Gaussian noise,
+// seals the noisy vector beside its ledger and uploads it encrypted. Asked
+// again (an abandoned attempt, or after a restart) it sends the same noisy
+// vector: a release is made and charged once. Given the decrypted totals,
+// every member computes the federation's transform from them alike and
+// applies it to its rows; nothing fitted on its own rows shapes what
+// leaves it.
+
+// sealKindStats names the sealed copy of the member's noisy statistics.
+const sealKindStats = "fedcrypt/stats-release"
+
+// statsRun names the release in the ledger.
+func (l *ledger) statsRun() string { return l.runPrefix() + "statistics" }
+
+// onStats releases this contributor's statistics, or declines.
+func (c *Client) onStats(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+	rs, err := transport.ParseRoundStart(env.Body)
+	if err != nil || len(rs.Model) != 0 {
+		return fmt.Errorf("statistics request: malformed")
+	}
+	c.round, c.nonce, c.upload = env.Round, slices.Clone(env.Nonce), nil
+	if err := c.onAnnounce(env.Round, rs.Prev); err != nil {
+		return err
+	}
+	if !c.me.Contributor {
+		return nil
+	}
+	if c.fed.HE.Enabled && c.pk == nil {
+		return c.decline(ctx, conn, "setup not complete")
+	}
+	v, err := c.statsVector()
+	if errors.Is(err, dp.ErrBudgetExhausted) {
+		return c.decline(ctx, conn, err.Error())
+	}
+	if err != nil {
+		return fmt.Errorf("statistics: %w", err)
+	}
+	scale := c.fed.StatsScale()
+	values := make([]float64, len(v))
+	for i, x := range v {
+		values[i] = max(-federation.StatsMax, min(federation.StatsMax, x)) * scale
+	}
+	d := c.fed.DP
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, LedgerVersion: c.ledger.version(),
+		DP: transport.DPClaim{Enabled: d.Enabled, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
+	if d.Enabled {
+		claim.DP.SampleRate, claim.DP.NoiseMultiplier, claim.DP.ClipNorm, claim.DP.Steps = 1, c.release.NoiseMultiplier, c.release.Sensitivity, 1
+		claim.DP.Accountant, claim.DP.PrivacyUnit = d.Accountant, d.PrivacyUnit
+	}
+	if err := c.sendUpload(ctx, conn, transport.KindStatsUp, values, claim); err != nil {
+		return fmt.Errorf("statistics: %w", err)
+	}
+	c.log.Info("statistics released", "values", len(v), "epsilon", c.ledger.epsilon)
+	return nil
+}
+
+// statsVector returns the noisy vector this contributor releases: the one
+// it released before, if it did, or a new one, charged to the ledger and
+// sealed before it leaves.
+func (c *Client) statsVector() ([]float64, error) {
+	if c.statsSent != nil {
+		return c.statsSent, nil
+	}
+	if v, err := c.restoreStatsRelease(); err != nil || v != nil {
+		return v, err
+	}
+	v, left, err := c.layout.Encode(c.rows)
+	if err != nil {
+		return nil, err
+	}
+	if left > 0 {
+		c.log.Info("statistics: rows beyond the per-patient limit left out", "rows", left, "limit", c.fed.Data.Stats.MaxRowsPerUnit)
+	}
+	if c.fed.DP.Enabled {
+		if c.ledger.released(c.ledger.statsRun()) {
+			return nil, fmt.Errorf("the ledger holds this federation's statistics release but its sealed copy %s is gone: the release cannot be made twice", c.statePath("stats"))
+		}
+		if err := c.release.AddNoise(v, c.trainRand); err != nil {
+			return nil, err
+		}
+		if err := c.ledger.reserveRelease(c.ledger.statsRun(), c.release.Entry(c.ledger.statsRun())); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.seal("stats", sealKindStats, b); err != nil {
+		return nil, fmt.Errorf("keep the release: %w", err)
+	}
+	c.statsSent = v
+	return v, nil
+}
+
+// restoreStatsRelease takes back the noisy vector sealed before a
+// restart, nil if there is none.
+func (c *Client) restoreStatsRelease() ([]float64, error) {
+	path := c.statePath("stats")
+	if path == "" {
+		return nil, nil
+	}
+	id := c.cfg.Identity
+	b, err := vault.Unseal(path, sealKindStats, id.SigningPublicKey(), id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v []float64
+	if err := json.Unmarshal(b, &v); err != nil || len(v) != c.layout.Len() {
+		return nil, fmt.Errorf("statistics release %s: not a vector of %d values", path, c.layout.Len())
+	}
+	if c.fed.DP.Enabled && !c.ledger.released(c.ledger.statsRun()) {
+		// Sealed, then the process stopped before the ledger was: charge
+		// it now, before it leaves.
+		if err := c.ledger.reserveRelease(c.ledger.statsRun(), c.release.Entry(c.ledger.statsRun())); err != nil {
+			return nil, err
+		}
+	}
+	c.statsSent = v
+	return v, nil
+}
+
+// onStatsResult takes the decrypted totals and applies the federation's
+// transform to this member's rows.
+func (c *Client) onStatsResult(env *federation.Envelope) error {
+	r, err := transport.ParseStatsResult(env.Body)
+	if err != nil {
+		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
+	}
+	_, tf, notes, err := c.fed.StatsTransform(r.Totals, r.NoiseStdDev)
+	if err != nil {
+		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
+	}
+	if c.tf != nil {
+		if !sameTransform(c.tf, tf) {
+			return fmt.Errorf("aggregator %q sent statistics that give another transform than the one this member trains with", env.From)
+		}
+		return nil
+	}
+	c.tf = tf
+	if len(notes) > 0 {
+		c.log.Info("federation transform: some figures fell back (statistics too noisy there)", "features", len(notes))
+	}
+	if !c.me.Contributor {
+		return nil
+	}
+	if c.x, err = applyTransform(tf, c.rows.X); err != nil {
+		return err
+	}
+	if c.val != nil {
+		if c.xval, err = applyTransform(tf, c.val.X); err != nil {
+			return err
+		}
+	}
+	if n := absentColumns(c.rows); len(n) > 0 {
+		c.log.Info("columns this hospital lacks are imputed with the federation's values", "columns", strings.Join(n, ","), "rows", c.rows.Rows())
+	}
+	return nil
+}
+
+// Transform returns the federation's transform this member applies, nil
+// before the statistics phase.
+func (c *Client) Transform() *data.Transform { return c.tf }
+
+func applyTransform(tf *data.Transform, x *mat.Dense) (*mat.Dense, error) {
+	r, cols := x.Dims()
+	out := mat.NewDense(r, cols, nil)
+	if err := tf.Apply(out, x); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// absentColumns names the features with no value in any of d's rows.
+func absentColumns(d *data.Dataset) []string {
+	var out []string
+	for j, name := range d.Features {
+		absent := true
+		for i := range d.Rows() {
+			if !math.IsNaN(d.X.At(i, j)) {
+				absent = false
+				break
+			}
+		}
+		if absent {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func sameTransform(a, b *data.Transform) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
