@@ -173,6 +173,9 @@ func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Cl
 	if err != nil {
 		return zero, err
 	}
+	if err := v.trainedWith(c); err != nil {
+		return zero, err
+	}
 	d := v.fed.DP
 	switch {
 	case c.Encrypted != v.fed.HE.Enabled:
@@ -235,6 +238,20 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 		return fmt.Errorf("claims ε %.6g, the %s accountant gives %.6g for its %d rounds' DP-SGD (ε under-reported)", c.DP.Epsilon, v.acct.Kind, eps, len(h.Spends))
 	case c.DP.Epsilon > h.Cap*(1+ClaimTolerance):
 		return fmt.Errorf("claims ε %.6g, over its cap %g", c.DP.Epsilon, h.Cap)
+	}
+	return nil
+}
+
+// trainedWith checks that a training or evaluation claim names the
+// federation's transform, the one the statistics entry before it
+// records: every hospital trained on one feature space.
+func (v *verifier) trainedWith(c transport.Claim) error {
+	st := v.run.Statistics
+	switch {
+	case st == nil:
+		return errors.New("a claim before the statistics phase: no federation transform to train with")
+	case c.Transform != st.Transform.Digest():
+		return fmt.Errorf("trained with transform %x…, not the federation's (statistics entry %d)", c.Transform[:4], st.Entry)
 	}
 	return nil
 }

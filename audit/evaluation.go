@@ -51,6 +51,9 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 		}
 		seen[u.From] = true
 		c, err := v.releaseClaim(u, b.Round, b.Nonce)
+		if err == nil {
+			err = v.trainedWith(c)
+		}
 		if err != nil {
 			return fail(n, "evaluation: %s's claim: %v", u.From, err)
 		}

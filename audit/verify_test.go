@@ -210,7 +210,15 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 		{"statistics after a round", false, func(t *testing.T, dir string) {
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
 			rewrite(t, dir, keys, []audit.Entry{e[0], e[2], e[1], e[3], e[4], e[5]})
-		}, 3, "before training"},
+		}, 2, "before the statistics phase"},
+		{"a hospital trained with another transform", false, func(t *testing.T, dir string) {
+			// h3's round-2 claim, re-signed with h3's own key, names another
+			// transform than the statistics entry's: the aggregator sent it
+			// other totals, or h3 used its own.
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *transport.Claim) { c.Transform[0] ^= 1 })
+			rewrite(t, dir, keys, e)
+		}, 4, "not the federation's"},
 		{"statistics released twice", false, func(t *testing.T, dir string) {
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
 			rewrite(t, dir, keys, []audit.Entry{e[0], e[1], e[1], e[2], e[3], e[4], e[5]})

@@ -112,7 +112,7 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 	for i := range delta {
 		delta[i] *= f
 	}
-	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset,
+	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.tf.Digest(),
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
@@ -319,7 +319,7 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 		values[i] = float64(max(-federation.MaxCount, min(federation.MaxCount, v))) * scale
 	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset,
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.tf.Digest(),
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
 	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, values, claim); err != nil {

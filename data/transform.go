@@ -1,6 +1,7 @@
 package data
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -245,4 +246,15 @@ func (t *Transform) UnmarshalJSON(b []byte) error {
 	}
 	*t = Transform(p.plain)
 	return nil
+}
+
+// Digest returns the SHA-256 of t's JSON encoding: what a hospital's
+// signed claims name as the transform it trained with, so that an audit
+// can check every hospital used the federation's.
+func (t *Transform) Digest() [32]byte {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic("data: transform digest: " + err.Error()) // a Transform of finite numbers always encodes
+	}
+	return sha256.Sum256(b)
 }

@@ -170,6 +170,10 @@ type Claim struct {
 	// ledger once this upload's spend is recorded: it only grows, so a
 	// ledger restored from an older copy shows as a version going back.
 	LedgerVersion uint64
+	// Transform is the digest of the federation's transform the hospital
+	// trained or evaluated with ([data.Transform.Digest]), from the
+	// statistics phase; zero in the statistics release's own claim.
+	Transform [32]byte
 }
 
 // KindClaim is the envelope kind of a signed [Claim].
@@ -191,6 +195,7 @@ func (c Claim) Marshal() []byte {
 	w.b = append(w.b, c.PayloadDigest[:]...)
 	w.b = append(w.b, c.Dataset[:]...)
 	w.u64(c.LedgerVersion)
+	w.b = append(w.b, c.Transform[:]...)
 	return w.b
 }
 
@@ -213,6 +218,8 @@ func ParseClaim(data []byte) (Claim, error) {
 	r.at = "data set commitment"
 	copy(c.Dataset[:], r.take(32))
 	c.LedgerVersion = r.u64("ledger version")
+	r.at = "transform digest"
+	copy(c.Transform[:], r.take(32))
 	if err := r.done("claim"); err != nil {
 		return Claim{}, err
 	}
