@@ -67,6 +67,11 @@ func readRecord(dir string) (record, error) {
 // Logger, AggregatorView, Timeout) are taken from hooks; every other
 // setting is the run's own.
 func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identity, hooks Config) (*Result, error) {
+	return ResumeSites(ctx, []Site{{Data: ds}}, dir, id, hooks)
+}
+
+// ResumeSites is [Resume] for a run of [RunSites], given the same sites.
+func ResumeSites(ctx context.Context, sites []Site, dir string, id *vault.Identity, hooks Config) (*Result, error) {
 	rec, err := readRecord(dir)
 	if err != nil {
 		return nil, err
@@ -81,8 +86,10 @@ func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identit
 	if err != nil {
 		return nil, err
 	}
-	if err := fed.Data.Schema.Check(ds); err != nil {
-		return nil, fmt.Errorf("resume %s: the data set is not the run's: %w", dir, err)
+	for _, s := range sites {
+		if err := fed.Data.Schema.Check(s.Data); err != nil {
+			return nil, fmt.Errorf("resume %s: the data set is not the run's: %w", dir, err)
+		}
 	}
 	if id == nil {
 		if id, err = vault.ReadIdentityFile(filepath.Join(dir, FileResearcher), nil); err != nil {
@@ -110,7 +117,7 @@ func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identit
 		}
 		return k, nil
 	}
-	train, test, parts, err := split(ds, cfg, rec.SplitSeed)
+	train, test, parts, tests, err := splitSites(sites, cfg, rec.SplitSeed)
 	if err != nil {
 		return nil, err
 	}
@@ -143,5 +150,5 @@ func Resume(ctx context.Context, ds *data.Dataset, dir string, id *vault.Identit
 	if err != nil {
 		return nil, err
 	}
-	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, cp, prior)
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, tests, cp, prior)
 }

@@ -26,16 +26,24 @@ import (
 // Software is recorded in audit logs; the CLI sets it to its version.
 var Software = "fedcrypt"
 
-// Run simulates a federation on ds and returns its result.
+// Run simulates a federation on ds and returns its result: cfg.Hospitals
+// hospitals share ds's rows as cfg.Partition says, after test rows are
+// held out. [RunSites] gives each hospital its own data set instead.
 func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
+	cfg.Sites = nil
+	return runSites(ctx, []Site{{Data: ds}}, cfg)
+}
+
+func runSites(ctx context.Context, sites []Site, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	splitSeed := seedFrom(source(cfg.Seed, "split"))
-	train, test, parts, err := split(ds, cfg, splitSeed)
+	train, test, parts, tests, err := splitSites(sites, cfg, splitSeed)
 	if err != nil {
 		return nil, err
 	}
+	ds := sites[0].Data
 	mcfg, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes))
 	if err != nil {
 		return nil, err
@@ -52,7 +60,7 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 	if err := w.writeRecord(cfg, splitSeed); err != nil {
 		return nil, err
 	}
-	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, nil, nil)
+	return execute(ctx, cfg, w, fed, parties, aggKey, train, test, tests, nil, nil)
 }
 
 // split holds out the test rows and partitions the rest over the hospitals.
@@ -74,7 +82,7 @@ func split(ds *data.Dataset, cfg Config, seed uint64) (train, test *data.Dataset
 // execute runs (or, from a checkpoint, continues) the federation. A resumed
 // run's result starts from prior, the rounds before the checkpoint.
 func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Config, parties []party, aggKey *vault.Identity,
-	train, test *data.Dataset, resume *aggregator.Checkpoint, prior *history) (*Result, error) {
+	train, test *data.Dataset, tests []*data.Dataset, resume *aggregator.Checkpoint, prior *history) (*Result, error) {
 	start := time.Now()
 	log := cfg.Logger
 	if log == nil {
@@ -84,10 +92,19 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	// once the statistics phase is done.
 	var res *Result
 	var eval *evaluator
+	var siteEvals []*evaluator
 	var evalErr error
 	onStatistics := func(st *aggregator.Statistics) {
 		res.Statistics = st
 		eval, evalErr = newEvaluator(train, test, st.Transform)
+		siteEvals = nil
+		for _, t := range tests {
+			e, err := newEvaluator(train, t, st.Transform)
+			if err != nil {
+				evalErr = err
+			}
+			siteEvals = append(siteEvals, e)
+		}
 	}
 	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
 	if err != nil {
@@ -192,6 +209,10 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	}
 	copy(init.Params(), sum.Model)
 	res.Metrics = eval.test(init)
+	for i, e := range siteEvals {
+		res.Sites = append(res.Sites, SiteResult{Name: cfg.Sites[i], Hospital: parties[i].id, TrainRows: parties[i].data.Rows(),
+			TestRows: tests[i].Rows(), Metrics: e.test(init)})
+	}
 	res.Ended = sum.Ended
 	res.PrivateEvaluation = sum.Evaluation
 	if ev := sum.Evaluation; ev != nil {

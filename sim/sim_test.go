@@ -68,7 +68,6 @@ func TestSmallFederations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := Defaults()
 			cfg.HE, cfg.DP, cfg.Seed = c.he, c.dp, seeded(7)
-			cfg.Rounds = 6
 			res := run(t, cfg)
 			if res.Rounds != cfg.Rounds || res.Ended != "all rounds completed" {
 				t.Fatalf("%d rounds, ended %q", res.Rounds, res.Ended)

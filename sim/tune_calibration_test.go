@@ -40,7 +40,18 @@ func TestTuneCalibration(t *testing.T) {
 	if !*tuneCalibration {
 		t.Skip("the calibration search runs with -tune-calibration")
 	}
-	sets := []calibSet{{"wdbc", wdbc(t)}}
+	// wdbc with its published ranges, as `fedcrypt sim` runs it, and
+	// data.MultiSite's four hospitals (synthetic: public), whose sites
+	// differ as real centres' do.
+	wb, _ := data.EmbeddedBounds("wdbc")
+	var ms []Site
+	for i, s := range data.MultiSite(1500, 101) {
+		if err := s.Data.ScaleColumns(s.Scale); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, Site{Name: fmt.Sprintf("site-%c", 'a'+i), Data: s.Data})
+	}
+	sets := []calibSet{{name: "wdbc", ds: wdbc(t), bounds: wb}, {name: "multisite", sites: ms, bounds: multiSiteBounds}}
 	if *tuneCSV != "" {
 		path, label, ok := cutLast(*tuneCSV, ":")
 		if !ok {
@@ -55,12 +66,12 @@ func TestTuneCalibration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sets = append(sets, calibSet{path, ds})
+		sets = append(sets, calibSet{name: path, ds: ds})
 	}
-	former := calibSetting{fedavg.FedAvgM, 1, 0.9, 0.1, 20, 5} // the defaults before this search
+	former := calibSetting{fedavg.FedAvg, 1, 0, 0.1, 20, 5} // the defaults before this search
 	var grid []calibSetting
 	for _, sr := range [][2]int{{20, 5}, {10, 10}} {
-		for _, lr := range []float64{0.05, 0.1, 0.2} {
+		for _, lr := range []float64{0.05, 0.1, 0.2, 0.3, 0.5} {
 			grid = append(grid, calibSetting{fedavg.FedAvg, 1, 0, lr, sr[0], sr[1]})
 			for _, m := range []float64{0.3, 0.5, 0.9} {
 				grid = append(grid, calibSetting{fedavg.FedAvgM, 1, m, lr, sr[0], sr[1]})
@@ -110,8 +121,10 @@ func (s calibSetting) String() string {
 }
 
 type calibSet struct {
-	name string
-	ds   *data.Dataset
+	name   string
+	ds     *data.Dataset
+	sites  []Site // a site-native set instead of ds
+	bounds map[string][2]float64
 }
 
 // calibScores are validation scores: brier[g][d][s] of setting g on data
@@ -134,9 +147,27 @@ func validateSettings(t *testing.T, sets []calibSet, grid []calibSetting, from, 
 			perSeed := make([][]float64, calibOuterSeeds)
 			var acc, ece, all []float64
 			for outer := uint64(1); outer <= calibOuterSeeds; outer++ {
-				train, _, err := data.StratifiedSplit(set.ds, Defaults().TestFraction, seedFrom(source(&outer, "split")))
-				if err != nil {
-					t.Fatal(err)
+				// The training rows of the run with --seed outer.
+				var train *data.Dataset
+				var trainSites []Site
+				if set.sites == nil {
+					var err error
+					if train, _, err = data.StratifiedSplit(set.ds, Defaults().TestFraction, seedFrom(source(&outer, "split"))); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					cfg := Defaults()
+					for _, st := range set.sites {
+						cfg.Sites = append(cfg.Sites, st.Name)
+					}
+					cfg.Hospitals = len(set.sites)
+					_, _, parts, _, err := splitSites(set.sites, cfg, seedFrom(source(&outer, "split")))
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, p := range parts {
+						trainSites = append(trainSites, Site{Name: set.sites[i].Name, Data: p})
+					}
 				}
 				for j := from; j < from+n; j++ {
 					seed := outer*1000 + j
@@ -144,8 +175,14 @@ func validateSettings(t *testing.T, sets []calibSet, grid []calibSetting, from, 
 					cfg.HE = false
 					cfg.Server = fedavg.Config{Name: s.server, LR: s.slr, Momentum: s.smom}
 					cfg.Local.LR, cfg.LocalSteps, cfg.Rounds = s.lr, s.steps, s.rounds
-					cfg.Seed = &seed
-					res, err := Run(context.Background(), train, cfg)
+					cfg.Seed, cfg.Bounds = &seed, set.bounds
+					var res *Result
+					var err error
+					if trainSites != nil {
+						res, err = RunSites(context.Background(), trainSites, cfg)
+					} else {
+						res, err = Run(context.Background(), train, cfg)
+					}
 					if err != nil {
 						t.Fatal(err)
 					}

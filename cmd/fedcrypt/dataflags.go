@@ -29,6 +29,9 @@ type dataFlags struct {
 	// Text is the free-text column; only commands that featurize text register
 	// a flag for it (train's --text).
 	Text string `json:"text,omitempty"`
+	// SiteColumn, in a site-native simulation, is the column whose values
+	// name the hospitals (sim --partition column:NAME).
+	SiteColumn string `json:"site_column,omitempty"`
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {

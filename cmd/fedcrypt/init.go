@@ -77,7 +77,9 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.Float64Var(&set.SampleRate, "sample-rate", set.SampleRate, "Poisson sampling rate q of each DP-SGD step")
 	fs.Float64Var(&set.Local.LR, "lr", set.Local.LR, "local learning rate")
 	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	fs.StringVar(&set.Server.Name, "server-opt", set.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	serverOpt := fs.String("server-opt", set.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	serverLR := fs.Float64("server-lr", set.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
+	serverMomentum := fs.Float64("server-momentum", set.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
 	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
 	var hosts, auditors stringList
@@ -125,6 +127,7 @@ coordinator's CA signs their certificates. The data schema is read from
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
+	set.Server = serverFlags(fs, sim.Defaults().Server, *serverOpt, *serverLR, *serverMomentum)
 	set.StatsShare = bf.share
 	if set.Bounds, err = bf.load(df.Source, ds); err != nil {
 		return usageError{err.Error()}

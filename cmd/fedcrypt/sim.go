@@ -15,7 +15,6 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
-	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
@@ -56,8 +55,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	localOpt := fs.String("local-opt", def.Local.Name, "local optimizer: sgd, adam or rmsprop")
 	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
 	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	fs.Float64Var(&cfg.Server.LR, "server-lr", 0, "server learning rate (default 1 for fedavg/fedavgm, 0.1 for fedadam)")
-	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA")
+	fs.Float64Var(&cfg.Server.LR, "server-lr", def.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
+	serverMomentum := fs.Float64("server-momentum", def.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA, or column:NAME (one hospital per value of column NAME; --data a.csv,b.csv gives one per file)")
 	fs.StringVar(&cfg.Preset, "preset", def.Preset, "CKKS parameter preset: compact or precise")
 	fs.Float64Var(&cfg.UpdateBound, "update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
 	fs.StringVar(&cfg.Weighting, "weighting", def.Weighting, "averaging weights: equal, or rows (declared row counts, public)")
@@ -103,11 +103,16 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	}
 	cfg.HE, cfg.DP = !*noHE, !*noDP
 	cfg.Local.Name = *localOpt
-	cfg.Server = fedavg.Config{Name: *serverOpt, LR: cfg.Server.LR}
+	cfg.Server = serverFlags(fs, def.Server, *serverOpt, cfg.Server.LR, *serverMomentum)
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
 	cfg.StatsShare = bf.share
-	if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
+	if col, ok := strings.CutPrefix(*partition, "column:"); ok {
+		if col == "" {
+			return usagef("--partition column:NAME: no column named")
+		}
+		df.SiteColumn = col
+	} else if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
 		return usageError{err.Error()}
 	}
 	if *seed != "" {
@@ -126,8 +131,13 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err := cfg.Local.Validate(); err != nil {
 		return usageError{fmt.Sprintf("--local-opt/--lr: %v", err)}
 	}
-	ds, _, err := df.load(e)
-	if err != nil {
+	var sites []sim.Site
+	var ds *data.Dataset
+	if df.siteNative() {
+		if sites, ds, err = loadSimSites(e, &df, &cfg, fs); err != nil {
+			return err
+		}
+	} else if ds, _, err = df.load(e); err != nil {
 		return err
 	}
 	if cfg.Bounds, err = bf.load(df.Source, ds); err != nil {
@@ -140,6 +150,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		if err := sim.CheckOutDir(cfg.OutDir); err != nil {
 			return usageError{err.Error()}
 		}
+	}
+	if *transportName == "grpc" && sites != nil {
+		return usagef("--transport grpc runs one data set partitioned over hospitals: site-native data (--data a,b or --partition column:) runs in memory")
 	}
 	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
 		return usagef("--private-eval is not run over --transport grpc: its parties do not evaluate; use the in-memory transport")
@@ -165,6 +178,11 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if *transportName == "grpc" {
 		run = func(ctx context.Context, ds *data.Dataset, cfg sim.Config) (*sim.Result, error) {
 			return simOverGRPC(ctx, e, ds, cfg)
+		}
+	}
+	if sites != nil {
+		run = func(ctx context.Context, _ *data.Dataset, cfg sim.Config) (*sim.Result, error) {
+			return sim.RunSites(ctx, sites, cfg)
 		}
 	}
 	res, err := run(ctx, ds, cfg)
@@ -240,8 +258,13 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 	if dataKeys.identity != "" || dataKeys.passFile != "" {
 		df.keys = dataKeys
 	}
-	ds, _, err := df.load(e)
-	if err != nil {
+	var sites []sim.Site
+	var ds *data.Dataset
+	if df.siteNative() {
+		if sites, ds, err = loadSimSites(e, &df, &cfg, nil); err != nil {
+			return err
+		}
+	} else if ds, _, err = df.load(e); err != nil {
 		return err
 	}
 	var id *vault.Identity
@@ -260,7 +283,12 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 	}
 	table := newRoundTable(e.stdout, !jsonOut, cfg.DP)
 	hooks.OnRound = table.row
-	res, err := sim.Resume(ctx, ds, dir, id, hooks)
+	var res *sim.Result
+	if sites != nil {
+		res, err = sim.ResumeSites(ctx, sites, dir, id, hooks)
+	} else {
+		res, err = sim.Resume(ctx, ds, dir, id, hooks)
+	}
 	if err != nil {
 		return err
 	}
@@ -286,6 +314,7 @@ func simJSON(r *sim.Result) map[string]any {
 		"bytes_up_per_round": r.BytesUpPerRound, "seconds": r.Seconds, "ended": r.Ended, "seeded": r.Seeded,
 		"params": r.Params, "train_rows": r.TrainRows, "test_rows": r.TestRows, "config_hash": r.ConfigHash,
 		"confusion": r.Confusion, "history": r.History, "out": r.OutDir, "private_evaluation": r.PrivateEvaluation,
+		"sites": r.Sites,
 	}
 }
 
@@ -386,6 +415,15 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 	}
 	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f   Brier %.4f   ECE %.4f\n",
 		r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC, r.Brier, r.ECE)
+	if len(r.Sites) > 0 {
+		var mean float64
+		for _, s := range r.Sites {
+			fmt.Fprintf(w, "  site %-12s (%s, %d training rows) on its %d held-out rows: accuracy %.4f   AUC %.4f   ECE %.4f\n",
+				s.Name, s.Hospital, s.TrainRows, s.TestRows, s.Accuracy, s.AUC, s.ECE)
+			mean += s.Accuracy / float64(len(r.Sites))
+		}
+		fmt.Fprintf(w, "  mean accuracy over the %d sites: %.4f\n", len(r.Sites), mean)
+	}
 	unit := "one record (add/remove one row)"
 	if r.PrivacyUnit != "" {
 		unit = fmt.Sprintf("one patient (all rows sharing a %q value)", r.PrivacyUnit)

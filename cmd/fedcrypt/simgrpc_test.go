@@ -30,7 +30,6 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 	}
 	cfg := sim.Defaults()
 	cfg.Bounds, _ = data.EmbeddedBounds("wdbc")
-	cfg.Rounds = 5
 	seed := uint64(1)
 	cfg.Seed = &seed
 	cases := []struct {

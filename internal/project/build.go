@@ -30,16 +30,17 @@ const AggregatorID = "aggregator"
 // "fedcrypt sim": encryption with the precise preset and updates bounded
 // by 4, DP with the RDP accountant and the fast sampler, 3 decryption
 // attempts per sum, min_contributors T+1 (at most the contributors), one
-// spare round, local SGD with momentum 0.5, FedAvgM on the server, equal
-// weighting, mean imputation and z-score normalization.
+// spare round, local SGD with momentum 0.5, FedAvgM on the server at
+// learning rate 0.3 and momentum 0.9, equal weighting, mean imputation and
+// z-score normalization.
 var Defaults = struct {
 	Preset, Accountant, Noise, Optimizer, ServerOptimizer, Weighting, Missing, Normalize string
-	UpdateBound, Momentum                                                                float64
+	UpdateBound, Momentum, ServerLR, ServerMomentum                                      float64
 	MaxDecryptions, SpareRounds                                                          int
 }{
 	Preset: "precise", Accountant: "rdp", Noise: "fast", Optimizer: model.OptSGD, ServerOptimizer: fedavg.FedAvgM,
 	Weighting: "equal", Missing: data.MissingMean, Normalize: "zscore",
-	UpdateBound: 4, Momentum: 0.5, MaxDecryptions: 3, SpareRounds: 1,
+	UpdateBound: 4, Momentum: 0.5, ServerLR: 0.3, ServerMomentum: 0.9, MaxDecryptions: 3, SpareRounds: 1,
 }
 
 // Build checks the project and returns the federation's config, validated.

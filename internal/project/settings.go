@@ -87,6 +87,10 @@ func (f *File) settings(fed *federation.Config) error {
 		Local:     model.OptimizerConfig{Name: or(t.Optimizer, Defaults.Optimizer), LR: t.LR, Momentum: momentum},
 		Server:    fedavg.Config{Name: or(t.ServerOptimizer, Defaults.ServerOptimizer)},
 		Weighting: or(t.Weighting, Defaults.Weighting)}
+	if t.ServerOptimizer == "" {
+		// sim's default server step, damped (see sim.Defaults).
+		fed.Training.Server.LR, fed.Training.Server.Momentum = Defaults.ServerLR, Defaults.ServerMomentum
+	}
 	fed.Evaluation = federation.Evaluation(f.Evaluation)
 	return nil
 }

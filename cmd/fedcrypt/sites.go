@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/vault"
+)
+
+// siteNative says whether the flags name a site-native data set: several
+// files (--data a.csv,b.csv) or one split by a column (--partition
+// column:NAME).
+func (d *dataFlags) siteNative() bool {
+	return d.SiteColumn != "" || strings.Contains(d.Source, ",")
+}
+
+// loadSites reads one data set per hospital: each file of --data, or each
+// value of the site column, under one schema (data.SiteOptions: every
+// feature any site has, a site lacking one reading it as missing, and
+// every class any site has). Encrypted files are decrypted into memory.
+func (d *dataFlags) loadSites(e *env) ([]sim.Site, []*data.Report, error) {
+	var names []string
+	var files [][]byte
+	var defaults data.Options
+	read := func(source string) ([]byte, error) {
+		if csv, def, ok := data.Embedded(source); ok {
+			defaults = def
+			return csv, nil
+		}
+		if _, err := os.Stat(source); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("--data %s: no such file (embedded sets: %s)", source, strings.Join(data.EmbeddedNames(), ", "))
+		}
+		id, err := d.keys.load(e)
+		if err != nil {
+			return nil, err
+		}
+		r, err := vault.Open(source, id)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(io.LimitReader(r, maxSiteFile+1))
+	}
+	if d.SiteColumn != "" {
+		if strings.Contains(d.Source, ",") {
+			return nil, nil, usagef("--partition column:%s splits one --data file, not %q", d.SiteColumn, d.Source)
+		}
+		b, err := read(d.Source)
+		if err != nil {
+			return nil, nil, err
+		}
+		if names, files, err = data.SplitByColumn(bytes.NewReader(b), d.Source, d.SiteColumn); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		for _, src := range strings.Split(d.Source, ",") {
+			src = strings.TrimSpace(src)
+			b, err := read(src)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(b) > maxSiteFile {
+				return nil, nil, fmt.Errorf("--data %s: larger than %d bytes", src, maxSiteFile)
+			}
+			name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(src), ".age"), ".csv")
+			for slices.Contains(names, name) {
+				name += "'"
+			}
+			names, files = append(names, name), append(files, b)
+		}
+	}
+	if len(files) < 2 {
+		return nil, nil, usagef("--data: a site-native federation needs at least 2 sites, got %d", len(files))
+	}
+	opt := d.options(defaults)
+	if opt.Label == "" {
+		return nil, nil, usagef("--data %s: --label is required for CSV files", d.Source)
+	}
+	opt, err := data.SiteOptions(opt, names, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sites []sim.Site
+	var reports []*data.Report
+	for i, f := range files {
+		ds, rep, err := data.Load(bytes.NewReader(f), names[i], opt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("site %s: %w", names[i], err)
+		}
+		sites, reports = append(sites, sim.Site{Name: names[i], Data: ds}), append(reports, rep)
+	}
+	return sites, reports, nil
+}
+
+// maxSiteFile bounds one site's file, read into memory.
+const maxSiteFile = 1 << 30
+
+// loadSimSites loads a site-native simulation's sites and makes cfg one
+// hospital per site; fs, when given, has the parsed flags (an explicit
+// --hospitals must match). It returns the sites and all their rows
+// together, which the header, the bounds and the settings checks read.
+func loadSimSites(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]sim.Site, *data.Dataset, error) {
+	sites, reports, err := df.loadSites(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fs != nil {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "hospitals" })
+		if set && cfg.Hospitals != len(sites) {
+			return nil, nil, usagef("--hospitals %d: the data name %d sites, one hospital each", cfg.Hospitals, len(sites))
+		}
+		cfg.Hospitals = len(sites)
+		if err := cfg.Validate(); err != nil {
+			return nil, nil, usageError{err.Error()}
+		}
+	}
+	parts := make([]*data.Dataset, len(sites))
+	for i, s := range sites {
+		parts[i] = s.Data
+		if a := reports[i].Absent; len(a) > 0 {
+			fmt.Fprintf(e.stderr, "site %s lacks %s: the federation imputes them in its %d rows\n", s.Name, strings.Join(a, ", "), s.Data.Rows())
+		}
+	}
+	all, err := data.Concat(fmt.Sprintf("%d sites (%s)", len(sites), df.Source), parts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sites, all, nil
+}
