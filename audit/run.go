@@ -54,6 +54,9 @@ type Run struct {
 	Hospitals []*Hospital  `json:"hospitals"`
 	Ended     string       `json:"ended,omitempty"` // the last end entry's reason
 	Resumes   int          `json:"resumes,omitempty"`
+	// Lineage is the federation version's lineage, as the setup entry
+	// records it: the version this one replaces, members added and removed.
+	Lineage *federation.Lineage `json:"lineage,omitempty"`
 }
 
 // RoundFacts is one round entry (completed) or round-abandoned entry.
@@ -132,6 +135,10 @@ type Spend struct {
 	SampleRate      float64 `json:"sample_rate"`
 	Steps           int     `json:"steps"`
 	ClipNorm        float64 `json:"clip_norm"`
+	// LedgerVersion is the version of the hospital's ledger the claim was
+	// made from (its number of entries); it only grows, across runs and
+	// versions of the federation.
+	LedgerVersion uint64 `json:"ledger_version,omitempty"`
 }
 
 // Epsilon returns the hospital's ε after its last verified round in the
