@@ -6,11 +6,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/preflight"
 )
 
 func init() {
 	register(&command{name: "preflight", summary: "check a member's site before a run: config, keys, certificate, data, ledger, aggregator", run: runPreflight})
+}
+
+// versionCheck is preflight's line on a federation version after the
+// first (members added or removed): whether this member accepted it
+// (member accept). A first version, or a config that does not load, has
+// none.
+func versionCheck(config, member, ledger string) []preflight.Check {
+	fed, err := federation.Load(config)
+	if err != nil || fed.Lineage == nil {
+		return nil
+	}
+	c := preflight.Check{Name: "version", Status: preflight.OK, Detail: fmt.Sprintf("revision %d of %q, accepted by %s", fed.Revision(), fed.Name, member)}
+	if ledger == "" {
+		c.Status, c.Detail = preflight.Skip, fmt.Sprintf("revision %d of %q: give --ledger to check this member accepted it", fed.Revision(), fed.Name)
+	} else if err := checkAccepted(ledger, fed, config, member); err != nil {
+		c.Status, c.Detail = preflight.Fail, err.Error()
+	}
+	return []preflight.Check{c}
 }
 
 func runPreflight(ctx context.Context, e *env, args []string) error {
@@ -56,6 +75,7 @@ member already running is not disturbed. Exits non-zero if a check fails.`)
 	}
 	checks := preflight.Run(ctx, preflight.Config{Config: *config, Member: *member, Identity: id, CA: tf.ca, Cert: tf.cert, TLSKey: tf.key,
 		Data: *dataPath, Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
+	checks = append(checks, versionCheck(*config, *member, *ledger)...)
 	failed := preflight.Failed(checks)
 	if *jsonOut {
 		if err := writeJSON(e.stdout, map[string]any{"ok": !failed, "member": *member, "checks": checks}); err != nil {
