@@ -78,10 +78,7 @@ func ledgerOf(t *testing.T, dir, m string) (epsilon float64, runs []string, epsA
 // --previous checks the two runs as one lineage.
 func TestMemberAddedAndRemoved(t *testing.T) {
 	dir := t.TempDir()
-	rounds := 2
-	if testing.Short() {
-		rounds = 1
-	}
+	const rounds = 2
 	o := onboard(t, dir, rounds)
 	v1 := o.coord("fed", fileFederation)
 	eps1 := runVersion(t, dir, o, v1, o.coord("run1"), o.members, o.memberArgs, nil)
@@ -149,9 +146,12 @@ func TestMemberAddedAndRemoved(t *testing.T) {
 
 	eps2 := runVersion(t, dir, o, v2, o.coord("run2"), next, args2, func(addr, metricsURL string) {
 		// The removed member, with its certificate from the same CA and
-		// the config it ran under, is refused at the handshake.
+		// the config it ran under, is refused at the handshake. (Its
+		// error is the server's TLS alert, or a broken pipe when its
+		// write races the alert; the aggregator's count below is what
+		// tells.)
 		r := runCLI(t, dir, append([]string{"client", "join", "--aggregator", addr, "--retry-for", "0"}, o.memberArgs("a")...)...)
-		if r.code == 0 || !strings.Contains(r.stderr, "bad certificate") {
+		if r.code == 0 {
 			t.Errorf("removed member a joined revision 2: exit %d\n%s", r.code, r.stderr)
 		}
 		r = runCLI(t, dir, append([]string{"preflight", "--aggregator", addr}, o.memberArgs("a")...)...)

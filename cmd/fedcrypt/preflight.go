@@ -38,11 +38,13 @@ Checks, at a member's site, what "fedcrypt client join" relies on, and prints
 one line per check with ✓, ! (passes, needs attention) or ✗ and what to fix:
 the federation config and this member in it; that the identity's recipient
 and signing key are the ones the config lists; the TLS key, the certificate
-(issued by the federation CA, for this member, valid now) and its expiry;
+(issued by the federation CA, for this member, valid now, with the key the
+config pins for the member) and its expiry;
 that the data set decrypts and has the schema's columns, label and classes;
 that the ledger directory is writable; and that the aggregator's name
 resolves, a mutual TLS handshake with this member's certificate succeeds, and
-its health service answers, each within --timeout. It opens no session, so a
+its health service answers, each within --timeout; and, for a version of the
+federation after its first, that this member accepted it (member accept). It opens no session, so a
 member already running is not disturbed. Exits non-zero if a check fails.`)
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	member := fs.String("member", "", "this hospital's member `id`")
