@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -67,6 +68,69 @@ func ledgerOf(t *testing.T, dir, m string) (epsilon float64, runs []string, epsA
 	return l.Epsilon(), runs, epsAt
 }
 
+// unpinned gives member b a certificate for a new TLS key, signed by the
+// consortium CA outside the project's checks (as a CA key used carelessly
+// would), and checks that ca sign refuses the request, that preflight
+// names the pin, and that the aggregator refuses the certificate and
+// counts it as unpinned-key.
+func unpinned(t *testing.T, dir string, o onboarding, addr, metricsURL string, args []string) {
+	t.Helper()
+	csr, key, err := pki.NewRequest(pki.Subject{Member: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed := filepath.Join(dir, "b", "renewed")
+	if err := os.MkdirAll(renewed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(renewed, csrFileName), csr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, dir, "ca", "sign", "--project", o.coord("fed.yaml"), "--ca", o.coord("ca"), "-i", o.coord("aggregator", identityFileName),
+		"--csr", filepath.Join("b", "renewed", csrFileName), "-o", filepath.Join("b", "renewed", "refused.crt"))
+	if r.code == 0 {
+		t.Errorf("ca sign issued b a certificate for a key the project does not pin")
+	}
+	aggID, err := vault.ReadIdentityFile(filepath.Join(dir, o.coord("aggregator", identityFileName)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.LoadCA(filepath.Join(dir, o.coord("ca")), aggID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := pki.ParseRequest(csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.Sign(ca, req, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bID, err := vault.ReadIdentityFile(filepath.Join(dir, "b", identityFileName), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteKey(filepath.Join(renewed, fileTLSKey), key, bID.Recipient()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(renewed, fileTLSCert), cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tls := []string{"--cert", filepath.Join("b", "renewed", fileTLSCert), "--tls-key", filepath.Join("b", "renewed", fileTLSKey)}
+	r = runCLI(t, dir, append(append([]string{"preflight", "--aggregator", addr}, args...), tls...)...)
+	if r.code == 0 || !strings.Contains(r.stdout, "✗ certificate") || !strings.Contains(r.stdout, "pins") {
+		t.Errorf("preflight with an unpinned certificate: exit %d\n%s", r.code, r.stdout)
+	}
+	r = runCLI(t, dir, append(append([]string{"client", "join", "--aggregator", addr, "--retry-for", "0"}, args...), tls...)...)
+	if r.code == 0 {
+		t.Errorf("b joined with an unpinned certificate\n%s", r.stderr)
+	}
+	if got := scrape(t, metricsURL)[`fedcrypt_refusals_total{reason="unpinned-key"}`]; got < 1 {
+		t.Errorf("refusals of the unpinned certificate counted %v, want at least 1", got)
+	}
+}
+
 // TestMemberAddedAndRemoved follows the README's section on changing the
 // members: a federation of a, b and c runs; the coordinator removes a and
 // adds d (who made its own keys), builds the next version with init
@@ -75,7 +139,8 @@ func ledgerOf(t *testing.T, dir, m string) (epsilon float64, runs []string, epsA
 // removed-member), and b, c and d run the new version over mutual TLS. b's
 // and c's ledgers carry their earlier spend into it, d's starts at zero,
 // the new run's key epochs follow the old run's, and audit verify
-// --previous checks the two runs as one lineage.
+// --previous checks the two runs as one lineage. A certificate for b with
+// a key the config does not pin is refused too.
 func TestMemberAddedAndRemoved(t *testing.T) {
 	dir := t.TempDir()
 	const rounds = 2
@@ -166,6 +231,7 @@ func TestMemberAddedAndRemoved(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "✓ version") {
 			t.Errorf("preflight of b for revision 2: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		unpinned(t, dir, o, addr, metricsURL, args2("b"))
 	})
 
 	// b and c carried their ledgers: revision 2's spend starts from what
