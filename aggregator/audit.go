@@ -85,6 +85,10 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 	if u := audit.Unprotected(a.fed); len(u) > 0 {
 		body["unprotected"] = u
 	}
+	if l := a.fed.Lineage; l != nil {
+		// This version replaces an earlier one: members added or removed.
+		body["lineage"] = l
+	}
 	a.appendAudit(audit.TypeSetup, body)
 }
 

@@ -203,7 +203,7 @@ func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Cl
 func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 	h := v.run.hospital(id)
 	s := Spend{Round: round, Claimed: c.DP.Epsilon, NoiseMultiplier: c.DP.NoiseMultiplier, SampleRate: c.DP.SampleRate,
-		Steps: int(c.DP.Steps), ClipNorm: c.DP.ClipNorm}
+		Steps: int(c.DP.Steps), ClipNorm: c.DP.ClipNorm, LedgerVersion: c.LedgerVersion}
 	if !c.DP.Enabled {
 		// No guarantee: the run says so (Run.DP false); the spend
 		// records only that the hospital contributed.

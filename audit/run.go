@@ -57,6 +57,9 @@ type Run struct {
 	// Statistics is the statistics phase's release, nil if the log has
 	// none.
 	Statistics *StatisticsFacts `json:"statistics,omitempty"`
+	// Lineage is the federation version's lineage, as the setup entry
+	// records it: the version this one replaces, members added and removed.
+	Lineage *federation.Lineage `json:"lineage,omitempty"`
 }
 
 // RoundFacts is one round entry (completed) or round-abandoned entry.
@@ -138,6 +141,10 @@ type Spend struct {
 	// Release names a one-off release rather than a round's DP-SGD:
 	// "statistics" or "evaluation".
 	Release string `json:"release,omitempty"`
+	// LedgerVersion is the version of the hospital's ledger the claim was
+	// made from (its number of entries); it only grows, across runs and
+	// versions of the federation.
+	LedgerVersion uint64 `json:"ledger_version,omitempty"`
 }
 
 // TrainingRounds returns how many of h's spends are rounds of DP-SGD.

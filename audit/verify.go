@@ -265,6 +265,7 @@ type setupBody struct {
 	Accountant      json.RawMessage `json:"accountant"`
 	Epoch           uint64          `json:"key_epoch"`
 	Budget          uint64          `json:"decryption_budget"`
+	Lineage         json.RawMessage `json:"lineage"`
 }
 
 type setupMember struct {
@@ -290,6 +291,9 @@ func (v *verifier) setup(e *Entry) error {
 		return errors.New("DP settings differ from the config's")
 	case len(b.Members) != len(v.fed.Members):
 		return fmt.Errorf("%d members, the config has %d", len(b.Members), len(v.fed.Members))
+	}
+	if err := v.lineage(b.Lineage); err != nil {
+		return err
 	}
 	for i, m := range b.Members {
 		c := v.fed.Members[i]

@@ -299,6 +299,9 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 // collective public key and, for a key holder, its secret state (threshold
 // share and decryption counts).
 type setupState struct {
+	// Config is the hash of the federation version the state belongs to;
+	// empty in states written before versions were named.
+	Config    string    `json:"config,omitempty"`
 	Epoch     uint64    `json:"epoch"`
 	PublicKey []byte    `json:"public_key"`
 	Holder    []byte    `json:"holder,omitempty"`
@@ -321,7 +324,7 @@ func (c *Client) newEpoch(e uint64) {
 // saveState seals the member's setup state. Without a state directory it
 // does nothing.
 func (c *Client) saveState() error {
-	st := setupState{Epoch: c.epoch, Sums: c.sums}
+	st := setupState{Config: c.hash.String(), Epoch: c.epoch, Sums: c.sums}
 	var err error
 	if c.pk != nil {
 		if st.PublicKey, err = c.pk.MarshalBinary(); err != nil {
@@ -360,6 +363,9 @@ func (c *Client) restoreState() (bool, error) {
 	var st setupState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return false, fmt.Errorf("setup state %s: %w", path, err)
+	}
+	if c.otherVersion(st) {
+		return false, nil
 	}
 	if c.pk, err = he.UnmarshalPublicKey(c.params, st.PublicKey); err != nil {
 		return false, fmt.Errorf("setup state %s: %w", path, err)

@@ -45,6 +45,10 @@ type Member struct {
 	// Rows is the declared (public) number of training rows; it sets the
 	// member's weight in the average when [Training.Weighting] is "rows".
 	Rows int `json:"rows,omitempty"`
+	// TLSKey pins the member's TLS client certificate: the hex SHA-256 of
+	// its public key (DER SubjectPublicKeyInfo). When set, the aggregator
+	// refuses any other certificate naming the member ([Lineage]).
+	TLSKey string `json:"tls_key_sha256,omitempty"`
 }
 
 // HE configures the homomorphic encryption of updates.
@@ -128,6 +132,9 @@ type Config struct {
 	Data           DataSpec     `json:"data"`
 	Training       Training     `json:"training"`
 	Evaluation     Evaluation   `json:"evaluation,omitempty"`
+	// Lineage names the version this config replaces, when members were
+	// added or removed; nil for a federation's first version.
+	Lineage *Lineage `json:"lineage,omitempty"`
 }
 
 // Evaluation configures the private evaluation of the final model: each
@@ -292,6 +299,9 @@ func (c *Config) Validate() error {
 	case "equal", "rows":
 	default:
 		return fmt.Errorf("federation config: weighting %q: want equal or rows", c.Training.Weighting)
+	}
+	if err := c.validateLineage(); err != nil {
+		return err
 	}
 	switch c.Data.Normalize {
 	case "zscore", "minmax", "none":

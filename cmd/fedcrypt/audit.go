@@ -76,6 +76,7 @@ type verifyTarget struct {
 	anchor     *audit.Anchor
 	witnesses  []audit.Witness
 	warning    string // why the log is not anchored
+	follows    string // the previous version's log this run was checked to follow
 }
 
 // resolve finds the log and config from a LOG or DIR argument, and opens
@@ -190,6 +191,29 @@ func (t *verifyTarget) verify(allowUnprotected bool) (run *audit.Run, failure *a
 	return run, nil, err
 }
 
+// followsPrevious verifies the previous version's run (its config, by
+// default beside it; the checkpoint opened with the same --identity, no witnesses) and
+// checks that run follows it. A failure of either is a result.
+func (v *verifyFlags) followsPrevious(e *env, previous, config string, t *verifyTarget, run *audit.Run) (*audit.Failure, error) {
+	pv := verifyFlags{keys: v.keys, config: config}
+	pt, err := pv.resolve(e, previous)
+	if err != nil {
+		return nil, fmt.Errorf("--previous: %w", err)
+	}
+	prun, failure, err := pt.verify(v.allowUnprotected)
+	if err != nil {
+		return nil, fmt.Errorf("--previous: %w", err)
+	}
+	if failure != nil {
+		return &audit.Failure{Entry: failure.Entry, Reason: fmt.Sprintf("the previous version's log %s: entry %d: %s", pt.log, failure.Entry, failure.Reason)}, nil
+	}
+	if err := audit.CheckLineage(pt.fed, prun, t.fed, run); err != nil {
+		return &audit.Failure{Entry: 1, Reason: fmt.Sprintf("does not follow %s: %s", pt.log, strings.TrimPrefix(err.Error(), audit.ErrBadLog.Error()+": "))}, nil
+	}
+	t.follows = pt.log
+	return nil, nil
+}
+
 // errNotVerified makes the exit status non-zero after the verdict has
 // been printed.
 type errNotVerified struct{ msg string }
@@ -214,6 +238,13 @@ every round and of the run): each must be in the log where it was signed,
 and no two may disagree. The aggregator can rewrite its own checkpoint
 together with its log; it cannot rewrite what the hospitals hold.
 
+With --previous, the run of the version this federation's config replaces
+(members added or removed) is verified as well, and this run must follow it:
+the config's lineage names that version and exactly the members added and
+removed, every key epoch is new, and every member that contributed to both
+claims from a ledger that carried over (a later ledger version, at least
+the ε it had claimed before).
+
 Prints a one-line verdict (with --json, one JSON object); on failure, the
 entry number and the reason. Exit status 0 only when everything verifies.
 For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR
@@ -221,6 +252,8 @@ For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR
 and checkpoint in DIR and checks every hospital's witness.`)
 	var vf verifyFlags
 	vf.register(fs)
+	previous := fs.String("previous", "", "the run `dir` (or log) of the federation version this one replaces: it is verified too, with the federation.json beside it, and this run must follow it (lineage, new key epochs, members' ledgers carried over)")
+	previousConfig := fs.String("previous-config", "", "the previous version's federation config `file` (default: federation.json beside --previous)")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -228,6 +261,9 @@ and checkpoint in DIR and checks every hospital's witness.`)
 	}
 	if len(pos) != 1 {
 		return usagef("audit verify: want one LOG or DIR argument, got %d", len(pos))
+	}
+	if *previousConfig != "" && *previous == "" {
+		return usagef("audit verify: --previous-config goes with --previous")
 	}
 	t, err := vf.resolve(e, pos[0])
 	if err != nil {
@@ -237,11 +273,19 @@ and checkpoint in DIR and checks every hospital's witness.`)
 	if err != nil {
 		return err
 	}
+	if failure == nil && *previous != "" {
+		if failure, err = vf.followsPrevious(e, *previous, *previousConfig, t, run); err != nil {
+			return err
+		}
+	}
 	verdict := verdictLine(t, run, failure)
 	if *jsonOut {
 		out := map[string]any{"verified": failure == nil, "log": t.log, "verdict": verdict, "anchored": run.Anchored,
 			"entries": run.Entries, "head": run.Head, "config_hash": run.ConfigHash, "unprotected": run.Unprotected,
 			"hospitals": hospitalsJSON(run), "witnesses": witnessesJSON(run)}
+		if run.Lineage != nil {
+			out["lineage"], out["follows"] = run.Lineage, t.follows
+		}
 		if failure != nil {
 			out["entry"], out["reason"] = failure.Entry, failure.Reason
 		}
@@ -319,6 +363,11 @@ func verdictLine(t *verifyTarget, run *audit.Run, f *audit.Failure) string {
 		fmt.Fprintf(&b, ", witnessed by %s", strings.Join(ids, ", "))
 	} else {
 		b.WriteString(", NOT witnessed (no --witness)")
+	}
+	if l := run.Lineage; l != nil && t.follows != "" {
+		fmt.Fprintf(&b, ", revision %d following %s", l.Revision, t.follows)
+	} else if l != nil {
+		fmt.Fprintf(&b, ", revision %d (give --previous to check it follows %.16s…)", l.Revision, l.Previous)
 	}
 	if len(run.Unprotected) > 0 {
 		fmt.Fprintf(&b, "; UNPROTECTED RUN: %s", strings.Join(run.Unprotected, "; "))

@@ -42,7 +42,16 @@ project file (YAML) that lists the members' public keys, their roles and the
 federation's settings: the coordinator never holds a member's secret. Each
 member makes its own keys and certificate request (fedcrypt keygen --csr);
 the consortium CA signs the requests (fedcrypt ca init, fedcrypt ca sign).
-Only -o and --json go with --project.
+Only -o, --previous and --json go with --project.
+
+Adding or removing a member (or renewing a member's certificate with a new
+key) makes a new version of the federation: edit the project file and run
+init --project with --previous naming the federation.json it replaces. The
+new config's lineage names that version, the members added and the members
+removed, whose certificates the aggregator then refuses. The name, the DP
+budget and continuing members' keys must stay, since members' ledgers carry
+over. Each member checks and accepts the new version (fedcrypt member
+accept) before it joins.
 
 Demo mode, for a quick start on one machine (--members): creates a federation: its config (members, their age recipients and signing
 keys, threshold T, min-contributors, model, DP settings and caps, CKKS
@@ -90,6 +99,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.StringVar(&out, "out", "", "federation `directory` to create")
 	fs.StringVar(&out, "o", "", "short for --out")
 	project := fs.String("project", "", "build the federation from this project `file` (YAML) of the members' public keys")
+	previous := fs.String("previous", "", "with --project: the federation.json of the version the new one replaces (members added or removed)")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -98,19 +108,21 @@ coordinator's CA signs their certificates. The data schema is read from
 	switch {
 	case len(pos) > 0:
 		return usagef("init: unexpected argument %q", pos[0])
+	case *previous != "" && *project == "":
+		return usagef("init: --previous goes with --project")
 	case out == "":
 		return usagef("init: -o DIR is required")
 	case *project != "":
 		var demo []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "project" && f.Name != "out" && f.Name != "o" && f.Name != "json" {
+			if f.Name != "project" && f.Name != "previous" && f.Name != "out" && f.Name != "o" && f.Name != "json" {
 				demo = append(demo, "--"+f.Name)
 			}
 		})
 		if len(demo) > 0 {
 			return usagef("init --project: %s belongs in the project file (only -o and --json go with --project)", strings.Join(demo, ", "))
 		}
-		return initProject(e, *project, out, *jsonOut)
+		return initProject(e, *project, *previous, out, *jsonOut)
 	case len(members) < 2:
 		return usagef("--members: a federation needs at least 2 members, got %d", len(members))
 	case *validFor <= 0:
@@ -168,13 +180,14 @@ coordinator's CA signs their certificates. The data schema is read from
 	return nil
 }
 
-// initProject writes the federation's config built from a project file.
-func initProject(e *env, path, out string, jsonOut bool) error {
+// initProject writes the federation's config built from a project file:
+// the next version of the federation in previous, when given.
+func initProject(e *env, path, previous, out string, jsonOut bool) error {
 	pf, err := project.Load(path)
 	if err != nil {
 		return err
 	}
-	fed, err := pf.Build()
+	fed, err := buildProject(pf, previous)
 	if err != nil {
 		return err
 	}
@@ -189,14 +202,35 @@ func initProject(e *env, path, out string, jsonOut bool) error {
 		return fmt.Errorf("init: %w", err)
 	}
 	res := map[string]any{"dir": out, "config": cfg, "config_hash": fed.Hash().String(), "members": memberIDs(fed),
-		"threshold": fed.Threshold, "min_contributors": fed.MinContributors}
+		"threshold": fed.Threshold, "min_contributors": fed.MinContributors, "revision": fed.Revision()}
+	if fed.Lineage != nil {
+		res["lineage"] = fed.Lineage
+	}
 	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "federation %q: %d members, threshold %d, min-contributors %d\n", fed.Name, len(fed.Members), fed.Threshold, fed.MinContributors)
 	fmt.Fprintf(e.stdout, "  config  %s (hash %s)\n", cfg, res["config_hash"])
+	if l := fed.Lineage; l != nil {
+		fmt.Fprintf(e.stdout, "  revision %d after %s: adds %q, removes %q (their certificates are refused)\n", l.Revision, l.Previous, l.Added, l.Removed)
+		fmt.Fprintln(e.stdout, "Members accept it (fedcrypt member accept --config NEW --previous OLD) before they join; new members' requests are signed with ca sign.")
+		return nil
+	}
 	fmt.Fprintln(e.stdout, "Next: fedcrypt ca init, then fedcrypt ca sign for each member's tls.csr; hand each party federation.json, ca.crt and its certificate.")
 	return nil
+}
+
+// buildProject builds a project's federation: its first version, or the
+// one after the config at previous.
+func buildProject(pf *project.File, previous string) (*federation.Config, error) {
+	if previous == "" {
+		return pf.Build()
+	}
+	prev, err := federation.Load(previous)
+	if err != nil {
+		return nil, fmt.Errorf("--previous: %w", err)
+	}
+	return pf.BuildNext(prev)
 }
 
 func memberIDs(fed *federation.Config) []string {

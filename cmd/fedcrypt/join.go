@@ -81,6 +81,9 @@ comes from the operating system (no --seed).`)
 	if _, ok := fed.Member(*member); !ok {
 		return usagef("--member %q: not a member of federation %q", *member, fed.Name)
 	}
+	if err := checkAccepted(*ledger, fed, *config, *member); err != nil {
+		return fmt.Errorf("client join: %w", err)
+	}
 	id, err := keys.load(e)
 	if err != nil {
 		return err

@@ -6,11 +6,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/preflight"
 )
 
 func init() {
 	register(&command{name: "preflight", summary: "check a member's site before a run: config, keys, certificate, data, ledger, aggregator", run: runPreflight})
+}
+
+// versionCheck is preflight's line on a federation version after the
+// first (members added or removed): whether this member accepted it
+// (member accept). A first version, or a config that does not load, has
+// none.
+func versionCheck(config, member, ledger string) []preflight.Check {
+	fed, err := federation.Load(config)
+	if err != nil || fed.Lineage == nil {
+		return nil
+	}
+	c := preflight.Check{Name: "version", Status: preflight.OK, Detail: fmt.Sprintf("revision %d of %q, accepted by %s", fed.Revision(), fed.Name, member)}
+	if ledger == "" {
+		c.Status, c.Detail = preflight.Skip, fmt.Sprintf("revision %d of %q: give --ledger to check this member accepted it", fed.Revision(), fed.Name)
+	} else if err := checkAccepted(ledger, fed, config, member); err != nil {
+		c.Status, c.Detail = preflight.Fail, err.Error()
+	}
+	return []preflight.Check{c}
 }
 
 func runPreflight(ctx context.Context, e *env, args []string) error {
@@ -19,11 +38,13 @@ Checks, at a member's site, what "fedcrypt client join" relies on, and prints
 one line per check with ✓, ! (passes, needs attention) or ✗ and what to fix:
 the federation config and this member in it; that the identity's recipient
 and signing key are the ones the config lists; the TLS key, the certificate
-(issued by the federation CA, for this member, valid now) and its expiry;
+(issued by the federation CA, for this member, valid now, with the key the
+config pins for the member) and its expiry;
 that the data set decrypts and has the schema's columns, label and classes;
 that the ledger directory is writable; and that the aggregator's name
 resolves, a mutual TLS handshake with this member's certificate succeeds, and
-its health service answers, each within --timeout. It opens no session, so a
+its health service answers, each within --timeout; and, for a version of the
+federation after its first, that this member accepted it (member accept). It opens no session, so a
 member already running is not disturbed. Exits non-zero if a check fails.`)
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	member := fs.String("member", "", "this hospital's member `id`")
@@ -56,6 +77,7 @@ member already running is not disturbed. Exits non-zero if a check fails.`)
 	}
 	checks := preflight.Run(ctx, preflight.Config{Config: *config, Member: *member, Identity: id, CA: tf.ca, Cert: tf.cert, TLSKey: tf.key,
 		Data: *dataPath, Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
+	checks = append(checks, versionCheck(*config, *member, *ledger)...)
 	failed := preflight.Failed(checks)
 	if *jsonOut {
 		if err := writeJSON(e.stdout, map[string]any{"ok": !failed, "member": *member, "checks": checks}); err != nil {

@@ -155,11 +155,17 @@ is on --listen.`)
 	metrics := grpcnet.NewMetrics()
 	metrics.SetBuildInfo("fedcrypt " + version)
 	var ids []string
+	pins := map[string]string{}
 	for _, m := range fed.Members {
 		ids = append(ids, m.ID)
+		pins[m.ID] = m.TLSKey
 	}
-	srv, err := grpcnet.NewServer(grpcnet.ServerConfig{Credentials: creds, Members: ids, MaxMessageBytes: *maxMsg,
-		Logger: log, Metrics: metrics})
+	var removed []string
+	if fed.Lineage != nil {
+		removed = fed.Lineage.Removed
+	}
+	srv, err := grpcnet.NewServer(grpcnet.ServerConfig{Credentials: creds, Members: ids, Pins: pins, Removed: removed,
+		MaxMessageBytes: *maxMsg, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}

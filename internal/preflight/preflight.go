@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -174,6 +175,10 @@ func (r *run) certificate() {
 		r.add("certificate", Fail, "%s: %v", r.cfg.Cert, err)
 		return
 	}
+	if err := r.pinned(cert); err != nil {
+		r.add("certificate", Fail, "%s: %v", r.cfg.Cert, err)
+		return
+	}
 	r.tlsOK = true
 	left := cert.NotAfter.Sub(now)
 	if left < 30*24*time.Hour {
@@ -181,6 +186,26 @@ func (r *run) certificate() {
 		return
 	}
 	r.add("certificate", OK, "issued by %q to %s, valid until %s", ca.Subject.CommonName, r.cfg.Member, cert.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// pinned checks the certificate's key against the pin the config lists for
+// the member, if any: the aggregator refuses any other.
+func (r *run) pinned(cert *x509.Certificate) error {
+	if r.fed == nil {
+		return nil
+	}
+	m, _ := r.fed.Member(r.cfg.Member)
+	if m.TLSKey == "" {
+		return nil
+	}
+	pin, err := grpcnet.KeyPin(cert.PublicKey)
+	if err != nil {
+		return err
+	}
+	if pin != m.TLSKey {
+		return fmt.Errorf("its key (sha256 %.16s…) is not the one federation.json pins for %s (%.16s…), so the aggregator refuses it: use the certificate issued for the request the coordinator listed in this version, or send tls.csr again", pin, r.cfg.Member, m.TLSKey)
+	}
+	return nil
 }
 
 func (r *run) data() {

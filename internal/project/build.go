@@ -65,7 +65,7 @@ func (f *File) Build() (*federation.Config, error) {
 	if len(agg.Hosts) == 0 {
 		return nil, f.errAt(at("aggregator"), "aggregator: hosts: name the DNS names or addresses members reach it at")
 	}
-	p, err := f.party(at("aggregator"), "aggregator", "", agg)
+	p, _, err := f.party(at("aggregator"), "aggregator", "", agg)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +91,16 @@ func (f *File) Build() (*federation.Config, error) {
 			return nil, f.errAt(append(where, "id"), "member %q: id: listed twice (first at line %d)", m.ID, line)
 		}
 		first[m.ID] = f.line(append(where, "id")...)
-		p, err := f.party(where, fmt.Sprintf("member %q", m.ID), m.ID, m.Party)
+		p, key, err := f.party(where, fmt.Sprintf("member %q", m.ID), m.ID, m.Party)
 		if err != nil {
 			return nil, err
 		}
 		fm := federation.Member{Party: p, Rows: m.Rows}
+		if key != nil {
+			if fm.TLSKey, err = grpcnet.KeyPin(key); err != nil {
+				return nil, f.errAt(where, "member %q: %v", m.ID, err)
+			}
+		}
 		roles := m.Roles
 		if len(roles) == 0 {
 			roles = []string{RoleContributor, RoleKeyHolder}
@@ -139,19 +144,21 @@ func (f *File) Build() (*federation.Config, error) {
 }
 
 // party checks one party's public keys and, when given, its certificate
-// request or certificate. member is the member's id, empty for the
-// aggregator.
-func (f *File) party(where []any, who, member string, p Party) (federation.Party, error) {
+// request or certificate, and returns the key that pins its certificate
+// (nil when the project gives neither). member is the member's id, empty
+// for the aggregator.
+func (f *File) party(where []any, who, member string, p Party) (federation.Party, crypto.PublicKey, error) {
 	if _, err := vault.ParseRecipient(p.Recipient); err != nil {
-		return federation.Party{}, f.errAt(append(where, "recipient"), "%s: recipient: %v", who, err)
+		return federation.Party{}, nil, f.errAt(append(where, "recipient"), "%s: recipient: %v", who, err)
 	}
 	if _, err := vault.ParseSigningKey(p.SigningKey); err != nil {
-		return federation.Party{}, f.errAt(append(where, "signing_key"), "%s: signing_key: %v", who, err)
+		return federation.Party{}, nil, f.errAt(append(where, "signing_key"), "%s: signing_key: %v", who, err)
 	}
-	if _, err := f.pinned(where, who, member, p); err != nil {
-		return federation.Party{}, err
+	key, err := f.pinned(where, who, member, p)
+	if err != nil {
+		return federation.Party{}, nil, err
 	}
-	return federation.Party{ID: p.ID, Recipient: p.Recipient, SigningKey: p.SigningKey}, nil
+	return federation.Party{ID: p.ID, Recipient: p.Recipient, SigningKey: p.SigningKey}, key, nil
 }
 
 // pinned reads the party's certificate request or certificate, checks

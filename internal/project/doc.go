@@ -36,4 +36,14 @@
 // repeated field is an error naming it and its line. Omitted settings take
 // the defaults of [Defaults]. [Load] validates everything and returns
 // one-line errors naming the file, the line, the member and the field.
+//
+// # Pins and versions
+//
+// A member's csr (or cert) pins its TLS key in the config
+// ([federation.Member].TLSKey, the SHA-256 of the key): the aggregator
+// accepts no other certificate for the member, even one the consortium CA
+// signed. Adding or removing a member, or renewing a certificate with a new
+// key, is a new version of the federation: the coordinator edits the
+// project file and [File.BuildNext] builds the config that follows the
+// previous one, with a lineage naming it and the members added and removed.
 package project

@@ -21,8 +21,10 @@
 // itself against the federation CA, so that each refusal is classified,
 // logged and counted with the peer's address (Refused* reasons): no
 // certificate, a certificate from another CA, outside its validity period,
-// not for client authentication, or naming no member of the federation
-// never completes the handshake. (The certificate is requested rather than
+// not for client authentication, naming no member of the federation, naming
+// a member removed from it, or carrying another key than the one the config
+// pins for the member ([ServerConfig].Pins, [KeyPin]) never completes the
+// handshake. (The certificate is requested rather than
 // required at the TLS layer, so that a client without one reaches that
 // check instead of failing unseen.) A member also
 // states its id when it connects; a valid certificate claiming another

@@ -39,6 +39,11 @@ type ServerConfig struct {
 	Credentials Credentials
 	// Members are the ids whose certificates may connect.
 	Members []string
+	// Pins, when a member has one, is the hex SHA-256 of the public key
+	// its certificate must carry ([KeyPin]); Removed are ids of former
+	// members (a federation config's lineage), refused by name.
+	Pins    map[string]string
+	Removed []string
 	// MaxMessageBytes limits one envelope either way; 0 means
 	// DefaultMaxMessageBytes.
 	MaxMessageBytes int
@@ -127,7 +132,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	for _, m := range cfg.Members {
 		members[m] = true
 	}
-	tc, err := serverTLS(cfg.Credentials, members, cfg.Now, s.refuse)
+	tc, err := serverTLS(cfg.Credentials, members, allowedBy(cfg.Pins, cfg.Removed), cfg.Now, s.refuse)
 	if err != nil {
 		return nil, fmt.Errorf("grpcnet: server: %w", err)
 	}

@@ -41,14 +41,17 @@ const (
 	RefusedTooLarge    = "too-large"         // an envelope above the size limit
 	RefusedBadFraming  = "bad-framing"       // frames that do not make an envelope
 	RefusedSlowReceive = "slow-receiver"     // a member that did not read a message in time
+	RefusedRemoved     = "removed-member"    // certificate of a member an earlier version of the federation had
+	RefusedUnpinned    = "unpinned-key"      // certificate whose key is not the one the config pins for the member
 )
 
 // serverTLS returns the aggregator's TLS 1.3 configuration: it requires a
 // client certificate, verifies it against the federation CA itself (so a
 // refusal is classified, logged and counted) and accepts only certificates
-// naming a member in members. Session tickets are off, so every connection
+// naming a member in members that allowed accepts (a former member's, or
+// one whose key is not pinned, is refused). Session tickets are off, so every connection
 // presents and verifies its certificate afresh.
-func serverTLS(c Credentials, members map[string]bool, now func() time.Time, refuse func(reason, member string, err error)) (*tls.Config, error) {
+func serverTLS(c Credentials, members map[string]bool, allowed func(id string, leaf *x509.Certificate) (string, error), now func() time.Time, refuse func(reason, member string, err error)) (*tls.Config, error) {
 	pool, err := c.pool()
 	if err != nil {
 		return nil, err
@@ -86,6 +89,10 @@ func serverTLS(c Credentials, members map[string]bool, now func() time.Time, ref
 		id, err := MemberID(leaf)
 		if err != nil {
 			refuse(RefusedNotMember, leaf.Subject.CommonName, err)
+			return err
+		}
+		if reason, err := allowed(id, leaf); err != nil {
+			refuse(reason, id, err)
 			return err
 		}
 		if !members[id] {
