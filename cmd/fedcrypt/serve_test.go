@@ -22,7 +22,9 @@ import (
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -526,5 +528,63 @@ func TestMetricsOutliveTheRun(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after the run: %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestDeploymentWritesTheModel: at the end of a deployed run, aggregator
+// serve -o writes model.age, sealed to the members; each member's predict
+// scores its own rows with it, through the federation's transform, the one
+// the audit log's statistics entry records.
+func TestDeploymentWritesTheModel(t *testing.T) {
+	dir := t.TempDir()
+	members := newDeployment(t, dir, sim.Defaults().Rounds) // init's defaults, as a consortium would start
+	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
+		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s")
+	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	var clients []*proc
+	for i, m := range members {
+		clients = append(clients, startProc(t, dir, m, joinArgs(m, i, addr)...))
+	}
+	agg.wait(t, 60*time.Second)
+	for _, c := range clients {
+		c.wait(t, 30*time.Second)
+	}
+	fed, err := federation.Load(filepath.Join(dir, "fed", "federation.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := audit.VerifyFile(filepath.Join(dir, "out", "audit.jsonl"), fed, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Statistics == nil {
+		t.Fatal("no statistics entry")
+	}
+	writer, err := fed.Aggregator.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := regexp.MustCompile(`on (\d+) labelled rows: accuracy ([0-9.]+)`)
+	for i, m := range members {
+		key, err := vault.ReadIdentityFile(filepath.Join(dir, "fed", m, "identity.key"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, payload, err := sealedmodel.Unseal(filepath.Join(dir, "out", "model.age"), writer, key)
+		if err != nil {
+			t.Fatalf("%s opens model.age: %v", m, err)
+		}
+		if payload.Transform == nil || payload.Transform.Digest() != run.Statistics.Transform.Digest() {
+			t.Fatalf("%s: the model's transform is not the statistics entry's", m)
+		}
+		r := runCLI(t, dir, "predict", "--checkpoint", "out/model.age", "-i", filepath.Join("fed", m, "identity.key"),
+			"--signer", "fed/federation.json", "--data", fmt.Sprintf("data/hospital-%d.csv.age", i+1))
+		g := acc.FindStringSubmatch(r.stdout + r.stderr)
+		if r.code != 0 || g == nil {
+			t.Fatalf("%s: predict exit %d: %s", m, r.code, r.stderr)
+		}
+		if a, _ := strconv.ParseFloat(g[2], 64); !(a > 0.85) {
+			t.Errorf("%s: accuracy %v on its %s rows", m, a, g[1])
+		}
 	}
 }
