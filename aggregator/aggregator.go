@@ -22,6 +22,9 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
+// EndedStatisticsOnly is how a run with Config.StatisticsOnly ends.
+const EndedStatisticsOnly = "statistics only"
+
 // Config sets up a run of the aggregator.
 type Config struct {
 	Federation *federation.Config
@@ -47,6 +50,10 @@ type Config struct {
 	// OnStatistics, if set, is called once the statistics phase succeeded,
 	// or, for a resumed run, with the checkpoint's.
 	OnStatistics func(*Statistics)
+	// StatisticsOnly ends the run after the statistics phase: a
+	// consortium harmonizing its features and checking its data before it
+	// trains. Each hospital is charged only the release.
+	StatisticsOnly bool
 	// Software is recorded in the audit log.
 	Software string
 	// Resume, if set, continues a run from its checkpoint (see
@@ -272,7 +279,11 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 	if a.cfg.OnStatistics != nil {
 		a.cfg.OnStatistics(a.stats)
 	}
-	for r := first; r <= uint64(a.fed.Training.Rounds); r++ {
+	last := uint64(a.fed.Training.Rounds)
+	if a.cfg.StatisticsOnly {
+		last, sum.Ended = 0, EndedStatisticsOnly
+	}
+	for r := first; r <= last; r++ {
 		if why := a.rekeyDue(); why != "" {
 			if err := a.rekey(ctx, why); err != nil {
 				runErr = err

@@ -96,6 +96,9 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	var evalErr error
 	onStatistics := func(st *aggregator.Statistics) {
 		res.Statistics = st
+		for _, eps := range st.Spent {
+			res.Epsilon = max(res.Epsilon, eps)
+		}
 		eval, evalErr = newEvaluator(train, test, st.Transform)
 		siteEvals = nil
 		for _, t := range tests {
@@ -190,6 +193,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	sum, runErr := aggregator.Run(ctx, aggregator.Config{
 		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"+label),
 		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, OnStatistics: onStatistics, Software: Software, Resume: resume,
+		StatisticsOnly: cfg.StatisticsOnly,
 	}, tap(net.Hub(), cfg.AggregatorView))
 	// Clients end on the aggregator's "done"; give them a moment to read it
 	// before the network closes under them.
@@ -208,8 +212,13 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		return nil, errors.New("the run ended without the federation's statistics")
 	}
 	copy(init.Params(), sum.Model)
-	res.Metrics = eval.test(init)
+	if !cfg.StatisticsOnly {
+		res.Metrics = eval.test(init)
+	}
 	for i, e := range siteEvals {
+		if cfg.StatisticsOnly {
+			break
+		}
 		res.Sites = append(res.Sites, SiteResult{Name: cfg.Sites[i], Hospital: parties[i].id, TrainRows: parties[i].data.Rows(),
 			TestRows: tests[i].Rows(), Metrics: e.test(init)})
 	}

@@ -69,6 +69,10 @@ type Config struct {
 	// within the same cap (training is calibrated to leave room for it).
 	EvalEpsilon float64
 	EvalHoldout float64
+	// StatisticsOnly runs the statistics phase alone (fedcrypt stats):
+	// the hospitals release their statistics and the run ends before
+	// training; Result.Metrics are then those of no model and left zero.
+	StatisticsOnly bool `json:",omitempty"`
 	// Dropout is the probability that a hospital fails in a round, at a
 	// random stage (before upload, after upload, at decryption).
 	Dropout float64
