@@ -33,9 +33,8 @@ func simNotes(r *sim.Result, cfg sim.Config) []string {
 			break
 		}
 	}
-	if spare := cfg.SpareRounds(); r.DP && spare > 0 && r.Epsilon < 0.99*cfg.Epsilon {
-		notes = append(notes, fmt.Sprintf("ε ended at %.3g, below the cap %g: every hospital's noise was calibrated to keep the budget of %s for retried rounds (--dropout), which this run did not spend.",
-			r.Epsilon, cfg.Epsilon, count(spare, "spare round")))
+	if s := spareNote(r.Epsilon, cfg.Epsilon, cfg.SpareRounds()); r.DP && s != "" {
+		notes = append(notes, s+".")
 	}
 	if ev := r.PrivateEvaluation; ev != nil && ev.Reason == "" {
 		rows := 0
@@ -51,4 +50,14 @@ func simNotes(r *sim.Result, cfg sim.Config) []string {
 		}
 	}
 	return notes
+}
+
+// spareNote says why ε ended below its cap, when the budget of spare rounds
+// kept for retried rounds was not spent; "" when ε reached the cap.
+func spareNote(epsilon, cap float64, spare int) string {
+	if spare == 0 || epsilon >= 0.99*cap {
+		return ""
+	}
+	return fmt.Sprintf("ε ended at %.3g, below the cap %g: the noise was calibrated to keep the budget of %s for retried rounds, which this run did not need",
+		epsilon, cap, count(spare, "spare round"))
 }
