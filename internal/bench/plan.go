@@ -186,7 +186,7 @@ func Calibrate(ctx context.Context, preset string) (*Report, error) {
 	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
 		return nil, fmt.Errorf("plaintext aggregation: %w", err)
 	}
-	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params"); err != nil {
+	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params", func(string, ...any) {}); err != nil {
 		return nil, err
 	}
 	r.headline()
