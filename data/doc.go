@@ -19,6 +19,7 @@
 //
 //	wdbc.csv: line 12: 30 fields, header has 31
 //	wdbc.csv: line 5, column "radius_mean": not a number
+//	heart.csv: line 1: no label column "class" in the header (did you mean "Class"? columns: "Age", "Class")
 //
 // and never quotes a cell's value, which is patient data.
 //
@@ -29,7 +30,8 @@
 // into model input; a data set may then have no numeric feature at all.
 //
 // A [Report] says what loading found (rows read and dropped, missing cells
-// per column, constant columns, class counts); it holds counts, column
+// per column, constant columns, columns that look like identifiers, class
+// counts); it holds counts, column
 // names and class names, never a feature value or a patient identifier,
 // so it may be logged.
 //

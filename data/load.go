@@ -40,6 +40,12 @@ type Report struct {
 	Constant []string `json:"constant,omitempty"`
 	// Dropped lists the columns dropped by [Options.Drop].
 	Dropped []string `json:"dropped,omitempty"`
+	// Identifiers lists feature columns that look like identifiers: at
+	// least 20 rows, every value present, an integer and distinct. A record
+	// number is better dropped ([Options.Drop]); a patient number, when one
+	// patient may have several rows, is the privacy unit
+	// ([Options.PrivacyUnit]).
+	Identifiers []string `json:"identifiers,omitempty"`
 	// ClassCounts counts kept rows per label value.
 	ClassCounts map[string]int `json:"class_counts"`
 	Units       int            `json:"units,omitempty"` // privacy units (patients), 0 without a privacy unit
@@ -86,7 +92,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	find := func(name, what string, role int) (int, error) {
 		j, ok := index[name]
 		if !ok {
-			return -1, fmt.Errorf("line 1: no %s column %q in the header", what, quote(name))
+			return -1, fmt.Errorf("line 1: no %s column %q in the header%s", what, quote(name), ColumnHint(name, header))
 		}
 		roles[j] = role
 		return j, nil
@@ -253,6 +259,7 @@ func load(r io.Reader, source string, opt Options) (*Dataset, *Report, error) {
 	}
 	rep.Rows = d.Rows()
 	rep.Constant = constantColumns(d)
+	rep.Identifiers = identifierColumns(d)
 	return d, rep, nil
 }
 
@@ -392,7 +399,7 @@ func isMissing(s string) bool {
 	if len(s) > 4 {
 		return false
 	}
-	switch strings.ToLower(s) {
+	switch strings.ToLower(s) { // MissingMarkers, in lower case
 	case "", "?", "na", "n/a", "nan", "null":
 		return true
 	}
@@ -483,16 +490,22 @@ func quote(s string) string {
 func listQuoted(vals []string) string {
 	var b strings.Builder
 	b.WriteByte('[')
+	writeQuoted(&b, vals, 10, " ")
+	b.WriteByte(']')
+	return b.String()
+}
+
+// writeQuoted writes up to limit values, quoted and separated by sep, and
+// how many more there are.
+func writeQuoted(b *strings.Builder, vals []string, limit int, sep string) {
 	for i, v := range vals {
-		if i == 10 {
-			fmt.Fprintf(&b, " and %d more", len(vals)-10)
+		if i == limit {
+			fmt.Fprintf(b, " and %d more", len(vals)-limit)
 			break
 		}
 		if i > 0 {
-			b.WriteByte(' ')
+			b.WriteString(sep)
 		}
-		fmt.Fprintf(&b, "%q", quote(v))
+		fmt.Fprintf(b, "%q", quote(v))
 	}
-	b.WriteByte(']')
-	return b.String()
 }

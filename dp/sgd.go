@@ -22,6 +22,9 @@ type SGDConfig struct {
 	Steps           int                   `json:"steps"`
 	Optimizer       model.OptimizerConfig `json:"optimizer"`
 	Noise           string                `json:"noise,omitempty"` // SamplerFast (default, "") or SamplerGoogle
+	// OnStep, if set, is called after each step with the number of steps
+	// done, for progress reports.
+	OnStep func(done int) `json:"-"`
 }
 
 // Validate reports the first setting out of range.
@@ -150,6 +153,9 @@ func run(l learner, units []int, cfg SGDConfig, rng io.Reader) (Stats, error) {
 			return Stats{}, fmt.Errorf("dp-sgd: step %d: %w", step+1, err)
 		}
 		total += b
+		if cfg.OnStep != nil {
+			cfg.OnStep(step + 1)
+		}
 	}
 	return Stats{
 		Steps:           cfg.Steps,

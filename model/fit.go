@@ -16,6 +16,9 @@ type FitConfig struct {
 	BatchSize int             `json:"batch_size"` // capped at the number of rows
 	Optimizer OptimizerConfig `json:"optimizer"`
 	Seed      uint64          `json:"seed"` // seeds the shuffling of rows each epoch
+	// OnEpoch, if set, is called after each epoch with the number of
+	// epochs done, for progress reports.
+	OnEpoch func(done int) `json:"-"`
 }
 
 // Validate reports the first setting outside its range.
@@ -88,6 +91,9 @@ func Fit(m *Model, x *mat.Dense, y []float64, cfg FitConfig) error {
 			ws.Gradient(grad, nil)
 			floats.Scale(1/float64(n), grad)
 			opt.Step(m.params, grad)
+		}
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(epoch + 1)
 		}
 	}
 	return nil

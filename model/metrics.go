@@ -31,6 +31,46 @@ type Metrics struct {
 	MSE float64 `json:"mse,omitempty"`
 }
 
+// Undefined returns the JSON names of the metrics that have no value on the
+// rows they were computed on, whose fields then hold 0: every one without
+// rows; "auc" when the rows hold a single class; for a binary classifier,
+// "precision" when no row is predicted positive, "recall" (and "f1") when
+// no row is positive. It reads [Metrics.Confusion], so it says nothing of a
+// model scored by MSE alone.
+func (m Metrics) Undefined() []string {
+	k := len(m.Confusion)
+	rows, present := 0, 0
+	for _, r := range m.Confusion {
+		n := 0
+		for _, c := range r {
+			n += c
+		}
+		rows += n
+		if n > 0 {
+			present++
+		}
+	}
+	if rows == 0 {
+		if m.MSE != 0 {
+			return nil
+		}
+		return []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece"}
+	}
+	var out []string
+	if k == 2 {
+		if m.Confusion[0][1]+m.Confusion[1][1] == 0 {
+			out = append(out, "precision")
+		}
+		if m.Confusion[1][0]+m.Confusion[1][1] == 0 {
+			out = append(out, "recall", "f1")
+		}
+	}
+	if present < 2 {
+		out = append(out, "auc")
+	}
+	return out
+}
+
 // Evaluate scores m on the rows of x with labels y (as in [Model.Backward]). A binary model
 // predicts class 1 when its probability is at least 0.5, a softmax model the most probable class.
 // An MSE model reports MSE, and with one output and 0/1 labels also the classification scores of

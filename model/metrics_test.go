@@ -134,3 +134,38 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+func TestUndefinedMetrics(t *testing.T) {
+	x := mat.NewDense(4, 1, []float64{2, -1, 0.5, -3})
+	logreg := modelWith(t, Config{Kind: KindLogReg, Inputs: 1, Outputs: 1, Loss: LossBCE}, []float64{1, 0})
+	softmax := modelWith(t, Config{Kind: KindSoftmax, Inputs: 1, Outputs: 3, Loss: LossSoftmaxCE}, []float64{1, -1, 0, 0, 0, 0})
+	tests := []struct {
+		name string
+		m    *Model
+		x    mat.Matrix
+		y    []float64
+		want []string
+	}{
+		{"both classes", logreg, x, []float64{1, 1, 0, 0}, nil},
+		// p = σ(x): rows 1 and 3 predicted positive.
+		{"negatives only", logreg, x, []float64{0, 0, 0, 0}, []string{"recall", "f1", "auc"}},
+		{"positives only", logreg, x, []float64{1, 1, 1, 1}, []string{"auc"}},
+		{"none predicted positive", logreg, mat.NewDense(2, 1, []float64{-1, -2}), []float64{0, 1}, []string{"precision"}},
+		{"no rows (Evaluate returns the zero Metrics)", logreg, nil, nil, []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece"}},
+		{"softmax, one class present", softmax, x, []float64{2, 2, 2, 2}, []string{"auc"}},
+		{"softmax, two classes present", softmax, x, []float64{2, 0, 2, 2}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			if tt.y == nil {
+				got = Metrics{}.Undefined()
+			} else {
+				got = Evaluate(tt.m, tt.x, tt.y).Undefined()
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("undefined %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -50,6 +50,9 @@ func FitSparse(m *SparseModel, x *CSR, y []float64, cfg FitConfig) error {
 			floats.Scale(1/float64(len(b)), grad)
 			opt.Step(m.params, grad)
 		}
+		if cfg.OnEpoch != nil {
+			cfg.OnEpoch(epoch + 1)
+		}
 	}
 	return nil
 }

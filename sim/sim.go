@@ -10,6 +10,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/aggregator"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/stats"
@@ -176,13 +177,41 @@ func (c *Config) minContributors() int {
 	return min(c.Threshold+1, c.Hospitals)
 }
 
-// spareRounds keeps one round of every hospital's budget for a retried
-// round when the simulation injects dropouts.
-func (c *Config) spareRounds() int {
+// SpareRounds is how many rounds of every hospital's budget the run keeps
+// for retried rounds: one when the simulation injects dropouts, else none.
+// A run without retries ends below the ε cap by what they would have cost.
+func (c *Config) SpareRounds() int {
 	if c.Dropout > 0 {
 		return 1
 	}
 	return 0
+}
+
+// NoiseMultiplier returns the noise multiplier every hospital's DP-SGD
+// starts a fresh ledger with in a federation of these settings on data of
+// schema, keeping spareRounds rounds for retries: the smallest for which
+// the planned steps, (Rounds + spareRounds) × LocalSteps at SampleRate,
+// cost at most Epsilon at Delta with the statistics release and the
+// private evaluation's release already counted.
+func (c *Config) NoiseMultiplier(schema data.Schema, spareRounds int) (float64, error) {
+	layout, err := stats.NewLayout(c.StatsSpec(schema), schema)
+	if err != nil {
+		return 0, err
+	}
+	release, err := layout.Calibrate(c.Epsilon, c.Delta)
+	if err != nil {
+		return 0, err
+	}
+	acct := dp.AccountantConfig{Kind: c.Accountant}
+	spent := []dp.Event{release.Event()}
+	if c.EvalEpsilon > 0 {
+		z, err := dp.CalibrateNoise(acct, c.EvalEpsilon, c.Delta, 1, 1)
+		if err != nil {
+			return 0, fmt.Errorf("calibrate the evaluation release: %w", err)
+		}
+		spent = append(spent, dp.Event{SampleRate: 1, NoiseMultiplier: z, Steps: 1})
+	}
+	return dp.CalibrateNoise(acct, c.Epsilon, c.Delta, c.SampleRate, (c.Rounds+spareRounds)*c.LocalSteps, spent...)
 }
 
 // RoundReport is one round as the simulation saw it.

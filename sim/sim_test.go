@@ -426,3 +426,24 @@ func TestPrivateEvaluation(t *testing.T) {
 		}
 	}
 }
+
+// TestNoiseMultiplierIsTheRunsOwn checks the noise multiplier said before a
+// run against the one its hospitals calibrated: with the statistics
+// release, a private evaluation and a spare round for dropouts.
+func TestNoiseMultiplierIsTheRunsOwn(t *testing.T) {
+	cfg := Defaults()
+	cfg.HE, cfg.Seed, cfg.Rounds = false, seeded(5), 2
+	cfg.EvalEpsilon, cfg.Dropout = 0.2, 0.01
+	want, err := cfg.NoiseMultiplier(wdbc(t).Schema(), cfg.SpareRounds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, cfg)
+	if math.Abs(res.NoiseMultiplier-want) > 1e-6*want {
+		t.Fatalf("the run's noise multiplier %v, said before it %v", res.NoiseMultiplier, want)
+	}
+	// Without the spare round the same budget buys less noise.
+	if less, _ := cfg.NoiseMultiplier(wdbc(t).Schema(), 0); !(less < want) {
+		t.Fatalf("without the spare round %v, with it %v", less, want)
+	}
+}

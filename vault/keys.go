@@ -262,6 +262,22 @@ func WriteIdentityFile(path string, id *Identity, passphrase []byte, logN int) e
 	return syncDir(dirOf(path))
 }
 
+// JoinIdentities returns an identity that opens whatever any of ids opens,
+// for reading files sealed to different parties (each hospital's witness,
+// say). Its recipient and signing key are the first identity's.
+func JoinIdentities(ids ...*Identity) *Identity {
+	if len(ids) == 0 {
+		panic("vault: JoinIdentities of no identity")
+	}
+	j := &Identity{signing: ids[0].signing}
+	for _, id := range ids {
+		j.ids = append(j.ids, id.ids...)
+		j.recips = append(j.recips, id.recips...)
+		j.secrets = append(j.secrets, id.secrets...)
+	}
+	return j
+}
+
 // Recipient returns the public recipient of the identity's first key, the
 // one its signing key is derived from. It is the zero Recipient for a
 // passphrase identity.

@@ -289,3 +289,27 @@ func TestIdentityFileTextParsesBack(t *testing.T) {
 		t.Fatal("identity changed through its file text")
 	}
 }
+
+func TestJoinIdentities(t *testing.T) {
+	a, b := mustIdentity(t), mustIdentity(t)
+	pass, err := NewPassphraseIdentity([]byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := JoinIdentities(a, b, pass)
+	if !j.SigningKey().Equal(a.SigningKey()) || j.Recipient().String() != a.Recipient().String() {
+		t.Error("the joined identity's signing key or recipient is not the first identity's")
+	}
+	for _, r := range []Recipient{a.Recipient(), b.Recipient()} {
+		ct, err := EncryptBytes([]byte("head"), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := DecryptBytes(ct, j); err != nil || string(got) != "head" {
+			t.Errorf("file for %s: %q, %v", abbreviate(r.String()), got, err)
+		}
+		if _, err := DecryptBytes(ct, JoinIdentities(pass)); err == nil {
+			t.Error("a file opened with an identity it is not sealed to")
+		}
+	}
+}

@@ -50,7 +50,7 @@ type verifyFlags struct {
 	allowUnprotected bool
 	keys             keyFlags
 	witnesses        stringList
-	witnessIdentity  string
+	witnessIdentity  stringList
 	strict           bool
 }
 
@@ -59,7 +59,7 @@ func (v *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.checkpoint, "checkpoint", "", "the sealed checkpoint `file` whose audit head anchors the log (default: checkpoint.age beside the log; opened with --identity)")
 	fs.BoolVar(&v.allowUnprotected, "allow-unprotected", false, "accept runs without DP (--no-dp) or encryption (--no-he); they are reported either way")
 	fs.Var(&v.witnesses, "witness", "a hospital's state `dir` or sealed witness file (repeatable): the signed audit heads it kept, checked against the log (opened with --identity, or --witness-identity)")
-	fs.StringVar(&v.witnessIdentity, "witness-identity", "", "age identity `file` that opens the --witness files, when not --identity's (a hospital's own)")
+	fs.Var(&v.witnessIdentity, "witness-identity", "age identity `file` that opens the --witness files, when not --identity's (a hospital's own; repeatable: each witness file opens with any of them)")
 	fs.BoolVar(&v.strict, "strict", false, "fail unless the log is also anchored in the sealed checkpoint (--identity) and witnessed by the hospitals (--witness)")
 	v.keys.register(fs)
 }
@@ -129,17 +129,21 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 // else --identity (id).
 func (v *verifyFlags) openWitnesses(e *env, fed *federation.Config, id *vault.Identity) ([]audit.Witness, error) {
 	if len(v.witnesses) == 0 {
-		if v.witnessIdentity != "" {
+		if len(v.witnessIdentity) > 0 {
 			return nil, usagef("--witness-identity: no --witness to open")
 		}
 		return nil, nil
 	}
-	if v.witnessIdentity != "" {
-		k := keyFlags{identity: v.witnessIdentity, passFile: v.keys.passFile}
-		var err error
-		if id, err = k.load(e); err != nil {
-			return nil, fmt.Errorf("--witness-identity: %w", err)
+	if len(v.witnessIdentity) > 0 {
+		var ids []*vault.Identity
+		for _, f := range v.witnessIdentity {
+			k, err := (&keyFlags{identity: f, passFile: v.keys.passFile}).load(e)
+			if err != nil {
+				return nil, fmt.Errorf("--witness-identity %s: %w", f, err)
+			}
+			ids = append(ids, k)
 		}
+		id = vault.JoinIdentities(ids...)
 	}
 	if id == nil {
 		return nil, usagef("--witness: give --identity (an auditor's) or --witness-identity (the hospital's) to open it")
@@ -302,7 +306,7 @@ and checkpoint in DIR and checks every hospital's witness.`)
 		}
 	}
 	if failure != nil {
-		return errNotVerified{fmt.Sprintf("audit verify %s: %v", t.log, failure)}
+		return errReported // the verdict says why
 	}
 	if vf.strict && !(run.Anchored && len(run.Witnesses) > 0) {
 		return errNotVerified{fmt.Sprintf("audit verify --strict %s: chain and signatures verified, but the log is %s", t.log, incomplete(run))}

@@ -91,12 +91,12 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			os.WriteFile(path, []byte(strings.Join(c.tamper(l), "")+"\n"), 0o600)
 			for _, args := range [][]string{{}, {"--json"}, {"-i", filepath.Join(run, "researcher.key")}} {
 				r := runCLI(t, "", append([]string{"audit", "verify", run}, args...)...)
-				wantOneLineError(t, r, c.entry)
-				if r.code != 1 {
-					t.Errorf("%v: exit %d, want 1", args, r.code)
-				}
-				if len(args) == 0 && !strings.HasPrefix(r.stdout, "FAILED: ") {
-					t.Errorf("verdict %q", r.stdout)
+				if len(args) > 0 && args[0] == "--json" {
+					if r.code != 1 || r.stderr != "" {
+						t.Errorf("--json: exit %d, stderr %q; want 1 and the verdict in the JSON only", r.code, r.stderr)
+					}
+				} else {
+					wantVerdictFailure(t, r, c.entry)
 				}
 				if len(args) > 0 && args[0] == "--json" {
 					var out map[string]any
@@ -112,7 +112,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 
 func TestAuditVerifyUnprotectedRuns(t *testing.T) {
 	run := simOut(t, "--no-dp", "--no-he")
-	wantOneLineError(t, runCLI(t, "", "audit", "verify", run), "entry 1:", "--no-dp", "--no-he", "--allow-unprotected")
+	wantVerdictFailure(t, runCLI(t, "", "audit", "verify", run), "entry 1:", "--no-dp", "--no-he", "--allow-unprotected")
 	r := runCLI(t, "", "audit", "verify", run, "--allow-unprotected")
 	if r.code != 0 || !strings.Contains(r.stdout, "UNPROTECTED RUN") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
@@ -141,7 +141,6 @@ func TestAuditVerifyBadInvocations(t *testing.T) {
 		{"unknown subcommand", []string{"audit", "check"}, []string{`"check"`}},
 		{"missing log", []string{"audit", "verify", filepath.Join(dir, "nope")}, []string{"nope"}},
 		{"no config beside the log", []string{"audit", "verify", lone}, []string{"--config"}},
-		{"another federation's config", []string{"audit", "verify", run, "--config", filepath.Join(other, "federation.json")}, []string{"entry 1:", "does not start from this federation config"}},
 		{"checkpoint without identity", []string{"audit", "verify", run, "--checkpoint", filepath.Join(run, "checkpoint.age")}, []string{"--identity"}},
 		{"identity that cannot open the checkpoint", []string{"audit", "verify", run, "-i", stranger}, []string{"checkpoint"}},
 		{"another run's checkpoint", []string{"audit", "verify", run, "-i", filepath.Join(other, "researcher.key"),
@@ -151,5 +150,23 @@ func TestAuditVerifyBadInvocations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			wantOneLineError(t, runCLI(t, dir, c.args...), c.fragments...)
 		})
+	}
+	// Another federation's config is a verdict: the log fails against it.
+	wantVerdictFailure(t, runCLI(t, dir, "audit", "verify", run, "--config", filepath.Join(other, "federation.json")),
+		"entry 1:", "does not start from this federation config")
+}
+
+// wantVerdictFailure checks that a failed verification said so once: exit
+// status 1 and one verdict line on stdout, "FAILED: ...", holding every
+// fragment, and nothing on stderr.
+func wantVerdictFailure(t *testing.T, r result, fragments ...string) {
+	t.Helper()
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "FAILED: ") || strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 1, one FAILED verdict and nothing else", r.code, r.stdout, r.stderr)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("verdict %q does not mention %q", r.stdout, f)
+		}
 	}
 }

@@ -34,6 +34,12 @@ func benchQuick(t *testing.T) (string, bench.Report) {
 
 func TestBenchQuickJSON(t *testing.T) {
 	out, rep := benchQuick(t)
+	// Every measurement says so as it starts, each key holder case too.
+	for _, want := range []string{"plaintext aggregation", "key holder 1 of "} {
+		if !strings.Contains(quickBench.r.stderr, want) {
+			t.Errorf("no progress line %q on stderr:\n%s", want, quickBench.r.stderr)
+		}
+	}
 	var top map[string]any
 	if err := json.Unmarshal([]byte(out), &top); err != nil {
 		t.Fatal(err)

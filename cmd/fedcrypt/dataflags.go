@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
@@ -38,9 +39,9 @@ func (d *dataFlags) register(fs *flag.FlagSet, defaultSource string) {
 	fs.StringVar(&d.Source, "data", defaultSource, "data set: "+strings.Join(data.EmbeddedNames(), ", ")+" (embedded), or a CSV file (.age: decrypted in memory with --identity)")
 	d.keys.register(fs)
 	fs.StringVar(&d.Label, "label", "", "label `column` (default: the embedded set's)")
-	fs.StringVar(&d.Positive, "positive", "", "positive class `value` of a binary label")
+	fs.StringVar(&d.Positive, "positive", "", "positive class `value` of a binary label (default: an embedded set's, else the larger of the two values, in numeric order if both are numbers, else in byte order)")
 	fs.Var(&d.Drop, "drop", "`columns` to drop (comma-separated or repeated), e.g. an id column")
-	fs.StringVar(&d.Missing, "missing", "mean", "missing values: mean or median (impute from training rows), or drop (the rows)")
+	fs.StringVar(&d.Missing, "missing", "mean", "missing values: mean or median (impute from training rows), or drop (the rows); cells "+missingCellsHelp()+" (any case) are missing")
 	fs.StringVar(&d.Unit, "privacy-unit", "", "`column` naming the patient: DP protects everything about one patient")
 }
 
@@ -97,4 +98,13 @@ func (d *dataFlags) load(e *env) (*data.Dataset, *data.Report, error) {
 	}
 	defer r.Close()
 	return data.Load(r, d.Source, opt)
+}
+
+// missingCellsHelp lists the cells every column reads as missing, for --help.
+func missingCellsHelp() string {
+	var quoted []string
+	for _, m := range data.MissingMarkers() {
+		quoted = append(quoted, strconv.Quote(m))
+	}
+	return strings.Join(quoted, ", ")
 }

@@ -71,8 +71,16 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// writeJSON prints v as exactly one indented JSON object on w.
+// writeJSON prints v as exactly one indented JSON object on w, with the
+// fields a command's stdout adds (jsonFields).
 func writeJSON(w io.Writer, v any) error {
+	if f, ok := w.(*jsonFields); ok {
+		merged, err := f.merge(v)
+		if err != nil {
+			return err
+		}
+		w, v = f.Writer, merged
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

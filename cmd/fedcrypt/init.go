@@ -134,7 +134,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("init: %s is not empty (init never overwrites keys)", out)
 	}
-	ds, _, err := df.load(e)
+	ds, rep, err := df.load(e)
 	if err != nil {
 		return err
 	}
@@ -151,6 +151,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	if err != nil {
 		return err
 	}
+	e = assumeInit(e, ds, rep, &df, set, *spare, len(members), *jsonOut)
 	now := time.Now().Add(-5 * time.Minute).UTC() // tolerate small clock skew
 	notAfter := now.Add(*validFor)
 	ca, err := grpcnet.NewCA(*name+" federation CA", now, notAfter)

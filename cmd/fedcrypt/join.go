@@ -13,6 +13,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 func init() {
@@ -93,6 +94,12 @@ comes from the operating system (no --seed).`)
 		return err
 	}
 	defer clear(creds.Key)
+	if sealed, err := vault.IsEncrypted(*dataPath); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	} else if !sealed {
+		m, _ := fed.Member(*member)
+		return usagef("--data %s: not age-encrypted; a hospital's data stays encrypted at rest: fedcrypt data encrypt -r %s -o %[1]s.age %[1]s", *dataPath, m.Recipient)
+	}
 	ds, err := loadMemberData(*dataPath, id, fed.Data.Options)
 	if err != nil {
 		return err
@@ -118,6 +125,9 @@ comes from the operating system (no --seed).`)
 	}
 	fmt.Fprintf(e.stdout, "%s: run complete; ε spent %.4g (δ = %g) over %d DP-SGD steps; ledger in %s\n",
 		*member, c.Epsilon(), fed.DP.Delta, c.Steps(), *ledger)
+	if s := spareNote(c.Epsilon(), fed.DP.Epsilon, fed.Training.SpareRounds); fed.DP.Enabled && s != "" {
+		fmt.Fprintf(e.stdout, "%s.\n", s)
+	}
 	return nil
 }
 

@@ -53,6 +53,11 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
+// errReported ends a command that has printed why it failed as its result
+// (a failed verification's verdict): it exits with status 1 and prints
+// nothing more, so that the reason is said once.
+var errReported = errors.New("failure reported")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}, os.Args[1:])
@@ -87,6 +92,8 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errReported):
+		return 1
 	}
 	fmt.Fprintf(e.stderr, "fedcrypt: %s\n", oneLine(err.Error()))
 	var ue usageError

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/sim"
 )
 
 func init() {
@@ -33,23 +34,25 @@ planned run uses and the security bits left. The model's shape comes from --feat
 data set (--data), which also gives --rows (its rows over --hospitals).`)
 	var df dataFlags
 	df.register(fs, "")
+	// The federation's settings default to sim's and init's.
+	def := sim.Defaults()
 	var cfg bench.PlanConfig
-	fs.StringVar(&cfg.Model, "model", "logreg", "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
 	fs.IntVar(&cfg.Features, "features", 0, "input features (or --data)")
 	fs.IntVar(&cfg.Classes, "classes", 2, "label classes (or --data)")
-	fs.IntVar(&cfg.Hospitals, "hospitals", 3, "number of hospitals")
+	fs.IntVar(&cfg.Hospitals, "hospitals", def.Hospitals, "number of hospitals")
 	fs.IntVar(&cfg.KeyHolders, "key-holders", 0, "how many hospitals hold key shares (default all)")
-	fs.IntVar(&cfg.Threshold, "threshold", 2, "T: key holders needed to decrypt a sum (≥ 2)")
-	fs.IntVar(&cfg.Rounds, "rounds", 5, "federated rounds")
-	fs.IntVar(&cfg.LocalSteps, "local-steps", 20, "DP-SGD steps each hospital takes per round")
+	fs.IntVar(&cfg.Threshold, "threshold", def.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
+	fs.IntVar(&cfg.Rounds, "rounds", def.Rounds, "federated rounds")
+	fs.IntVar(&cfg.LocalSteps, "local-steps", def.LocalSteps, "DP-SGD steps each hospital takes per round")
 	fs.IntVar(&cfg.RowsPerHospital, "rows", 1000, "rows of the smallest hospital (with --data: its rows over --hospitals)")
-	fs.Float64Var(&cfg.SampleRate, "sample-rate", 0, "Poisson sampling rate of each step (default 64 rows per step)")
-	fs.Float64Var(&cfg.Epsilon, "epsilon", 1, "each hospital's ε over the whole run")
-	fs.Float64Var(&cfg.Delta, "delta", 1e-5, "δ of every hospital's (ε, δ) guarantee")
-	fs.StringVar(&cfg.Accountant, "accountant", "rdp", "privacy accountant: rdp or pld")
-	fs.StringVar(&cfg.Preset, "preset", bench.DefaultPreset, "CKKS parameter preset: compact or precise")
+	fs.Float64Var(&cfg.SampleRate, "sample-rate", def.SampleRate, "Poisson sampling rate q of each DP-SGD step")
+	fs.Float64Var(&cfg.Epsilon, "epsilon", def.Epsilon, "each hospital's ε over the whole run")
+	fs.Float64Var(&cfg.Delta, "delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
+	fs.StringVar(&cfg.Accountant, "accountant", def.Accountant, "privacy accountant: rdp or pld")
+	fs.StringVar(&cfg.Preset, "preset", def.Preset, "CKKS parameter preset: compact or precise")
 	fs.IntVar(&cfg.SpareRounds, "spare-rounds", 1, "rounds of budget kept for retried rounds (as fedcrypt init)")
-	fs.IntVar(&cfg.MaxDecryptions, "max-decryptions", 3, "decryption attempts per round's sum (as fedcrypt init)")
+	fs.IntVar(&cfg.MaxDecryptions, "max-decryptions", def.MaxDecryptions, "decryption attempts per round's sum (as fedcrypt init)")
 	fs.Uint64Var(&cfg.DecryptionBudget, "decryption-budget", 0, "L, the key's lifetime ciphertext decryptions (default: the config's default for the plan)")
 	fs.BoolVar(&cfg.Evaluate, "evaluate", false, "the federation runs the private evaluation (one more decryption)")
 	benchFile := fs.String("bench", "", "measured costs: the output of \"fedcrypt bench --json\" (default: a quick calibration run)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/sim"
 )
 
 func TestPlanJSON(t *testing.T) {
@@ -31,7 +33,7 @@ func TestPlanJSON(t *testing.T) {
 	if got := float64(p.BytesUpPerHospital) / float64(p.Params); got > 3*33 {
 		t.Errorf("%v bytes per parameter", got)
 	}
-	if p.Steps != 40 || math.Abs(p.SampleRate-64.0/500) > 1e-12 {
+	if p.Steps != 40 || p.SampleRate != sim.Defaults().SampleRate {
 		t.Errorf("steps %d, sample rate %v", p.Steps, p.SampleRate)
 	}
 	if !(p.NoiseMultiplier > 0.3 && p.NoiseMultiplier < 4) {
@@ -64,7 +66,7 @@ func TestPlanJSON(t *testing.T) {
 		t.Errorf("command %q", p.Command)
 	}
 	// Agrees with budget on σ.
-	bud := runCLI(t, "", "budget", "--json", "--target-epsilon", "3", "--sample-rate", "0.128", "--steps", "40")
+	bud := runCLI(t, "", "budget", "--json", "--target-epsilon", "3", "--sample-rate", fmt.Sprint(p.SampleRate), "--steps", "40")
 	var bj budgetResult
 	if err := json.Unmarshal([]byte(bud.stdout), &bj); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,6 +36,8 @@ type rowsToScore struct {
 	Docs     []string   // the text column's documents, for a text model
 	Y        []int
 	Labelled int
+	Missing  map[string]int // missing cells per feature, those with any
+	Ignored  []string       // the columns the model does not read
 }
 
 // readRows reads a CSV with a header for scoring: every feature of the schema
@@ -52,14 +55,16 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	index := map[string]int{}
+	names := make([]string, len(header))
 	for j, h := range header {
-		index[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = j
+		names[j] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		index[names[j]] = j
 	}
 	cols := make([]int, len(schema.Features))
 	for k, f := range schema.Features {
 		j, ok := index[f]
 		if !ok {
-			return nil, fmt.Errorf("%s: line 1: no column %q, a feature of the model", source, f)
+			return nil, fmt.Errorf("%s: line 1: no column %q, a feature of the model%s", source, f, data.ColumnHint(f, names))
 		}
 		cols[k] = j
 	}
@@ -67,18 +72,23 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 	if schema.Text != "" {
 		j, ok := index[schema.Text]
 		if !ok {
-			return nil, fmt.Errorf("%s: line 1: no column %q, the model's text column", source, schema.Text)
+			return nil, fmt.Errorf("%s: line 1: no column %q, the model's text column%s", source, schema.Text, data.ColumnHint(schema.Text, names))
 		}
 		textCol = j
 	}
 	labelCol, hasLabel := index[schema.Label]
+	out := &rowsToScore{Missing: map[string]int{}}
+	for _, h := range names {
+		if h != schema.Label && h != schema.Text && !slices.Contains(schema.Features, h) {
+			out.Ignored = append(out.Ignored, h)
+		}
+	}
 	classOf := map[string]int{}
 	for i, c := range schema.Classes {
 		classOf[c] = i
 	}
 	width := len(header)
 	var xs []float64
-	out := &rowsToScore{}
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -97,6 +107,9 @@ func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, err
 			v, err := parseFeature(rec[j])
 			if err != nil {
 				return nil, fmt.Errorf("%s: line %d, column %q: %w", source, line, schema.Features[k], err)
+			}
+			if math.IsNaN(v) {
+				out.Missing[schema.Features[k]]++
 			}
 			xs = append(xs, v)
 		}
@@ -196,6 +209,7 @@ type predictResult struct {
 	Rows        int            `json:"rows"`
 	Labelled    int            `json:"labelled_rows"`
 	Metrics     *model.Metrics `json:"metrics,omitempty"`
+	Undefined   []string       `json:"undefined_metrics,omitempty"` // metrics the labelled rows do not define (0 above)
 	Output      string         `json:"output,omitempty"`
 	Predictions []prediction   `json:"predictions,omitempty"`
 }
@@ -277,6 +291,11 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if err != nil {
 		return err
 	}
+	summary := e.stderr
+	if out != "" {
+		summary = e.stdout
+	}
+	e = assumePredict(*dataPath, l, rows).say(e, summary, *jsonOut)
 	n := len(rows.Y)
 	sc, err := newScorer(l, rows)
 	if err != nil {
@@ -314,7 +333,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 			}
 		}
 		mt := sc.evaluate(idx, y)
-		res.Metrics = &mt
+		res.Metrics, res.Undefined = &mt, mt.Undefined()
 	}
 
 	if out != "" {
@@ -337,14 +356,13 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
-	summary := e.stderr
 	if out != "" {
-		summary = e.stdout
 		fmt.Fprintf(summary, "scored %d rows: %s\n", n, out)
 	}
-	if res.Metrics != nil {
-		fmt.Fprintf(summary, "on %d labelled rows: accuracy %.4f, precision %.4f, recall %.4f, f1 %.4f, auc %.4f, brier %.4f, ece %.4f\n",
-			rows.Labelled, res.Metrics.Accuracy, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.F1, res.Metrics.AUC, res.Metrics.Brier, res.Metrics.ECE)
+	if m := res.Metrics; m != nil {
+		f := metricFormat(*m)
+		fmt.Fprintf(summary, "on %d labelled rows: accuracy %s, precision %s, recall %s, f1 %s, auc %s, brier %s, ece %s\n",
+			rows.Labelled, f("accuracy", m.Accuracy), f("precision", m.Precision), f("recall", m.Recall), f("f1", m.F1), f("auc", m.AUC), f("brier", m.Brier), f("ece", m.ECE))
 	}
 	return nil
 }

@@ -79,9 +79,12 @@ written whether or not the log verifies; its verdict says which.`)
 	// The report never replaces what it reports on, nor any other file of
 	// the run.
 	keep := []input{{"audit log", t.log}, {"federation config", t.config}, {"sealed checkpoint", t.checkpoint},
-		{"metrics file", mpath}, {"identity file", vf.keys.identity}, {"identity file", vf.witnessIdentity}}
+		{"metrics file", mpath}, {"identity file", vf.keys.identity}}
 	for _, w := range vf.witnesses {
 		keep = append(keep, input{"witness file", w})
+	}
+	for _, k := range vf.witnessIdentity {
+		keep = append(keep, input{"identity file", k})
 	}
 	for _, name := range []string{sim.FileAudit, sim.FileConfig, sim.FileCheckpoint, sim.FileModel, sim.FileRounds,
 		sim.FileResult, sim.FileKeys, sim.FileResearcher, sim.FileRecord} {

@@ -133,11 +133,12 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	}
 	var sites []sim.Site
 	var ds *data.Dataset
+	var rep *data.Report // nil for site-native data, loaded and reported site by site
 	if df.siteNative() {
 		if sites, ds, err = loadSimSites(e, &df, &cfg, fs); err != nil {
 			return err
 		}
-	} else if ds, _, err = df.load(e); err != nil {
+	} else if ds, rep, err = df.load(e); err != nil {
 		return err
 	}
 	if cfg.Bounds, err = bf.load(df.Source, ds); err != nil {
@@ -156,6 +157,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	}
 	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
 		return usagef("--private-eval is not run over --transport grpc: its parties do not evaluate; use the in-memory transport")
+	}
+	if e, err = assumeSim(e, ds, rep, &df, cfg, *jsonOut); err != nil {
+		return err
 	}
 	if cfg.Data, err = json.Marshal(&df); err != nil {
 		return err
@@ -373,11 +377,12 @@ func (t *roundTable) row(r sim.RoundReport) {
 		return
 	}
 	f := func(format string, v any) string { return fmt.Sprintf(format, v) }
-	m := func(v float64) string { // a round not scored shows a dash, not a zero
+	fm := metricFormat(r.Metrics)
+	m := func(name string, v float64) string { // a round not scored shows a dash, not a zero
 		if !r.Evaluated {
 			return "-"
 		}
-		return f("%.4f", v)
+		return fm(name, v)
 	}
 	eps, secs := "-", "-" // no DP: no finite ε; a round not timed (one process per party): no seconds
 	if t.dp {
@@ -386,8 +391,8 @@ func (t *roundTable) row(r sim.RoundReport) {
 	if r.Seconds > 0 {
 		secs = f("%.2f", r.Seconds)
 	}
-	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m(r.SimTrainLoss), m(r.Accuracy),
-		m(r.F1), m(r.AUC), m(r.ECE), eps, f("%d", r.BytesUp), secs)
+	fmt.Fprintf(t.w, roundRow, f("%d", r.Round), f("%d", len(r.Contributors)), m("loss", r.SimTrainLoss), m("accuracy", r.Accuracy),
+		m("f1", r.F1), m("auc", r.AUC), m("ece", r.ECE), eps, f("%d", r.BytesUp), secs)
 }
 
 // evaluation adds the private evaluation's line under the rounds: its
@@ -413,13 +418,15 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 	} else {
 		fmt.Fprintf(w, "%d rounds in %.1f s (%s); held-out test rows: %d\n", r.Rounds, r.Seconds, r.Ended, r.TestRows)
 	}
-	fmt.Fprintf(w, "  accuracy %.4f   precision %.4f   recall %.4f   F1 %.4f   AUC %.4f   Brier %.4f   ECE %.4f\n",
-		r.Accuracy, r.Precision, r.Recall, r.F1, r.AUC, r.Brier, r.ECE)
+	f := metricFormat(r.Metrics)
+	fmt.Fprintf(w, "  accuracy %s   precision %s   recall %s   F1 %s   AUC %s   Brier %s   ECE %s\n",
+		f("accuracy", r.Accuracy), f("precision", r.Precision), f("recall", r.Recall), f("f1", r.F1), f("auc", r.AUC), f("brier", r.Brier), f("ece", r.ECE))
 	if len(r.Sites) > 0 {
 		var mean float64
 		for _, s := range r.Sites {
-			fmt.Fprintf(w, "  site %-12s (%s, %d training rows) on its %d held-out rows: accuracy %.4f   AUC %.4f   ECE %.4f\n",
-				s.Name, s.Hospital, s.TrainRows, s.TestRows, s.Accuracy, s.AUC, s.ECE)
+			fs := metricFormat(s.Metrics)
+			fmt.Fprintf(w, "  site %-12s (%s, %d training rows) on its %d held-out rows: accuracy %s   AUC %s   ECE %s\n",
+				s.Name, s.Hospital, s.TrainRows, s.TestRows, fs("accuracy", s.Accuracy), fs("auc", s.AUC), fs("ece", s.ECE))
 			mean += s.Accuracy / float64(len(r.Sites))
 		}
 		fmt.Fprintf(w, "  mean accuracy over the %d sites: %.4f\n", len(r.Sites), mean)
@@ -447,6 +454,9 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 				"  (each release ε = %g within the budget; noise σ = %.3g on every total count, so small validation sets give rough figures)\n",
 				ev.Accuracy, ev.F1, len(ev.Contributors), ev.Epsilon, ev.NoiseStdDev)
 		}
+	}
+	for _, note := range simNotes(r, cfg) {
+		fmt.Fprintln(w, note)
 	}
 	for _, warning := range unprotectedWarnings(cfg) {
 		fmt.Fprintf(w, "!!! %s\n", warning)

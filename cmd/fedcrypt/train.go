@@ -6,9 +6,11 @@ import (
 	crand "crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"text/tabwriter"
+	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
@@ -42,15 +44,21 @@ type trainSettings struct {
 	testFrac  float64
 	seed      uint64
 	int8      bool
+	progress  time.Duration // between progress lines on stderr; 0: none
+	// onEpoch and onStep, when set, are told of each epoch and DP-SGD step
+	// done.
+	onEpoch, onStep func(done int)
 }
 
 // trainResult is what one train/test run measured.
 type trainResult struct {
 	model.Metrics
-	TrainRows int    `json:"train_rows"`
-	TestRows  int    `json:"test_rows"`
-	Params    int    `json:"params"`
-	Output    string `json:"output,omitempty"`
+	// Undefined names the metrics the test rows do not define (0 above).
+	Undefined []string `json:"undefined,omitempty"`
+	TrainRows int      `json:"train_rows"`
+	TestRows  int      `json:"test_rows"`
+	Params    int      `json:"params"`
+	Output    string   `json:"output,omitempty"`
 	// Int8 compares the int8 model with the float64 one on the test rows
 	// (--int8).
 	Int8 *int8Report `json:"int8,omitempty"`
@@ -107,6 +115,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 	fs.Float64Var(&s.testFrac, "test-fraction", 0.2, "fraction of rows held out for testing (stratified)")
 	fs.Uint64Var(&s.seed, "seed", 1, "seed for the split, initialization and shuffling")
 	cv := fs.Int("cv", 0, "run stratified K-fold cross-validation with K folds instead of one split")
+	fs.DurationVar(&s.progress, "progress", 5*time.Second, "report progress on stderr at this `interval` (0: never)")
 	fs.BoolVar(&s.dp, "dp", false, "train with DP-SGD (defaults then: --optimizer sgd --lr 1)")
 	fs.Float64Var(&s.epsilon, "epsilon", 1, "with --dp: the privacy budget ε")
 	fs.Float64Var(&s.delta, "delta", 1e-5, "with --dp: δ")
@@ -227,7 +236,7 @@ training folds, so the ε reported composes K−1 trainings.`)
 			}
 		}
 	}
-	ds, _, err := df.load(e)
+	ds, rep, err := df.load(e)
 	if err != nil {
 		return err
 	}
@@ -240,15 +249,30 @@ training folds, so the ε reported composes K−1 trainings.`)
 	} else if _, err := model.ParseSpec(s.model, len(ds.Features), len(ds.Classes)); err != nil {
 		return usageError{err.Error()}
 	}
+	a := assumeData(ds, rep, &df, fillDescription(ds.Options().Imputation(), "over the training rows"))
+	var train, test *data.Dataset
 	if *cv == 0 {
-		train, test, err := data.StratifiedSplit(ds, s.testFrac, s.seed)
-		if err != nil {
+		if train, test, err = data.StratifiedSplit(ds, s.testFrac, s.seed); err != nil {
 			return err
 		}
+		change := "--cv 5 tests on every row once"
+		if ds.Rows() < 2*minTestRows {
+			change = fmt.Sprintf("%d rows are too few to train and test a model on: more data", ds.Rows())
+		}
+		a.testRows(test.Rows(), change)
+	} else {
+		a.testRows(ds.Rows(), "more data")
+	}
+	e = a.say(e, e.stdout, *jsonOut)
+	prog := newTrainProgress(e.stderr, s, *cv)
+	s.onEpoch, s.onStep = prog.done, prog.done
+	once = prog.wrap(once)
+	if *cv == 0 {
 		r, err := once(train, test)
 		if err != nil {
 			return err
 		}
+		r.Undefined = r.Metrics.Undefined()
 		if out != "" {
 			id, err := df.keys.load(e)
 			if err != nil {
@@ -360,7 +384,7 @@ func trainOnce(train, test *data.Dataset, s trainSettings) (trainResult, error) 
 		if priv, err = trainPrivate(m, xtr, train, opt, s); err != nil {
 			return trainResult{}, err
 		}
-	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
+	} else if err = model.Fit(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt, OnEpoch: s.onEpoch}); err != nil {
 		return trainResult{}, err
 	}
 	w, err := m.MarshalBinary()
@@ -413,7 +437,7 @@ func calibratedDPSGD(train *data.Dataset, opt model.OptimizerConfig, s trainSett
 	if err != nil {
 		return privacy{}, err
 	}
-	cfg := dp.SGDConfig{ClipNorm: s.clip, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps, Optimizer: opt, Noise: s.noise}
+	cfg := dp.SGDConfig{ClipNorm: s.clip, NoiseMultiplier: sigma, SampleRate: q, Steps: s.steps, Optimizer: opt, Noise: s.noise, OnStep: s.onStep}
 	if err := run(cfg); err != nil {
 		return privacy{}, err
 	}
@@ -471,8 +495,9 @@ func summarize(runs []model.Metrics) cvSummary {
 
 func printMetrics(e *env, m model.Metrics) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  accuracy\t%.4f\n  precision\t%.4f\n  recall\t%.4f\n  f1\t%.4f\n  auc\t%.4f\n  brier\t%.4f\n  ece\t%.4f\n",
-		m.Accuracy, m.Precision, m.Recall, m.F1, m.AUC, m.Brier, m.ECE)
+	f := metricFormat(m)
+	fmt.Fprintf(tw, "  accuracy\t%s\n  precision\t%s\n  recall\t%s\n  f1\t%s\n  auc\t%s\n  brier\t%s\n  ece\t%s\n",
+		f("accuracy", m.Accuracy), f("precision", m.Precision), f("recall", m.Recall), f("f1", m.F1), f("auc", m.AUC), f("brier", m.Brier), f("ece", m.ECE))
 	tw.Flush()
 }
 
@@ -533,4 +558,50 @@ func compareInt8(floatBytes, int8Bytes int, pf, pq *mat.Dense) *int8Report {
 	}
 	rep.ClassAgreement = float64(same) / float64(max(rows, 1))
 	return rep
+}
+
+// trainProgress reports on stderr, at most once an interval, how far
+// training has come: the fold, the epoch or DP-SGD step.
+type trainProgress struct {
+	w           io.Writer
+	every       time.Duration
+	last        time.Time
+	start       time.Time
+	fold, folds int
+	total       int    // epochs or steps per training
+	unit        string // "epoch" or "step"
+	lines       int
+}
+
+func newTrainProgress(w io.Writer, s trainSettings, folds int) *trainProgress {
+	p := &trainProgress{w: w, every: s.progress, folds: folds, total: s.epochs, unit: "epoch"}
+	if s.dp {
+		p.total, p.unit = s.steps, "step"
+	}
+	return p
+}
+
+// wrap returns once reporting progress, through the settings' hooks.
+func (p *trainProgress) wrap(once func(train, test *data.Dataset) (trainResult, error)) func(train, test *data.Dataset) (trainResult, error) {
+	if p.every <= 0 {
+		return once
+	}
+	p.start, p.last = time.Now(), time.Now()
+	return func(train, test *data.Dataset) (trainResult, error) {
+		p.fold++
+		return once(train, test)
+	}
+}
+
+// done is told that n epochs or steps of the current training are done.
+func (p *trainProgress) done(n int) {
+	if p.every <= 0 || time.Since(p.last) < p.every {
+		return
+	}
+	p.last = time.Now()
+	fold := ""
+	if p.folds > 0 {
+		fold = fmt.Sprintf("fold %d of %d, ", p.fold, p.folds)
+	}
+	fmt.Fprintf(p.w, "train: %s%s %d of %d, %.0f s\n", fold, p.unit, n, p.total, time.Since(p.start).Seconds())
 }

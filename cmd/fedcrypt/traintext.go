@@ -161,7 +161,7 @@ func trainTextOnce(train, test *data.Dataset, s trainSettings, ts textSettings) 
 		if priv, err = trainPrivateSparse(m, xtr, train, opt, s); err != nil {
 			return trainResult{}, err
 		}
-	} else if err = model.FitSparse(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt}); err != nil {
+	} else if err = model.FitSparse(m, xtr, train.Y, model.FitConfig{Epochs: s.epochs, BatchSize: s.batch, Seed: s.seed, Optimizer: opt, OnEpoch: s.onEpoch}); err != nil {
 		return trainResult{}, err
 	}
 	w, err := m.MarshalBinary()

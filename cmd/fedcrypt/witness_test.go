@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -131,10 +132,7 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 	}
 	researcher := filepath.Join(run, "researcher.key")
 	r := runCLI(t, "", "audit", "verify", run, "--witness", filepath.Join(run, "hospitals"), "--witness-identity", researcher)
-	wantOneLineError(t, r, "entry 4:", `witness of hospital "h1" round 2`, "rewritten")
-	if !strings.HasPrefix(r.stdout, "FAILED: ") {
-		t.Errorf("verdict %q", r.stdout)
-	}
+	wantVerdictFailure(t, r, "entry 4:", `witness of hospital "h1" round 2`, "rewritten")
 }
 
 func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
@@ -160,4 +158,31 @@ func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
 			wantOneLineError(t, runCLI(t, "", append([]string{"audit", "verify", run}, c.args...)...), c.fragments...)
 		})
 	}
+}
+
+// TestAuditVerifyWitnessIdentityRepeatable checks two hospitals' witnesses,
+// each opened by its own hospital's key: every --witness-identity is
+// tried, not only the last.
+func TestAuditVerifyWitnessIdentityRepeatable(t *testing.T) {
+	run := simOut(t)
+	dir := t.TempDir()
+	var args []string
+	for _, h := range []string{"h1", "h2"} {
+		key := filepath.Join(dir, h+".key")
+		if err := vault.WriteIdentityFile(key, simKey(t, run, h), nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		w, _ := filepath.Glob(filepath.Join(run, "hospitals", h+".witness-*.age"))
+		if len(w) != 1 {
+			t.Fatalf("%s's witness files: %q", h, w)
+		}
+		args = append(args, "--witness", w[0], "--witness-identity", key)
+	}
+	r := runIn(t, context.Background(), append([]string{"audit", "verify", run}, args...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "witnessed by h1, h2") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// h2's key alone does not open h1's witness.
+	r = runIn(t, context.Background(), "audit", "verify", run, args[0], args[1], args[4], args[5], args[6], args[7])
+	wantOneLineError(t, r, "--witness")
 }

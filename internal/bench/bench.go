@@ -148,6 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.HE = append(r.HE, h)
 	}
+	say("plaintext aggregation: params/s")
 	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
 		return nil, fmt.Errorf("plaintext aggregation: %w", err)
 	}
@@ -159,8 +160,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		r.Rounds = append(r.Rounds, rd)
 	}
-	say("key holder: download and checks of a round's sum at %v", s.keyHolder)
-	if err := r.measureKeyHolders(ctx, s, "fedcrypt bench --json"); err != nil {
+	say("key holder: download and checks of a round's sum, %d cases", len(s.keyHolder))
+	if err := r.measureKeyHolders(ctx, s, "fedcrypt bench --json", say); err != nil {
 		return nil, err
 	}
 	r.headline()
@@ -184,10 +185,12 @@ func keyHolderCases(params []int) []keyHolderCase {
 // scale test's 30 features).
 const scaleParams32k = 32_001
 
-// measureKeyHolders fills KeyHolder and KeyHolderCosts.
-func (r *Report) measureKeyHolders(ctx context.Context, s sizes, command string) error {
+// measureKeyHolders fills KeyHolder and KeyHolderCosts, saying each case
+// as it starts.
+func (r *Report) measureKeyHolders(ctx context.Context, s sizes, command string, say func(string, ...any)) error {
 	r.KeyHolder = nil
-	for _, c := range s.keyHolder {
+	for i, c := range s.keyHolder {
+		say("  key holder %d of %d: %d hospitals, %d params", i+1, len(s.keyHolder), c.hospitals, c.params)
 		kc, err := measureKeyHolder(ctx, c.params, c.hospitals, s.reps)
 		if err != nil {
 			return fmt.Errorf("key holder: %w", err)

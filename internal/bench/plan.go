@@ -100,6 +100,12 @@ func (c PlanConfig) sampleRate() float64 {
 	return min(1, benchBatch/float64(c.RowsPerHospital))
 }
 
+// LargeNoise is the noise multiplier from which a plan, and fedcrypt sim and
+// init before they run, warn: noise of that many clipping norms on every
+// step's sum drowns what a hospital's rows can teach unless its batches are
+// large.
+const LargeNoise = 4
+
 // Plan is the cost estimate of a planned federation.
 type Plan struct {
 	Config      PlanConfig `json:"config"`
@@ -180,7 +186,7 @@ func Calibrate(ctx context.Context, preset string) (*Report, error) {
 	if r.PlainAggregate, err = measurePlainAggregate(ctx, s); err != nil {
 		return nil, fmt.Errorf("plaintext aggregation: %w", err)
 	}
-	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params"); err != nil {
+	if err := r.measureKeyHolders(ctx, s, "fedcrypt plan  # calibration: key holder checks at 10 and 100 hospitals, 32,001 params", func(string, ...any) {}); err != nil {
 		return nil, err
 	}
 	r.headline()
@@ -225,8 +231,8 @@ func NewPlan(cfg PlanConfig, costs *Report) (*Plan, error) {
 	switch {
 	case err != nil:
 		pl.warn("no noise multiplier reaches ε = %g over %d steps at sampling rate %.3g: %v", cfg.Epsilon, pl.Steps, pl.SampleRate, err)
-	case sigma >= 4:
-		pl.warn("budget small for %d rounds × %d steps: noise multiplier %.3g ≥ 4 (noise of at least 4 clipping norms per step); fewer rounds or steps, more rows, or a larger ε", cfg.Rounds, cfg.LocalSteps, sigma)
+	case sigma >= LargeNoise:
+		pl.warn("budget small for %d rounds × %d steps: noise multiplier %.3g ≥ %d (noise of at least %[4]d clipping norms per step); fewer rounds or steps, more rows, or a larger ε", cfg.Rounds, cfg.LocalSteps, sigma, LargeNoise)
 	}
 	if err == nil {
 		pl.NoiseMultiplier = sigma
