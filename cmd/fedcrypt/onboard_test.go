@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,7 +228,7 @@ func holding(t testing.TB, root string, secret map[string][]byte) []string {
 // is ever in the coordinator's directory.
 func TestOnboardingEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	const rounds = 2
+	const rounds = 10 // sim's default: the model predict scores is a trained one
 	o := onboard(t, dir, rounds)
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", o.coord("fed", fileFederation),
 		"--identity", o.coord("aggregator", identityFileName), "--ca", o.coord("ca", fileCACert),
@@ -289,6 +291,22 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	}
 	if len(run.Witnesses) != len(o.members) {
 		t.Errorf("witnesses of %d members checked, want %d", len(run.Witnesses), len(o.members))
+	}
+
+	// The aggregator sealed the model to the members: each scores its own
+	// rows with it, with its own key, checking the aggregator's signature
+	// against its own copy of the config.
+	scored := regexp.MustCompile(`on (\d+) labelled rows: accuracy ([0-9.]+).*auc ([0-9.]+)`)
+	for _, m := range o.members {
+		r := runCLI(t, dir, "predict", "--checkpoint", o.coord("run", "model.age"), "-i", filepath.Join(m, identityFileName),
+			"--signer", filepath.Join(m, fileFederation), "--data", filepath.Join(m, "data.csv.age"))
+		g := scored.FindStringSubmatch(r.stderr + r.stdout)
+		if r.code != 0 || g == nil {
+			t.Fatalf("predict at %s: exit %d: %s", m, r.code, r.stderr)
+		}
+		if auc, _ := strconv.ParseFloat(g[3], 64); !(auc > 0.8) {
+			t.Errorf("predict at %s: AUC %v on its %s rows", m, auc, g[1])
+		}
 	}
 
 	// The coordinator's directory holds no member's secret; the scan does
