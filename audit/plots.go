@@ -68,7 +68,70 @@ func (r *Report) Plots() ([]Plot, error) {
 	if err := add("participation", "Participation per round", p, err); err != nil {
 		return nil, err
 	}
+	if st := r.Run.Statistics; st != nil && st.Summary != nil {
+		p, err := statisticsPlot(st)
+		if err := add("statistics", "Statistics phase: each feature's DP mean with its 95% interval (dot and bar) and the centre "+
+			"the federation's transform uses (cross), on the feature's declared range from −1 (lower bound) to 1 (upper)", p, err); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// statisticsPlot draws, for each feature with declared bounds, the DP
+// mean and its 95% interval and the transform's centre, rescaled to the
+// bounds, −1 to 1; nil when no feature has bounds.
+func statisticsPlot(st *StatisticsFacts) (*plot.Plot, error) {
+	p := newPlot("", "position in the declared range")
+	rescale := func(v float64, b *[2]float64) float64 {
+		return math.Max(-1.5, math.Min(1.5, (v-(b[0]+b[1])/2)/((b[1]-b[0])/2)))
+	}
+	var means, centres plotter.XYs
+	var names []string
+	for j, f := range st.Summary.Features {
+		if f.Bounds == nil {
+			continue
+		}
+		x := float64(len(names))
+		names = append(names, f.Name)
+		centres = append(centres, plotter.XY{X: x, Y: rescale(st.Transform.Shift[j], f.Bounds)})
+		m := f.All.Mean
+		if m == nil {
+			continue
+		}
+		means = append(means, plotter.XY{X: x, Y: rescale(m.Value, f.Bounds)})
+		bar, err := plotter.NewLine(plotter.XYs{{X: x, Y: rescale(m.Lo, f.Bounds)}, {X: x, Y: rescale(m.Hi, f.Bounds)}})
+		if err != nil {
+			return nil, err
+		}
+		bar.Color = plotutil.Color(0)
+		p.Add(bar)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	for i, s := range []struct {
+		name string
+		xy   plotter.XYs
+	}{{"DP mean, 95% interval", means}, {"the transform's centre", centres}} {
+		if len(s.xy) == 0 {
+			continue
+		}
+		pts, err := plotter.NewScatter(s.xy)
+		if err != nil {
+			return nil, err
+		}
+		pts.Color = plotutil.Color(i)
+		pts.Shape = plotutil.Shape(2 * i)
+		p.Add(pts)
+		p.Legend.Add(s.name, pts)
+	}
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation = math.Pi / 2
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	p.Y.Min, p.Y.Max = -1.6, 1.9
+	p.Legend.Top, p.Legend.Left = true, true
+	return p, nil
 }
 
 func newPlot(xLabel, yLabel string) *plot.Plot {

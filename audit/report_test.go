@@ -78,7 +78,7 @@ func TestReportHTML(t *testing.T) {
 		names = append(names, p.Name)
 		wellFormedSVG(t, p.Name, p.SVG)
 	}
-	if strings.Join(names, ",") != "epsilon,metrics,participation" {
+	if strings.Join(names, ",") != "epsilon,metrics,participation,statistics" {
 		t.Fatalf("plots %v", names)
 	}
 	var b bytes.Buffer
@@ -93,7 +93,7 @@ func TestReportHTML(t *testing.T) {
 		`<div class="banner note" id="verdict">Chain and signatures verified`, "not witnessed by the hospitals", "entry 5",
 		"each released the statistics of its rows once", "counted in the ε above", // the statistics phase
 		"one record (add/remove one row)", "rdp", "δ = 1e-05", // the guarantee
-		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`,
+		`<figure id="plot-epsilon">`, `<figure id="plot-metrics">`, `<figure id="plot-participation">`, `<figure id="plot-statistics">`,
 		"CKKS preset</dt><dd>" + fed.HE.Preset, "128-bit", // preset and security level
 		"threshold T</dt><dd>2 ", "min contributors</dt><dd>3 ",
 		fed.Hash().String(), rep.Run.Head, rep.Run.Rounds[2].ModelDigest, // commitments
@@ -136,7 +136,7 @@ func TestReportMarkdownWritesPlotFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	for _, name := range []string{"epsilon", "metrics", "participation"} {
+	for _, name := range []string{"epsilon", "metrics", "participation", "statistics"} {
 		file := "report-" + name + ".svg"
 		if !strings.Contains(md, "]("+file+")") {
 			t.Errorf("markdown does not link %s", file)
@@ -311,5 +311,6 @@ func ExampleReport_WriteHTML() {
 	// plot-epsilon
 	// plot-metrics
 	// plot-participation
+	// plot-statistics
 	// (ε = 1, δ = 1e-05)-differential privacy
 }

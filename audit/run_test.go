@@ -40,6 +40,7 @@ func simRunIn(dir string, rounds int, mutate func(*sim.Config)) error {
 	cfg := sim.Defaults()
 	seed := uint64(7)
 	cfg.Seed, cfg.Rounds, cfg.OutDir = &seed, rounds, dir
+	cfg.Bounds, _ = data.EmbeddedBounds("wdbc") // as fedcrypt sim declares them
 	if mutate != nil {
 		mutate(&cfg)
 	}

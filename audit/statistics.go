@@ -8,6 +8,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/stats"
 )
 
 // TypeStatistics is the entry of the statistics phase, before the first
@@ -65,6 +66,8 @@ type StatisticsFacts struct {
 	NoiseStdDev     float64         `json:"noise_std_dev"`
 	Transform       *data.Transform `json:"transform"`
 	Notes           []string        `json:"notes,omitempty"`
+	// Summary is what the totals say, with standard errors.
+	Summary *stats.Summary `json:"-"`
 }
 
 // statistics checks a statistics entry: it comes once, before any round;
@@ -143,7 +146,7 @@ func (v *verifier) statistics(e *Entry, n int) error {
 	if got, want := b.NoiseStdDev, math.Sqrt(want); math.Abs(got-want) > 1e-9*want {
 		return fail(n, "noise standard deviation %g, the releases' noise gives %g", got, want)
 	}
-	_, tf, notes, err := v.fed.StatsTransform(b.Totals, b.NoiseStdDev)
+	summary, tf, notes, err := v.fed.StatsTransform(b.Totals, b.NoiseStdDev)
 	if err != nil {
 		return fail(n, "the federation's transform from the totals: %v", err)
 	}
@@ -152,7 +155,7 @@ func (v *verifier) statistics(e *Entry, n int) error {
 	if !bytes.Equal(x, y) {
 		return fail(n, "the recorded transform is not the one the totals give")
 	}
-	facts.NoiseStdDev, facts.Transform, facts.Notes = b.NoiseStdDev, tf, notes
+	facts.NoiseStdDev, facts.Transform, facts.Notes, facts.Summary = b.NoiseStdDev, tf, notes, summary
 	v.run.Statistics = facts
 	return nil
 }
