@@ -19,6 +19,7 @@ const modelQuantizeUsage = "fedcrypt model quantize --checkpoint MODEL.age -i ID
 
 type modelQuantizeResult struct {
 	Output     string `json:"output"`
+	Signer     string `json:"signer"` // the key predict takes as --signer for the output
 	Params     int    `json:"params"`
 	FloatBytes int    `json:"float_bytes"` // the float64 weights
 	Int8Bytes  int    `json:"int8_bytes"`  // the int8 weights
@@ -38,8 +39,8 @@ as it reads any sealed model.
 
 The checkpoint is opened as predict opens it (decrypted in memory with the
 identity, accepted only if signed by --signer). The output is signed with the
-identity's key, so predict takes this identity's signing-key.pub as its
---signer, and encrypted to the identity and to -r/-R recipients. With --data
+identity's key, so predict takes this identity's signing key as its --signer
+(its signing-key.pub, or the ed25519:... key the command prints), and encrypted to the identity and to -r/-R recipients. With --data
 (rows as predict reads them), the int8 model is compared with the float one
 on those rows: the fraction of rows given the same class and the largest
 difference of a probability.`)
@@ -96,7 +97,7 @@ difference of a probability.`)
 	if err != nil {
 		return fmt.Errorf("model quantize: %s: %w", sf.checkpoint, err)
 	}
-	res := modelQuantizeResult{Output: out, Params: params, FloatBytes: len(l.Weights), Int8Bytes: len(q8)}
+	res := modelQuantizeResult{Output: out, Signer: vault.FormatSigningKey(id.SigningPublicKey()), Params: params, FloatBytes: len(l.Weights), Int8Bytes: len(q8)}
 	p := l.Payload
 	p.Weights = q8
 	if *dataPath != "" {
@@ -120,6 +121,7 @@ difference of a probability.`)
 	}
 	fmt.Fprintf(e.stdout, "int8 model: %s, %d parameters, weights %d bytes against %d (%.1f× smaller)\n",
 		out, res.Params, res.Int8Bytes, res.FloatBytes, float64(res.FloatBytes)/float64(res.Int8Bytes))
+	fmt.Fprintf(e.stdout, "  signed by %s (predict's --signer)\n", res.Signer)
 	if res.ClassAgreement != nil {
 		fmt.Fprintf(e.stdout, "  on the %d rows of %s: %.2f%% of classes as the float model's, probabilities within %.4f\n",
 			res.Rows, *dataPath, 100**res.ClassAgreement, *res.MaxProbDiff)

@@ -34,6 +34,13 @@ func TestModelQuantize(t *testing.T) {
 	r := runCLI(t, dir, "model", "quantize", "--checkpoint", "model.age", "-i", id, "--signer", signer, "-o", "int8.age", "--data", "wdbc.csv", "--json")
 	var q modelQuantizeResult
 	decodeJSON(t, r, &q)
+	pub, err := os.ReadFile(filepath.Join(dir, signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Signer != strings.TrimSpace(string(pub)) {
+		t.Errorf("signer %q, the identity's key %q", q.Signer, pub)
+	}
 	if q.Output != "int8.age" || q.Params != 30*64+64+64+1 || q.Int8Bytes*4 > q.FloatBytes || q.Rows != 569 {
 		t.Errorf("quantize: %+v", q)
 	}
