@@ -96,4 +96,6 @@ func TestBenchTable(t *testing.T) {
 func TestBenchBadFlags(t *testing.T) {
 	wantOneLineError(t, runCLI(t, "", "bench", "--reps", "-1"), "--reps")
 	wantOneLineError(t, runCLI(t, "", "bench", "extra"), "unexpected argument")
+	wantOneLineError(t, runCLI(t, "", "bench", "--abstracts", "a.csv"), "--abstracts goes with --compression")
+	wantOneLineError(t, runCLI(t, "", "bench", "--compression", "--abstracts", "missing.csv"), "--abstracts", "missing.csv")
 }

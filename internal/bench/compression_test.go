@@ -8,32 +8,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/model"
 )
 
-// compressionSchemes are the compared uploads: dense, and 9% of the values (2 ciphertexts of the
-// precise preset for the digits MLP, 1 for the text model, against 21 and 11 dense) by either
-// map with error feedback.
-var compressionSchemes = []string{"none", "randk:0.09:ef", "srht:0.09:ef"}
-
-// digitsCompression is the digits federation of issue 18: an MLP of 85,002 parameters, 3
-// hospitals, DP-SGD at ε = 3 per hospital over 200 rounds of 2 local steps.
-func digitsCompression(seeds []uint64) CompressionConfig {
-	return CompressionConfig{Data: "digits", Model: "mlp:256,256", Hospitals: 3, Rounds: 200, LocalSteps: 2,
-		Epsilon: 3, Delta: 1e-5, ClipNorm: 1, SampleRate: 0.1, Local: model.OptimizerConfig{Name: model.OptSGD, LR: 0.1},
-		UpdateBound: 4, Preset: DefaultPreset, Schemes: compressionSchemes, Seeds: seeds}
-}
-
-// abstractsCompression is softmax regression on the medical abstracts' unigrams hashed into 2¹³
-// buckets (40,965 parameters), 3 hospitals, DP-SGD at ε = 10 over 200 rounds of one step.
-func abstractsCompression(t *testing.T, seeds []uint64) CompressionConfig {
-	b, err := os.ReadFile("../../examples/clinicaltext/medical-abstracts.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return CompressionConfig{Data: "medical-abstracts.csv", CSV: b, Label: "condition", Text: "abstract", Buckets: 1 << 13,
-		Model: "softmax", Hospitals: 3, Rounds: 200, LocalSteps: 1, Epsilon: 10, Delta: 1e-5, ClipNorm: 0.5, SampleRate: 0.5,
-		Local: model.OptimizerConfig{Name: model.OptAdam, LR: 0.05}, UpdateBound: 100, Preset: DefaultPreset,
-		Schemes: compressionSchemes, Seeds: seeds}
-}
-
 // TestCompressionAccuracy is the measurement behind BENCHMARKS.md's compression table: with a
 // tenth of the upload bytes per round (encrypted, precise preset), the median held-out accuracy
 // over seeds 1–3 is within 1 point of dense on digits and within 2 points on the abstracts.
@@ -48,8 +22,8 @@ func TestCompressionAccuracy(t *testing.T) {
 		cfg    CompressionConfig
 		points float64
 	}{
-		{"digits", digitsCompression(seeds), 0.01},
-		{"abstracts", abstractsCompression(t, seeds), 0.02},
+		{"digits", DigitsCompression(seeds), 0.01},
+		{"abstracts", AbstractsCompression(abstractsCSV(t), seeds), 0.02},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rs, err := MeasureCompression(context.Background(), c.cfg)
@@ -72,6 +46,15 @@ func TestCompressionAccuracy(t *testing.T) {
 			}
 		})
 	}
+}
+
+func abstractsCSV(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/clinicaltext/medical-abstracts.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestCompressionQuick runs a small federation through every scheme: the harness trains (above
