@@ -20,7 +20,11 @@ const cdtGuideBits = 16
 type cdt struct {
 	t      float64
 	hi, lo []uint64 // cdf[i] = ⌊P(|X| ≤ i)·2¹²⁸⌋ for i < len−1
-	guide  []uint16 // guide[g] = min{i : cdf[i] ≥ g·2^(128−cdtGuideBits)}
+	// guide[g]&guideIndex = min{i : cdf[i] ≥ g·2^(128−cdtGuideBits)}, with
+	// guideSearch set when bucket g holds a table boundary (the entry of
+	// g+1 differs), so that one load tells a draw whether its bucket decides
+	// it.
+	guide *[1<<cdtGuideBits + 1]uint16
 	// distance bounds the statistical distance between one draw and
 	// D_{ℤ,t}: the truncated tail plus the rounding of every entry.
 	distance float64
@@ -30,6 +34,9 @@ type cdt struct {
 // ρ(x) = r^{x²}, r = exp(−1/(2t²)) computed in 320-bit arithmetic.
 func newCDT(t float64) *cdt {
 	tail := int(math.Ceil(14 * t))
+	if tail > guideIndex {
+		panic("dp: discrete Gaussian table too wide for its guide") // t is set by the package
+	}
 	prec := uint(cdtPrec)
 	nf := func() *big.Float { return new(big.Float).SetPrec(prec) }
 	// r = exp(−a), a = 1/(2t²) < 1: Taylor series to below 2^−330.
@@ -67,7 +74,7 @@ func newCDT(t float64) *cdt {
 		c.hi[i] = new(big.Int).Rsh(v, 64).Uint64()
 	}
 	c.hi[tail], c.lo[tail] = math.MaxUint64, math.MaxUint64
-	c.guide = make([]uint16, 1<<cdtGuideBits+1)
+	c.guide = new([1<<cdtGuideBits + 1]uint16)
 	i := 0
 	for g := range 1 << cdtGuideBits {
 		bound := uint64(g) << (64 - cdtGuideBits)
@@ -77,6 +84,11 @@ func newCDT(t float64) *cdt {
 		c.guide[g] = uint16(i)
 	}
 	c.guide[1<<cdtGuideBits] = uint16(tail)
+	for g := range 1 << cdtGuideBits {
+		if c.guide[g] != c.guide[g+1]&guideIndex {
+			c.guide[g] |= guideSearch
+		}
+	}
 	// Tail beyond the table: P(|X| > T) ≤ 2ρ(T)/(1 − e^{−T/t²}) / ρ(ℤ), with
 	// ρ(ℤ) ≥ √(2π)t − 1; rounding: at most 2^−128 per entry.
 	T := float64(tail)
@@ -89,6 +101,12 @@ func newCDT(t float64) *cdt {
 // index and the sign bit.
 const cdtFieldBits = cdtGuideBits + 1
 
+// The two parts of a guide entry.
+const (
+	guideSearch = 1 << 15         // the bucket holds a table boundary
+	guideIndex  = guideSearch - 1 // the first table index the bucket can give
+)
+
 // sample draws one value from the table with randomness from s.
 func (c *cdt) sample(s *stream) int64 { return c.draw(s.take(cdtFieldBits), s) }
 
@@ -96,23 +114,41 @@ func (c *cdt) sample(s *stream) int64 { return c.draw(s.take(cdtFieldBits), s) }
 // uniform bits: the top cdtGuideBits are the top bits of a 128-bit uniform
 // r and the lowest is the sign. The rest of r is revealed lazily: when no
 // table boundary falls inside r's guide bucket the bucket decides the draw
-// alone (all but about 1 in 50 draws for t = 1024); otherwise the rest of r
+// alone (all but about 1 in 20 draws for t = 1024); otherwise the rest of r
 // is read from s as far as the comparisons need.
-func (c *cdt) draw(f uint64, s *stream) int64 {
-	g := f >> 1
-	i, end := int(c.guide[g]), int(c.guide[g+1])
-	if i != end {
-		end = c.search(g, i, end, s)
+func (c *cdt) draw(f uint64, s *stream) int64 { return c.settle(c.guide[f>>1], f, s) }
+
+// settle is draw for a field f whose guide entry e has been read. A bucket
+// with one boundary (most of those with any) needs one comparison with the
+// top half of r; others, or r equal to that half, go on to searchFrom.
+func (c *cdt) settle(e uint16, f uint64, s *stream) int64 {
+	k := int(e & guideIndex)
+	if e&guideSearch != 0 {
+		g := f >> 1
+		end := int(c.guide[g+1] & guideIndex)
+		rh := g<<(64-cdtGuideBits) | s.take(64-cdtGuideBits)
+		if h := c.hi[k]; end == k+1 && rh != h {
+			if rh > h {
+				k = end
+			}
+		} else {
+			k = c.searchFrom(rh, k, end, s)
+		}
 	}
-	// Branch-free sign: m is 0 or −1, and (x ^ m) − m is x or −x.
-	m := -int64(f & 1)
-	return (int64(end) ^ m) - m
+	return withSign(int64(k), f&1)
 }
 
-// search returns min{k ∈ [i, end] : r < cdf[k]} for the uniform r whose top
-// bits are g, reading the rest of r from s as far as needed.
-func (c *cdt) search(g uint64, i, end int, s *stream) int {
-	rh := g<<(64-cdtGuideBits) | s.take(64-cdtGuideBits)
+// withSign returns x, or −x when the bit is 1, without a branch: m is 0 or
+// −1, and (x ^ m) − m is x or −x.
+func withSign(x int64, bit uint64) int64 {
+	m := -int64(bit)
+	return (x ^ m) - m
+}
+
+// searchFrom returns min{k ∈ [i, end] : r < cdf[k]} for the uniform r whose
+// top 64 bits are rh, reading its low 64 bits from s if the comparisons need
+// them.
+func (c *cdt) searchFrom(rh uint64, i, end int, s *stream) int {
 	var rl uint64
 	haveLo := false
 	for i != end {

@@ -107,3 +107,27 @@ func TestLossInChunksMatchesBackward(t *testing.T) {
 		t.Errorf("last row predicted alone %v, in the batch %v", last.RawRowView(0), p.RawRowView(rows-1))
 	}
 }
+
+// TestWorkspaceGrowsWithHeadroom: batches a little larger than the first (DP-SGD's Poisson
+// batches) reuse its buffers, and give what a fresh workspace gives.
+func TestWorkspaceGrowsWithHeadroom(t *testing.T) {
+	c := Config{Kind: KindMLP, Inputs: 5, Outputs: 1, Hidden: []int{7}, Loss: LossBCE}
+	m, x, y := randomProblem(t, c, 80, 3)
+	ws := NewWorkspace(m)
+	m.Backward(ws, mat.DenseCopyOf(x.Slice(0, 64, 0, 5)), y[:64])
+	first := &ws.hidden[0].Data[0]
+	for _, rows := range []int{70, 80, 50} {
+		xb, yb := mat.DenseCopyOf(x.Slice(0, rows, 0, 5)), y[:rows]
+		fresh := NewWorkspace(m)
+		l1, l2 := m.Backward(ws, xb, yb), m.Backward(fresh, xb, yb)
+		g1, g2 := make([]float64, m.NumParams()), make([]float64, m.NumParams())
+		ws.Gradient(g1, nil)
+		fresh.Gradient(g2, nil)
+		if l1 != l2 || !floats.Equal(g1, g2) {
+			t.Errorf("%d rows: reused workspace gives loss %v, a fresh one %v", rows, l1, l2)
+		}
+		if &ws.hidden[0].Data[0] != first {
+			t.Errorf("%d rows after 64: the buffers were reallocated", rows)
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package model
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"math"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -79,26 +82,40 @@ func agree(t *testing.T, a, b func(*mat.Dense), rows, k int) {
 	p, q := mat.NewDense(rows, k, nil), mat.NewDense(rows, k, nil)
 	a(p)
 	b(q)
-	same, worst := 0, 0.0
-	for i := range rows {
-		if argmaxRow(p.RawRowView(i)) == argmaxRow(q.RawRowView(i)) {
-			same++
-		}
-		for j := range k {
-			worst = max(worst, math.Abs(p.At(i, j)-q.At(i, j)))
-		}
-	}
-	if same < rows*9/10 || worst > 0.05 {
-		t.Errorf("%d of %d classes agree, largest probability difference %.4f", same, rows, worst)
+	if same, worst := Agreement(p, q); same < 0.9 || worst > 0.05 {
+		t.Errorf("%.0f%% of %d classes agree, largest probability difference %.4f", 100*same, rows, worst)
 	}
 }
 
-func argmaxRow(p []float64) int {
-	if len(p) == 1 {
-		if p[0] >= 0.5 {
-			return 1
-		}
-		return 0
+// TestInt8Version1 reads a file of the first int8 layout (version 1: one scale per output unit,
+// no row factors), as files written before row factors were.
+func TestInt8Version1(t *testing.T) {
+	cfg := Config{Kind: KindMLP, Inputs: 3, Outputs: 2, Hidden: []int{4}, Loss: LossSoftmaxCE}
+	m, _, _ := randomProblem(t, cfg, 5, 4)
+	spans := cfg.spans()
+	b, err := weightsHead(quantMagic, weightsVersion, cfg, m.Params(), 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return argmax(p)
+	var want []float64
+	for k, sp := range spans {
+		for c := range sp.cols {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(k+c+1)/64))
+		}
+	}
+	for k, sp := range spans {
+		for i := range sp.n {
+			q := int8(i%255 - 127)
+			b = append(b, byte(q))
+			want = append(want, float64(k+i%sp.cols+1)/64*float64(q))
+		}
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Params(), want) {
+		t.Errorf("version 1 file read as %v, want %v", got.Params(), want)
+	}
 }

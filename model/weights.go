@@ -29,7 +29,7 @@ func (m *Model) MarshalBinary() ([]byte, error) { return encodeWeights(weightsMa
 // encodeWeights writes the weight frame: magic, version, the config as JSON, the parameters,
 // the checksum.
 func encodeWeights(magic string, cfg any, params []float64) ([]byte, error) {
-	out, err := weightsHead(magic, cfg, params, 8*len(params)+4)
+	out, err := weightsHead(magic, weightsVersion, cfg, params, 8*len(params)+4)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func encodeWeights(magic string, cfg any, params []float64) ([]byte, error) {
 
 // weightsHead checks that the parameters are finite and starts a weight file: magic, version,
 // the config as JSON, the parameter count; body is the capacity to leave for what follows.
-func weightsHead(magic string, cfg any, params []float64, body int) ([]byte, error) {
+func weightsHead(magic string, version uint16, cfg any, params []float64, body int) ([]byte, error) {
 	for i, v := range params {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("model weights: parameter %d is %v", i, v)
@@ -53,7 +53,7 @@ func weightsHead(magic string, cfg any, params []float64, body int) ([]byte, err
 	}
 	out := make([]byte, 0, weightsHeader+len(cj)+8+body)
 	out = append(out, magic...)
-	out = binary.LittleEndian.AppendUint16(out, weightsVersion)
+	out = binary.LittleEndian.AppendUint16(out, version)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(cj)))
 	out = append(out, cj...)
 	return binary.LittleEndian.AppendUint64(out, uint64(len(params))), nil
@@ -88,7 +88,9 @@ func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, st
 	if m := string(b[:4]); m != magic && m != quant {
 		return nil, fmt.Errorf("model weights: not a fedcrypt %s file (bad magic %q)", magicName[magic], b[:4])
 	}
-	if v := binary.LittleEndian.Uint16(b[4:]); v != weightsVersion {
+	quantized := string(b[:4]) == quant
+	v := binary.LittleEndian.Uint16(b[4:])
+	if v != weightsVersion && !(quantized && v == int8RowsVersion) {
 		return nil, fmt.Errorf("model weights: unsupported version %d (want %d)", v, weightsVersion)
 	}
 	cl := binary.LittleEndian.Uint32(b[6:])
@@ -111,8 +113,8 @@ func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, st
 		return nil, fmt.Errorf("model weights: %w", err)
 	}
 	pos := weightsHeader + int(cl)
-	if string(b[:4]) == quant {
-		return decodeInt8(b, pos, want, desc, spans)
+	if quantized {
+		return decodeInt8(b, pos, v, want, desc, spans)
 	}
 	n := binary.LittleEndian.Uint64(b[pos:])
 	pos += 8

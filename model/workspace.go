@@ -70,7 +70,9 @@ func (ws *Workspace) fits(m *Model) bool {
 	return true
 }
 
-// grow makes the buffers hold rows rows.
+// grow makes the buffers hold rows rows. Beyond their capacity they grow to a quarter more than
+// asked: DP-SGD's Poisson batches vary in size, and growing to each new largest batch exactly
+// reallocated every buffer several times in a run's first steps.
 func (ws *Workspace) grow(rows int) {
 	if rows <= ws.cap {
 		for l := range ws.hidden {
@@ -81,9 +83,9 @@ func (ws *Workspace) grow(rows int) {
 		}
 		return
 	}
-	ws.cap = rows
+	ws.cap = rows + rows/4
 	alloc := func(c int) blas64.General {
-		return blas64.General{Rows: rows, Cols: c, Stride: c, Data: make([]float64, rows*c)}
+		return blas64.General{Rows: rows, Cols: c, Stride: c, Data: make([]float64, ws.cap*c)}
 	}
 	for l := range ws.hidden {
 		ws.hidden[l] = alloc(ws.widths[l+1])
@@ -91,14 +93,14 @@ func (ws *Workspace) grow(rows int) {
 	for l := range ws.delta {
 		ws.delta[l] = alloc(ws.widths[l+1])
 	}
-	ws.ones = make([]float64, rows)
+	ws.ones = make([]float64, ws.cap)
 	for i := range ws.ones {
 		ws.ones[i] = 1
 	}
-	ws.sqA = make([]float64, rows)
-	ws.order = make([]int, rows)
+	ws.sqA = make([]float64, ws.cap)
+	ws.order = make([]int, ws.cap)
 	widest := slices.Max(ws.widths)
-	ws.scratch = make([]float64, max(rows*widest, ws.maxLayerSize()+widest))
+	ws.scratch = make([]float64, max(ws.cap*widest, ws.maxLayerSize()+widest))
 }
 
 // maxLayerSize is the largest In×Out among the layers.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/fedcrypt/fedcrypt/internal/bench"
 )
@@ -15,7 +17,9 @@ func init() {
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "bench", "fedcrypt bench [--json] [--quick]", `
 Measures on this machine, in one run: DP-SGD throughput private and not (wdbc,
-batch 64; logistic regression and MLPs of about 10k and 1M parameters), the
+batch 64; logistic regression and MLPs of about 10k and 1M parameters; both
+sides on one core, then both on all cores: dp_step_ratio is the one-core
+ratio of the 10k MLP, dp_step_ratio_all_cores the all-core one), the
 noise samplers' cost per draw, each CKKS preset's encryption (1 core and all
 cores), aggregation, decryption-share and combination costs, bytes on the wire
 per parameter of a 1M-parameter upload and the precision of a mean of 100
@@ -24,16 +28,33 @@ contributors at T = 10, whole federation rounds (3, 10 and 100 hospitals,
 decryption set downloads and checks per round (10, 100 and 1,000 hospitals;
 32k and 1M parameters; real keys, signatures and ciphertexts). Figures are the best and worst of
 --reps repetitions; ratios come from the same run. Takes minutes; --quick
-shrinks every size to take seconds. Save --json output for "fedcrypt plan --bench".`)
+shrinks every size to take seconds. Save --json output for "fedcrypt plan --bench".
+
+--compression measures upload compression instead (about a minute and a
+half, the abstracts another minute): a federation of 3 hospitals in one
+process, DP-SGD at each, FedAvg of the expanded sum of their compressed
+updates, on digits (mlp:256,256, ε = 3) and, with --abstracts FILE, the
+medical abstracts (hashed unigrams, ε = 10); dense uploads against randk and
+srht at 9% of the values with error feedback, seeds 1-3: bytes per hospital
+per round (encrypted with the precise preset, and plain) and held-out
+accuracy.`)
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (no 1M-parameter model)")
 	reps := fs.Int("reps", 0, "repetitions of each measurement (default 5, 3 with --quick)")
+	compression := fs.Bool("compression", false, "measure upload compression against dense uploads instead")
+	abstracts := fs.String("abstracts", "", "with --compression: the medical abstracts CSV `file` (condition, abstract), also measured")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usagef("bench: unexpected argument %q", pos[0])
+	}
+	if *abstracts != "" && !*compression {
+		return usagef("bench: --abstracts goes with --compression")
+	}
+	if *compression {
+		return runBenchCompression(ctx, e, *abstracts, *jsonOut)
 	}
 	if *reps < 0 || *reps > 1000 {
 		return usagef("--reps %d: must be in [1, 1000] (0: the default)", *reps)
@@ -53,9 +74,11 @@ func printBench(w io.Writer, r *bench.Report) {
 	m := r.Machine
 	fmt.Fprintf(w, "machine  %s, %d cores (GOMAXPROCS %d), %s %s/%s, load %s\n", m.CPU, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch, m.Load)
 	fmt.Fprintf(w, "figures are best (worst) of %d repetitions; quick %v\n\n", r.Reps, r.Quick)
-	fmt.Fprintln(w, "DP-SGD on wdbc, batch 64       params   private ex/s          non-private ex/s      ratio")
+	fmt.Fprintln(w, "DP-SGD on wdbc, batch 64       params   private ex/s (1 core / all)    non-private ex/s (1 / all)     ratio 1 / all")
 	for _, d := range r.DP {
-		fmt.Fprintf(w, "  %-28s %8d   %-21s %-21s %.2f\n", d.Model, d.Params, span(d.Private, "%.3g"), span(d.NonPrivate, "%.3g"), d.Ratio)
+		fmt.Fprintf(w, "  %-28s %8d   %-14s %-14s  %-14s %-14s  %.2f / %.2f\n", d.Model, d.Params,
+			span(d.PrivateOneCore, "%.3g"), span(d.Private, "%.3g"), span(d.NonPrivateOneCore, "%.3g"), span(d.NonPrivate, "%.3g"),
+			d.RatioOneCore, d.RatioAllCores)
 	}
 	fmt.Fprintln(w, "\ntext, s/epoch of 1600 docs      params   private s (1 thread / all)     non-private s (1 / all)        ratio 1 / all")
 	for _, t := range r.Text {
@@ -104,11 +127,63 @@ func printBench(w io.Writer, r *bench.Report) {
 	fmt.Fprintf(w, "  per item: header %.3g µs, fingerprint envelope %.3g µs, endorsement %.3g µs, + %.3g ns each per member; sum %.3g ms per ciphertext\n", c.HeaderUs, c.FingerprintUs, c.EndorsementUs, c.PerMemberNs, c.SumMsPerCt)
 	fmt.Fprintf(w, "\nplaintext aggregate params/s  %s\n", span(r.PlainAggregate, "%.3g"))
 	fmt.Fprintf(w, "he_bytes_per_param %.2f  he_precision_bits %.1f  he_encrypt_params_per_s %.3g\n", r.HEBytesPerParam, r.HEPrecisionBits, r.HEEncryptParamsPerS)
-	fmt.Fprintf(w, "dp_noise_ns_per_draw %.3g  dp_step_ratio %.2f  round_ratio %.2f (%d params, 10 hospitals)\n", r.DPNoiseNsPerDraw, r.DPStepRatio, r.RoundRatio, r.RoundParams)
+	fmt.Fprintf(w, "dp_noise_ns_per_draw %.3g  dp_step_ratio %.2f (1 core; %.2f on all)  round_ratio %.2f (%d params, 10 hospitals)\n",
+		r.DPNoiseNsPerDraw, r.DPStepRatio, r.DPStepRatioAllCores, r.RoundRatio, r.RoundParams)
 	fmt.Fprintf(w, "took %.0f s\n", r.Seconds)
 }
 
 // span formats a best (worst) pair.
 func span(s bench.Span, verb string) string {
 	return fmt.Sprintf(verb+" ("+verb+")", s.Best, s.Worst)
+}
+
+// compressionSet is one data set's compression figures.
+type compressionSet struct {
+	Data    string                    `json:"data"`
+	Results []bench.CompressionResult `json:"results"`
+}
+
+func runBenchCompression(ctx context.Context, e *env, abstracts string, jsonOut bool) error {
+	seeds := []uint64{1, 2, 3}
+	cases := []struct {
+		name string
+		cfg  bench.CompressionConfig
+	}{{"digits", bench.DigitsCompression(seeds)}}
+	if abstracts != "" {
+		b, err := os.ReadFile(abstracts)
+		if err != nil {
+			return fmt.Errorf("bench: --abstracts: %w", err)
+		}
+		cases = append(cases, struct {
+			name string
+			cfg  bench.CompressionConfig
+		}{"abstracts", bench.AbstractsCompression(b, seeds)})
+	}
+	var out struct {
+		Compression []compressionSet `json:"compression"`
+	}
+	for _, c := range cases {
+		fmt.Fprintf(e.stderr, "compression: %s, %v against dense, seeds %v\n", c.name, c.cfg.Schemes[1:], seeds)
+		rs, err := bench.MeasureCompression(ctx, c.cfg)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		out.Compression = append(out.Compression, compressionSet{Data: c.name, Results: rs})
+	}
+	if jsonOut {
+		return writeJSON(e.stdout, out)
+	}
+	fmt.Fprintln(e.stdout, "compression  scheme          values up    encrypted B/round  plain B/round   accuracy (median of seeds)")
+	for _, set := range out.Compression {
+		dense := set.Results[0]
+		for _, r := range set.Results {
+			seeds := make([]string, len(r.Accuracy))
+			for i, a := range r.Accuracy {
+				seeds[i] = fmt.Sprintf("%.3f", a)
+			}
+			fmt.Fprintf(e.stdout, "  %-10s %-14s %7d/%-7d %9d (%4.1f×)  %8d      %.4f (%+.4f)  %s\n", set.Data, r.Scheme, r.Uploaded, r.Params,
+				r.HEBytes, float64(dense.HEBytes)/float64(r.HEBytes), r.PlainBytes, r.Median, r.Median-dense.Median, strings.Join(seeds, " "))
+		}
+	}
+	return nil
 }

@@ -44,7 +44,7 @@ func TestBenchQuickJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &top); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"he_bytes_per_param", "he_precision_bits", "he_encrypt_params_per_s", "dp_noise_ns_per_draw", "dp_step_ratio", "round_ratio"} {
+	for _, k := range []string{"he_bytes_per_param", "he_precision_bits", "he_encrypt_params_per_s", "dp_noise_ns_per_draw", "dp_step_ratio", "dp_step_ratio_all_cores", "round_ratio"} {
 		v, ok := top[k].(float64)
 		if !ok || !(v > 0) {
 			t.Errorf("%s = %v, want a positive number", k, top[k])
@@ -102,4 +102,6 @@ func TestBenchTable(t *testing.T) {
 func TestBenchBadFlags(t *testing.T) {
 	wantOneLineError(t, runCLI(t, "", "bench", "--reps", "-1"), "--reps")
 	wantOneLineError(t, runCLI(t, "", "bench", "extra"), "unexpected argument")
+	wantOneLineError(t, runCLI(t, "", "bench", "--abstracts", "a.csv"), "--abstracts goes with --compression")
+	wantOneLineError(t, runCLI(t, "", "bench", "--compression", "--abstracts", "missing.csv"), "--abstracts", "missing.csv")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,13 +20,39 @@ import (
 )
 
 func init() {
-	register(&command{name: "model", summary: "trained models: model export (ONNX or JSON, for scoring outside fedcrypt)", run: runModel})
+	register(&command{name: "model", summary: "trained models: model export (ONNX or JSON, for scoring outside fedcrypt), model quantize (int8)", run: runModel})
+	modelSubcommands["export"] = modelSubcommand{usage: modelExportUsage, run: runModelExport}
 }
 
 const modelExportUsage = "fedcrypt model export --checkpoint MODEL.age -i IDENTITY --signer KEY --format onnx|json -o OUT [flags]"
 
+// modelSubcommand is one of `fedcrypt model`'s subcommands, registered by name in
+// modelSubcommands from its file's init.
+type modelSubcommand struct {
+	usage string
+	run   func(context.Context, *env, []string) error
+}
+
+var modelSubcommands = map[string]modelSubcommand{}
+
 func runModel(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, args, "model", "export", modelExportUsage, runModelExport)
+	names := slices.Sorted(maps.Keys(modelSubcommands))
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Fprintln(e.stderr, "usage:")
+		for _, n := range names {
+			fmt.Fprintf(e.stderr, "  %s\n", modelSubcommands[n].usage)
+		}
+		fmt.Fprintln(e.stderr, "\nRun 'fedcrypt model <subcommand> --help' for its flags.")
+		if len(args) == 0 {
+			return usagef("model: missing subcommand (%s)", strings.Join(names, " or "))
+		}
+		return nil
+	}
+	sub, ok := modelSubcommands[args[0]]
+	if !ok {
+		return usagef("model: unknown subcommand %q (want %s)", args[0], strings.Join(names, " or "))
+	}
+	return sub.run(ctx, e, args[1:])
 }
 
 type modelExportResult struct {
@@ -62,27 +89,14 @@ weights and the per-column means (or medians) and spreads of the training
 rows. It is written with mode 0600. An existing -o is refused unless
 --force is given. Only numeric classifiers (logistic or softmax regression,
 MLPs) are exported; any other model is refused.`)
-	var sf sealedModelFlags
-	sf.register(fs)
+	var mf modelOutFlags
+	mf.register(fs, "output `file` (plaintext)")
 	format := fs.String("format", "onnx", "output `format`: onnx or json")
-	var out string
-	fs.StringVar(&out, "out", "", "output `file` (plaintext)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
-	force := fs.Bool("force", false, "replace an existing output file")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := mf.parse(fs, args, "model export"); err != nil {
 		return err
 	}
-	if err := sf.check("model export"); err != nil {
-		return err
-	}
-	switch {
-	case len(pos) > 0:
-		return usagef("model export: unexpected argument %q", pos[0])
-	case out == "":
-		return usagef("model export: -o OUT is required")
-	case *format != "onnx" && *format != "json":
+	sf, out, force, jsonOut := mf.sealedModelFlags, mf.out, &mf.force, &mf.json
+	if *format != "onnx" && *format != "json" {
 		return usagef("model export: --format %q: want onnx or json", *format)
 	}
 	if err := notAnInput("-o", out, sf.inputs()...); err != nil {
@@ -91,11 +105,7 @@ MLPs) are exported; any other model is refused.`)
 	if err := notExisting("model export: -o", *force, out); err != nil {
 		return err
 	}
-	writer, err := readSigner(sf.signer)
-	if err != nil {
-		return err
-	}
-	id, err := sf.keys.load(e)
+	writer, id, err := sf.open(e)
 	if err != nil {
 		return err
 	}
@@ -127,6 +137,39 @@ MLPs) are exported; any other model is refused.`)
 	return nil
 }
 
+// modelOutFlags are the flags of a model subcommand that reads a sealed model and writes a file.
+type modelOutFlags struct {
+	sealedModelFlags
+	out         string
+	force, json bool
+}
+
+func (f *modelOutFlags) register(fs *flag.FlagSet, outUsage string) {
+	f.sealedModelFlags.register(fs)
+	fs.StringVar(&f.out, "out", "", outUsage)
+	fs.StringVar(&f.out, "o", "", "shorthand for --out")
+	fs.BoolVar(&f.force, "force", false, "replace an existing output file")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object on stdout")
+}
+
+// parse parses args and reports a missing flag or an argument, as usage errors of cmd.
+func (f *modelOutFlags) parse(fs *flag.FlagSet, args []string, cmd string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := f.check(cmd); err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("%s: unexpected argument %q", cmd, pos[0])
+	case f.out == "":
+		return usagef("%s: -o OUT is required", cmd)
+	}
+	return nil
+}
+
 // sealedModelFlags name a sealed model and how to open it: the file, the
 // identity it is encrypted to, and the writer whose signature it must carry
 // (the flags of predict, which declares them itself).
@@ -152,6 +195,19 @@ func (f *sealedModelFlags) check(cmd string) error {
 		return usagef("%s: -i IDENTITY is required to open the sealed model", cmd)
 	}
 	return nil
+}
+
+// open reads the writer's key and the identity the flags name.
+func (f *sealedModelFlags) open(e *env) (ed25519.PublicKey, *vault.Identity, error) {
+	writer, err := readSigner(f.signer)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := f.keys.load(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	return writer, id, nil
 }
 
 // inputs are the files the flags name, which an output must not replace.

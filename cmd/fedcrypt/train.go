@@ -529,34 +529,8 @@ func quantizeDense(m *model.Model, float []byte, x *mat.Dense) ([]byte, *int8Rep
 
 // compareInt8 compares the probabilities of the float and int8 models.
 func compareInt8(floatBytes, int8Bytes int, pf, pq *mat.Dense) *int8Report {
-	rows, k := pf.Dims()
 	rep := &int8Report{FloatBytes: floatBytes, Int8Bytes: int8Bytes}
-	class := func(p []float64) int {
-		if len(p) == 1 {
-			if p[0] >= 0.5 {
-				return 1
-			}
-			return 0
-		}
-		best := 0
-		for j, v := range p {
-			if v > p[best] {
-				best = j
-			}
-		}
-		return best
-	}
-	same := 0
-	for i := range rows {
-		a, b := pf.RawRowView(i), pq.RawRowView(i)
-		if class(a) == class(b) {
-			same++
-		}
-		for j := range k {
-			rep.MaxProbDiff = max(rep.MaxProbDiff, math.Abs(a[j]-b[j]))
-		}
-	}
-	rep.ClassAgreement = float64(same) / float64(max(rows, 1))
+	rep.ClassAgreement, rep.MaxProbDiff = model.Agreement(pf, pq)
 	return rep
 }
 

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"math"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/he"
@@ -42,8 +45,22 @@ func TestRunQuick(t *testing.T) {
 			t.Errorf("%s: a decryption share (%v B/param) is not smaller than an upload (%v)", h.Preset, h.ShareBytesPerParam, h.UploadBytesPerParam)
 		}
 	}
-	if !(r.DPNoiseNsPerDraw > 0) || !(r.DPStepRatio > 0) || !(r.RoundRatio > 0) || !(r.HEEncryptParamsPerS > 0) {
+	if !(r.DPNoiseNsPerDraw > 0) || !(r.DPStepRatio > 0) || !(r.DPStepRatioAllCores > 0) || !(r.RoundRatio > 0) || !(r.HEEncryptParamsPerS > 0) {
 		t.Errorf("headline figures not all positive: %+v", r)
+	}
+	for _, d := range r.DP {
+		for name, s := range map[string]Span{"private 1 core": d.PrivateOneCore, "non-private 1 core": d.NonPrivateOneCore,
+			"private": d.Private, "non-private": d.NonPrivate} {
+			if !(s.Best > 0) || math.IsInf(s.Best, 0) || s.Worst > s.Best {
+				t.Errorf("dp-sgd %s, %s: %+v", d.Model, name, s)
+			}
+		}
+		if d.RatioOneCore != d.NonPrivateOneCore.Best/d.PrivateOneCore.Best || d.RatioAllCores != d.NonPrivate.Best/d.Private.Best {
+			t.Errorf("dp-sgd %s: ratios %v, %v are not those of the best figures %+v", d.Model, d.RatioOneCore, d.RatioAllCores, d)
+		}
+		if d.Model == "mlp:310" && (r.DPStepRatio != d.RatioOneCore || r.DPStepRatioAllCores != d.RatioAllCores) {
+			t.Errorf("headline ratios %v, %v; the 10k MLP's %v, %v", r.DPStepRatio, r.DPStepRatioAllCores, d.RatioOneCore, d.RatioAllCores)
+		}
 	}
 	for _, rd := range r.Rounds {
 		// An encrypted upload is the preset's exact update size; a plaintext
@@ -56,4 +73,36 @@ func TestRunQuick(t *testing.T) {
 		}
 	}
 	t.Logf("%+v", r)
+}
+
+// TestAtEachParallelism: the function runs on one core, then on all, and
+// GOMAXPROCS is restored afterwards, also when it fails.
+func TestAtEachParallelism(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, fail := range []bool{false, true} {
+		var seen []int
+		err := atEachParallelism(func(threads int) error {
+			seen = append(seen, runtime.GOMAXPROCS(0))
+			if threads != seen[len(seen)-1] {
+				t.Errorf("told %d threads, GOMAXPROCS is %d", threads, seen[len(seen)-1])
+			}
+			if fail {
+				return errors.New("boom")
+			}
+			return nil
+		})
+		if fail != (err != nil) {
+			t.Errorf("fail %v: error %v", fail, err)
+		}
+		want := []int{1, procs}
+		if fail {
+			want = want[:1]
+		}
+		if !slices.Equal(seen, want) {
+			t.Errorf("fail %v: ran at %v, want %v", fail, seen, want)
+		}
+		if got := runtime.GOMAXPROCS(0); got != procs {
+			t.Fatalf("fail %v: GOMAXPROCS %d after, was %d", fail, got, procs)
+		}
+	}
 }

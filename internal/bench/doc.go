@@ -4,7 +4,8 @@
 //
 // [Run] measures, side by side in one process: DP-SGD throughput private and
 // non-private (wdbc, batch 64, logistic regression and MLPs of 9,921 and
-// 1,012,771 parameters), the seconds per epoch of the text models on sparse
+// 1,012,771 parameters) with both sides on one core (GOMAXPROCS 1), then
+// both on all cores, the seconds per epoch of the text models on sparse
 // input shaped like the medical abstracts (1,600 documents of 100 tokens;
 // softmax regression on 2¹¹ and 2¹⁸ hash buckets, an embedding bag),
 // private and not at one thread and at all cores, so that both sides of each

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
+	"runtime"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/data"
@@ -19,17 +20,24 @@ const benchBatch = 64
 
 // DPModel is the training throughput of one model on wdbc, private
 // (dp.Train: Poisson sampling, per-example clipping, fast noise, SGD step)
-// and non-private (backward, summed gradient, SGD step), batch 64.
+// and non-private (backward, summed gradient, SGD step), batch 64, both
+// sides with the same parallelism: GOMAXPROCS 1, then all cores.
 type DPModel struct {
 	Model  string `json:"model"`
 	Params int    `json:"params"`
-	// Examples per second over Steps steps, best and worst repetition.
+	// Examples per second over Steps steps on all cores, best and worst
+	// repetition (what plan scales a hospital's training time from).
 	Private    Span `json:"private_examples_per_s"`
 	NonPrivate Span `json:"nonprivate_examples_per_s"`
-	// Ratio is the best private time per example over the best
-	// non-private time per example, measured alternately in one run.
-	Ratio float64 `json:"ratio"`
-	Steps int     `json:"steps"`
+	// The same on one core (runtime.GOMAXPROCS(1) for both sides).
+	PrivateOneCore    Span `json:"private_examples_per_s_1_core"`
+	NonPrivateOneCore Span `json:"nonprivate_examples_per_s_1_core"`
+	// RatioOneCore and RatioAllCores are the best private time per example
+	// over the best non-private time per example at equal parallelism,
+	// the two sides measured alternately in one run.
+	RatioOneCore  float64 `json:"ratio_1_core"`
+	RatioAllCores float64 `json:"ratio_all_cores"`
+	Steps         int     `json:"steps"`
 }
 
 // NoiseCost is one DP noise sampler's cost, on all cores.
@@ -96,7 +104,7 @@ func measureModel(ctx context.Context, ds *data.Dataset, spec string, s sizes) (
 		batches = append(batches, mat.DenseCopyOf(ds.X.Slice(lo, lo+benchBatch, 0, len(ds.Features))))
 		targets = append(targets, ds.Y[lo:lo+benchBatch])
 	}
-	plain := func() error {
+	plain := func() (float64, error) {
 		for i := range steps {
 			k := i % len(batches)
 			mPlain.Backward(ws, batches[k], targets[k])
@@ -104,30 +112,63 @@ func measureModel(ctx context.Context, ds *data.Dataset, spec string, s sizes) (
 			floats.Scale(1.0/benchBatch, grad)
 			o.Step(mPlain.Params(), grad)
 		}
-		return nil
+		return float64(steps * benchBatch), nil
 	}
-	var examples float64
-	private := func() error {
+	private := func() (float64, error) {
 		st, err := dp.Train(mPriv, ds.X, ds.Y, nil, sgd, rand.Reader)
-		examples = st.MeanBatch * float64(st.Steps)
-		return err
+		return st.MeanBatch * float64(st.Steps), err
 	}
-	// Alternate so both see the same load; keep the best time per example.
-	bestPriv, bestPlain := Span{}, Span{}
-	for range s.reps {
-		pf, _, err := repeat(ctx, 1, private)
+	r := DPModel{Model: spec, Params: mPriv.NumParams(), Steps: steps}
+	err = atEachParallelism(func(threads int) error {
+		priv, non, err := alternate(ctx, s.reps, private, plain)
 		if err != nil {
-			return DPModel{}, err
+			return err
 		}
-		qf, _, err := repeat(ctx, 1, plain)
-		if err != nil {
-			return DPModel{}, err
+		if threads == 1 {
+			r.PrivateOneCore, r.NonPrivateOneCore, r.RatioOneCore = priv, non, non.Best/priv.Best
+		} else {
+			r.Private, r.NonPrivate, r.RatioAllCores = priv, non, non.Best/priv.Best
 		}
-		bestPriv = widen(bestPriv, examples/pf.Seconds())
-		bestPlain = widen(bestPlain, float64(steps*benchBatch)/qf.Seconds())
+		return nil
+	})
+	return r, err
+}
+
+// atEachParallelism runs f with GOMAXPROCS 1, then with all the cores the
+// process had, and restores GOMAXPROCS before it returns. Both sides of a
+// ratio must be measured inside one call of f: the private step draws its
+// noise on other cores while it computes the gradients, so with more cores
+// available to it than to the non-private step the ratio says nothing.
+func atEachParallelism(f func(threads int) error) error {
+	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(procs)
+	for _, threads := range []int{1, procs} {
+		runtime.GOMAXPROCS(threads)
+		if err := f(threads); err != nil {
+			return err
+		}
 	}
-	return DPModel{Model: spec, Params: mPriv.NumParams(), Private: bestPriv, NonPrivate: bestPlain,
-		Ratio: bestPlain.Best / bestPriv.Best, Steps: steps}, nil
+	return nil
+}
+
+// alternate runs a, then b, reps times, so that both see the same load, and
+// returns each one's rate: the work units it reports per second, best and
+// worst repetition.
+func alternate(ctx context.Context, reps int, a, b func() (float64, error)) (ra, rb Span, err error) {
+	for range reps {
+		for _, f := range []struct {
+			run  func() (float64, error)
+			rate *Span
+		}{{a, &ra}, {b, &rb}} {
+			var work float64
+			d, _, err := repeat(ctx, 1, func() (err error) { work, err = f.run(); return err })
+			if err != nil {
+				return Span{}, Span{}, err
+			}
+			*f.rate = widen(*f.rate, work/d.Seconds())
+		}
+	}
+	return ra, rb, nil
 }
 
 // widen adds one rate (higher is better) to a Span.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
-	"runtime"
 
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/model"
@@ -102,48 +101,34 @@ func measureTextModel(ctx context.Context, spec string, buckets int, s sizes) (T
 	}
 	opt := model.OptimizerConfig{Name: model.OptSGD, LR: 0.1}
 	sgd := dp.SGDConfig{ClipNorm: 1, NoiseMultiplier: 1.1, SampleRate: textBatch / float64(textDocs), Steps: textDocs / textBatch, Optimizer: opt}
-	private := func() error {
+	private := func() (float64, error) {
 		_, err := dp.TrainSparse(m0.Clone(), x, y, nil, sgd, rand.Reader)
-		return err
+		return 1, err
 	}
-	plain := func() error {
-		return model.FitSparse(m0.Clone(), x, y, model.FitConfig{Epochs: 1, BatchSize: textBatch, Seed: 1, Optimizer: opt})
+	plain := func() (float64, error) {
+		return 1, model.FitSparse(m0.Clone(), x, y, model.FitConfig{Epochs: 1, BatchSize: textBatch, Seed: 1, Optimizer: opt})
 	}
 	reps := s.reps
 	if m0.NumParams() > 1_000_000 {
 		reps = min(reps, 2)
 	}
 	r := TextModel{Model: spec, Buckets: buckets, Params: m0.NumParams()}
-	procs := runtime.GOMAXPROCS(0)
-	defer runtime.GOMAXPROCS(procs)
-	for _, threads := range []int{1, procs} {
-		runtime.GOMAXPROCS(threads)
-		var priv, non Span
-		// Alternate so both see the same load; keep the fastest epoch.
-		for range reps {
-			pf, _, err := repeat(ctx, 1, private)
-			if err != nil {
-				return TextModel{}, err
-			}
-			qf, _, err := repeat(ctx, 1, plain)
-			if err != nil {
-				return TextModel{}, err
-			}
-			priv, non = narrow(priv, pf.Seconds()), narrow(non, qf.Seconds())
+	err = atEachParallelism(func(threads int) error {
+		pr, nr, err := alternate(ctx, reps, private, plain)
+		if err != nil {
+			return err
 		}
+		priv, non := perUnit(pr), perUnit(nr) // seconds per epoch
 		if threads == 1 {
 			r.PrivateOneCore, r.NonPrivateOneCore, r.RatioOneCore = priv, non, priv.Best/non.Best
 		} else {
 			r.PrivateAllCores, r.NonPrivateAllCores, r.RatioAllCores = priv, non, priv.Best/non.Best
 		}
-	}
-	return r, nil
+		return nil
+	})
+	return r, err
 }
 
-// narrow adds one duration in seconds (lower is better) to a Span.
-func narrow(s Span, d float64) Span {
-	if s.Best == 0 {
-		return Span{Best: d, Worst: d}
-	}
-	return Span{Best: min(s.Best, d), Worst: max(s.Worst, d)}
-}
+// perUnit turns a rate (units per second) into seconds per unit; the best
+// is the smallest.
+func perUnit(r Span) Span { return Span{Best: 1 / r.Best, Worst: 1 / r.Worst} }

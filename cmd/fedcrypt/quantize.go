@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/vault"
+	"gonum.org/v1/gonum/mat"
+)
+
+func init() {
+	modelSubcommands["quantize"] = modelSubcommand{usage: modelQuantizeUsage, run: runModelQuantize}
+}
+
+const modelQuantizeUsage = "fedcrypt model quantize --checkpoint MODEL.age -i IDENTITY --signer KEY -o OUT.age [--data ROWS.csv] [flags]"
+
+type modelQuantizeResult struct {
+	Output     string `json:"output"`
+	Signer     string `json:"signer"` // the key predict takes as --signer for the output
+	Params     int    `json:"params"`
+	FloatBytes int    `json:"float_bytes"` // the float64 weights
+	Int8Bytes  int    `json:"int8_bytes"`  // the int8 weights
+	Rows       int    `json:"rows,omitempty"`
+	// ClassAgreement and MaxProbDiff compare the int8 model with the float one on --data's rows.
+	ClassAgreement *float64 `json:"class_agreement,omitempty"`
+	MaxProbDiff    *float64 `json:"max_prob_diff,omitempty"`
+}
+
+func runModelQuantize(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "model quantize", modelQuantizeUsage, `
+Writes a sealed model's int8 version for deployment: each weight matrix with
+a scale per output unit and a factor per input row, each bias with one scale
+(model.Model.MarshalInt8), about 4 to 8 times smaller than float64. The
+schema, transforms and text featurization are kept; predict reads the result
+as it reads any sealed model.
+
+The checkpoint is opened as predict opens it (decrypted in memory with the
+identity, accepted only if signed by --signer). The output is signed with the
+identity's key, so predict takes this identity's signing key as its --signer
+(its signing-key.pub, or the ed25519:... key the command prints), and encrypted to the identity and to -r/-R recipients. With --data
+(rows as predict reads them), the int8 model is compared with the float one
+on those rows: the fraction of rows given the same class and the largest
+difference of a probability.`)
+	var mf modelOutFlags
+	mf.register(fs, "the int8 sealed model `file` (.age)")
+	dataPath := fs.String("data", "", "rows to compare the two models on: a CSV `file`, or an age-encrypted one")
+	var rf recipientFlags
+	rf.register(fs, false)
+	if err := mf.parse(fs, args, "model quantize"); err != nil {
+		return err
+	}
+	sf, out := mf.sealedModelFlags, mf.out
+	keep := sf.inputs()
+	if *dataPath != "" {
+		keep = append(keep, input{"data file", *dataPath})
+	}
+	for _, f := range rf.files {
+		keep = append(keep, input{"recipients file", f})
+	}
+	if err := notAnInput("-o", out, keep...); err != nil {
+		return err
+	}
+	if err := notExisting("model quantize: -o", mf.force, out); err != nil {
+		return err
+	}
+	var rs []vault.Recipient
+	if len(rf.recipients) > 0 || len(rf.files) > 0 {
+		r, err := rf.parse(e)
+		if err != nil {
+			return err
+		}
+		rs = r
+	}
+	writer, id, err := sf.open(e)
+	if err != nil {
+		return err
+	}
+	if id.SigningKey() == nil {
+		return usagef("model quantize: --identity %s has no signing key (a passphrase identity): it cannot sign the model", sf.keys.identity)
+	}
+	l, err := sealedmodel.Load(sf.checkpoint, writer, id)
+	if err != nil {
+		return err
+	}
+	var q8 []byte
+	params := 0
+	if l.Sparse != nil {
+		q8, err = l.Sparse.MarshalInt8()
+		params = l.Sparse.NumParams()
+	} else {
+		q8, err = l.Dense.MarshalInt8()
+		params = l.Dense.NumParams()
+	}
+	if err != nil {
+		return fmt.Errorf("model quantize: %s: %w", sf.checkpoint, err)
+	}
+	res := modelQuantizeResult{Output: out, Signer: vault.FormatSigningKey(id.SigningPublicKey()), Params: params, FloatBytes: len(l.Weights), Int8Bytes: len(q8)}
+	p := l.Payload
+	p.Weights = q8
+	if *dataPath != "" {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("model quantize: %w", err)
+		}
+		q, err := sealedmodel.DecodeLoaded(b)
+		if err != nil {
+			return fmt.Errorf("model quantize: %w", err)
+		}
+		if err := compareOnRows(e, id, *dataPath, l, q, &res); err != nil {
+			return err
+		}
+	}
+	if err := sealedmodel.SealPayload(out, p, id.SigningKey(), append(rs, id.Recipient())...); err != nil {
+		return fmt.Errorf("model quantize: %w", err)
+	}
+	if mf.json {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "int8 model: %s, %d parameters, weights %d bytes against %d (%.1f× smaller)\n",
+		out, res.Params, res.Int8Bytes, res.FloatBytes, float64(res.FloatBytes)/float64(res.Int8Bytes))
+	fmt.Fprintf(e.stdout, "  signed by %s (predict's --signer)\n", res.Signer)
+	if res.ClassAgreement != nil {
+		fmt.Fprintf(e.stdout, "  on the %d rows of %s: %.2f%% of classes as the float model's, probabilities within %.4f\n",
+			res.Rows, *dataPath, 100**res.ClassAgreement, *res.MaxProbDiff)
+	}
+	return nil
+}
+
+// compareOnRows scores the rows of path with the float model f and the int8 model q and records
+// how they agree in res.
+func compareOnRows(e *env, id *vault.Identity, path string, f, q *sealedmodel.Loaded, res *modelQuantizeResult) error {
+	in, err := vault.Open(path, id)
+	if err != nil {
+		return err
+	}
+	rows, err := readRows(in, path, f.Schema)
+	in.Close()
+	if err != nil {
+		return err
+	}
+	probs := func(l *sealedmodel.Loaded) (*mat.Dense, error) {
+		sc, err := newScorer(l, rows)
+		if err != nil {
+			return nil, fmt.Errorf("model quantize: %w", err)
+		}
+		p := mat.NewDense(len(rows.Y), sc.outputs(), nil)
+		sc.predict(p)
+		return p, nil
+	}
+	pf, err := probs(f)
+	if err != nil {
+		return err
+	}
+	pq, err := probs(q)
+	if err != nil {
+		return err
+	}
+	same, diff := model.Agreement(pf, pq)
+	res.Rows, res.ClassAgreement, res.MaxProbDiff = len(rows.Y), &same, &diff
+	return nil
+}
