@@ -109,12 +109,19 @@ func onboard(t testing.TB, dir string, rounds int) onboarding {
 min_contributors: 2
 model: logreg
 dp: {epsilon: 1, delta: 1e-5, clip_norm: 1, sample_rate: 0.2}
-training: {rounds: %d, local_steps: 5, lr: 0.1}
+training: {rounds: %d, local_steps: 10, lr: 0.1}
 data:
   label: %s
   classes: %s
   features: %s
+  bounds:
 `, rounds, ds.Label, yamlList(ds.Classes), yamlList(ds.Features))
+	// The features' published ranges, as a consortium declares clinical
+	// ranges: the transform clamps to them and falls back to them.
+	bounds, _ := data.EmbeddedBounds("wdbc")
+	for _, f := range ds.Features {
+		fmt.Fprintf(&b, "    %s: [%v, %v]\n", f, bounds[f][0], bounds[f][1])
+	}
 	if err := os.WriteFile(filepath.Join(dir, o.coord("fed.yaml")), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
