@@ -90,12 +90,27 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
 	a.cur = rep
 	defer func() { a.cur = nil }()
-	sum, headers, totalWeight, err := a.gather(ctx, r, transport.KindRound, transport.KindUpload, a.model, len(a.model), rep)
+	plan, err := a.fed.UploadPlan(r)
+	if err != nil {
+		return nil, err
+	}
+	size := len(a.model)
+	if plan != nil {
+		size = plan.Size()
+	}
+	sum, headers, totalWeight, err := a.gather(ctx, r, transport.KindRound, transport.KindUpload, a.model, size, rep)
 	if err != nil {
 		return nil, err
 	}
 	if sum == nil {
 		return a.abandon(ctx, rep, start), nil
+	}
+	if plan != nil {
+		// The sum of the compressed updates, back in the model's
+		// coordinates: Φᵀ of the sum is the sum of the projections.
+		full := make([]float64, len(a.model))
+		plan.Expand(full, sum)
+		sum = full
 	}
 	mean := make([]float64, len(a.model))
 	if err := fedavg.Mean(mean, sum, totalWeight*a.fed.EncodeScale()); err != nil {

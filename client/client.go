@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/compress"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -84,7 +85,11 @@ type Client struct {
 	// the statistics phase: the vector's layout, the release's noise (with
 	// DP), the noisy vector once released, and the federation's transform
 	// once received
-	layout    *stats.Layout
+	layout *stats.Layout
+	// feedback is the error-feedback residual of compressed uploads, when
+	// the federation's compression keeps one: post-processing of this
+	// hospital's DP outputs, kept in memory.
+	feedback  *compress.Feedback
 	release   stats.Release
 	statsSent []float64
 	tf        *data.Transform

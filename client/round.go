@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/fedcrypt/fedcrypt/audit"
+	"github.com/fedcrypt/fedcrypt/compress"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/fedavg"
@@ -107,6 +108,24 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 		return nil, claim, errors.New("local training diverged (non-finite update)")
 	}
 	fedavg.ClipL2(delta, c.fed.HE.UpdateBound)
+	// Compression is post-processing of the DP-SGD output, with the map
+	// every contributor of the round shares, so the ciphertexts still add.
+	plan, err := c.fed.UploadPlan(c.round)
+	if err != nil {
+		return nil, claim, fmt.Errorf("round %d: compression map: %w", c.round, err)
+	}
+	if plan != nil {
+		y := make([]float64, plan.Size())
+		if plan.Config().Feedback {
+			if c.feedback == nil {
+				c.feedback = compress.NewFeedback(plan.Dim())
+			}
+			c.feedback.Compress(plan, y, delta, c.fed.HE.UpdateBound)
+		} else {
+			plan.Compress(y, delta) // orthonormal rows: no longer than delta
+		}
+		delta = y
+	}
 	w := c.fed.Weight(c.me.ID)
 	f := w * c.fed.EncodeScale()
 	for i := range delta {

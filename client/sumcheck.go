@@ -144,7 +144,11 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 	var length int
 	switch s.Kind {
 	case transport.KindUpload:
-		length = c.local.NumParams()
+		n, err := c.fed.UploadSize(c.round, c.local.NumParams())
+		if err != nil {
+			return err.Error()
+		}
+		length = n
 	case transport.KindEvalUp:
 		k := len(c.fed.Data.Schema.Classes)
 		length = k * k

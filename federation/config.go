@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/fedcrypt/fedcrypt/compress"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/he"
@@ -109,6 +110,10 @@ type Training struct {
 	// Weighting is "equal" (every contributor weighs 1) or "rows"
 	// (declared rows over the largest declared rows).
 	Weighting string `json:"weighting"`
+	// Compress is the upload compression (compress.Parse: "randk:0.1",
+	// "srht:0.05:ef"); empty for none. Every contributor of a round
+	// compresses its clipped update with the round's map, after DP.
+	Compress string `json:"compress,omitempty"`
 }
 
 // Config is a federation's configuration. Every party holds the same Config;
@@ -294,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Training.Local.Validate(); err != nil {
 		return fmt.Errorf("federation config: local optimizer: %w", err)
+	}
+	if _, err := compress.Parse(c.Training.Compress); err != nil {
+		return fmt.Errorf("federation config: training compress: %w", err)
 	}
 	switch c.Training.Weighting {
 	case "equal", "rows":
@@ -669,6 +677,9 @@ func (c *Config) DecryptionBudget() uint64 {
 		return 0
 	}
 	per := uint64(p.Ciphertexts(m.NumParams()))
+	if up, err := c.UploadPlan(1); err == nil && up != nil {
+		per = uint64(p.Ciphertexts(up.Size()))
+	}
 	rounds := uint64(c.Training.Rounds + c.Training.SpareRounds)
 	if n := c.HE.KeyEpochRounds; n > 0 {
 		rounds = uint64(min(n, c.Training.Rounds) + c.Training.SpareRounds)
@@ -682,6 +693,33 @@ func (c *Config) DecryptionBudget() uint64 {
 		total += uint64(p.Ciphertexts(k * k))
 	}
 	return total * uint64(max(1, c.MaxDecryptions))
+}
+
+// UploadPlan returns round's compression map of the model's updates
+// (compress.RoundSeed of the config's hash and the round), nil without
+// compression: what every contributor compresses with and the aggregator
+// expands the decrypted sum with.
+func (c *Config) UploadPlan(round uint64) (*compress.Plan, error) {
+	cc, err := compress.Parse(c.Training.Compress)
+	if err != nil || cc.Scheme == compress.None {
+		return nil, err
+	}
+	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	h := c.Hash()
+	return compress.NewPlan(cc, m.NumParams(), compress.RoundSeed(h[:], round))
+}
+
+// UploadSize returns how many values a round's training upload holds: the
+// model's parameters, or the compressed length.
+func (c *Config) UploadSize(round uint64, params int) (int, error) {
+	p, err := c.UploadPlan(round)
+	if err != nil || p == nil {
+		return params, err
+	}
+	return p.Size(), nil
 }
 
 // EndorsementQuorum is q, how many key holders must endorse a sum before any

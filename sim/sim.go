@@ -46,6 +46,8 @@ type Config struct {
 	Local     model.OptimizerConfig
 	Server    fedavg.Config
 	Weighting string
+	// Compress is the upload compression (compress.Parse), "" for none.
+	Compress  string `json:",omitempty"`
 	Normalize string
 	// Bounds are features' declared ranges [lo, hi], by name: public
 	// knowledge (clinical ranges, a data set's documentation), never

@@ -107,7 +107,7 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 		Model: mcfg,
 		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize, Stats: cfg.StatsSpec(ds.Schema())},
 		Training: federation.Training{Rounds: cfg.Rounds, LocalSteps: cfg.LocalSteps, Local: cfg.Local, Server: cfg.Server,
-			Weighting: cfg.Weighting, SpareRounds: cfg.SpareRounds()},
+			Weighting: cfg.Weighting, Compress: cfg.Compress, SpareRounds: cfg.SpareRounds()},
 	}
 	// The researcher's (or --recipient's) keys receive every sealed output,
 	// the aggregator's checkpoints included.

@@ -90,6 +90,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	serverLR := fs.Float64("server-lr", set.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
 	serverMomentum := fs.Float64("server-momentum", set.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
 	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
+	fs.StringVar(&set.Compress, "compress", "", "upload compression after DP: randk:FRACTION or srht:FRACTION, :ef for error feedback")
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
 	var hosts, auditors stringList
 	fs.Var(&hosts, "hosts", "the aggregator's DNS `names` and IP addresses, for its certificate (default localhost,127.0.0.1)")
@@ -266,7 +267,7 @@ func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset,
 		Model: mcfg,
 		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize, Stats: s.StatsSpec(ds.Schema())},
 		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
-			Weighting: s.Weighting, SpareRounds: spareRounds},
+			Weighting: s.Weighting, Compress: s.Compress, SpareRounds: spareRounds},
 	}
 	for i, a := range auditors {
 		if _, err := vault.ParseRecipient(a); err != nil {
