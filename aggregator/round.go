@@ -94,9 +94,9 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	if err != nil {
 		return nil, err
 	}
-	size := len(a.model)
-	if plan != nil {
-		size = plan.Size()
+	size, err := a.fed.UploadSize(len(a.model))
+	if err != nil {
+		return nil, err
 	}
 	sum, headers, totalWeight, err := a.gather(ctx, r, transport.KindRound, transport.KindUpload, a.model, size, rep)
 	if err != nil {

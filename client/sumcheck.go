@@ -144,7 +144,7 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 	var length int
 	switch s.Kind {
 	case transport.KindUpload:
-		n, err := c.fed.UploadSize(c.round, c.local.NumParams())
+		n, err := c.fed.UploadSize(c.local.NumParams())
 		if err != nil {
 			return err.Error()
 		}

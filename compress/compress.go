@@ -121,6 +121,16 @@ type Plan struct {
 	sign []float64 // srht: D's diagonal, ±1, Dim long
 }
 
+// Size returns k, the length of an update of dim coordinates once
+// compressed with c: ⌈Fraction·dim⌉, at least 1 and at most dim; dim
+// without compression. It needs no map: the size is public and fixed.
+func (c Config) Size(dim int) int {
+	if c.Scheme == "" || c.Scheme == None {
+		return dim
+	}
+	return min(dim, max(1, int(math.Ceil(c.Fraction*float64(dim)))))
+}
+
 // NewPlan returns the map of cfg for updates of dim coordinates, drawn from seed ([RoundSeed]).
 // The same (cfg, dim, seed) give the same map on every machine: the randomness is ChaCha8
 // (C2SP chacha8rand) keyed by seed, and the sampling is this package's.
@@ -134,12 +144,10 @@ func NewPlan(cfg Config, dim int, seed [32]byte) (*Plan, error) {
 	if cfg.Scheme == "" {
 		cfg.Scheme = None
 	}
-	p := &Plan{cfg: cfg, dim: dim, k: dim}
+	p := &Plan{cfg: cfg, dim: dim, k: cfg.Size(dim)}
 	if cfg.Scheme == None {
 		return p, nil
 	}
-	p.k = max(1, int(math.Ceil(cfg.Fraction*float64(dim))))
-	p.k = min(p.k, dim)
 	r := rand.NewChaCha8(seed)
 	switch cfg.Scheme {
 	case RandK:

@@ -676,10 +676,11 @@ func (c *Config) DecryptionBudget() uint64 {
 	if err != nil {
 		return 0
 	}
-	per := uint64(p.Ciphertexts(m.NumParams()))
-	if up, err := c.UploadPlan(1); err == nil && up != nil {
-		per = uint64(p.Ciphertexts(up.Size()))
+	size, err := c.UploadSize(m.NumParams())
+	if err != nil {
+		return 0
 	}
+	per := uint64(p.Ciphertexts(size))
 	rounds := uint64(c.Training.Rounds + c.Training.SpareRounds)
 	if n := c.HE.KeyEpochRounds; n > 0 {
 		rounds = uint64(min(n, c.Training.Rounds) + c.Training.SpareRounds)
@@ -712,14 +713,15 @@ func (c *Config) UploadPlan(round uint64) (*compress.Plan, error) {
 	return compress.NewPlan(cc, m.NumParams(), compress.RoundSeed(h[:], round))
 }
 
-// UploadSize returns how many values a round's training upload holds: the
-// model's parameters, or the compressed length.
-func (c *Config) UploadSize(round uint64, params int) (int, error) {
-	p, err := c.UploadPlan(round)
-	if err != nil || p == nil {
-		return params, err
+// UploadSize returns how many values a training upload holds: the
+// model's params, or their compressed length (the same every round, and
+// computed without drawing the round's map).
+func (c *Config) UploadSize(params int) (int, error) {
+	cc, err := compress.Parse(c.Training.Compress)
+	if err != nil {
+		return 0, err
 	}
-	return p.Size(), nil
+	return cc.Size(params), nil
 }
 
 // EndorsementQuorum is q, how many key holders must endorse a sum before any

@@ -108,20 +108,8 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
 	cfg.StatsShare = bf.share
-	if col, ok := strings.CutPrefix(*partition, "column:"); ok {
-		if col == "" {
-			return usagef("--partition column:NAME: no column named")
-		}
-		df.SiteColumn = col
-	} else if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
-		return usageError{err.Error()}
-	}
-	if *seed != "" {
-		var s uint64
-		if _, err := fmt.Sscan(*seed, &s); err != nil {
-			return usagef("--seed %q: not a non-negative integer", *seed)
-		}
-		cfg.Seed = &s
+	if err := partitionAndSeed(&cfg, &df, *partition, *seed); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
@@ -132,14 +120,9 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err := cfg.Local.Validate(); err != nil {
 		return usageError{fmt.Sprintf("--local-opt/--lr: %v", err)}
 	}
-	var sites []sim.Site
-	var ds *data.Dataset
-	var rep *data.Report // nil for site-native data, loaded and reported site by site
-	if df.siteNative() {
-		if sites, ds, err = loadSimSites(e, &df, &cfg, fs); err != nil {
-			return err
-		}
-	} else if ds, rep, err = df.load(e); err != nil {
+	// rep is nil for site-native data, loaded and reported site by site.
+	sites, ds, rep, err := loadSimData(e, &df, &cfg, fs)
+	if err != nil {
 		return err
 	}
 	if cfg.Bounds, err = bf.load(df.Source, ds); err != nil {
@@ -263,13 +246,8 @@ func resumeSim(ctx context.Context, e *env, dir, keyFile string, dataKeys keyFla
 	if dataKeys.identity != "" || dataKeys.passFile != "" {
 		df.keys = dataKeys
 	}
-	var sites []sim.Site
-	var ds *data.Dataset
-	if df.siteNative() {
-		if sites, ds, err = loadSimSites(e, &df, &cfg, nil); err != nil {
-			return err
-		}
-	} else if ds, _, err = df.load(e); err != nil {
+	sites, ds, _, err := loadSimData(e, &df, &cfg, nil)
+	if err != nil {
 		return err
 	}
 	var id *vault.Identity

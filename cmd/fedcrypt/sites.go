@@ -137,3 +137,39 @@ func loadSimSites(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]s
 	}
 	return sites, all, nil
 }
+
+// partitionAndSeed applies --partition (a scheme, or column:NAME for
+// site-native data) and --seed to cfg and df, as sim and stats read them.
+func partitionAndSeed(cfg *sim.Config, df *dataFlags, partition, seed string) error {
+	if col, ok := strings.CutPrefix(partition, "column:"); ok {
+		if col == "" {
+			return usagef("--partition column:NAME: no column named")
+		}
+		df.SiteColumn = col
+	} else {
+		var err error
+		if cfg.Partition, err = data.ParseScheme(partition); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	if seed != "" {
+		var s uint64
+		if _, err := fmt.Sscan(seed, &s); err != nil {
+			return usagef("--seed %q: not a non-negative integer", seed)
+		}
+		cfg.Seed = &s
+	}
+	return nil
+}
+
+// loadSimData loads what a simulation runs on: site-native sites (and all
+// their rows together), or one data set and its loading report (nil for
+// sites). fs is as for loadSimSites.
+func loadSimData(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]sim.Site, *data.Dataset, *data.Report, error) {
+	if df.siteNative() {
+		sites, ds, err := loadSimSites(e, df, cfg, fs)
+		return sites, ds, nil, err
+	}
+	ds, rep, err := df.load(e)
+	return nil, ds, rep, err
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/data"
@@ -50,28 +49,14 @@ hospital would apply. The release costs each hospital --stats-share of
 		return usagef("stats: unexpected argument %q", pos[0])
 	}
 	cfg.StatisticsOnly, cfg.StatsShare, cfg.PrivacyUnit = true, bf.share, df.Unit
-	if col, ok := strings.CutPrefix(*partition, "column:"); ok {
-		df.SiteColumn = col
-	} else if cfg.Partition, err = data.ParseScheme(*partition); err != nil {
-		return usageError{err.Error()}
-	}
-	if *seed != "" {
-		var s uint64
-		if _, err := fmt.Sscan(*seed, &s); err != nil {
-			return usagef("--seed %q: not a non-negative integer", *seed)
-		}
-		cfg.Seed = &s
+	if err := partitionAndSeed(&cfg, &df, *partition, *seed); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
-	var sites []sim.Site
-	var ds *data.Dataset
-	if df.siteNative() {
-		if sites, ds, err = loadSimSites(e, &df, &cfg, fs); err != nil {
-			return err
-		}
-	} else if ds, _, err = df.load(e); err != nil {
+	sites, ds, _, err := loadSimData(e, &df, &cfg, fs)
+	if err != nil {
 		return err
 	}
 	if cfg.Bounds, err = bf.load(df.Source, ds); err != nil {
