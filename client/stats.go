@@ -157,7 +157,7 @@ func (c *Client) onStatsResult(env *federation.Envelope) error {
 		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
 	}
 	if c.tf != nil {
-		if !sameTransform(c.tf, tf) {
+		if c.tf.Digest() != tf.Digest() {
 			return fmt.Errorf("aggregator %q sent statistics that give another transform than the one this member trains with", env.From)
 		}
 		return nil
@@ -212,10 +212,4 @@ func absentColumns(d *data.Dataset) []string {
 		}
 	}
 	return out
-}
-
-func sameTransform(a, b *data.Transform) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
