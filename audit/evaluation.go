@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 type evaluationBody struct {
@@ -17,6 +21,39 @@ type evaluationBody struct {
 	KeyEpoch        uint64 `json:"key_epoch"`
 	DecryptionFirst uint64 `json:"decryption_first"`
 	DecryptionCount uint64 `json:"decryption_count"`
+	// Totals are the decrypted noisy totals in the federation's layout
+	// (stats.Scores), and NoiseStdDev each total's noise.
+	Totals      []float64 `json:"totals"`
+	NoiseStdDev float64   `json:"noise_std_dev"`
+}
+
+// EvaluationFacts is the run's private evaluation of its final model: the
+// federation's noisy totals read as scores, and each hospital's own
+// release, sealed to the auditors, which [EvaluationFacts.OpenSites] opens.
+type EvaluationFacts struct {
+	Entry        int      `json:"entry"`
+	Contributors []string `json:"contributors"`
+	Epsilon      float64  `json:"epsilon"` // each release's own ε
+	Bins         int      `json:"bins"`
+	NoiseStdDev  float64  `json:"noise_std_dev"` // of each total
+	// Totals are the federation's scores; nil in a log written before the
+	// totals were recorded.
+	Totals *stats.ScoreMetrics `json:"totals,omitempty"`
+	// Sealed is each contributor's own release, sealed to the auditors,
+	// and Sigma its claimed noise multiplier.
+	Sealed map[string][]byte  `json:"-"`
+	Sigma  map[string]float64 `json:"-"`
+	// Sites and SiteMean are filled by OpenSites.
+	Sites    []SiteScores `json:"sites,omitempty"`
+	SiteMean *SiteMean    `json:"site_mean,omitempty"`
+}
+
+// OpenSites opens the hospitals' sealed releases with an auditor's
+// identity.
+func (e *EvaluationFacts) OpenSites(fed *federation.Config, auditor *vault.Identity) error {
+	var err error
+	e.Sites, e.SiteMean, err = OpenSites(fed, e.Sealed, e.Sigma, auditor)
+	return err
 }
 
 // evaluation checks a private-evaluation entry: every release is a claim
@@ -44,6 +81,18 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 	if err := v.decryptions(n, b.Round, b.KeyEpoch, b.DecryptionFirst, b.DecryptionCount); err != nil {
 		return err
 	}
+	layout := v.fed.EvalScores()
+	facts := &EvaluationFacts{Entry: n, Epsilon: v.fed.Evaluation.Epsilon, Bins: layout.Bins, NoiseStdDev: b.NoiseStdDev,
+		Sealed: map[string][]byte{}, Sigma: map[string]float64{}}
+	if b.Totals != nil {
+		m, err := layout.Metrics(b.Totals)
+		if err != nil {
+			return fail(n, "evaluation totals: %v", err)
+		}
+		facts.Totals = &m
+	}
+	auditors := len(v.fed.Auditors) > 0 && layout.Bins > 0
+	var variance float64
 	seen := map[string]bool{}
 	for _, u := range b.Uploads {
 		if seen[u.From] {
@@ -62,7 +111,22 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 		}
 		h := v.run.hospital(u.From)
 		h.Spends[len(h.Spends)-1].Release = TypeEvaluation
+		switch {
+		case len(c.Site) > 0 && !auditors:
+			return fail(n, "evaluation: %s's claim seals a site release, and the federation has no auditors for it", u.From)
+		case len(c.Site) == 0 && auditors:
+			return fail(n, "evaluation: %s's claim seals no site release to the auditors", u.From)
+		case len(c.Site) > 0:
+			facts.Sealed[u.From] = c.Site
+		}
+		facts.Contributors = append(facts.Contributors, u.From)
+		facts.Sigma[u.From] = c.DP.NoiseMultiplier
+		variance += c.DP.NoiseMultiplier * c.DP.NoiseMultiplier
 	}
+	if want := math.Sqrt(variance) * layout.Sensitivity(); b.Totals != nil && math.Abs(b.NoiseStdDev-want) > 1e-9*want {
+		return fail(n, "evaluation: noise of each total %.6g, the claims give %.6g", b.NoiseStdDev, want)
+	}
+	v.run.Evaluation = facts
 	return nil
 }
 

@@ -57,6 +57,9 @@ type Run struct {
 	// Statistics is the statistics phase's release, nil if the log has
 	// none.
 	Statistics *StatisticsFacts `json:"statistics,omitempty"`
+	// Evaluation is the private evaluation of the final model, nil if the
+	// log has none that completed.
+	Evaluation *EvaluationFacts `json:"evaluation,omitempty"`
 	// Lineage is the federation version's lineage, as the setup entry
 	// records it: the version this one replaces, members added and removed.
 	Lineage *federation.Lineage `json:"lineage,omitempty"`

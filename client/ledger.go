@@ -233,13 +233,13 @@ func (l *ledger) reserveRelease(run string, e dp.Entry) error {
 }
 
 // release charges the evaluation release to the ledger, sealed first, and
-// returns the counts with Gaussian noise.
-func (l *ledger) release(counts []int64) ([]int64, error) {
+// returns the counts, of L2 sensitivity sensitivity, with Gaussian noise.
+func (l *ledger) release(counts []int64, sensitivity float64) ([]int64, error) {
 	unit := l.c.fed.DP.PrivacyUnit
 	if unit == "" {
 		unit = "record"
 	}
-	out, err := l.l.ReleaseCounts(context.Background(), l.store, l.runPrefix()+"evaluation", unit, counts, l.evalSigma)
+	out, err := l.l.ReleaseVector(context.Background(), l.store, l.runPrefix()+"evaluation", unit, counts, sensitivity, l.evalSigma)
 	if err != nil {
 		return nil, err
 	}

@@ -310,27 +310,34 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	}
 	m := c.local
 	copy(m.Params(), rs.Model)
-	k := len(c.fed.Data.Schema.Classes)
 	x, y := c.xval, c.val.Y
 	if c.fed.DP.PrivacyUnit != "" {
-		// Each patient contributes one row, so one patient changes one count.
+		// Each patient contributes one row, so one patient changes one
+		// row's counts.
 		x, y = firstRowPerUnit(c.xval, c.val)
 	}
-	cm := model.Evaluate(m, x, y).Confusion
-	counts := make([]int64, k*k)
-	for t := range k {
-		for p := range k {
-			if t < len(cm) && p < len(cm[t]) {
-				counts[t*k+p] = int64(cm[t][p])
-			}
-		}
+	layout := c.fed.EvalScores()
+	rows, _ := x.Dims()
+	p := mat.NewDense(rows, m.Config().Outputs, nil)
+	m.Predict(p, x)
+	prob := make([][]float64, rows)
+	for i := range prob {
+		prob[i] = p.RawRowView(i)
 	}
-	noisy, err := c.ledger.release(counts)
+	counts, err := layout.Count(prob, y)
+	if err != nil {
+		return fmt.Errorf("evaluation: %w", err)
+	}
+	noisy, err := c.ledger.release(counts, layout.Sensitivity())
 	if errors.Is(err, dp.ErrBudgetExhausted) {
 		return c.decline(ctx, conn, err.Error())
 	}
 	if err != nil {
 		return err
+	}
+	site, err := c.sealSite(noisy)
+	if err != nil {
+		return fmt.Errorf("evaluation: %w", err)
 	}
 	scale := c.fed.EvalScale()
 	values := make([]float64, len(noisy))
@@ -340,12 +347,27 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	d := c.fed.DP
 	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.tf.Digest(),
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
-			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
+			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta},
+		Site: site}
 	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, values, claim); err != nil {
 		return err
 	}
 	c.took = c.round
 	return nil
+}
+
+// sealSite seals the hospital's own noisy evaluation counts to the
+// federation's auditors, signed: its per-site scores, which only they read.
+// The counts are the release the hospital also adds to the federation's
+// sum, so the site's scores cost no further ε. Without auditors there is
+// nobody to seal them to, and a federation without score histograms
+// (Bins 0, configs written before them) has no site releases either.
+func (c *Client) sealSite(noisy []int64) ([]byte, error) {
+	auditors, err := c.fed.AuditorRecipients()
+	if err != nil || len(auditors) == 0 || c.fed.Evaluation.Bins == 0 {
+		return nil, err
+	}
+	return vault.SealBytes(transport.SealKindSite, transport.SiteCounts{Counts: noisy}.Marshal(), c.cfg.Identity.SigningKey(), auditors...)
 }
 
 // firstRowPerUnit keeps one row per privacy unit.

@@ -150,8 +150,7 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 		}
 		length = n
 	case transport.KindEvalUp:
-		k := len(c.fed.Data.Schema.Classes)
-		length = k * k
+		length = c.fed.EvalScores().Len()
 	case transport.KindStatsUp:
 		length = c.layout.Len()
 	default:

@@ -18,8 +18,21 @@ import (
 // [ErrBudgetExhausted] when that would exceed the cap. The noisy counts may
 // be negative: clamp them at the point of use if needed (post-processing).
 func (l *Ledger) ReleaseCounts(ctx context.Context, store Store, run, unit string, counts []int64, noiseMultiplier float64) ([]int64, error) {
+	return l.ReleaseVector(ctx, store, run, unit, counts, 1, noiseMultiplier)
+}
+
+// ReleaseVector is [Ledger.ReleaseCounts] for counts of L2 sensitivity
+// sensitivity: one privacy unit changes several of them (a confusion
+// matrix with score histograms, where a row falls in one cell of each), so
+// that the noise's standard deviation is noiseMultiplier·sensitivity. The
+// ledger's entry, one unsampled step with that noise multiplier, is the
+// same: the Gaussian mechanism's guarantee depends on their ratio alone.
+func (l *Ledger) ReleaseVector(ctx context.Context, store Store, run, unit string, counts []int64, sensitivity, noiseMultiplier float64) ([]int64, error) {
 	if !(noiseMultiplier > 0) || math.IsInf(noiseMultiplier, 0) {
 		return nil, fmt.Errorf("dp: release %q: noise multiplier %v: must be a finite number > 0", run, noiseMultiplier)
+	}
+	if !(sensitivity >= 1) || math.IsInf(sensitivity, 0) {
+		return nil, fmt.Errorf("dp: release %q: sensitivity %v: must be a finite number ≥ 1", run, sensitivity)
 	}
 	e := Entry{Run: run, Kind: EntryRelease, PrivacyUnit: unit,
 		Event: Event{SampleRate: 1, NoiseMultiplier: noiseMultiplier, Steps: 1}}
@@ -29,7 +42,7 @@ func (l *Ledger) ReleaseCounts(ctx context.Context, store Store, run, unit strin
 	g := noise.Gaussian()
 	out := make([]int64, len(counts))
 	for i, c := range counts {
-		v, err := g.AddNoiseFloat64(float64(c), 1, noiseMultiplier, 1, googleDelta)
+		v, err := g.AddNoiseFloat64(float64(c), 1, noiseMultiplier*sensitivity, 1, googleDelta)
 		if err != nil {
 			return nil, fmt.Errorf("dp: release %q: count %d: %w", run, i, err)
 		}

@@ -151,6 +151,19 @@ type Evaluation struct {
 	Enabled bool    `json:"enabled,omitempty"`
 	Epsilon float64 `json:"epsilon,omitempty"` // the release's own ε
 	Holdout float64 `json:"holdout,omitempty"` // fraction of each hospital's rows kept for validation
+	// Bins is the number of probability bins of the score histograms
+	// released with the confusion counts (stats.Scores), from which the
+	// AUC is read; 0 releases the confusion counts alone.
+	Bins int `json:"bins,omitempty"`
+}
+
+// DefaultEvalBins is the number of probability bins of an evaluation's
+// score histograms unless a federation declares otherwise.
+const DefaultEvalBins = 10
+
+// EvalScores is the layout of the federation's evaluation release.
+func (c *Config) EvalScores() stats.Scores {
+	return stats.Scores{Classes: len(c.Data.Schema.Classes), Bins: c.Evaluation.Bins}
 }
 
 // DataSpec is how every hospital reads its data: the loading options and
@@ -285,6 +298,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("federation config: evaluation epsilon %v must be in (0, the cap %g)", e.Epsilon, c.DP.Epsilon)
 		case !(e.Holdout > 0 && e.Holdout < 1):
 			return fmt.Errorf("federation config: evaluation holdout %v must be in (0, 1)", e.Holdout)
+		}
+		if err := c.EvalScores().Check(); err != nil {
+			return fmt.Errorf("federation config: %w", err)
 		}
 	}
 	if err := c.Data.Options.Validate(); err != nil {
@@ -690,8 +706,7 @@ func (c *Config) DecryptionBudget() uint64 {
 		total += uint64(p.Ciphertexts(l.Len()))
 	}
 	if c.Evaluation.Enabled {
-		k := len(c.Data.Schema.Classes)
-		total += uint64(p.Ciphertexts(k * k))
+		total += uint64(p.Ciphertexts(c.EvalScores().Len()))
 	}
 	return total * uint64(max(1, c.MaxDecryptions))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
+	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -224,6 +225,12 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	}
 	res.Ended = sum.Ended
 	res.PrivateEvaluation = sum.Evaluation
+	if ev := sum.Evaluation; ev != nil && w.researcher != nil && len(ev.Sealed) > 0 {
+		// The simulation's researcher is the federation's auditor.
+		if ev.Sites, ev.SiteMean, err = audit.OpenSites(fed, ev.Sealed, ev.Sigma, w.researcher); err != nil {
+			return nil, fmt.Errorf("open the sites' evaluation releases: %w", err)
+		}
+	}
 	if ev := sum.Evaluation; ev != nil {
 		// The release is charged to the ledgers after the last round.
 		for _, eps := range ev.Spent {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -397,6 +400,25 @@ func TestPrivateEvaluation(t *testing.T) {
 	if trained := res.History[len(res.History)-1].Epsilon; trained > cfg.Epsilon-0.01 {
 		t.Fatalf("training spent ε %v, leaving no room for the release under the cap %v", trained, cfg.Epsilon)
 	}
+	if slices.Contains(ev.Undefined, "auc") || ev.AUC < 0 || ev.AUC > 1 {
+		t.Errorf("the federation's AUC %v (undefined: %v)", ev.AUC, ev.Undefined)
+	}
+	// Each site's own release, sealed to the researcher, is what the site
+	// added to the sum: its clamped counts add up to at least the clamped
+	// totals, and each counts about its fifth of a third of the rows.
+	if len(ev.Sites) != 3 || ev.SiteMean == nil || ev.SiteMean.Sites != 3 {
+		t.Fatalf("sites %+v, mean %+v", ev.Sites, ev.SiteMean)
+	}
+	var sites float64
+	for _, s := range ev.Sites {
+		sites += s.Rows
+		if s.Rows < 5 || s.Rows > 80 || s.NoiseStdDev <= 0 || s.NoiseStdDev >= ev.NoiseStdDev {
+			t.Errorf("site %s: %v rows, noise %v (the federation's %v)", s.ID, s.Rows, s.NoiseStdDev, ev.NoiseStdDev)
+		}
+	}
+	if sites < total-1e-9 {
+		t.Errorf("the sites' counts add up to %v, below the federation's %v", sites, total)
+	}
 	fed, _ := federation.Load(filepath.Join(dir, FileConfig))
 	entries, _, err := audit.Verify(filepath.Join(dir, FileAudit), fed.Hash(), fed.SigningKey)
 	if err != nil {
@@ -410,6 +432,25 @@ func TestPrivateEvaluation(t *testing.T) {
 	verified, err := audit.VerifyFile(filepath.Join(dir, FileAudit), fed, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The log carries the same sealed releases: the researcher opens them
+	// from it, and nobody else can.
+	researcher, err := vault.ReadIdentityFile(filepath.Join(dir, FileResearcher), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verified.Evaluation == nil || verified.Evaluation.Totals == nil || verified.Evaluation.Totals.Accuracy != ev.Accuracy {
+		t.Fatalf("the log's evaluation %+v, the run's accuracy %v", verified.Evaluation, ev.Accuracy)
+	}
+	stranger, _ := vault.GenerateIdentity()
+	if err := verified.Evaluation.OpenSites(fed, stranger); !errors.Is(err, vault.ErrNoIdentityMatch) {
+		t.Errorf("a key that is not an auditor's opened the site releases: %v", err)
+	}
+	if err := verified.Evaluation.OpenSites(fed, researcher); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(verified.Evaluation.Sites, ev.Sites) {
+		t.Errorf("sites from the log %+v, from the run %+v", verified.Evaluation.Sites, ev.Sites)
 	}
 	var recomputed float64
 	for _, h := range verified.Hospitals {

@@ -53,6 +53,14 @@ func newWorkspace(cfg Config) (*workspace, error) {
 			return nil, err
 		}
 		w.dir, w.temporary = dir, true
+		// The researcher audits the run: the hospitals' own evaluation
+		// releases are sealed to it. Its key lives as long as the run.
+		if len(w.recipients) == 0 {
+			if w.researcher, err = vault.GenerateIdentity(); err != nil {
+				return nil, err
+			}
+			w.recipients = append(w.recipients, w.researcher.Recipient())
+		}
 		return w, nil
 	}
 	w.dir = cfg.OutDir
@@ -112,7 +120,7 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 	// The researcher's (or --recipient's) keys receive every sealed output,
 	// the aggregator's checkpoints included.
 	if cfg.EvalEpsilon > 0 {
-		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: cfg.EvalEpsilon, Holdout: cfg.EvalHoldout}
+		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: cfg.EvalEpsilon, Holdout: cfg.EvalHoldout, Bins: federation.DefaultEvalBins}
 	}
 	for i, r := range w.recipients {
 		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: r.String()})

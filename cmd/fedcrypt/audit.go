@@ -75,8 +75,9 @@ type verifyTarget struct {
 	fed        *federation.Config
 	anchor     *audit.Anchor
 	witnesses  []audit.Witness
-	warning    string // why the log is not anchored
-	follows    string // the previous version's log this run was checked to follow
+	warning    string          // why the log is not anchored
+	follows    string          // the previous version's log this run was checked to follow
+	identity   *vault.Identity // --identity, which may be an auditor's
 }
 
 // resolve finds the log and config from a LOG or DIR argument, and opens
@@ -101,6 +102,7 @@ func (v *verifyFlags) resolve(e *env, arg string) (*verifyTarget, error) {
 	}
 	t.fed, t.config = fed, cfgPath
 	id, err := v.keys.load(e)
+	t.identity = id
 	if err != nil {
 		return nil, fmt.Errorf("--identity: %w", err)
 	}
@@ -191,6 +193,13 @@ func (t *verifyTarget) verify(allowUnprotected bool) (run *audit.Run, failure *a
 	run, err = audit.VerifyFile(t.log, t.fed, audit.Options{Anchor: t.anchor, AllowUnprotected: allowUnprotected, Witnesses: t.witnesses})
 	if errors.As(err, &failure) {
 		return run, failure, nil
+	}
+	if ev := run.Evaluation; err == nil && ev != nil && t.identity != nil && len(ev.Sealed) > 0 {
+		// The hospitals' own releases open with an auditor's identity; with
+		// another (a hospital's), they stay sealed and the output says so.
+		if oerr := ev.OpenSites(t.fed, t.identity); oerr != nil && !errors.Is(oerr, vault.ErrNoIdentityMatch) {
+			return run, nil, oerr
+		}
 	}
 	return run, nil, err
 }
@@ -290,6 +299,9 @@ and checkpoint in DIR and checks every hospital's witness.`)
 		if run.Lineage != nil {
 			out["lineage"], out["follows"] = run.Lineage, t.follows
 		}
+		if run.Evaluation != nil {
+			out["evaluation"] = run.Evaluation
+		}
 		if failure != nil {
 			out["entry"], out["reason"] = failure.Entry, failure.Reason
 		}
@@ -303,6 +315,10 @@ and checkpoint in DIR and checks every hospital's witness.`)
 		fmt.Fprintln(e.stdout, verdict)
 		if t.warning != "" && failure == nil {
 			fmt.Fprintf(e.stderr, "warning: %s\n", t.warning)
+		}
+		if ev := run.Evaluation; ev != nil && failure == nil && ev.Totals != nil {
+			printPrivateEvaluation(e.stdout, privateEvaluation{totals: *ev.Totals, contributors: len(ev.Contributors),
+				epsilon: ev.Epsilon, noise: ev.NoiseStdDev, sealed: len(ev.Sealed), sites: ev.Sites, mean: ev.SiteMean})
 		}
 	}
 	if failure != nil {

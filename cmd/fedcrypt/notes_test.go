@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/stats"
 )
 
 func TestSimNotes(t *testing.T) {
@@ -16,7 +17,7 @@ func TestSimNotes(t *testing.T) {
 	withDropout.Dropout = 0.1
 	scored := []sim.RoundReport{{Round: 1, Completed: true, Evaluated: true}}
 	eval := func(sigma float64) *aggregator.Evaluation {
-		return &aggregator.Evaluation{Confusion: [][]float64{{40, 5}, {6, 40}}, NoiseStdDev: sigma}
+		return &aggregator.Evaluation{ScoreMetrics: stats.ScoreMetrics{Confusion: [][]float64{{40, 5}, {6, 40}}}, NoiseStdDev: sigma}
 	}
 	cases := []struct {
 		name string

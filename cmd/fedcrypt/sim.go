@@ -429,9 +429,8 @@ func printSimSummary(w io.Writer, r *sim.Result, cfg sim.Config) {
 		if ev.Reason != "" {
 			fmt.Fprintf(w, "Private evaluation: not completed (%s)\n", ev.Reason)
 		} else {
-			fmt.Fprintf(w, "Private evaluation on the hospitals' own held-out rows: accuracy %.4f, F1 %.4f from %d hospitals' noisy counts\n"+
-				"  (each release ε = %g within the budget; noise σ = %.3g on every total count, so small validation sets give rough figures)\n",
-				ev.Accuracy, ev.F1, len(ev.Contributors), ev.Epsilon, ev.NoiseStdDev)
+			printPrivateEvaluation(w, privateEvaluation{totals: ev.ScoreMetrics, contributors: len(ev.Contributors),
+				epsilon: ev.Epsilon, noise: ev.NoiseStdDev, sealed: len(ev.Sealed), sites: ev.Sites, mean: ev.SiteMean})
 		}
 	}
 	for _, note := range simNotes(r, cfg) {

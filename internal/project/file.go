@@ -105,6 +105,9 @@ type Evaluation struct {
 	Enabled bool    `yaml:"enabled"`
 	Epsilon float64 `yaml:"epsilon"`
 	Holdout float64 `yaml:"holdout"`
+	// Bins is the number of probability bins of the released score
+	// histograms, for the AUC; 0 means federation.DefaultEvalBins.
+	Bins int `yaml:"bins"`
 }
 
 // Data is the schema every member's data set must match and how it is

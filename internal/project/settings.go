@@ -92,6 +92,9 @@ func (f *File) settings(fed *federation.Config) error {
 		fed.Training.Server.LR, fed.Training.Server.Momentum = Defaults.ServerLR, Defaults.ServerMomentum
 	}
 	fed.Evaluation = federation.Evaluation(f.Evaluation)
+	if fed.Evaluation.Enabled && fed.Evaluation.Bins == 0 {
+		fed.Evaluation.Bins = federation.DefaultEvalBins
+	}
 	return nil
 }
 

@@ -174,6 +174,47 @@ type Claim struct {
 	// trained or evaluated with ([data.Transform.Digest]), from the
 	// statistics phase; zero in the statistics release's own claim.
 	Transform [32]byte
+	// Site is an evaluation release's own counts, sealed to the
+	// federation's auditors and signed by the hospital (vault.SealBytes of
+	// kind SealKindSite): its per-site scores, read by the auditors alone.
+	// Empty in every other claim, and then not on the wire, so that claims
+	// without it keep their encoding. A claim cut where its site release
+	// begins therefore parses as one without; the hospital's signature on
+	// the claim's envelope is what binds the whole.
+	Site []byte
+}
+
+// SealKindSite is the sealed kind of a claim's per-site evaluation
+// release.
+const SealKindSite = "fedcrypt/site-evaluation"
+
+// SiteCounts is the payload of a sealed per-site evaluation release
+// (Claim.Site): the hospital's noisy counts in the federation's layout
+// (stats.Scores), each a big-endian two's-complement int64.
+type SiteCounts struct {
+	Counts []int64
+}
+
+func (s SiteCounts) Marshal() []byte {
+	var w writer
+	w.u64(uint64(len(s.Counts)))
+	for _, v := range s.Counts {
+		w.u64(uint64(v))
+	}
+	return w.b
+}
+
+func ParseSiteCounts(data []byte) (SiteCounts, error) {
+	r := reader{b: data}
+	n := r.count("site counts", 8)
+	s := SiteCounts{Counts: make([]int64, n)}
+	for i := range s.Counts {
+		s.Counts[i] = int64(r.u64("site count"))
+	}
+	if err := r.done("site counts"); err != nil {
+		return SiteCounts{}, err
+	}
+	return s, nil
 }
 
 // KindClaim is the envelope kind of a signed [Claim].
@@ -196,6 +237,9 @@ func (c Claim) Marshal() []byte {
 	w.b = append(w.b, c.Dataset[:]...)
 	w.u64(c.LedgerVersion)
 	w.b = append(w.b, c.Transform[:]...)
+	if len(c.Site) > 0 {
+		w.bytes(c.Site)
+	}
 	return w.b
 }
 
@@ -220,6 +264,12 @@ func ParseClaim(data []byte) (Claim, error) {
 	c.LedgerVersion = r.u64("ledger version")
 	r.at = "transform digest"
 	copy(c.Transform[:], r.take(32))
+	if r.err == nil && len(r.b) > 0 {
+		c.Site = r.bytes("site release")
+		if r.err == nil && len(c.Site) == 0 {
+			return Claim{}, errors.New("claim: an empty site release is not encoded")
+		}
+	}
 	if err := r.done("claim"); err != nil {
 		return Claim{}, err
 	}

@@ -39,6 +39,16 @@ var codecs = []struct {
 	},
 		func(v any) []byte { return v.(Claim).Marshal() },
 		func(b []byte) (any, error) { return ParseClaim(b) }},
+	{"evaluation claim", func() any {
+		return Claim{Weight: 1, Encrypted: true, DP: DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: 5.5,
+			ClipNorm: 1, Steps: 1, Accountant: "rdp", Epsilon: 0.9, Delta: 1e-5}, Transform: [32]byte{4}, LedgerVersion: 12,
+			Site: []byte("sealed to the auditors")}
+	},
+		func(v any) []byte { return v.(Claim).Marshal() },
+		func(b []byte) (any, error) { return ParseClaim(b) }},
+	{"site counts", func() any { return SiteCounts{Counts: []int64{12, -3, 0, 40}} },
+		func(v any) []byte { return v.(SiteCounts).Marshal() },
+		func(b []byte) (any, error) { return ParseSiteCounts(b) }},
 	{"upload", func() any { return Upload{Claim: []byte("signed claim"), Payload: []byte{1, 2, 3}} },
 		func(v any) []byte { return v.(Upload).Marshal() },
 		func(b []byte) (any, error) { return ParseUpload(b) }},
@@ -112,8 +122,16 @@ func TestMessagesRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, v) {
 				t.Fatalf("round trip: got %+v want %+v", got, v)
 			}
+			// A claim with a site release, cut where the release begins, is
+			// the same claim without one, as older claims are encoded; the
+			// signature on the claim's envelope binds the whole.
+			optional := -1
+			if cl, ok := v.(Claim); ok && len(cl.Site) > 0 {
+				cl.Site = nil
+				optional = len(cl.Marshal())
+			}
 			for cut := 0; cut < len(b); cut++ {
-				if _, err := c.parse(b[:cut]); err == nil {
+				if _, err := c.parse(b[:cut]); err == nil && cut != optional {
 					t.Fatalf("truncated to %d of %d bytes: accepted", cut, len(b))
 				}
 			}
