@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
@@ -282,14 +281,4 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 	}
 	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
 		Logger: log, Timeout: timeout, OnRound: onRound, Software: version.Software(), Resume: from}, srv)
-}
-
-// maxRSS returns the process's peak resident memory in bytes (0 if the
-// system does not say).
-func maxRSS() int64 {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return u.Maxrss * 1024 // kilobytes on Linux
 }
