@@ -21,11 +21,12 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
+	"github.com/fedcrypt/fedcrypt/version"
 	"gonum.org/v1/gonum/mat"
 )
 
 // Software is recorded in audit logs; the CLI sets it to its version.
-var Software = "fedcrypt"
+var Software = version.Software()
 
 // Run simulates a federation on ds and returns its result: cfg.Hospitals
 // hospitals share ds's rows as cfg.Partition says, after test rows are

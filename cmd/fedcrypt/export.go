@@ -17,6 +17,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/export"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/vault"
+	"github.com/fedcrypt/fedcrypt/version"
 )
 
 func init() {
@@ -114,7 +115,7 @@ MLPs) are exported; any other model is refused.`)
 		return err
 	}
 	m.Federation = federationName(sf.signer)
-	m.Producer = version
+	m.Producer = version.Version
 	var b []byte
 	if *format == "onnx" {
 		b, err = export.ONNX(m)

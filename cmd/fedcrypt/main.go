@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/fedcrypt/fedcrypt/version"
 )
 
 // command is one subcommand of fedcrypt. Commands register themselves in
@@ -78,7 +80,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		return 0
 	}
 	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(e.stdout, "fedcrypt", version)
+		fmt.Fprintln(e.stdout, version.Software())
 		return 0
 	}
 	c, ok := commands[args[0]]
@@ -102,9 +104,6 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	return 1
 }
-
-// version is the software version recorded in outputs and audit logs.
-const version = "0.1.0-dev"
 
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" }
 

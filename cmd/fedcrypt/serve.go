@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
@@ -22,6 +21,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
+	"github.com/fedcrypt/fedcrypt/version"
 )
 
 func init() {
@@ -153,7 +153,7 @@ is on --listen.`)
 	}
 	defer clear(creds.Key)
 	metrics := grpcnet.NewMetrics()
-	metrics.SetBuildInfo("fedcrypt " + version)
+	metrics.SetBuildInfo(version.Software())
 	var ids []string
 	pins := map[string]string{}
 	for _, m := range fed.Members {
@@ -280,15 +280,5 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 			r.Number, r.Attempt, outcome, len(r.Included), len(r.Dropped), len(r.Refused), r.Duration.Seconds())
 	}
 	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
-		Logger: log, Timeout: timeout, OnRound: onRound, Software: "fedcrypt " + version, Resume: from}, srv)
-}
-
-// maxRSS returns the process's peak resident memory in bytes (0 if the
-// system does not say).
-func maxRSS() int64 {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		return 0
-	}
-	return u.Maxrss * 1024 // kilobytes on Linux
+		Logger: log, Timeout: timeout, OnRound: onRound, Software: version.Software(), Resume: from}, srv)
 }
