@@ -78,9 +78,11 @@ type Client struct {
 	x         *mat.Dense    // and transformed, once the statistics phase gave the transform
 	val       *data.Dataset // validation rows held out for private evaluation
 	xval      *mat.Dense    // and transformed
-	y         []float64
-	units     []int
-	params    *he.Params // nil without encryption
+	// evaluation is the hospital's own evaluation release, read as scores.
+	evaluation *stats.ScoreMetrics
+	y          []float64
+	units      []int
+	params     *he.Params // nil without encryption
 
 	// the statistics phase: the vector's layout, the release's noise (with
 	// DP), the noisy vector once released, and the federation's transform
@@ -403,6 +405,11 @@ func finite(v []float64) bool {
 
 // Epsilon returns the ε the hospital has spent so far.
 func (c *Client) Epsilon() float64 { return c.ledger.epsilon }
+
+// Evaluation returns the scores of the hospital's own evaluation release,
+// read from its noisy counts as the auditors read them; nil before it
+// released one.
+func (c *Client) Evaluation() *stats.ScoreMetrics { return c.evaluation }
 
 // Steps returns the DP-SGD steps the hospital has taken so far.
 func (c *Client) Steps() int { return c.ledger.steps() }

@@ -339,6 +339,13 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	if err != nil {
 		return fmt.Errorf("evaluation: %w", err)
 	}
+	v := make([]float64, len(noisy))
+	for i, n := range noisy {
+		v[i] = float64(n)
+	}
+	if m, err := layout.Metrics(v); err == nil {
+		c.evaluation = &m
+	}
 	scale := c.fed.EvalScale()
 	values := make([]float64, len(noisy))
 	for i, v := range noisy {

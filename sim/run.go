@@ -25,7 +25,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Software is recorded in audit logs; the CLI sets it to its version.
+// Software is recorded in audit logs: the build's version.
 var Software = version.Software()
 
 // Run simulates a federation on ds and returns its result: cfg.Hospitals

@@ -380,7 +380,11 @@ func TestCommittee(t *testing.T) {
 func TestPrivateEvaluation(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	cfg := Defaults()
-	cfg.EvalEpsilon, cfg.Seed, cfg.OutDir = 0.5, seeded(8), dir
+	// A budget of 4 with 2 for the release keeps the noise on each count
+	// near 5 (sensitivity √2 with the score histograms), so the bounds
+	// below sit five standard deviations out or more: the noise is drawn
+	// from the system's randomness, not the seed.
+	cfg.Epsilon, cfg.EvalEpsilon, cfg.Seed, cfg.OutDir = 4, 2, seeded(8), dir
 	res := run(t, cfg)
 	ev := res.PrivateEvaluation
 	if ev == nil || ev.Reason != "" || len(ev.Contributors) != 3 {
@@ -393,7 +397,7 @@ func TestPrivateEvaluation(t *testing.T) {
 		}
 	}
 	// About a fifth of 455 training rows are held out: the noisy total
-	// must be of that order (noise σ ≈ 13 per count, 4 counts).
+	// must be of that order.
 	if total < 40 || total > 160 || ev.Accuracy < 0 || ev.Accuracy > 1 || ev.NoiseStdDev <= 0 {
 		t.Fatalf("total count %v, accuracy %v, noise %v", total, ev.Accuracy, ev.NoiseStdDev)
 	}

@@ -94,7 +94,9 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
 	var hosts, auditors stringList
 	fs.Var(&hosts, "hosts", "the aggregator's DNS `names` and IP addresses, for its certificate (default localhost,127.0.0.1)")
-	fs.Var(&auditors, "auditor", "an auditor's age `recipient`, receiving the sealed checkpoints (repeatable)")
+	fs.Var(&auditors, "auditor", "an auditor's age `recipient`, receiving the sealed checkpoints, model and each hospital's own evaluation release (repeatable)")
+	fs.Float64Var(&set.EvalEpsilon, "private-eval", 0, "evaluate the final model privately: each member holds out --holdout of its rows and releases noisy confusion counts and score histograms costing this `ε` (within --epsilon), summed under encryption; its own release is sealed to the auditors")
+	fs.Float64Var(&set.EvalHoldout, "holdout", set.EvalHoldout, "with --private-eval: the `fraction` of each member's rows held out for the evaluation, never trained on")
 	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificates")
 	var out string
 	fs.StringVar(&out, "out", "", "federation `directory` to create")
@@ -268,6 +270,9 @@ func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset,
 		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize, Stats: s.StatsSpec(ds.Schema())},
 		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
 			Weighting: s.Weighting, Compress: s.Compress, SpareRounds: spareRounds},
+	}
+	if s.EvalEpsilon > 0 {
+		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: s.EvalEpsilon, Holdout: s.EvalHoldout, Bins: federation.DefaultEvalBins}
 	}
 	for i, a := range auditors {
 		if _, err := vault.ParseRecipient(a); err != nil {

@@ -120,11 +120,19 @@ comes from the operating system (no --seed).`)
 	}
 	res := map[string]any{"member": *member, "epsilon": c.Epsilon(), "steps": c.Steps(),
 		"noise_multiplier": c.NoiseMultiplier(), "delta": fed.DP.Delta, "config_hash": fed.Hash().String()}
+	ev := c.Evaluation()
+	if ev != nil {
+		res["evaluation"] = ev
+	}
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "%s: run complete; ε spent %.4g (δ = %g) over %d DP-SGD steps; ledger in %s\n",
 		*member, c.Epsilon(), fed.DP.Delta, c.Steps(), *ledger)
+	if ev != nil {
+		fmt.Fprintf(e.stdout, "%s: its evaluation release (noisy counts on ≈%.0f held-out rows, as the auditors read them): accuracy %.4f   AUC %.4f\n",
+			*member, ev.Rows, ev.Accuracy, ev.AUC)
+	}
 	if s := spareNote(c.Epsilon(), fed.DP.Epsilon, fed.Training.SpareRounds); fed.DP.Enabled && s != "" {
 		fmt.Fprintf(e.stdout, "%s.\n", s)
 	}

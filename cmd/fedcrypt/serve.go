@@ -217,11 +217,22 @@ is on --listen.`)
 	}
 	res := map[string]any{"rounds": sum.Rounds, "ended": sum.Ended, "audit": filepath.Join(out, "audit.jsonl"),
 		"audit_head": fmt.Sprintf("%x", sum.AuditHead), "config_hash": fed.Hash().String(), "max_rss_bytes": maxRSS()}
+	ev := sum.Evaluation
+	if ev != nil {
+		res["private_evaluation"] = ev
+	}
 	var outErr error
 	if *jsonOut {
 		outErr = writeJSON(e.stdout, res)
 	} else {
 		fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])
+		switch {
+		case ev != nil && ev.Reason != "":
+			fmt.Fprintf(e.stdout, "Private evaluation: not completed (%s)\n", ev.Reason)
+		case ev != nil:
+			printPrivateEvaluation(e.stdout, privateEvaluation{totals: ev.ScoreMetrics, contributors: len(ev.Contributors),
+				epsilon: ev.Epsilon, noise: ev.NoiseStdDev, sealed: len(ev.Sealed)})
+		}
 	}
 	if *linger > 0 {
 		fmt.Fprintf(e.stderr, "fedcrypt aggregator: run ended; metrics stay up for %v\n", *linger)

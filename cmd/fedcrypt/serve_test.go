@@ -537,9 +537,12 @@ func TestMetricsOutliveTheRun(t *testing.T) {
 // the audit log's statistics entry records.
 func TestDeploymentWritesTheModel(t *testing.T) {
 	dir := t.TempDir()
-	members := newDeployment(t, dir, sim.Defaults().Rounds) // init's defaults, as a consortium would start
+	// init's defaults, as a consortium would start, with a private
+	// evaluation whose per-site releases are sealed to an auditor.
+	auditor := keygenFor(t, dir, "auditor")
+	members := newDeployment(t, dir, sim.Defaults().Rounds, "--private-eval", "0.3", "--auditor", auditor.Recipient)
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
-		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s")
+		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
 	var clients []*proc
 	for i, m := range members {
@@ -548,6 +551,52 @@ func TestDeploymentWritesTheModel(t *testing.T) {
 	agg.wait(t, 60*time.Second)
 	for _, c := range clients {
 		c.wait(t, 30*time.Second)
+	}
+	// The aggregator reports the federation's noisy totals; each hospital
+	// its own release, as the auditor will read it.
+	var served struct {
+		Eval *struct {
+			Rows         float64  `json:"rows"`
+			AUC          float64  `json:"auc"`
+			Contributors []string `json:"contributors"`
+		} `json:"private_evaluation"`
+	}
+	if err := json.Unmarshal(agg.stdout.Bytes(), &served); err != nil || served.Eval == nil || len(served.Eval.Contributors) != 3 || served.Eval.Rows <= 0 {
+		t.Fatalf("serve --json: %v: %s", err, agg.stdout.String())
+	}
+	own := map[string]float64{}
+	for i, c := range clients {
+		var joined struct {
+			Eval *struct {
+				Rows float64 `json:"rows"`
+			} `json:"evaluation"`
+		}
+		if err := json.Unmarshal(c.stdout.Bytes(), &joined); err != nil || joined.Eval == nil {
+			t.Fatalf("%s: join --json: %v: %s", members[i], err, c.stdout.String())
+		}
+		own[members[i]] = joined.Eval.Rows
+	}
+	// The auditor opens the three releases from the signed log; each is
+	// the one its hospital reported.
+	r := runCLI(t, dir, "audit", "verify", "out", "--config", "fed/federation.json", "--identity", auditor.Identity, "--json")
+	var verified struct {
+		Eval *struct {
+			Sites []struct {
+				ID   string  `json:"id"`
+				Rows float64 `json:"rows"`
+			} `json:"sites"`
+			Mean *struct {
+				Sites int `json:"sites"`
+			} `json:"site_mean"`
+		} `json:"evaluation"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &verified); r.code != 0 || err != nil || verified.Eval == nil || verified.Eval.Mean == nil || verified.Eval.Mean.Sites != 3 {
+		t.Fatalf("audit verify --identity auditor: exit %d, %v: %s%s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, s := range verified.Eval.Sites {
+		if want, ok := own[s.ID]; !ok || s.Rows != want {
+			t.Errorf("site %s: %v rows in the log, %v (%v) reported by the hospital", s.ID, s.Rows, want, ok)
+		}
 	}
 	fed, err := federation.Load(filepath.Join(dir, "fed", "federation.json"))
 	if err != nil {

@@ -139,9 +139,6 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if *transportName == "grpc" && sites != nil {
 		return usagef("--transport grpc runs one data set partitioned over hospitals: site-native data (--data a,b or --partition column:) runs in memory")
 	}
-	if *transportName == "grpc" && cfg.EvalEpsilon > 0 {
-		return usagef("--private-eval is not run over --transport grpc: its parties do not evaluate; use the in-memory transport")
-	}
 	if e, err = assumeSim(e, ds, rep, &df, cfg, *jsonOut); err != nil {
 		return err
 	}

@@ -335,7 +335,6 @@ func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
 		{"negative private evaluation", []string{"--private-eval", "-1"}, []string{"--private-eval"}},
 		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
 		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
-		{"private evaluation over gRPC", []string{"--private-eval", "0.1", "--transport", "grpc"}, []string{"--private-eval", "grpc"}},
 		{"a directory that is not empty", []string{"--out", nonEmpty}, []string{"--out", "not empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -274,6 +274,18 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 			}
 		}
 	}
+	if ev := run.Evaluation; ev != nil && ev.Totals != nil {
+		if err := ev.OpenSites(fed, researcher); err != nil {
+			return nil, fmt.Errorf("the sites' evaluation releases: %w", err)
+		}
+		res.PrivateEvaluation = &aggregator.Evaluation{Contributors: ev.Contributors, ScoreMetrics: *ev.Totals, Bins: ev.Bins,
+			Epsilon: ev.Epsilon, NoiseStdDev: ev.NoiseStdDev, Spent: map[string]float64{}, Sites: ev.Sites, SiteMean: ev.SiteMean}
+		for _, h := range run.Hospitals {
+			if n := len(h.Spends); n > 0 && h.Spends[n-1].Release == audit.TypeEvaluation {
+				res.PrivateEvaluation.Spent[h.ID] = h.Spends[n-1].Claimed
+			}
+		}
+	}
 	var bytesUp int64
 	eps := 0.0
 	for _, r := range run.Rounds {
