@@ -45,17 +45,12 @@ func runSites(ctx context.Context, sites []Site, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds := sites[0].Data
-	mcfg, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes))
-	if err != nil {
-		return nil, err
-	}
 	w, err := newWorkspace(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer w.cleanup()
-	fed, parties, aggKey, err := w.federation(cfg, ds, mcfg, parts)
+	fed, parties, aggKey, err := w.federation(cfg, sites[0].Data, parts)
 	if err != nil {
 		return nil, err
 	}

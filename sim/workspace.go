@@ -8,7 +8,6 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -91,52 +90,26 @@ func (w *workspace) cleanup() {
 	}
 }
 
-// federation generates every party's keys and writes the federation config.
-func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, parts []*data.Dataset) (*federation.Config, []party, *vault.Identity, error) {
-	newParty := func(id string) (federation.Party, *vault.Identity, error) {
-		key, err := vault.GenerateIdentity()
-		if err != nil {
-			return federation.Party{}, nil, err
-		}
-		w.keys[id] = string(vault.IdentityFileText(key))
-		return federation.Party{ID: id, Recipient: key.Recipient().String(), SigningKey: vault.FormatSigningKey(key.SigningPublicKey())}, key, nil
+// federation builds the federation of cfg's settings over parts, one
+// member per part, with every party's keys, and writes its config.
+func (w *workspace) federation(cfg Config, ds *data.Dataset, parts []*data.Dataset) (*federation.Config, []party, *vault.Identity, error) {
+	p := Parties{Name: "simulation", Auditors: w.recipients, SpareRounds: cfg.SpareRounds()}
+	for i, part := range parts {
+		p.Members = append(p.Members, fmt.Sprintf("h%d", i+1))
+		p.Rows = append(p.Rows, part.Rows())
 	}
-	aggParty, aggKey, err := newParty("aggregator")
+	fed, keys, err := NewFederation(cfg, ds, p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w.signer = aggKey
-	fed := &federation.Config{
-		Version: federation.Version, Name: "simulation", Aggregator: aggParty,
-		Threshold: cfg.Threshold, MinContributors: cfg.minContributors(), MaxDecryptions: cfg.MaxDecryptions,
-		HE: federation.HE{Enabled: cfg.HE, Preset: cfg.Preset, UpdateBound: cfg.UpdateBound},
-		DP: federation.DP{Enabled: cfg.DP, Epsilon: cfg.Epsilon, Delta: cfg.Delta, Accountant: cfg.Accountant, Noise: cfg.Noise,
-			ClipNorm: cfg.ClipNorm, SampleRate: cfg.SampleRate, PrivacyUnit: cfg.PrivacyUnit},
-		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize, Stats: cfg.StatsSpec(ds.Schema())},
-		Training: federation.Training{Rounds: cfg.Rounds, LocalSteps: cfg.LocalSteps, Local: cfg.Local, Server: cfg.Server,
-			Weighting: cfg.Weighting, Compress: cfg.Compress, SpareRounds: cfg.SpareRounds()},
+	for id, k := range keys {
+		w.keys[id] = string(vault.IdentityFileText(k))
 	}
-	// The researcher's (or --recipient's) keys receive every sealed output,
-	// the aggregator's checkpoints included.
-	if cfg.EvalEpsilon > 0 {
-		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: cfg.EvalEpsilon, Holdout: cfg.EvalHoldout, Bins: federation.DefaultEvalBins}
-	}
-	for i, r := range w.recipients {
-		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: r.String()})
-	}
+	w.signer = keys["aggregator"]
 	var parties []party
-	for i, p := range parts {
-		mp, key, err := newParty(fmt.Sprintf("h%d", i+1))
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		holder := cfg.Committee == 0 || i < cfg.Committee
-		fed.Members = append(fed.Members, federation.Member{Party: mp, Contributor: true, KeyHolder: holder, Rows: p.Rows()})
-		parties = append(parties, party{id: mp.ID, key: key, data: p})
-	}
-	if err := fed.Validate(); err != nil {
-		return nil, nil, nil, err
+	for i, part := range parts {
+		id := p.Members[i]
+		parties = append(parties, party{id: id, key: keys[id], data: part})
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, FileConfig), fed.Marshal(), 0o644); err != nil {
 		return nil, nil, nil, err
@@ -146,12 +119,12 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, mcfg model.Config, 
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if err := vault.Seal(filepath.Join(w.dir, FileKeys), SealKindKeys, keys, aggKey.SigningKey(), w.recipients...); err != nil {
+		if err := vault.Seal(filepath.Join(w.dir, FileKeys), SealKindKeys, keys, w.signer.SigningKey(), w.recipients...); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	w.keys = nil
-	return fed, parties, aggKey, nil
+	return fed, parties, w.signer, nil
 }
 
 // writeArtifacts writes the public per-round metrics and summary.

@@ -14,7 +14,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/internal/project"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -75,6 +74,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	name := fs.String("name", "federation", "the federation's `name`")
 	fs.IntVar(&set.Threshold, "threshold", set.Threshold, "T: key holders needed to decrypt a sum (≥ 2)")
 	fs.IntVar(&set.MinContributors, "min-contributors", 0, "fewest uploads a sum may have (default T+1, or T with only T members)")
+	fs.IntVar(&set.Committee, "committee", 0, "how many members hold key shares: the first N of --members (default all)")
 	fs.IntVar(&set.MaxDecryptions, "max-decryptions", set.MaxDecryptions, "decryption attempts per round's sum")
 	fs.IntVar(&set.Rounds, "rounds", set.Rounds, "federated rounds")
 	fs.IntVar(&set.LocalSteps, "local-steps", set.LocalSteps, "DP-SGD steps each hospital takes per round")
@@ -245,68 +245,19 @@ func memberIDs(fed *federation.Config) []string {
 	return ids
 }
 
-// newFederation builds and validates the config of a federation of
-// members with settings s, each contributor keeping budget for spareRounds
-// retried rounds, the schema of ds, and fresh keys for every party (the
-// aggregator's id is "aggregator"). rows, if given, are the
-// members' declared row counts; auditors receive the sealed checkpoints.
-// Invalid settings are usage errors.
+// newFederation builds the config of a federation of s's settings and
+// every party's keys (sim.NewFederation), its errors as usage errors.
 func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset, members []string, rows []int, auditors []string) (*federation.Config, map[string]*vault.Identity, error) {
-	mcfg, err := model.ParseSpec(s.Model, len(ds.Features), len(ds.Classes))
-	if err != nil {
-		return nil, nil, usagef("--model %s: %v", s.Model, err)
-	}
-	minContrib := s.MinContributors
-	if minContrib == 0 {
-		minContrib = min(s.Threshold+1, len(members))
-	}
-	fed := &federation.Config{
-		Version: federation.Version, Name: name,
-		Threshold: s.Threshold, MinContributors: minContrib, MaxDecryptions: s.MaxDecryptions,
-		HE: federation.HE{Enabled: s.HE, Preset: s.Preset, UpdateBound: s.UpdateBound},
-		DP: federation.DP{Enabled: s.DP, Epsilon: s.Epsilon, Delta: s.Delta, Accountant: s.Accountant, Noise: s.Noise,
-			ClipNorm: s.ClipNorm, SampleRate: s.SampleRate, PrivacyUnit: s.PrivacyUnit},
-		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: s.Normalize, Stats: s.StatsSpec(ds.Schema())},
-		Training: federation.Training{Rounds: s.Rounds, LocalSteps: s.LocalSteps, Local: s.Local, Server: s.Server,
-			Weighting: s.Weighting, Compress: s.Compress, SpareRounds: spareRounds},
-	}
-	if s.EvalEpsilon > 0 {
-		fed.Evaluation = federation.Evaluation{Enabled: true, Epsilon: s.EvalEpsilon, Holdout: s.EvalHoldout, Bins: federation.DefaultEvalBins}
-	}
-	for i, a := range auditors {
-		if _, err := vault.ParseRecipient(a); err != nil {
+	p := sim.Parties{Name: name, Members: members, Rows: rows, SpareRounds: spareRounds}
+	for _, a := range auditors {
+		r, err := vault.ParseRecipient(a)
+		if err != nil {
 			return nil, nil, usagef("--auditor: %v", err)
 		}
-		fed.Auditors = append(fed.Auditors, federation.Party{ID: fmt.Sprintf("auditor%d", i+1), Recipient: a})
+		p.Auditors = append(p.Auditors, r)
 	}
-	keys := map[string]*vault.Identity{}
-	party := func(id string) (federation.Party, error) {
-		k, err := vault.GenerateIdentity()
-		if err != nil {
-			return federation.Party{}, err
-		}
-		keys[id] = k
-		return federation.Party{ID: id, Recipient: k.Recipient().String(), SigningKey: vault.FormatSigningKey(k.SigningPublicKey())}, nil
-	}
-	if fed.Aggregator, err = party("aggregator"); err != nil {
-		return nil, nil, err
-	}
-	for i, id := range members {
-		if _, dup := keys[id]; dup {
-			return nil, nil, usagef("--members: %q named twice (or as the aggregator)", id)
-		}
-		p, err := party(id)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := federation.Member{Party: p, Contributor: true, KeyHolder: true}
-		if rows != nil {
-			m.Rows = rows[i]
-		}
-		fed.Members = append(fed.Members, m)
-	}
-	if err := fed.Validate(); err != nil {
+	fed, keys, err := sim.NewFederation(s, ds, p)
+	if err != nil {
 		return nil, nil, usageError{err.Error()}
 	}
 	return fed, keys, nil
