@@ -94,7 +94,7 @@ func FuzzUnmarshalSparse(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)/2])
-		q, err := m.MarshalInt8()
+		q, err := m.MarshalQuantized()
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -61,8 +61,8 @@ func weightsHead(magic string, version uint16, cfg any, params []float64, body i
 
 // Unmarshal decodes a model from the weight format, checking the magic, version, that the config
 // is valid, that the parameter count is the one the config implies, the length, the checksum, and
-// that every parameter is finite. It also reads the int8 format of [Model.MarshalInt8], whose
-// weights it dequantizes.
+// that every parameter is finite. It also reads the quantized format of [Model.MarshalQuantized]
+// (and its int8 versions), whose weights it dequantizes.
 func Unmarshal(b []byte) (*Model, error) {
 	var cfg Config
 	params, err := decodeWeights(b, weightsMagic, quantMagic, &cfg, func() (int, string, error) {
@@ -77,10 +77,10 @@ func Unmarshal(b []byte) (*Model, error) {
 	return build(cfg, params), nil
 }
 
-// decodeWeights checks a weight frame of the given magic, or of its int8 version quant,
+// decodeWeights checks a weight frame of the given magic, or of its quantized version quant,
 // decodes its config into cfg (unknown fields rejected), asks check for the parameter count the
 // config implies (and a description for errors), and returns the parameters, dequantized from
-// an int8 file with the spans spans gives.
+// a quantized file with the spans spans gives.
 func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, string, error), spans func() []span) ([]float64, error) {
 	if len(b) < weightsHeader {
 		return nil, fmt.Errorf("model weights: truncated header (%d bytes)", len(b))
@@ -90,7 +90,7 @@ func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, st
 	}
 	quantized := string(b[:4]) == quant
 	v := binary.LittleEndian.Uint16(b[4:])
-	if v != weightsVersion && !(quantized && v == int8RowsVersion) {
+	if v != weightsVersion && !(quantized && (v == int8RowsVersion || v == quantVersion)) {
 		return nil, fmt.Errorf("model weights: unsupported version %d (want %d)", v, weightsVersion)
 	}
 	cl := binary.LittleEndian.Uint32(b[6:])
@@ -114,7 +114,7 @@ func decodeWeights(b []byte, magic, quant string, cfg any, check func() (int, st
 	}
 	pos := weightsHeader + int(cl)
 	if quantized {
-		return decodeInt8(b, pos, v, want, desc, spans)
+		return decodeQuantized(b, pos, v, want, desc, spans)
 	}
 	n := binary.LittleEndian.Uint64(b[pos:])
 	pos += 8
@@ -145,8 +145,8 @@ func (m *SparseModel) MarshalBinary() ([]byte, error) {
 	return encodeWeights(sparseWeightsMagic, m.cfg, m.params)
 }
 
-// UnmarshalSparse decodes a sparse model from its weight format, or its int8 format
-// ([SparseModel.MarshalInt8]), with the checks of [Unmarshal].
+// UnmarshalSparse decodes a sparse model from its weight format, or its quantized format
+// ([SparseModel.MarshalQuantized]), with the checks of [Unmarshal].
 func UnmarshalSparse(b []byte) (*SparseModel, error) {
 	var cfg SparseConfig
 	params, err := decodeWeights(b, sparseWeightsMagic, sparseQuantMagic, &cfg, func() (int, string, error) {

@@ -149,7 +149,7 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		f.Add(b)
 		f.Add(b[:len(b)/2])
-		q, err := m.MarshalInt8()
+		q, err := m.MarshalQuantized()
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 )
 
-// TestModelQuantize: a trained wdbc MLP, quantized by `model quantize` with its agreement
-// measured on the 569 rows, is at least 4 times smaller, and predict scores the rows with it
+// TestModelQuantize: a trained wdbc MLP, quantized by `model quantize` (12-bit values) with its
+// agreement measured on the 569 rows, is at least 4 times smaller, and predict scores the rows with it
 // (signed by the quantizer's key) within 0.01 of the float model, with the same classes.
 func TestModelQuantize(t *testing.T) {
 	dir := t.TempDir()
@@ -41,11 +41,11 @@ func TestModelQuantize(t *testing.T) {
 	if q.Signer != strings.TrimSpace(string(pub)) {
 		t.Errorf("signer %q, the identity's key %q", q.Signer, pub)
 	}
-	if q.Output != "int8.age" || q.Params != 30*64+64+64+1 || q.Int8Bytes*4 > q.FloatBytes || q.Rows != 569 {
+	if q.Output != "int8.age" || q.Params != 30*64+64+64+1 || q.Int8Bytes*4 > q.FloatBytes || q.Bits != 12 || q.Rows != 569 {
 		t.Errorf("quantize: %+v", q)
 	}
 	if q.ClassAgreement == nil || *q.ClassAgreement < 0.99 || *q.MaxProbDiff > 0.01 {
-		t.Errorf("int8 against float: %v classes, %v largest difference", q.ClassAgreement, q.MaxProbDiff)
+		t.Errorf("quantized against float: %v classes, %v largest difference", q.ClassAgreement, q.MaxProbDiff)
 	}
 	probs := func(model string) map[string]float64 {
 		t.Helper()
