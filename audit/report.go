@@ -9,8 +9,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fedcrypt/fedcrypt/stats"
 )
 
 // Report is a compliance report on one run: what verification established,
@@ -143,6 +146,19 @@ type view struct {
 	Completed  int
 	Witnessed  string // which hospitals' witnesses were checked, in one line
 	Statistics string // the statistics phase's release, in one paragraph
+	Evaluation *evaluationView
+}
+
+// evaluationView is the private evaluation: what was released, in one
+// paragraph, and its scores: the federation's, each site's when an
+// auditor opened them, and their mean.
+type evaluationView struct {
+	Line   string
+	Scores []scoreView
+}
+
+type scoreView struct {
+	Who, Rows, Accuracy, Precision, Recall, F1, AUC string
 }
 
 type hospitalView struct {
@@ -197,6 +213,7 @@ func (r *Report) view(plots []Plot) *view {
 		v.Witnessed = witnessLine(r.Run.Witnesses)
 	}
 	v.Statistics = statisticsLine(r.Run)
+	v.Evaluation = evaluationSection(r.Run)
 	f := func(x float64) string {
 		if math.IsInf(x, 1) {
 			return "∞"
@@ -316,4 +333,62 @@ func statisticsLine(run *Run) string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// evaluationSection shows the private evaluation's release, nil when the
+// log has none.
+func evaluationSection(run *Run) *evaluationView {
+	ev := run.Evaluation
+	if ev == nil {
+		return nil
+	}
+	v := &evaluationView{}
+	if ev.Totals == nil {
+		v.Line = "The private evaluation of the final model did not complete: nothing was released."
+		return v
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "After training, %s each scored the final model on rows it had held out and never trained on, and released its confusion counts", joinList(slices.Sorted(slices.Values(ev.Contributors))))
+	if ev.Bins > 0 {
+		fmt.Fprintf(&b, " and histograms of the predicted probability in %d bins", ev.Bins)
+	}
+	if run.DP {
+		fmt.Fprintf(&b, ", with Gaussian noise costing ε = %.3g on its own, counted in the ε above", ev.Epsilon)
+	} else {
+		b.WriteString(", WITHOUT noise (the run has no DP)")
+	}
+	fmt.Fprintf(&b, ". A quorum decrypted only their sum (entry %d), whose counts each carry noise of standard deviation %.4g; the scores below are read from those noisy counts. ", ev.Entry, ev.NoiseStdDev)
+	switch {
+	case len(ev.Sites) > 0:
+		b.WriteString("Each hospital's own release, signed with its claim and sealed to the auditors, was opened for this report: the same release it added to the sum, with no further cost in ε.")
+	case len(ev.Sealed) > 0:
+		fmt.Fprintf(&b, "%d hospitals' own releases are in the log, sealed to the auditors: an auditor's identity opens them for a per-site table.", len(ev.Sealed))
+	default:
+		b.WriteString("No per-site release was sealed to an auditor.")
+	}
+	v.Line = b.String()
+	score := func(who string, m stats.ScoreMetrics) scoreView {
+		f := func(name string, x float64) string {
+			if slices.Contains(m.Undefined, name) {
+				return "—"
+			}
+			return fmt.Sprintf("%.3f", x)
+		}
+		return scoreView{Who: who, Rows: fmt.Sprintf("%.0f", m.Rows), Accuracy: f("accuracy", m.Accuracy), Precision: f("precision", m.Precision),
+			Recall: f("recall", m.Recall), F1: f("f1", m.F1), AUC: f("auc", m.AUC)}
+	}
+	v.Scores = append(v.Scores, score("federation (noisy sum)", *ev.Totals))
+	for _, s := range ev.Sites {
+		v.Scores = append(v.Scores, score(s.ID, s.ScoreMetrics))
+	}
+	if m := ev.SiteMean; m != nil {
+		auc := "—"
+		if m.AUCSites > 0 {
+			auc = fmt.Sprintf("%.3f (%d sites)", m.AUC, m.AUCSites)
+		}
+		v.Scores = append(v.Scores, scoreView{Who: fmt.Sprintf("mean of %d sites, each counted once", m.Sites), Rows: "—",
+			Accuracy: fmt.Sprintf("%.3f", m.Accuracy), Precision: fmt.Sprintf("%.3f", m.Precision), Recall: fmt.Sprintf("%.3f", m.Recall),
+			F1: fmt.Sprintf("%.3f", m.F1), AUC: auc})
+	}
+	return v
 }

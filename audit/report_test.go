@@ -16,6 +16,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // report verifies a run and builds its report with the run's metrics.
@@ -104,6 +105,9 @@ func TestReportHTML(t *testing.T) {
 	}
 	if strings.Contains(page, "UNPROTECTED") {
 		t.Error("a protected run flagged unprotected")
+	}
+	if strings.Contains(page, "Private evaluation") {
+		t.Error("a run without a private evaluation shows one")
 	}
 	// Self-contained: nothing is fetched.
 	if m := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|@import|url\(`).FindString(page); m != "" {
@@ -313,4 +317,55 @@ func ExampleReport_WriteHTML() {
 	// plot-participation
 	// plot-statistics
 	// (ε = 1, δ = 1e-05)-differential privacy
+}
+
+// The private evaluation's section says what was released and shows the
+// federation's scores; each site's row appears only once an auditor's
+// identity opened the sealed releases.
+func TestReportPrivateEvaluation(t *testing.T) {
+	dir := simRun(t, 2, func(c *sim.Config) { c.Epsilon, c.EvalEpsilon = 3, 1 })
+	rep := report(t, dir, audit.Options{})
+	if rep.Run.Evaluation == nil || len(rep.Run.Evaluation.Sites) != 0 {
+		t.Fatalf("evaluation %+v", rep.Run.Evaluation)
+	}
+	// page is the report's evaluation section.
+	page := func() string {
+		var b bytes.Buffer
+		if err := rep.WriteHTML(&b); err != nil {
+			t.Fatal(err)
+		}
+		s, _, _ := strings.Cut(b.String(), "<h2>Figures</h2>")
+		_, s, _ = strings.Cut(s, "<h2>Private evaluation</h2>")
+		return s
+	}
+	sealed := page()
+	for _, want := range []string{"h1; h2; h3 each scored", "held out and never trained on", "histograms of the predicted probability in 10 bins",
+		"3 hospitals&#39; own releases are in the log, sealed to the auditors", "<td>federation (noisy sum)</td>"} {
+		if !strings.Contains(sealed, want) {
+			t.Errorf("sealed: page lacks %q", want)
+		}
+	}
+	if strings.Contains(sealed, "<td>h1</td>") {
+		t.Error("a site's row shown before an auditor opened the releases")
+	}
+	researcher, err := vault.ReadIdentityFile(filepath.Join(dir, sim.FileResearcher), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Run.Evaluation.OpenSites(loadFed(t, dir), researcher); err != nil {
+		t.Fatal(err)
+	}
+	opened := page()
+	for _, want := range []string{"<td>h1</td>", "<td>h2</td>", "<td>h3</td>", "mean of 3 sites, each counted once", "was opened for this report"} {
+		if !strings.Contains(opened, want) {
+			t.Errorf("opened: page lacks %q", want)
+		}
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md, t.TempDir(), "report"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "## Private evaluation") || !strings.Contains(md.String(), "| h2 |") {
+		t.Errorf("markdown lacks the evaluation section or a site's row:\n%s", md.String())
+	}
 }

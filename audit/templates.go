@@ -57,6 +57,14 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 <h2>Statistics phase</h2>
 <p id="statistics">{{.Statistics}}</p>
 {{end}}
+{{with .Evaluation}}
+<h2>Private evaluation</h2>
+<p id="evaluation">{{.Line}}</p>
+{{if .Scores}}<table id="evaluation-scores">
+<tr><th>scored by</th><th>rows (noisy)</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUC</th></tr>
+{{range .Scores}}<tr><td>{{.Who}}</td><td>{{.Rows}}</td><td>{{.Accuracy}}</td><td>{{.Precision}}</td><td>{{.Recall}}</td><td>{{.F1}}</td><td>{{.AUC}}</td></tr>
+{{end}}</table>{{end}}
+{{end}}
 <h2>Figures</h2>
 {{if not .Metrics}}<p>This run published no per-round evaluation (rounds.csv): accuracy and AUC are not shown.</p>
 {{end}}{{range .Plots}}<figure id="plot-{{.File}}">
@@ -135,7 +143,15 @@ The claimed ε is signed by the hospital; the recomputed ε is this verifier's, 
 
 {{.Statistics}}
 {{end}}
-## Figures
+{{with .Evaluation}}## Private evaluation
+
+{{.Line}}
+{{if .Scores}}
+| scored by | rows (noisy) | accuracy | precision | recall | F1 | AUC |
+|---|---|---|---|---|---|---|
+{{range .Scores}}| {{cell .Who}} | {{.Rows}} | {{.Accuracy}} | {{.Precision}} | {{.Recall}} | {{.F1}} | {{cell .AUC}} |
+{{end}}{{end}}
+{{end}}## Figures
 {{if not .Metrics}}
 This run published no per-round evaluation (rounds.csv): accuracy and AUC are not shown.
 {{end}}{{range .Plots}}
