@@ -245,7 +245,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		if h, ok := a.audit.ResumedHead(cp.Round); ok {
 			a.prev = transport.PrevHead{Completed: h.Type == audit.TypeRound, Round: h.Round, Head: a.sign(h)}
 		}
-		a.appendAudit(audit.TypeResume, map[string]any{"after_round": cp.Round, "software": cfg.Software})
+		a.appendAudit(audit.ResumeBody{AfterRound: &cp.Round, Software: cfg.Software})
 		return a, nil
 	}
 	if a.audit, err = audit.Create(logPath, a.hash, fed.Aggregator.ID, cfg.Identity.SigningKey()); err != nil {
@@ -327,7 +327,7 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 // end closes the audit log's story and tells every member the run is
 // over, with the log's signed head after the end entry.
 func (a *aggregator) end(ctx context.Context, why string) {
-	written := a.appendAudit(audit.TypeEnd, map[string]any{"reason": why})
+	written := a.appendAudit(audit.EndBody{Reason: why})
 	a.broadcast(ctx, transport.KindDone, transport.Done{Round: a.completed, Head: a.signedHead(written, audit.TypeEnd, a.completed)}.Marshal())
 }
 

@@ -8,12 +8,12 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 )
 
-// appendAudit writes an audit entry; a failure to write the log is logged
-// loudly (the run's evidence is incomplete) but does not stop the run. It
-// reports whether the entry was written.
-func (a *aggregator) appendAudit(typ string, body any) bool {
-	if _, err := a.audit.Append(typ, body); err != nil {
-		a.log.Error("audit log write failed", "type", typ, "err", err)
+// appendAudit writes an audit entry of body's type; a failure to write the
+// log is logged loudly (the run's evidence is incomplete) but does not stop
+// the run. It reports whether the entry was written.
+func (a *aggregator) appendAudit(body audit.Body) bool {
+	if _, err := a.audit.Append(body.EntryType(), body); err != nil {
+		a.log.Error("audit log write failed", "type", body.EntryType(), "err", err)
 		return false
 	}
 	return true
@@ -36,6 +36,11 @@ func (a *aggregator) signedHead(written bool, typ string, round uint64) transpor
 	return h
 }
 
+// decryption is how the round's sum was decrypted, for its audit entry.
+func (r *Round) decryption() audit.Decryption {
+	return audit.Decryption{DecryptionSet: r.Set, KeyEpoch: r.Epoch, DecryptionFirst: r.First, DecryptionCount: r.Count}
+}
+
 // sign signs a head for the members.
 func (a *aggregator) sign(h audit.Head) transport.AuditHead {
 	return transport.AuditHead{Entries: h.Entries, Hash: h.Hash, Sig: audit.SignHead(a.cfg.Identity.SigningKey(), h)}
@@ -44,76 +49,39 @@ func (a *aggregator) sign(h audit.Head) transport.AuditHead {
 // auditSetup records the federation's setup: who takes part with which
 // keys, the threshold, the CKKS preset and the DP settings.
 func (a *aggregator) auditSetup(pkDigest []byte) {
-	type member struct {
-		ID          string `json:"id"`
-		Contributor bool   `json:"contributor"`
-		KeyHolder   bool   `json:"key_holder"`
-		SigningKey  string `json:"signing_key"`
-		Recipient   string `json:"recipient"`
-	}
-	var members []member
+	acct := audit.AccountantSettings(a.fed)
+	body := audit.SetupBody{ConfigHash: a.hash.String(), Software: a.cfg.Software,
+		Threshold: a.fed.Threshold, MinContributors: a.fed.MinContributors, MaxDecryptions: a.fed.MaxDecryptions,
+		HE: a.fed.HE, DP: a.fed.DP, Model: a.fed.Model, Training: a.fed.Training, Schema: a.fed.Data.Schema,
+		Accountant: &acct, Unprotected: audit.Unprotected(a.fed), Lineage: a.fed.Lineage}
 	for _, m := range a.fed.Members {
-		members = append(members, member{m.ID, m.Contributor, m.KeyHolder, m.SigningKey, m.Recipient})
-	}
-	body := map[string]any{
-		"config_hash":      a.hash.String(),
-		"software":         a.cfg.Software,
-		"members":          members,
-		"threshold":        a.fed.Threshold,
-		"min_contributors": a.fed.MinContributors,
-		"max_decryptions":  a.fed.MaxDecryptions,
-		"he":               a.fed.HE,
-		"dp":               a.fed.DP,
-		"accountant":       audit.AccountantSettings(a.fed),
-		"model":            a.fed.Model,
-		"training":         a.fed.Training,
-		"schema":           a.fed.Data.Schema,
+		body.Members = append(body.Members, audit.SetupMember{ID: m.ID, Contributor: m.Contributor, KeyHolder: m.KeyHolder,
+			SigningKey: m.SigningKey, Recipient: m.Recipient})
 	}
 	if a.params != nil {
-		body["he_log_q"] = a.params.LogQ()
-		body["he_slots"] = a.params.Slots()
-		body["he_flooding_sigma"] = a.params.FloodingSigma()
-		body["he_precision_bits"] = a.params.PrecisionBits(len(a.fed.Contributors()), a.fed.Threshold)
-		body["he_security"] = audit.SecurityLevel(a.fed.HE)
+		body.HELogQ, body.HESlots, body.HEFloodingSigma = a.params.LogQ(), a.params.Slots(), a.params.FloodingSigma()
+		body.HEPrecisionBits = a.params.PrecisionBits(len(a.fed.Contributors()), a.fed.Threshold)
+		body.HESecurity = audit.SecurityLevel(a.fed.HE)
 	}
 	if pkDigest != nil {
-		body["collective_public_key"] = hex.EncodeToString(pkDigest)
-		body["key_epoch"] = a.epoch
-		body["decryption_budget"] = a.budget
-		body["key_policy"] = a.params.Policy()
+		kp := a.params.Policy()
+		body.CollectiveKey, body.KeyEpoch, body.DecryptionBudget, body.KeyPolicy = hex.EncodeToString(pkDigest), a.epoch, a.budget, &kp
 	}
-	if u := audit.Unprotected(a.fed); len(u) > 0 {
-		body["unprotected"] = u
-	}
-	if l := a.fed.Lineage; l != nil {
-		// This version replaces an earlier one: members added or removed.
-		body["lineage"] = l
-	}
-	a.appendAudit(audit.TypeSetup, body)
+	a.appendAudit(body)
 }
 
 // auditRound records a completed round, and reports whether it did.
 // Per-hospital facts are the hospitals' own signed claims, copied verbatim.
 func (a *aggregator) auditRound(rep *Round, headers []federation.Header) bool {
-	type upload struct {
-		From   string `json:"from"`
-		Digest string `json:"digest"`
-		Claim  []byte `json:"claim"` // the hospital's signed claim envelope, verbatim (base64)
-		// Facts is the claim decoded, for people reading the log; the
-		// verifier checks it against the signed claim.
-		Facts audit.ClaimFacts `json:"facts"`
-	}
-	var ups []upload
+	md := modelDigest(a.model)
+	body := audit.RoundBody{Round: rep.Number, Attempt: rep.Attempt, Contributors: rep.Included, Declined: rep.Declined,
+		Dropped: rep.Dropped, Refused: rep.Refused, Decryption: rep.decryption(), ShareDigests: rep.ShareDigests,
+		ModelDigest: hex.EncodeToString(md[:]), BytesUp: rep.BytesUp, Nonce: hex.EncodeToString(a.nonce)}
 	for _, h := range headers {
 		d := h.Digest()
-		ups = append(ups, upload{From: h.From, Digest: hex.EncodeToString(d[:]), Claim: rep.SignedClaims[h.From],
-			Facts: audit.FactsOf(rep.Claims[h.From])})
+		facts := audit.FactsOf(rep.Claims[h.From])
+		body.Uploads = append(body.Uploads, audit.RoundUpload{From: h.From, Digest: hex.EncodeToString(d[:]),
+			Claim: rep.SignedClaims[h.From], Facts: &facts})
 	}
-	md := modelDigest(a.model)
-	return a.appendAudit(audit.TypeRound, map[string]any{
-		"round": rep.Number, "attempt": rep.Attempt, "contributors": rep.Included, "declined": rep.Declined,
-		"dropped": rep.Dropped, "refused": rep.Refused, "decryption_set": rep.Set, "share_digests": rep.ShareDigests, "uploads": ups,
-		"model_digest": hex.EncodeToString(md[:]), "bytes_up": rep.BytesUp, "nonce": hex.EncodeToString(a.nonce),
-		"key_epoch": rep.Epoch, "decryption_first": rep.First, "decryption_count": rep.Count,
-	})
+	return a.appendAudit(body)
 }

@@ -64,7 +64,7 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 		if err != nil {
 			ev.Reason = err.Error()
 		}
-		a.appendAudit("evaluation", map[string]any{"completed": false, "reason": ev.Reason, "declined": rep.Declined, "dropped": rep.Dropped})
+		a.appendAudit(audit.EvaluationBody{Reason: ev.Reason, Declined: rep.Declined, Dropped: rep.Dropped})
 		return ev
 	}
 	ev.Contributors = rep.Included
@@ -81,17 +81,12 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 		}
 	}
 	ev.NoiseStdDev = math.Sqrt(variance) * layout.Sensitivity()
-	type upload struct {
-		From  string `json:"from"`
-		Claim []byte `json:"claim"`
-	}
-	var ups []upload
+	body := audit.EvaluationBody{Completed: true, Round: r, Nonce: hex.EncodeToString(a.nonce), Contributors: ev.Contributors,
+		Totals: sum, Confusion: ev.Confusion, Accuracy: ev.Accuracy, AUC: ev.AUC, Bins: ev.Bins, Epsilon: ev.Epsilon, NoiseStdDev: ev.NoiseStdDev,
+		Decryption: rep.decryption()}
 	for _, h := range headers {
-		ups = append(ups, upload{h.From, rep.SignedClaims[h.From]})
+		body.Uploads = append(body.Uploads, audit.UploadClaim{From: h.From, Claim: rep.SignedClaims[h.From]})
 	}
-	a.appendAudit("evaluation", map[string]any{"completed": true, "round": r, "nonce": hex.EncodeToString(a.nonce),
-		"contributors": ev.Contributors, "uploads": ups,
-		"totals": sum, "confusion": ev.Confusion, "accuracy": ev.Accuracy, "auc": ev.AUC, "bins": ev.Bins, "epsilon": ev.Epsilon, "noise_std_dev": ev.NoiseStdDev,
-		"decryption_set": rep.Set, "key_epoch": rep.Epoch, "decryption_first": rep.First, "decryption_count": rep.Count})
+	a.appendAudit(body)
 	return ev
 }

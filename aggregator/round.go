@@ -236,10 +236,8 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *Round {
 	rep.Duration = time.Since(start)
 	a.log.Warn("round abandoned", "round", rep.Number, "attempt", rep.Attempt, "reason", rep.Reason)
-	written := a.appendAudit(audit.TypeRoundAbandoned, map[string]any{
-		"round": rep.Number, "attempt": rep.Attempt, "reason": rep.Reason,
-		"uploads": rep.Included, "declined": rep.Declined, "dropped": rep.Dropped, "refused": rep.Refused,
-	})
+	written := a.appendAudit(audit.RoundAbandonedBody{Round: rep.Number, Attempt: rep.Attempt,
+		Reason: rep.Reason, Uploads: rep.Included, Declined: rep.Declined, Dropped: rep.Dropped, Refused: rep.Refused})
 	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: false, Reason: rep.Reason,
 		Head: a.signedHead(written, audit.TypeRoundAbandoned, rep.Number)}.Marshal())
 	return rep

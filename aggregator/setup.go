@@ -50,7 +50,7 @@ func (a *aggregator) rekey(ctx context.Context, reason string) error {
 	if err != nil {
 		return fmt.Errorf("re-key (%s): %w", reason, err)
 	}
-	a.appendAudit(audit.TypeRekey, audit.RekeyBody{Epoch: a.epoch, Reason: reason,
+	a.appendAudit(audit.RekeyBody{Epoch: a.epoch, Reason: reason,
 		CollectiveKey: hex.EncodeToString(digest), DecryptionBudget: a.budget})
 	a.log.Info("new key epoch", "epoch", a.epoch, "reason", reason)
 	return nil

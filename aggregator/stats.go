@@ -57,7 +57,7 @@ func (a *aggregator) statistics(ctx context.Context) error {
 		}
 		reason = rep.Reason
 		a.log.Warn("statistics phase abandoned", "attempt", attempt, "reason", reason)
-		a.appendAudit(audit.TypeStatistics, audit.StatisticsBody{Attempt: attempt, Reason: reason,
+		a.appendAudit(audit.StatisticsBody{Attempt: attempt, Reason: reason,
 			Declined: rep.Declined, Dropped: rep.Dropped, Refused: rep.Refused})
 	}
 	return fmt.Errorf("statistics phase: %s: %w", reason, ErrQuorumLost)
@@ -91,11 +91,11 @@ func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout
 	}
 	body := audit.StatisticsBody{Completed: true, Attempt: rep.Attempt, Nonce: hex.EncodeToString(a.nonce),
 		Totals: st.Totals, NoiseStdDev: st.NoiseStdDev, Transform: st.Transform, Notes: st.Notes,
-		DecryptionSet: rep.Set, KeyEpoch: rep.Epoch, DecryptionFirst: rep.First, DecryptionCount: rep.Count}
+		Decryption: rep.decryption()}
 	for _, h := range headers {
 		body.Uploads = append(body.Uploads, audit.UploadClaim{From: h.From, Claim: rep.SignedClaims[h.From]})
 	}
-	a.appendAudit(audit.TypeStatistics, body)
+	a.appendAudit(body)
 	a.statsMsg = a.envelope(transport.KindStatsResult, transport.StatsResult{Totals: totals, NoiseStdDev: st.NoiseStdDev, Contributors: st.Contributors}.Marshal())
 	for _, m := range a.fed.Members {
 		if a.online[m.ID] {

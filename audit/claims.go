@@ -2,7 +2,6 @@ package audit
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -24,36 +23,10 @@ const ClaimTolerance = 1e-9
 // cap a federation sets).
 const MinNoiseMultiplier = 0.01
 
-type roundBody struct {
-	Round         uint64            `json:"round"`
-	Attempt       int               `json:"attempt"`
-	Contributors  []string          `json:"contributors"`
-	Declined      map[string]string `json:"declined"`
-	Dropped       []string          `json:"dropped"`
-	Refused       map[string]string `json:"refused"`
-	DecryptionSet []string          `json:"decryption_set"`
-	Uploads       []uploadBody      `json:"uploads"`
-	ModelDigest   string            `json:"model_digest"`
-	BytesUp       int64             `json:"bytes_up"`
-	Nonce         string            `json:"nonce"` // hex; every claim of the round is bound to it
-	Reason        string            `json:"reason"`
-	// The decryption's key epoch and range of its budget.
-	KeyEpoch        uint64 `json:"key_epoch"`
-	DecryptionFirst uint64 `json:"decryption_first"`
-	DecryptionCount uint64 `json:"decryption_count"`
-}
-
-type uploadBody struct {
-	From   string      `json:"from"`
-	Digest string      `json:"digest"`
-	Claim  []byte      `json:"claim"`
-	Facts  *ClaimFacts `json:"facts"`
-}
-
 func (v *verifier) round(e *Entry, n int) error {
-	var b roundBody
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b RoundBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	if b.Round <= v.last {
 		return fail(n, "round %d after round %d (rounds out of order or repeated)", b.Round, v.last)
@@ -90,7 +63,7 @@ func (v *verifier) round(e *Entry, n int) error {
 		if !slices.Contains(b.Contributors, u.From) {
 			return fail(n, "round %d: upload from %q, who is not among the contributors", b.Round, u.From)
 		}
-		c, err := v.claim(u, b.Round, b.Nonce)
+		c, err := v.claim(UploadClaim{From: u.From, Claim: u.Claim}, b.Round, b.Nonce)
 		if err != nil {
 			return fail(n, "round %d: %s's claim: %v", b.Round, u.From, err)
 		}
@@ -132,7 +105,7 @@ func (v *verifier) decryptionSet(set []string) error {
 // openClaim parses an upload's signed claim and checks it is a claim of
 // this federation, signed by the contributor named, for this round and
 // (when the entry records one) nonce.
-func (v *verifier) openClaim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
 	env, err := federation.ParseEnvelope(u.Claim)
 	if err != nil {
@@ -167,7 +140,7 @@ func (v *verifier) openClaim(u uploadBody, round uint64, nonce string) (transpor
 }
 
 // claim opens an upload's signed claim and checks it against the config.
-func (v *verifier) claim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+func (v *verifier) claim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
 	c, err := v.openClaim(u, round, nonce)
 	if err != nil {

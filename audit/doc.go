@@ -14,7 +14,9 @@
 //	"fedcrypt/audit/v1\n" ‖ JSON(entry with sig = "")
 //
 // and the next entry's prev is the SHA-256 of the complete previous line
-// (without its newline). The first entry's prev is the federation's config
+// (without its newline). Each entry type has its body type ([SetupBody],
+// [RoundBody], … see [Body]), which the aggregator writes and
+// [Entry.DecodeBody] reads, refusing keys the type does not declare. The first entry's prev is the federation's config
 // hash, which ties the log to one federation. The head hash (the hash of the
 // last line) is anchored in every sealed checkpoint, so a log cut short is
 // detected by comparing with the anchor, and signed for the members at the

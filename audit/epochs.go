@@ -1,21 +1,5 @@
 package audit
 
-import (
-	"encoding/json"
-	"fmt"
-)
-
-// RekeyBody is the body of a rekey entry: the federation moved to a new key
-// epoch between rounds, with a new collective key (its digest) from fresh
-// secrets and a new decryption budget, for the reason given (every N
-// rounds, or a budget that could not cover another round).
-type RekeyBody struct {
-	Epoch            uint64 `json:"epoch"`
-	Reason           string `json:"reason"`
-	CollectiveKey    string `json:"collective_public_key"`
-	DecryptionBudget uint64 `json:"decryption_budget"`
-}
-
 // Epoch is one collective key's life in a run: from the setup or rekey
 // entry that made it.
 type Epoch struct {
@@ -46,8 +30,8 @@ func (v *verifier) securityLeft() {
 
 func (v *verifier) rekey(e *Entry, n int) error {
 	var b RekeyBody
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	if !v.fed.HE.Enabled {
 		return fail(n, "a new key epoch in a run without encryption")

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,21 +10,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
-
-type evaluationBody struct {
-	Completed bool         `json:"completed"`
-	Round     uint64       `json:"round"`
-	Nonce     string       `json:"nonce"`
-	Uploads   []uploadBody `json:"uploads"`
-	// The decryption's key epoch and range of its budget.
-	KeyEpoch        uint64 `json:"key_epoch"`
-	DecryptionFirst uint64 `json:"decryption_first"`
-	DecryptionCount uint64 `json:"decryption_count"`
-	// Totals are the decrypted noisy totals in the federation's layout
-	// (stats.Scores), and NoiseStdDev each total's noise.
-	Totals      []float64 `json:"totals"`
-	NoiseStdDev float64   `json:"noise_std_dev"`
-}
 
 // EvaluationFacts is the run's private evaluation of its final model: the
 // federation's noisy totals read as scores, and each hospital's own
@@ -62,9 +46,9 @@ func (e *EvaluationFacts) OpenSites(fed *federation.Config, auditor *vault.Ident
 // it is added to the hospital's spends, so its ε is recomputed with the
 // release included and checked against the claim and the cap.
 func (v *verifier) evaluation(e *Entry, n int) error {
-	var b evaluationBody
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b EvaluationBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	if !b.Completed {
 		return nil // declined or abandoned: nothing was released
@@ -131,7 +115,7 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 }
 
 // releaseClaim opens the signed claim of an evaluation release.
-func (v *verifier) releaseClaim(u uploadBody, round uint64, nonce string) (transport.Claim, error) {
+func (v *verifier) releaseClaim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
 	var zero transport.Claim
 	if nonce == "" {
 		return zero, errors.New("the evaluation entry records no nonce")

@@ -11,13 +11,7 @@ import (
 
 // lineage checks the lineage a setup entry records against the config's:
 // a version that replaces another says so in its log.
-func (v *verifier) lineage(raw json.RawMessage) error {
-	var got *federation.Lineage
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &got); err != nil {
-			return fmt.Errorf("lineage: %w", err)
-		}
-	}
+func (v *verifier) lineage(got *federation.Lineage) error {
 	g, _ := json.Marshal(got)
 	w, _ := json.Marshal(v.fed.Lineage)
 	if !bytes.Equal(g, w) {

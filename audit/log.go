@@ -85,14 +85,12 @@ func Resume(path string, configHash, anchor [32]byte, writer string, key ed25519
 		if e.Type != TypeRound && e.Type != TypeRoundAbandoned {
 			continue
 		}
-		var body struct {
-			Round uint64 `json:"round"`
-		}
-		if err := json.Unmarshal(e.Body, &body); err != nil {
+		round, err := e.round()
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("resume audit log %s: entry %d: %w", path, i+1, err)
 		}
-		h := Head{Config: configHash, Type: e.Type, Round: body.Round, Entries: uint64(i + 1), Hash: head}
+		h := Head{Config: configHash, Type: e.Type, Round: round, Entries: uint64(i + 1), Hash: head}
 		if i+1 < len(entries) {
 			if _, err := hex.Decode(h.Hash[:], []byte(entries[i+1].Prev)); err != nil {
 				f.Close()

@@ -3,55 +3,12 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/stats"
 )
-
-// TypeStatistics is the entry of the statistics phase, before the first
-// round: the decrypted sum of the contributors' noisy statistics and the
-// federation's transform computed from it.
-const TypeStatistics = "statistics"
-
-// StatisticsBody is the body of a statistics entry, as the aggregator
-// writes it and [VerifyRun] reads it.
-type StatisticsBody struct {
-	Completed bool   `json:"completed"`
-	Attempt   int    `json:"attempt"`
-	Nonce     string `json:"nonce,omitempty"`
-	// Uploads are the contributors' signed claims of their releases.
-	Uploads []UploadClaim `json:"uploads,omitempty"`
-	// Totals is the decrypted sum (the stats layout's order), each value
-	// with Gaussian noise of standard deviation NoiseStdDev: the
-	// contributors' σ summed in quadrature.
-	Totals      []float64       `json:"totals,omitempty"`
-	NoiseStdDev float64         `json:"noise_std_dev,omitempty"`
-	Transform   *data.Transform `json:"transform,omitempty"`
-	// Notes name the transform's figures that fell back from a DP
-	// estimate too noisy to use.
-	Notes []string `json:"notes,omitempty"`
-
-	DecryptionSet   []string `json:"decryption_set,omitempty"`
-	KeyEpoch        uint64   `json:"key_epoch,omitempty"`
-	DecryptionFirst uint64   `json:"decryption_first,omitempty"`
-	DecryptionCount uint64   `json:"decryption_count,omitempty"`
-
-	// An abandoned attempt's reason, and who declined, dropped or was
-	// refused.
-	Reason   string            `json:"reason,omitempty"`
-	Declined map[string]string `json:"declined,omitempty"`
-	Dropped  []string          `json:"dropped,omitempty"`
-	Refused  map[string]string `json:"refused,omitempty"`
-}
-
-// UploadClaim is one contributor's signed claim for a release.
-type UploadClaim struct {
-	From  string `json:"from"`
-	Claim []byte `json:"claim"`
-}
 
 // StatisticsFacts is what a verified statistics entry established.
 type StatisticsFacts struct {
@@ -78,8 +35,8 @@ type StatisticsFacts struct {
 // and transform are what the federation computes from the totals.
 func (v *verifier) statistics(e *Entry, n int) error {
 	var b StatisticsBody
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	if !b.Completed {
 		return nil // abandoned: a contributor that released sends the same vector again
@@ -120,11 +77,10 @@ func (v *verifier) statistics(e *Entry, n int) error {
 			return fail(n, "two statistics releases from %q", u.From)
 		}
 		seen[u.From] = true
-		ub := uploadBody{From: u.From, Claim: u.Claim}
 		var c transport.Claim
 		var err error
 		if v.fed.DP.Enabled {
-			if c, err = v.releaseClaim(ub, 0, b.Nonce); err != nil {
+			if c, err = v.releaseClaim(u, 0, b.Nonce); err != nil {
 				return fail(n, "statistics: %s's claim: %v", u.From, err)
 			}
 			if c.DP.ClipNorm != facts.Sensitivity || c.DP.NoiseMultiplier < facts.NoiseMultiplier*(1-ClaimTolerance) {
@@ -133,7 +89,7 @@ func (v *verifier) statistics(e *Entry, n int) error {
 			}
 			s := c.DP.NoiseMultiplier * c.DP.ClipNorm
 			want += s * s
-		} else if c, err = v.openClaim(ub, 0, b.Nonce); err != nil {
+		} else if c, err = v.openClaim(u, 0, b.Nonce); err != nil {
 			return fail(n, "statistics: %s's claim: %v", u.From, err)
 		}
 		if err := v.spend(u.From, 0, c); err != nil {

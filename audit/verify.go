@@ -14,17 +14,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 )
 
-// Entry types written by the aggregator.
-const (
-	TypeSetup          = "setup"
-	TypeRound          = "round"
-	TypeRoundAbandoned = "round-abandoned"
-	TypeResume         = "resume"
-	TypeEnd            = "end"
-	TypeEvaluation     = "evaluation" // the private evaluation of the final model
-	TypeRekey          = "rekey"      // a new key epoch between rounds
-)
-
 // Anchor is a head hash recorded outside the log (in a sealed checkpoint):
 // the log must contain an entry with this hash, the last completed round at
 // that entry must be Round, and no round may complete after it.
@@ -251,34 +240,10 @@ func (v *verifier) anchor(heads [][32]byte) error {
 	return nil
 }
 
-// setupBody is what VerifyRun reads of a setup entry.
-type setupBody struct {
-	ConfigHash      string          `json:"config_hash"`
-	Software        string          `json:"software"`
-	Threshold       int             `json:"threshold"`
-	MinContributors int             `json:"min_contributors"`
-	HE              federation.HE   `json:"he"`
-	DP              federation.DP   `json:"dp"`
-	Members         []setupMember   `json:"members"`
-	Unprotected     []string        `json:"unprotected"`
-	CollectiveKey   string          `json:"collective_public_key"`
-	Accountant      json.RawMessage `json:"accountant"`
-	Epoch           uint64          `json:"key_epoch"`
-	Budget          uint64          `json:"decryption_budget"`
-	Lineage         json.RawMessage `json:"lineage"`
-}
-
-type setupMember struct {
-	ID          string `json:"id"`
-	Contributor bool   `json:"contributor"`
-	KeyHolder   bool   `json:"key_holder"`
-	SigningKey  string `json:"signing_key"`
-}
-
 func (v *verifier) setup(e *Entry) error {
-	var b setupBody
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b SetupBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	switch {
 	case b.ConfigHash != v.hash.String():
@@ -307,24 +272,20 @@ func (v *verifier) setup(e *Entry) error {
 		v.acct = AccountantSettings(v.fed)
 		if b.Accountant != nil {
 			want, _ := json.Marshal(v.acct)
-			var got dp.AccountantConfig
-			if err := json.Unmarshal(b.Accountant, &got); err != nil {
-				return fmt.Errorf("accountant: %w", err)
-			}
-			if g, _ := json.Marshal(got); !bytes.Equal(g, want) {
+			if g, _ := json.Marshal(b.Accountant); !bytes.Equal(g, want) {
 				return fmt.Errorf("accountant settings %s, the federation's clients use %s", g, want)
 			}
 		}
 	}
 	v.run.Software, v.run.CollectiveKey = b.Software, b.CollectiveKey
 	if v.fed.HE.Enabled {
-		if k := len(v.run.Epochs); k > 0 && b.Epoch <= v.run.Epochs[k-1].Epoch {
-			return fmt.Errorf("key epoch %d after epoch %d: epochs only move forward", b.Epoch, v.run.Epochs[k-1].Epoch)
+		if k := len(v.run.Epochs); k > 0 && b.KeyEpoch <= v.run.Epochs[k-1].Epoch {
+			return fmt.Errorf("key epoch %d after epoch %d: epochs only move forward", b.KeyEpoch, v.run.Epochs[k-1].Epoch)
 		}
-		if want := v.fed.DecryptionBudget(); b.Budget != want {
-			return fmt.Errorf("decryption budget %d, the config gives %d", b.Budget, want)
+		if want := v.fed.DecryptionBudget(); b.DecryptionBudget != want {
+			return fmt.Errorf("decryption budget %d, the config gives %d", b.DecryptionBudget, want)
 		}
-		v.run.Epochs = append(v.run.Epochs, Epoch{Epoch: b.Epoch, CollectiveKey: b.CollectiveKey, Budget: b.Budget})
+		v.run.Epochs = append(v.run.Epochs, Epoch{Epoch: b.KeyEpoch, CollectiveKey: b.CollectiveKey, Budget: b.DecryptionBudget})
 	}
 	v.run.Accountant = v.acct
 	// The config decides what is unprotected; the entry's own list must
@@ -350,16 +311,9 @@ func Unprotected(fed *federation.Config) []string {
 }
 
 func (v *verifier) abandoned(e *Entry, n int) error {
-	var b struct {
-		Round    uint64            `json:"round"`
-		Attempt  int               `json:"attempt"`
-		Reason   string            `json:"reason"`
-		Uploads  []string          `json:"uploads"`
-		Declined map[string]string `json:"declined"`
-		Dropped  []string          `json:"dropped"`
-	}
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b RoundAbandonedBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	if b.Round <= v.last {
 		return fail(n, "abandoned round %d after round %d completed (out of order)", b.Round, v.last)
@@ -380,11 +334,9 @@ func (v *verifier) abandoned(e *Entry, n int) error {
 // round redone after a resume is logged twice; the first one's spends
 // still count (the hospitals trained and their sum was decrypted).
 func (v *verifier) resume(e *Entry, n int) error {
-	var b struct {
-		AfterRound *uint64 `json:"after_round"`
-	}
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b ResumeBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	switch {
 	case b.AfterRound == nil:
@@ -398,11 +350,9 @@ func (v *verifier) resume(e *Entry, n int) error {
 }
 
 func (v *verifier) end(e *Entry) error {
-	var b struct {
-		Reason string `json:"reason"`
-	}
-	if err := json.Unmarshal(e.Body, &b); err != nil {
-		return fmt.Errorf("body: %w", err)
+	var b EndBody
+	if err := e.DecodeBody(&b); err != nil {
+		return err
 	}
 	v.run.Ended = b.Reason
 	return nil

@@ -49,14 +49,7 @@ func TestVerifyRunAcceptsSimulations(t *testing.T) {
 			if !run.Verified || !run.Anchored || run.Ended == "" {
 				t.Fatalf("verified %v anchored %v ended %q", run.Verified, run.Anchored, run.Ended)
 			}
-			completed, abandoned := 0, 0
-			for _, r := range run.Rounds {
-				if r.Completed {
-					completed++
-				} else {
-					abandoned++
-				}
-			}
+			completed, abandoned := countRounds(run)
 			t.Logf("%d rounds completed, %d attempts abandoned", completed, abandoned)
 			if completed == 0 {
 				t.Fatal("no completed round")
