@@ -19,7 +19,17 @@ type Envelope struct {
 	Sig    []byte // ed25519 signature over the signing input
 }
 
-const envelopeDomain = "fedcrypt/envelope/v1"
+// ProtocolVersion is the version of the wire format this build speaks:
+// the envelope's encoding and every message body's. It is the last byte
+// of the envelope's magic ("FCE1") and of its signing domain, so a message
+// of another version is refused before it is read, and a signature never
+// carries over from one version to another.
+const ProtocolVersion = 1
+
+const (
+	envelopeDomain = "fedcrypt/envelope/v1"
+	envelopeMagic  = "FCE1"
+)
 
 // Limits on envelope fields decoded from the network.
 const (
@@ -139,7 +149,7 @@ func (e *Envelope) frameLen(sig int) int {
 }
 
 func (e *Envelope) appendFrame(b []byte) []byte {
-	b = append(b, "FCE1"...)
+	b = append(b, envelopeMagic...)
 	b = appendBytes(b, []byte(e.Kind))
 	b = appendBytes(b, []byte(e.From))
 	b = append(b, e.Config[:]...)
@@ -173,8 +183,12 @@ func (e *Envelope) SignFramed(key ed25519.PrivateKey, buf []byte) (Header, error
 // data.
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	r := reader{b: data}
-	if string(r.next(4)) != "FCE1" || r.err != nil {
+	magic := string(r.next(4))
+	switch {
+	case r.err != nil || magic[:3] != envelopeMagic[:3]:
 		return nil, errors.New("envelope: not a fedcrypt message (bad magic)")
+	case magic != envelopeMagic:
+		return nil, fmt.Errorf("envelope: protocol version %q; this build speaks version %d (upgrade the party that is behind)", magic[3:], ProtocolVersion)
 	}
 	e := &Envelope{}
 	e.Kind = string(r.field(maxKindLen, "kind"))
