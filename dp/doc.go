@@ -197,6 +197,11 @@
 // unloaded ones, and the noise, 21–23 ns a draw on both cores unloaded,
 // dominates the private step.)
 //
+// A [Learner] binds either kind of model to one hospital's training rows,
+// so that a federated client trains, predicts and scores without knowing
+// the kind: [Dense] calls [Train] and [model.Fit], [Sparse] calls
+// [TrainSparse] and [model.FitSparse], with the same results.
+//
 // # Ledger
 //
 // A [Ledger] belongs to one data set, named by [DatasetID] (HMAC-SHA256 of

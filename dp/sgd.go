@@ -104,12 +104,12 @@ func Train(m *model.Model, x *mat.Dense, y []float64, units []int, cfg SGDConfig
 			return Stats{}, fmt.Errorf("dp-sgd: row %d has a value that is not finite", i)
 		}
 	}
-	l := &denseLearner{m: m, x: x, y: y, per: per, ws: model.NewWorkspace(m)}
+	l := &denseStepper{m: m, x: x, y: y, per: per, ws: model.NewWorkspace(m)}
 	return run(l, units, cfg, rng)
 }
 
 // run is the DP-SGD loop shared by dense and sparse models.
-func run(l learner, units []int, cfg SGDConfig, rng io.Reader) (Stats, error) {
+func run(l stepper, units []int, cfg SGDConfig, rng io.Reader) (Stats, error) {
 	if rng == nil {
 		return Stats{}, errors.New("dp-sgd: no randomness source")
 	}
@@ -208,7 +208,7 @@ func sampleThreshold(q float64) uint64 {
 
 // trainer holds one DP-SGD run's buffers.
 type trainer struct {
-	l         learner
+	l         stepper
 	rows      int
 	members   [][]int
 	cfg       SGDConfig

@@ -248,7 +248,7 @@ func BenchmarkStepRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 			o1, _ := model.NewOptimizer(opt, m.NumParams())
-			l := &denseLearner{m: m, x: x, y: y, per: 1, ws: model.NewWorkspace(m)}
+			l := &denseStepper{m: m, x: x, y: y, per: 1, ws: model.NewWorkspace(m)}
 			tr := &trainer{l: l, rows: rows, cfg: cfg, noise: nz, opt: o1,
 				grad: make([]float64, m.NumParams()), expected: batch, threshold: sampleThreshold(cfg.SampleRate)}
 			// The non-private reference: the first 64 rows, plain sum.

@@ -62,7 +62,7 @@ func BenchmarkSparseStepRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 			o1, _ := model.NewOptimizer(opt, m.NumParams())
-			l := &sparseLearner{m: m, x: x, y: y, ws: model.NewSparseWorkspace(m)}
+			l := &sparseStepper{m: m, x: x, y: y, ws: model.NewSparseWorkspace(m)}
 			tr := &trainer{l: l, rows: rows, cfg: cfg, noise: nz, opt: o1,
 				grad: make([]float64, m.NumParams()), expected: batch, threshold: sampleThreshold(cfg.SampleRate)}
 			// The non-private reference: the first 64 documents, plain sum.

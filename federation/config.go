@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	mrand "math/rand/v2"
 	"os"
 	"regexp"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/text"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -130,13 +130,20 @@ type Config struct {
 	// the sum of.
 	MinContributors int `json:"min_contributors"`
 	// MaxDecryptions caps the decryption attempts of one round's sum.
-	MaxDecryptions int          `json:"max_decryptions"`
-	HE             HE           `json:"he"`
-	DP             DP           `json:"dp"`
-	Model          model.Config `json:"model"`
-	Data           DataSpec     `json:"data"`
-	Training       Training     `json:"training"`
-	Evaluation     Evaluation   `json:"evaluation,omitempty"`
+	MaxDecryptions int `json:"max_decryptions"`
+	HE             HE  `json:"he"`
+	DP             DP  `json:"dp"`
+	// Model is the network on the numeric features; unset (and absent
+	// from the JSON) when SparseModel is set.
+	Model model.Config `json:"model,omitzero"`
+	// SparseModel is the model of a federation on free text: softmax
+	// regression on the text column's hashed n-grams, or an embedding
+	// bag, whose inputs are Data.Text's buckets followed by the numeric
+	// features. Exactly one of Model and SparseModel is set.
+	SparseModel *model.SparseConfig `json:"sparse_model,omitempty"`
+	Data        DataSpec            `json:"data"`
+	Training    Training            `json:"training"`
+	Evaluation  Evaluation          `json:"evaluation,omitempty"`
 	// Lineage names the version this config replaces, when members were
 	// added or removed; nil for a federation's first version.
 	Lineage *Lineage `json:"lineage,omitempty"`
@@ -178,6 +185,14 @@ type DataSpec struct {
 	// its decrypted totals, and is the only preprocessing any hospital
 	// applies.
 	Stats stats.Spec `json:"stats"`
+	// Text is how the schema's text column (Schema.Text) becomes the
+	// model's input: n-grams hashed into buckets with a seed fixed here,
+	// term weighting and normalization. With IDF on, the IDF weights come
+	// from the document frequencies of the statistics phase (a text block
+	// of Stats, each document counted in at most Stats.MaxTermsPerDoc
+	// buckets), never from a hospital's own rows. Set exactly when the
+	// schema names a text column.
+	Text *text.Config `json:"text,omitempty"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -260,6 +275,13 @@ func (c *Config) Validate() error {
 	case c.HE.KeyEpochRounds < 0:
 		return fmt.Errorf("federation config: he.key_epoch_rounds %d must not be negative", c.HE.KeyEpochRounds)
 	}
+	// The model decides the decryption budget checked below.
+	if err := c.Data.validateText(); err != nil {
+		return err
+	}
+	if err := c.validateModel(); err != nil {
+		return err
+	}
 	if c.HE.Enabled {
 		p, err := c.HE.Params()
 		if err != nil {
@@ -283,9 +305,6 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DP.validate(); err != nil {
 		return err
-	}
-	if err := c.Model.Validate(); err != nil {
-		return fmt.Errorf("federation config: %w", err)
 	}
 	if err := c.checkSamplerDistance(); err != nil {
 		return err
@@ -338,8 +357,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// StatsLayout returns the layout of the statistics phase's vector.
+// StatsLayout returns the layout of the statistics phase's vector: with
+// a text column whose IDF is on, its document frequencies are the text
+// block of the same vector (stats.NewTextLayout).
 func (c *Config) StatsLayout() (*stats.Layout, error) {
+	if t := c.Data.Text; t != nil && t.IDF {
+		return stats.NewTextLayout(c.Data.Stats, c.Data.Schema, *t)
+	}
 	return stats.NewLayout(c.Data.Stats, c.Data.Schema)
 }
 
@@ -624,11 +648,11 @@ func (c *Config) checkSamplerDistance() error {
 	if !c.DP.Enabled || c.DP.Noise != "google" {
 		return nil
 	}
-	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	n, err := c.NumParams()
 	if err != nil {
 		return err
 	}
-	draws := float64(m.NumParams()) * float64((c.Training.Rounds+c.Training.SpareRounds)*c.Training.LocalSteps)
+	draws := float64(n) * float64((c.Training.Rounds+c.Training.SpareRounds)*c.Training.LocalSteps)
 	dist := (1 + math.Exp(c.DP.Epsilon)) * draws * googleDrawDistance
 	if dist > c.DP.Delta/1000 {
 		return fmt.Errorf("federation config: the google noise sampler's distance from the ideal Gaussian over %.3g draws (%.2g) exceeds δ/1000; use the fast sampler", draws, dist)
@@ -688,11 +712,11 @@ func (c *Config) DecryptionBudget() uint64 {
 	if err != nil {
 		return 0
 	}
-	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	n, err := c.NumParams()
 	if err != nil {
 		return 0
 	}
-	size, err := c.UploadSize(m.NumParams())
+	size, err := c.UploadSize(n)
 	if err != nil {
 		return 0
 	}
@@ -720,12 +744,12 @@ func (c *Config) UploadPlan(round uint64) (*compress.Plan, error) {
 	if err != nil || cc.Scheme == compress.None {
 		return nil, err
 	}
-	m, err := model.New(c.Model, mrand.New(mrand.NewPCG(0, 0)))
+	n, err := c.NumParams()
 	if err != nil {
 		return nil, err
 	}
 	h := c.Hash()
-	return compress.NewPlan(cc, m.NumParams(), compress.RoundSeed(h[:], round))
+	return compress.NewPlan(cc, n, compress.RoundSeed(h[:], round))
 }
 
 // UploadSize returns how many values a training upload holds: the

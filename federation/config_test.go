@@ -239,6 +239,7 @@ func FuzzParseEnvelope(f *testing.F) {
 func FuzzParseConfig(f *testing.F) {
 	c, _ := testConfig(f, 3, 2)
 	f.Add(c.Marshal())
+	f.Add(textConfig(f, 3).Marshal())
 	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(bytes.NewReader(data), "fuzz.json")

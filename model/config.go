@@ -122,6 +122,11 @@ func (c Config) widths() []int {
 	return append(w, c.Outputs)
 }
 
+// NumParams returns the number of parameters (weights and biases) of a model of c, without
+// building it: [Model.NumParams] of [New]'s model. Past MaxNumParams it saturates at
+// MaxNumParams+1 (Validate then fails).
+func (c Config) NumParams() int { return c.numParams() }
+
 // numParams counts weights and biases; it saturates rather than overflows for huge widths.
 func (c Config) numParams() int {
 	w := c.widths()

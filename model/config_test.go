@@ -152,3 +152,46 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigNumParams checks the count of parameters a config declares, by hand and against the
+// model built from it, for dense and sparse models.
+func TestConfigNumParams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name string
+		cfg  interface{ NumParams() int }
+		want int
+	}{
+		{"logreg", Config{Kind: KindLogReg, Inputs: 30, Outputs: 1, Loss: LossBCE}, 31},
+		{"mlp", Config{Kind: KindMLP, Inputs: 4, Outputs: 3, Hidden: []int{5, 2}, Loss: LossSoftmaxCE}, 5*5 + 6*2 + 3*3},
+		{"sparse-linear", SparseConfig{Kind: KindSparseLinear, Inputs: 2048, Outputs: 5, Loss: LossSoftmaxCE}, 2048*5 + 5},
+		{"embedding bag", SparseConfig{Kind: KindEmbeddingBag, Inputs: 100, Dim: 8, Hidden: []int{4}, Outputs: 1, Loss: LossBCE}, 100*8 + 9*4 + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cfg.NumParams(); got != tc.want {
+				t.Errorf("NumParams = %d, want %d", got, tc.want)
+			}
+			var built int
+			switch c := tc.cfg.(type) {
+			case Config:
+				m, err := New(c, rng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				built = m.NumParams()
+			case SparseConfig:
+				m, err := NewSparse(c, rng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				built = m.NumParams()
+			}
+			if built != tc.want {
+				t.Errorf("the built model has %d parameters, want %d", built, tc.want)
+			}
+		})
+	}
+	if got := (Config{Kind: KindMLP, Inputs: MaxWidth, Outputs: 1, Hidden: []int{MaxWidth}, Loss: LossBCE}).NumParams(); got != MaxNumParams+1 {
+		t.Errorf("a config too large counts %d, want the saturated %d", got, MaxNumParams+1)
+	}
+}

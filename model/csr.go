@@ -24,6 +24,9 @@ type CSR struct {
 	Val        []float64
 }
 
+// Dims returns the number of rows and columns, as [mat.Matrix.Dims] does.
+func (m *CSR) Dims() (rows, cols int) { return m.Rows, m.Cols }
+
 // NewCSR returns an empty matrix of cols columns, ready for [CSR.AppendRow].
 func NewCSR(cols int) *CSR { return &CSR{Cols: cols, Ptr: []int{0}} }
 

@@ -152,6 +152,11 @@ func (c SparseConfig) width() int {
 // hasBias reports whether the sparse layer has a bias (sparse-linear; an embedding table has none).
 func (c SparseConfig) hasBias() bool { return c.Kind == KindSparseLinear }
 
+// NumParams returns the number of parameters of a model of c, without building it:
+// [SparseModel.NumParams] of [NewSparse]'s model. Past MaxNumParams it saturates at
+// MaxNumParams+1 (Validate then fails).
+func (c SparseConfig) NumParams() int { return c.numParams() }
+
 // numParams counts the parameters, saturating above MaxNumParams.
 func (c SparseConfig) numParams() int {
 	n := c.Inputs * c.width() // both ≤ MaxWidth: fits in int

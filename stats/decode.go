@@ -64,6 +64,8 @@ type Summary struct {
 	// NoiseStdDev is the standard deviation of the noise in each
 	// coordinate of the totals ([Release.TotalNoise]).
 	NoiseStdDev float64 `json:"noise_std_dev"`
+	// Text is the text block, nil without one.
+	Text *TextSummary `json:"text,omitempty"`
 }
 
 // Decode returns the statistics in totals, the sum of the hospitals'
@@ -124,6 +126,9 @@ func (l *Layout) Decode(totals []float64, noiseStd float64) (*Summary, error) {
 			fs.ByClass = append(fs.ByClass, f.group(totals[c*l.block+f.off:][:f.width()], noiseStd))
 		}
 		s.Features = append(s.Features, fs)
+	}
+	if l.text != nil {
+		s.Text = l.decodeText(totals, noiseStd, s.Rows)
 	}
 	return s, nil
 }

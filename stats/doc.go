@@ -39,7 +39,10 @@
 //	Δ₁ = √(1 + Σⱼ (2 + 2·momentsⱼ + histⱼ))
 //	Δₖ = k·Δ₁                      (a patient of at most k rows)
 //
-// with momentsⱼ, histⱼ ∈ {0, 1}. Δ₁ is attained by one row at a bound in
+// with momentsⱼ, histⱼ ∈ {0, 1}; with a text block ([NewTextLayout])
+// Δ₁² gains min(MaxTermsPerDoc, buckets), the document frequencies one
+// row's document moves by 1 at most ([TextSummary.IDF] reads IDF weights
+// off them). Δ₁ is attained by one row at a bound in
 // every feature, Δₖ by k such identical rows; the tests check both against
 // the largest change over every single-row and single-patient removal of
 // random data sets.

@@ -23,16 +23,19 @@ import (
 //
 // where u = (clamp(x, lo, hi) − m)/h ∈ [−1, 1] is the value rescaled by
 // the declared bounds (m = (lo + hi)/2, h = (hi − lo)/2), so that every
-// coordinate a row touches moves by at most 1. Its length is
+// coordinate a row touches moves by at most 1. With a text block
+// ([NewTextLayout]) the class blocks are followed by one document
+// frequency per hash bucket, over every class. Its length is
 //
-//	C · (1 + Σⱼ (2 + 2·moments_j + B_j))
+//	C · (1 + Σⱼ (2 + 2·moments_j + B_j)) + buckets
 type Layout struct {
 	features []featureLayout
 	classes  []string
 	unit     string // the privacy-unit column, "" for records
 	k        int    // rows per unit at most (1 for records)
 	share    float64
-	block    int // coordinates per class
+	block    int         // coordinates per class
+	text     *textLayout // nil without a text block
 }
 
 type featureLayout struct {
@@ -59,17 +62,26 @@ func (f *featureLayout) width() int {
 func (f *featureLayout) bins() int { return max(len(f.edges)-1, 0) }
 
 // NewLayout returns the layout of spec's statistics over data with schema.
-// It fails if spec is invalid, names a feature the schema lacks, or does
-// not match the schema's privacy unit (MaxRowsPerUnit ≥ 1 with one, 0
-// without).
+// It fails if spec is invalid, names a feature the schema lacks, does not
+// match the schema's privacy unit (MaxRowsPerUnit ≥ 1 with one, 0
+// without), declares MaxTermsPerDoc (a text block: [NewTextLayout]), or
+// the schema has neither a numeric feature nor a text column.
 func NewLayout(spec Spec, schema data.Schema) (*Layout, error) {
+	if spec.MaxTermsPerDoc != 0 {
+		return nil, fmt.Errorf("stats layout: max terms per doc %d without a text block", spec.MaxTermsPerDoc)
+	}
+	return newLayout(spec, schema)
+}
+
+// newLayout returns the layout of the class blocks, without a text block.
+func newLayout(spec Spec, schema data.Schema) (*Layout, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("stats layout: %w", err)
 	}
-	if len(schema.Features) == 0 {
+	if len(schema.Features) == 0 && schema.Text == "" {
 		return nil, fmt.Errorf("stats layout: the schema has no numeric feature")
 	}
 	for _, f := range spec.Features {
@@ -125,7 +137,7 @@ func histogramEdges(f FeatureSpec) []float64 {
 }
 
 // Len returns the length of the vector.
-func (l *Layout) Len() int { return len(l.classes) * l.block }
+func (l *Layout) Len() int { return len(l.classes)*l.block + l.Buckets() }
 
 // Features returns the feature names in the vector's order.
 func (l *Layout) Features() []string {
@@ -148,16 +160,19 @@ func (l *Layout) PrivacyUnit() string {
 // Sensitivity returns the L2 sensitivity of the whole vector under adding
 // or removing one privacy unit:
 //
-//	Δ₁ = √(1 + Σⱼ (2 + 2·moments_j + hist_j)) … for one row, hist_j = 1 with a histogram
-//	Δ  = k · Δ₁                               … for a unit of at most k rows
+//	Δ₁ = √(1 + Σⱼ (2 + 2·moments_j + hist_j) + T) … for one row, hist_j = 1 with a histogram
+//	Δ  = k · Δ₁                                   … for a unit of at most k rows
 //
 // One row adds 1 to its class's row count and, for every feature, either
 // 1 to missing, or 1 to count, u and u² (each at most 1 in magnitude) to
-// the moments and 1 to one bin; the present case is the larger. The bound
-// is attained by a row at a declared bound in every feature (|u| = 1), and
-// for a unit by k such identical rows, whose vectors add in one direction.
+// the moments and 1 to one bin; the present case is the larger. With a
+// text block its document adds 1 to at most T = min(MaxTermsPerDoc,
+// buckets) document frequencies (0 without one). The bound is attained by
+// a row at a declared bound in every feature (|u| = 1) whose document
+// fills T buckets, and for a unit by k such identical rows, whose vectors
+// add in one direction.
 func (l *Layout) Sensitivity() float64 {
-	sq := 1.0
+	sq := 1 + l.textSensitivity()
 	for _, f := range l.features {
 		sq++
 		if f.moments {
@@ -190,11 +205,15 @@ func (l *Layout) Encode(d *data.Dataset) (v []float64, leftOut int, err error) {
 	if d.PrivacyUnit != l.unit {
 		return nil, 0, fmt.Errorf("stats encode: data set %q has privacy unit %q, the layout %q", d.Name, d.PrivacyUnit, l.unit)
 	}
+	if l.text != nil && d.TextColumn != l.text.column {
+		return nil, 0, fmt.Errorf("stats encode: data set %q has text column %q, the layout %q", d.Name, d.TextColumn, l.text.column)
+	}
 	v = make([]float64, l.Len())
 	var seen []int
 	if d.Units != nil {
 		seen = make([]int, d.NumUnits())
 	}
+	kept := make([]int, 0, d.Rows())
 	for i := range d.Rows() {
 		if seen != nil {
 			if seen[d.Units[i]] == l.k {
@@ -203,9 +222,23 @@ func (l *Layout) Encode(d *data.Dataset) (v []float64, leftOut int, err error) {
 			}
 			seen[d.Units[i]]++
 		}
-		l.addRow(v, d.X.RawRowView(i), int(d.Y[i]))
+		kept = append(kept, i)
+		l.addRow(v, rowOf(d, i), int(d.Y[i]))
+	}
+	if l.text != nil {
+		if err := l.encodeText(v, d, kept); err != nil {
+			return nil, 0, fmt.Errorf("stats encode: %w", err)
+		}
 	}
 	return v, leftOut, nil
+}
+
+// rowOf returns row i of d's numeric features, nil when it has none.
+func rowOf(d *data.Dataset, i int) []float64 {
+	if len(d.Features) == 0 {
+		return nil
+	}
+	return d.X.RawRowView(i)
 }
 
 // addRow adds one row of class c to v.

@@ -45,6 +45,10 @@ type Spec struct {
 	// hospital encodes: required, ≥ 1, with a privacy-unit column in the
 	// schema, and 0 without one (every row is then its own unit).
 	MaxRowsPerUnit int `json:"max_rows_per_unit,omitempty"`
+	// MaxTermsPerDoc is the most hash buckets one document counts in, in
+	// the text block's document frequencies ([NewTextLayout]): required,
+	// ≥ 1, with a text block, and 0 without one.
+	MaxTermsPerDoc int `json:"max_terms_per_doc,omitempty"`
 }
 
 // A FeatureSpec declares what is public about one feature.
@@ -70,6 +74,9 @@ func (s Spec) Validate() error {
 	}
 	if s.MaxRowsPerUnit < 0 {
 		return fmt.Errorf("stats spec: max rows per unit %d: must be ≥ 0", s.MaxRowsPerUnit)
+	}
+	if s.MaxTermsPerDoc < 0 || s.MaxTermsPerDoc > MaxTermsPerDoc {
+		return fmt.Errorf("stats spec: max terms per doc %d: must be in [0, %d]", s.MaxTermsPerDoc, MaxTermsPerDoc)
 	}
 	for i, q := range s.Quantities {
 		if q != QuantityMoments && q != QuantityHistogram || slices.Index(s.Quantities, q) != i {

@@ -50,7 +50,8 @@ const (
 // impute is data.MissingMean or data.MissingMedian ("" = mean), normalize
 // data.NormalizeZScore, NormalizeMinMax or NormalizeNone ("" = zscore).
 // It fails only on an unknown impute or normalize, or minmax for a
-// feature without declared bounds.
+// feature without declared bounds. Without numeric features (a schema of
+// a text column only) there is nothing to transform: t is nil.
 func (s *Summary) Transform(impute, normalize string) (t *data.Transform, notes []string, err error) {
 	if impute == "" {
 		impute = data.MissingMean
@@ -64,6 +65,8 @@ func (s *Summary) Transform(impute, normalize string) (t *data.Transform, notes 
 		return nil, nil, fmt.Errorf("stats transform: impute %q: want %q or %q", impute, data.MissingMean, data.MissingMedian)
 	case normalize != data.NormalizeZScore && normalize != data.NormalizeMinMax && normalize != data.NormalizeNone:
 		return nil, nil, fmt.Errorf("stats transform: normalize %q: want %q, %q or %q", normalize, data.NormalizeZScore, data.NormalizeMinMax, data.NormalizeNone)
+	case len(s.Features) == 0:
+		return nil, nil, nil
 	}
 	clamped := false
 	for _, f := range s.Features {

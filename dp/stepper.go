@@ -9,9 +9,9 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// learner is the model side of a DP-SGD step, for dense or sparse input: a batched backward
+// stepper is the model side of a DP-SGD step, for dense or sparse input: a batched backward
 // pass that keeps what the per-example (per-unit) norms and the clipped sum need.
-type learner interface {
+type stepper interface {
 	rows() int
 	params() []float64
 	// backward runs the forward and backward passes on the given rows, returning the loss sum.
@@ -21,8 +21,8 @@ type learner interface {
 	gradient(dst, c []float64)
 }
 
-// denseLearner is a model.Model on dense rows; a batch is copied out of x.
-type denseLearner struct {
+// denseStepper is a model.Model on dense rows; a batch is copied out of x.
+type denseStepper struct {
 	m      *model.Model
 	x      *mat.Dense
 	y      []float64
@@ -31,10 +31,10 @@ type denseLearner struct {
 	xb, yb []float64
 }
 
-func (l *denseLearner) rows() int         { r, _ := l.x.Dims(); return r }
-func (l *denseLearner) params() []float64 { return l.m.Params() }
+func (l *denseStepper) rows() int         { r, _ := l.x.Dims(); return r }
+func (l *denseStepper) params() []float64 { return l.m.Params() }
 
-func (l *denseLearner) backward(batch []int) float64 {
+func (l *denseStepper) backward(batch []int) float64 {
 	b, per := len(batch), l.per
 	_, cols := l.x.Dims()
 	l.xb = grow(l.xb, b*cols)
@@ -46,13 +46,13 @@ func (l *denseLearner) backward(batch []int) float64 {
 	return l.m.Backward(l.ws, mat.NewDense(b, cols, l.xb), l.yb)
 }
 
-func (l *denseLearner) norms(dst []float64)                   { l.ws.Norms(dst) }
-func (l *denseLearner) groupNorms(dst []float64, group []int) { l.ws.GroupNorms(dst, group) }
-func (l *denseLearner) gradient(dst, c []float64)             { l.ws.Gradient(dst, c) }
+func (l *denseStepper) norms(dst []float64)                   { l.ws.Norms(dst) }
+func (l *denseStepper) groupNorms(dst []float64, group []int) { l.ws.GroupNorms(dst, group) }
+func (l *denseStepper) gradient(dst, c []float64)             { l.ws.Gradient(dst, c) }
 
-// sparseLearner is a model.SparseModel on sparse rows; a batch's rows are gathered into a
+// sparseStepper is a model.SparseModel on sparse rows; a batch's rows are gathered into a
 // reused CSR.
-type sparseLearner struct {
+type sparseStepper struct {
 	m  *model.SparseModel
 	x  *model.CSR
 	y  []float64
@@ -61,10 +61,10 @@ type sparseLearner struct {
 	yb []float64
 }
 
-func (l *sparseLearner) rows() int         { return l.x.Rows }
-func (l *sparseLearner) params() []float64 { return l.m.Params() }
+func (l *sparseStepper) rows() int         { return l.x.Rows }
+func (l *sparseStepper) params() []float64 { return l.m.Params() }
 
-func (l *sparseLearner) backward(batch []int) float64 {
+func (l *sparseStepper) backward(batch []int) float64 {
 	l.x.SelectRowsInto(&l.xb, batch)
 	l.yb = grow(l.yb, len(batch))
 	for k, i := range batch {
@@ -73,9 +73,9 @@ func (l *sparseLearner) backward(batch []int) float64 {
 	return l.m.Backward(l.ws, &l.xb, l.yb)
 }
 
-func (l *sparseLearner) norms(dst []float64)                   { l.ws.Norms(dst) }
-func (l *sparseLearner) groupNorms(dst []float64, group []int) { l.ws.GroupNorms(dst, group) }
-func (l *sparseLearner) gradient(dst, c []float64)             { l.ws.Gradient(dst, c) }
+func (l *sparseStepper) norms(dst []float64)                   { l.ws.Norms(dst) }
+func (l *sparseStepper) groupNorms(dst []float64, group []int) { l.ws.GroupNorms(dst, group) }
+func (l *sparseStepper) gradient(dst, c []float64)             { l.ws.Gradient(dst, c) }
 
 // TrainSparse runs DP-SGD on a sparse-input model (hashed n-grams, an embedding bag) in place,
 // exactly as [Train] does on a dense one: Poisson sampling of rows (or units) at SampleRate, each
@@ -96,5 +96,5 @@ func TrainSparse(m *model.SparseModel, x *model.CSR, y []float64, units []int, c
 	if err := m.CheckData(x, y); err != nil {
 		return Stats{}, fmt.Errorf("dp-sgd: %w", err)
 	}
-	return run(&sparseLearner{m: m, x: x, y: y, ws: model.NewSparseWorkspace(m)}, units, cfg, rng)
+	return run(&sparseStepper{m: m, x: x, y: y, ws: model.NewSparseWorkspace(m)}, units, cfg, rng)
 }
