@@ -17,6 +17,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
@@ -39,6 +40,10 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 func runSites(ctx context.Context, sites []Site, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Seed != nil && cfg.DP && cfg.Noise == dp.SamplerGoogle {
+		return nil, fmt.Errorf("--seed with --noise %s: Google's sampler draws only from the system's randomness, so the run would not repeat; use --noise %s",
+			dp.SamplerGoogle, dp.SamplerFast)
 	}
 	splitSeed := seedFrom(source(cfg.Seed, "split"))
 	train, test, parts, tests, err := splitSites(sites, cfg, splitSeed)
