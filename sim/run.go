@@ -156,13 +156,26 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		c, err := client.New(client.Config{
 			Federation: fed, Member: p.id, Identity: p.key, Data: p.data, StateDir: w.stateDir,
 			Rand: source(cfg.Seed, "client/"+p.id+label), TrainRand: source(cfg.Seed, "train/"+p.id+label), Logger: log,
-			Fault: dropout(cfg, p.id+label),
 		})
 		if err != nil {
 			return nil, err
 		}
+		faults := dropouts(cfg, p.id+label)
+		dial := func(ctx context.Context) (transport.Conn, error) {
+			conn, err := net.Dial(ctx, p.id)
+			if err != nil || faults == nil {
+				return conn, err
+			}
+			return faults.Conn(conn), nil
+		}
+		// A hospital whose connection a fault dropped comes back, as a
+		// restarted process would.
 		wg.Go(func() {
-			clientErrs[i] = c.Run(cctx, func(ctx context.Context) (transport.Conn, error) { return net.Dial(ctx, p.id) })
+			for {
+				if clientErrs[i] = c.Run(cctx, dial); !errors.Is(clientErrs[i], errFault) {
+					return
+				}
+			}
 		})
 	}
 
@@ -272,30 +285,14 @@ func waitOrCancel(wg *sync.WaitGroup, cancel context.CancelFunc, d time.Duration
 	}
 }
 
-// dropout returns the fault plan of one hospital: in each round it fails
-// with probability cfg.Dropout, at a stage drawn uniformly, once.
-func dropout(cfg Config, id string) func(uint64, client.Stage) bool {
+// dropouts returns the faults of one hospital: in each round it fails
+// with probability cfg.Dropout, at a stage drawn uniformly, once; nil
+// without dropouts.
+func dropouts(cfg Config, id string) *Faults {
 	if cfg.Dropout == 0 {
 		return nil
 	}
-	r := source(cfg.Seed, "dropout/"+id)
-	plan := map[uint64]client.Stage{}
-	decided := map[uint64]bool{}
-	return func(round uint64, at client.Stage) bool {
-		if !decided[round] {
-			decided[round] = true
-			if uniform(r) < cfg.Dropout {
-				plan[round] = client.Stage(int(uniform(r) * 3))
-			} else {
-				plan[round] = -1
-			}
-		}
-		if plan[round] == at {
-			plan[round] = -1 // once per round
-			return true
-		}
-		return false
-	}
+	return NewFaults(Dropouts(cfg.Dropout, source(cfg.Seed, "dropout/"+id)))
 }
 
 func seedFrom(r io.Reader) uint64 {
