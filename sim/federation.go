@@ -30,11 +30,6 @@ type Parties struct {
 // in-memory and multi-process simulations and a deployment's init all
 // build their federation here, so they agree on every setting.
 func NewFederation(cfg Config, ds *data.Dataset, p Parties) (*federation.Config, map[string]*vault.Identity, error) {
-	return newFederation(cfg, ds, p, func(string) (*vault.Identity, error) { return vault.GenerateIdentity() })
-}
-
-// newFederation is NewFederation with each party's key from key(id).
-func newFederation(cfg Config, ds *data.Dataset, p Parties, key func(id string) (*vault.Identity, error)) (*federation.Config, map[string]*vault.Identity, error) {
 	if n := len(p.Members); cfg.Committee < 0 || cfg.Committee > n {
 		return nil, nil, fmt.Errorf("--committee %d out of range [0, %d members]", cfg.Committee, n)
 	}
@@ -71,7 +66,7 @@ func newFederation(cfg Config, ds *data.Dataset, p Parties, key func(id string) 
 		if _, dup := keys[id]; dup {
 			return federation.Party{}, fmt.Errorf("--members: %q named twice (or as the aggregator)", id)
 		}
-		k, err := key(id)
+		k, err := vault.GenerateIdentity()
 		if err != nil {
 			return federation.Party{}, err
 		}

@@ -55,7 +55,7 @@ func newWorkspace(cfg Config) (*workspace, error) {
 		// The researcher audits the run: the hospitals' own evaluation
 		// releases are sealed to it. Its key lives as long as the run.
 		if len(w.recipients) == 0 {
-			if w.researcher, err = identity(cfg.Seed, "identity/researcher"); err != nil {
+			if w.researcher, err = vault.GenerateIdentity(); err != nil {
 				return nil, err
 			}
 			w.recipients = append(w.recipients, w.researcher.Recipient())
@@ -71,7 +71,7 @@ func newWorkspace(cfg Config) (*workspace, error) {
 		return nil, err
 	}
 	if len(w.recipients) == 0 {
-		id, err := identity(cfg.Seed, "identity/researcher")
+		id, err := vault.GenerateIdentity()
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func (w *workspace) federation(cfg Config, ds *data.Dataset, parts []*data.Datas
 		p.Members = append(p.Members, fmt.Sprintf("h%d", i+1))
 		p.Rows = append(p.Rows, part.Rows())
 	}
-	fed, keys, err := newFederation(cfg, ds, p, func(id string) (*vault.Identity, error) { return identity(cfg.Seed, "identity/"+id) })
+	fed, keys, err := NewFederation(cfg, ds, p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
