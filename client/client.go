@@ -51,9 +51,12 @@ type Config struct {
 	// without an output directory).
 	StateDir string
 	// Rand is the source of key material and encryption randomness;
-	// TrainRand that of Poisson sampling and DP noise. nil means crypto/rand;
-	// anything else is for reproducible simulations only. Two sources keep a
-	// seeded run's DP noise the same with and without encryption.
+	// TrainRand that of the validation hold-out, Poisson sampling and DP
+	// noise (DP-SGD's with the fast sampler, the statistics release's and the
+	// evaluation release's). nil means crypto/rand, and Google's sampler for
+	// the evaluation release; anything else is for reproducible simulations
+	// only. Two sources keep a seeded run's DP noise the same with and
+	// without encryption.
 	Rand      io.Reader
 	TrainRand io.Reader
 	Logger    *slog.Logger

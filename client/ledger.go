@@ -233,13 +233,15 @@ func (l *ledger) reserveRelease(run string, e dp.Entry) error {
 }
 
 // release charges the evaluation release to the ledger, sealed first, and
-// returns the counts, of L2 sensitivity sensitivity, with Gaussian noise.
+// returns the counts, of L2 sensitivity sensitivity, with Gaussian noise:
+// Google's sampler, or dp's own keyed from Config.TrainRand when one was
+// given.
 func (l *ledger) release(counts []int64, sensitivity float64) ([]int64, error) {
 	unit := l.c.fed.DP.PrivacyUnit
 	if unit == "" {
 		unit = "record"
 	}
-	out, err := l.l.ReleaseVector(context.Background(), l.store, l.runPrefix()+"evaluation", unit, counts, sensitivity, l.evalSigma)
+	out, err := l.l.ReleaseVectorFrom(context.Background(), l.store, l.runPrefix()+"evaluation", unit, counts, sensitivity, l.evalSigma, l.c.cfg.TrainRand)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,12 @@ func (c *Client) onCommit(ctx context.Context, conn transport.Conn, env *federat
 	if err != nil {
 		return c.refuse(ctx, conn, env, fmt.Sprintf("malformed sum commitment: %v", err))
 	}
+	if env.Round > c.round && c.me.KeyHolder {
+		// Its connection dropped as the round was announced: it cannot
+		// endorse a sum of a round it did not see, and says so at once so
+		// that the aggregator does not wait for it.
+		return c.refuse(ctx, conn, env, fmt.Sprintf("this key holder did not receive round %d's announcement", env.Round))
+	}
 	if env.Round != c.round || !bytes.Equal(env.Nonce, c.nonce) {
 		return nil // for a round this member no longer takes part in
 	}

@@ -213,7 +213,9 @@
 // after it; the accountant's settings are in the ledger, [Ledger.Verify]
 // recomputes every ε, and the JSON encoding is deterministic.
 // [Ledger.ReleaseCounts] charges and releases noisy counts (a confusion
-// matrix) with Google's Gaussian mechanism. [Ledger.Warnings] flags δ ≥ 1/n.
+// matrix) with Google's Gaussian mechanism; [Ledger.ReleaseVectorFrom] draws
+// the same release's noise with the fast sampler keyed from a given source,
+// so that a seeded simulation repeats it. [Ledger.Warnings] flags δ ≥ 1/n.
 //
 // # Measured (2 cores shared with other jobs, AMD EPYC)
 //

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -236,36 +239,75 @@ func FuzzUnmarshalLedger(f *testing.F) {
 	})
 }
 
+// TestReleaseCounts releases counts with Google's sampler (no rng) and
+// with the package's own keyed from a stream: either way the release is
+// charged first, and the noise has mean 0 and the standard deviation
+// asked for.
 func TestReleaseCounts(t *testing.T) {
-	l := newTestLedger(t, KindRDP)
-	st := &memStore{}
-	counts := make([]int64, 4000)
-	for i := range counts {
-		counts[i] = int64(i % 50)
+	cases := []struct {
+		name string
+		rng  func() io.Reader
+	}{
+		{"google", func() io.Reader { return nil }},
+		{"seeded stream", func() io.Reader { return rand.NewChaCha8([32]byte{1}) }},
 	}
-	const sigma = 20.0
-	noisy, err := l.ReleaseCounts(context.Background(), st, "report-1", "record", counts, sigma)
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newTestLedger(t, KindRDP)
+			st := &memStore{}
+			counts := make([]int64, 4000)
+			for i := range counts {
+				counts[i] = int64(i % 50)
+			}
+			const sigma, sensitivity = 10.0, 2.0
+			noisy, err := l.ReleaseVectorFrom(context.Background(), st, "report-1", "record", counts, sensitivity, sigma, c.rng())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.saves != 1 || l.Entries()[0].Kind != EntryRelease || l.Entries()[0].Event.NoiseMultiplier != sigma {
+				t.Fatalf("release not charged: %d saves, entries %+v", st.saves, l.Entries())
+			}
+			var sum, sq float64
+			for i := range counts {
+				d := float64(noisy[i] - counts[i])
+				sum += d
+				sq += d * d
+			}
+			n, std := float64(len(counts)), sigma*sensitivity
+			sd := math.Sqrt(sq/n - (sum/n)*(sum/n))
+			if math.Abs(sum/n) > 4*std/math.Sqrt(n) || sd < std*0.95 || sd > std*1.06 {
+				t.Errorf("noise mean %v, standard deviation %v: want 0 and ≥ %v", sum/n, sd, std)
+			}
+			if _, err := l.ReleaseVectorFrom(context.Background(), st, "report-2", "record", counts, 1, 0.01, c.rng()); !errors.Is(err, ErrBudgetExhausted) {
+				t.Errorf("release beyond the cap: %v", err)
+			}
+			if st.saves != 1 {
+				t.Error("a refused release was saved")
+			}
+		})
 	}
-	if st.saves != 1 || l.Entries()[0].Kind != EntryRelease {
-		t.Fatalf("release not charged: %d saves, entries %+v", st.saves, l.Entries())
+}
+
+// TestReleaseRepeatsFromAStream: a release keyed from a stream is a
+// function of the stream; Google's sampler never repeats.
+func TestReleaseRepeatsFromAStream(t *testing.T) {
+	counts := []int64{3, 0, 17, 250, 1, 1, 9, 40}
+	release := func(rng io.Reader) []int64 {
+		t.Helper()
+		out, err := newTestLedger(t, KindRDP).ReleaseVectorFrom(context.Background(), &memStore{}, "report", "record", counts, 1, 5, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	var sum, sq float64
-	for i := range counts {
-		d := float64(noisy[i] - counts[i])
-		sum += d
-		sq += d * d
+	stream := func(b byte) io.Reader { return rand.NewChaCha8([32]byte{b}) }
+	if a, b := release(stream(1)), release(stream(1)); !slices.Equal(a, b) {
+		t.Errorf("one stream, two releases: %v, %v", a, b)
 	}
-	n := float64(len(counts))
-	sd := math.Sqrt(sq/n - (sum/n)*(sum/n))
-	if math.Abs(sum/n) > 4*sigma/math.Sqrt(n) || sd < sigma*0.95 || sd > sigma*1.06 {
-		t.Errorf("noise mean %v, standard deviation %v: want 0 and ≥ %v", sum/n, sd, sigma)
+	if a, b := release(stream(1)), release(stream(2)); slices.Equal(a, b) {
+		t.Errorf("two streams, one release: %v", a)
 	}
-	if _, err := l.ReleaseCounts(context.Background(), st, "report-2", "record", counts, 0.01); !errors.Is(err, ErrBudgetExhausted) {
-		t.Errorf("release beyond the cap: %v", err)
-	}
-	if st.saves != 1 {
-		t.Error("a refused release was saved")
+	if a, b := release(nil), release(nil); slices.Equal(a, b) {
+		t.Errorf("Google's sampler repeated itself: %v", a)
 	}
 }

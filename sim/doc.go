@@ -7,13 +7,21 @@
 //
 // # Reproducibility
 //
-// With a seed, all randomness of the protocol — Poisson sampling, DP noise,
-// CKKS key material and encryption noise, round nonces, dropouts — comes
-// from ChaCha20 streams keyed by SHA-256(seed ‖ party ‖ purpose), so a run
-// repeats exactly; such a run is not fit for real data and says so. Without
-// a seed everything comes from crypto/rand. (The age identities of the
-// simulated parties always come from crypto/rand; they do not affect the
-// results.)
+// With a seed, all randomness of the protocol — the split, the initial
+// model, the validation hold-out, Poisson sampling, DP noise (DP-SGD's, the
+// statistics release's and the private evaluation's, all by dp's fast
+// sampler), CKKS key material and encryption noise, round nonces, dropouts —
+// comes from ChaCha20 streams keyed by SHA-256(seed ‖ party ‖ purpose), so
+// a run repeats; such a run is not fit for real data and says so. Google's
+// sampler (--noise google) draws only from the system, so a seeded run
+// refuses it. Without a seed everything comes from crypto/rand, and the
+// evaluation release from Google's sampler. The age identities of the
+// simulated parties, and the age encryption of sealed files, always come
+// from crypto/rand: the identities are in the federation's config, so its
+// hash differs from run to run, and with it the compression maps the hash
+// seeds (a compressed run's updates differ); without compression the result
+// and rounds files repeat but for durations, the output directory and the
+// config's hash.
 //
 // # What the simulation knows that a federation does not
 //

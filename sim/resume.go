@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"unicode"
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/data"
@@ -16,8 +18,10 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-// FileRecord is the run record: the simulation's settings and the seed of
-// its split, so that a killed run can be resumed. It holds nothing secret.
+// FileRecord is the run record: the simulation's settings (Config's JSON,
+// snake-case keys) and the seed of its split, so that a killed run can be
+// resumed. It holds nothing secret. A record of an earlier version, whose
+// settings' keys were Config's field names, is read too.
 const FileRecord = "run.json"
 
 type record struct {
@@ -48,12 +52,60 @@ func readRecord(dir string) (record, error) {
 	if err != nil {
 		return r, fmt.Errorf("resume %s: %w (was it run with --out?)", dir, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if b, err = snakeCaseRecord(b); err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&r)
+	}
+	if err != nil {
 		return r, fmt.Errorf("resume %s: %s: %w", dir, FileRecord, err)
 	}
 	return r, nil
+}
+
+// snakeCaseRecord returns a run record with the settings' keys in snake
+// case: a record written before they were (its keys the Go field names,
+// "MinContributors") is rewritten, key by key ("min_contributors"), and any
+// other record returned as it is. The settings' own values (optimizer,
+// bounds by feature name) are left alone.
+func snakeCaseRecord(b []byte) ([]byte, error) {
+	var r struct {
+		Config    map[string]json.RawMessage `json:"config"`
+		SplitSeed json.RawMessage            `json:"split_seed"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	legacy := false
+	cfg := map[string]json.RawMessage{}
+	for k, v := range r.Config {
+		s := snakeCase(k)
+		legacy = legacy || s != k
+		cfg[s] = v
+	}
+	if !legacy {
+		return b, nil
+	}
+	r.Config = cfg
+	return json.Marshal(r)
+}
+
+// snakeCase turns a Go field name into the key its JSON tag gives it:
+// words split where a lower-case letter or digit meets an upper-case one, or
+// before the last capital of an acronym ("HE" is "he", "OutDir" "out_dir").
+func snakeCase(name string) string {
+	rs := []rune(name)
+	var b strings.Builder
+	for i, c := range rs {
+		if unicode.IsUpper(c) && i > 0 {
+			prev := rs[i-1]
+			if unicode.IsLower(prev) || unicode.IsDigit(prev) || unicode.IsUpper(prev) && i+1 < len(rs) && unicode.IsLower(rs[i+1]) {
+				b.WriteByte('_')
+			}
+		}
+		b.WriteRune(unicode.ToLower(c))
+	}
+	return b.String()
 }
 
 // Resume continues the run killed in dir, on the same data set ds: the

@@ -17,6 +17,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
@@ -39,6 +40,10 @@ func Run(ctx context.Context, ds *data.Dataset, cfg Config) (*Result, error) {
 func runSites(ctx context.Context, sites []Site, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Seed != nil && cfg.DP && cfg.Noise == dp.SamplerGoogle {
+		return nil, fmt.Errorf("--seed with --noise %s: Google's sampler draws only from the system's randomness, so the run would not repeat; use --noise %s",
+			dp.SamplerGoogle, dp.SamplerFast)
 	}
 	splitSeed := seedFrom(source(cfg.Seed, "split"))
 	train, test, parts, tests, err := splitSites(sites, cfg, splitSeed)
@@ -151,13 +156,26 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		c, err := client.New(client.Config{
 			Federation: fed, Member: p.id, Identity: p.key, Data: p.data, StateDir: w.stateDir,
 			Rand: source(cfg.Seed, "client/"+p.id+label), TrainRand: source(cfg.Seed, "train/"+p.id+label), Logger: log,
-			Fault: dropout(cfg, p.id+label),
 		})
 		if err != nil {
 			return nil, err
 		}
+		faults := dropouts(cfg, p.id+label)
+		dial := func(ctx context.Context) (transport.Conn, error) {
+			conn, err := net.Dial(ctx, p.id)
+			if err != nil || faults == nil {
+				return conn, err
+			}
+			return faults.Conn(conn), nil
+		}
+		// A hospital whose connection a fault dropped comes back, as a
+		// restarted process would.
 		wg.Go(func() {
-			clientErrs[i] = c.Run(cctx, func(ctx context.Context) (transport.Conn, error) { return net.Dial(ctx, p.id) })
+			for {
+				if clientErrs[i] = c.Run(cctx, dial); !errors.Is(clientErrs[i], errFault) {
+					return
+				}
+			}
 		})
 	}
 
@@ -267,30 +285,14 @@ func waitOrCancel(wg *sync.WaitGroup, cancel context.CancelFunc, d time.Duration
 	}
 }
 
-// dropout returns the fault plan of one hospital: in each round it fails
-// with probability cfg.Dropout, at a stage drawn uniformly, once.
-func dropout(cfg Config, id string) func(uint64, client.Stage) bool {
+// dropouts returns the faults of one hospital: in each round it fails
+// with probability cfg.Dropout, at a stage drawn uniformly, once; nil
+// without dropouts.
+func dropouts(cfg Config, id string) *Faults {
 	if cfg.Dropout == 0 {
 		return nil
 	}
-	r := source(cfg.Seed, "dropout/"+id)
-	plan := map[uint64]client.Stage{}
-	decided := map[uint64]bool{}
-	return func(round uint64, at client.Stage) bool {
-		if !decided[round] {
-			decided[round] = true
-			if uniform(r) < cfg.Dropout {
-				plan[round] = client.Stage(int(uniform(r) * 3))
-			} else {
-				plan[round] = -1
-			}
-		}
-		if plan[round] == at {
-			plan[round] = -1 // once per round
-			return true
-		}
-		return false
-	}
+	return NewFaults(Dropouts(cfg.Dropout, source(cfg.Seed, "dropout/"+id)))
 }
 
 func seedFrom(r io.Reader) uint64 {

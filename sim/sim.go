@@ -20,78 +20,78 @@ import (
 // Config is a simulated federation. [Defaults] gives the settings of
 // `fedcrypt sim` with no flags.
 type Config struct {
-	Hospitals int
+	Hospitals int `json:"hospitals"`
 	// Committee is how many hospitals hold key shares (the first ones);
 	// 0 means all. Setup grows with the committee, not with the hospitals.
-	Committee       int
-	Threshold       int
-	MinContributors int // 0: T+1 where there are that many hospitals, else T
-	Rounds          int
-	LocalSteps      int
+	Committee       int `json:"committee"`
+	Threshold       int `json:"threshold"`
+	MinContributors int `json:"min_contributors"` // 0: T+1 where there are that many hospitals, else T
+	Rounds          int `json:"rounds"`
+	LocalSteps      int `json:"local_steps"`
 
-	DP          bool
-	Epsilon     float64 // each hospital's cap
-	Delta       float64
-	Accountant  string
-	Noise       string // DP noise sampler: "fast" or "google"
-	ClipNorm    float64
-	SampleRate  float64
-	PrivacyUnit string
+	DP          bool    `json:"dp"`
+	Epsilon     float64 `json:"epsilon"` // each hospital's cap
+	Delta       float64 `json:"delta"`
+	Accountant  string  `json:"accountant"`
+	Noise       string  `json:"noise"` // DP noise sampler: "fast" or "google"
+	ClipNorm    float64 `json:"clip_norm"`
+	SampleRate  float64 `json:"sample_rate"`
+	PrivacyUnit string  `json:"privacy_unit"`
 
-	HE          bool
-	Preset      string
-	UpdateBound float64
+	HE          bool    `json:"he"`
+	Preset      string  `json:"preset"`
+	UpdateBound float64 `json:"update_bound"`
 
-	Model     string // "logreg", "mlp:64", ...
-	Local     model.OptimizerConfig
-	Server    fedavg.Config
-	Weighting string
+	Model     string                `json:"model"` // "logreg", "mlp:64", ...
+	Local     model.OptimizerConfig `json:"local"`
+	Server    fedavg.Config         `json:"server"`
+	Weighting string                `json:"weighting"`
 	// Compress is the upload compression (compress.Parse), "" for none.
-	Compress  string `json:",omitempty"`
-	Normalize string
+	Compress  string `json:"compress,omitempty"`
+	Normalize string `json:"normalize"`
 	// Bounds are features' declared ranges [lo, hi], by name: public
 	// knowledge (clinical ranges, a data set's documentation), never
 	// computed from the rows. The statistics phase releases the moments
 	// and a histogram of each such feature, and the federation's
 	// transform clamps to them; a feature without bounds releases a
 	// histogram over a fixed grid (stats.Default).
-	Bounds map[string][2]float64 `json:",omitempty"`
+	Bounds map[string][2]float64 `json:"bounds,omitempty"`
 	// StatsShare is the share of ε the statistics release takes, in
 	// (0, 1); 0 means stats.DefaultEpsilonShare.
-	StatsShare float64 `json:",omitempty"`
-	Partition  data.Scheme
+	StatsShare float64     `json:"stats_share,omitempty"`
+	Partition  data.Scheme `json:"partition"`
 	// Sites names the hospitals of a site-native run ([RunSites]), one per
 	// site in order; empty when the hospitals share one data set.
-	Sites          []string `json:",omitempty"`
-	TestFraction   float64
-	MaxDecryptions int
+	Sites          []string `json:"sites,omitempty"`
+	TestFraction   float64  `json:"test_fraction"`
+	MaxDecryptions int      `json:"max_decryptions"`
 
 	// EvalEpsilon, when positive, adds a private evaluation of the final
 	// model: each hospital holds out EvalHoldout of its rows, and releases
 	// its confusion counts on them with noise costing EvalEpsilon on its own,
 	// within the same cap (training is calibrated to leave room for it).
-	EvalEpsilon float64
-	EvalHoldout float64
+	EvalEpsilon float64 `json:"eval_epsilon"`
+	EvalHoldout float64 `json:"eval_holdout"`
 	// StatisticsOnly runs the statistics phase alone (fedcrypt stats):
 	// the hospitals release their statistics and the run ends before
 	// training; Result.Metrics are then those of no model and left zero.
-	StatisticsOnly bool `json:",omitempty"`
+	StatisticsOnly bool `json:"statistics_only,omitempty"`
 	// Dropout is the probability that a hospital fails in a round, at a
 	// random stage (before upload, after upload, at decryption).
-	Dropout float64
+	Dropout float64 `json:"dropout"`
 	// Seed makes the run reproducible (not fit for real data); nil draws
 	// everything from crypto/rand.
-	Seed *uint64
+	Seed *uint64 `json:"seed"`
 	// OutDir receives the run's artefacts; empty keeps nothing.
-	OutDir string
+	OutDir string `json:"out_dir"`
 	// Recipients are extra age recipients (a researcher, an auditor) every
 	// sealed output is also encrypted to.
-	Recipients []string
+	Recipients []string `json:"recipients"`
 	// Timeout bounds each protocol wait (default 2 minutes).
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout"`
 	// Data is the caller's description of how it loaded the data set,
 	// recorded in the run directory so a resumed run can load it again.
-	Data   json.RawMessage `json:",omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 	Logger *slog.Logger    `json:"-"`
 	// OnRound, if set, receives each round's report as it completes.
 	OnRound func(RoundReport) `json:"-"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,14 +106,115 @@ func TestSmallFederations(t *testing.T) {
 	}
 }
 
-// TestSeedReproduces runs the same seeded simulation twice.
+// TestSeedReproduces runs one seeded simulation twice, encrypted and with
+// the private evaluation, and once with another seed: the first two write
+// the same result and rounds files but for how long they took, where, and
+// the config's hash, the third another.
 func TestSeedReproduces(t *testing.T) {
-	cfg := Defaults()
-	cfg.Rounds, cfg.Seed = 3, seeded(11)
-	a, b := run(t, cfg), run(t, cfg)
-	if a.Accuracy != b.Accuracy || a.Epsilon != b.Epsilon || a.History[2].SimTrainLoss != b.History[2].SimTrainLoss {
-		t.Fatalf("two runs with one seed differ: %+v vs %+v", a.History[2], b.History[2])
+	files := func(seed uint64) (result, rounds string) {
+		t.Helper()
+		cfg := Defaults()
+		cfg.Rounds, cfg.Seed, cfg.Epsilon, cfg.EvalEpsilon = 2, seeded(seed), 4, 2
+		cfg.OutDir = filepath.Join(t.TempDir(), "run")
+		res := run(t, cfg)
+		if res.PrivateEvaluation == nil || len(res.PrivateEvaluation.Sites) != 3 || !res.Encrypted {
+			t.Fatalf("evaluation %+v, encrypted %v", res.PrivateEvaluation, res.Encrypted)
+		}
+		return untimedResult(t, filepath.Join(cfg.OutDir, FileResult)), untimedRounds(t, filepath.Join(cfg.OutDir, FileRounds))
 	}
+	r1, c1 := files(11)
+	r2, c2 := files(11)
+	r3, c3 := files(12)
+	if r1 != r2 {
+		t.Errorf("two runs with one seed wrote different results:\n%s", firstDifference(r1, r2))
+	}
+	if c1 != c2 {
+		t.Errorf("two runs with one seed wrote different rounds:\n%s", firstDifference(c1, c2))
+	}
+	if r1 == r3 || c1 == c3 {
+		t.Error("runs with two seeds wrote the same result or rounds")
+	}
+}
+
+// TestSeedRefusesGoogleNoise: Google's sampler cannot be seeded, so a
+// seeded run refuses it.
+func TestSeedRefusesGoogleNoise(t *testing.T) {
+	cfg := Defaults()
+	cfg.Noise, cfg.Seed = "google", seeded(1)
+	if _, err := Run(context.Background(), wdbc(t), cfg); err == nil || !strings.Contains(err.Error(), "--noise") {
+		t.Fatalf("a seeded run with Google's sampler: %v", err)
+	}
+}
+
+// untimedResult returns the result file without what says when, how long
+// and where — its "seconds" wherever they are and the output directory —
+// and without the config's hash: the parties' age identities in the config
+// come from the system's randomness.
+func untimedResult(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	delete(v, "out")
+	delete(v, "config_hash")
+	var strip func(any)
+	strip = func(x any) {
+		switch x := x.(type) {
+		case map[string]any:
+			delete(x, "seconds")
+			for _, y := range x {
+				strip(y)
+			}
+		case []any:
+			for _, y := range x {
+				strip(y)
+			}
+		}
+	}
+	strip(v)
+	if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// untimedRounds returns the rounds file without its seconds column.
+func untimedRounds(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s: %d rows, %v", path, len(rows), err)
+	}
+	col := slices.Index(rows[0], "seconds")
+	if col < 0 {
+		t.Fatalf("%s: no seconds column in %q", path, rows[0])
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintln(&b, strings.Join(slices.Delete(r, col, col+1), ","))
+	}
+	return b.String()
+}
+
+// firstDifference shows the first line where a and b differ.
+func firstDifference(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return fmt.Sprintf("line %d: %s\nvs      %s", i+1, la[i], lb[i])
+		}
+	}
+	return fmt.Sprintf("%d lines vs %d", len(la), len(lb))
 }
 
 // TestOutputsVerifyAndOpen checks the artefacts of a run with --out: the

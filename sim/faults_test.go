@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"testing"
+
+	"github.com/fedcrypt/fedcrypt/client"
+	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/transport"
+)
+
+// TestFaultsStrikeOncePerRound fails round 2 at each stage over the
+// in-memory transport: the connection closes where the stage's message
+// passes (the aggregator sees the member leave), and the same message of
+// the same round passes on the next connection.
+func TestFaultsStrikeOncePerRound(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	msg := func(kind string, round uint64) []byte {
+		e := &federation.Envelope{Kind: kind, From: "h1", Round: round}
+		e.Sign(key)
+		b, _ := e.MarshalBinary()
+		return b
+	}
+	cases := []struct {
+		at   client.Stage
+		kind string
+		up   bool // sent by the member, else by the aggregator
+	}{
+		{client.BeforeUpload, transport.KindRound, false},
+		{client.AfterUpload, transport.KindUpload, true},
+		{client.AtDecryption, transport.KindDecrypt, false},
+	}
+	for _, c := range cases {
+		t.Run(c.at.String(), func(t *testing.T) {
+			ctx := context.Background()
+			net := transport.NewNetwork(16)
+			defer net.Close()
+			hub := net.Hub()
+			faults := NewFaults(func(round uint64) (client.Stage, bool) { return c.at, round == 2 })
+			dial := func() transport.Conn {
+				conn, err := net.Dial(ctx, "h1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in, _ := hub.Recv(ctx); in.Kind != transport.Joined {
+					t.Fatalf("hub got %v, want the member joining", in.Kind)
+				}
+				return faults.Conn(conn)
+			}
+			// pass sends the message of round r its way, and reports
+			// whether the connection survived.
+			pass := func(conn transport.Conn, r uint64) bool {
+				m := msg(c.kind, r)
+				if c.up {
+					if err := conn.Send(ctx, m); err != nil {
+						t.Fatal(err)
+					}
+					if in, _ := hub.Recv(ctx); in.Kind != transport.Message {
+						t.Fatalf("round %d: the upload did not arrive (%v)", r, in.Kind)
+					}
+					_ = hub.Send(ctx, "h1", msg(transport.KindResult, r))
+				} else if err := hub.Send(ctx, "h1", m); err != nil {
+					t.Fatal(err)
+				}
+				_, err := conn.Recv(ctx)
+				if err == nil {
+					return true
+				}
+				if !errors.Is(err, transport.ErrClosed) {
+					t.Fatalf("round %d: %v, want a closed connection", r, err)
+				}
+				if in, _ := hub.Recv(ctx); in.Kind != transport.Left {
+					t.Fatalf("round %d: hub got %v, want the member leaving", r, in.Kind)
+				}
+				return false
+			}
+			conn := dial()
+			if !pass(conn, 1) {
+				t.Fatal("round 1 failed")
+			}
+			if pass(conn, 2) {
+				t.Fatal("round 2 did not fail")
+			}
+			if err := conn.Send(ctx, msg(transport.KindHello, 2)); !errors.Is(err, transport.ErrClosed) {
+				t.Fatalf("send on a dropped connection: %v", err)
+			}
+			conn = dial()
+			if !pass(conn, 2) || !pass(conn, 3) {
+				t.Fatal("round 2 failed twice, or round 3 failed")
+			}
+		})
+	}
+}
+
+// TestDropoutsRetry runs a federation whose hospitals drop out: two key
+// holders miss round 3's announcement, the attempt is abandoned, and its
+// retry completes the run.
+func TestDropoutsRetry(t *testing.T) {
+	cfg := Defaults()
+	cfg.Seed, cfg.Dropout, cfg.Rounds, cfg.Hospitals = seeded(7), 0.2, 4, 5
+	res := run(t, cfg)
+	retried, dropped := false, 0
+	for _, r := range res.History {
+		retried = retried || r.Completed && r.Attempt > 1
+		dropped += len(r.Dropped)
+	}
+	if res.Rounds != cfg.Rounds || !retried || dropped == 0 {
+		t.Fatalf("%d rounds, a retried round completed: %v, %d dropped: %+v", res.Rounds, retried, dropped, res.History)
+	}
+}
