@@ -253,7 +253,7 @@ func TestDataInteropWithAge(t *testing.T) {
 // runCLIEnv runs the binary like runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(binPath(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer

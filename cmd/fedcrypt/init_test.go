@@ -110,8 +110,6 @@ func TestInitRefuses(t *testing.T) {
 		{"member named like the aggregator", []string{"--members", "a,aggregator", "-o", "fed"}, []string{"aggregator", "twice"}},
 		{"bad member id", []string{"--members", "a,b c", "-o", "fed"}, []string{"b c"}},
 		{"non-empty directory", []string{"--members", "a,b", "-o", full}, []string{"not empty"}},
-		{"insecure test preset", []string{"--members", "a,b,c", "--preset", "insecure-test-compact", "-o", "fed"},
-			[]string{"insecure-test-compact", "for tests only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,7 +125,8 @@ func TestInitRefuses(t *testing.T) {
 
 // TestInsecurePresetRefusedInProduction hands the aggregator and a member a
 // config that names a test preset (ring degree 2^10), as a coordinator
-// could write it: the binary is not a test binary, so both refuse.
+// could write it, and asks init for one: the binary is not a test binary,
+// so all refuse.
 func TestInsecurePresetRefusedInProduction(t *testing.T) {
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {
@@ -147,11 +146,14 @@ func TestInsecurePresetRefusedInProduction(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bin := releaseBinary(t)
+	r := runBinary(t, bin, t.TempDir(), nil, "init", "--members", "a,b,c", "--preset", "insecure-test-compact", "-o", "fed")
+	wantOneLineError(t, r, "insecure-test-compact", "for tests only")
 	for _, args := range [][]string{
 		{"aggregator", "serve", "--config", path, "--identity", filepath.Join(dir, "fed", "aggregator", fileIdentity), "--listen", "127.0.0.1:0", "-o", "agg"},
 		{"client", "join", "--config", path, "--member", "a", "--identity", filepath.Join(dir, "fed", "a", fileIdentity),
 			"--data", "none.age", "--ledger", "ledger", "--aggregator", "127.0.0.1:1"},
 	} {
-		wantOneLineError(t, runCLI(t, dir, args...), "insecure-test-compact", "for tests only")
+		wantOneLineError(t, runBinary(t, bin, dir, nil, args...), "insecure-test-compact", "for tests only")
 	}
 }

@@ -15,10 +15,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "keygen", summary: "a member's keys: an age identity file and its signing key", run: runKeygen})
-}
-
 // Files written by keygen in its output directory.
 const (
 	identityFileName          = "identity.txt"
@@ -39,34 +35,10 @@ type keygenResult struct {
 	Member      string `json:"member,omitempty"`
 }
 
-func runKeygen(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "keygen", "fedcrypt keygen -o DIR [flags]", `
-Writes a member's (or an auditor's) keys into DIR:
-
-  identity.txt      the secret key: a standard age identity file (X25519), usable
-                    with "age -d -i"; identity.age instead with --passphrase-file
-                    (the same file, encrypted with the passphrase by age's scrypt)
-  recipient.txt     the public age recipient (age1...) others encrypt to
-  signing-key.pub   the public Ed25519 signing key (ed25519:...)
-
-The signing key is not stored: it is derived from the identity with HKDF-SHA256
-under the label "fedcrypt.org/vault/v1/ed25519-signing-key", so the identity file
-is the only secret. Existing files are never overwritten. The public parts are
-printed.
-
-With --csr it also makes the party's TLS key and a certificate signing request
-for the federation's CA, for a member (--member ID) or the aggregator
-(--aggregator), valid for the --host names given:
-
-  tls.key.age       the TLS private key (ECDSA P-256), age-encrypted to the identity
-  tls.csr           the PKCS #10 request (public): its subject and URI SAN
-                    fedcrypt://member/ID name the member
-
-Hand the coordinator recipient.txt, signing-key.pub and tls.csr; nothing else
-leaves DIR. Put the certificate it sends back in DIR as tls.crt.`)
+func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var out string
 	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
-	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
+	fs.StringVar(&out, "o", "", "shorthand for --out")
 	passFile := fs.String("passphrase-file", "", "protect the identity with the passphrase on the first line of `file` (- for stdin)")
 	workFactor := fs.Int("work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) of the passphrase protection")
 	pq := fs.Bool("pq", false, "generate a post-quantum hybrid (ML-KEM-768 + X25519) identity; its recipient cannot be mixed with classical ones")

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -21,10 +22,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
-
-func init() {
-	register(&command{name: "predict", summary: "score new rows with a sealed model (--checkpoint FILE.age)", run: runPredict})
-}
 
 const maxPredictRows = 1 << 24
 
@@ -214,19 +211,7 @@ type predictResult struct {
 	Predictions []prediction   `json:"predictions,omitempty"`
 }
 
-func runPredict(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "predict", "fedcrypt predict --checkpoint MODEL.age -i IDENTITY --signer KEY --data ROWS.csv[.age] [flags]", `
-Scores rows with a sealed model. The checkpoint is decrypted with the identity
-and accepted only if it is signed by --signer (the writer's ed25519:... key,
-its signing-key.pub file, or the federation.json whose aggregator wrote it). The model carries its schema and the imputation and
-normalization statistics of its training rows, which are applied to the new
-rows; the rows' columns are matched by name, other columns are ignored. An
-encrypted data file is decrypted in memory with the same identity.
-
-Predictions (row number, class, probability of that class) are printed as CSV
-on stdout, or with -o written encrypted to -r/-R recipients. Where the rows
-carry the label, the metrics on them are printed too (stderr, or stdout with
--o; in the JSON object with --json).`)
+func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var kf keyFlags
 	kf.register(fs)
 	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")

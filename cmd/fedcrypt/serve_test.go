@@ -43,7 +43,7 @@ type proc struct {
 
 func startProc(t testing.TB, dir, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(binPath, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p := &proc{name: name, cmd: exec.Command(binPath(), args...), lines: make(chan string, 1024), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
@@ -145,7 +145,7 @@ func deploy(t testing.TB, dir string, members []string, flags []string) {
 // runOK runs the binary to completion and fails unless it succeeds.
 func runOK(t testing.TB, dir string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(binPath(), args...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("fedcrypt %s: %v\n%s", strings.Join(args[:2], " "), err, out)

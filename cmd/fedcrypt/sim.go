@@ -21,18 +21,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "sim", summary: "simulate a whole federation on this machine (the main job)", run: runSim})
-}
-
-func runSim(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sim", "fedcrypt sim [flags]", `
-Simulates a federation of hospitals on this machine: the data set is split
-into held-out test rows and N hospitals' training rows; every hospital trains
-locally with DP-SGD under its own ε cap, encrypts its update under the
-federation's multiparty CKKS key, and exactly T hospitals decrypt only the
-sum. With no flags: the embedded breast-cancer set (wdbc), 3 hospitals,
-threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
+func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	def := sim.Defaults()
 	var df dataFlags
 	df.register(fs, "wdbc")
@@ -66,7 +55,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	fs.Float64Var(&cfg.EvalEpsilon, "private-eval", 0, "evaluate the final model privately on each hospital's held-out rows, the release costing this `ε` (within --epsilon)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
 	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
-	fs.StringVar(&cfg.OutDir, "o", "", "short for --out")
+	fs.StringVar(&cfg.OutDir, "o", "", "shorthand for --out")
 	var recipients stringList
 	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
 	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")

@@ -115,7 +115,7 @@ func TestSimResumeAfterKills(t *testing.T) {
 	// more round entries than before.
 	killAfter := func(n int, args ...string) {
 		before := countRounds(t, out)
-		cmd := exec.Command(binPath, args...)
+		cmd := exec.Command(binPath(), args...)
 		cmd.Dir = dir
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // and with every party a separate process over gRPC with mutual TLS: both
 // complete every round and their accuracies agree within DP noise.
 func TestSimOverGRPCMatchesInMemory(t *testing.T) {
-	fedcryptBinary = func() (string, error) { return binPath, nil }
+	fedcryptBinary = func() (string, error) { return binPath(), nil }
 	ds, _, err := data.LoadEmbedded("wdbc", data.Options{Missing: "mean"})
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-func init() {
-	register(&command{name: "train", summary: "central training on one data set: the reference every federated result is compared to", run: runTrain})
-}
-
 // trainSettings are the knobs of central training.
 type trainSettings struct {
 	dp        bool
@@ -80,28 +76,7 @@ type privacy struct {
 	PrivacyUnit     string  `json:"privacy_unit,omitempty"`
 }
 
-func runTrain(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "train", "fedcrypt train [flags]", `
-Trains one model centrally on one data set (no federation) and prints its
-metrics on held-out rows. Imputation and normalization statistics are
-fitted on the training rows only. With --cv K it runs stratified K-fold
-cross-validation and prints the mean and standard deviation over folds.
-
-With --text COLUMN the features are that column's free text: Unicode word
-tokens (lower case, accents folded, numbers as "0"), their unigrams (and with
---ngrams 2 bigrams) hashed into --buckets columns, sublinear tf times IDF
-fitted on the training rows, each document scaled to norm 1; the numeric
-columns, if any, are appended. Without --model the text model is softmax
-regression on those features (20 epochs of Adam); --model embag:DIM[:H1,...]
-is a fastText-style embedding bag. With --dp IDF is off (document frequencies
-fitted on the training rows are not private) and the text defaults are 2048
-buckets, --sample-rate 0.5, --clip 0.5, 100 steps of Adam at lr 0.1.
-
-With --dp it trains with DP-SGD instead: Poisson sampling at --sample-rate,
-per-example (per-patient with --privacy-unit) clipping to --clip, Gaussian
-noise calibrated so the --steps cost at most --epsilon at --delta under the
-accountant, and reports the ε spent. Under --cv every row is in K−1
-training folds, so the ε reported composes K−1 trainings.`)
+func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var df dataFlags
 	df.register(fs, "wdbc")
 	var s trainSettings
