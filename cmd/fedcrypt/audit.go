@@ -214,7 +214,8 @@ func runAuditVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 	vf.register(fs)
 	previous := fs.String("previous", "", "the run `dir` (or log) of the federation version this one replaces: it is verified too, with the federation.json beside it, and this run must follow it (lineage, new key epochs, members' ledgers carried over)")
 	previousConfig := fs.String("previous-config", "", "the previous version's federation config `file` (default: federation.json beside --previous)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -239,7 +240,7 @@ func runAuditVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 		}
 	}
 	verdict := verdictLine(t, run, failure)
-	if *jsonOut {
+	if jsonOut {
 		out := map[string]any{"verified": failure == nil, "log": t.log, "verdict": verdict, "anchored": run.Anchored,
 			"entries": run.Entries, "head": run.Head, "config_hash": run.ConfigHash, "unprotected": run.Unprotected,
 			"hospitals": hospitalsJSON(run), "witnesses": witnessesJSON(run)}

@@ -12,7 +12,8 @@ import (
 )
 
 func runBench(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (no 1M-parameter model)")
 	reps := fs.Int("reps", 0, "repetitions of each measurement (default 5, 3 with --quick)")
 	compression := fs.Bool("compression", false, "measure upload compression against dense uploads instead")
@@ -28,7 +29,7 @@ func runBench(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 		return usagef("bench: --abstracts goes with --compression")
 	}
 	if *compression {
-		return runBenchCompression(ctx, e, *abstracts, *jsonOut)
+		return runBenchCompression(ctx, e, *abstracts, jsonOut)
 	}
 	if *reps < 0 || *reps > 1000 {
 		return usagef("--reps %d: must be in [1, 1000] (0: the default)", *reps)
@@ -37,7 +38,7 @@ func runBench(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, r)
 	}
 	printBench(e.stdout, r)

@@ -26,7 +26,8 @@ func runBudget(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	steps := fs.Int("steps", 0, "number of DP-SGD steps")
 	delta := fs.Float64("delta", 1e-5, "δ of the (ε, δ) guarantee, in (0, 1)")
 	kind := fs.String("accountant", dp.KindRDP, "accountant: rdp or pld")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func runBudget(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	if math.IsInf(res.Epsilon, 1) {
 		return fmt.Errorf("budget: ε is unbounded at delta %v with the %s accountant (delta is below the mass it cuts from the tails)", *delta, *kind)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	if set["target-epsilon"] {

@@ -19,9 +19,9 @@ func runCAInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	name := fs.String("name", "fedcrypt consortium CA", "the CA's `name`")
 	validFor := fs.Duration("valid-for", 5*365*24*time.Hour, "validity of the CA certificate; members' certificates cannot outlive it")
 	var out string
-	fs.StringVar(&out, "out", "", "`directory` for ca.crt and ca.key.age")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&out).register(fs, "`directory` for ca.crt and ca.key.age")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func runCAInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	c := ca.Certificate()
 	res := map[string]any{"ca": filepath.Join(out, pki.CACertFile), "key": filepath.Join(out, pki.CAKeyFile),
 		"name": c.Subject.CommonName, "not_after": c.NotAfter.Format(time.RFC3339)}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "CA %q valid until %s\n  certificate %s (public: hand it to every party)\n  key         %s (encrypted to %s)\n",
@@ -62,9 +62,9 @@ func runCASign(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	csrPath := fs.String("csr", "", "the certificate request `file`")
 	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificate")
 	var out string
-	fs.StringVar(&out, "out", "", "certificate `file` to write")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&out).register(fs, "certificate `file` to write")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func runCASign(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	res := map[string]any{"cert": out, "for": who, "not_after": c.NotAfter.Format(time.RFC3339), "serial": c.SerialNumber.Text(16)}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "certificate for %s: %s (valid until %s)\n", who, out, res["not_after"])

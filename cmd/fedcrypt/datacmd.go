@@ -17,66 +17,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-// recipientFlags are the flags naming who a file is encrypted to.
-type recipientFlags struct {
-	recipients stringList
-	files      stringList
-	passFile   string
-	workFactor int
-}
-
-func (r *recipientFlags) register(fs *flag.FlagSet, withPassphrase bool) {
-	fs.Var(&r.recipients, "r", "age `recipient` (age1...) to encrypt to; repeat for several (a hospital and its auditor)")
-	fs.Var(&r.recipients, "recipient", "age `recipient` (same as -r)")
-	fs.Var(&r.files, "R", "`file` of recipients, one per line (recipient.txt from keygen, or an age recipients file)")
-	if withPassphrase {
-		fs.StringVar(&r.passFile, "passphrase-file", "", "encrypt to the passphrase on the first line of `file` instead (alone: no -r)")
-		fs.IntVar(&r.workFactor, "work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) with --passphrase-file")
-	}
-}
-
-// parse returns the recipients the flags name.
-func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
-	var out []vault.Recipient
-	for _, s := range r.recipients {
-		rc, err := vault.ParseRecipient(s)
-		if err != nil {
-			return nil, usageError{"-r: " + err.Error()}
-		}
-		out = append(out, rc)
-	}
-	for _, path := range r.files {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("-R: %w", err)
-		}
-		rs, err := vault.ParseRecipients(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("-R %s: %w", path, err)
-		}
-		out = append(out, rs...)
-	}
-	if r.passFile != "" {
-		if len(out) > 0 {
-			return nil, usagef("--passphrase-file: a passphrase must be the only recipient (age refuses to mix it with -r/-R)")
-		}
-		pass, err := readPassphrase(e, r.passFile)
-		if err != nil {
-			return nil, err
-		}
-		rc, err := vault.NewPassphraseRecipient(pass, r.workFactor)
-		if err != nil {
-			return nil, usageError{err.Error()}
-		}
-		out = append(out, rc)
-	}
-	if len(out) == 0 {
-		return nil, usagef("no recipients: give -r AGE1..., -R FILE or --passphrase-file")
-	}
-	return out, nil
-}
-
 type dataEncryptResult struct {
 	Input      string `json:"input"`
 	Output     string `json:"output"`
@@ -88,10 +28,10 @@ func runDataEncrypt(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 	var rf recipientFlags
 	rf.register(fs, true)
 	var out string
-	fs.StringVar(&out, "out", "", "output `file` (.age)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "output `file` (.age)")
 	force := fs.Bool("force", false, "replace an existing output file")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -139,7 +79,7 @@ func runDataEncrypt(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 		return fmt.Errorf("data encrypt: %w", err)
 	}
 	res := dataEncryptResult{Input: in, Output: out, Recipients: len(rs), Bytes: n}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "encrypted %s (%d bytes) to %d recipient(s): %s\n", in, n, len(rs), out)
@@ -150,8 +90,7 @@ func runDataDecrypt(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 	var kf keyFlags
 	kf.register(fs)
 	var out string
-	fs.StringVar(&out, "out", "", "write the plaintext to `file` (needs --plaintext-file)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "write the plaintext to `file` (needs --plaintext-file)")
 	allowFile := fs.Bool("plaintext-file", false, "allow -o to write the decrypted data to disk in the clear")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -214,7 +153,8 @@ type inspectResult struct {
 func runDataInspect(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var df dataFlags
 	df.register(fs, "")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -232,7 +172,7 @@ func runDataInspect(ctx context.Context, e *env, fs *flag.FlagSet, args []string
 			return err
 		}
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
@@ -285,10 +225,10 @@ func runDataSplit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	partition := fs.String("partition", "iid", "how rows are dealt: iid, dirichlet:ALPHA or quantity:ALPHA")
 	seed := fs.Uint64("seed", 1, "seed of the partition")
 	var out string
-	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "output `directory` (created if missing)")
 	force := fs.Bool("force", false, "replace existing hospital files in the output directory")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -379,7 +319,7 @@ func runDataSplit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 		}
 		res.Hospitals = append(res.Hospitals, h)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)

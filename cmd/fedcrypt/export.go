@@ -88,10 +88,9 @@ type modelOutFlags struct {
 
 func (f *modelOutFlags) register(fs *flag.FlagSet, outUsage string) {
 	f.sealedModelFlags.register(fs)
-	fs.StringVar(&f.out, "out", "", outUsage)
-	fs.StringVar(&f.out, "o", "", "shorthand for --out")
+	(*outFlag)(&f.out).register(fs, outUsage)
 	fs.BoolVar(&f.force, "force", false, "replace an existing output file")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object on stdout")
+	(*jsonFlag)(&f.json).register(fs)
 }
 
 // parse parses args and reports a missing flag or an argument, as usage errors of cmd.

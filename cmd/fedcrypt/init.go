@@ -66,11 +66,11 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fs.Float64Var(&set.EvalHoldout, "holdout", set.EvalHoldout, "with --private-eval: the `fraction` of each member's rows held out for the evaluation, never trained on")
 	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificates")
 	var out string
-	fs.StringVar(&out, "out", "", "federation `directory` to create")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "federation `directory` to create")
 	project := fs.String("project", "", "build the federation from this project `file` (YAML) of the members' public keys")
 	previous := fs.String("previous", "", "with --project: the federation.json of the version the new one replaces (members added or removed)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		if len(demo) > 0 {
 			return usagef("init --project: %s belongs in the project file (only -o and --json go with --project)", strings.Join(demo, ", "))
 		}
-		return initProject(e, *project, *previous, out, *jsonOut)
+		return initProject(e, *project, *previous, out, jsonOut)
 	case len(members) < 2:
 		return usagef("--members: a federation needs at least 2 members, got %d", len(members))
 	case *validFor <= 0:
@@ -121,7 +121,7 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	e = assumeInit(e, ds, rep, &df, set, *spare, len(members), *jsonOut)
+	e = assumeInit(e, ds, rep, &df, set, *spare, len(members), jsonOut)
 	now := time.Now().Add(-5 * time.Minute).UTC() // tolerate small clock skew
 	notAfter := now.Add(*validFor)
 	ca, err := grpcnet.NewCA(*name+" federation CA", now, notAfter)
@@ -136,7 +136,7 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		"ca": filepath.Join(out, fileCACert), "members": []string(members), "threshold": fed.Threshold,
 		"min_contributors": fed.MinContributors, "hosts": []string(hosts), "not_after": notAfter.Format(time.RFC3339),
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "federation %q: %d members, threshold %d, min-contributors %d\n", fed.Name, len(members), fed.Threshold, fed.MinContributors)

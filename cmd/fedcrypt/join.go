@@ -33,7 +33,8 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	dropout := fs.Float64("sim-dropout", 0, "simulation only: drop the connection with this `probability` per round, at a random stage")
 	var lf logFlags
 	lf.register(fs)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if ev != nil {
 		res["evaluation"] = ev
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "%s: run complete; ε spent %.4g (δ = %g) over %d DP-SGD steps; ledger in %s\n",

@@ -37,8 +37,7 @@ type keygenResult struct {
 
 func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var out string
-	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "output `directory` (created if missing)")
 	passFile := fs.String("passphrase-file", "", "protect the identity with the passphrase on the first line of `file` (- for stdin)")
 	workFactor := fs.Int("work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) of the passphrase protection")
 	pq := fs.Bool("pq", false, "generate a post-quantum hybrid (ML-KEM-768 + X25519) identity; its recipient cannot be mixed with classical ones")
@@ -47,7 +46,8 @@ func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	aggregator := fs.Bool("aggregator", false, "with --csr: request the aggregator's server certificate (give --host)")
 	var hosts stringList
 	fs.Var(&hosts, "host", "with --csr: a DNS `name` or IP address the certificate is valid for (repeatable)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 			return fmt.Errorf("keygen --csr: %w", err)
 		}
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "identity:    %s (secret)\n", res.Identity)
@@ -166,40 +166,4 @@ func readPassphrase(e *env, path string) ([]byte, error) {
 		return nil, usagef("--passphrase-file %s: the first line is empty", path)
 	}
 	return line, nil
-}
-
-// keyFlags are the flags of a command that decrypts: an identity file and,
-// for a passphrase-protected one, where its passphrase is.
-type keyFlags struct {
-	identity string
-	passFile string
-}
-
-func (k *keyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.identity, "identity", "", "age identity `file` (from fedcrypt keygen or age-keygen)")
-	fs.StringVar(&k.identity, "i", "", "age identity `file` (shorthand for --identity)")
-	fs.StringVar(&k.passFile, "passphrase-file", "", "`file` whose first line is the passphrase of a protected identity file, or of a passphrase-encrypted file without -i (- for stdin)")
-}
-
-// load returns the identity the flags name, nil if none.
-func (k *keyFlags) load(e *env) (*vault.Identity, error) {
-	if k.identity == "" {
-		if k.passFile == "" {
-			return nil, nil
-		}
-		pass, err := readPassphrase(e, k.passFile)
-		if err != nil {
-			return nil, err
-		}
-		return vault.NewPassphraseIdentity(pass)
-	}
-	var askPass func() ([]byte, error)
-	if k.passFile != "" {
-		askPass = func() ([]byte, error) { return readPassphrase(e, k.passFile) }
-	}
-	id, err := vault.ReadIdentityFile(k.identity, askPass)
-	if errors.Is(err, vault.ErrPassphraseRequired) {
-		return nil, fmt.Errorf("%w (give --passphrase-file)", err)
-	}
-	return id, err
 }

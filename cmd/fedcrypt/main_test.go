@@ -176,3 +176,45 @@ func TestUnknownFlagIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagGroupsAgree: wherever a command takes a shared flag, it takes
+// the whole group, spelled alike: -o is --out, -i is --identity (with
+// --passphrase-file), -r is --recipient (with -R), and --json is a switch.
+// Two commands name recipients for another purpose: sim's --recipient
+// (also seal the run's outputs to it) and data split's -r/-R (one per
+// hospital).
+func TestFlagGroupsAgree(t *testing.T) {
+	t.Parallel()
+	ownRecipients := map[string]bool{"sim": true, "data split": true}
+	for _, c := range commandTable() {
+		fs := c.flags()
+		for _, pair := range [][2]string{{"out", "o"}, {"identity", "i"}, {"recipient", "r"}} {
+			if pair[0] == "recipient" && ownRecipients[c.name] {
+				continue
+			}
+			long, short := fs.Lookup(pair[0]), fs.Lookup(pair[1])
+			if (long == nil) != (short == nil) {
+				t.Errorf("%s: --%s and -%s come apart", c.name, pair[0], pair[1])
+				continue
+			}
+			if long == nil {
+				continue
+			}
+			if err := fs.Set(pair[1], "x.age"); err != nil {
+				t.Fatalf("%s -%s: %v", c.name, pair[1], err)
+			}
+			if !strings.Contains(long.Value.String(), "x.age") {
+				t.Errorf("%s: -%s x.age left --%s %q", c.name, pair[1], pair[0], long.Value.String())
+			}
+		}
+		if fs.Lookup("identity") != nil && fs.Lookup("passphrase-file") == nil {
+			t.Errorf("%s takes --identity without --passphrase-file", c.name)
+		}
+		if fs.Lookup("r") != nil && fs.Lookup("R") == nil {
+			t.Errorf("%s takes -r without -R", c.name)
+		}
+		if j := fs.Lookup("json"); j != nil && j.DefValue != "false" {
+			t.Errorf("%s: --json is not a switch", c.name)
+		}
+	}
+}

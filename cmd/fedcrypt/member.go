@@ -28,7 +28,8 @@ func runAccept(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	var keys keyFlags
 	keys.register(fs)
 	ledger := fs.String("ledger", "", "the ledger `directory` client join uses (kept across versions)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func runAccept(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	res := map[string]any{"member": *member, "federation": fed.Name, "config_hash": fed.Hash().String(), "revision": l.Revision,
 		"previous": l.Previous, "changes": changes, "epsilon_spent": spent, "epsilon_cap": fed.DP.Epsilon, "ledger_entries": entries,
 		"acceptance": path}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "%s accepts revision %d of %q (%s), after %.16s…\n", *member, l.Revision, fed.Name, fed.Hash(), l.Previous)

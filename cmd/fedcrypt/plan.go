@@ -37,7 +37,8 @@ func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fs.Uint64Var(&cfg.DecryptionBudget, "decryption-budget", 0, "L, the key's lifetime ciphertext decryptions (default: the config's default for the plan)")
 	fs.BoolVar(&cfg.Evaluate, "evaluate", false, "the federation runs the private evaluation (one more decryption)")
 	benchFile := fs.String("bench", "", "measured costs: the output of \"fedcrypt bench --json\" (default: a quick calibration run)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -83,7 +84,7 @@ func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if *benchFile != "" {
 		pl.Command += " --bench " + *benchFile
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, pl)
 	}
 	printPlan(e.stdout, pl)

@@ -218,11 +218,11 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
 	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
 	var out string
-	fs.StringVar(&out, "out", "", "write the predictions encrypted to -r/-R recipients into `file` (.age)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "write the predictions encrypted to -r/-R recipients into `file` (.age)")
 	var rf recipientFlags
 	rf.register(fs, false)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -280,7 +280,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	if out != "" {
 		summary = e.stdout
 	}
-	e = assumePredict(*dataPath, l, rows).say(e, summary, *jsonOut)
+	e = assumePredict(*dataPath, l, rows).say(e, summary, jsonOut)
 	n := len(rows.Y)
 	sc, err := newScorer(l, rows)
 	if err != nil {
@@ -333,12 +333,12 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("predict: %w", err)
 		}
-	} else if *jsonOut {
+	} else if jsonOut {
 		res.Predictions = preds
 	} else if err := writePredictions(e.stdout, preds); err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	if out != "" {

@@ -41,7 +41,8 @@ func runPreflight(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each network check")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func runPreflight(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 		Data: *dataPath, Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
 	checks = append(checks, versionCheck(*config, *member, *ledger)...)
 	failed := preflight.Failed(checks)
-	if *jsonOut {
+	if jsonOut {
 		if err := writeJSON(e.stdout, map[string]any{"ok": !failed, "member": *member, "checks": checks}); err != nil {
 			return err
 		}

@@ -19,11 +19,11 @@ func runReport(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	var vf verifyFlags
 	vf.register(fs)
 	var out string
-	fs.StringVar(&out, "out", "", "write the report to `file` (default report.html, or report.md with --format md)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "write the report to `file` (default report.html, or report.md with --format md)")
 	format := fs.String("format", "html", "html or md")
 	metrics := fs.String("metrics", "", "per-round metrics CSV `file` (default: rounds.csv beside the log, when present)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func runReport(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 		return fmt.Errorf("report: %w", err)
 	}
 	verdict := verdictLine(t, run, failure)
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, map[string]any{"out": out, "format": *format, "verified": failure == nil,
 			"verdict": verdict, "unprotected": run.Unprotected, "witnesses": witnessesJSON(run), "bytes": b.Len()})
 	}

@@ -59,11 +59,11 @@ func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	maxMsg := fs.Int("max-message", grpcnet.DefaultMaxMessageBytes, "largest message in `bytes`")
 	resume := fs.Bool("resume", false, "continue the killed run whose audit log and sealed checkpoint are in --out")
 	var out string
-	fs.StringVar(&out, "out", "", "`directory` for the audit log and sealed checkpoints")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "`directory` for the audit log and sealed checkpoints")
 	var lf logFlags
 	lf.register(fs)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 		res["private_evaluation"] = ev
 	}
 	var outErr error
-	if *jsonOut {
+	if jsonOut {
 		outErr = writeJSON(e.stdout, res)
 	} else {
 		fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])

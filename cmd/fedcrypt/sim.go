@@ -54,8 +54,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	fs.Float64Var(&cfg.Dropout, "dropout", 0, "probability that a hospital fails in a round")
 	fs.Float64Var(&cfg.EvalEpsilon, "private-eval", 0, "evaluate the final model privately on each hospital's held-out rows, the release costing this `ε` (within --epsilon)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
-	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
-	fs.StringVar(&cfg.OutDir, "o", "", "shorthand for --out")
+	(*outFlag)(&cfg.OutDir).register(fs, "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
 	var recipients stringList
 	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
 	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")
@@ -64,7 +63,8 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	noHE := fs.Bool("no-he", false, "do NOT encrypt updates (comparison runs only)")
 	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		if len(ignored) > 0 {
 			return usagef("--resume: %s cannot change a run that is resumed (it keeps the settings it was started with)", strings.Join(ignored, ", "))
 		}
-		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, *jsonOut, *verbose)
+		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, jsonOut, *verbose)
 	}
 	if *transportName != "inmem" && *transportName != "grpc" {
 		return usagef("--transport %q: want inmem or grpc", *transportName)
@@ -128,7 +128,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if *transportName == "grpc" && sites != nil {
 		return usagef("--transport grpc runs one data set partitioned over hospitals: site-native data (--data a,b or --partition column:) runs in memory")
 	}
-	if e, err = assumeSim(e, ds, rep, &df, cfg, *jsonOut); err != nil {
+	if e, err = assumeSim(e, ds, rep, &df, cfg, jsonOut); err != nil {
 		return err
 	}
 	if cfg.Data, err = json.Marshal(&df); err != nil {
@@ -137,13 +137,13 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
-	if !*jsonOut {
+	if !jsonOut {
 		printSimHeader(e.stdout, ds, cfg)
 	}
-	table := newRoundTable(e.stdout, !*jsonOut, cfg.DP)
+	table := newRoundTable(e.stdout, !jsonOut, cfg.DP)
 	// The bar shares the terminal with the table only when the table is
 	// not on it.
-	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!*jsonOut && isTerminal(e.stdout)))
+	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!jsonOut && isTerminal(e.stdout)))
 	cfg.OnRound = func(r sim.RoundReport) {
 		table.row(r)
 		progress.step(r)
@@ -164,7 +164,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, simJSON(res))
 	}
 	table.evaluation(res)

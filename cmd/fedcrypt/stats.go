@@ -26,9 +26,9 @@ func runStats(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	fs.Float64Var(&cfg.Delta, "delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
 	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA, or column:NAME (one hospital per value)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
-	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (audit log, ledgers, result) to `dir`")
-	fs.StringVar(&cfg.OutDir, "o", "", "shorthand for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&cfg.OutDir).register(fs, "write the run's artefacts (audit log, ledgers, result) to `dir`")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func runStats(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	if share == 0 {
 		share = stats.DefaultEpsilonShare
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, map[string]any{
 			"hospitals": res.Hospitals, "contributors": st.Contributors, "epsilon": res.Epsilon, "delta": res.Delta,
 			"release_epsilon": share * cfg.Epsilon, "accountant": res.Accountant, "noise_std_dev": st.NoiseStdDev, "summary": st.Summary, "transform": st.Transform,

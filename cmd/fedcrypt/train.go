@@ -103,12 +103,12 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	var ts textSettings
 	ts.register(fs)
 	var out string
-	fs.StringVar(&out, "out", "", "write the trained model, sealed (signed with --identity, encrypted to it and to -r/-R), to `file` (.age), for predict")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "write the trained model, sealed (signed with --identity, encrypted to it and to -r/-R), to `file` (.age), for predict")
 	var rf recipientFlags
 	rf.register(fs, false)
 	fs.BoolVar(&s.int8, "int8", false, "quantize the model to int8 (one scale per tensor): report its size and agreement with the float model on the test rows, and seal it so with --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -238,7 +238,7 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	} else {
 		a.testRows(ds.Rows(), "more data")
 	}
-	e = a.say(e, e.stdout, *jsonOut)
+	e = a.say(e, e.stdout, jsonOut)
 	prog := newTrainProgress(e.stderr, s, *cv)
 	s.onEpoch, s.onStep = prog.done, prog.done
 	once = prog.wrap(once)
@@ -261,7 +261,7 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 			}
 			r.Output = out
 		}
-		if *jsonOut {
+		if jsonOut {
 			return writeJSON(e.stdout, r)
 		}
 		fmt.Fprintf(e.stdout, "%s on %s: %d training rows, %d test rows, %d parameters\n", s.model, ds.Name, r.TrainRows, r.TestRows, r.Params)
@@ -310,7 +310,7 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 		sum.privacy = folds1[0].privacy
 		sum.Epsilon = eps
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, sum)
 	}
 	fmt.Fprintf(e.stdout, "%s on %s: %d-fold stratified cross-validation (mean ± standard deviation over folds)\n", s.model, ds.Name, *cv)
