@@ -117,7 +117,7 @@ func compareOnRows(e *env, id *vault.Identity, path string, f, q *sealedmodel.Lo
 	if err != nil {
 		return err
 	}
-	rows, err := readRows(in, path, f.Schema)
+	rows, err := f.Schema.ReadRows(in, path)
 	in.Close()
 	if err != nil {
 		return err
