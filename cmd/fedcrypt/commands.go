@@ -176,7 +176,7 @@ lifetime decryption budget: L, the most the preset can flood, the share a
 planned run uses and the security bits left. The model's shape comes from --features and --classes, or from a
 data set (--data), which also gives --rows (its rows over --hospitals).`,
 			examples: []string{
-				"fedcrypt plan --hospitals 10 --rounds 20 --epsilon 1",
+				"fedcrypt plan --data wdbc --hospitals 10 --rounds 20 --epsilon 1",
 			},
 			run: runPlan,
 		},
