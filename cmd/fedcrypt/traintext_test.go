@@ -7,43 +7,6 @@ import (
 	"testing"
 )
 
-// abstracts is the medical-abstracts corpus shipped with the clinical-text example, as an
-// absolute path: the binary runs in a temporary directory.
-var abstracts, _ = filepath.Abs(filepath.Join("..", "..", "examples", "clinicaltext", "medical-abstracts.csv"))
-
-// The reference: logistic regression on TF-IDF unigrams and bigrams reaches 0.54–0.57
-// on held-out abstracts; the majority class is 33%. The full 5-fold run (0.5565) takes a minute
-// and a half; -short runs 2 folds with fewer buckets and epochs against a lower bar.
-func TestTrainTextCrossValidation(t *testing.T) {
-	args := []string{"train", "--data", abstracts, "--label", "condition", "--text", "abstract", "--json"}
-	want := 0.55
-	if testing.Short() {
-		args = append(args, "--cv", "2", "--buckets", "16384", "--epochs", "8")
-		want = 0.45
-	} else {
-		args = append(args, "--cv", "5")
-	}
-	var out cvSummary
-	decodeJSON(t, runCLI(t, "", args...), &out)
-	if out.Accuracy < want {
-		t.Errorf("mean accuracy %.4f over %d folds, want ≥ %.2f", out.Accuracy, out.Folds, want)
-	}
-}
-
-// At ε = 3 per fold the 5-fold mean was 0.4205, 0.4225 and 0.4335 in three runs (majority class
-// 0.333); the noise is drawn from crypto/rand, so the bar leaves room.
-func TestTrainTextPrivate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("private text training over 5 folds takes seconds; runs without -short")
-	}
-	var out cvSummary
-	decodeJSON(t, runCLI(t, "", "train", "--data", abstracts, "--label", "condition", "--text", "abstract",
-		"--cv", "5", "--dp", "--epsilon", "3", "--json"), &out)
-	if out.Epsilon <= 3 || out.Accuracy < 0.38 {
-		t.Errorf("ε %v over the folds, accuracy %.4f: want 4 folds' budgets composed and better than the majority class (0.333)", out.Epsilon, out.Accuracy)
-	}
-}
-
 func TestTrainTextBadInput(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
