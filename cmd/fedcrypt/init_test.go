@@ -15,6 +15,7 @@ import (
 )
 
 func TestInitWritesAFederation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runCLI(t, dir, "init", "--members", "a,b,c", "--threshold", "2", "-o", "fed", "--json")
 	if r.code != 0 {
@@ -97,6 +98,7 @@ func TestInitWritesAFederation(t *testing.T) {
 }
 
 func TestInitRefuses(t *testing.T) {
+	t.Parallel()
 	full := t.TempDir()
 	os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644)
 	cases := []struct {
@@ -128,6 +130,7 @@ func TestInitRefuses(t *testing.T) {
 // could write it, and asks init for one: the binary is not a test binary,
 // so all refuse.
 func TestInsecurePresetRefusedInProduction(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)

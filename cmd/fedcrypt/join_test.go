@@ -11,6 +11,7 @@ import (
 )
 
 func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b", "-o", "fed"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)
@@ -54,6 +55,7 @@ func TestServeAndJoinRefuseBadInvocations(t *testing.T) {
 // answers: a port that accepts connections but never speaks TLS, and a port
 // where nothing listens.
 func TestJoinExplainsAnUnreachableAggregator(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	newDeployment(t, dir, 1)
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
@@ -86,6 +88,7 @@ func TestJoinExplainsAnUnreachableAggregator(t *testing.T) {
 // differs from the aggregator's (here, in the number of rounds) is told so
 // at once, and both sides name both hashes.
 func TestConfigMismatchNamedOnBothSides(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	newDeployment(t, dir, 1)
 	b, err := os.ReadFile(filepath.Join(dir, "fed", "federation.json"))

@@ -125,6 +125,7 @@ func decodePredict(t *testing.T, r result) predictResult {
 }
 
 func TestPredictSealedModel(t *testing.T) {
+	t.Parallel()
 	f := newPredictFixture(t)
 	res := decodePredict(t, f.run(t, "--data", f.rowsAge, "--json"))
 	if res.Rows != f.test.Rows() || res.Labelled != f.test.Rows() || len(res.Predictions) != f.test.Rows() {
@@ -186,6 +187,7 @@ func TestPredictSealedModel(t *testing.T) {
 }
 
 func TestPredictEncryptedOutput(t *testing.T) {
+	t.Parallel()
 	f := newPredictFixture(t)
 	r := f.run(t, "--data", f.rowsAge, "-o", "pred.csv.age", "-R", filepath.Join("hospital", recipientFileName))
 	if r.code != 0 {
@@ -213,6 +215,7 @@ func TestPredictEncryptedOutput(t *testing.T) {
 }
 
 func TestPredictErrors(t *testing.T) {
+	t.Parallel()
 	f := newPredictFixture(t)
 	other := keygenFor(t, f.dir, "other")
 	otherID, err := vault.ReadIdentityFile(other.Identity, nil)
@@ -405,6 +408,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 // federation.json as --signer (the aggregator signs the model), and refused
 // with another federation's.
 func TestPredictSignerFromFederation(t *testing.T) {
+	t.Parallel()
 	out := simOut(t)
 	other := simOut(t)
 	rows, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))

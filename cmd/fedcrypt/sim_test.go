@@ -21,6 +21,7 @@ import (
 )
 
 func TestSimJSONHasTheContractFields(t *testing.T) {
+	t.Parallel()
 	var out map[string]any
 	decodeJSON(t, runCLI(t, "", "sim", "--rounds", "3", "--seed", "1", "--json"), &out)
 	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "epsilon", "delta", "accountant", "rounds",
@@ -45,6 +46,7 @@ func TestSimJSONHasTheContractFields(t *testing.T) {
 }
 
 func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, "", "sim", "--rounds", "2", "--no-he", "--no-dp", "--seed", "1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -57,6 +59,7 @@ func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
 }
 
 func TestSimOutDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	r := runCLI(t, dir, "sim", "--rounds", "2", "--seed", "2", "--out", out)
@@ -73,6 +76,7 @@ func TestSimOutDirectory(t *testing.T) {
 }
 
 func TestSimInvalidFlags(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "tiny.csv")
 	os.WriteFile(empty, []byte("a,b,y\n1,2,0\n2,3,1\n"), 0o600)
@@ -107,6 +111,7 @@ func TestSimInvalidFlags(t *testing.T) {
 // run, the rounds before each resume included, and show as missing the
 // metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	const rounds = 24
@@ -293,6 +298,7 @@ func countRounds(t *testing.T, dir string) int {
 // A finished run is not resumed: its log, metrics and summary stay as they
 // were. Flags that would change a resumed run are refused, not ignored.
 func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	files := []string{"audit.jsonl", "rounds.csv", "result.json"}
 	before := map[string][]byte{}
@@ -319,6 +325,7 @@ func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
 // Settings that only the federation or the first round would reject are
 // refused before the run starts: one line, exit status 2, nothing printed.
 func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
+	t.Parallel()
 	nonEmpty, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded"))
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +357,7 @@ func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
 // A round's ε shows only where there is DP, and its seconds only where
 // they were measured: never a zero that reads as a figure.
 func TestRoundTableShowsDashesForWhatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	row := func(dp bool, r sim.RoundReport) []string {
 		var b bytes.Buffer
 		newRoundTable(&b, true, dp).row(r)
