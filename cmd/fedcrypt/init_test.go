@@ -97,34 +97,6 @@ func TestInitWritesAFederation(t *testing.T) {
 	}
 }
 
-func TestInitRefuses(t *testing.T) {
-	t.Parallel()
-	full := t.TempDir()
-	os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644)
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"one member", []string{"--members", "a", "-o", "fed"}, []string{"--members", "at least 2"}},
-		{"no output", []string{"--members", "a,b"}, []string{"-o DIR"}},
-		{"threshold above members", []string{"--members", "a,b", "--threshold", "3", "-o", "fed"}, []string{"threshold 3"}},
-		{"member named like the aggregator", []string{"--members", "a,aggregator", "-o", "fed"}, []string{"aggregator", "twice"}},
-		{"bad member id", []string{"--members", "a,b c", "-o", "fed"}, []string{"b c"}},
-		{"non-empty directory", []string{"--members", "a,b", "-o", full}, []string{"not empty"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			r := runCLI(t, dir, append([]string{"init"}, tc.args...)...)
-			wantOneLineError(t, r, tc.fragments...)
-			if _, err := os.Stat(filepath.Join(dir, "fed", fileIdentity)); err == nil {
-				t.Error("a refused init left keys behind")
-			}
-		})
-	}
-}
-
 // TestInsecurePresetRefusedInProduction hands the aggregator and a member a
 // config that names a test preset (ring degree 2^10), as a coordinator
 // could write it, and asks init for one: the binary is not a test binary,

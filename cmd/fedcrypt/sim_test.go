@@ -75,36 +75,6 @@ func TestSimOutDirectory(t *testing.T) {
 	wantOneLineError(t, runCLI(t, dir, "sim", "--rounds", "1", "--out", out), "not empty")
 }
 
-func TestSimInvalidFlags(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "tiny.csv")
-	os.WriteFile(empty, []byte("a,b,y\n1,2,0\n2,3,1\n"), 0o600)
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"T > N", []string{"--threshold", "4"}, []string{"--threshold 4"}},
-		{"T < 2", []string{"--threshold", "1"}, []string{"--threshold 1"}},
-		{"epsilon 0", []string{"--epsilon", "0"}, []string{"--epsilon"}},
-		{"negative epsilon", []string{"--epsilon", "-1"}, []string{"--epsilon"}},
-		{"unknown model", []string{"--model", "forest"}, []string{"forest"}},
-		{"absent label", []string{"--label", "nope"}, []string{"nope"}},
-		{"hospital with no rows", []string{"--data", empty, "--label", "y"}, []string{"hospital"}},
-		{"bad partition", []string{"--partition", "zipf"}, []string{"zipf"}},
-		{"bad accountant", []string{"--accountant", "moments"}, []string{"moments"}},
-		{"bad dropout", []string{"--dropout", "1.5"}, []string{"--dropout"}},
-		{"bad recipient", []string{"--recipient", "bob"}, []string{"--recipient"}},
-		{"extra argument", []string{"digits"}, []string{"unexpected argument", "digits"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			wantOneLineError(t, runCLI(t, dir, append([]string{"sim"}, c.args...)...), c.fragments...)
-		})
-	}
-}
-
 // TestSimResumeAfterKills kills a run mid-round twice and resumes it each
 // time: the run ends with every round trained, its audit log verifies, and
 // no hospital's ledger exceeds its cap. Its results describe the whole
@@ -319,38 +289,6 @@ func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(run, f)); !bytes.Equal(b, before[f]) {
 			t.Errorf("%s changed", f)
 		}
-	}
-}
-
-// Settings that only the federation or the first round would reject are
-// refused before the run starts: one line, exit status 2, nothing printed.
-func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
-	t.Parallel()
-	nonEmpty, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		frag []string
-	}{
-		{"unknown preset", []string{"--preset", "huge"}, []string{"--preset", "huge"}},
-		{"unknown sampler", []string{"--noise", "uniform"}, []string{"--noise", "uniform"}},
-		{"zero update bound", []string{"--update-bound", "0"}, []string{"--update-bound"}},
-		{"unknown weighting", []string{"--weighting", "size"}, []string{"--weighting", "size"}},
-		{"negative private evaluation", []string{"--private-eval", "-1"}, []string{"--private-eval"}},
-		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
-		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
-		{"a directory that is not empty", []string{"--out", nonEmpty}, []string{"--out", "not empty"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, "", append([]string{"sim"}, tc.args...)...)
-			wantOneLineError(t, r, tc.frag...)
-			if r.code != 2 || r.stdout != "" {
-				t.Errorf("exit %d, want 2; stdout %q, want nothing", r.code, r.stdout)
-			}
-		})
 	}
 }
 
