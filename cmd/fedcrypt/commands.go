@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ type command struct {
 func (c *command) exec(ctx context.Context, e *env, args []string) error {
 	fs := c.flagSet()
 	err := c.run(ctx, e, fs, args)
-	if err == flag.ErrHelp {
+	if errors.Is(err, flag.ErrHelp) {
 		c.printHelp(e.stderr, fs)
 	}
 	return err
@@ -45,7 +46,7 @@ func (c *command) flagSet() *flag.FlagSet {
 func (c *command) flags() *flag.FlagSet {
 	fs := c.flagSet()
 	discard := &env{stdout: io.Discard, stderr: io.Discard, stdin: strings.NewReader("")}
-	if err := c.run(context.Background(), discard, fs, []string{"--help"}); err != flag.ErrHelp {
+	if err := c.run(context.Background(), discard, fs, []string{"--help"}); !errors.Is(err, flag.ErrHelp) {
 		panic("fedcrypt: " + c.name + " --help did not stop at its flags")
 	}
 	return fs
