@@ -79,10 +79,40 @@ func TestReadRowsUnlabelled(t *testing.T) {
 	}
 }
 
+// TestReadRowsTextMissingIgnored: a text column's documents come back in
+// order (a missing cell as ""), missing feature cells are counted per
+// feature, and the columns the schema does not read are named.
+func TestReadRowsTextMissingIgnored(t *testing.T) {
+	s := Schema{Features: []string{"a", "b"}, Label: "y", Text: "note", Classes: []string{"no", "yes"}}
+	in := "id,note,b,a,y\n1,cough and fever,NA,1,yes\n2,?,2,,no\n3,rash,?,3,\n"
+	rows, err := s.ReadRows(strings.NewReader(in), "new.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"cough and fever", "", "rash"}; !slices.Equal(rows.Docs, want) {
+		t.Errorf("Docs %q, want %q", rows.Docs, want)
+	}
+	if rows.Missing["a"] != 1 || rows.Missing["b"] != 2 || len(rows.Missing) != 2 {
+		t.Errorf("Missing %v, want a:1 b:2", rows.Missing)
+	}
+	if !slices.Equal(rows.Ignored, []string{"id"}) {
+		t.Errorf("Ignored %q, want [id]", rows.Ignored)
+	}
+	textOnly := Schema{Label: "y", Text: "note", Classes: []string{"no", "yes"}}
+	rows, err = textOnly.ReadRows(strings.NewReader("note\nsome words\n"), "new.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.X != nil || len(rows.Docs) != 1 {
+		t.Errorf("text-only schema: X %v, %d docs; want no X and 1 doc", rows.X, len(rows.Docs))
+	}
+}
+
 func TestReadRowsErrors(t *testing.T) {
 	s := Schema{Features: []string{"a", "b"}, Label: "y", Classes: []string{"no", "yes"}}
 	tests := []struct{ name, csv, want string }{
-		{"missing feature", "a,y\n1,no\n", `new.csv: line 1: no column "b", feature 2 of the schema`},
+		{"missing feature", "a,y\n1,no\n", `new.csv: line 1: no column "b", feature 2 of the schema (did you mean "a"? columns: "a", "y")`},
+		{"misspelt feature", "a,B,y\n1,2,no\n", `no column "b", feature 2 of the schema (did you mean "B"?`},
 		{"ragged", "a,b\n1,2\n3\n", "new.csv: line 3: 1 fields, header has 2"},
 		{"not a number", "a,b\n1,x\n", `new.csv: line 2, column "b": not a number`},
 		{"unknown class", "a,b,y\n1,2,maybe\n", `new.csv: line 2, column "y": not one of the classes ["no" "yes"]`},
@@ -97,6 +127,15 @@ func TestReadRowsErrors(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+	text := Schema{Features: []string{"a"}, Label: "y", Text: "note", Classes: []string{"no", "yes"}}
+	for _, tt := range []struct{ name, csv, want string }{
+		{"no text column", "a,notes\n1,x\n", `new.csv: line 1: no column "note", the schema's text column (did you mean "notes"?`},
+		{"invalid text", "a,note\n1,\xff\n", `new.csv: line 2, column "note": not valid UTF-8 text`},
+	} {
+		if _, err := text.ReadRows(strings.NewReader(tt.csv), "new.csv"); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
 	}
 	if _, err := (Schema{}).ReadRows(strings.NewReader("a\n1\n"), "new.csv"); err == nil {
 		t.Error("an invalid schema read rows")

@@ -223,7 +223,7 @@ func assumeInit(e *env, ds *data.Dataset, rep *data.Report, df *dataFlags, s sim
 
 // assumePredict says what predict assumes of the rows read from path for
 // the model l.
-func assumePredict(path string, l *sealedmodel.Loaded, rows *rowsToScore) *assumed {
+func assumePredict(path string, l *sealedmodel.Loaded, rows *data.Rows) *assumed {
 	s := l.Schema
 	a := &assumed{Data: path, Rows: len(rows.Y), Label: s.Label, Classes: s.Classes, Ignored: rows.Ignored, Missing: rows.Missing}
 	if len(s.Classes) == 2 {

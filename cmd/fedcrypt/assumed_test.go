@@ -76,6 +76,7 @@ func missingIn(rows int) int {
 }
 
 func TestAssumedPositiveClass(t *testing.T) {
+	t.Parallel()
 	path := clinicalCSV(t, 60)
 	numeric := filepath.Join(t.TempDir(), "numeric.csv")
 	var b strings.Builder
@@ -153,6 +154,7 @@ func TestAssumedPositiveClass(t *testing.T) {
 }
 
 func TestAssumedIdentifierWarning(t *testing.T) {
+	t.Parallel()
 	path := clinicalCSV(t, 60)
 	r := runIn(t, context.Background(), "train", "--epochs", "1", "--data", path, "--label", "Class")
 	want := `! column "Id" looks like an identifier (every value a distinct integer) but is a feature: --drop Id, or --privacy-unit Id if one patient may have several rows`
@@ -178,6 +180,7 @@ func TestAssumedIdentifierWarning(t *testing.T) {
 }
 
 func TestAssumedMissingSummary(t *testing.T) {
+	t.Parallel()
 	const rows = 60
 	path := clinicalCSV(t, rows)
 	n := missingIn(rows)
@@ -215,6 +218,7 @@ func TestAssumedMissingSummary(t *testing.T) {
 }
 
 func TestNearMatchError(t *testing.T) {
+	t.Parallel()
 	path := clinicalCSV(t, 30)
 	header := `columns: "Id", "age", "chol", "bp", "Class")`
 	cases := []struct {
@@ -242,6 +246,7 @@ func TestNearMatchError(t *testing.T) {
 }
 
 func TestUndefinedMetricsPrintNA(t *testing.T) {
+	t.Parallel()
 	// Three rows: one test row, of one class.
 	path := filepath.Join(t.TempDir(), "tiny.csv")
 	if err := os.WriteFile(path, []byte("a,b,y\n1,2,M\n2,1,B\n3,3,M\n"), 0o600); err != nil {
@@ -305,6 +310,7 @@ func TestUndefinedMetricsPrintNA(t *testing.T) {
 // (σ ≈ 8 on batches of about 30 rows) is no warning; on a third of the rows
 // (batches of about 11) it is, with the local steps that lift it, which do.
 func TestNoiseWarning(t *testing.T) {
+	t.Parallel()
 	if r := runIn(t, cancelled(), "sim"); !strings.HasPrefix(r.stdout, "data: wdbc") || strings.Contains(r.stdout, "noise multiplier") {
 		t.Fatalf("the default run warns, or says nothing:\n%s", r.stdout)
 	}
@@ -340,6 +346,7 @@ func TestNoiseWarning(t *testing.T) {
 // TestPlanSimInitShareDefaults compares the defaults each command's --help
 // states for the settings they share.
 func TestPlanSimInitShareDefaults(t *testing.T) {
+	t.Parallel()
 	defaults := func(cmd string) map[string]string {
 		h := runIn(t, context.Background(), cmd, "--help")
 		out := map[string]string{}
@@ -372,6 +379,7 @@ func TestPlanSimInitShareDefaults(t *testing.T) {
 }
 
 func TestTrainProgress(t *testing.T) {
+	t.Parallel()
 	r := runIn(t, context.Background(), "train", "--epochs", "3", "--progress", "1ns")
 	for i := 1; i <= 3; i++ {
 		if !strings.Contains(r.stderr, fmt.Sprintf("train: epoch %d of 3, ", i)) {

@@ -18,30 +18,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "audit", summary: "compliance: verify a run's signed audit log and every hospital's ε", run: runAudit})
-}
-
-const auditUsage = "fedcrypt audit verify LOG|DIR [--config FEDERATION] [--identity KEY] [flags]"
-
-func runAudit(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintf(e.stderr, "usage: %s\n\nsubcommands:\n  verify    check a run's audit log against its federation config\n\n"+
-			"Run 'fedcrypt audit verify --help' for its flags.\n", auditUsage)
-		return flag.ErrHelp
-	}
-	if len(args) == 0 {
-		return usagef("audit: missing subcommand (run 'fedcrypt audit --help')")
-	}
-	if strings.HasPrefix(args[0], "-") {
-		return usagef("audit: flag provided but not defined: %s (flags follow the subcommand)", args[0])
-	}
-	if args[0] != "verify" {
-		return usagef("audit: unknown subcommand %q (run 'fedcrypt audit --help')", args[0])
-	}
-	return runAuditVerify(ctx, e, args[1:])
-}
-
 // verifyFlags are the flags that name what a verification reads; the
 // report command shares them.
 type verifyFlags struct {
@@ -233,41 +209,13 @@ type errNotVerified struct{ msg string }
 
 func (e errNotVerified) Error() string { return e.msg }
 
-func runAuditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "audit verify", auditUsage, `
-Verifies a run's audit log independently of the aggregator: the hash chain
-and every signature, with the keys in the federation config (never keys
-from the log); the order and completeness of the entries, against the head
-anchored in the sealed checkpoint when --identity opens it; every
-hospital's signed claims under its own key; and every hospital's ε,
-recomputed from the DP parameters it claimed in each round it contributed
-to, with the federation's accountant. It fails if a claimed ε is below the
-recomputed one or above the hospital's cap, and for runs without DP or
-encryption unless --allow-unprotected.
-
-With --witness, it also checks the signed audit heads hospitals kept in
-their sealed state (the aggregator signs the log's head at the end of
-every round and of the run): each must be in the log where it was signed,
-and no two may disagree. The aggregator can rewrite its own checkpoint
-together with its log; it cannot rewrite what the hospitals hold.
-
-With --previous, the run of the version this federation's config replaces
-(members added or removed) is verified as well, and this run must follow it:
-the config's lineage names that version and exactly the members added and
-removed, every key epoch is new, and every member that contributed to both
-claims from a ledger that carried over (a later ledger version, at least
-the ε it had claimed before).
-
-Prints a one-line verdict (with --json, one JSON object); on failure, the
-entry number and the reason. Exit status 0 only when everything verifies.
-For a 'fedcrypt sim --out DIR' run, 'fedcrypt audit verify DIR
---identity DIR/researcher.key --witness DIR/hospitals' finds the config
-and checkpoint in DIR and checks every hospital's witness.`)
+func runAuditVerify(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var vf verifyFlags
 	vf.register(fs)
 	previous := fs.String("previous", "", "the run `dir` (or log) of the federation version this one replaces: it is verified too, with the federation.json beside it, and this run must follow it (lineage, new key epochs, members' ledgers carried over)")
 	previousConfig := fs.String("previous-config", "", "the previous version's federation config `file` (default: federation.json beside --previous)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -292,7 +240,7 @@ and checkpoint in DIR and checks every hospital's witness.`)
 		}
 	}
 	verdict := verdictLine(t, run, failure)
-	if *jsonOut {
+	if jsonOut {
 		out := map[string]any{"verified": failure == nil, "log": t.log, "verdict": verdict, "anchored": run.Anchored,
 			"entries": run.Entries, "head": run.Head, "config_hash": run.ConfigHash, "unprotected": run.Unprotected,
 			"hospitals": hospitalsJSON(run), "witnesses": witnessesJSON(run)}

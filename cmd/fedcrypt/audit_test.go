@@ -21,6 +21,7 @@ func simOut(t *testing.T, args ...string) string {
 }
 
 func TestAuditVerifyAcceptsASimRun(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	r := runCLI(t, "", "audit", "verify", run)
 	// Neither anchored nor witnessed: not VERIFIED outright.
@@ -64,6 +65,7 @@ func TestAuditVerifyAcceptsASimRun(t *testing.T) {
 }
 
 func TestAuditVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	base := simOut(t)
 	// Entries: 1 setup, 2 round 1, 3 round 2, 4 end.
 	cases := []struct {
@@ -111,6 +113,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 }
 
 func TestAuditVerifyUnprotectedRuns(t *testing.T) {
+	t.Parallel()
 	run := simOut(t, "--no-dp", "--no-he")
 	wantVerdictFailure(t, runCLI(t, "", "audit", "verify", run), "entry 1:", "--no-dp", "--no-he", "--allow-unprotected")
 	r := runCLI(t, "", "audit", "verify", run, "--allow-unprotected")
@@ -120,6 +123,7 @@ func TestAuditVerifyUnprotectedRuns(t *testing.T) {
 }
 
 func TestAuditVerifyBadInvocations(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	dir := t.TempDir()
 	lone := filepath.Join(dir, "audit.jsonl")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,35 +11,9 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/bench"
 )
 
-func init() {
-	register(&command{name: "bench", summary: "measure what privacy costs on this machine (DP-SGD, CKKS, rounds)", run: runBench})
-}
-
-func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench", "fedcrypt bench [--json] [--quick]", `
-Measures on this machine, in one run: DP-SGD throughput private and not (wdbc,
-batch 64; logistic regression and MLPs of about 10k and 1M parameters; both
-sides on one core, then both on all cores: dp_step_ratio is the one-core
-ratio of the 10k MLP, dp_step_ratio_all_cores the all-core one), the
-noise samplers' cost per draw, each CKKS preset's encryption (1 core and all
-cores), aggregation, decryption-share and combination costs, bytes on the wire
-per parameter of a 1M-parameter upload and the precision of a mean of 100
-contributors at T = 10, whole federation rounds (3, 10 and 100 hospitals,
-10k and 1M parameters, encrypted and not), and what a key holder of the
-decryption set downloads and checks per round (10, 100 and 1,000 hospitals;
-32k and 1M parameters; real keys, signatures and ciphertexts). Figures are the best and worst of
---reps repetitions; ratios come from the same run. Takes minutes; --quick
-shrinks every size to take seconds. Save --json output for "fedcrypt plan --bench".
-
---compression measures upload compression instead (about a minute and a
-half, the abstracts another minute): a federation of 3 hospitals in one
-process, DP-SGD at each, FedAvg of the expanded sum of their compressed
-updates, on digits (mlp:256,256, ε = 3) and, with --abstracts FILE, the
-medical abstracts (hashed unigrams, ε = 10); dense uploads against randk and
-srht at 9% of the values with error feedback, seeds 1-3: bytes per hospital
-per round (encrypted with the precise preset, and plain) and held-out
-accuracy.`)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+func runBench(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	quick := fs.Bool("quick", false, "small sizes: seconds instead of minutes (no 1M-parameter model)")
 	reps := fs.Int("reps", 0, "repetitions of each measurement (default 5, 3 with --quick)")
 	compression := fs.Bool("compression", false, "measure upload compression against dense uploads instead")
@@ -54,7 +29,7 @@ accuracy.`)
 		return usagef("bench: --abstracts goes with --compression")
 	}
 	if *compression {
-		return runBenchCompression(ctx, e, *abstracts, *jsonOut)
+		return runBenchCompression(ctx, e, *abstracts, jsonOut)
 	}
 	if *reps < 0 || *reps > 1000 {
 		return usagef("--reps %d: must be in [1, 1000] (0: the default)", *reps)
@@ -63,7 +38,7 @@ accuracy.`)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, r)
 	}
 	printBench(e.stdout, r)

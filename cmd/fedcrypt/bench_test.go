@@ -33,6 +33,7 @@ func benchQuick(t *testing.T) (string, bench.Report) {
 }
 
 func TestBenchQuickJSON(t *testing.T) {
+	t.Parallel()
 	out, rep := benchQuick(t)
 	// Every measurement says so as it starts, each key holder case too.
 	for _, want := range []string{"plaintext aggregation", "key holder 1 of "} {
@@ -85,6 +86,7 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchTable(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a second bench run; the JSON test covers the figures")
 	}
@@ -97,11 +99,4 @@ func TestBenchTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}
 	}
-}
-
-func TestBenchBadFlags(t *testing.T) {
-	wantOneLineError(t, runCLI(t, "", "bench", "--reps", "-1"), "--reps")
-	wantOneLineError(t, runCLI(t, "", "bench", "extra"), "unexpected argument")
-	wantOneLineError(t, runCLI(t, "", "bench", "--abstracts", "a.csv"), "--abstracts goes with --compression")
-	wantOneLineError(t, runCLI(t, "", "bench", "--compression", "--abstracts", "missing.csv"), "--abstracts", "missing.csv")
 }

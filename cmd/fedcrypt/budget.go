@@ -9,10 +9,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/dp"
 )
 
-func init() {
-	register(&command{name: "budget", summary: "privacy arithmetic: ε from σ, or σ for a target ε", run: runBudget})
-}
-
 // budgetResult is what budget prints with --json.
 type budgetResult struct {
 	Epsilon         float64 `json:"epsilon"`
@@ -23,23 +19,15 @@ type budgetResult struct {
 	Accountant      string  `json:"accountant"`
 }
 
-func runBudget(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "budget", "fedcrypt budget --sample-rate Q --steps N (--noise-multiplier S | --target-epsilon E) [flags]", `
-Privacy arithmetic for DP-SGD (the Poisson-subsampled Gaussian mechanism,
-add/remove-one-record neighbouring). With --noise-multiplier, prints the ε spent
-by --steps steps at sampling rate --sample-rate. With --target-epsilon instead,
-prints the smallest noise multiplier that keeps ε at or below the target.
-
-Accountants: rdp (Rényi DP, Mironov et al. 2019, Opacus's order grid, converted
-with Balle et al. 2020) and pld (privacy loss distribution, connect-the-dots
-discretization, never below the exact ε and tighter than rdp).`)
+func runBudget(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	sigma := fs.Float64("noise-multiplier", 0, "noise standard deviation over the clipping norm (σ)")
 	target := fs.Float64("target-epsilon", 0, "print the noise multiplier for this ε instead")
 	q := fs.Float64("sample-rate", 0, "Poisson sampling rate q of each step, in (0, 1]")
 	steps := fs.Int("steps", 0, "number of DP-SGD steps")
 	delta := fs.Float64("delta", 1e-5, "δ of the (ε, δ) guarantee, in (0, 1)")
 	kind := fs.String("accountant", dp.KindRDP, "accountant: rdp or pld")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -87,7 +75,7 @@ discretization, never below the exact ε and tighter than rdp).`)
 	if math.IsInf(res.Epsilon, 1) {
 		return fmt.Errorf("budget: ε is unbounded at delta %v with the %s accountant (delta is below the mass it cuts from the tails)", *delta, *kind)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	if set["target-epsilon"] {

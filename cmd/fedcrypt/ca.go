@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,43 +13,15 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 )
 
-func init() {
-	register(&command{name: "ca", summary: "the consortium's certificate authority: ca init, ca sign (members' requests)", run: runCA})
-}
-
-const caUsage = "fedcrypt ca init -i IDENTITY -o DIR [flags] | fedcrypt ca sign --project fed.yaml --ca DIR -i IDENTITY --csr FILE -o FILE [flags]"
-
-func runCA(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprintf(e.stderr, "usage: %s\n\nRun 'fedcrypt ca init --help' or 'fedcrypt ca sign --help' for their flags.\n", caUsage)
-		if len(args) == 0 {
-			return usagef("ca: missing subcommand (init or sign)")
-		}
-		return nil
-	}
-	switch args[0] {
-	case "init":
-		return runCAInit(e, args[1:])
-	case "sign":
-		return runCASign(e, args[1:])
-	}
-	return usagef("ca: unknown subcommand %q (want init or sign)", args[0])
-}
-
-func runCAInit(e *env, args []string) error {
-	fs := newFlags(e, "ca init", "fedcrypt ca init -i IDENTITY -o DIR [--name NAME] [--valid-for D]", `
-Creates the consortium's certificate authority in DIR: ca.crt, the
-certificate every party trusts, and ca.key.age, its key age-encrypted to the
-identity given (the CA operator's: the coordinator's, or an offline key).
-Existing files are never replaced.`)
+func runCAInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var keys keyFlags
 	keys.register(fs)
 	name := fs.String("name", "fedcrypt consortium CA", "the CA's `name`")
 	validFor := fs.Duration("valid-for", 5*365*24*time.Hour, "validity of the CA certificate; members' certificates cannot outlive it")
 	var out string
-	fs.StringVar(&out, "out", "", "`directory` for ca.crt and ca.key.age")
-	fs.StringVar(&out, "o", "", "short for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&out).register(fs, "`directory` for ca.crt and ca.key.age")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -73,7 +46,7 @@ Existing files are never replaced.`)
 	c := ca.Certificate()
 	res := map[string]any{"ca": filepath.Join(out, pki.CACertFile), "key": filepath.Join(out, pki.CAKeyFile),
 		"name": c.Subject.CommonName, "not_after": c.NotAfter.Format(time.RFC3339)}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "CA %q valid until %s\n  certificate %s (public: hand it to every party)\n  key         %s (encrypted to %s)\n",
@@ -81,15 +54,7 @@ Existing files are never replaced.`)
 	return nil
 }
 
-func runCASign(e *env, args []string) error {
-	fs := newFlags(e, "ca sign", "fedcrypt ca sign --project fed.yaml --ca DIR -i IDENTITY --csr FILE -o FILE [--valid-for D]", `
-Issues a certificate from a certificate request (fedcrypt keygen --csr). The
-request's signature must verify; it must name a member of the project (or the
-aggregator), ask for no host name the project does not allow that party and
-no other name, and carry the key the project pins for the party, if any. A
-member's certificate authenticates TLS clients (and servers, with hosts) and
-names the member as the aggregator's mutual TLS expects; the aggregator's
-authenticates TLS servers for its hosts.`)
+func runCASign(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	projectPath := fs.String("project", "", "the project `file` (YAML)")
 	caDir := fs.String("ca", "", "the CA `directory` (from fedcrypt ca init)")
 	var keys keyFlags
@@ -97,9 +62,9 @@ authenticates TLS servers for its hosts.`)
 	csrPath := fs.String("csr", "", "the certificate request `file`")
 	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificate")
 	var out string
-	fs.StringVar(&out, "out", "", "certificate `file` to write")
-	fs.StringVar(&out, "o", "", "short for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&out).register(fs, "certificate `file` to write")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -150,7 +115,7 @@ authenticates TLS servers for its hosts.`)
 		return err
 	}
 	res := map[string]any{"cert": out, "for": who, "not_after": c.NotAfter.Format(time.RFC3339), "serial": c.SerialNumber.Text(16)}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "certificate for %s: %s (valid until %s)\n", who, out, res["not_after"])

@@ -12,6 +12,7 @@ import (
 )
 
 func TestKeygenCSR(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runCLI(t, dir, "keygen", "--csr", "--member", "st-mary", "--host", "fl.st-mary.example", "-o", "m")
 	if r.code != 0 {
@@ -62,6 +63,7 @@ func TestKeygenCSR(t *testing.T) {
 }
 
 func TestInitProjectAndCARefuse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := onboard(t, dir, 1)
 	r := runCLI(t, dir, "init", "--project", o.coord("fed.yaml"), "--threshold", "3", "-o", "other")

@@ -10,115 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
-
-func init() {
-	register(&command{name: "data", summary: "data sets at rest: encrypt, decrypt, inspect, split (age)", run: runData})
-}
-
-// dataSubcommands are the subcommands of "fedcrypt data".
-var dataSubcommands = map[string]struct {
-	summary string
-	run     func(ctx context.Context, e *env, args []string) error
-}{
-	"encrypt": {"encrypt a data file to age recipients", runDataEncrypt},
-	"decrypt": {"decrypt an age data file to stdout (or, explicitly, to a file)", runDataDecrypt},
-	"inspect": {"rows, columns, classes and missing values of a data set, read through its encryption", runDataInspect},
-	"split":   {"split a data set into hospital files, each encrypted to its hospital", runDataSplit},
-}
-
-func runData(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprint(e.stderr, "usage: fedcrypt data <subcommand> [flags]\n\nsubcommands:\n")
-		names := make([]string, 0, len(dataSubcommands))
-		for n := range dataSubcommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(e.stderr, "  %-9s %s\n", n, dataSubcommands[n].summary)
-		}
-		fmt.Fprintln(e.stderr, "\nRun 'fedcrypt data <subcommand> --help' for its flags.")
-		return flag.ErrHelp
-	}
-	if len(args) == 0 {
-		return usagef("data: missing subcommand (run 'fedcrypt data --help')")
-	}
-	if strings.HasPrefix(args[0], "-") {
-		return usagef("data: flag provided but not defined: %s (flags follow the subcommand)", args[0])
-	}
-	sub, ok := dataSubcommands[args[0]]
-	if !ok {
-		return usagef("data: unknown subcommand %q (run 'fedcrypt data --help')", args[0])
-	}
-	return sub.run(ctx, e, args[1:])
-}
-
-// recipientFlags are the flags naming who a file is encrypted to.
-type recipientFlags struct {
-	recipients stringList
-	files      stringList
-	passFile   string
-	workFactor int
-}
-
-func (r *recipientFlags) register(fs *flag.FlagSet, withPassphrase bool) {
-	fs.Var(&r.recipients, "r", "age `recipient` (age1...) to encrypt to; repeat for several (a hospital and its auditor)")
-	fs.Var(&r.recipients, "recipient", "age `recipient` (same as -r)")
-	fs.Var(&r.files, "R", "`file` of recipients, one per line (recipient.txt from keygen, or an age recipients file)")
-	if withPassphrase {
-		fs.StringVar(&r.passFile, "passphrase-file", "", "encrypt to the passphrase on the first line of `file` instead (alone: no -r)")
-		fs.IntVar(&r.workFactor, "work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) with --passphrase-file")
-	}
-}
-
-// parse returns the recipients the flags name.
-func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
-	var out []vault.Recipient
-	for _, s := range r.recipients {
-		rc, err := vault.ParseRecipient(s)
-		if err != nil {
-			return nil, usageError{"-r: " + err.Error()}
-		}
-		out = append(out, rc)
-	}
-	for _, path := range r.files {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("-R: %w", err)
-		}
-		rs, err := vault.ParseRecipients(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("-R %s: %w", path, err)
-		}
-		out = append(out, rs...)
-	}
-	if r.passFile != "" {
-		if len(out) > 0 {
-			return nil, usagef("--passphrase-file: a passphrase must be the only recipient (age refuses to mix it with -r/-R)")
-		}
-		pass, err := readPassphrase(e, r.passFile)
-		if err != nil {
-			return nil, err
-		}
-		rc, err := vault.NewPassphraseRecipient(pass, r.workFactor)
-		if err != nil {
-			return nil, usageError{err.Error()}
-		}
-		out = append(out, rc)
-	}
-	if len(out) == 0 {
-		return nil, usagef("no recipients: give -r AGE1..., -R FILE or --passphrase-file")
-	}
-	return out, nil
-}
 
 type dataEncryptResult struct {
 	Input      string `json:"input"`
@@ -127,22 +24,14 @@ type dataEncryptResult struct {
 	Bytes      int64  `json:"bytes"`
 }
 
-func runDataEncrypt(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "data encrypt", "fedcrypt data encrypt -r RECIPIENT [-r ...] -o OUT.age IN.csv", `
-Encrypts a data file (IN, or - for stdin) with age to every recipient, into
-OUT.age. The output is written atomically (temporary file in the same directory,
-fsync, rename) and decrypts with "age -d" as well as with fedcrypt. Recipients:
-several X25519 (age1...) ones, several post-quantum (age1pq1...) ones, or one
-passphrase; age refuses the other mixes and so does fedcrypt. An existing OUT.age
-is refused unless --force is given: it may be the only copy of a data set
-encrypted to other recipients.`)
+func runDataEncrypt(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var rf recipientFlags
 	rf.register(fs, true)
 	var out string
-	fs.StringVar(&out, "out", "", "output `file` (.age)")
-	fs.StringVar(&out, "o", "", "output `file` (shorthand for --out)")
+	(*outFlag)(&out).register(fs, "output `file` (.age)")
 	force := fs.Bool("force", false, "replace an existing output file")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -190,28 +79,18 @@ encrypted to other recipients.`)
 		return fmt.Errorf("data encrypt: %w", err)
 	}
 	res := dataEncryptResult{Input: in, Output: out, Recipients: len(rs), Bytes: n}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "encrypted %s (%d bytes) to %d recipient(s): %s\n", in, n, len(rs), out)
 	return nil
 }
 
-func runDataDecrypt(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "data decrypt", "fedcrypt data decrypt -i IDENTITY IN.age [-o OUT --plaintext-file]", `
-Decrypts an age data file with an identity (or, without -i, with the passphrase
-of --passphrase-file) and writes the plaintext to standard output, for a pipe.
-Patient data must not sit on disk in the clear, so writing the plaintext to a
-file with -o also needs --plaintext-file; the file is created with mode 0600
-and never overwrites an existing one. age authenticates the file chunk by
-chunk: if the file was truncated or modified, the command fails (exit 1) and
-what was written before the damaged chunk must be discarded (a file given
-with -o is removed).`)
+func runDataDecrypt(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var kf keyFlags
 	kf.register(fs)
 	var out string
-	fs.StringVar(&out, "out", "", "write the plaintext to `file` (needs --plaintext-file)")
-	fs.StringVar(&out, "o", "", "write the plaintext to `file` (shorthand for --out)")
+	(*outFlag)(&out).register(fs, "write the plaintext to `file` (needs --plaintext-file)")
 	allowFile := fs.Bool("plaintext-file", false, "allow -o to write the decrypted data to disk in the clear")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -271,16 +150,11 @@ type inspectResult struct {
 	Encrypted bool     `json:"encrypted"`
 }
 
-func runDataInspect(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "data inspect", "fedcrypt data inspect --data FILE[.age] [--identity KEY] --label COL [flags]", `
-Loads a data set as training would and prints what it holds: rows read and kept,
-feature columns, classes and their counts, missing cells per column, constant
-columns, patients (with --privacy-unit). An encrypted file is decrypted in
-memory; nothing is written to disk. No cell value is printed, only counts and
-column names.`)
+func runDataInspect(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var df dataFlags
 	df.register(fs, "")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -298,7 +172,7 @@ column names.`)
 			return err
 		}
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
@@ -341,17 +215,7 @@ type splitResult struct {
 	Hospitals []splitHospital `json:"hospitals"`
 }
 
-func runDataSplit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "data split", "fedcrypt data split --data FILE[.age] --label COL -r HOSPITAL1 -r HOSPITAL2 ... -o DIR [flags]", `
-Splits a data set into one file per hospital, DIR/hospital-1.csv.age, ...,
-each age-encrypted to its own hospital's recipient (one -r, or one -R file, per
-hospital, in order) and to every --auditor. Rows are dealt by the data
-package's partitioners: iid (same class mix, sizes within one), dirichlet:ALPHA
-(label skew) or quantity:ALPHA (size skew); a patient's rows (--privacy-unit)
-stay together. An encrypted input is decrypted in memory; no plaintext is
-written. The output files load with "fedcrypt train --data FILE --identity KEY".
-If any hospital file the split would write exists already, nothing is written
-unless --force is given (other files in DIR are left as they are).`)
+func runDataSplit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var df dataFlags
 	df.register(fs, "")
 	var hosp, hospFiles, auditors stringList
@@ -361,10 +225,10 @@ unless --force is given (other files in DIR are left as they are).`)
 	partition := fs.String("partition", "iid", "how rows are dealt: iid, dirichlet:ALPHA or quantity:ALPHA")
 	seed := fs.Uint64("seed", 1, "seed of the partition")
 	var out string
-	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
-	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
+	(*outFlag)(&out).register(fs, "output `directory` (created if missing)")
 	force := fs.Bool("force", false, "replace existing hospital files in the output directory")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -455,7 +319,7 @@ unless --force is given (other files in DIR are left as they are).`)
 		}
 		res.Hospitals = append(res.Hospitals, h)
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)

@@ -56,6 +56,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 func TestDataEncryptDecrypt(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "rows.csv", smallCSV)
 	hosp := keygenFor(t, dir, "hospital")
@@ -132,6 +133,7 @@ func TestDataEncryptDecrypt(t *testing.T) {
 }
 
 func TestDataEncryptRecipientRules(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "rows.csv", smallCSV)
 	classic := keygenFor(t, dir, "classic")
@@ -180,6 +182,7 @@ func TestDataEncryptRecipientRules(t *testing.T) {
 }
 
 func TestDataDecryptProtectedIdentity(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "rows.csv", smallCSV)
 	pass := writeFile(t, dir, "pass.txt", "long passphrase\n")
@@ -194,6 +197,7 @@ func TestDataDecryptProtectedIdentity(t *testing.T) {
 }
 
 func TestDataInteropWithAge(t *testing.T) {
+	t.Parallel()
 	bin := buildAgeTools(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "rows.csv", smallCSV)
@@ -253,7 +257,7 @@ func TestDataInteropWithAge(t *testing.T) {
 // runCLIEnv runs the binary like runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(binPath(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
@@ -294,6 +298,7 @@ const patientsCSV = "record,patient,age,marker,outcome\n" +
 	"r9,P05,55,2.0,sick\nr10,P05,55,?,sick\nr11,P06,29,0.5,well\nr12,P06,30,0.4,well\n"
 
 func TestDataInspect(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := keygenFor(t, dir, "h")
 	r := runCLIInput(t, dir, []byte(patientsCSV), "data", "encrypt", "-r", k.Recipient, "-o", "patients.csv.age", "-")
@@ -342,6 +347,7 @@ func TestDataInspect(t *testing.T) {
 }
 
 func TestDataSplit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "patients.csv", patientsCSV)
 	var hs []keygenResult
@@ -419,6 +425,7 @@ func TestDataSplit(t *testing.T) {
 }
 
 func TestAbsurdWorkFactorIdentity(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pass := writeFile(t, dir, "pass.txt", "pw\n")
 	k := keygenFor(t, dir, "h", "--passphrase-file", pass, "--work-factor", "10")
@@ -442,6 +449,7 @@ func TestAbsurdWorkFactorIdentity(t *testing.T) {
 // an existing .age file without --force; the refusal is one line naming the
 // file and the flag, and leaves every file as it was.
 func TestDataRefusesExistingOutputs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, dir, "rows.csv", smallCSV)
 	writeFile(t, dir, "patients.csv", patientsCSV)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,42 +19,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/version"
 )
 
-func init() {
-	register(&command{name: "model", summary: "trained models: model export (ONNX or JSON, for scoring outside fedcrypt), model quantize (int8)", run: runModel})
-	modelSubcommands["export"] = modelSubcommand{usage: modelExportUsage, run: runModelExport}
-}
-
-const modelExportUsage = "fedcrypt model export --checkpoint MODEL.age -i IDENTITY --signer KEY --format onnx|json -o OUT [flags]"
-
-// modelSubcommand is one of `fedcrypt model`'s subcommands, registered by name in
-// modelSubcommands from its file's init.
-type modelSubcommand struct {
-	usage string
-	run   func(context.Context, *env, []string) error
-}
-
-var modelSubcommands = map[string]modelSubcommand{}
-
-func runModel(ctx context.Context, e *env, args []string) error {
-	names := slices.Sorted(maps.Keys(modelSubcommands))
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprintln(e.stderr, "usage:")
-		for _, n := range names {
-			fmt.Fprintf(e.stderr, "  %s\n", modelSubcommands[n].usage)
-		}
-		fmt.Fprintln(e.stderr, "\nRun 'fedcrypt model <subcommand> --help' for its flags.")
-		if len(args) == 0 {
-			return usagef("model: missing subcommand (%s)", strings.Join(names, " or "))
-		}
-		return nil
-	}
-	sub, ok := modelSubcommands[args[0]]
-	if !ok {
-		return usagef("model: unknown subcommand %q (want %s)", args[0], strings.Join(names, " or "))
-	}
-	return sub.run(ctx, e, args[1:])
-}
-
 type modelExportResult struct {
 	Output      string   `json:"output"`
 	Format      string   `json:"format"`
@@ -67,36 +30,14 @@ type modelExportResult struct {
 	ModelDigest string   `json:"model_digest"`
 }
 
-func runModelExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "model export", modelExportUsage, `
-Writes a sealed model (from sim --out, or an aggregator's run) out of
-fedcrypt, for a hospital's clinical stack to score raw rows with. The
-checkpoint is opened as predict opens it: decrypted in memory with the
-identity, and accepted only if signed by --signer (the writer's ed25519:...
-key, its signing-key.pub file, or the federation.json whose aggregator wrote
-it; the federation's name is then recorded in the export).
-
---format onnx writes an ONNX model whose graph takes raw feature values
-(DOUBLE [N, F], NaN for a missing cell) and applies the federation's
-imputation and normalization before the network, in float64: input
-"features", output "probabilities" [N, C], one column per class in the
-order of the model's classes (a binary model has two). --format json writes
-the weights and the preprocessing as a plain JSON file; its layout and the
-formulas to score a row are documented in fedcrypt's source,
-internal/export/doc.go.
-
-THE OUTPUT IS NOT ENCRYPTED, by design: anyone who holds it can read the
-weights and the per-column means (or medians) and spreads of the training
-rows. It is written with mode 0600. An existing -o is refused unless
---force is given. Only numeric classifiers (logistic or softmax regression,
-MLPs) are exported; any other model is refused.`)
+func runModelExport(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var mf modelOutFlags
 	mf.register(fs, "output `file` (plaintext)")
 	format := fs.String("format", "onnx", "output `format`: onnx or json")
 	if err := mf.parse(fs, args, "model export"); err != nil {
 		return err
 	}
-	sf, out, force, jsonOut := mf.sealedModelFlags, mf.out, &mf.force, &mf.json
+	sf, out, force, jsonOut := mf.sealedModelFlags, mf.out, &mf.force, mf.json
 	if *format != "onnx" && *format != "json" {
 		return usagef("model export: --format %q: want onnx or json", *format)
 	}
@@ -130,7 +71,7 @@ MLPs) are exported; any other model is refused.`)
 	}
 	res := modelExportResult{Output: out, Format: *format, Bytes: len(b), Kind: m.Network.Config().Kind,
 		Features: len(m.Schema.Features), Classes: m.Schema.Classes, Federation: m.Federation, ModelDigest: export.Digest(m.Network)}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "exported a %s model (%d features, classes %s) as %s: %s (%d bytes, not encrypted)\n",
@@ -147,10 +88,9 @@ type modelOutFlags struct {
 
 func (f *modelOutFlags) register(fs *flag.FlagSet, outUsage string) {
 	f.sealedModelFlags.register(fs)
-	fs.StringVar(&f.out, "out", "", outUsage)
-	fs.StringVar(&f.out, "o", "", "shorthand for --out")
+	(*outFlag)(&f.out).register(fs, outUsage)
 	fs.BoolVar(&f.force, "force", false, "replace an existing output file")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object on stdout")
+	(*jsonFlag)(&f.json).register(fs)
 }
 
 // parse parses args and reports a missing flag or an argument, as usage errors of cmd.

@@ -69,6 +69,7 @@ func wdbcWithMissing(t *testing.T, features []string) (string, *mat.Dense) {
 // cells, within 1e-6; for logistic regression and an MLP. The export names
 // the model by the digest the audit log records for the run's last round.
 func TestModelExportScoresAsPredict(t *testing.T) {
+	t.Parallel()
 	const tol = 1e-6
 	for _, spec := range []string{"logreg", "mlp:16"} {
 		t.Run(spec, func(t *testing.T) {
@@ -146,6 +147,7 @@ func TestModelExportScoresAsPredict(t *testing.T) {
 // TestModelExportRefusals: export refuses what it must, in one line naming
 // what and where, and leaves an existing output as it was.
 func TestModelExportRefusals(t *testing.T) {
+	t.Parallel()
 	f := newPredictFixture(t)
 	dir := f.dir
 	signer := filepath.Join(dir, "hospital", signingKeyFileName)
@@ -276,6 +278,7 @@ func FuzzLostField(f *testing.F) {
 // appeared after the command's own check, unless forced, and leaves no
 // temporary file either way.
 func TestWriteNewNeverReplaces(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := writeFile(t, dir, "model.onnx", "theirs")
 	err := writeNew(path, []byte("ours"), false)

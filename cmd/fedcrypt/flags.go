@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -13,37 +12,18 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 )
 
-// newFlags returns a flag set for one subcommand that reports errors instead
-// of exiting and prints its usage to e.stderr. usage is the synopsis line
-// ("fedcrypt train [flags]"), followed by a description.
-func newFlags(e *env, name, usage, description string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: %s\n\n", usage)
-		if description != "" {
-			fmt.Fprintf(e.stderr, "%s\n\n", strings.TrimSpace(description))
-		}
-		fmt.Fprintln(e.stderr, "flags:")
-		fs.SetOutput(e.stderr)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
 // parseFlags parses args with fs, allowing flags and positional arguments to
 // be interleaved ("audit verify DIR --config F"). It returns the positional
-// arguments in order. A bad flag is a usage error; --help returns
-// flag.ErrHelp after printing the usage.
+// arguments in order. A bad flag is a usage error of one line; --help
+// returns flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard) // errors are returned as one line, not printed with the usage
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, flag.ErrHelp // the flag package has printed the usage
+				return nil, flag.ErrHelp
 			}
-			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+			return nil, usagef("%s: %v (see 'fedcrypt %s --help')", fs.Name(), err, fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

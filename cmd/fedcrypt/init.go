@@ -18,10 +18,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "init", summary: "a federation's config from a project file (--project), or a demo federation with every party's keys", run: runInit})
-}
-
 // Files of a federation directory written by init, and read by
 // "aggregator serve" and "client join" as their defaults.
 const (
@@ -34,36 +30,7 @@ const (
 	fileTLSKey     = "tls.key.age"     // its TLS key, age-encrypted to the party itself
 )
 
-func runInit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "init", "fedcrypt init --project fed.yaml -o DIR | fedcrypt init --members a,b,c [--threshold T] -o DIR [flags]", `
-With --project, builds a federation's config (DIR/federation.json) from a
-project file (YAML) that lists the members' public keys, their roles and the
-federation's settings: the coordinator never holds a member's secret. Each
-member makes its own keys and certificate request (fedcrypt keygen --csr);
-the consortium CA signs the requests (fedcrypt ca init, fedcrypt ca sign).
-Only -o, --previous and --json go with --project.
-
-Adding or removing a member (or renewing a member's certificate with a new
-key) makes a new version of the federation: edit the project file and run
-init --project with --previous naming the federation.json it replaces. The
-new config's lineage names that version, the members added and the members
-removed, whose certificates the aggregator then refuses. The name, the DP
-budget and continuing members' keys must stay, since members' ledgers carry
-over. Each member checks and accepts the new version (fedcrypt member
-accept) before it joins.
-
-Demo mode, for a quick start on one machine (--members): creates a federation: its config (members, their age recipients and signing
-keys, threshold T, min-contributors, model, DP settings and caps, CKKS
-preset, data schema, the aggregator's identity), a federation CA, the
-aggregator's server certificate and one client certificate per member that
-names the member. For demos it also creates every party's keys, one
-directory each (DIR/aggregator, DIR/<member>): identity.key (age identity
-and signing key, secret), recipient.txt, tls.crt and tls.key.age (the TLS key,
-age-encrypted to the party). The CA key is age-encrypted to the aggregator.
-Hand each party its own directory, federation.json and ca.crt; in a real
-deployment each party generates its own keys (fedcrypt keygen) and the
-coordinator's CA signs their certificates. The data schema is read from
---data (a file with the federation's columns, or an embedded set).`)
+func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	set := sim.Defaults()
 	var members stringList
 	fs.Var(&members, "members", "member `ids`, comma-separated or repeated (at least 2)")
@@ -99,11 +66,11 @@ coordinator's CA signs their certificates. The data schema is read from
 	fs.Float64Var(&set.EvalHoldout, "holdout", set.EvalHoldout, "with --private-eval: the `fraction` of each member's rows held out for the evaluation, never trained on")
 	validFor := fs.Duration("valid-for", 365*24*time.Hour, "validity of the certificates")
 	var out string
-	fs.StringVar(&out, "out", "", "federation `directory` to create")
-	fs.StringVar(&out, "o", "", "short for --out")
+	(*outFlag)(&out).register(fs, "federation `directory` to create")
 	project := fs.String("project", "", "build the federation from this project `file` (YAML) of the members' public keys")
 	previous := fs.String("previous", "", "with --project: the federation.json of the version the new one replaces (members added or removed)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -125,7 +92,7 @@ coordinator's CA signs their certificates. The data schema is read from
 		if len(demo) > 0 {
 			return usagef("init --project: %s belongs in the project file (only -o and --json go with --project)", strings.Join(demo, ", "))
 		}
-		return initProject(e, *project, *previous, out, *jsonOut)
+		return initProject(e, *project, *previous, out, jsonOut)
 	case len(members) < 2:
 		return usagef("--members: a federation needs at least 2 members, got %d", len(members))
 	case *validFor <= 0:
@@ -154,7 +121,7 @@ coordinator's CA signs their certificates. The data schema is read from
 	if err != nil {
 		return err
 	}
-	e = assumeInit(e, ds, rep, &df, set, *spare, len(members), *jsonOut)
+	e = assumeInit(e, ds, rep, &df, set, *spare, len(members), jsonOut)
 	now := time.Now().Add(-5 * time.Minute).UTC() // tolerate small clock skew
 	notAfter := now.Add(*validFor)
 	ca, err := grpcnet.NewCA(*name+" federation CA", now, notAfter)
@@ -169,7 +136,7 @@ coordinator's CA signs their certificates. The data schema is read from
 		"ca": filepath.Join(out, fileCACert), "members": []string(members), "threshold": fed.Threshold,
 		"min_contributors": fed.MinContributors, "hosts": []string(hosts), "not_after": notAfter.Format(time.RFC3339),
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "federation %q: %d members, threshold %d, min-contributors %d\n", fed.Name, len(members), fed.Threshold, fed.MinContributors)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestInitWritesAFederation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runCLI(t, dir, "init", "--members", "a,b,c", "--threshold", "2", "-o", "fed", "--json")
 	if r.code != 0 {
@@ -96,39 +97,12 @@ func TestInitWritesAFederation(t *testing.T) {
 	}
 }
 
-func TestInitRefuses(t *testing.T) {
-	full := t.TempDir()
-	os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644)
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"one member", []string{"--members", "a", "-o", "fed"}, []string{"--members", "at least 2"}},
-		{"no output", []string{"--members", "a,b"}, []string{"-o DIR"}},
-		{"threshold above members", []string{"--members", "a,b", "--threshold", "3", "-o", "fed"}, []string{"threshold 3"}},
-		{"member named like the aggregator", []string{"--members", "a,aggregator", "-o", "fed"}, []string{"aggregator", "twice"}},
-		{"bad member id", []string{"--members", "a,b c", "-o", "fed"}, []string{"b c"}},
-		{"non-empty directory", []string{"--members", "a,b", "-o", full}, []string{"not empty"}},
-		{"insecure test preset", []string{"--members", "a,b,c", "--preset", "insecure-test-compact", "-o", "fed"},
-			[]string{"insecure-test-compact", "for tests only"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			r := runCLI(t, dir, append([]string{"init"}, tc.args...)...)
-			wantOneLineError(t, r, tc.fragments...)
-			if _, err := os.Stat(filepath.Join(dir, "fed", fileIdentity)); err == nil {
-				t.Error("a refused init left keys behind")
-			}
-		})
-	}
-}
-
 // TestInsecurePresetRefusedInProduction hands the aggregator and a member a
 // config that names a test preset (ring degree 2^10), as a coordinator
-// could write it: the binary is not a test binary, so both refuse.
+// could write it, and asks init for one: the binary is not a test binary,
+// so all refuse.
 func TestInsecurePresetRefusedInProduction(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)
@@ -147,11 +121,14 @@ func TestInsecurePresetRefusedInProduction(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bin := releaseBinary(t)
+	r := runBinary(t, bin, t.TempDir(), nil, "init", "--members", "a,b,c", "--preset", "insecure-test-compact", "-o", "fed")
+	wantOneLineError(t, r, "insecure-test-compact", "for tests only")
 	for _, args := range [][]string{
 		{"aggregator", "serve", "--config", path, "--identity", filepath.Join(dir, "fed", "aggregator", fileIdentity), "--listen", "127.0.0.1:0", "-o", "agg"},
 		{"client", "join", "--config", path, "--member", "a", "--identity", filepath.Join(dir, "fed", "a", fileIdentity),
 			"--data", "none.age", "--ledger", "ledger", "--aggregator", "127.0.0.1:1"},
 	} {
-		wantOneLineError(t, runCLI(t, dir, args...), "insecure-test-compact", "for tests only")
+		wantOneLineError(t, runBinary(t, bin, dir, nil, args...), "insecure-test-compact", "for tests only")
 	}
 }

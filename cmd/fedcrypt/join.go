@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -16,28 +17,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "client", summary: "a hospital's node in a networked federation: client join", run: runClient})
-}
-
-func runClient(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, args, "client", "join", joinUsage, runJoin)
-}
-
-const joinUsage = "fedcrypt client join --config FILE --member ID --identity FILE --data FILE.age --ledger DIR --aggregator ADDR [flags]"
-
-func runJoin(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "client join", joinUsage, `
-Runs one hospital's node: connects to the aggregator over gRPC with mutual
-TLS 1.3 (the client certificate names the member), takes part in the key
-ceremony, and in each round trains on its own data with DP-SGD under its
-privacy budget, encrypts its update and, as a key holder, helps decrypt the
-sum only. Its data is decrypted in memory only; its privacy ledger and key
-share are sealed to its own identity in --ledger, which must persist across
-runs, beside the audit-log heads the aggregator signs at the end of each
-round (sealed to it and the federation's auditors, for 'fedcrypt audit
-verify --witness'). A dropped connection is re-established with backoff. All randomness
-comes from the operating system (no --seed).`)
+func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	member := fs.String("member", "", "this hospital's member `id`")
 	var keys keyFlags
@@ -53,7 +33,8 @@ comes from the operating system (no --seed).`)
 	dropout := fs.Float64("sim-dropout", 0, "simulation only: drop the connection with this `probability` per round, at a random stage")
 	var lf logFlags
 	lf.register(fs)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -124,7 +105,7 @@ comes from the operating system (no --seed).`)
 	if ev != nil {
 		res["evaluation"] = ev
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "%s: run complete; ε spent %.4g (δ = %g) over %d DP-SGD steps; ledger in %s\n",

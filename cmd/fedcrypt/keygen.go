@@ -15,10 +15,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "keygen", summary: "a member's keys: an age identity file and its signing key", run: runKeygen})
-}
-
 // Files written by keygen in its output directory.
 const (
 	identityFileName          = "identity.txt"
@@ -39,34 +35,9 @@ type keygenResult struct {
 	Member      string `json:"member,omitempty"`
 }
 
-func runKeygen(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "keygen", "fedcrypt keygen -o DIR [flags]", `
-Writes a member's (or an auditor's) keys into DIR:
-
-  identity.txt      the secret key: a standard age identity file (X25519), usable
-                    with "age -d -i"; identity.age instead with --passphrase-file
-                    (the same file, encrypted with the passphrase by age's scrypt)
-  recipient.txt     the public age recipient (age1...) others encrypt to
-  signing-key.pub   the public Ed25519 signing key (ed25519:...)
-
-The signing key is not stored: it is derived from the identity with HKDF-SHA256
-under the label "fedcrypt.org/vault/v1/ed25519-signing-key", so the identity file
-is the only secret. Existing files are never overwritten. The public parts are
-printed.
-
-With --csr it also makes the party's TLS key and a certificate signing request
-for the federation's CA, for a member (--member ID) or the aggregator
-(--aggregator), valid for the --host names given:
-
-  tls.key.age       the TLS private key (ECDSA P-256), age-encrypted to the identity
-  tls.csr           the PKCS #10 request (public): its subject and URI SAN
-                    fedcrypt://member/ID name the member
-
-Hand the coordinator recipient.txt, signing-key.pub and tls.csr; nothing else
-leaves DIR. Put the certificate it sends back in DIR as tls.crt.`)
+func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var out string
-	fs.StringVar(&out, "out", "", "output `directory` (created if missing)")
-	fs.StringVar(&out, "o", "", "output `directory` (shorthand for --out)")
+	(*outFlag)(&out).register(fs, "output `directory` (created if missing)")
 	passFile := fs.String("passphrase-file", "", "protect the identity with the passphrase on the first line of `file` (- for stdin)")
 	workFactor := fs.Int("work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) of the passphrase protection")
 	pq := fs.Bool("pq", false, "generate a post-quantum hybrid (ML-KEM-768 + X25519) identity; its recipient cannot be mixed with classical ones")
@@ -75,7 +46,8 @@ leaves DIR. Put the certificate it sends back in DIR as tls.crt.`)
 	aggregator := fs.Bool("aggregator", false, "with --csr: request the aggregator's server certificate (give --host)")
 	var hosts stringList
 	fs.Var(&hosts, "host", "with --csr: a DNS `name` or IP address the certificate is valid for (repeatable)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -143,7 +115,7 @@ leaves DIR. Put the certificate it sends back in DIR as tls.crt.`)
 			return fmt.Errorf("keygen --csr: %w", err)
 		}
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "identity:    %s (secret)\n", res.Identity)
@@ -194,40 +166,4 @@ func readPassphrase(e *env, path string) ([]byte, error) {
 		return nil, usagef("--passphrase-file %s: the first line is empty", path)
 	}
 	return line, nil
-}
-
-// keyFlags are the flags of a command that decrypts: an identity file and,
-// for a passphrase-protected one, where its passphrase is.
-type keyFlags struct {
-	identity string
-	passFile string
-}
-
-func (k *keyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.identity, "identity", "", "age identity `file` (from fedcrypt keygen or age-keygen)")
-	fs.StringVar(&k.identity, "i", "", "age identity `file` (shorthand for --identity)")
-	fs.StringVar(&k.passFile, "passphrase-file", "", "`file` whose first line is the passphrase of a protected identity file, or of a passphrase-encrypted file without -i (- for stdin)")
-}
-
-// load returns the identity the flags name, nil if none.
-func (k *keyFlags) load(e *env) (*vault.Identity, error) {
-	if k.identity == "" {
-		if k.passFile == "" {
-			return nil, nil
-		}
-		pass, err := readPassphrase(e, k.passFile)
-		if err != nil {
-			return nil, err
-		}
-		return vault.NewPassphraseIdentity(pass)
-	}
-	var askPass func() ([]byte, error)
-	if k.passFile != "" {
-		askPass = func() ([]byte, error) { return readPassphrase(e, k.passFile) }
-	}
-	id, err := vault.ReadIdentityFile(k.identity, askPass)
-	if errors.Is(err, vault.ErrPassphraseRequired) {
-		return nil, fmt.Errorf("%w (give --passphrase-file)", err)
-	}
-	return id, err
 }

@@ -1,10 +1,12 @@
 // Command fedcrypt trains diagnosis models across hospitals with differential
 // privacy, multiparty homomorphic encryption and age encryption at rest.
 //
-// Every subcommand has its own flag set (no flags registered by dependencies
-// on the global flag set leak in), a --help, and where it produces a result a
-// --json flag that prints exactly one JSON object on stdout. Errors print one
-// line, "fedcrypt: ...", on stderr and exit non-zero.
+// Every command is a row of the table in commands.go: its name, usage line,
+// summary, help text, examples and run function. Each has its own flag set
+// (no flags registered by dependencies on the global flag set leak in), a
+// --help, and where it produces a result a --json flag that prints exactly
+// one JSON object on stdout. Errors print one line, "fedcrypt: ...", on
+// stderr and exit non-zero: 2 for a mistake in the command line, 1 otherwise.
 package main
 
 import (
@@ -15,29 +17,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
-
-	"github.com/fedcrypt/fedcrypt/version"
 )
-
-// command is one subcommand of fedcrypt. Commands register themselves in
-// their own file's init function, so each lives in one file.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, env *env, args []string) error
-}
-
-var commands = map[string]*command{}
-
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("fedcrypt: command registered twice: " + c.name)
-	}
-	commands[c.name] = c
-}
 
 // env is what a command may touch of the process: its streams. Commands never
 // call os.Exit and never write to os.Stdout directly, so they can be tested.
@@ -61,34 +43,39 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 var errReported = errors.New("failure reported")
 
 func main() {
+	os.Exit(runProcess())
+}
+
+// runProcess runs fedcrypt on the process's arguments and streams, stopping
+// the command's context on SIGINT or SIGTERM, and returns the exit status.
+func runProcess() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}, os.Args[1:])
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}, os.Args[1:])
 }
 
 // run executes the command line args and returns the exit status.
 func run(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
-		if len(args) > 1 && args[0] == "help" {
-			return run(ctx, e, []string{args[1], "--help"})
-		}
-		printUsage(e.stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(e.stdout, version.Software())
-		return 0
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(e.stderr, "fedcrypt: unknown command %q (run 'fedcrypt --help' for the list)\n", args[0])
+	table := commandTable()
+	switch {
+	case len(args) == 0:
+		printUsage(e.stderr, table)
 		return 2
+	case isHelp(args[0]):
+		printUsage(e.stderr, table)
+		return 0
+	case args[0] == "help" && len(args) == 1:
+		printUsage(e.stderr, table)
+		return 0
+	case args[0] == "help":
+		return run(ctx, e, append(args[1:], "--help"))
+	case args[0] == "--version":
+		args = []string{"version"}
 	}
-	err := c.run(ctx, e, args[1:])
+	c, rest, err := lookup(e, table, args)
+	if err == nil {
+		err = c.exec(ctx, e, rest)
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -107,22 +94,75 @@ func run(ctx context.Context, e *env, args []string) int {
 
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" }
 
-func printUsage(w io.Writer) {
+// lookup finds the command args name, one word ("sim") or two ("data
+// split"), and returns it with the arguments that follow its name. A group's
+// name alone, or with --help, prints the group's commands.
+func lookup(e *env, table []*command, args []string) (*command, []string, error) {
+	for _, c := range table {
+		if c.name == args[0] {
+			return c, args[1:], nil
+		}
+	}
+	group := groupOf(table, args[0])
+	if len(group) == 0 {
+		return nil, nil, usagef("unknown command %q (run 'fedcrypt --help' for the list)", args[0])
+	}
+	if len(args) == 1 || isHelp(args[1]) {
+		fmt.Fprintf(e.stderr, "usage: fedcrypt %s <command> [flags]\n\ncommands:\n", args[0])
+		for _, c := range group {
+			fmt.Fprintf(e.stderr, "  %-18s %s\n", c.name, c.short)
+		}
+		fmt.Fprintf(e.stderr, "\nRun 'fedcrypt %s <command> --help' for its flags and examples.\n", args[0])
+		if len(args) == 1 {
+			return nil, nil, usagef("%s: missing subcommand (%s)", args[0], subNames(group))
+		}
+		return nil, nil, flag.ErrHelp
+	}
+	for _, c := range group {
+		if c.name == args[0]+" "+args[1] {
+			return c, args[2:], nil
+		}
+	}
+	if strings.HasPrefix(args[1], "-") {
+		return nil, nil, usagef("%s: flag provided but not defined: %s (flags follow the subcommand: %s)", args[0], args[1], subNames(group))
+	}
+	return nil, nil, usagef("%s: unknown subcommand %q (want %s)", args[0], args[1], subNames(group))
+}
+
+// groupOf returns the commands whose name is word followed by a subcommand.
+func groupOf(table []*command, word string) []*command {
+	var group []*command
+	for _, c := range table {
+		if strings.HasPrefix(c.name, word+" ") {
+			group = append(group, c)
+		}
+	}
+	return group
+}
+
+// subNames lists a group's subcommands for an error: "export or quantize".
+func subNames(group []*command) string {
+	var names []string
+	for _, c := range group {
+		names = append(names, c.name[strings.IndexByte(c.name, ' ')+1:])
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func printUsage(w io.Writer, table []*command) {
 	fmt.Fprintln(w, "fedcrypt: federated training with differential privacy, multiparty CKKS and age encryption at rest")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "usage: fedcrypt <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	for _, c := range table {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.short)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'fedcrypt <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "Run 'fedcrypt <command> --help' for a command's flags and examples.")
 }
 
 // oneLine folds a multi-line error (errors.Join) into one line.

@@ -12,6 +12,7 @@ import (
 // Linux against /proc's accounts, in kB: at least this process's own peak
 // (VmHWM, read before), at most the machine's memory (MemTotal).
 func TestServePeakRSSInBytes(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads Linux's /proc")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,42 +16,20 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "member", summary: "a member's side of a new federation version: member accept", run: runMemberCmd})
-}
-
-const acceptUsage = "fedcrypt member accept --config NEW --previous OLD --member ID --identity FILE --ledger DIR [flags]"
-
 // kindAccept is the kind of a member's signed acceptance of a federation
 // version: an envelope bound to the new config's hash, numbered by its
 // revision, whose body is the hash of the version it replaces.
 const kindAccept = "accept-version"
 
-func runMemberCmd(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, args, "member", "accept", acceptUsage, runAccept)
-}
-
-func runAccept(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "member accept", acceptUsage, `
-Checks a new version of the federation (members added or removed) against
-the one this member ran under, and accepts it: client join refuses a config
-with a lineage until its member has accepted it.
-
-It checks that NEW follows OLD (its lineage names OLD's hash and exactly the
-members added and removed; the federation's name, the DP budget and this
-member's keys are unchanged, so its ledger carries over), that this member
-is in NEW with the keys of --identity, and reads the member's ledger in
---ledger: the ε it has spent so far counts against the same cap in NEW. It
-prints what changes (members, key holders, threshold, certificate pins) and
-writes its signed acceptance beside the ledger. A member new in this
-version gives no --previous.`)
+func runAccept(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the new version's federation config `file`")
 	previous := fs.String("previous", "", "the federation config `file` this member ran under, which the new version replaces")
 	member := fs.String("member", "", "this hospital's member `id`")
 	var keys keyFlags
 	keys.register(fs)
 	ledger := fs.String("ledger", "", "the ledger `directory` client join uses (kept across versions)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -110,7 +89,7 @@ version gives no --previous.`)
 	res := map[string]any{"member": *member, "federation": fed.Name, "config_hash": fed.Hash().String(), "revision": l.Revision,
 		"previous": l.Previous, "changes": changes, "epsilon_spent": spent, "epsilon_cap": fed.DP.Epsilon, "ledger_entries": entries,
 		"acceptance": path}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "%s accepts revision %d of %q (%s), after %.16s…\n", *member, l.Revision, fed.Name, fed.Hash(), l.Previous)

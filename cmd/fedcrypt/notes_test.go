@@ -13,6 +13,7 @@ import (
 )
 
 func TestSimNotes(t *testing.T) {
+	t.Parallel()
 	withDropout := sim.Defaults()
 	withDropout.Dropout = 0.1
 	scored := []sim.RoundReport{{Round: 1, Completed: true, Evaluated: true}}
@@ -51,6 +52,7 @@ func TestSimNotes(t *testing.T) {
 }
 
 func TestJoinRefusesPlainData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fed := filepath.Join(dir, "fed")
 	if r := runIn(t, context.Background(), "init", "--members", "a,b", "-o", fed); r.code != 0 {

@@ -234,6 +234,7 @@ func holding(t testing.TB, root string, secret map[string][]byte) []string {
 // its audit log verifies with every member's witness. No member's secret
 // is ever in the coordinator's directory.
 func TestOnboardingEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const rounds = 10 // sim's default: the model predict scores is a trained one
 	o := onboard(t, dir, rounds)

@@ -10,6 +10,7 @@ import (
 // An -o that names a file the command reads, or a file of the run it
 // reports on, is refused and the file is left as it was.
 func TestOutputNeverOverwritesAnInput(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	f := newPredictFixture(t)
 	dir := f.dir

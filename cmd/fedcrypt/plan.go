@@ -12,26 +12,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
-func init() {
-	register(&command{name: "plan", summary: "cost estimate of a planned federation: bytes, round time, noise, warnings", run: runPlan})
-}
-
-func runPlan(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "plan", "fedcrypt plan [flags]", `
-Estimates what a planned federation costs before any hospital joins: the
-model's parameters and ciphertexts per update, bytes up and down per hospital
-per round, the expected round time on machines like this one (from a quick
-calibration run, or from "fedcrypt bench --json" saved to a file and given
-with --bench), the noise multiplier each hospital needs for its (ε, δ) over
-all its DP-SGD steps, and warnings: a budget too small for the rounds, a
-preset too small for the hospitals, the key holders or the flooding noise,
-δ ≥ 1/n. For the decryption protocol it gives what a key holder of the
-decryption set downloads per round (the commitment and the decryption
-request: the sum, one signed header and fingerprint per contributor, the
-endorsement quorum's signatures) and the time of its checks, and the key's
-lifetime decryption budget: L, the most the preset can flood, the share a
-planned run uses and the security bits left. The model's shape comes from --features and --classes, or from a
-data set (--data), which also gives --rows (its rows over --hospitals).`)
+func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var df dataFlags
 	df.register(fs, "")
 	// The federation's settings default to sim's and init's.
@@ -56,7 +37,8 @@ data set (--data), which also gives --rows (its rows over --hospitals).`)
 	fs.Uint64Var(&cfg.DecryptionBudget, "decryption-budget", 0, "L, the key's lifetime ciphertext decryptions (default: the config's default for the plan)")
 	fs.BoolVar(&cfg.Evaluate, "evaluate", false, "the federation runs the private evaluation (one more decryption)")
 	benchFile := fs.String("bench", "", "measured costs: the output of \"fedcrypt bench --json\" (default: a quick calibration run)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -102,7 +84,7 @@ data set (--data), which also gives --rows (its rows over --hospitals).`)
 	if *benchFile != "" {
 		pl.Command += " --bench " + *benchFile
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, pl)
 	}
 	printPlan(e.stdout, pl)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestPlanJSON(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, "", "plan", "--json", "--features", "30", "--model", "mlp:310", "--hospitals", "10",
 		"--rows", "500", "--rounds", "5", "--local-steps", "8", "--epsilon", "3")
 	if r.code != 0 {
@@ -77,6 +78,7 @@ func TestPlanJSON(t *testing.T) {
 }
 
 func TestPlanWarnings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, rep := benchQuick(t)
 	b, err := json.Marshal(rep)
@@ -113,36 +115,5 @@ func TestPlanWarnings(t *testing.T) {
 	h := runCLI(t, dir, "plan", "--bench", costs, "--features", "30")
 	if h.code != 0 || !strings.Contains(h.stdout, "noise multiplier") || !strings.Contains(h.stdout, "round time") {
 		t.Errorf("exit %d, table:\n%s", h.code, h.stdout)
-	}
-}
-
-func TestPlanBadFlags(t *testing.T) {
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--hospitals", "10"}, "--features"},
-		{[]string{"--features", "0"}, "--features 0"},
-		{[]string{"--features", "30", "--hospitals", "1"}, "--hospitals 1"},
-		{[]string{"--features", "30", "--threshold", "5", "--hospitals", "4"}, "--threshold 5"},
-		{[]string{"--features", "30", "--key-holders", "9", "--hospitals", "4"}, "--key-holders 9"},
-		{[]string{"--features", "30", "--epsilon", "-1"}, "--epsilon -1"},
-		{[]string{"--features", "30", "--delta", "1"}, "--delta 1"},
-		{[]string{"--features", "30", "--rows", "0"}, "--rows 0"},
-		{[]string{"--features", "30", "--preset", "huge"}, "--preset"},
-		{[]string{"--features", "30", "--model", "mlp:x"}, "--model"},
-		{[]string{"--features", "30", "--accountant", "moments"}, "--accountant"},
-		{[]string{"--features", "30", "--rows", "100", "--bench", bad}, "--bench"},
-		{[]string{"--features", "30", "--rows", "100", "--bench", filepath.Join(dir, "missing.json")}, "--bench"},
-		{[]string{"--data", "wdbc", "--features", "3"}, "not both"},
-	} {
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			wantOneLineError(t, runCLI(t, dir, append([]string{"plan"}, c.args...)...), c.want)
-		})
 	}
 }

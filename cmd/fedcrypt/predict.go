@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/csv"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
@@ -21,153 +18,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
-
-func init() {
-	register(&command{name: "predict", summary: "score new rows with a sealed model (--checkpoint FILE.age)", run: runPredict})
-}
-
-const maxPredictRows = 1 << 24
-
-// rowsToScore are the rows of a CSV laid out by a schema: X in the schema's
-// feature order (NaN for a missing cell) and, where the label column is
-// present and the cell not missing, the class index (else -1).
-type rowsToScore struct {
-	X        *mat.Dense // nil when the schema has no numeric feature
-	Docs     []string   // the text column's documents, for a text model
-	Y        []int
-	Labelled int
-	Missing  map[string]int // missing cells per feature, those with any
-	Ignored  []string       // the columns the model does not read
-}
-
-// readRows reads a CSV with a header for scoring: every feature of the schema
-// must be a column (in any order); the label column is optional; other
-// columns are ignored. Errors name the source, the line and the column.
-func readRows(r io.Reader, source string, schema data.Schema) (*rowsToScore, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, fmt.Errorf("%s: empty file: no header row", source)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
-	index := map[string]int{}
-	names := make([]string, len(header))
-	for j, h := range header {
-		names[j] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		index[names[j]] = j
-	}
-	cols := make([]int, len(schema.Features))
-	for k, f := range schema.Features {
-		j, ok := index[f]
-		if !ok {
-			return nil, fmt.Errorf("%s: line 1: no column %q, a feature of the model%s", source, f, data.ColumnHint(f, names))
-		}
-		cols[k] = j
-	}
-	textCol := -1
-	if schema.Text != "" {
-		j, ok := index[schema.Text]
-		if !ok {
-			return nil, fmt.Errorf("%s: line 1: no column %q, the model's text column%s", source, schema.Text, data.ColumnHint(schema.Text, names))
-		}
-		textCol = j
-	}
-	labelCol, hasLabel := index[schema.Label]
-	out := &rowsToScore{Missing: map[string]int{}}
-	for _, h := range names {
-		if h != schema.Label && h != schema.Text && !slices.Contains(schema.Features, h) {
-			out.Ignored = append(out.Ignored, h)
-		}
-	}
-	classOf := map[string]int{}
-	for i, c := range schema.Classes {
-		classOf[c] = i
-	}
-	width := len(header)
-	var xs []float64
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
-		}
-		if len(rec) != width {
-			return nil, fmt.Errorf("%s: line %d: %d fields, header has %d", source, line, len(rec), width)
-		}
-		if len(out.Y) == maxPredictRows {
-			return nil, fmt.Errorf("%s: more than %d rows", source, maxPredictRows)
-		}
-		for k, j := range cols {
-			v, err := parseFeature(rec[j])
-			if err != nil {
-				return nil, fmt.Errorf("%s: line %d, column %q: %w", source, line, schema.Features[k], err)
-			}
-			if math.IsNaN(v) {
-				out.Missing[schema.Features[k]]++
-			}
-			xs = append(xs, v)
-		}
-		if textCol >= 0 {
-			doc := rec[textCol]
-			if !utf8.ValidString(doc) {
-				return nil, fmt.Errorf("%s: line %d, column %q: not valid UTF-8 text", source, line, schema.Text)
-			}
-			if isMissingCell(strings.TrimSpace(doc)) {
-				doc = ""
-			}
-			out.Docs = append(out.Docs, doc)
-		}
-		y := -1
-		if hasLabel {
-			if s := strings.TrimSpace(rec[labelCol]); !isMissingCell(s) {
-				c, ok := classOf[s]
-				if !ok {
-					return nil, fmt.Errorf("%s: line %d, column %q: not one of the model's %d classes", source, line, schema.Label, len(schema.Classes))
-				}
-				y = c
-				out.Labelled++
-			}
-		}
-		out.Y = append(out.Y, y)
-	}
-	if len(out.Y) == 0 {
-		return nil, fmt.Errorf("%s: no rows", source)
-	}
-	if len(cols) > 0 {
-		out.X = mat.NewDense(len(out.Y), len(cols), xs)
-	}
-	return out, nil
-}
-
-// parseFeature reads a numeric cell; missing cells (those data.Load treats
-// as missing) are NaN, for the model's transform to impute. The error does
-// not quote the cell: it is patient data.
-func parseFeature(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if isMissingCell(s) {
-		return math.NaN(), nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, errors.New("not a finite number")
-	}
-	return v, nil
-}
-
-// isMissingCell lists the cells data.Load reads as missing.
-func isMissingCell(s string) bool {
-	switch strings.ToLower(s) {
-	case "", "?", "na", "n/a", "nan", "null":
-		return true
-	}
-	return false
-}
 
 // readSigner reads an expected writer's signing key: "ed25519:…" itself,
 // a file holding it (signing-key.pub from keygen), or a federation config,
@@ -214,30 +64,18 @@ type predictResult struct {
 	Predictions []prediction   `json:"predictions,omitempty"`
 }
 
-func runPredict(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "predict", "fedcrypt predict --checkpoint MODEL.age -i IDENTITY --signer KEY --data ROWS.csv[.age] [flags]", `
-Scores rows with a sealed model. The checkpoint is decrypted with the identity
-and accepted only if it is signed by --signer (the writer's ed25519:... key,
-its signing-key.pub file, or the federation.json whose aggregator wrote it). The model carries its schema and the imputation and
-normalization statistics of its training rows, which are applied to the new
-rows; the rows' columns are matched by name, other columns are ignored. An
-encrypted data file is decrypted in memory with the same identity.
-
-Predictions (row number, class, probability of that class) are printed as CSV
-on stdout, or with -o written encrypted to -r/-R recipients. Where the rows
-carry the label, the metrics on them are printed too (stderr, or stdout with
--o; in the JSON object with --json).`)
+func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var kf keyFlags
 	kf.register(fs)
 	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")
 	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
 	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
 	var out string
-	fs.StringVar(&out, "out", "", "write the predictions encrypted to -r/-R recipients into `file` (.age)")
-	fs.StringVar(&out, "o", "", "shorthand for --out")
+	(*outFlag)(&out).register(fs, "write the predictions encrypted to -r/-R recipients into `file` (.age)")
 	var rf recipientFlags
 	rf.register(fs, false)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -286,7 +124,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if err != nil {
 		return err
 	}
-	rows, err := readRows(in, *dataPath, sm.Schema)
+	rows, err := sm.Schema.ReadRows(in, *dataPath)
 	in.Close()
 	if err != nil {
 		return err
@@ -295,7 +133,7 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 	if out != "" {
 		summary = e.stdout
 	}
-	e = assumePredict(*dataPath, l, rows).say(e, summary, *jsonOut)
+	e = assumePredict(*dataPath, l, rows).say(e, summary, jsonOut)
 	n := len(rows.Y)
 	sc, err := newScorer(l, rows)
 	if err != nil {
@@ -348,12 +186,12 @@ carry the label, the metrics on them are printed too (stderr, or stdout with
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("predict: %w", err)
 		}
-	} else if *jsonOut {
+	} else if jsonOut {
 		res.Predictions = preds
 	} else if err := writePredictions(e.stdout, preds); err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, res)
 	}
 	if out != "" {
@@ -376,7 +214,7 @@ type scorer struct {
 	in     *model.CSR // text model input
 }
 
-func newScorer(l *sealedmodel.Loaded, rows *rowsToScore) (*scorer, error) {
+func newScorer(l *sealedmodel.Loaded, rows *data.Rows) (*scorer, error) {
 	if l.Sparse != nil {
 		in, err := l.Inputs(rows.Docs, rows.X)
 		if err != nil {

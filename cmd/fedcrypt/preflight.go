@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/preflight"
 )
-
-func init() {
-	register(&command{name: "preflight", summary: "check a member's site before a run: config, keys, certificate, data, ledger, aggregator", run: runPreflight})
-}
 
 // versionCheck is preflight's line on a federation version after the
 // first (members added or removed): whether this member accepted it
@@ -32,20 +29,7 @@ func versionCheck(config, member, ledger string) []preflight.Check {
 	return []preflight.Check{c}
 }
 
-func runPreflight(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "preflight", "fedcrypt preflight --config FILE --member ID --identity FILE [--data FILE.age] [--ledger DIR] [--aggregator ADDR] [flags]", `
-Checks, at a member's site, what "fedcrypt client join" relies on, and prints
-one line per check with ✓, ! (passes, needs attention) or ✗ and what to fix:
-the federation config and this member in it; that the identity's recipient
-and signing key are the ones the config lists; the TLS key, the certificate
-(issued by the federation CA, for this member, valid now, with the key the
-config pins for the member) and its expiry;
-that the data set decrypts and has the schema's columns, label and classes;
-that the ledger directory is writable; and that the aggregator's name
-resolves, a mutual TLS handshake with this member's certificate succeeds, and
-its health service answers, each within --timeout; and, for a version of the
-federation after its first, that this member accepted it (member accept). It opens no session, so a
-member already running is not disturbed. Exits non-zero if a check fails.`)
+func runPreflight(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	member := fs.String("member", "", "this hospital's member `id`")
 	var keys keyFlags
@@ -57,7 +41,8 @@ member already running is not disturbed. Exits non-zero if a check fails.`)
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each network check")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -79,7 +64,7 @@ member already running is not disturbed. Exits non-zero if a check fails.`)
 		Data: *dataPath, Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
 	checks = append(checks, versionCheck(*config, *member, *ledger)...)
 	failed := preflight.Failed(checks)
-	if *jsonOut {
+	if jsonOut {
 		if err := writeJSON(e.stdout, map[string]any{"ok": !failed, "member": *member, "checks": checks}); err != nil {
 			return err
 		}

@@ -45,6 +45,7 @@ func wdbcVariant(t *testing.T, drop, label string) []byte {
 // wrong at a time: each fails with the check's line naming what to fix, and
 // the run exits non-zero with one error line.
 func TestPreflightCatches(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	o := onboard(t, dir, 1)
 	ok := runCLI(t, dir, append([]string{"preflight"}, o.memberArgs("a")...)...)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
@@ -10,12 +11,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
-
-func init() {
-	modelSubcommands["quantize"] = modelSubcommand{usage: modelQuantizeUsage, run: runModelQuantize}
-}
-
-const modelQuantizeUsage = "fedcrypt model quantize --checkpoint MODEL.age -i IDENTITY --signer KEY -o OUT.age [--data ROWS.csv] [flags]"
 
 type modelQuantizeResult struct {
 	Output     string `json:"output"`
@@ -30,22 +25,7 @@ type modelQuantizeResult struct {
 	MaxProbDiff    *float64 `json:"max_prob_diff,omitempty"`
 }
 
-func runModelQuantize(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "model quantize", modelQuantizeUsage, `
-Writes a sealed model's quantized version for deployment: 12-bit integer
-weights, each weight matrix with a scale per output unit, each bias with one
-scale (model.Model.MarshalQuantized), about 4.5 to 5.3 times smaller than
-float64 (8 bits moved the probabilities of some models by more than 0.01). The
-schema, transforms and text featurization are kept; predict reads the result
-as it reads any sealed model, and reads int8 models of earlier versions.
-
-The checkpoint is opened as predict opens it (decrypted in memory with the
-identity, accepted only if signed by --signer). The output is signed with the
-identity's key, so predict takes this identity's signing key as its --signer
-(its signing-key.pub, or the ed25519:... key the command prints), and encrypted to the identity and to -r/-R recipients. With --data
-(rows as predict reads them), the quantized model is compared with the float one
-on those rows: the fraction of rows given the same class and the largest
-difference of a probability.`)
+func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var mf modelOutFlags
 	mf.register(fs, "the quantized sealed model `file` (.age)")
 	dataPath := fs.String("data", "", "rows to compare the two models on: a CSV `file`, or an age-encrypted one")
@@ -138,7 +118,7 @@ func compareOnRows(e *env, id *vault.Identity, path string, f, q *sealedmodel.Lo
 	if err != nil {
 		return err
 	}
-	rows, err := readRows(in, path, f.Schema)
+	rows, err := f.Schema.ReadRows(in, path)
 	in.Close()
 	if err != nil {
 		return err

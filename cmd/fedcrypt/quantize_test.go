@@ -15,6 +15,7 @@ import (
 // agreement measured on the 569 rows, is at least 4 times smaller, and predict scores the rows with it
 // (signed by the quantizer's key) within 0.01 of the float model, with the same classes.
 func TestModelQuantize(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "keygen", "-o", "keys"); r.code != 0 {
 		t.Fatalf("keygen: %s", r.stderr)

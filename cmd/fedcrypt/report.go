@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,32 +15,15 @@ import (
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
-func init() {
-	register(&command{name: "report", summary: "compliance report of a run: HTML (or Markdown) with plots", run: runReport})
-}
-
-func runReport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "report", "fedcrypt report LOG|DIR -o report.html [flags]", `
-Writes a compliance report on a run: the verification verdict (the checks
-of 'fedcrypt audit verify'), each hospital's guarantee in plain words
-((ε, δ), accountant, neighbouring relation, privacy unit), plots of ε over
-rounds per hospital against its cap, test accuracy and AUC over rounds
-(from the run's rounds.csv, when present) and participation per round, the
-CKKS preset and its security level, T and min-contributors, the
-commitments in the log, which hospitals' witnesses (--witness) were
-checked, and any unprotected run flagged at the top.
-
-The HTML page is self-contained (inline CSS, plots as inline SVG); with
---format md, Markdown with the plots as SVG files beside it. The report is
-written whether or not the log verifies; its verdict says which.`)
+func runReport(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var vf verifyFlags
 	vf.register(fs)
 	var out string
-	fs.StringVar(&out, "out", "", "write the report to `file` (default report.html, or report.md with --format md)")
-	fs.StringVar(&out, "o", "", "short for --out")
+	(*outFlag)(&out).register(fs, "write the report to `file` (default report.html, or report.md with --format md)")
 	format := fs.String("format", "html", "html or md")
 	metrics := fs.String("metrics", "", "per-round metrics CSV `file` (default: rounds.csv beside the log, when present)")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -110,7 +94,7 @@ written whether or not the log verifies; its verdict says which.`)
 		return fmt.Errorf("report: %w", err)
 	}
 	verdict := verdictLine(t, run, failure)
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, map[string]any{"out": out, "format": *format, "verified": failure == nil,
 			"verdict": verdict, "unprotected": run.Unprotected, "witnesses": witnessesJSON(run), "bytes": b.Len()})
 	}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestReportHTMLAndMarkdown(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	dir := t.TempDir()
 	r := runCLI(t, dir, "report", run, "-o", "r.html", "-i", filepath.Join(run, "researcher.key"))
@@ -47,6 +48,7 @@ func TestReportHTMLAndMarkdown(t *testing.T) {
 }
 
 func TestReportOfATamperedLogSaysSo(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	path := filepath.Join(run, "audit.jsonl")
 	raw, _ := os.ReadFile(path)
@@ -64,6 +66,7 @@ func TestReportOfATamperedLogSaysSo(t *testing.T) {
 }
 
 func TestReportBadInvocations(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	dir := t.TempDir()
 	cases := []struct {
@@ -84,6 +87,7 @@ func TestReportBadInvocations(t *testing.T) {
 }
 
 func TestReportWithoutMetricsFile(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	os.Remove(filepath.Join(run, "rounds.csv"))
 	dir := t.TempDir()

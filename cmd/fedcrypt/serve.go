@@ -24,30 +24,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/version"
 )
 
-func init() {
-	register(&command{name: "aggregator", summary: "the coordinator of a networked federation: aggregator serve", run: runAggregator})
-}
-
-func runAggregator(ctx context.Context, e *env, args []string) error {
-	return dispatch(ctx, e, args, "aggregator", "serve", "fedcrypt aggregator serve --config FILE --identity FILE --listen ADDR -o DIR [flags]", runServe)
-}
-
-// dispatch runs the single subcommand sub of a two-word command
-// ("aggregator serve", "client join").
-func dispatch(ctx context.Context, e *env, args []string, parent, sub, usage string, run func(context.Context, *env, []string) error) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprintf(e.stderr, "usage: %s\n\nRun 'fedcrypt %s %s --help' for its flags.\n", usage, parent, sub)
-		if len(args) == 0 {
-			return usagef("%s: missing subcommand (%s)", parent, sub)
-		}
-		return nil
-	}
-	if args[0] != sub {
-		return usagef("%s: unknown subcommand %q (want %s)", parent, args[0], sub)
-	}
-	return run(ctx, e, args[1:])
-}
-
 // tlsFlags name a party's TLS files; empty ones default to the federation
 // directory's layout (written by init).
 type tlsFlags struct{ ca, cert, key string }
@@ -70,18 +46,7 @@ func (t *tlsFlags) defaults(config, identity string) {
 	}
 }
 
-func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "aggregator serve", "fedcrypt aggregator serve --config FILE --identity FILE --listen ADDR -o DIR [flags]", `
-Runs the aggregator of a networked federation: members connect with
-"fedcrypt client join" over gRPC with mutual TLS 1.3, each identified by its
-client certificate. It relays the key ceremony, runs the config's rounds,
-sums encrypted updates and has T key holders decrypt each sum, and writes the
-signed audit log and sealed checkpoints to DIR. It stops after the last round,
-or gracefully on SIGINT/SIGTERM. With --metrics it serves Prometheus metrics
-on http://ADDR/metrics, and probes for Kubernetes (whose gRPC probes cannot
-speak mutual TLS) on /healthz (200 while the process serves) and /readyz (200
-while the run is in progress, 503 once it has ended); the gRPC health service
-is on --listen.`)
+func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the federation config `file` (federation.json)")
 	var keys keyFlags
 	keys.register(fs)
@@ -94,11 +59,11 @@ is on --listen.`)
 	maxMsg := fs.Int("max-message", grpcnet.DefaultMaxMessageBytes, "largest message in `bytes`")
 	resume := fs.Bool("resume", false, "continue the killed run whose audit log and sealed checkpoint are in --out")
 	var out string
-	fs.StringVar(&out, "out", "", "`directory` for the audit log and sealed checkpoints")
-	fs.StringVar(&out, "o", "", "short for --out")
+	(*outFlag)(&out).register(fs, "`directory` for the audit log and sealed checkpoints")
 	var lf logFlags
 	lf.register(fs)
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -222,7 +187,7 @@ is on --listen.`)
 		res["private_evaluation"] = ev
 	}
 	var outErr error
-	if *jsonOut {
+	if jsonOut {
 		outErr = writeJSON(e.stdout, res)
 	} else {
 		fmt.Fprintf(e.stdout, "%d rounds completed (%s)\naudit log %s, head %s\n", sum.Rounds, sum.Ended, res["audit"], res["audit_head"])

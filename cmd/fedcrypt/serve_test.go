@@ -43,7 +43,7 @@ type proc struct {
 
 func startProc(t testing.TB, dir, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(binPath, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p := &proc{name: name, cmd: exec.Command(binPath(), args...), lines: make(chan string, 1024), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
@@ -145,7 +145,7 @@ func deploy(t testing.TB, dir string, members []string, flags []string) {
 // runOK runs the binary to completion and fails unless it succeeds.
 func runOK(t testing.TB, dir string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(binPath(), args...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("fedcrypt %s: %v\n%s", strings.Join(args[:2], " "), err, out)
@@ -164,16 +164,20 @@ func joinArgs(m string, i int, addr string) []string {
 // restarted from its checkpoint; the run completes every round once and
 // its audit log verifies.
 func TestDeploymentEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Rounds long enough (about half a second each) that the run outlasts
 	// killing a process and restarting it, which takes a few seconds to
 	// reload its ledger.
 	const rounds = 20
 	// Two crashes: each may cost a hospital a round of budget (trained in,
-	// then lost), so each keeps two spare rounds.
+	// then lost), so each keeps two spare rounds. The round a hospital dies
+	// in waits the whole --timeout for its endorsement before it is
+	// abandoned and retried: 10 s, against setup and rounds that each take
+	// well under a second here.
 	members := newDeployment(t, dir, rounds, "--local-steps", "100", "--sample-rate", "0.5", "--model", "mlp:64,64", "--spare-rounds", "2")
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
-		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json", "--metrics", "127.0.0.1:0")
+		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "10s", "--json", "--metrics", "127.0.0.1:0")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
 	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
 	clients := map[string]*proc{}
@@ -202,7 +206,7 @@ func TestDeploymentEndToEnd(t *testing.T) {
 	agg.cmd.Process.Kill()
 	<-agg.done
 	agg = startProc(t, dir, "aggregator (resumed)", "aggregator", "serve", "--config", "fed/federation.json",
-		"--identity", "fed/aggregator/identity.key", "--listen", addr, "-o", "out", "--timeout", "30s", "--json", "--resume")
+		"--identity", "fed/aggregator/identity.key", "--listen", addr, "-o", "out", "--timeout", "10s", "--json", "--resume")
 	resumed := agg.waitLine(t, regexp.MustCompile(`resuming after round (\d+)`), 30*time.Second)[1]
 	t.Logf("aggregator resumed after round %s", resumed)
 
@@ -450,6 +454,7 @@ func intruders(t *testing.T, dir, addr string) {
 // directory: both are refused before the aggregator listens, and its audit
 // log is left as it was.
 func TestServeRefusesAFinishedRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	members := newDeployment(t, dir, 1)
 	serve := []string{"aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
@@ -494,6 +499,7 @@ func TestServeRefusesAFinishedRun(t *testing.T) {
 // last round, and say which software ran, the last round and each
 // hospital's ε.
 func TestMetricsOutliveTheRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	members := newDeployment(t, dir, 1)
 	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
@@ -536,6 +542,7 @@ func TestMetricsOutliveTheRun(t *testing.T) {
 // scores its own rows with it, through the federation's transform, the one
 // the audit log's statistics entry records.
 func TestDeploymentWritesTheModel(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// init's defaults, as a consortium would start, with a private
 	// evaluation whose per-site releases are sealed to an auditor.

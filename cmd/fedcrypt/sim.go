@@ -21,18 +21,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func init() {
-	register(&command{name: "sim", summary: "simulate a whole federation on this machine (the main job)", run: runSim})
-}
-
-func runSim(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sim", "fedcrypt sim [flags]", `
-Simulates a federation of hospitals on this machine: the data set is split
-into held-out test rows and N hospitals' training rows; every hospital trains
-locally with DP-SGD under its own ε cap, encrypts its update under the
-federation's multiparty CKKS key, and exactly T hospitals decrypt only the
-sum. With no flags: the embedded breast-cancer set (wdbc), 3 hospitals,
-threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
+func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	def := sim.Defaults()
 	var df dataFlags
 	df.register(fs, "wdbc")
@@ -65,8 +54,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	fs.Float64Var(&cfg.Dropout, "dropout", 0, "probability that a hospital fails in a round")
 	fs.Float64Var(&cfg.EvalEpsilon, "private-eval", 0, "evaluate the final model privately on each hospital's held-out rows, the release costing this `ε` (within --epsilon)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
-	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
-	fs.StringVar(&cfg.OutDir, "o", "", "short for --out")
+	(*outFlag)(&cfg.OutDir).register(fs, "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
 	var recipients stringList
 	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
 	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")
@@ -75,7 +63,8 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	noHE := fs.Bool("no-he", false, "do NOT encrypt updates (comparison runs only)")
 	noDP := fs.Bool("no-dp", false, "do NOT use differential privacy (comparison runs only)")
 	verbose := fs.Bool("verbose", false, "log protocol events to stderr")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -97,7 +86,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 		if len(ignored) > 0 {
 			return usagef("--resume: %s cannot change a run that is resumed (it keeps the settings it was started with)", strings.Join(ignored, ", "))
 		}
-		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, *jsonOut, *verbose)
+		return resumeSim(ctx, e, *resume, *resumeKey, df.keys, jsonOut, *verbose)
 	}
 	if *transportName != "inmem" && *transportName != "grpc" {
 		return usagef("--transport %q: want inmem or grpc", *transportName)
@@ -139,7 +128,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if *transportName == "grpc" && sites != nil {
 		return usagef("--transport grpc runs one data set partitioned over hospitals: site-native data (--data a,b or --partition column:) runs in memory")
 	}
-	if e, err = assumeSim(e, ds, rep, &df, cfg, *jsonOut); err != nil {
+	if e, err = assumeSim(e, ds, rep, &df, cfg, jsonOut); err != nil {
 		return err
 	}
 	if cfg.Data, err = json.Marshal(&df); err != nil {
@@ -148,13 +137,13 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
-	if !*jsonOut {
+	if !jsonOut {
 		printSimHeader(e.stdout, ds, cfg)
 	}
-	table := newRoundTable(e.stdout, !*jsonOut, cfg.DP)
+	table := newRoundTable(e.stdout, !jsonOut, cfg.DP)
 	// The bar shares the terminal with the table only when the table is
 	// not on it.
-	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!*jsonOut && isTerminal(e.stdout)))
+	progress := newProgress(e.stderr, cfg.Rounds, *verbose || (!jsonOut && isTerminal(e.stdout)))
 	cfg.OnRound = func(r sim.RoundReport) {
 		table.row(r)
 		progress.step(r)
@@ -175,7 +164,7 @@ threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`)
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, simJSON(res))
 	}
 	table.evaluation(res)

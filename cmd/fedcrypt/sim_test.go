@@ -21,6 +21,7 @@ import (
 )
 
 func TestSimJSONHasTheContractFields(t *testing.T) {
+	t.Parallel()
 	var out map[string]any
 	decodeJSON(t, runCLI(t, "", "sim", "--rounds", "3", "--seed", "1", "--json"), &out)
 	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "epsilon", "delta", "accountant", "rounds",
@@ -45,6 +46,7 @@ func TestSimJSONHasTheContractFields(t *testing.T) {
 }
 
 func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
+	t.Parallel()
 	r := runCLI(t, "", "sim", "--rounds", "2", "--no-he", "--no-dp", "--seed", "1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -57,6 +59,7 @@ func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
 }
 
 func TestSimOutDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	r := runCLI(t, dir, "sim", "--rounds", "2", "--seed", "2", "--out", out)
@@ -72,41 +75,13 @@ func TestSimOutDirectory(t *testing.T) {
 	wantOneLineError(t, runCLI(t, dir, "sim", "--rounds", "1", "--out", out), "not empty")
 }
 
-func TestSimInvalidFlags(t *testing.T) {
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "tiny.csv")
-	os.WriteFile(empty, []byte("a,b,y\n1,2,0\n2,3,1\n"), 0o600)
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"T > N", []string{"--threshold", "4"}, []string{"--threshold 4"}},
-		{"T < 2", []string{"--threshold", "1"}, []string{"--threshold 1"}},
-		{"epsilon 0", []string{"--epsilon", "0"}, []string{"--epsilon"}},
-		{"negative epsilon", []string{"--epsilon", "-1"}, []string{"--epsilon"}},
-		{"unknown model", []string{"--model", "forest"}, []string{"forest"}},
-		{"absent label", []string{"--label", "nope"}, []string{"nope"}},
-		{"hospital with no rows", []string{"--data", empty, "--label", "y"}, []string{"hospital"}},
-		{"bad partition", []string{"--partition", "zipf"}, []string{"zipf"}},
-		{"bad accountant", []string{"--accountant", "moments"}, []string{"moments"}},
-		{"bad dropout", []string{"--dropout", "1.5"}, []string{"--dropout"}},
-		{"bad recipient", []string{"--recipient", "bob"}, []string{"--recipient"}},
-		{"extra argument", []string{"digits"}, []string{"unexpected argument", "digits"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			wantOneLineError(t, runCLI(t, dir, append([]string{"sim"}, c.args...)...), c.fragments...)
-		})
-	}
-}
-
 // TestSimResumeAfterKills kills a run mid-round twice and resumes it each
 // time: the run ends with every round trained, its audit log verifies, and
 // no hospital's ledger exceeds its cap. Its results describe the whole
 // run, the rounds before each resume included, and show as missing the
 // metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
 	const rounds = 24
@@ -115,7 +90,7 @@ func TestSimResumeAfterKills(t *testing.T) {
 	// more round entries than before.
 	killAfter := func(n int, args ...string) {
 		before := countRounds(t, out)
-		cmd := exec.Command(binPath, args...)
+		cmd := exec.Command(binPath(), args...)
 		cmd.Dir = dir
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -293,6 +268,7 @@ func countRounds(t *testing.T, dir string) int {
 // A finished run is not resumed: its log, metrics and summary stay as they
 // were. Flags that would change a resumed run are refused, not ignored.
 func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	files := []string{"audit.jsonl", "rounds.csv", "result.json"}
 	before := map[string][]byte{}
@@ -316,40 +292,10 @@ func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
 	}
 }
 
-// Settings that only the federation or the first round would reject are
-// refused before the run starts: one line, exit status 2, nothing printed.
-func TestSimRefusesBadSettingsBeforeRunning(t *testing.T) {
-	nonEmpty, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		frag []string
-	}{
-		{"unknown preset", []string{"--preset", "huge"}, []string{"--preset", "huge"}},
-		{"unknown sampler", []string{"--noise", "uniform"}, []string{"--noise", "uniform"}},
-		{"zero update bound", []string{"--update-bound", "0"}, []string{"--update-bound"}},
-		{"unknown weighting", []string{"--weighting", "size"}, []string{"--weighting", "size"}},
-		{"negative private evaluation", []string{"--private-eval", "-1"}, []string{"--private-eval"}},
-		{"private evaluation over the budget", []string{"--private-eval", "2"}, []string{"--private-eval", "--epsilon"}},
-		{"private evaluation without DP", []string{"--private-eval", "0.1", "--no-dp"}, []string{"--private-eval", "DP"}},
-		{"a directory that is not empty", []string{"--out", nonEmpty}, []string{"--out", "not empty"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, "", append([]string{"sim"}, tc.args...)...)
-			wantOneLineError(t, r, tc.frag...)
-			if r.code != 2 || r.stdout != "" {
-				t.Errorf("exit %d, want 2; stdout %q, want nothing", r.code, r.stdout)
-			}
-		})
-	}
-}
-
 // A round's ε shows only where there is DP, and its seconds only where
 // they were measured: never a zero that reads as a figure.
 func TestRoundTableShowsDashesForWhatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	row := func(dp bool, r sim.RoundReport) []string {
 		var b bytes.Buffer
 		newRoundTable(&b, true, dp).row(r)

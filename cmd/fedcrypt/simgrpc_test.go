@@ -23,7 +23,7 @@ import (
 // and with every party a separate process over gRPC with mutual TLS: both
 // complete every round and their accuracies agree within DP noise.
 func TestSimOverGRPCMatchesInMemory(t *testing.T) {
-	fedcryptBinary = func() (string, error) { return binPath, nil }
+	t.Parallel()
 	ds, _, err := data.LoadEmbedded("wdbc", data.Options{Missing: "mean"})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +91,7 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 // as the README shows, and with --recipient no secret key is left in the
 // clear.
 func TestSimOverGRPCOutDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	auditor := keygenFor(t, dir, "auditor")
 	rows, _, _ := data.Embedded("wdbc")
@@ -161,6 +162,7 @@ func TestSimOverGRPCOutDirectory(t *testing.T) {
 // simulation of four hospitals with a committee of two gives two key
 // holders, as in memory, and so does init.
 func TestCommitteeHoldsTheKeys(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	holders := func(path string) []string {
 		t.Helper()

@@ -70,6 +70,7 @@ func writeSites(t *testing.T, dir string) (files []string, all, bounds string) {
 // one per value of a column. Each site holds out its own test rows, the
 // JSON reports every site's accuracy, and a site lacking a column joins.
 func TestSimSites(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files, all, bounds := writeSites(t, dir)
 	type out struct {

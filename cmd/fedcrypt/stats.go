@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -12,20 +13,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/stats"
 )
 
-func init() {
-	register(&command{name: "stats", summary: "the federation's DP statistics alone: harmonize features and check the data before training", run: runStats})
-}
-
-func runStats(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "stats", "fedcrypt stats [flags]", `
-Runs the statistics phase that starts every federated run, alone, on this
-machine: each hospital releases the statistics of its rows once (per class:
-row counts; per feature: counts, missing counts, sums and sums of squares
-clamped to the declared bounds, histograms), with its own Gaussian noise,
-encrypted; a quorum decrypts only their sum. It prints what the federation
-learns, with standard errors, and the imputation and normalization every
-hospital would apply. The release costs each hospital --stats-share of
---epsilon, as it would in a run, and nothing else: no model is trained.`)
+func runStats(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	def := sim.Defaults()
 	var df dataFlags
 	df.register(fs, "wdbc")
@@ -38,9 +26,9 @@ hospital would apply. The release costs each hospital --stats-share of
 	fs.Float64Var(&cfg.Delta, "delta", def.Delta, "δ of every hospital's (ε, δ) guarantee")
 	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA, or column:NAME (one hospital per value)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
-	fs.StringVar(&cfg.OutDir, "out", "", "write the run's artefacts (audit log, ledgers, result) to `dir`")
-	fs.StringVar(&cfg.OutDir, "o", "", "short for --out")
-	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
+	(*outFlag)(&cfg.OutDir).register(fs, "write the run's artefacts (audit log, ledgers, result) to `dir`")
+	var jsonOut bool
+	(*jsonFlag)(&jsonOut).register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -84,7 +72,7 @@ hospital would apply. The release costs each hospital --stats-share of
 	if share == 0 {
 		share = stats.DefaultEpsilonShare
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, map[string]any{
 			"hospitals": res.Hospitals, "contributors": st.Contributors, "epsilon": res.Epsilon, "delta": res.Delta,
 			"release_epsilon": share * cfg.Epsilon, "accountant": res.Accountant, "noise_std_dev": st.NoiseStdDev, "summary": st.Summary, "transform": st.Transform,

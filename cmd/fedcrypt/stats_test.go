@@ -18,6 +18,7 @@ import (
 // charged the release and nothing else, and the audit log records it and
 // verifies.
 func TestStatsCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := runCLI(t, dir, "stats", "--seed", "3", "--epsilon", "20", "--stats-share", "0.5", "--json", "-o", "run")
 	if r.code != 0 {

@@ -3,24 +3,55 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// releaseVersion is the version releaseBinary is built with.
+const releaseVersion = "9.9.9-test"
+
+var release struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// releaseBinary returns fedcrypt built as a release is, with its version
+// given to the linker, once for the tests that need the binary a user runs
+// rather than this test binary (which allows insecure test presets).
+func releaseBinary(t *testing.T) string {
+	t.Helper()
+	release.once.Do(func() {
+		dir, err := os.MkdirTemp("", "fedcrypt-release-")
+		if err != nil {
+			release.err = err
+			return
+		}
+		release.path = filepath.Join(dir, "fedcrypt")
+		build := exec.Command("go", "build", "-ldflags", "-X github.com/fedcrypt/fedcrypt/version.Version="+releaseVersion, "-o", release.path, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			release.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if release.err != nil {
+		t.Fatal(release.err)
+	}
+	return release.path
+}
 
 // TestVersionSetByLinker builds fedcrypt as a release is built, with the
 // version given to the linker, and checks that the version command prints
 // it and that a simulated run's audit log records it as its software.
 func TestVersionSetByLinker(t *testing.T) {
-	const want = "fedcrypt 9.9.9-test"
+	t.Parallel()
+	const want = "fedcrypt " + releaseVersion
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "fedcrypt")
-	build := exec.Command("go", "build", "-ldflags", "-X github.com/fedcrypt/fedcrypt/version.Version=9.9.9-test", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := releaseBinary(t)
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		t.Fatalf("fedcrypt version: %v", err)

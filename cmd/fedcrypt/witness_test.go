@@ -47,6 +47,7 @@ func simKey(t *testing.T, run, id string) *vault.Identity {
 }
 
 func TestAuditVerifyWitnesses(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	researcher := filepath.Join(run, "researcher.key")
 	hospitals := filepath.Join(run, "hospitals")
@@ -92,6 +93,7 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 // round 2's entry and sign the rest of the log again with its own key: a
 // valid chain, which only the hospitals' witnesses refute.
 func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	path := filepath.Join(run, "audit.jsonl")
 	raw, err := os.ReadFile(path)
@@ -136,6 +138,7 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 }
 
 func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	other := simOut(t, "--hospitals", "4")
 	researcher := filepath.Join(run, "researcher.key")
@@ -164,6 +167,7 @@ func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
 // each opened by its own hospital's key: every --witness-identity is
 // tried, not only the last.
 func TestAuditVerifyWitnessIdentityRepeatable(t *testing.T) {
+	t.Parallel()
 	run := simOut(t)
 	dir := t.TempDir()
 	var args []string

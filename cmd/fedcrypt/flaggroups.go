@@ -13,6 +13,122 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
+// The flag groups several commands share, each declared once here: what a
+// command writes (--out, --json), the identity it decrypts with, the
+// recipients it encrypts to, and the data set it reads.
+
+// outFlag is --out and its shorthand -o: the file or directory a command
+// writes.
+type outFlag string
+
+func (o *outFlag) register(fs *flag.FlagSet, usage string) {
+	fs.StringVar((*string)(o), "out", "", usage)
+	fs.StringVar((*string)(o), "o", "", "shorthand for --out")
+}
+
+// jsonFlag is --json: the command prints exactly one JSON object on stdout.
+type jsonFlag bool
+
+func (j *jsonFlag) register(fs *flag.FlagSet) {
+	fs.BoolVar((*bool)(j), "json", false, "print one JSON object on stdout")
+}
+
+// keyFlags are the flags of a command that decrypts: an identity file and,
+// for a passphrase-protected one, where its passphrase is.
+type keyFlags struct {
+	identity string
+	passFile string
+}
+
+func (k *keyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.identity, "identity", "", "age identity `file` (from fedcrypt keygen or age-keygen)")
+	fs.StringVar(&k.identity, "i", "", "age identity `file` (shorthand for --identity)")
+	fs.StringVar(&k.passFile, "passphrase-file", "", "`file` whose first line is the passphrase of a protected identity file, or of a passphrase-encrypted file without -i (- for stdin)")
+}
+
+// load returns the identity the flags name, nil if none.
+func (k *keyFlags) load(e *env) (*vault.Identity, error) {
+	if k.identity == "" {
+		if k.passFile == "" {
+			return nil, nil
+		}
+		pass, err := readPassphrase(e, k.passFile)
+		if err != nil {
+			return nil, err
+		}
+		return vault.NewPassphraseIdentity(pass)
+	}
+	var askPass func() ([]byte, error)
+	if k.passFile != "" {
+		askPass = func() ([]byte, error) { return readPassphrase(e, k.passFile) }
+	}
+	id, err := vault.ReadIdentityFile(k.identity, askPass)
+	if errors.Is(err, vault.ErrPassphraseRequired) {
+		return nil, fmt.Errorf("%w (give --passphrase-file)", err)
+	}
+	return id, err
+}
+
+// recipientFlags are the flags naming who a file is encrypted to.
+type recipientFlags struct {
+	recipients stringList
+	files      stringList
+	passFile   string
+	workFactor int
+}
+
+func (r *recipientFlags) register(fs *flag.FlagSet, withPassphrase bool) {
+	fs.Var(&r.recipients, "r", "age `recipient` (age1...) to encrypt to; repeat for several (a hospital and its auditor)")
+	fs.Var(&r.recipients, "recipient", "age `recipient` (same as -r)")
+	fs.Var(&r.files, "R", "`file` of recipients, one per line (recipient.txt from keygen, or an age recipients file)")
+	if withPassphrase {
+		fs.StringVar(&r.passFile, "passphrase-file", "", "encrypt to the passphrase on the first line of `file` instead (alone: no -r)")
+		fs.IntVar(&r.workFactor, "work-factor", vault.DefaultWorkFactor, "scrypt work factor log2(N) with --passphrase-file")
+	}
+}
+
+// parse returns the recipients the flags name.
+func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
+	var out []vault.Recipient
+	for _, s := range r.recipients {
+		rc, err := vault.ParseRecipient(s)
+		if err != nil {
+			return nil, usageError{"-r: " + err.Error()}
+		}
+		out = append(out, rc)
+	}
+	for _, path := range r.files {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("-R: %w", err)
+		}
+		rs, err := vault.ParseRecipients(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("-R %s: %w", path, err)
+		}
+		out = append(out, rs...)
+	}
+	if r.passFile != "" {
+		if len(out) > 0 {
+			return nil, usagef("--passphrase-file: a passphrase must be the only recipient (age refuses to mix it with -r/-R)")
+		}
+		pass, err := readPassphrase(e, r.passFile)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := vault.NewPassphraseRecipient(pass, r.workFactor)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		out = append(out, rc)
+	}
+	if len(out) == 0 {
+		return nil, usagef("no recipients: give -r AGE1..., -R FILE or --passphrase-file")
+	}
+	return out, nil
+}
+
 // dataFlags are the flags of every command that reads a data set: an
 // embedded set's name or a CSV path (age-encrypted with --identity), and how
 // to read it.
