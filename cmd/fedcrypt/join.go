@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -29,6 +30,7 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
 	retryFor := fs.Duration("retry-for", 10*time.Minute, "how long to keep trying to reach the aggregator")
+	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "bound on one attempt to reach the aggregator: connection, TLS handshake and its first answer")
 	seed := fs.String("seed", "", "refused: a hospital draws its keys and noise from the operating system")
 	dropout := fs.Float64("sim-dropout", 0, "simulation only: drop the connection with this `probability` per round, at a random stage")
 	var lf logFlags
@@ -50,6 +52,8 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return usagef("client join: --config, --member, --identity, --data, --ledger and --aggregator are required")
 	case *retryFor < 0:
 		return usagef("--retry-for %v: must not be negative", *retryFor)
+	case *connectTimeout <= 0:
+		return usagef("--connect-timeout %v: must be positive", *connectTimeout)
 	}
 	log, err := lf.logger(e.stderr)
 	if err != nil {
@@ -88,13 +92,25 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err := os.MkdirAll(*ledger, 0o700); err != nil {
 		return fmt.Errorf("--ledger: %w", err)
 	}
-	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log,
-		Fault: faultPlan(*dropout)})
+	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log})
 	if err != nil {
 		return err
 	}
 	dial := grpcnet.Dialer(grpcnet.DialConfig{Addr: *addr, Member: *member, Credentials: creds, ServerName: *serverName,
-		RetryFor: *retryFor, Logger: log})
+		RetryFor: *retryFor, ConnectTimeout: *connectTimeout, Logger: log})
+	if *dropout > 0 {
+		// A simulation's faults, injected into the connection as a crash
+		// would show them; their randomness need not be secret.
+		faults := sim.NewFaults(sim.Dropouts(*dropout, rand.Reader))
+		dialGRPC := dial
+		dial = func(ctx context.Context) (transport.Conn, error) {
+			conn, err := dialGRPC(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return faults.Conn(conn), nil
+		}
+	}
 	fmt.Fprintf(e.stderr, "fedcrypt client: %s joining federation %q at %s\n", *member, fed.Name, *addr)
 	if err := runMember(ctx, c, dial, log); err != nil {
 		return fmt.Errorf("client join: %w", err)
@@ -147,31 +163,5 @@ func runMember(ctx context.Context, c *client.Client, dial func(context.Context)
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-// faultPlan returns a client fault hook that fails a round with probability
-// p, at a stage drawn uniformly, once per round; nil for p = 0. Faults are
-// a simulation's, so their randomness need not be secret.
-func faultPlan(p float64) func(uint64, client.Stage) bool {
-	if p == 0 {
-		return nil
-	}
-	r := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
-	plan := map[uint64]client.Stage{}
-	return func(round uint64, at client.Stage) bool {
-		stage, decided := plan[round]
-		if !decided {
-			stage = -1
-			if r.Float64() < p {
-				stage = client.Stage(r.IntN(3))
-			}
-		}
-		plan[round] = stage
-		if stage == at {
-			plan[round] = -1 // once per round
-			return true
-		}
-		return false
 	}
 }

@@ -30,12 +30,8 @@ func TestJoinExplainsAnUnreachableAggregator(t *testing.T) {
 	closed.Close()
 
 	t.Run("silent, no retries", func(t *testing.T) {
-		start := time.Now()
-		r := runCLI(t, dir, append(joinArgs("a", 0, silent.Addr().String()), "--retry-for", "0")...)
-		wantOneLineError(t, r, silent.Addr().String(), "no answer within")
-		if d := time.Since(start); d > 15*time.Second {
-			t.Errorf("gave up after %v, want at most 15 s", d.Round(time.Second))
-		}
+		r := runCLI(t, dir, append(joinArgs("a", 0, silent.Addr().String()), "--retry-for", "0", "--connect-timeout", "1s")...)
+		wantOneLineError(t, r, silent.Addr().String(), "no answer within 1s")
 	})
 	t.Run("nothing listening, retries announced", func(t *testing.T) {
 		p := startProc(t, dir, "a", append(joinArgs("a", 0, nobody), "--retry-for", "1m")...)
@@ -71,7 +67,7 @@ func TestConfigMismatchNamedOnBothSides(t *testing.T) {
 	start := time.Now()
 	r := runCLI(t, dir, args...)
 	wantOneLineError(t, r, "the aggregator runs federation config", "same federation.json")
-	if d := time.Since(start); d > 15*time.Second {
+	if d := time.Since(start); d > 6*time.Second {
 		t.Errorf("the member learnt of the mismatch after %v", d.Round(time.Second))
 	}
 	agg.waitLine(t, regexp.MustCompile(`refused.*config hash \S+ is not this federation's \S+`), 10*time.Second)

@@ -142,6 +142,7 @@ func unpinned(t *testing.T, dir string, o onboarding, addr, metricsURL string, a
 // --previous checks the two runs as one lineage. A certificate for b with
 // a key the config does not pin is refused too.
 func TestMemberAddedAndRemoved(t *testing.T) {
+	processHeavy(t)
 	t.Parallel()
 	dir := t.TempDir()
 	const rounds = 2

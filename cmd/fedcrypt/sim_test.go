@@ -81,6 +81,7 @@ func TestSimOutDirectory(t *testing.T) {
 // run, the rounds before each resume included, and show as missing the
 // metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
+	processHeavy(t)
 	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
