@@ -41,16 +41,8 @@ func readHistory(dir string, fed *federation.Config, cp *aggregator.Checkpoint) 
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	h := &history{}
-	byRound := map[uint64]float64{} // largest ε claimed in each round
-	for _, hosp := range run.Hospitals {
-		for _, s := range hosp.Spends {
-			byRound[s.Round] = max(byRound[s.Round], s.Claimed)
-			h.epsilon = max(h.epsilon, s.Claimed)
-			if s.Release == "" {
-				h.noise = max(h.noise, s.NoiseMultiplier)
-			}
-		}
-	}
+	var byRound map[uint64]float64
+	byRound, h.epsilon, h.noise = claims(run)
 	// A round completed after the checkpoint, or completed again after an
 	// earlier resume, was not kept: its model was discarded and the round
 	// run again.
@@ -238,4 +230,21 @@ func metricsOf(r *RoundReport) *model.Metrics {
 		return nil
 	}
 	return &r.Metrics
+}
+
+// claims reads the ε the hospitals claimed in a verified log: the largest
+// claimed in each round, the largest of all, and the largest DP-SGD noise
+// multiplier (releases aside).
+func claims(run *audit.Run) (byRound map[uint64]float64, epsilon, noise float64) {
+	byRound = map[uint64]float64{}
+	for _, h := range run.Hospitals {
+		for _, s := range h.Spends {
+			byRound[s.Round] = max(byRound[s.Round], s.Claimed)
+			epsilon = max(epsilon, s.Claimed)
+			if s.Release == "" {
+				noise = max(noise, s.NoiseMultiplier)
+			}
+		}
+	}
+	return byRound, epsilon, noise
 }

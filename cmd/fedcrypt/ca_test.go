@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -21,7 +22,7 @@ func TestKeygenCSR(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "AGE-SECRET-KEY") || strings.Contains(r.stdout+r.stderr, "PRIVATE KEY") {
 		t.Error("keygen --csr printed key material")
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "m", fileTLSKey))
+	raw, err := os.ReadFile(filepath.Join(dir, "m", provision.FileTLSKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestKeygenCSR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pki.ReadKey(filepath.Join(dir, "m", fileTLSKey), id); err != nil {
+	if _, err := pki.ReadKey(filepath.Join(dir, "m", provision.FileTLSKey), id); err != nil {
 		t.Fatalf("the member's identity does not open its TLS key: %v", err)
 	}
 	csr, err := os.ReadFile(filepath.Join(dir, "m", csrFileName))

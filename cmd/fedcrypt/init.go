@@ -11,23 +11,11 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/internal/project"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
-)
-
-// Files of a federation directory written by init, and read by
-// "aggregator serve" and "client join" as their defaults.
-const (
-	fileFederation = "federation.json" // the config (public)
-	fileCACert     = pki.CACertFile    // the federation CA's certificate (public)
-	fileCAKey      = pki.CAKeyFile     // the CA's key, age-encrypted to the aggregator
-	fileIdentity   = "identity.key"    // a party's age identity and signing key (secret)
-	fileRecipient  = "recipient.txt"   // a party's age recipient (public)
-	fileTLSCert    = "tls.crt"         // a party's TLS certificate (public)
-	fileTLSKey     = "tls.key.age"     // its TLS key, age-encrypted to the party itself
 )
 
 func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
@@ -128,12 +116,12 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := writeFederationDir(out, fed, ca, keys, hosts, now, notAfter); err != nil {
+	if err := provision.WriteDir(out, fed, ca, keys, hosts, now, notAfter); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	res := map[string]any{
-		"dir": out, "config": filepath.Join(out, fileFederation), "config_hash": fed.Hash().String(),
-		"ca": filepath.Join(out, fileCACert), "members": []string(members), "threshold": fed.Threshold,
+		"dir": out, "config": filepath.Join(out, provision.FileFederation), "config_hash": fed.Hash().String(),
+		"ca": filepath.Join(out, provision.FileCACert), "members": []string(members), "threshold": fed.Threshold,
 		"min_contributors": fed.MinContributors, "hosts": []string(hosts), "not_after": notAfter.Format(time.RFC3339),
 	}
 	if jsonOut {
@@ -162,7 +150,7 @@ func initProject(e *env, path, previous, out string, jsonOut bool) error {
 	if err != nil {
 		return err
 	}
-	cfg := filepath.Join(out, fileFederation)
+	cfg := filepath.Join(out, provision.FileFederation)
 	if _, err := os.Lstat(cfg); err == nil {
 		return fmt.Errorf("init: %s exists (init never overwrites a federation)", cfg)
 	}
@@ -228,75 +216,6 @@ func newFederation(name string, s sim.Config, spareRounds int, ds *data.Dataset,
 		return nil, nil, usageError{err.Error()}
 	}
 	return fed, keys, nil
-}
-
-// writeFederationDir writes the config, the CA and every party's keys and
-// certificates. Secret keys are written only as age identity files (mode
-// 0600) or age-encrypted.
-func writeFederationDir(out string, fed *federation.Config, ca *grpcnet.CA, keys map[string]*vault.Identity, hosts []string, from, to time.Time) error {
-	if err := os.MkdirAll(out, 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, fileFederation), fed.Marshal(), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, fileCACert), ca.CertPEM(), 0o644); err != nil {
-		return err
-	}
-	caKey, err := ca.KeyPEM()
-	if err != nil {
-		return err
-	}
-	defer clear(caKey)
-	if err := pki.WriteKey(filepath.Join(out, fileCAKey), caKey, keys["aggregator"].Recipient()); err != nil {
-		return err
-	}
-	leaves := map[string]grpcnet.Leaf{"aggregator": {Hosts: hosts, NotBefore: from, NotAfter: to}}
-	for _, m := range fed.Members {
-		leaves[m.ID] = grpcnet.Leaf{Member: m.ID, NotBefore: from, NotAfter: to}
-	}
-	for id, leaf := range leaves {
-		dir := filepath.Join(out, id)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		if err := vault.WriteIdentityFile(filepath.Join(dir, fileIdentity), keys[id], nil, 0); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, fileRecipient), []byte(keys[id].Recipient().String()+"\n"), 0o644); err != nil {
-			return err
-		}
-		cert, key, err := ca.Issue(leaf)
-		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
-		}
-		err = pki.WriteKey(filepath.Join(dir, fileTLSKey), key, keys[id].Recipient())
-		clear(key)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, fileTLSCert), cert, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// loadCredentials reads a party's TLS material: the CA certificate, its
-// certificate, and its key (age-encrypted to id, or a plain PEM file).
-func loadCredentials(caPath, certPath, keyPath string, id *vault.Identity) (grpcnet.Credentials, error) {
-	var c grpcnet.Credentials
-	var err error
-	if c.CA, err = os.ReadFile(caPath); err != nil {
-		return c, fmt.Errorf("--ca: %w", err)
-	}
-	if c.Cert, err = os.ReadFile(certPath); err != nil {
-		return c, fmt.Errorf("--cert: %w", err)
-	}
-	if c.Key, err = pki.ReadKey(keyPath, id); err != nil {
-		return c, fmt.Errorf("--tls-key: %w", err)
-	}
-	return c, nil
 }
 
 // loadMemberData reads a member's data set (age-encrypted to id, or

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -29,7 +30,7 @@ func TestInitWritesAFederation(t *testing.T) {
 		t.Fatalf("--json: %v\n%s", err, r.stdout)
 	}
 	fedDir := filepath.Join(dir, "fed")
-	fed, err := federation.Load(filepath.Join(fedDir, fileFederation))
+	fed, err := federation.Load(filepath.Join(fedDir, provision.FileFederation))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,20 +38,20 @@ func TestInitWritesAFederation(t *testing.T) {
 		t.Fatalf("config: hash %s (printed %s), T %d, min-contributors %d, %d members",
 			fed.Hash(), out.ConfigHash, fed.Threshold, out.MinContributors, len(fed.Members))
 	}
-	caPEM, err := os.ReadFile(filepath.Join(fedDir, fileCACert))
+	caPEM, err := os.ReadFile(filepath.Join(fedDir, provision.FileCACert))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range append([]federation.Party{fed.Aggregator}, fed.Members[0].Party, fed.Members[1].Party, fed.Members[2].Party) {
 		pdir := filepath.Join(fedDir, p.ID)
-		id, err := vault.ReadIdentityFile(filepath.Join(pdir, fileIdentity), nil)
+		id, err := vault.ReadIdentityFile(filepath.Join(pdir, provision.FileIdentity), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if id.Recipient().String() != p.Recipient || vault.FormatSigningKey(id.SigningPublicKey()) != p.SigningKey {
 			t.Errorf("%s: identity file does not hold the keys the config lists", p.ID)
 		}
-		creds, err := loadCredentials(filepath.Join(fedDir, fileCACert), filepath.Join(pdir, fileTLSCert), filepath.Join(pdir, fileTLSKey), id)
+		creds, err := provision.LoadCredentials(filepath.Join(fedDir, provision.FileCACert), filepath.Join(pdir, provision.FileTLSCert), filepath.Join(pdir, provision.FileTLSKey), id)
 		if err != nil {
 			t.Fatalf("%s: %v", p.ID, err)
 		}
@@ -87,7 +88,7 @@ func TestInitWritesAFederation(t *testing.T) {
 			t.Errorf("%s holds a private key in the clear", path)
 		}
 		info, _ := d.Info()
-		if d.Name() == fileIdentity && info.Mode().Perm() != 0o600 {
+		if d.Name() == provision.FileIdentity && info.Mode().Perm() != 0o600 {
 			t.Errorf("%s has mode %v, want 0600", path, info.Mode().Perm())
 		}
 		return nil
@@ -107,7 +108,7 @@ func TestInsecurePresetRefusedInProduction(t *testing.T) {
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)
 	}
-	path := filepath.Join(dir, "fed", fileFederation)
+	path := filepath.Join(dir, "fed", provision.FileFederation)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +126,8 @@ func TestInsecurePresetRefusedInProduction(t *testing.T) {
 	r := runBinary(t, bin, t.TempDir(), nil, "init", "--members", "a,b,c", "--preset", "insecure-test-compact", "-o", "fed")
 	wantOneLineError(t, r, "insecure-test-compact", "for tests only")
 	for _, args := range [][]string{
-		{"aggregator", "serve", "--config", path, "--identity", filepath.Join(dir, "fed", "aggregator", fileIdentity), "--listen", "127.0.0.1:0", "-o", "agg"},
-		{"client", "join", "--config", path, "--member", "a", "--identity", filepath.Join(dir, "fed", "a", fileIdentity),
+		{"aggregator", "serve", "--config", path, "--identity", filepath.Join(dir, "fed", "aggregator", provision.FileIdentity), "--listen", "127.0.0.1:0", "-o", "agg"},
+		{"client", "join", "--config", path, "--member", "a", "--identity", filepath.Join(dir, "fed", "a", provision.FileIdentity),
 			"--data", "none.age", "--ledger", "ledger", "--aggregator", "127.0.0.1:1"},
 	} {
 		wantOneLineError(t, runBinary(t, bin, dir, nil, args...), "insecure-test-compact", "for tests only")

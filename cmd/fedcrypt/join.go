@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
-	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -74,7 +74,7 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
+	creds, err := provision.LoadCredentials(tf.ca, tf.cert, tf.key, id)
 	if err != nil {
 		return err
 	}
@@ -92,25 +92,13 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err := os.MkdirAll(*ledger, 0o700); err != nil {
 		return fmt.Errorf("--ledger: %w", err)
 	}
-	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log})
+	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log,
+		Fault: faultPlan(*dropout)})
 	if err != nil {
 		return err
 	}
 	dial := grpcnet.Dialer(grpcnet.DialConfig{Addr: *addr, Member: *member, Credentials: creds, ServerName: *serverName,
 		RetryFor: *retryFor, ConnectTimeout: *connectTimeout, Logger: log})
-	if *dropout > 0 {
-		// A simulation's faults, injected into the connection as a crash
-		// would show them; their randomness need not be secret.
-		faults := sim.NewFaults(sim.Dropouts(*dropout, rand.Reader))
-		dialGRPC := dial
-		dial = func(ctx context.Context) (transport.Conn, error) {
-			conn, err := dialGRPC(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return faults.Conn(conn), nil
-		}
-	}
 	fmt.Fprintf(e.stderr, "fedcrypt client: %s joining federation %q at %s\n", *member, fed.Name, *addr)
 	if err := runMember(ctx, c, dial, log); err != nil {
 		return fmt.Errorf("client join: %w", err)
@@ -163,5 +151,35 @@ func runMember(ctx context.Context, c *client.Client, dial func(context.Context)
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// faultPlan returns a client fault hook that fails a round with probability
+// p, at a stage drawn uniformly, once per round; nil for p = 0. Faults are
+// a simulation's, so their randomness need not be secret. They strike
+// inside the node, which keeps the round's announcement across the drop:
+// a member whose connection is cut (sim.Faults) loses the announcement,
+// and the aggregator does not send it again to a member that reconnects
+// mid-round, so over gRPC such drops cost whole rounds.
+func faultPlan(p float64) func(uint64, client.Stage) bool {
+	if p == 0 {
+		return nil
+	}
+	r := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
+	plan := map[uint64]client.Stage{}
+	return func(round uint64, at client.Stage) bool {
+		stage, decided := plan[round]
+		if !decided {
+			stage = -1
+			if r.Float64() < p {
+				stage = client.Stage(r.IntN(3))
+			}
+		}
+		plan[round] = stage
+		if stage == at {
+			plan[round] = -1 // once per round
+			return true
+		}
+		return false
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -82,7 +83,7 @@ func runKeygen(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	}
 	files := []string{res.Identity, filepath.Join(out, recipientFileName), filepath.Join(out, signingKeyFileName)}
 	if *csr {
-		res.CSR, res.TLSKey, res.Member = filepath.Join(out, csrFileName), filepath.Join(out, fileTLSKey), *member
+		res.CSR, res.TLSKey, res.Member = filepath.Join(out, csrFileName), filepath.Join(out, provision.FileTLSKey), *member
 		files = append(files, res.CSR, res.TLSKey)
 	}
 	for _, p := range files {

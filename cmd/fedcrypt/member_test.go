@@ -14,6 +14,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -25,7 +26,7 @@ func runVersion(t *testing.T, dir string, o onboarding, config, out string, memb
 	before func(addr, metricsURL string)) map[string]float64 {
 	t.Helper()
 	agg := startProc(t, dir, "aggregator "+out, "aggregator", "serve", "--config", config,
-		"--identity", o.coord("aggregator", identityFileName), "--ca", o.coord("ca", fileCACert),
+		"--identity", o.coord("aggregator", identityFileName), "--ca", o.coord("ca", provision.FileCACert),
 		"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "-o", out, "--timeout", "60s", "--json")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
 	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
@@ -111,13 +112,13 @@ func unpinned(t *testing.T, dir string, o onboarding, addr, metricsURL string, a
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pki.WriteKey(filepath.Join(renewed, fileTLSKey), key, bID.Recipient()); err != nil {
+	if err := pki.WriteKey(filepath.Join(renewed, provision.FileTLSKey), key, bID.Recipient()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(renewed, fileTLSCert), cert, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(renewed, provision.FileTLSCert), cert, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tls := []string{"--cert", filepath.Join("b", "renewed", fileTLSCert), "--tls-key", filepath.Join("b", "renewed", fileTLSKey)}
+	tls := []string{"--cert", filepath.Join("b", "renewed", provision.FileTLSCert), "--tls-key", filepath.Join("b", "renewed", provision.FileTLSKey)}
 	r = runCLI(t, dir, append(append([]string{"preflight", "--aggregator", addr}, args...), tls...)...)
 	if r.code == 0 || !strings.Contains(r.stdout, "✗ certificate") || !strings.Contains(r.stdout, "pins") {
 		t.Errorf("preflight with an unpinned certificate: exit %d\n%s", r.code, r.stdout)
@@ -147,7 +148,7 @@ func TestMemberAddedAndRemoved(t *testing.T) {
 	dir := t.TempDir()
 	const rounds = 2
 	o := onboard(t, dir, rounds)
-	v1 := o.coord("fed", fileFederation)
+	v1 := o.coord("fed", provision.FileFederation)
 	eps1 := runVersion(t, dir, o, v1, o.coord("run1"), o.members, o.memberArgs, nil)
 
 	// The change, at the coordinator: a leaves, d joins with its own keys.
@@ -164,15 +165,15 @@ func TestMemberAddedAndRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	runOK(t, dir, "init", "--project", o.coord("fed.yaml"), "--previous", v1, "-o", o.coord("fed2"))
-	v2 := o.coord("fed2", fileFederation)
+	v2 := o.coord("fed2", provision.FileFederation)
 	runOK(t, dir, "ca", "sign", "--project", o.coord("fed.yaml"), "--ca", o.coord("ca"), "-i", o.coord("aggregator", identityFileName),
 		"--csr", o.coord("incoming", "d", csrFileName), "-o", o.coord("issued", "d.crt"))
 	runOK(t, dir, "data", "split", "--data", "wdbc", "-o", "hd", "-R", filepath.Join("d", recipientFileName), "-R", filepath.Join("d", recipientFileName))
 	if err := os.Rename(filepath.Join(dir, "hd", "hospital-1.csv.age"), filepath.Join(dir, "d", "data.csv.age")); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(dir, o.coord("ca", fileCACert)), filepath.Join(dir, "d", fileCACert))
-	copyFile(t, filepath.Join(dir, o.coord("issued", "d.crt")), filepath.Join(dir, "d", fileTLSCert))
+	copyFile(t, filepath.Join(dir, o.coord("ca", provision.FileCACert)), filepath.Join(dir, "d", provision.FileCACert))
+	copyFile(t, filepath.Join(dir, o.coord("issued", "d.crt")), filepath.Join(dir, "d", provision.FileTLSCert))
 	next := []string{"b", "c", "d"}
 	for _, m := range next {
 		copyFile(t, filepath.Join(dir, v2), filepath.Join(dir, m, "federation-2.json"))
@@ -189,7 +190,7 @@ func TestMemberAddedAndRemoved(t *testing.T) {
 		acc := []string{"member", "accept", "--config", filepath.Join(m, "federation-2.json"), "--member", m,
 			"--identity", filepath.Join(m, identityFileName), "--ledger", filepath.Join(m, "ledger"), "--json"}
 		if m != "d" {
-			acc = append(acc, "--previous", filepath.Join(m, fileFederation))
+			acc = append(acc, "--previous", filepath.Join(m, provision.FileFederation))
 		}
 		r := runCLI(t, dir, acc...)
 		var res struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -131,7 +132,7 @@ data:
 	sign := func(csr, out string) {
 		runOK(t, dir, "ca", "sign", "--project", o.coord("fed.yaml"), "--ca", o.coord("ca"), "-i", aggID, "--csr", csr, "-o", out)
 	}
-	sign(o.coord("aggregator", csrFileName), o.coord("aggregator", fileTLSCert))
+	sign(o.coord("aggregator", csrFileName), o.coord("aggregator", provision.FileTLSCert))
 	for _, m := range o.members {
 		sign(o.coord("incoming", m, csrFileName), o.coord("issued", m+".crt"))
 	}
@@ -147,9 +148,9 @@ data:
 		if err := os.Rename(filepath.Join(dir, "hospitals", fmt.Sprintf("hospital-%d.csv.age", i+1)), filepath.Join(dir, m, "data.csv.age")); err != nil {
 			t.Fatal(err)
 		}
-		copyFile(t, filepath.Join(dir, o.coord("fed", fileFederation)), filepath.Join(dir, m, fileFederation))
-		copyFile(t, filepath.Join(dir, o.coord("ca", fileCACert)), filepath.Join(dir, m, fileCACert))
-		copyFile(t, filepath.Join(dir, o.coord("issued", m+".crt")), filepath.Join(dir, m, fileTLSCert))
+		copyFile(t, filepath.Join(dir, o.coord("fed", provision.FileFederation)), filepath.Join(dir, m, provision.FileFederation))
+		copyFile(t, filepath.Join(dir, o.coord("ca", provision.FileCACert)), filepath.Join(dir, m, provision.FileCACert))
+		copyFile(t, filepath.Join(dir, o.coord("issued", m+".crt")), filepath.Join(dir, m, provision.FileTLSCert))
 	}
 	return o
 }
@@ -157,7 +158,7 @@ data:
 // memberArgs are the flags naming member m's own files, for client join
 // and preflight.
 func (o onboarding) memberArgs(m string) []string {
-	return []string{"--config", filepath.Join(m, fileFederation), "--member", m, "--identity", filepath.Join(m, identityFileName),
+	return []string{"--config", filepath.Join(m, provision.FileFederation), "--member", m, "--identity", filepath.Join(m, identityFileName),
 		"--data", filepath.Join(m, "data.csv.age"), "--ledger", filepath.Join(m, "ledger")}
 }
 
@@ -184,7 +185,7 @@ func secrets(t testing.TB, dir string) map[string][]byte {
 	out["signing seed"] = seed
 	out["signing seed (hex)"] = []byte(hex.EncodeToString(seed))
 	out["signing seed (base64)"] = []byte(base64.StdEncoding.EncodeToString(seed))
-	keyPEM, err := pki.ReadKey(filepath.Join(dir, fileTLSKey), id)
+	keyPEM, err := pki.ReadKey(filepath.Join(dir, provision.FileTLSKey), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +239,8 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	const rounds = 10 // sim's default: the model predict scores is a trained one
 	o := onboard(t, dir, rounds)
-	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", o.coord("fed", fileFederation),
-		"--identity", o.coord("aggregator", identityFileName), "--ca", o.coord("ca", fileCACert),
+	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", o.coord("fed", provision.FileFederation),
+		"--identity", o.coord("aggregator", identityFileName), "--ca", o.coord("ca", provision.FileCACert),
 		"--listen", "127.0.0.1:0", "-o", o.coord("run"), "--timeout", "60s", "--json")
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
 
@@ -277,7 +278,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(agg.stdout.Bytes(), &summary); err != nil || summary.Rounds != rounds {
 		t.Fatalf("aggregator completed %d rounds (%v), want %d\n%s", summary.Rounds, err, rounds, agg.stderr())
 	}
-	fed, err := federation.Load(filepath.Join(dir, o.coord("fed", fileFederation)))
+	fed, err := federation.Load(filepath.Join(dir, o.coord("fed", provision.FileFederation)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	scored := regexp.MustCompile(`on (\d+) labelled rows: accuracy ([0-9.]+).*auc ([0-9.]+)`)
 	for _, m := range o.members {
 		r := runCLI(t, dir, "predict", "--checkpoint", o.coord("run", "model.age"), "-i", filepath.Join(m, identityFileName),
-			"--signer", filepath.Join(m, fileFederation), "--data", filepath.Join(m, "data.csv.age"))
+			"--signer", filepath.Join(m, provision.FileFederation), "--data", filepath.Join(m, "data.csv.age"))
 		g := scored.FindStringSubmatch(r.stderr + r.stdout)
 		if r.code != 0 || g == nil {
 			t.Fatalf("predict at %s: exit %d: %s", m, r.code, r.stderr)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -84,9 +85,9 @@ func TestPreflightCatches(t *testing.T) {
 		{"wrong address", []string{"--aggregator", "127.0.0.1:1", "--timeout", "5s"}, "TLS handshake", []string{"nothing listens there", "check the address and port"}},
 		{"unresolvable name", []string{"--aggregator", "no-such-host.invalid:7443", "--timeout", "5s"}, "aggregator", []string{"does not resolve"}},
 		{"another member's identity", []string{"--identity", filepath.Join("b", identityFileName)}, "keys", []string{"not the one the config lists for a"}},
-		{"foreign CA", []string{"--ca", filepath.Join("foreign-ca", fileCACert)}, "certificate", []string{"not issued by the federation CA"}},
+		{"foreign CA", []string{"--ca", filepath.Join("foreign-ca", provision.FileCACert)}, "certificate", []string{"not issued by the federation CA"}},
 		{"expired certificate", []string{"--cert", filepath.Join("a", "expired.crt")}, "certificate", []string{"expired", "fedcrypt ca sign"}},
-		{"another member's certificate", []string{"--cert", filepath.Join("b", fileTLSCert)}, "certificate", []string{"does not match the TLS key"}},
+		{"another member's certificate", []string{"--cert", filepath.Join("b", provision.FileTLSCert)}, "certificate", []string{"does not match the TLS key"}},
 		{"data missing a column", []string{"--data", writeData("short.csv.age", wdbcVariant(t, "area_mean", ""))}, "data", []string{"lacks", `"area_mean"`}},
 		{"label with an unknown class", []string{"--data", writeData("odd.csv.age", wdbcVariant(t, "", "X"))}, "data", []string{"not one of the classes", `"diagnosis"`}},
 		{"data encrypted to someone else", []string{"--data", filepath.Join("b", "data.csv.age")}, "data", []string{"no identity matches", "encrypt the data set to your recipient"}},

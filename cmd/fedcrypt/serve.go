@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
@@ -36,13 +37,13 @@ func (t *tlsFlags) register(fs *flag.FlagSet) {
 
 func (t *tlsFlags) defaults(config, identity string) {
 	if t.ca == "" {
-		t.ca = filepath.Join(filepath.Dir(config), fileCACert)
+		t.ca = filepath.Join(filepath.Dir(config), provision.FileCACert)
 	}
 	if t.cert == "" {
-		t.cert = filepath.Join(filepath.Dir(identity), fileTLSCert)
+		t.cert = filepath.Join(filepath.Dir(identity), provision.FileTLSCert)
 	}
 	if t.key == "" {
-		t.key = filepath.Join(filepath.Dir(identity), fileTLSKey)
+		t.key = filepath.Join(filepath.Dir(identity), provision.FileTLSKey)
 	}
 }
 
@@ -53,6 +54,7 @@ func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	var tf tlsFlags
 	tf.register(fs)
 	listen := fs.String("listen", "localhost:7443", "`address` to accept members on")
+	addressFile := fs.String("address-file", "", "once listening, write the address to this `file` (for scripts and supervisors, e.g. with --listen host:0)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this `address`")
 	linger := fs.Duration("linger", 0, "keep serving --metrics this `long` after the run ends (or until SIGTERM), for a last scrape")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long each phase waits for members")
@@ -112,7 +114,7 @@ func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	} else if _, err := os.Stat(filepath.Join(out, "audit.jsonl")); err == nil {
 		return fmt.Errorf("-o %s: holds another run's audit log; --resume continues that run, or choose another directory", out)
 	}
-	creds, err := loadCredentials(tf.ca, tf.cert, tf.key, id)
+	creds, err := provision.LoadCredentials(tf.ca, tf.cert, tf.key, id)
 	if err != nil {
 		return err
 	}
@@ -142,6 +144,18 @@ func runServe(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	fmt.Fprintf(e.stderr, "fedcrypt aggregator: federation %q (%s), listening on %s\n", fed.Name, fed.Hash(), l.Addr())
+	if *addressFile != "" {
+		// Written whole, then renamed: a reader never sees part of it.
+		tmp := *addressFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(l.Addr().String()+"\n"), 0o644); err != nil {
+			srv.Shutdown(context.Background())
+			return fmt.Errorf("--address-file: %w", err)
+		}
+		if err := os.Rename(tmp, *addressFile); err != nil {
+			srv.Shutdown(context.Background())
+			return fmt.Errorf("--address-file: %w", err)
+		}
+	}
 	if *metricsAddr != "" {
 		ml, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/sim"
@@ -412,12 +413,12 @@ func BenchmarkLoopbackFederation(b *testing.B) {
 func intruders(t *testing.T, dir, addr string) {
 	t.Helper()
 	fedDir := filepath.Join(dir, "fed")
-	aggID, err := vault.ReadIdentityFile(filepath.Join(fedDir, "aggregator", fileIdentity), nil)
+	aggID, err := vault.ReadIdentityFile(filepath.Join(fedDir, "aggregator", provision.FileIdentity), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, _ := os.ReadFile(filepath.Join(fedDir, fileCACert))
-	caKey, err := pki.ReadKey(filepath.Join(fedDir, fileCAKey), aggID)
+	caCert, _ := os.ReadFile(filepath.Join(fedDir, provision.FileCACert))
+	caKey, err := pki.ReadKey(filepath.Join(fedDir, provision.FileCAKey), aggID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,8 +439,8 @@ func intruders(t *testing.T, dir, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aID, _ := vault.ReadIdentityFile(filepath.Join(fedDir, "a", fileIdentity), nil)
-	aCreds, err := loadCredentials(filepath.Join(fedDir, fileCACert), filepath.Join(fedDir, "a", fileTLSCert), filepath.Join(fedDir, "a", fileTLSKey), aID)
+	aID, _ := vault.ReadIdentityFile(filepath.Join(fedDir, "a", provision.FileIdentity), nil)
+	aCreds, err := provision.LoadCredentials(filepath.Join(fedDir, provision.FileCACert), filepath.Join(fedDir, "a", provision.FileTLSCert), filepath.Join(fedDir, "a", provision.FileTLSKey), aID)
 	if err != nil {
 		t.Fatal(err)
 	}

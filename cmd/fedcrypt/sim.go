@@ -21,6 +21,10 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
+// fedcryptBinary is the executable the parties of a multi-process
+// simulation run as: this one.
+var fedcryptBinary = os.Executable
+
 func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	def := sim.Defaults()
 	var df dataFlags
@@ -150,8 +154,12 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	}
 	run := sim.Run
 	if *transportName == "grpc" {
+		exe, err := fedcryptBinary()
+		if err != nil {
+			return err
+		}
 		run = func(ctx context.Context, ds *data.Dataset, cfg sim.Config) (*sim.Result, error) {
-			return simOverGRPC(ctx, e, ds, cfg)
+			return sim.RunProcesses(ctx, ds, cfg, sim.Processes{Binary: exe, Stderr: e.stderr})
 		}
 	}
 	if sites != nil {

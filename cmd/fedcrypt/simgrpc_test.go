@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -56,7 +55,7 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 				t.Fatalf("in memory: %v", err)
 			}
 			c.OutDir = filepath.Join(t.TempDir(), "run")
-			net, err := simOverGRPC(ctx, &env{stdout: io.Discard, stderr: io.Discard}, ds, c)
+			net, err := sim.RunProcesses(ctx, ds, c, sim.Processes{Binary: binPath()})
 			if err != nil {
 				t.Fatalf("over gRPC: %v", err)
 			}

@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"bufio"
@@ -13,9 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,32 +24,43 @@ import (
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
-	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
-// fedcryptBinary is the executable the parties of a gRPC simulation run
-// as: this one.
-var fedcryptBinary = os.Executable
+// Processes says how RunProcesses starts a federation's parties.
+type Processes struct {
+	// Binary is the fedcrypt executable every party runs as.
+	Binary string
+	// Stderr receives the runner's warnings and, with Config.Logger set,
+	// every party's log lines, each prefixed with its name.
+	Stderr io.Writer
+}
 
-// simOverGRPC runs the simulation cfg on ds with every party a separate OS
-// process of this binary: "aggregator serve" and one "client join" per
+// RunProcesses runs the simulation cfg on ds with every party a separate
+// OS process of p.Binary: "aggregator serve" and one "client join" per
 // hospital, over loopback with mutual TLS, exactly as a deployment runs.
 // It splits and partitions the rows as cfg says, writes a federation
 // directory (init's layout) with each hospital's rows age-encrypted to it,
 // waits for the run, verifies the audit log and scores the final model,
 // read from the aggregator's sealed checkpoint with the researcher's key,
 // on the held-out rows. The processes draw keys and DP noise from the
-// operating system, so a --seed fixes the split and partition only.
-// Dropout is injected in each hospital (connection dropped at a random
-// stage), and the hospital reconnects over the network.
-func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) (res *sim.Result, err error) {
+// operating system, so a seed fixes the split and partition only.
+// Dropout is injected in each hospital (its connection wrapped by
+// [Faults]), and the hospital reconnects over the network. The run's
+// directory has an in-memory run's layout: config, audit log, checkpoint,
+// model, rounds.csv and result.json at its top.
+func RunProcesses(ctx context.Context, ds *data.Dataset, cfg Config, p Processes) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, usageError{err.Error()}
+		return nil, err
+	}
+	stderr := p.Stderr
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	start := time.Now()
 	seed := randomSeed()
@@ -73,7 +84,7 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 		ids[i], rows[i] = fmt.Sprintf("h%d", i+1), p.Rows()
 	}
 
-	dir, cleanup, err := simWorkspace(cfg.OutDir)
+	dir, cleanup, err := processesWorkspace(cfg.OutDir)
 	if err != nil {
 		return nil, err
 	}
@@ -85,17 +96,19 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	// As in memory: the researcher's key is kept only when no --recipient
 	// was given; with one, nothing secret stays in the clear.
 	if cfg.OutDir != "" && len(cfg.Recipients) == 0 {
-		if err := vault.WriteIdentityFile(filepath.Join(dir, sim.FileResearcher), researcher, nil, 0); err != nil {
+		if err := vault.WriteIdentityFile(filepath.Join(dir, FileResearcher), researcher, nil, 0); err != nil {
 			return nil, err
 		}
 	}
-	auditors := append([]string{researcher.Recipient().String()}, cfg.Recipients...)
-	// As in memory: budget for one retried round when hospitals drop out.
-	spare := 0
-	if cfg.Dropout > 0 {
-		spare = 1
+	auditors := []vault.Recipient{researcher.Recipient()}
+	for _, s := range cfg.Recipients {
+		r, err := vault.ParseRecipient(s)
+		if err != nil {
+			return nil, fmt.Errorf("--recipient: %w", err)
+		}
+		auditors = append(auditors, r)
 	}
-	fed, keys, err := newFederation("simulation", cfg, spare, ds, ids, rows, auditors)
+	fed, keys, err := NewFederation(cfg, ds, Parties{Name: "simulation", Members: ids, Rows: rows, Auditors: auditors, SpareRounds: cfg.SpareRounds()})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +118,7 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 		return nil, err
 	}
 	fedDir := filepath.Join(dir, "federation")
-	if err := writeFederationDir(fedDir, fed, ca, keys, []string{"127.0.0.1"}, now, now.Add(24*time.Hour)); err != nil {
+	if err := provision.WriteDir(fedDir, fed, ca, keys, []string{"127.0.0.1"}, now, now.Add(24*time.Hour)); err != nil {
 		return nil, err
 	}
 	// The parties need their identity files while they run; after a run
@@ -117,17 +130,17 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 			return
 		}
 		if err != nil {
-			fmt.Fprintf(e.stderr, "fedcrypt: the parties' identity files stay in %s/*/%s for a resume; delete them if the run is abandoned\n", fedDir, fileIdentity)
+			fmt.Fprintf(stderr, "fedcrypt: the parties' identity files stay in %s/*/%s for a resume; delete them if the run is abandoned\n", fedDir, provision.FileIdentity)
 			return
 		}
-		if err := sealPartyKeys(dir, fedDir, keys, append([]string{researcher.Recipient().String()}, cfg.Recipients...)); err != nil {
-			fmt.Fprintf(e.stderr, "fedcrypt: warning: the parties' identity files may still be in %s: %v\n", fedDir, err)
+		if err := sealPartyKeys(dir, fedDir, keys, auditors); err != nil {
+			fmt.Fprintf(stderr, "fedcrypt: warning: the parties' identity files may still be in %s: %v\n", fedDir, err)
 		}
 	}()
 	// The run directory has an in-memory run's layout where it matters:
 	// the config, audit log and checkpoint at its top, for audit verify
 	// and report.
-	if err := os.WriteFile(filepath.Join(dir, sim.FileConfig), fed.Marshal(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, FileConfig), fed.Marshal(), 0o644); err != nil {
 		return nil, err
 	}
 	for i, p := range parts {
@@ -136,37 +149,35 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 		}
 	}
 
-	exe, err := fedcryptBinary()
-	if err != nil {
-		return nil, err
-	}
+	exe := p.Binary
 	verbose := cfg.Logger != nil
 	timeout := cfg.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	aggArgs := []string{"aggregator", "serve", "--config", filepath.Join(fedDir, fileFederation),
-		"--identity", filepath.Join(fedDir, "aggregator", fileIdentity), "--listen", "127.0.0.1:0",
-		"-o", dir, "--timeout", timeout.String(), "--json"}
-	agg, err := startParty(ctx, exe, "aggregator", aggArgs, verbose, e.stderr)
+	addressFile := filepath.Join(fedDir, "aggregator", "address")
+	aggArgs := []string{"aggregator", "serve", "--config", filepath.Join(fedDir, provision.FileFederation),
+		"--identity", filepath.Join(fedDir, "aggregator", provision.FileIdentity), "--listen", "127.0.0.1:0",
+		"-o", dir, "--timeout", timeout.String(), "--json", "--address-file", addressFile}
+	agg, err := startProcess(ctx, exe, "aggregator", aggArgs, verbose, stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer agg.stop()
-	addr, err := agg.address(30 * time.Second)
+	addr, err := agg.address(addressFile, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	var hospitals []*party
+	var hospitals []*process
 	for _, id := range ids {
 		hd := filepath.Join(fedDir, id)
-		args := []string{"client", "join", "--config", filepath.Join(fedDir, fileFederation), "--member", id,
-			"--identity", filepath.Join(hd, fileIdentity), "--data", filepath.Join(dir, "data", id+".csv.age"),
-			"--ledger", filepath.Join(dir, sim.DirHospitals, id), "--aggregator", addr, "--retry-for", "1m", "--json"}
+		args := []string{"client", "join", "--config", filepath.Join(fedDir, provision.FileFederation), "--member", id,
+			"--identity", filepath.Join(hd, provision.FileIdentity), "--data", filepath.Join(dir, "data", id+".csv.age"),
+			"--ledger", filepath.Join(dir, DirHospitals, id), "--aggregator", addr, "--retry-for", "1m", "--json"}
 		if cfg.Dropout > 0 {
 			args = append(args, "--sim-dropout", strconv.FormatFloat(cfg.Dropout, 'g', -1, 64))
 		}
-		h, err := startParty(ctx, exe, id, args, verbose, e.stderr)
+		h, err := startProcess(ctx, exe, id, args, verbose, stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -189,12 +200,12 @@ func simOverGRPC(ctx context.Context, e *env, ds *data.Dataset, cfg sim.Config) 
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return simResult(fed, cfg, dir, researcher, keys["aggregator"], train, test, rows, start)
+	return processesResult(fed, cfg, dir, researcher, keys["aggregator"], train, test, rows, start)
 }
 
 // sealPartyKeys seals every party's identity into the run's key file, to
 // the auditors, and removes the identity files the parties ran with.
-func sealPartyKeys(dir, fedDir string, keys map[string]*vault.Identity, auditors []string) error {
+func sealPartyKeys(dir, fedDir string, keys map[string]*vault.Identity, auditors []vault.Recipient) error {
 	texts := map[string]string{}
 	for id, k := range keys {
 		texts[id] = string(vault.IdentityFileText(k))
@@ -205,34 +216,26 @@ func sealPartyKeys(dir, fedDir string, keys map[string]*vault.Identity, auditors
 		return err
 	}
 	defer clear(b)
-	var rs []vault.Recipient
-	for _, a := range auditors {
-		r, err := vault.ParseRecipient(a)
-		if err != nil {
-			return err
-		}
-		rs = append(rs, r)
-	}
-	if err := vault.Seal(filepath.Join(dir, sim.FileKeys), sim.SealKindKeys, b, keys["aggregator"].SigningKey(), rs...); err != nil {
+	if err := vault.Seal(filepath.Join(dir, FileKeys), SealKindKeys, b, keys["aggregator"].SigningKey(), auditors...); err != nil {
 		return err
 	}
 	var errs []error
 	for id := range keys {
-		if err := os.Remove(filepath.Join(fedDir, id, fileIdentity)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(filepath.Join(fedDir, id, provision.FileIdentity)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// simResult reads a finished gRPC simulation's audit log and checkpoint and
+// processesResult reads a finished multi-process simulation's audit log and checkpoint and
 // scores its final model on the held-out rows.
-func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, aggKey *vault.Identity, train, test *data.Dataset, rows []int, start time.Time) (*sim.Result, error) {
-	ws, err := client.LoadWitness(filepath.Join(dir, sim.DirHospitals), fed, researcher)
+func processesResult(fed *federation.Config, cfg Config, dir string, researcher, aggKey *vault.Identity, train, test *data.Dataset, rows []int, start time.Time) (*Result, error) {
+	ws, err := client.LoadWitness(filepath.Join(dir, DirHospitals), fed, researcher)
 	if err != nil {
 		return nil, fmt.Errorf("hospitals of the gRPC run: %w", err)
 	}
-	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE, Witnesses: ws})
+	run, err := audit.VerifyFile(filepath.Join(dir, FileAudit), fed, audit.Options{AllowUnprotected: !cfg.DP || !cfg.HE, Witnesses: ws})
 	if err != nil {
 		return nil, fmt.Errorf("audit log of the gRPC run: %w", err)
 	}
@@ -260,20 +263,12 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 	if err := tf.Apply(xtest, test.X); err != nil {
 		return nil, err
 	}
-	res := &sim.Result{Metrics: model.Evaluate(m, xtest, test.Y), Delta: cfg.Delta, Accountant: cfg.Accountant,
+	res := &Result{Metrics: model.Evaluate(m, xtest, test.Y), Delta: cfg.Delta, Accountant: cfg.Accountant,
 		Hospitals: cfg.Hospitals, Threshold: cfg.Threshold, MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP,
 		PrivacyUnit: cfg.PrivacyUnit, Seeded: cfg.Seed != nil, Params: m.NumParams(), TrainRows: rows, TestRows: test.Rows(),
 		ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir, Ended: run.Ended}
-	epsilonBy := map[uint64]float64{} // largest ε claimed up to each round
-	for _, h := range run.Hospitals {
-		for _, s := range h.Spends {
-			epsilonBy[s.Round] = max(epsilonBy[s.Round], s.Claimed)
-			res.Epsilon = max(res.Epsilon, s.Claimed)
-			if s.Release == "" {
-				res.NoiseMultiplier = max(res.NoiseMultiplier, s.NoiseMultiplier)
-			}
-		}
-	}
+	epsilonBy, epsilon, noise := claims(run) // the largest ε claimed in each round
+	res.Epsilon, res.NoiseMultiplier = epsilon, noise
 	if ev := run.Evaluation; ev != nil && ev.Totals != nil {
 		if err := ev.OpenSites(fed, researcher); err != nil {
 			return nil, fmt.Errorf("the sites' evaluation releases: %w", err)
@@ -290,7 +285,7 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 	eps := 0.0
 	for _, r := range run.Rounds {
 		eps = max(eps, epsilonBy[r.Round])
-		rep := sim.RoundReport{Round: r.Round, Attempt: r.Attempt, Completed: r.Completed, Reason: r.Reason,
+		rep := RoundReport{Round: r.Round, Attempt: r.Attempt, Completed: r.Completed, Reason: r.Reason,
 			Contributors: r.Contributors, Dropped: r.Dropped, DecryptSet: r.DecryptionSet, Epsilon: eps, BytesUp: r.BytesUp}
 		for id := range r.Declined {
 			rep.Declined = append(rep.Declined, id)
@@ -310,22 +305,25 @@ func simResult(fed *federation.Config, cfg sim.Config, dir string, researcher, a
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.OutDir != "" {
+		if err := writeRounds(filepath.Join(dir, FileRounds), res.History); err != nil {
+			return nil, err
+		}
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, sim.FileResult), append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, FileResult), append(b, '\n'), 0o644); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
 }
 
-// simWorkspace returns the run's directory: outDir (which must be empty or
+// processesWorkspace returns the run's directory: outDir (which must be empty or
 // absent), or a temporary one removed by cleanup.
-func simWorkspace(outDir string) (dir string, cleanup func(), err error) {
+func processesWorkspace(outDir string) (dir string, cleanup func(), err error) {
 	if outDir == "" {
-		dir, err := os.MkdirTemp("", "fedcrypt-simgrpc-")
+		dir, err := os.MkdirTemp("", "fedcrypt-sim-processes-")
 		if err != nil {
 			return "", nil, err
 		}
@@ -364,8 +362,8 @@ func randomSeed() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
-// party is one process of a gRPC simulation.
-type party struct {
+// process is one party of a multi-process simulation: an OS process.
+type process struct {
 	name  string
 	cmd   *exec.Cmd
 	lines chan string // stderr lines, until the process exits
@@ -374,11 +372,11 @@ type party struct {
 	err   error
 }
 
-func startParty(ctx context.Context, exe, name string, args []string, verbose bool, log io.Writer) (*party, error) {
+func startProcess(ctx context.Context, exe, name string, args []string, verbose bool, log io.Writer) (*process, error) {
 	if verbose {
 		args = append(args, "--verbose")
 	}
-	p := &party{name: name, cmd: exec.CommandContext(ctx, exe, args...), lines: make(chan string, 256), done: make(chan struct{})}
+	p := &process{name: name, cmd: exec.CommandContext(ctx, exe, args...), lines: make(chan string, 256), done: make(chan struct{})}
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(syscall.SIGTERM) }
 	p.cmd.WaitDelay = 15 * time.Second
 	stderr, err := p.cmd.StderrPipe()
@@ -411,32 +409,30 @@ func startParty(ctx context.Context, exe, name string, args []string, verbose bo
 	return p, nil
 }
 
-var listenLine = regexp.MustCompile(`listening on (\S+)$`)
-
-// address waits for the aggregator to say where it listens.
-func (p *party) address(timeout time.Duration) (string, error) {
+// address waits for the aggregator to write where it listens to file.
+func (p *process) address(file string, timeout time.Duration) (string, error) {
+	go func() {
+		for range p.lines {
+		}
+	}()
 	deadline := time.After(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
+		if b, err := os.ReadFile(file); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
 		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				<-p.done
-				return "", fmt.Errorf("aggregator exited before listening: %v: %s", p.err, p.last)
-			}
-			if m := listenLine.FindStringSubmatch(line); m != nil {
-				go func() {
-					for range p.lines {
-					}
-				}()
-				return m[1], nil
-			}
+		case <-p.done:
+			return "", fmt.Errorf("aggregator exited before listening: %v: %s", p.err, p.last)
 		case <-deadline:
 			return "", fmt.Errorf("aggregator not listening after %v", timeout)
+		case <-tick.C:
 		}
 	}
 }
 
-func (p *party) wait() error {
+func (p *process) wait() error {
 	go func() {
 		for range p.lines {
 		}
@@ -446,7 +442,7 @@ func (p *party) wait() error {
 }
 
 // waitFor waits up to d for the process, then stops it.
-func (p *party) waitFor(d time.Duration) error {
+func (p *process) waitFor(d time.Duration) error {
 	go func() {
 		for range p.lines {
 		}
@@ -461,7 +457,7 @@ func (p *party) waitFor(d time.Duration) error {
 }
 
 // stop ends the process (SIGTERM, then SIGKILL) if it is still running.
-func (p *party) stop() {
+func (p *process) stop() {
 	select {
 	case <-p.done:
 		return
@@ -476,4 +472,4 @@ func (p *party) stop() {
 	}
 }
 
-func (p *party) lastLine() string { return p.last }
+func (p *process) lastLine() string { return p.last }
