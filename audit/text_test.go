@@ -34,7 +34,7 @@ func textRun(t testing.TB) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "run")
-	cfg := sim.TextDefaults("abstract")
+	cfg := sim.TextDefaults("abstract", true)
 	seed := uint64(18)
 	cfg.Rounds, cfg.Epsilon, cfg.Seed, cfg.OutDir = 2, 3, &seed, dir
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func runText(t testing.TB, ds *data.Dataset, cfg Config) *Result {
 func TestTextFederationPlumbing(t *testing.T) {
 	ds := abstracts(t, 300)
 	dir := filepath.Join(t.TempDir(), "run")
-	cfg := TextDefaults("abstract")
+	cfg := TextDefaults("abstract", true)
 	cfg.Rounds, cfg.Epsilon, cfg.Seed, cfg.OutDir = 2, 3, seeded(18), dir
 	res := runText(t, ds, cfg)
 	if res.Rounds != 2 || !res.Encrypted || !res.DP || res.Epsilon > 3*(1+1e-6) {
@@ -74,14 +75,14 @@ func TestTextFederationPlumbing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fed.SparseModel == nil || fed.Data.Text == nil || !fed.Data.Text.IDF || fed.Data.Text.Buckets != 1<<11 {
+	if fed.SparseModel == nil || fed.Data.Text == nil || !fed.Data.Text.IDF || fed.Data.Text.Buckets != 1<<10 {
 		t.Fatalf("config: sparse model %v, text %+v", fed.SparseModel, fed.Data.Text)
 	}
-	if n, _ := fed.NumParams(); n != res.Params || n != (1<<11+1)*5 {
+	if n, _ := fed.NumParams(); n != res.Params || n != (1<<10+1)*5 {
 		t.Fatalf("%d parameters, the result says %d", n, res.Params)
 	}
 	st := res.Statistics
-	if st == nil || st.Text == nil || len(st.Text.IDF) != 1<<11 || st.Transform != nil {
+	if st == nil || st.Text == nil || len(st.Text.IDF) != 1<<10 || st.Transform != nil {
 		t.Fatalf("statistics: %+v", st)
 	}
 	run, err := audit.VerifyFile(filepath.Join(dir, FileAudit), fed, audit.Options{})
@@ -127,6 +128,56 @@ func TestTextFederationPlumbing(t *testing.T) {
 
 func hexDigest(d [32]byte) string { return hex.EncodeToString(d[:]) }
 
+// TestTextFederation measures federated text classification on the
+// medical abstracts (2,000 rows, 5 classes, majority 0.333; centralized
+// `train --text --cv 5` reaches 0.5565), 3 hospitals with TextDefaults,
+// against issue 18's targets: without DP within 3 points of the
+// centralized figure (≥ 0.527, median over 3 seeds); at ε = 3, δ = 1e-5,
+// the median over 3 seeds at least 5 points above the majority class
+// (≥ 0.383). Encryption is off for those (a seeded run trains alike with
+// it); a 5-round run with CKKS, private and not, is timed and logged
+// (BENCHMARKS.md keeps the figures).
+//
+//	go test ./sim -run TestTextFederation$ -v -timeout 30m
+func TestTextFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 8 federations on 2,000 abstracts")
+	}
+	ds := abstracts(t, 0)
+	median := func(private bool) float64 {
+		var accs []float64
+		for seed := uint64(1); seed <= 3; seed++ {
+			cfg := TextDefaults("abstract", private)
+			cfg.HE, cfg.Epsilon, cfg.Seed = false, 3, seeded(seed)
+			res := runText(t, ds, cfg)
+			t.Logf("dp=%v seed %d: accuracy %.4f, ε %.3f, %d parameters, %.1fs", private, seed, res.Accuracy, res.Epsilon, res.Params, res.Seconds)
+			accs = append(accs, res.Accuracy)
+		}
+		slices.Sort(accs)
+		return accs[1]
+	}
+	if m := median(false); m < 0.527 {
+		t.Errorf("without DP: median accuracy %.4f, want ≥ 0.527 (centralized 0.5565 less 3 points)", m)
+	} else {
+		t.Logf("without DP: median accuracy %.4f", m)
+	}
+	if m := median(true); m < 0.383 {
+		t.Errorf("ε = 3: median accuracy %.4f, want ≥ 0.383 (the majority class 0.333 and 5 points)", m)
+	} else {
+		t.Logf("ε = 3: median accuracy %.4f", m)
+	}
+	for _, private := range []bool{true, false} {
+		cfg := TextDefaults("abstract", private)
+		cfg.Rounds, cfg.Epsilon, cfg.Seed = 5, 3, seeded(1)
+		res := runText(t, ds, cfg)
+		if !res.Encrypted {
+			t.Fatal("the timed run is not encrypted")
+		}
+		t.Logf("dp=%v, 5 rounds with CKKS (%s preset): %.1fs, accuracy %.4f, %d parameters, %.0f bytes up per round, GOMAXPROCS %d",
+			private, cfg.Preset, res.Seconds, res.Accuracy, res.Params, res.BytesUpPerRound, runtime.GOMAXPROCS(0))
+	}
+}
+
 var tuneText = flag.Bool("tune-text", false, "run the text settings search on the abstracts' training rows (slow; prints a table)")
 
 // validationRun runs cfg on the training rows of the split the run of
@@ -168,8 +219,8 @@ func TestTuneText(t *testing.T) {
 			var accs []float64
 			start := time.Now()
 			for seed := uint64(1); seed <= seeds; seed++ {
-				cfg := TextDefaults("abstract")
-				cfg.HE, cfg.DP, cfg.Epsilon = false, private, 3
+				cfg := TextDefaults("abstract", private)
+				cfg.HE, cfg.Epsilon = false, 3
 				g.set(&cfg)
 				accs = append(accs, validationRun(t, ds, cfg, seed).Accuracy)
 			}
