@@ -57,7 +57,9 @@ func runText(t testing.TB, ds *data.Dataset, cfg Config) *Result {
 }
 
 // TestTextFederationPlumbing federates a slice of the abstracts across 3
-// hospitals with DP and encryption, and checks what the run leaves: the
+// hospitals with DP, encryption and the private evaluation (the text
+// model's probabilities on each hospital's held-out rows), and checks what
+// the run leaves: the
 // audit log verifies, recomputing the text featurization from the logged
 // totals; the sealed model is a text model carrying that featurization,
 // whose scores on the test rows, read back through the sealedmodel API as
@@ -66,10 +68,15 @@ func TestTextFederationPlumbing(t *testing.T) {
 	ds := abstracts(t, 300)
 	dir := filepath.Join(t.TempDir(), "run")
 	cfg := TextDefaults("abstract", true)
-	cfg.Rounds, cfg.Epsilon, cfg.Seed, cfg.OutDir = 2, 3, seeded(18), dir
+	cfg.Rounds, cfg.Epsilon, cfg.EvalEpsilon, cfg.Seed, cfg.OutDir = 2, 3, 0.5, seeded(18), dir
 	res := runText(t, ds, cfg)
 	if res.Rounds != 2 || !res.Encrypted || !res.DP || res.Epsilon > 3*(1+1e-6) {
 		t.Fatalf("%d rounds, encrypted %v, DP %v, ε %g", res.Rounds, res.Encrypted, res.DP, res.Epsilon)
+	}
+	// The private evaluation scores the text model's probabilities on each
+	// hospital's held-out rows: 5 classes, each row counted once.
+	if ev := res.PrivateEvaluation; ev == nil || len(ev.Sites) != 3 || len(ev.Confusion) != 5 {
+		t.Fatalf("private evaluation: %+v", ev)
 	}
 	fed, err := federation.Load(filepath.Join(dir, FileConfig))
 	if err != nil {
