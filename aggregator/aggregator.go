@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,7 +34,10 @@ type Config struct {
 	// (checkpoint.age) and, after the last round, the sealed model
 	// (model.age, FileModel). Required.
 	OutDir string
-	// InitialModel is the global model of the first round.
+	// InitialModel is the global model of the first round, of the
+	// federation model's parameters (federation.Config.NumParams); nil
+	// draws it with federation.Config.NewParams from a seed read from
+	// Rand.
 	InitialModel []float64
 	// Rand draws round nonces and the choice of decryption sets. nil means
 	// crypto/rand.
@@ -204,6 +208,21 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 	a.model = append([]float64(nil), cfg.InitialModel...)
 	if cp := cfg.Resume; cp != nil && cp.Model != nil {
 		a.model = append([]float64(nil), cp.Model...)
+	} else if cfg.InitialModel == nil {
+		var seed [32]byte
+		if _, err := io.ReadFull(a.rand, seed[:]); err != nil {
+			return nil, err
+		}
+		if a.model, err = fed.NewParams(mrand.New(mrand.NewChaCha8(seed))); err != nil {
+			return nil, err
+		}
+	}
+	n, err := fed.NumParams()
+	if err != nil {
+		return nil, err
+	}
+	if len(a.model) != n {
+		return nil, fmt.Errorf("aggregator: an initial model of %d values, the federation's model has %d", len(a.model), n)
 	}
 	if a.server, err = fedavg.NewServer(fed.Training.Server, len(a.model)); err != nil {
 		return nil, err

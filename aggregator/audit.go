@@ -52,7 +52,7 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 	acct := audit.AccountantSettings(a.fed)
 	body := audit.SetupBody{ConfigHash: a.hash.String(), Software: a.cfg.Software,
 		Threshold: a.fed.Threshold, MinContributors: a.fed.MinContributors, MaxDecryptions: a.fed.MaxDecryptions,
-		HE: a.fed.HE, DP: a.fed.DP, Model: a.fed.Model, Training: a.fed.Training, Schema: a.fed.Data.Schema,
+		HE: a.fed.HE, DP: a.fed.DP, Model: a.fed.Model, SparseModel: a.fed.SparseModel, Training: a.fed.Training, Schema: a.fed.Data.Schema,
 		Accountant: &acct, Unprotected: audit.Unprotected(a.fed), Lineage: a.fed.Lineage}
 	for _, m := range a.fed.Members {
 		body.Members = append(body.Members, audit.SetupMember{ID: m.ID, Contributor: m.Contributor, KeyHolder: m.KeyHolder,

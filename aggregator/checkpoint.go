@@ -135,17 +135,18 @@ func anchoredIn(path string, configHash, anchor [32]byte) error {
 const FileModel = "model.age"
 
 // writeModel seals the global model with the schema and the federation's
-// transform, signed by the aggregator, to every member, every auditor and
-// the aggregator itself: the file `fedcrypt predict` scores rows with.
+// transforms (for a text model, the text featurization with its IDF
+// weights from the statistics phase), signed by the aggregator, to every
+// member, every auditor and the aggregator itself: the file `fedcrypt
+// predict` scores rows with.
 func (a *aggregator) writeModel() error {
-	m, err := model.New(a.fed.Model, mrand.New(mrand.NewPCG(0, 0)))
+	n, err := a.fed.NumParams()
 	if err != nil {
 		return err
 	}
-	if len(a.model) != m.NumParams() {
-		return fmt.Errorf("model: %d parameters, the federation's model has %d", len(a.model), m.NumParams())
+	if len(a.model) != n {
+		return fmt.Errorf("model: %d parameters, the federation's model has %d", len(a.model), n)
 	}
-	copy(m.Params(), a.model)
 	recipients, err := a.fed.AuditorRecipients()
 	if err != nil {
 		return err
@@ -159,6 +160,24 @@ func (a *aggregator) writeModel() error {
 		recipients = append(recipients, r)
 	}
 	path := filepath.Join(a.cfg.OutDir, FileModel)
+	rng := mrand.New(mrand.NewPCG(0, 0)) // weights overwritten below
+	if sc := a.fed.SparseModel; sc != nil {
+		m, err := model.NewSparse(*sc, rng)
+		if err != nil {
+			return err
+		}
+		copy(m.Params(), a.model)
+		err = sealedmodel.SealText(path, m, a.fed.Data.Schema, a.stats.Transform, a.stats.Text, a.cfg.Identity.SigningKey(), recipients...)
+		if err != nil {
+			return fmt.Errorf("model: %w", err)
+		}
+		return nil
+	}
+	m, err := model.New(a.fed.Model, rng)
+	if err != nil {
+		return err
+	}
+	copy(m.Params(), a.model)
 	if err := sealedmodel.Seal(path, m, a.fed.Data.Schema, a.stats.Transform, a.cfg.Identity.SigningKey(), recipients...); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/text"
 )
 
 // Statistics is the outcome of the statistics phase, before the first
@@ -31,6 +33,22 @@ type Statistics struct {
 	// Notes name the figures of the transform that fell back because the
 	// release was too noisy to use there (stats.Summary.Transform).
 	Notes []string `json:"notes,omitempty"`
+	// Text is the featurization of a text column, with IDF weights from
+	// the release's document frequencies when IDF is on, and TextNote
+	// how that estimate degraded, if it did
+	// (federation.Config.TextTransform); nil without a text column.
+	Text     *text.Transform `json:"text_transform,omitempty"`
+	TextNote string          `json:"text_note,omitempty"`
+}
+
+// Transforms returns the federation's transforms the statistics give.
+func (st *Statistics) Transforms() *federation.Transforms {
+	return &federation.Transforms{Summary: st.Summary, Numeric: st.Transform, Text: st.Text, Notes: st.Notes, TextNote: st.TextNote}
+}
+
+// setTransforms sets what the federation computes from the totals.
+func (st *Statistics) setTransforms(in *federation.Transforms) {
+	st.Summary, st.Transform, st.Notes, st.Text, st.TextNote = in.Summary, in.Numeric, in.Notes, in.Text, in.TextNote
 }
 
 // statistics runs the statistics phase, retrying an abandoned attempt up
@@ -84,14 +102,19 @@ func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout
 		st.Spent[id] = c.DP.Epsilon
 	}
 	st.NoiseStdDev = math.Sqrt(variance)
-	st.Summary, st.Transform, st.Notes, err = a.fed.StatsTransform(totals, st.NoiseStdDev)
+	in, err := a.fed.Transforms(totals, st.NoiseStdDev)
 	if err != nil {
 		rep.Reason = err.Error()
 		return nil, nil
 	}
+	st.setTransforms(in)
 	body := audit.StatisticsBody{Completed: true, Attempt: rep.Attempt, Nonce: hex.EncodeToString(a.nonce),
 		Totals: st.Totals, NoiseStdDev: st.NoiseStdDev, Transform: st.Transform, Notes: st.Notes,
 		Decryption: rep.decryption()}
+	if st.Text != nil {
+		d := st.Text.Digest()
+		body.TextTransform, body.TextNote = hex.EncodeToString(d[:]), st.TextNote
+	}
 	for _, h := range headers {
 		body.Uploads = append(body.Uploads, audit.UploadClaim{From: h.From, Claim: rep.SignedClaims[h.From]})
 	}
@@ -109,11 +132,11 @@ func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout
 // restoreStats takes the statistics phase's result from a checkpoint.
 func (a *aggregator) restoreStats(r transport.StatsResult) error {
 	st := &Statistics{Contributors: r.Contributors, Totals: r.Totals, NoiseStdDev: r.NoiseStdDev}
-	var err error
-	st.Summary, st.Transform, st.Notes, err = a.fed.StatsTransform(r.Totals, r.NoiseStdDev)
+	in, err := a.fed.Transforms(r.Totals, r.NoiseStdDev)
 	if err != nil {
 		return fmt.Errorf("the checkpoint's statistics: %w", err)
 	}
+	st.setTransforms(in)
 	a.stats, a.statsMsg = st, a.envelope(transport.KindStatsResult, r.Marshal())
 	return nil
 }

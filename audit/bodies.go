@@ -69,17 +69,20 @@ func (e *Entry) DecodeBody(dst any) error {
 // up, from its config, and the collective key of the run's first key
 // epoch. A resumed run sets up again, with a fresh key epoch.
 type SetupBody struct {
-	ConfigHash      string              `json:"config_hash"`
-	Software        string              `json:"software"` // the aggregator's release
-	Members         []SetupMember       `json:"members"`
-	Threshold       int                 `json:"threshold"`
-	MinContributors int                 `json:"min_contributors"`
-	MaxDecryptions  int                 `json:"max_decryptions"`
-	HE              federation.HE       `json:"he"`
-	DP              federation.DP       `json:"dp"`
-	Model           model.Config        `json:"model"`
-	Training        federation.Training `json:"training"`
-	Schema          data.Schema         `json:"schema"`
+	ConfigHash      string        `json:"config_hash"`
+	Software        string        `json:"software"` // the aggregator's release
+	Members         []SetupMember `json:"members"`
+	Threshold       int           `json:"threshold"`
+	MinContributors int           `json:"min_contributors"`
+	MaxDecryptions  int           `json:"max_decryptions"`
+	HE              federation.HE `json:"he"`
+	DP              federation.DP `json:"dp"`
+	Model           model.Config  `json:"model"`
+	// SparseModel is the model of a federation on a text column, whose
+	// Model is then the zero value; nil otherwise.
+	SparseModel *model.SparseConfig `json:"sparse_model,omitempty"`
+	Training    federation.Training `json:"training"`
+	Schema      data.Schema         `json:"schema"`
 	// Accountant is every setting of the federation's accountant, defaults
 	// filled in ([AccountantSettings]); nil in logs that predate it.
 	Accountant *dp.AccountantConfig `json:"accountant,omitempty"`
@@ -131,6 +134,12 @@ type StatisticsBody struct {
 	// Notes name the transform's figures that fell back from a DP
 	// estimate too noisy to use.
 	Notes []string `json:"notes,omitempty"`
+	// TextTransform is, with a text column, the SHA-256 (hex) of the text
+	// featurization the totals give (its IDF weights from the document
+	// frequencies when IDF is on: text.Transform.Digest), and TextNote
+	// how that estimate degraded, if it did.
+	TextTransform string `json:"text_transform,omitempty"`
+	TextNote      string `json:"text_note,omitempty"`
 	Decryption
 
 	// An abandoned attempt's reason, and who declined, dropped or was

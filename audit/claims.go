@@ -216,14 +216,16 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 }
 
 // trainedWith checks that a training or evaluation claim names the
-// federation's transform, the one the statistics entry before it
-// records: every hospital trained on one feature space.
+// federation's transforms, those the statistics entry before it records
+// (federation.TransformDigest: the numeric transform's digest, combined
+// with the text featurization's with a text column): every hospital
+// trained on one feature space.
 func (v *verifier) trainedWith(c transport.Claim) error {
 	st := v.run.Statistics
 	switch {
 	case st == nil:
 		return errors.New("a claim before the statistics phase: no federation transform to train with")
-	case c.Transform != st.Transform.Digest():
+	case c.Transform != st.trained:
 		return fmt.Errorf("trained with transform %x…, not the federation's (statistics entry %d)", c.Transform[:4], st.Entry)
 	}
 	return nil

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 
@@ -23,8 +24,14 @@ type StatisticsFacts struct {
 	NoiseStdDev     float64         `json:"noise_std_dev"`
 	Transform       *data.Transform `json:"transform"`
 	Notes           []string        `json:"notes,omitempty"`
+	// TextTransform is the SHA-256 (hex) of the text featurization the
+	// totals give, with a text column.
+	TextTransform string `json:"text_transform,omitempty"`
 	// Summary is what the totals say, with standard errors.
 	Summary *stats.Summary `json:"-"`
+	// trained is the digest of the transforms every later claim must
+	// name (federation.TransformDigest).
+	trained [32]byte
 }
 
 // statistics checks a statistics entry: it comes once, before any round;
@@ -102,16 +109,24 @@ func (v *verifier) statistics(e *Entry, n int) error {
 	if got, want := b.NoiseStdDev, math.Sqrt(want); math.Abs(got-want) > 1e-9*want {
 		return fail(n, "noise standard deviation %g, the releases' noise gives %g", got, want)
 	}
-	summary, tf, notes, err := v.fed.StatsTransform(b.Totals, b.NoiseStdDev)
+	in, err := v.fed.Transforms(b.Totals, b.NoiseStdDev)
 	if err != nil {
 		return fail(n, "the federation's transform from the totals: %v", err)
 	}
-	x, _ := json.Marshal(tf)
+	x, _ := json.Marshal(in.Numeric)
 	y, _ := json.Marshal(b.Transform)
 	if !bytes.Equal(x, y) {
 		return fail(n, "the recorded transform is not the one the totals give")
 	}
-	facts.NoiseStdDev, facts.Transform, facts.Notes, facts.Summary = b.NoiseStdDev, tf, notes, summary
+	if in.Text != nil {
+		d := in.Text.Digest()
+		facts.TextTransform = hex.EncodeToString(d[:])
+	}
+	if b.TextTransform != facts.TextTransform {
+		return fail(n, "the recorded text transform %.16q is not the one the totals give (%.16q)", b.TextTransform, facts.TextTransform)
+	}
+	facts.NoiseStdDev, facts.Transform, facts.Notes, facts.Summary = b.NoiseStdDev, in.Numeric, in.Notes, in.Summary
+	facts.trained = in.Digest()
 	v.run.Statistics = facts
 	return nil
 }

@@ -225,18 +225,25 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			if c.anchored {
 				opt.Anchor = anchor(t, dir)
 			}
-			run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), opt)
-			var f *audit.Failure
-			if !errors.As(err, &f) || !errors.Is(err, audit.ErrBadLog) {
-				t.Fatalf("tampered log: %v", err)
-			}
-			if f.Entry != c.entry || !strings.Contains(f.Reason, c.reason) {
-				t.Fatalf("failure %q, want entry %d: …%s…", f, c.entry, c.reason)
-			}
-			if run.Verified {
-				t.Fatal("run marked verified")
-			}
+			failsAt(t, dir, opt, c.entry, c.reason)
 		})
+	}
+}
+
+// failsAt checks that verifying the log in dir fails at entry (1-based)
+// for a reason containing reason, and does not mark the run verified.
+func failsAt(t *testing.T, dir string, opt audit.Options, entry int, reason string) {
+	t.Helper()
+	run, err := audit.VerifyFile(filepath.Join(dir, sim.FileAudit), loadFed(t, dir), opt)
+	var f *audit.Failure
+	if !errors.As(err, &f) || !errors.Is(err, audit.ErrBadLog) {
+		t.Fatalf("tampered log: %v", err)
+	}
+	if f.Entry != entry || !strings.Contains(f.Reason, reason) {
+		t.Fatalf("failure %q, want entry %d: …%s…", f, entry, reason)
+	}
+	if run.Verified {
+		t.Fatal("run marked verified")
 	}
 }
 

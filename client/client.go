@@ -10,19 +10,17 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	mrand "math/rand/v2"
 	"path/filepath"
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/compress"
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Stage is a point in a round where a simulated fault can strike.
@@ -78,12 +76,14 @@ type Client struct {
 	rand      io.Reader
 	trainRand io.Reader
 	rows      *data.Dataset // training rows, as read
-	x         *mat.Dense    // and transformed, once the statistics phase gave the transform
 	val       *data.Dataset // validation rows held out for private evaluation
-	xval      *mat.Dense    // and transformed
+	// learner is the model bound to the training rows through the
+	// federation's transforms, and xval the validation rows through them;
+	// both nil until the statistics phase gave the transforms.
+	learner dp.Learner
+	xval    dp.Input
 	// evaluation is the hospital's own evaluation release, read as scores.
 	evaluation *stats.ScoreMetrics
-	y          []float64
 	units      []int
 	params     *he.Params // nil without encryption
 
@@ -97,7 +97,7 @@ type Client struct {
 	feedback  *compress.Feedback
 	release   stats.Release
 	statsSent []float64
-	tf        *data.Transform
+	inputs    *federation.Transforms
 
 	// setup
 	holder  *he.KeyHolder
@@ -124,7 +124,7 @@ type Client struct {
 	round   uint64
 	nonce   []byte
 	global  []float64
-	local   *model.Model // the model trained each round, from the global one
+	nparams int // the federation model's parameters
 	ledger  *ledger
 	dataset [32]byte // keyed commitment to the data set, carried by every claim
 	// upload is the payload this contributor sent in the current round, and
@@ -171,8 +171,7 @@ func New(cfg Config) (*Client, error) {
 	if c.trainRand == nil {
 		c.trainRand = rand.Reader
 	}
-	// The initial weights are overwritten by each round's global model.
-	if c.local, err = model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0))); err != nil {
+	if c.nparams, err = fed.NumParams(); err != nil {
 		return nil, err
 	}
 	if fed.HE.Enabled {
@@ -237,7 +236,7 @@ func (c *Client) prepareData() error {
 		}
 		c.val = val
 	}
-	c.rows, c.y = train, train.Y
+	c.rows = train
 	if c.fed.DP.PrivacyUnit != "" {
 		c.units = train.Units
 	}

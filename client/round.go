@@ -32,8 +32,8 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	if err != nil {
 		return fmt.Errorf("round %d announcement: %w", env.Round, err)
 	}
-	if len(rs.Model) != c.local.NumParams() || !finite(rs.Model) {
-		return fmt.Errorf("round %d announcement: a model of %d values, the federation's has %d", env.Round, len(rs.Model), c.local.NumParams())
+	if len(rs.Model) != c.nparams || !finite(rs.Model) {
+		return fmt.Errorf("round %d announcement: a model of %d values, the federation's has %d", env.Round, len(rs.Model), c.nparams)
 	}
 	c.round, c.nonce, c.global = env.Round, slices.Clone(env.Nonce), rs.Model
 	c.upload = nil
@@ -49,7 +49,7 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	if c.fed.HE.Enabled && c.pk == nil {
 		return c.decline(ctx, conn, "setup not complete")
 	}
-	if c.x == nil {
+	if c.learner == nil {
 		return c.decline(ctx, conn, "no federation statistics received: the rows have no transform")
 	}
 	if err := c.ledger.reserve(c.round); err != nil {
@@ -82,8 +82,10 @@ func (c *Client) decline(ctx context.Context, conn transport.Conn, reason string
 // the clipped, weighted update and the claim for it, whose payload digest
 // sendUpload fills in.
 func (c *Client) train() (update []float64, claim transport.Claim, err error) {
-	m := c.local
-	copy(m.Params(), c.global)
+	l := c.learner
+	if err := l.SetParams(c.global); err != nil {
+		return nil, claim, err
+	}
 	steps := c.fed.Training.LocalSteps
 	if c.fed.DP.Enabled {
 		cfg := dp.SGDConfig{
@@ -94,13 +96,13 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 			Optimizer:       c.fed.Training.Local,
 			Noise:           c.fed.DP.Noise,
 		}
-		if _, err = dp.Train(m, c.x, c.y, c.units, cfg, c.trainRand); err != nil {
+		if _, err = l.Train(cfg, c.trainRand); err != nil {
 			return nil, claim, err
 		}
-	} else if err := c.trainNonPrivate(m, steps); err != nil {
+	} else if err := c.trainNonPrivate(l, steps); err != nil {
 		return nil, claim, err
 	}
-	delta := slices.Clone(m.Params())
+	delta := slices.Clone(l.Params())
 	for i, g := range c.global {
 		delta[i] -= g
 	}
@@ -131,7 +133,7 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 	for i := range delta {
 		delta[i] *= f
 	}
-	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.tf.Digest(),
+	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
@@ -229,15 +231,15 @@ func (c *Client) restoreUpload() error {
 
 // trainNonPrivate takes the same number of local steps without DP: uniform
 // mini-batches of the expected DP batch size, for --no-dp comparison runs.
-func (c *Client) trainNonPrivate(m *model.Model, steps int) error {
-	rows, _ := c.x.Dims()
+func (c *Client) trainNonPrivate(l dp.Learner, steps int) error {
+	rows := l.Rows()
 	batch := max(1, int(math.Round(c.fed.DP.SampleRate*float64(rows))))
 	epochs := max(1, (steps*batch+rows-1)/rows)
 	var seed [8]byte
 	if _, err := io.ReadFull(c.trainRand, seed[:]); err != nil {
 		return err
 	}
-	return model.Fit(m, c.x, c.y, model.FitConfig{Epochs: epochs, BatchSize: batch, Optimizer: c.fed.Training.Local,
+	return l.Fit(model.FitConfig{Epochs: epochs, BatchSize: batch, Optimizer: c.fed.Training.Local,
 		Seed: binary.LittleEndian.Uint64(seed[:])})
 }
 
@@ -292,7 +294,7 @@ func (c *Client) onDone(env *federation.Envelope) error {
 // to its ledger and encrypted under the collective key; or declines.
 func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
 	rs, err := transport.ParseRoundStart(env.Body)
-	if err != nil || len(rs.Model) != c.local.NumParams() || !finite(rs.Model) {
+	if err != nil || len(rs.Model) != c.nparams || !finite(rs.Model) {
 		return fmt.Errorf("evaluation request: malformed model")
 	}
 	c.round, c.nonce, c.upload = env.Round, slices.Clone(env.Nonce), nil
@@ -308,8 +310,9 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	if c.xval == nil {
 		return c.decline(ctx, conn, "no federation statistics received: the rows have no transform")
 	}
-	m := c.local
-	copy(m.Params(), rs.Model)
+	if err := c.learner.SetParams(rs.Model); err != nil {
+		return err
+	}
 	x, y := c.xval, c.val.Y
 	if c.fed.DP.PrivacyUnit != "" {
 		// Each patient contributes one row, so one patient changes one
@@ -318,8 +321,10 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 	}
 	layout := c.fed.EvalScores()
 	rows, _ := x.Dims()
-	p := mat.NewDense(rows, m.Config().Outputs, nil)
-	m.Predict(p, x)
+	p := mat.NewDense(rows, c.fed.Outputs(), nil)
+	if err := c.learner.Predict(p, x); err != nil {
+		return fmt.Errorf("evaluation: %w", err)
+	}
 	prob := make([][]float64, rows)
 	for i := range prob {
 		prob[i] = p.RawRowView(i)
@@ -352,7 +357,7 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 		values[i] = float64(max(-federation.MaxCount, min(federation.MaxCount, v))) * scale
 	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.tf.Digest(),
+	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
 		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta},
 		Site: site}
@@ -377,8 +382,9 @@ func (c *Client) sealSite(noisy []int64) ([]byte, error) {
 	return vault.SealBytes(transport.SealKindSite, transport.SiteCounts{Counts: noisy}.Marshal(), c.cfg.Identity.SigningKey(), auditors...)
 }
 
-// firstRowPerUnit keeps one row per privacy unit.
-func firstRowPerUnit(x *mat.Dense, d *data.Dataset) (*mat.Dense, []float64) {
+// firstRowPerUnit keeps one row per privacy unit of x, the input of d's
+// rows.
+func firstRowPerUnit(x dp.Input, d *data.Dataset) (dp.Input, []float64) {
 	seen := map[int]bool{}
 	var rows []int
 	for i, u := range d.Units {
@@ -387,12 +393,18 @@ func firstRowPerUnit(x *mat.Dense, d *data.Dataset) (*mat.Dense, []float64) {
 			rows = append(rows, i)
 		}
 	}
-	_, cols := x.Dims()
-	out := mat.NewDense(len(rows), cols, nil)
 	y := make([]float64, len(rows))
 	for j, i := range rows {
-		out.SetRow(j, x.RawRowView(i))
 		y[j] = d.Y[i]
+	}
+	if s, ok := x.(*model.CSR); ok {
+		return s.SelectRows(rows), y
+	}
+	dx := x.(*mat.Dense)
+	_, cols := dx.Dims()
+	out := mat.NewDense(len(rows), cols, nil)
+	for j, i := range rows {
+		out.SetRow(j, dx.RawRowView(i))
 	}
 	return out, y
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 
@@ -14,8 +15,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
-	"gonum.org/v1/gonum/mat"
 )
 
 // The statistics phase, from a contributor's side. Asked for its
@@ -146,35 +147,38 @@ func (c *Client) restoreStatsRelease() ([]float64, error) {
 }
 
 // onStatsResult takes the decrypted totals and applies the federation's
-// transform to this member's rows.
+// transforms to this member's rows.
 func (c *Client) onStatsResult(env *federation.Envelope) error {
 	r, err := transport.ParseStatsResult(env.Body)
 	if err != nil {
 		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
 	}
-	_, tf, notes, err := c.fed.StatsTransform(r.Totals, r.NoiseStdDev)
+	in, err := c.fed.Transforms(r.Totals, r.NoiseStdDev)
 	if err != nil {
 		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
 	}
-	if c.tf != nil {
-		if c.tf.Digest() != tf.Digest() {
+	if c.inputs != nil {
+		if c.inputs.Digest() != in.Digest() {
 			return fmt.Errorf("aggregator %q sent statistics that give another transform than the one this member trains with", env.From)
 		}
 		return nil
 	}
-	c.tf = tf
-	if len(notes) > 0 {
-		c.log.Info("federation transform: some figures fell back (statistics too noisy there)", "features", len(notes))
+	c.inputs = in
+	if len(in.Notes) > 0 {
+		c.log.Info("federation transform: some figures fell back (statistics too noisy there)", "features", len(in.Notes))
+	}
+	if in.TextNote != "" {
+		c.log.Info("federation text transform: " + in.TextNote)
 	}
 	if !c.me.Contributor {
 		return nil
 	}
-	if c.x, err = applyTransform(tf, c.rows.X); err != nil {
+	if c.learner, err = newLearner(c.fed, in, c.rows, c.units); err != nil {
 		return err
 	}
 	if c.val != nil {
-		if c.xval, err = applyTransform(tf, c.val.X); err != nil {
-			return err
+		if c.xval, err = featurize(in, c.val); err != nil {
+			return fmt.Errorf("validation rows: %w", err)
 		}
 	}
 	if n := absentColumns(c.rows); len(n) > 0 {
@@ -183,17 +187,50 @@ func (c *Client) onStatsResult(env *federation.Envelope) error {
 	return nil
 }
 
-// Transform returns the federation's transform this member applies, nil
-// before the statistics phase.
-func (c *Client) Transform() *data.Transform { return c.tf }
+// Transform returns the federation's numeric transform this member
+// applies, nil before the statistics phase (and for a schema of a text
+// column alone).
+func (c *Client) Transform() *data.Transform {
+	if c.inputs == nil {
+		return nil
+	}
+	return c.inputs.Numeric
+}
 
-func applyTransform(tf *data.Transform, x *mat.Dense) (*mat.Dense, error) {
-	r, cols := x.Dims()
-	out := mat.NewDense(r, cols, nil)
-	if err := tf.Apply(out, x); err != nil {
+// featurize returns the model input of d's rows through the federation's
+// transforms: sparse with a text column, dense otherwise.
+func featurize(in *federation.Transforms, d *data.Dataset) (dp.Input, error) {
+	if in.Text != nil {
+		return in.Sparse(d)
+	}
+	return in.Dense(d)
+}
+
+// newLearner binds the federation's model to the training rows d through
+// its transforms. Its initial weights are overwritten by each round's
+// global model.
+func newLearner(fed *federation.Config, in *federation.Transforms, d *data.Dataset, units []int) (dp.Learner, error) {
+	rng := mrand.New(mrand.NewPCG(0, 0))
+	if fed.SparseModel != nil {
+		x, err := in.Sparse(d)
+		if err != nil {
+			return nil, err
+		}
+		m, err := model.NewSparse(*fed.SparseModel, rng)
+		if err != nil {
+			return nil, err
+		}
+		return dp.NewSparse(m, x, d.Y, units), nil
+	}
+	x, err := in.Dense(d)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	m, err := model.New(fed.Model, rng)
+	if err != nil {
+		return nil, err
+	}
+	return dp.NewDense(m, x, d.Y, units), nil
 }
 
 // absentColumns names the features with no value in any of d's rows.

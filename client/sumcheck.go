@@ -150,7 +150,7 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 	var length int
 	switch s.Kind {
 	case transport.KindUpload:
-		n, err := c.fed.UploadSize(c.local.NumParams())
+		n, err := c.fed.UploadSize(c.nparams)
 		if err != nil {
 			return err.Error()
 		}

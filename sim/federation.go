@@ -6,6 +6,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/text"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -36,8 +37,15 @@ func NewFederation(cfg Config, ds *data.Dataset, p Parties) (*federation.Config,
 	if p.Rows != nil && len(p.Rows) != len(p.Members) {
 		return nil, nil, fmt.Errorf("sim: %d row counts for %d members", len(p.Rows), len(p.Members))
 	}
-	mcfg, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes))
-	if err != nil {
+	var mcfg model.Config
+	var sparse *model.SparseConfig
+	var tc *text.Config
+	var err error
+	if cfg.Text != "" {
+		if sparse, tc, err = cfg.sparseModel(ds); err != nil {
+			return nil, nil, err
+		}
+	} else if mcfg, err = model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes)); err != nil {
 		return nil, nil, fmt.Errorf("--model %s: %w", cfg.Model, err)
 	}
 	minContrib := cfg.MinContributors
@@ -50,8 +58,9 @@ func NewFederation(cfg Config, ds *data.Dataset, p Parties) (*federation.Config,
 		HE: federation.HE{Enabled: cfg.HE, Preset: cfg.Preset, UpdateBound: cfg.UpdateBound},
 		DP: federation.DP{Enabled: cfg.DP, Epsilon: cfg.Epsilon, Delta: cfg.Delta, Accountant: cfg.Accountant, Noise: cfg.Noise,
 			ClipNorm: cfg.ClipNorm, SampleRate: cfg.SampleRate, PrivacyUnit: cfg.PrivacyUnit},
-		Model: mcfg,
-		Data:  federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize, Stats: cfg.StatsSpec(ds.Schema())},
+		Model: mcfg, SparseModel: sparse,
+		Data: federation.DataSpec{Options: ds.Options(), Schema: ds.Schema(), Normalize: cfg.Normalize, Stats: cfg.StatsSpec(ds.Schema()),
+			Text: tc},
 		Training: federation.Training{Rounds: cfg.Rounds, LocalSteps: cfg.LocalSteps, Local: cfg.Local, Server: cfg.Server,
 			Weighting: cfg.Weighting, Compress: cfg.Compress, SpareRounds: p.SpareRounds},
 	}

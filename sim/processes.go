@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,26 +245,38 @@ func processesResult(fed *federation.Config, cfg Config, dir string, researcher,
 	// The aggregator seals the final model with the federation's
 	// transform, computed from the statistics phase: scored here as
 	// predict scores it.
-	m, payload, err := sealedmodel.Unseal(filepath.Join(dir, aggregator.FileModel), writer, researcher)
+	path := filepath.Join(dir, aggregator.FileModel)
+	loaded, err := sealedmodel.Load(path, writer, researcher)
 	if err != nil {
 		return nil, fmt.Errorf("final model: %w", err)
 	}
-	if want, err := model.New(fed.Model, mrand.New(mrand.NewPCG(0, 0))); err != nil {
+	if loaded.Transform == nil && loaded.Text == nil {
+		return nil, fmt.Errorf("final model %s: no transform", path)
+	}
+	var metrics model.Metrics
+	var params int
+	if m := loaded.Sparse; m != nil {
+		x, err := loaded.Inputs(test.Text, test.X)
+		if err != nil {
+			return nil, fmt.Errorf("final model %s: %w", path, err)
+		}
+		metrics, params = model.EvaluateSparse(m, x, test.Y), m.NumParams()
+	} else {
+		m := loaded.Dense
+		xtest := mat.NewDense(test.Rows(), len(test.Features), nil)
+		if err := loaded.Transform.Apply(xtest, test.X); err != nil {
+			return nil, err
+		}
+		metrics, params = model.Evaluate(m, xtest, test.Y), m.NumParams()
+	}
+	if want, err := fed.NumParams(); err != nil {
 		return nil, err
-	} else if m.NumParams() != want.NumParams() {
-		return nil, fmt.Errorf("final model: %d parameters, the federation's model has %d", m.NumParams(), want.NumParams())
+	} else if params != want {
+		return nil, fmt.Errorf("final model: %d parameters, the federation's model has %d", params, want)
 	}
-	tf := payload.Transform
-	if tf == nil {
-		return nil, fmt.Errorf("final model %s: no transform", filepath.Join(dir, aggregator.FileModel))
-	}
-	xtest := mat.NewDense(test.Rows(), len(test.Features), nil)
-	if err := tf.Apply(xtest, test.X); err != nil {
-		return nil, err
-	}
-	res := &Result{Metrics: model.Evaluate(m, xtest, test.Y), Delta: cfg.Delta, Accountant: cfg.Accountant,
+	res := &Result{Metrics: metrics, Delta: cfg.Delta, Accountant: cfg.Accountant,
 		Hospitals: cfg.Hospitals, Threshold: cfg.Threshold, MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP,
-		PrivacyUnit: cfg.PrivacyUnit, Seeded: cfg.Seed != nil, Params: m.NumParams(), TrainRows: rows, TestRows: test.Rows(),
+		PrivacyUnit: cfg.PrivacyUnit, Seeded: cfg.Seed != nil, Params: params, TrainRows: rows, TestRows: test.Rows(),
 		ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir, Ended: run.Ended}
 	epsilonBy, epsilon, noise := claims(run) // the largest ε claimed in each round
 	res.Epsilon, res.NoiseMultiplier = epsilon, noise

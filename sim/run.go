@@ -23,7 +23,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"github.com/fedcrypt/fedcrypt/version"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Software is recorded in audit logs: the build's version.
@@ -101,17 +100,17 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		for _, eps := range st.Spent {
 			res.Epsilon = max(res.Epsilon, eps)
 		}
-		eval, evalErr = newEvaluator(train, test, st.Transform)
+		eval, evalErr = newEvaluator(fed, st.Transforms(), train, test)
 		siteEvals = nil
 		for _, t := range tests {
-			e, err := newEvaluator(train, t, st.Transform)
+			e, err := newEvaluator(fed, st.Transforms(), train, t)
 			if err != nil {
 				evalErr = err
 			}
 			siteEvals = append(siteEvals, e)
 		}
 	}
-	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
+	init, err := fed.NewParams(mrand.New(mrand.NewChaCha8(seed32(source(cfg.Seed, "model-init")))))
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +123,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 
 	res = &Result{Delta: cfg.Delta, Accountant: cfg.Accountant, Hospitals: cfg.Hospitals, Threshold: cfg.Threshold,
 		MinContributors: fed.MinContributors, Encrypted: cfg.HE, DP: cfg.DP, PrivacyUnit: cfg.PrivacyUnit,
-		Seeded: cfg.Seed != nil, Params: init.NumParams(), TestRows: test.Rows(), ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir}
+		Seeded: cfg.Seed != nil, Params: len(init), TestRows: test.Rows(), ConfigHash: fed.Hash().String(), OutDir: cfg.OutDir}
 	for _, p := range parties {
 		res.TrainRows = append(res.TrainRows, p.data.Rows())
 	}
@@ -192,10 +191,8 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		}
 		rep.Epsilon = res.Epsilon
 		if r.Completed && eval != nil {
-			copy(init.Params(), r.Model)
 			rep.Evaluated = true
-			rep.SimTrainLoss = eval.trainLoss(init)
-			rep.Metrics = eval.test(init)
+			rep.SimTrainLoss, rep.Metrics, evalErr = eval.score(r.Model, evalErr)
 		}
 		res.History = append(res.History, rep)
 		if rounds != nil {
@@ -206,7 +203,7 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		}
 	}
 	sum, runErr := aggregator.Run(ctx, aggregator.Config{
-		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init.Params(), Rand: source(cfg.Seed, "aggregator"+label),
+		Federation: fed, Identity: aggKey, OutDir: w.dir, InitialModel: init, Rand: source(cfg.Seed, "aggregator"+label),
 		Logger: log, Timeout: cfg.Timeout, OnRound: onRound, OnStatistics: onStatistics, Software: Software, Resume: resume,
 		StatisticsOnly: cfg.StatisticsOnly,
 	}, tap(net.Hub(), cfg.AggregatorView))
@@ -226,16 +223,21 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 	if eval == nil {
 		return nil, errors.New("the run ended without the federation's statistics")
 	}
-	copy(init.Params(), sum.Model)
 	if !cfg.StatisticsOnly {
-		res.Metrics = eval.test(init)
+		if res.Metrics, err = eval.test(sum.Model); err != nil {
+			return nil, err
+		}
 	}
 	for i, e := range siteEvals {
 		if cfg.StatisticsOnly {
 			break
 		}
+		m, err := e.test(sum.Model)
+		if err != nil {
+			return nil, err
+		}
 		res.Sites = append(res.Sites, SiteResult{Name: cfg.Sites[i], Hospital: parties[i].id, TrainRows: parties[i].data.Rows(),
-			TestRows: tests[i].Rows(), Metrics: e.test(init)})
+			TestRows: tests[i].Rows(), Metrics: m})
 	}
 	res.Ended = sum.Ended
 	res.PrivateEvaluation = sum.Evaluation
@@ -313,27 +315,64 @@ func seed32(r io.Reader) [32]byte {
 
 // evaluator scores global models on the held-out test rows, and on every
 // hospital's training rows pooled (a figure only a simulation has), both
-// through the federation's transform.
+// through the federation's transforms.
 type evaluator struct {
-	transform     *data.Transform
-	xtrain, xtest *mat.Dense
-	ytrain, ytest []float64
+	learner dp.Learner // bound to the pooled training rows
+	loss    func() float64
+	xtest   dp.Input
+	ytest   []float64
 }
 
-func newEvaluator(train, test *data.Dataset, tf *data.Transform) (*evaluator, error) {
-	e := &evaluator{transform: tf, ytrain: train.Y, ytest: test.Y,
-		xtrain: mat.NewDense(train.Rows(), len(train.Features), nil), xtest: mat.NewDense(test.Rows(), len(test.Features), nil)}
-	if err := tf.Apply(e.xtrain, train.X); err != nil {
+func newEvaluator(fed *federation.Config, in *federation.Transforms, train, test *data.Dataset) (*evaluator, error) {
+	e := &evaluator{ytest: test.Y}
+	rng := mrand.New(mrand.NewPCG(0, 0)) // weights overwritten by each model scored
+	if fed.SparseModel != nil {
+		xtrain, err := in.Sparse(train)
+		if err != nil {
+			return nil, err
+		}
+		if e.xtest, err = in.Sparse(test); err != nil {
+			return nil, err
+		}
+		m, err := model.NewSparse(*fed.SparseModel, rng)
+		if err != nil {
+			return nil, err
+		}
+		e.learner, e.loss = dp.NewSparse(m, xtrain, train.Y, nil), func() float64 { return m.Loss(xtrain, train.Y) }
+		return e, nil
+	}
+	xtrain, err := in.Dense(train)
+	if err != nil {
 		return nil, err
 	}
-	if err := tf.Apply(e.xtest, test.X); err != nil {
+	if e.xtest, err = in.Dense(test); err != nil {
 		return nil, err
 	}
+	m, err := model.New(fed.Model, rng)
+	if err != nil {
+		return nil, err
+	}
+	e.learner, e.loss = dp.NewDense(m, xtrain, train.Y, nil), func() float64 { return m.Loss(xtrain, train.Y) }
 	return e, nil
 }
 
-func (e *evaluator) test(m *model.Model) model.Metrics { return model.Evaluate(m, e.xtest, e.ytest) }
-func (e *evaluator) trainLoss(m *model.Model) float64  { return m.Loss(e.xtrain, e.ytrain) }
+// test scores the model of parameters p on the test rows.
+func (e *evaluator) test(p []float64) (model.Metrics, error) {
+	if err := e.learner.SetParams(p); err != nil {
+		return model.Metrics{}, err
+	}
+	return e.learner.Evaluate(e.xtest, e.ytest)
+}
+
+// score returns the pooled training loss and the test metrics of the
+// model of parameters p; a failure joins prior.
+func (e *evaluator) score(p []float64, prior error) (float64, model.Metrics, error) {
+	m, err := e.test(p)
+	if err != nil {
+		return 0, m, errors.Join(prior, err)
+	}
+	return e.loss(), m, prior
+}
 
 // tapHub shows every message the aggregator receives to an observer.
 type tapHub struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/text"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -42,10 +43,23 @@ type Config struct {
 	Preset      string  `json:"preset"`
 	UpdateBound float64 `json:"update_bound"`
 
-	Model     string                `json:"model"` // "logreg", "mlp:64", ...
+	Model     string                `json:"model"` // "logreg", "mlp:64", ...; with Text, a text model (model.ParseSparseSpec)
 	Local     model.OptimizerConfig `json:"local"`
 	Server    fedavg.Config         `json:"server"`
 	Weighting string                `json:"weighting"`
+	// Text is the data set's free-text column (loaded with
+	// data.Options.Text), "" for none. With one the model is a text
+	// model: Model is a text model's spec (model.ParseSparseSpec; "" or
+	// "logreg" give DefaultTextModel) on TextFeatures' hash buckets, then
+	// the numeric features. [TextDefaults] gives the settings that suit
+	// it.
+	Text string `json:"text,omitempty"`
+	// TextFeatures is the text column's featurization; nil:
+	// DefaultTextFeatures(DP). With IDF on, the weights come from the
+	// statistics phase's DP document frequencies, each document counted
+	// in at most MaxTermsPerDoc buckets (0: stats.DefaultMaxTermsPerDoc).
+	TextFeatures   *text.Config `json:"text_features,omitempty"`
+	MaxTermsPerDoc int          `json:"max_terms_per_doc,omitempty"`
 	// Compress is the upload compression (compress.Parse), "" for none.
 	Compress  string `json:"compress,omitempty"`
 	Normalize string `json:"normalize"`
@@ -196,7 +210,7 @@ func (c *Config) SpareRounds() int {
 // cost at most Epsilon at Delta with the statistics release and the
 // private evaluation's release already counted.
 func (c *Config) NoiseMultiplier(schema data.Schema, spareRounds int) (float64, error) {
-	layout, err := stats.NewLayout(c.StatsSpec(schema), schema)
+	layout, err := c.statsLayout(schema)
 	if err != nil {
 		return 0, err
 	}
@@ -324,5 +338,6 @@ func (c *Config) StatsSpec(schema data.Schema) stats.Spec {
 	if c.StatsShare > 0 {
 		s.EpsilonShare = c.StatsShare
 	}
+	s.MaxTermsPerDoc = c.maxTermsPerDoc()
 	return s
 }

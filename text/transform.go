@@ -2,6 +2,7 @@ package text
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -114,6 +115,16 @@ func (t *Transform) UnmarshalJSON(b []byte) error {
 	}
 	*t = tt
 	return nil
+}
+
+// Digest returns the SHA-256 of t's JSON encoding: with the numeric transform's, what a
+// federation's members name in their claims as the featurization they trained with.
+func (t *Transform) Digest() [32]byte {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic("text: transform digest: " + err.Error()) // a valid Transform always encodes
+	}
+	return sha256.Sum256(b)
 }
 
 // FNV-1a, 64-bit (Fowler, Noll & Vo; IETF draft-eastlake-fnv).

@@ -109,7 +109,7 @@ func MeasureCompression(ctx context.Context, cfg CompressionConfig) ([]Compressi
 			if err != nil {
 				return nil, fmt.Errorf("compression %s, seed %d: %w", s, seed, err)
 			}
-			r.Params, r.Uploaded = len(fed.global.params()), k
+			r.Params, r.Uploaded = fed.global.NumParams(), k
 			r.Accuracy = append(r.Accuracy, acc)
 		}
 		r.PlainBytes, r.HEBytes = 8*r.Uploaded, p.UpdateSize(r.Uploaded)
@@ -127,38 +127,13 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// learner is a dense or sparse model with its rows.
-type learner interface {
-	params() []float64
-	// train runs DP-SGD from the current parameters on the learner's rows.
-	train(sgd dp.SGDConfig, rng io.Reader) error
-	// accuracy scores the model on held-out rows.
-	accuracy() float64
-	// with returns a learner of the same model (a copy) on hospital h's rows.
-	with(h int) learner
-}
-
-type denseLearner struct {
-	m     *model.Model
-	x     *mat.Dense
-	y     []float64
-	parts []*data.Dataset
-	tf    *data.Transform
-	test  *mat.Dense
-	testY []float64
-}
-
-func (l *denseLearner) params() []float64 { return l.m.Params() }
-func (l *denseLearner) train(sgd dp.SGDConfig, rng io.Reader) error {
-	_, err := dp.Train(l.m, l.x, l.y, nil, sgd, rng)
-	return err
-}
-func (l *denseLearner) accuracy() float64 { return model.Evaluate(l.m, l.test, l.testY).Accuracy }
-func (l *denseLearner) with(h int) learner {
-	c := *l
-	c.m = l.m.Clone()
-	c.x, c.y = transformed(l.tf, l.parts[h]), l.parts[h].Y
-	return &c
+// compressionFederation is one seed's data, split and initial model.
+type compressionFederation struct {
+	global    dp.Learner   // the global model
+	hospitals []dp.Learner // a copy of it on each hospital's rows
+	test      dp.Input     // the held-out rows the global model is scored on
+	testY     []float64
+	rows      []int // rows per hospital
 }
 
 func transformed(tf *data.Transform, d *data.Dataset) *mat.Dense {
@@ -167,37 +142,6 @@ func transformed(tf *data.Transform, d *data.Dataset) *mat.Dense {
 		panic("bench: " + err.Error()) // the transform was fitted on these columns
 	}
 	return x
-}
-
-type sparseLearner struct {
-	m     *model.SparseModel
-	x     *model.CSR
-	y     []float64
-	parts []*model.CSR
-	partY [][]float64
-	test  *model.CSR
-	testY []float64
-}
-
-func (l *sparseLearner) params() []float64 { return l.m.Params() }
-func (l *sparseLearner) train(sgd dp.SGDConfig, rng io.Reader) error {
-	_, err := dp.TrainSparse(l.m, l.x, l.y, nil, sgd, rng)
-	return err
-}
-func (l *sparseLearner) accuracy() float64 {
-	return model.EvaluateSparse(l.m, l.test, l.testY).Accuracy
-}
-func (l *sparseLearner) with(h int) learner {
-	c := *l
-	c.m = l.m.Clone()
-	c.x, c.y = l.parts[h], l.partY[h]
-	return &c
-}
-
-// compressionFederation is one seed's data, split and initial model.
-type compressionFederation struct {
-	global learner
-	rows   []int // rows per hospital
 }
 
 func newCompressionFederation(cfg CompressionConfig, seed uint64) (*compressionFederation, error) {
@@ -219,7 +163,7 @@ func newCompressionFederation(cfg CompressionConfig, seed uint64) (*compressionF
 	if err != nil {
 		return nil, err
 	}
-	f := &compressionFederation{}
+	f := &compressionFederation{testY: test.Y}
 	for _, p := range parts {
 		f.rows = append(f.rows, p.Rows())
 	}
@@ -237,32 +181,37 @@ func newCompressionFederation(cfg CompressionConfig, seed uint64) (*compressionF
 		if err != nil {
 			return nil, err
 		}
-		f.global = &denseLearner{m: m, parts: parts, tf: tf, test: transformed(tf, test), testY: test.Y}
+		f.test = transformed(tf, test)
+		f.global = dp.NewDense(m, f.test.(*mat.Dense), test.Y, nil)
+		for _, p := range parts {
+			f.hospitals = append(f.hospitals, dp.NewDense(m.Clone(), transformed(tf, p), p.Y, nil))
+		}
 		return f, nil
 	}
 	tt, err := text.New(text.Config{Buckets: cfg.Buckets, NGrams: 1, Sublinear: true, Norm: text.NormL2})
 	if err != nil {
 		return nil, err
 	}
-	l := &sparseLearner{testY: test.Y}
-	if l.test, err = tt.Apply(test.Text); err != nil {
+	xtest, err := tt.Apply(test.Text)
+	if err != nil {
 		return nil, err
-	}
-	for _, p := range parts {
-		x, err := tt.Apply(p.Text)
-		if err != nil {
-			return nil, err
-		}
-		l.parts, l.partY = append(l.parts, x), append(l.partY, p.Y)
 	}
 	mc, err := model.ParseSparseSpec(cfg.Model, cfg.Buckets, len(ds.Classes))
 	if err != nil {
 		return nil, err
 	}
-	if l.m, err = model.NewSparse(mc, init); err != nil {
+	m, err := model.NewSparse(mc, init)
+	if err != nil {
 		return nil, err
 	}
-	f.global = l
+	f.test, f.global = xtest, dp.NewSparse(m, xtest, test.Y, nil)
+	for _, p := range parts {
+		x, err := tt.Apply(p.Text)
+		if err != nil {
+			return nil, err
+		}
+		f.hospitals = append(f.hospitals, dp.NewSparse(m.Clone(), x, p.Y, nil))
+	}
 	return f, nil
 }
 
@@ -275,17 +224,15 @@ func (f *compressionFederation) run(cfg CompressionConfig, sc compress.Config, s
 		return 0, 0, err
 	}
 	sgd := dp.SGDConfig{ClipNorm: cfg.ClipNorm, NoiseMultiplier: sigma, SampleRate: cfg.SampleRate, Steps: cfg.LocalSteps, Optimizer: cfg.Local}
-	global := f.global.params()
+	global := f.global.Params()
 	dim := len(global)
 	server, err := fedavg.NewServer(fedavg.Config{Name: fedavg.FedAvg}, dim)
 	if err != nil {
 		return 0, 0, err
 	}
-	hospitals := make([]learner, cfg.Hospitals)
 	feedback := make([]*compress.Feedback, cfg.Hospitals)
 	rngs := make([]io.Reader, cfg.Hospitals)
-	for h := range hospitals {
-		hospitals[h] = f.global.with(h)
+	for h := range f.hospitals {
 		feedback[h] = compress.NewFeedback(dim)
 		var key [32]byte
 		copy(key[:], fmt.Sprintf("compression %d %d", seed, h))
@@ -301,12 +248,14 @@ func (f *compressionFederation) run(cfg CompressionConfig, sc compress.Config, s
 		k = plan.Size()
 		sum := make([]float64, k)
 		y := make([]float64, k)
-		for h, l := range hospitals {
-			copy(l.params(), global)
-			if err := l.train(sgd, rngs[h]); err != nil {
+		for h, l := range f.hospitals {
+			if err := l.SetParams(global); err != nil {
 				return 0, 0, err
 			}
-			delta := slices.Clone(l.params())
+			if _, err := l.Train(sgd, rngs[h]); err != nil {
+				return 0, 0, err
+			}
+			delta := slices.Clone(l.Params())
 			for i, g := range global {
 				delta[i] -= g
 			}
@@ -327,5 +276,6 @@ func (f *compressionFederation) run(cfg CompressionConfig, sc compress.Config, s
 		}
 		server.Apply(global, mean)
 	}
-	return f.global.accuracy(), k, nil
+	m, err := f.global.Evaluate(f.test, f.testY)
+	return m.Accuracy, k, err
 }
