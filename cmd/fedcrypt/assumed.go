@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/sim"
 )

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 )
 
 func runBench(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

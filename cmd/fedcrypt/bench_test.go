@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 )
 
 var quickBench struct {

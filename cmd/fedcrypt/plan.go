@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 

@@ -11,7 +11,7 @@ import (
 // BenchmarkSimDefault is `fedcrypt sim` with no flags (wdbc, 3 hospitals,
 // CKKS and DP on, 5 rounds), seeded. Profile with
 //
-//	go test ./internal/bench -run '^$' -bench SimDefault -benchtime 3x -cpuprofile /tmp/sim.cpu
+//	go test ./bench -run '^$' -bench SimDefault -benchtime 3x -cpuprofile /tmp/sim.cpu
 func BenchmarkSimDefault(b *testing.B) {
 	ds, _, err := data.LoadEmbedded("wdbc", data.Options{})
 	if err != nil {
@@ -36,7 +36,7 @@ func BenchmarkSimDefault(b *testing.B) {
 // 1,012,771-parameter MLP (5 DP-SGD steps of 64 rows each), and its
 // plaintext twin. Profile with
 //
-//	go test ./internal/bench -run '^$' -bench Round1M/encrypted -benchtime 1x -cpuprofile /tmp/round.cpu
+//	go test ./bench -run '^$' -bench Round1M/encrypted -benchtime 1x -cpuprofile /tmp/round.cpu
 func BenchmarkRound1M(b *testing.B) {
 	s := Config{}.sizes()
 	s.roundCount = 1

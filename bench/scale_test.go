@@ -14,7 +14,7 @@ import (
 // sizes (comma-separated; models separated by ";"); FEDCRYPT_SCALE_HEAP=FILE
 // keeps a heap profile taken near the peak. Each case prints one JSON line.
 //
-//	FEDCRYPT_SCALE=1 go test ./internal/bench -run TestScale -v -timeout 2h
+//	FEDCRYPT_SCALE=1 go test ./bench -run TestScale -v -timeout 2h
 func TestScale(t *testing.T) {
 	if os.Getenv("FEDCRYPT_SCALE") == "" || testing.Short() {
 		t.Skip("set FEDCRYPT_SCALE=1 to simulate 100 and 1,000 hospitals (minutes)")

@@ -91,7 +91,7 @@ func TestKeyHolderDownloadBound(t *testing.T) {
 // BenchmarkKeyHolderCheck is a key holder's checks of one round's sum
 // (32,001 parameters, K = 16, T = 3). Profile with
 //
-//	go test ./internal/bench -run '^$' -bench 'KeyHolderCheck/hospitals=1000' -benchtime 5x -cpuprofile /tmp/kh.cpu
+//	go test ./bench -run '^$' -bench 'KeyHolderCheck/hospitals=1000' -benchtime 5x -cpuprofile /tmp/kh.cpu
 func BenchmarkKeyHolderCheck(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("hospitals=%d/params=%d", n, scaleParams32k), func(b *testing.B) {

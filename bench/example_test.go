@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fedcrypt/fedcrypt/internal/bench"
+	"github.com/fedcrypt/fedcrypt/bench"
 )
 
 // A plan from costs measured elsewhere (here, round figures written out:
