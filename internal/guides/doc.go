@@ -1,9 +1,10 @@
 // Package guides has no code: its tests run the user guides. Every
-// Markdown file of the repository is a guide, and every shell block of a
-// guide (a fence whose info string is sh or bash) is run as a user would
-// run it: the blocks of one guide in order, each with bash -euo pipefail,
-// in one scratch directory that holds a copy of the repository's files,
-// with a fedcrypt binary built from the repository first in PATH.
+// Markdown file of the repository outside testdata is a guide, and every
+// shell block of a guide (a fence whose info string is sh or bash) is run
+// as a user would run it: the blocks of one guide in order, each with
+// bash -euo pipefail, in one scratch directory that holds a copy of the
+// repository's files, with a fedcrypt binary built from the repository
+// first in PATH.
 // "go run ./cmd/fedcrypt" runs that binary, and "go build -o FILE
 // ./cmd/fedcrypt" copies it to FILE.
 //
