@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/bench"
+	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
@@ -173,14 +173,14 @@ func (a *assumed) noise(cfg sim.Config, schema data.Schema, spare, rows int) {
 
 // assumeSim says what sim assumes of ds (loaded with df, report rep) and
 // its settings cfg: the data block and the warnings before the run. It
-// fails when the rows cannot make a test set and cfg's hospitals. Site-
-// native data (rep nil), which each site splits on its own, is not judged
-// here.
+// fails when the rows cannot make a test set and cfg's hospitals. Of
+// site-native data, which each site splits on its own, it says the data
+// block only.
 func assumeSim(e *env, ds *data.Dataset, rep *data.Report, df *dataFlags, cfg sim.Config, jsonOut bool) (*env, error) {
-	if rep == nil {
-		return e, nil
-	}
 	a := assumeData(ds, rep, df, fillDescription(data.Options{Missing: df.Missing}.Imputation(), "from the federation's DP statistics"))
+	if df.siteNative() {
+		return a.say(e, e.stdout, jsonOut), nil
+	}
 	// The run splits with its own seed; the sizes are those of any seed
 	// for an IID partition.
 	train, test, err := data.StratifiedSplit(ds, cfg.TestFraction, 1)

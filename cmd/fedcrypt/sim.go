@@ -113,7 +113,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err := cfg.Local.Validate(); err != nil {
 		return usageError{fmt.Sprintf("--local-opt/--lr: %v", err)}
 	}
-	// rep is nil for site-native data, loaded and reported site by site.
+	// For site-native data, rep is the sites' reports together.
 	sites, ds, rep, err := loadSimData(e, &df, &cfg, fs)
 	if err != nil {
 		return err

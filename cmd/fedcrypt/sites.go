@@ -106,22 +106,23 @@ const maxSiteFile = 1 << 30
 
 // loadSimSites loads a site-native simulation's sites and makes cfg one
 // hospital per site; fs, when given, has the parsed flags (an explicit
-// --hospitals must match). It returns the sites and all their rows
-// together, which the header, the bounds and the settings checks read.
-func loadSimSites(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]sim.Site, *data.Dataset, error) {
+// --hospitals must match). It returns the sites, all their rows together,
+// which the header, the bounds and the settings checks read, and the
+// sites' loading reports together, which the data block says.
+func loadSimSites(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]sim.Site, *data.Dataset, *data.Report, error) {
 	sites, reports, err := df.loadSites(e)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if fs != nil {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "hospitals" })
 		if set && cfg.Hospitals != len(sites) {
-			return nil, nil, usagef("--hospitals %d: the data name %d sites, one hospital each", cfg.Hospitals, len(sites))
+			return nil, nil, nil, usagef("--hospitals %d: the data name %d sites, one hospital each", cfg.Hospitals, len(sites))
 		}
 		cfg.Hospitals = len(sites)
 		if err := cfg.Validate(); err != nil {
-			return nil, nil, usageError{err.Error()}
+			return nil, nil, nil, usageError{err.Error()}
 		}
 	}
 	parts := make([]*data.Dataset, len(sites))
@@ -131,11 +132,43 @@ func loadSimSites(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]s
 			fmt.Fprintf(e.stderr, "site %s lacks %s: the federation imputes them in its %d rows\n", s.Name, strings.Join(a, ", "), s.Data.Rows())
 		}
 	}
-	all, err := data.Concat(fmt.Sprintf("%d sites (%s)", len(sites), df.Source), parts...)
+	name := fmt.Sprintf("%d sites (%s)", len(sites), df.Source)
+	all, err := data.Concat(name, parts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return sites, all, nil
+	return sites, all, sitesReport(name, reports), nil
+}
+
+// sitesReport is the loading reports of sites together, named name: rows
+// and rows left out summed, missing cells summed per column (a column a
+// site lacks counts every row of that site), and every column some site
+// dropped or found identifier-like.
+func sitesReport(name string, reports []*data.Report) *data.Report {
+	out := &data.Report{Source: name, Missing: map[string]int{}, ClassCounts: map[string]int{}}
+	for _, r := range reports {
+		out.RowsRead += r.RowsRead
+		out.Rows += r.Rows
+		out.RowsMissingLabel += r.RowsMissingLabel
+		out.RowsDropped += r.RowsDropped
+		for c, n := range r.Missing {
+			out.Missing[c] += n
+		}
+		for c, n := range r.ClassCounts {
+			out.ClassCounts[c] += n
+		}
+		for _, c := range r.Dropped {
+			if !slices.Contains(out.Dropped, c) {
+				out.Dropped = append(out.Dropped, c)
+			}
+		}
+		for _, c := range r.Identifiers {
+			if !slices.Contains(out.Identifiers, c) {
+				out.Identifiers = append(out.Identifiers, c)
+			}
+		}
+	}
+	return out
 }
 
 // partitionAndSeed applies --partition (a scheme, or column:NAME for
@@ -163,12 +196,11 @@ func partitionAndSeed(cfg *sim.Config, df *dataFlags, partition, seed string) er
 }
 
 // loadSimData loads what a simulation runs on: site-native sites (and all
-// their rows together), or one data set and its loading report (nil for
-// sites). fs is as for loadSimSites.
+// their rows together), or one data set; and its loading report (the
+// sites' together). fs is as for loadSimSites.
 func loadSimData(e *env, df *dataFlags, cfg *sim.Config, fs *flag.FlagSet) ([]sim.Site, *data.Dataset, *data.Report, error) {
 	if df.siteNative() {
-		sites, ds, err := loadSimSites(e, df, cfg, fs)
-		return sites, ds, nil, err
+		return loadSimSites(e, df, cfg, fs)
 	}
 	ds, rep, err := df.load(e)
 	return nil, ds, rep, err
