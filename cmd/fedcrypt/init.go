@@ -41,9 +41,8 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fs.Float64Var(&set.SampleRate, "sample-rate", set.SampleRate, "Poisson sampling rate q of each DP-SGD step")
 	fs.Float64Var(&set.Local.LR, "lr", set.Local.LR, "local learning rate")
 	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	serverOpt := fs.String("server-opt", set.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	serverLR := fs.Float64("server-lr", set.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
-	serverMomentum := fs.Float64("server-momentum", set.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+	var sf serverOptFlags
+	sf.register(fs, set.Server)
 	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
 	fs.StringVar(&set.Compress, "compress", "", "upload compression after DP: randk:FRACTION or srht:FRACTION, :ef for error feedback")
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
@@ -97,7 +96,7 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
-	set.Server = serverFlags(fs, sim.Defaults().Server, *serverOpt, *serverLR, *serverMomentum)
+	set.Server = sf.config(setFlags(fs), set.Server)
 	set.StatsShare = bf.share
 	if set.Bounds, err = bf.load(df.Source, ds); err != nil {
 		return usageError{err.Error()}

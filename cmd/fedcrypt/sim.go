@@ -47,9 +47,8 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	fs.Float64Var(&cfg.Local.LR, "lr", def.Local.LR, "local learning rate")
 	localOpt := fs.String("local-opt", def.Local.Name, "local optimizer: sgd, adam or rmsprop")
 	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	fs.Float64Var(&cfg.Server.LR, "server-lr", def.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
-	serverMomentum := fs.Float64("server-momentum", def.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+	var sf serverOptFlags
+	sf.register(fs, def.Server)
 	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA, or column:NAME (one hospital per value of column NAME; --data a.csv,b.csv gives one per file)")
 	fs.StringVar(&cfg.Preset, "preset", def.Preset, "CKKS parameter preset: compact or precise")
 	fs.Float64Var(&cfg.UpdateBound, "update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
@@ -97,7 +96,7 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	}
 	cfg.HE, cfg.DP = !*noHE, !*noDP
 	cfg.Local.Name = *localOpt
-	cfg.Server = serverFlags(fs, def.Server, *serverOpt, cfg.Server.LR, *serverMomentum)
+	cfg.Server = sf.config(setFlags(fs), def.Server)
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
 	cfg.StatsShare = bf.share
