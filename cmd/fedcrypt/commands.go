@@ -81,11 +81,25 @@ into held-out test rows and N hospitals' training rows; every hospital trains
 locally with DP-SGD under its own ε cap, encrypts its update under the
 federation's multiparty CKKS key, and exactly T hospitals decrypt only the
 sum. With no flags: the embedded breast-cancer set (wdbc), 3 hospitals,
-threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`,
+threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.
+
+With --text COLUMN the hospitals train a text model on that free-text column
+of --data: its words (Unicode tokens, lower case, accents folded) hashed
+into --buckets columns, weighted by sublinear tf times IDF from the document
+frequencies each hospital releases with DP in the statistics phase, each
+document scaled to norm 1; the numeric columns, if any, follow. The flags
+not given then take the settings chosen for text (sim.TextDefaults):
+softmax regression (--model embag:DIM[:H1,...] is an embedding bag),
+10 rounds of 10 local steps of Adam, --clip 0.5, --update-bound 100, FedAvg
+at server lr 1; with DP 1,024 buckets, every row in every step (sample rate
+1) at lr 0.1; with --no-dp 2^18 buckets, batches of half the rows at lr 0.03.
+A flag given always wins. The sealed model (--out DIR: model.age) carries the
+featurization, and predict scores rows with the text column.`,
 			examples: []string{
 				"fedcrypt sim --hospitals 5 --threshold 3 --epsilon 2 --accountant pld",
 				"fedcrypt sim --out run/ --json",
 				"fedcrypt sim --transport grpc --hospitals 5 --threshold 3",
+				"fedcrypt sim --data medical-abstracts.csv --label condition --text abstract --epsilon 3",
 			},
 			run: runSim,
 		},
