@@ -236,11 +236,11 @@ func assumeInit(e *env, ds *data.Dataset, rep *data.Report, df *dataFlags, s sim
 	return a.say(e, e.stdout, jsonOut)
 }
 
-// assumePredict says what predict assumes of the rows read from path for
-// the model l.
-func assumePredict(path string, l *sealedmodel.Loaded, rows *data.Rows) *assumed {
-	s := l.Schema
+// assumePredict says what predict assumes of the rows read from path with
+// schema s (the model l's, its text column maybe renamed).
+func assumePredict(path string, l *sealedmodel.Loaded, s data.Schema, rows *data.Rows) *assumed {
 	a := &assumed{Data: path, Rows: len(rows.Y), Label: s.Label, Classes: s.Classes, Ignored: rows.Ignored, Missing: rows.Missing}
+	a.text(s.Text, rows.Docs)
 	if len(s.Classes) == 2 {
 		a.Positive, a.PositiveBy = s.Classes[1], "the model's"
 	}

@@ -557,12 +557,17 @@ normalization statistics of its training rows, which are applied to the new
 rows; the rows' columns are matched by name, other columns are ignored. An
 encrypted data file is decrypted in memory with the same identity.
 
+A text model (train --text, sim --text, a text federation's model.age) reads
+the rows' free text from its own text column, featurized as in training;
+--text COLUMN reads it from a column named otherwise.
+
 Predictions (row number, class, probability of that class) are printed as CSV
 on stdout, or with -o written encrypted to -r/-R recipients. Where the rows
 carry the label, the metrics on them are printed too (stderr, or stdout with
 -o; in the JSON object with --json).`,
 			examples: []string{
 				"fedcrypt predict --checkpoint run/model.age -i run/researcher.key --signer run/federation.json --data rows.csv",
+				"fedcrypt predict --checkpoint out/model.age -i fed/a/identity.key --signer fed/federation.json --data notes.csv --text note",
 			},
 			run: runPredict,
 		},
