@@ -362,10 +362,20 @@ age-encrypted to the party). The CA key is age-encrypted to the aggregator.
 Hand each party its own directory, federation.json and ca.crt; in a real
 deployment each party generates its own keys (fedcrypt keygen) and the
 coordinator's CA signs their certificates. The data schema is read from
---data (a file with the federation's columns, or an embedded set).`,
+--data (a file with the federation's columns, or an embedded set).
+
+With --text COLUMN the federation trains a text model on that free-text
+column, with the settings sim --text takes for the flags not given (at DP:
+1,024 buckets, IDF from the statistics phase, softmax regression, 10 rounds
+of 10 local steps of Adam at lr 0.1 on every row, clip 0.5, update bound 100,
+FedAvg); the members' files keep the column as text (data split --text), and
+the aggregator's model.age is scored by predict. A project file declares it
+under data: text: {column: COLUMN} (buckets, ngrams, hash_seed, idf and
+max_terms_per_doc optional), with model: softmax or embag:DIM.`,
 			examples: []string{
 				"fedcrypt init --project fed.yaml -o fed",
 				"fedcrypt init --members a,b,c --threshold 2 -o fed",
+				"fedcrypt init --members a,b,c --data medical-abstracts.csv --label condition --text abstract --epsilon 3 -o fed",
 			},
 			run: runInit,
 		},

@@ -40,9 +40,11 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fs.Float64Var(&set.ClipNorm, "clip", set.ClipNorm, "per-example (per-patient) L2 clipping norm C")
 	fs.Float64Var(&set.SampleRate, "sample-rate", set.SampleRate, "Poisson sampling rate q of each DP-SGD step")
 	fs.Float64Var(&set.Local.LR, "lr", set.Local.LR, "local learning rate")
-	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
+	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]; with --text: softmax, embag:DIM[:H1,...]")
 	var sf serverOptFlags
 	sf.register(fs, set.Server)
+	var tf textFlags
+	tf.register(fs, &df.Text, true)
 	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
 	fs.StringVar(&set.Compress, "compress", "", "upload compression after DP: randk:FRACTION or srht:FRACTION, :ef for error feedback")
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
@@ -88,6 +90,9 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if len(hosts) == 0 {
 		hosts = stringList{"localhost", "127.0.0.1"}
 	}
+	if err := textFederation(&set, df.Text, &tf, &sf, setFlags(fs)); err != nil {
+		return err
+	}
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("init: %s is not empty (init never overwrites keys)", out)
 	}
@@ -96,7 +101,6 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
-	set.Server = sf.config(setFlags(fs), set.Server)
 	set.StatsShare = bf.share
 	if set.Bounds, err = bf.load(df.Source, ds); err != nil {
 		return usageError{err.Error()}
