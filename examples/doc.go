@@ -6,12 +6,15 @@
 //     compare it with what one hospital could do alone.
 //   - digits: five hospitals with non-IID (Dirichlet) shares of a
 //     handwritten-digits data set train an MLP together.
-//   - clinicaltext: medical abstracts classified from their free text
-//     (hashed words, softmax regression), without privacy and with DP-SGD
-//     at ε = 3; the centralized half of federating them (CC BY-SA 3.0 data,
-//     attribution in examples/clinicaltext/ATTRIBUTION.md).
+//   - clinicaltext: three hospitals classify medical abstracts from their
+//     free text (hashed words, softmax regression, IDF from DP document
+//     frequencies), CKKS-encrypted, without privacy and with DP-SGD at
+//     ε = 3 each, beside the centralized reference (CC BY-SA 3.0 data,
+//     attribution in examples/clinicaltext/ATTRIBUTION.md; the command
+//     line's version of it in examples/clinicaltext/README.md).
 //
-// Run them with `go run ./examples/breastcancer` and `go run ./examples/digits`.
+// Run them with `go run ./examples/breastcancer`, `go run ./examples/digits`
+// and `go run ./examples/clinicaltext`.
 // The data sets are the embedded public ones (UCI, CC BY 4.0; attribution
 // in data/embedded/ATTRIBUTION.md).
 package examples

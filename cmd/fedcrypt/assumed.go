@@ -42,6 +42,10 @@ type assumed struct {
 	Positive   string   `json:"positive,omitempty"`
 	PositiveBy string   `json:"positive_chosen_by,omitempty"`
 	Dropped    []string `json:"dropped,omitempty"`
+	// Text is the free-text column the model reads, and EmptyText counts
+	// its rows without text (a missing cell: an empty document).
+	Text      string `json:"text,omitempty"`
+	EmptyText int    `json:"empty_text,omitempty"`
 	// Ignored are the columns of the rows to score that the model does not
 	// read (predict).
 	Ignored []string `json:"ignored,omitempty"`
@@ -70,11 +74,22 @@ func assumeData(ds *data.Dataset, rep *data.Report, df *dataFlags, filled string
 	for _, n := range rep.Missing {
 		a.MissingCells += n
 	}
+	a.text(ds.TextColumn, ds.Text)
 	a.Filled = filled
 	if ds.Missing == data.MissingDrop && rep.RowsDropped > 0 {
 		a.Filled = fmt.Sprintf("the %d rows holding them dropped (--missing drop)", rep.RowsDropped)
 	}
 	return a
+}
+
+// text records the text column and counts its empty documents.
+func (a *assumed) text(column string, docs []string) {
+	a.Text = column
+	for _, d := range docs {
+		if d == "" {
+			a.EmptyText++
+		}
+	}
 }
 
 // positiveChosenBy says how the positive class of a binary label with
@@ -221,11 +236,11 @@ func assumeInit(e *env, ds *data.Dataset, rep *data.Report, df *dataFlags, s sim
 	return a.say(e, e.stdout, jsonOut)
 }
 
-// assumePredict says what predict assumes of the rows read from path for
-// the model l.
-func assumePredict(path string, l *sealedmodel.Loaded, rows *data.Rows) *assumed {
-	s := l.Schema
+// assumePredict says what predict assumes of the rows read from path with
+// schema s (the model l's, its text column maybe renamed).
+func assumePredict(path string, l *sealedmodel.Loaded, s data.Schema, rows *data.Rows) *assumed {
 	a := &assumed{Data: path, Rows: len(rows.Y), Label: s.Label, Classes: s.Classes, Ignored: rows.Ignored, Missing: rows.Missing}
+	a.text(s.Text, rows.Docs)
 	if len(s.Classes) == 2 {
 		a.Positive, a.PositiveBy = s.Classes[1], "the model's"
 	}
@@ -263,6 +278,13 @@ func (a *assumed) print(w io.Writer) {
 	}
 	if len(a.Dropped) > 0 {
 		fmt.Fprintf(w, "  dropped: %s\n", names(a.Dropped, 12))
+	}
+	if a.Text != "" {
+		empty := "none empty"
+		if a.EmptyText > 0 {
+			empty = fmt.Sprintf("%s without text, read as empty documents", count(a.EmptyText, "row"))
+		}
+		fmt.Fprintf(w, "  text column: %q, free text whose words are hashed into the model's input (%s)\n", a.Text, empty)
 	}
 	if len(a.Ignored) > 0 {
 		fmt.Fprintf(w, "  not read by the model: %s\n", names(a.Ignored, 12))

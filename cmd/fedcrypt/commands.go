@@ -81,11 +81,25 @@ into held-out test rows and N hospitals' training rows; every hospital trains
 locally with DP-SGD under its own ε cap, encrypts its update under the
 federation's multiparty CKKS key, and exactly T hospitals decrypt only the
 sum. With no flags: the embedded breast-cancer set (wdbc), 3 hospitals,
-threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.`,
+threshold 2, ε = 1 and δ = 1e-5 per hospital, CKKS on, in one process.
+
+With --text COLUMN the hospitals train a text model on that free-text column
+of --data: its words (Unicode tokens, lower case, accents folded) hashed
+into --buckets columns, weighted by sublinear tf times IDF from the document
+frequencies each hospital releases with DP in the statistics phase, each
+document scaled to norm 1; the numeric columns, if any, follow. The flags
+not given then take the settings chosen for text (sim.TextDefaults):
+softmax regression (--model embag:DIM[:H1,...] is an embedding bag),
+10 rounds of 10 local steps of Adam, --clip 0.5, --update-bound 100, FedAvg
+at server lr 1; with DP 1,024 buckets, every row in every step (sample rate
+1) at lr 0.1; with --no-dp 2^18 buckets, batches of half the rows at lr 0.03.
+A flag given always wins. The sealed model (--out DIR: model.age) carries the
+featurization, and predict scores rows with the text column.`,
 			examples: []string{
 				"fedcrypt sim --hospitals 5 --threshold 3 --epsilon 2 --accountant pld",
 				"fedcrypt sim --out run/ --json",
 				"fedcrypt sim --transport grpc --hospitals 5 --threshold 3",
+				"fedcrypt sim --data medical-abstracts.csv --label condition --text abstract --epsilon 3",
 			},
 			run: runSim,
 		},
@@ -348,10 +362,20 @@ age-encrypted to the party). The CA key is age-encrypted to the aggregator.
 Hand each party its own directory, federation.json and ca.crt; in a real
 deployment each party generates its own keys (fedcrypt keygen) and the
 coordinator's CA signs their certificates. The data schema is read from
---data (a file with the federation's columns, or an embedded set).`,
+--data (a file with the federation's columns, or an embedded set).
+
+With --text COLUMN the federation trains a text model on that free-text
+column, with the settings sim --text takes for the flags not given (at DP:
+1,024 buckets, IDF from the statistics phase, softmax regression, 10 rounds
+of 10 local steps of Adam at lr 0.1 on every row, clip 0.5, update bound 100,
+FedAvg); the members' files keep the column as text (data split --text), and
+the aggregator's model.age is scored by predict. A project file declares it
+under data: text: {column: COLUMN} (buckets, ngrams, hash_seed, idf and
+max_terms_per_doc optional), with model: softmax or embag:DIM.`,
 			examples: []string{
 				"fedcrypt init --project fed.yaml -o fed",
 				"fedcrypt init --members a,b,c --threshold 2 -o fed",
+				"fedcrypt init --members a,b,c --data medical-abstracts.csv --label condition --text abstract --epsilon 3 -o fed",
 			},
 			run: runInit,
 		},
@@ -543,12 +567,17 @@ normalization statistics of its training rows, which are applied to the new
 rows; the rows' columns are matched by name, other columns are ignored. An
 encrypted data file is decrypted in memory with the same identity.
 
+A text model (train --text, sim --text, a text federation's model.age) reads
+the rows' free text from its own text column, featurized as in training;
+--text COLUMN reads it from a column named otherwise.
+
 Predictions (row number, class, probability of that class) are printed as CSV
 on stdout, or with -o written encrypted to -r/-R recipients. Where the rows
 carry the label, the metrics on them are printed too (stderr, or stdout with
 -o; in the JSON object with --json).`,
 			examples: []string{
 				"fedcrypt predict --checkpoint run/model.age -i run/researcher.key --signer run/federation.json --data rows.csv",
+				"fedcrypt predict --checkpoint out/model.age -i fed/a/identity.key --signer fed/federation.json --data notes.csv --text note",
 			},
 			run: runPredict,
 		},

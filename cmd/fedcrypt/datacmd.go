@@ -222,6 +222,7 @@ func runDataSplit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	fs.Var(&hosp, "r", "a hospital's age `recipient` (age1...); repeat once per hospital, in order")
 	fs.Var(&hospFiles, "R", "a hospital's recipients `file` (its recipient.txt); repeat once per hospital, in order (instead of -r)")
 	fs.Var(&auditors, "auditor", "age `recipient` added to every hospital's file (the coordinator or an auditor)")
+	fs.StringVar(&df.Text, "text", "", "free-text `column`, kept as text in every hospital's file (a federation on it: init --text)")
 	partition := fs.String("partition", "iid", "how rows are dealt: iid, dirichlet:ALPHA or quantity:ALPHA")
 	seed := fs.Uint64("seed", 1, "seed of the partition")
 	var out string

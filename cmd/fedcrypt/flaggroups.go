@@ -10,12 +10,17 @@ import (
 	"strings"
 
 	"github.com/fedcrypt/fedcrypt/data"
+	"github.com/fedcrypt/fedcrypt/fedavg"
+	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/text"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // The flag groups several commands share, each declared once here: what a
 // command writes (--out, --json), the identity it decrypts with, the
-// recipients it encrypts to, and the data set it reads.
+// recipients it encrypts to, the data set it reads, its free-text column
+// and the federation's server optimizer.
 
 // outFlag is --out and its shorthand -o: the file or directory a command
 // writes.
@@ -144,7 +149,7 @@ type dataFlags struct {
 	Missing  string     `json:"missing,omitempty"`
 	Unit     string     `json:"privacy_unit,omitempty"`
 	// Text is the free-text column; only commands that featurize text register
-	// a flag for it (train's --text).
+	// a flag for it (textFlags: --text).
 	Text string `json:"text,omitempty"`
 	// SiteColumn, in a site-native simulation, is the column whose values
 	// name the hospitals (sim --partition column:NAME).
@@ -223,4 +228,116 @@ func missingCellsHelp() string {
 		quoted = append(quoted, strconv.Quote(m))
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// textFlags are the flags of a command that trains on a free-text column:
+// --text, the column (the data flags' Text), and how its documents become
+// hashed n-grams: --buckets, --ngrams, --hash-seed and --idf. Central
+// training (train) fits IDF on its training rows; a federation (sim, init)
+// takes it from the statistics phase's DP document frequencies.
+type textFlags struct {
+	column    *string
+	cfg       text.Config
+	federated bool
+}
+
+// textSettingFlags are the flags that mean nothing without --text.
+var textSettingFlags = []string{"buckets", "ngrams", "hash-seed", "idf"}
+
+func (t *textFlags) register(fs *flag.FlagSet, column *string, federated bool) {
+	t.column, t.federated = column, federated
+	def := sim.DefaultTextFeatures(false)
+	t.cfg = def
+	buckets, idf := "with --text: hash buckets for the n-grams (with --dp default 2048)", "with --text: weight by inverse document frequency fitted on the training rows (not with --dp)"
+	if federated {
+		buckets = fmt.Sprintf("with --text: hash buckets for the n-grams (with DP default %d: the noise covers every bucket)", sim.DefaultTextFeatures(true).Buckets)
+		idf = "with --text: weight by inverse document frequency, from the document frequencies each hospital releases with DP in the statistics phase"
+	}
+	fs.StringVar(column, "text", "", "free-text `column`: features are its hashed word n-grams (then the numeric columns, if any)")
+	fs.IntVar(&t.cfg.Buckets, "buckets", def.Buckets, buckets)
+	fs.IntVar(&t.cfg.NGrams, "ngrams", def.NGrams, "with --text: 1 = unigrams, 2 = unigrams and bigrams")
+	fs.Uint64Var(&t.cfg.Seed, "hash-seed", def.Seed, "with --text: salt of the n-gram hash (fixed in advance)")
+	fs.BoolVar(&t.cfg.IDF, "idf", def.IDF, idf)
+}
+
+// check refuses a text setting without --text: it would be silently
+// ignored. set holds the flags the command line set.
+func (t *textFlags) check(set map[string]bool) error {
+	if *t.column != "" {
+		return nil
+	}
+	for _, name := range textSettingFlags {
+		if set[name] {
+			return usagef("--%s is a text setting: add --text COLUMN", name)
+		}
+	}
+	return nil
+}
+
+// features returns the featurization of a federation on the text column
+// with DP (private) or without, for the text model spec: the federation's
+// default (sim.DefaultTextFeatures) in every setting the command line left
+// unset.
+func (t *textFlags) features(set map[string]bool, private bool, spec string) text.Config {
+	c, def := t.cfg, sim.DefaultTextFeatures(private)
+	orDefault(set, "buckets", &c.Buckets, def.Buckets)
+	orDefault(set, "ngrams", &c.NGrams, def.NGrams)
+	orDefault(set, "hash-seed", &c.Seed, def.Seed)
+	orDefault(set, "idf", &c.IDF, def.IDF)
+	c.Sublinear = def.Sublinear
+	c.Norm = textNorm(spec, c.Buckets)
+	return c
+}
+
+// textNorm is the document norm that suits the text model spec: the mean
+// of the token vectors for an embedding bag, else l2.
+func textNorm(spec string, buckets int) string {
+	if c, err := model.ParseSparseSpec(spec, buckets, 2); err == nil && c.Kind == model.KindEmbeddingBag {
+		return text.NormMean
+	}
+	return text.NormL2
+}
+
+// serverOptFlags are a federation's server optimizer: --server-opt,
+// --server-lr and --server-momentum.
+type serverOptFlags struct {
+	name         string
+	lr, momentum float64
+}
+
+func (s *serverOptFlags) register(fs *flag.FlagSet, def fedavg.Config) {
+	fs.StringVar(&s.name, "server-opt", def.Name, "server optimizer: fedavg, fedavgm or fedadam")
+	fs.Float64Var(&s.lr, "server-lr", def.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
+	fs.Float64Var(&s.momentum, "server-momentum", def.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+}
+
+// config returns the server optimizer the flags set (set) give over def:
+// def's learning rate and momentum belong to def's optimizer, so another
+// one named without them gets its own.
+func (s *serverOptFlags) config(set map[string]bool, def fedavg.Config) fedavg.Config {
+	c := def
+	if set["server-opt"] && s.name != def.Name {
+		c = fedavg.Config{Name: s.name}
+	}
+	if set["server-lr"] {
+		c.LR = s.lr
+	}
+	if set["server-momentum"] {
+		c.Momentum = s.momentum
+	}
+	return c
+}
+
+// setFlags returns the names of the flags the command line set.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// orDefault sets *v to def unless the command line set the flag (set).
+func orDefault[T any](set map[string]bool, flag string, v *T, def T) {
+	if !set[flag] {
+		*v = def
+	}
 }

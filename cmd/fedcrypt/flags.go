@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-
-	"github.com/fedcrypt/fedcrypt/fedavg"
 )
 
 // parseFlags parses args with fs, allowing flags and positional arguments to
@@ -126,26 +124,4 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usagef("--log-format %q: want text or json", l.format)
-}
-
-// serverFlags returns the server optimizer --server-opt, --server-lr and
-// --server-momentum give. The defaults' learning rate and momentum belong
-// to the default optimizer: another one named without them gets its own.
-func serverFlags(fs *flag.FlagSet, def fedavg.Config, name string, lr, momentum float64) fedavg.Config {
-	c := fedavg.Config{Name: name, LR: lr, Momentum: momentum}
-	if name == def.Name {
-		return c
-	}
-	setLR, setMomentum := false, false
-	fs.Visit(func(f *flag.Flag) {
-		setLR = setLR || f.Name == "server-lr"
-		setMomentum = setMomentum || f.Name == "server-momentum"
-	})
-	if !setLR {
-		c.LR = 0
-	}
-	if !setMomentum {
-		c.Momentum = 0
-	}
-	return c
 }

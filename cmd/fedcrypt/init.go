@@ -40,10 +40,11 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	fs.Float64Var(&set.ClipNorm, "clip", set.ClipNorm, "per-example (per-patient) L2 clipping norm C")
 	fs.Float64Var(&set.SampleRate, "sample-rate", set.SampleRate, "Poisson sampling rate q of each DP-SGD step")
 	fs.Float64Var(&set.Local.LR, "lr", set.Local.LR, "local learning rate")
-	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	serverOpt := fs.String("server-opt", set.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	serverLR := fs.Float64("server-lr", set.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
-	serverMomentum := fs.Float64("server-momentum", set.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+	fs.StringVar(&set.Model, "model", set.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]; with --text: softmax, embag:DIM[:H1,...]")
+	var sf serverOptFlags
+	sf.register(fs, set.Server)
+	var tf textFlags
+	tf.register(fs, &df.Text, true)
 	fs.StringVar(&set.Preset, "preset", set.Preset, "CKKS parameter preset: compact or precise")
 	fs.StringVar(&set.Compress, "compress", "", "upload compression after DP: randk:FRACTION or srht:FRACTION, :ef for error feedback")
 	fs.Float64Var(&set.UpdateBound, "update-bound", set.UpdateBound, "L2 bound every model update is clipped to before encryption")
@@ -89,6 +90,9 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if len(hosts) == 0 {
 		hosts = stringList{"localhost", "127.0.0.1"}
 	}
+	if err := textFederation(&set, df.Text, &tf, &sf, setFlags(fs)); err != nil {
+		return err
+	}
 	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 		return fmt.Errorf("init: %s is not empty (init never overwrites keys)", out)
 	}
@@ -97,7 +101,6 @@ func runInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	set.PrivacyUnit = ds.Options().PrivacyUnit
-	set.Server = serverFlags(fs, sim.Defaults().Server, *serverOpt, *serverLR, *serverMomentum)
 	set.StatsShare = bf.share
 	if set.Bounds, err = bf.load(df.Source, ds); err != nil {
 		return usageError{err.Error()}

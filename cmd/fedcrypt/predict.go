@@ -70,6 +70,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")
 	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
 	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
+	textCol := fs.String("text", "", "for a text model: the rows' free-text `column`, when it is named otherwise than the model's (default: the model's text column)")
 	var out string
 	(*outFlag)(&out).register(fs, "write the predictions encrypted to -r/-R recipients into `file` (.age)")
 	var rf recipientFlags
@@ -120,11 +121,15 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	sm := l.Payload
+	schema, err := rowsSchema(sm.Schema, *textCol)
+	if err != nil {
+		return err
+	}
 	in, err := vault.Open(*dataPath, id)
 	if err != nil {
 		return err
 	}
-	rows, err := sm.Schema.ReadRows(in, *dataPath)
+	rows, err := schema.ReadRows(in, *dataPath)
 	in.Close()
 	if err != nil {
 		return err
@@ -133,7 +138,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	if out != "" {
 		summary = e.stdout
 	}
-	e = assumePredict(*dataPath, l, rows).say(e, summary, jsonOut)
+	e = assumePredict(*dataPath, l, schema, rows).say(e, summary, jsonOut)
 	n := len(rows.Y)
 	sc, err := newScorer(l, rows)
 	if err != nil {
@@ -203,6 +208,22 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 			rows.Labelled, f("accuracy", m.Accuracy), f("precision", m.Precision), f("recall", m.Recall), f("f1", m.F1), f("auc", m.AUC), f("brier", m.Brier), f("ece", m.ECE))
 	}
 	return nil
+}
+
+// rowsSchema is the schema the rows to score are read with: the model's,
+// its text column renamed to column when one is given.
+func rowsSchema(s data.Schema, column string) (data.Schema, error) {
+	if column == "" || column == s.Text {
+		return s, nil
+	}
+	if s.Text == "" {
+		return s, usagef("--text %s: the model reads no text (it is not a text model)", column)
+	}
+	s.Text = column
+	if err := s.Validate(); err != nil {
+		return s, usagef("--text %s: %v", column, err)
+	}
+	return s, nil
 }
 
 // scorer scores the rows of a CSV with a dense model on transformed numeric

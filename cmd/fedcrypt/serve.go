@@ -20,7 +20,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"github.com/fedcrypt/fedcrypt/version"
 )
@@ -248,7 +247,9 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 	if _, err := rand.Read(seed[:]); err != nil {
 		return nil, err
 	}
-	init, err := model.New(fed.Model, mrand.New(mrand.NewChaCha8(seed)))
+	// The federation's own initialiser: a dense model, or a text model's
+	// sparse network.
+	init, err := fed.NewParams(mrand.New(mrand.NewChaCha8(seed)))
 	clear(seed[:])
 	if err != nil {
 		return nil, err
@@ -269,6 +270,6 @@ func serveRun(ctx context.Context, e *env, fed *federation.Config, id *vault.Ide
 		fmt.Fprintf(e.stderr, "round %d attempt %d %s: %d contributors, %d dropped, %d refused, %.2fs\n",
 			r.Number, r.Attempt, outcome, len(r.Included), len(r.Dropped), len(r.Refused), r.Duration.Seconds())
 	}
-	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init.Params(),
+	return aggregator.Run(ctx, aggregator.Config{Federation: fed, Identity: id, OutDir: out, InitialModel: init,
 		Logger: log, Timeout: timeout, OnRound: onRound, Software: version.Software(), Resume: from}, srv)
 }

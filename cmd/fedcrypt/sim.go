@@ -16,7 +16,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -46,10 +45,11 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	fs.Float64Var(&cfg.SampleRate, "sample-rate", def.SampleRate, "Poisson sampling rate q of each DP-SGD step")
 	fs.Float64Var(&cfg.Local.LR, "lr", def.Local.LR, "local learning rate")
 	localOpt := fs.String("local-opt", def.Local.Name, "local optimizer: sgd, adam or rmsprop")
-	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]")
-	serverOpt := fs.String("server-opt", def.Server.Name, "server optimizer: fedavg, fedavgm or fedadam")
-	fs.Float64Var(&cfg.Server.LR, "server-lr", def.Server.LR, "server learning rate (0: the optimizer's own default, 1 for fedavg and fedavgm, 0.1 for fedadam)")
-	serverMomentum := fs.Float64("server-momentum", def.Server.Momentum, "server momentum of fedavgm (0: its default 0.9)")
+	fs.StringVar(&cfg.Model, "model", def.Model, "model: logreg, softmax, mlp:H1[,H2...][:relu|sigmoid|tanh]; with --text: softmax, embag:DIM[:H1,...]")
+	var sf serverOptFlags
+	sf.register(fs, def.Server)
+	var tf textFlags
+	tf.register(fs, &df.Text, true)
 	partition := fs.String("partition", "iid", "how rows are spread over hospitals: iid, dirichlet:ALPHA, quantity:ALPHA, or column:NAME (one hospital per value of column NAME; --data a.csv,b.csv gives one per file)")
 	fs.StringVar(&cfg.Preset, "preset", def.Preset, "CKKS parameter preset: compact or precise")
 	fs.Float64Var(&cfg.UpdateBound, "update-bound", def.UpdateBound, "L2 bound every model update is clipped to before encryption")
@@ -97,7 +97,9 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	}
 	cfg.HE, cfg.DP = !*noHE, !*noDP
 	cfg.Local.Name = *localOpt
-	cfg.Server = serverFlags(fs, def.Server, *serverOpt, cfg.Server.LR, *serverMomentum)
+	if err := textFederation(&cfg, df.Text, &tf, &sf, setFlags(fs)); err != nil {
+		return err
+	}
 	cfg.Recipients = recipients
 	cfg.PrivacyUnit = df.Unit
 	cfg.StatsShare = bf.share
@@ -184,8 +186,8 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 // settings that would otherwise fail only once the federation is built or
 // the first round trains.
 func checkSimSettings(cfg sim.Config, ds *data.Dataset) error {
-	if _, err := model.ParseSpec(cfg.Model, len(ds.Features), len(ds.Classes)); err != nil {
-		return usagef("--model: %v", err)
+	if err := checkModel(cfg, ds); err != nil {
+		return err
 	}
 	if cfg.HE {
 		if _, err := (federation.HE{Enabled: true, Preset: cfg.Preset}).Params(); err != nil {
@@ -296,8 +298,25 @@ func simJSON(r *sim.Result) map[string]any {
 }
 
 func printSimHeader(w io.Writer, ds *data.Dataset, cfg sim.Config) {
-	fmt.Fprintf(w, "fedcrypt sim: %s (%d rows, %d features, %d classes) across %d hospitals, threshold T = %d\n",
-		ds.Name, ds.Rows(), len(ds.Features), len(ds.Classes), cfg.Hospitals, cfg.Threshold)
+	features := count(len(ds.Features), "feature")
+	if ds.TextColumn != "" {
+		features = "a text column and " + count(len(ds.Features), "numeric feature")
+	}
+	fmt.Fprintf(w, "fedcrypt sim: %s (%d rows, %s, %d classes) across %d hospitals, threshold T = %d\n",
+		ds.Name, ds.Rows(), features, len(ds.Classes), cfg.Hospitals, cfg.Threshold)
+	if t := cfg.TextFeatures; cfg.Text != "" && t != nil {
+		grams, weights := "unigrams", "sublinear tf"
+		if t.NGrams == 2 {
+			grams = "unigrams and bigrams"
+		}
+		if t.IDF && cfg.DP {
+			weights += " × IDF from the hospitals' DP document frequencies"
+		} else if t.IDF {
+			weights += " × IDF from the hospitals' document frequencies"
+		}
+		fmt.Fprintf(w, "  text: column %q, %s hashed into %d buckets, %s; model %s, %d local steps of %s at lr %g, %s on the server\n",
+			cfg.Text, grams, t.Buckets, weights, cfg.Model, cfg.LocalSteps, cfg.Local.Name, cfg.Local.LR, cfg.Server.Name)
+	}
 	if cfg.DP {
 		fmt.Fprintf(w, "  DP-SGD: ε ≤ %g, δ = %g per hospital (%s accountant), clip %g, sample rate %g, %d local steps × %d rounds\n",
 			cfg.Epsilon, cfg.Delta, cfg.Accountant, cfg.ClipNorm, cfg.SampleRate, cfg.LocalSteps, cfg.Rounds)

@@ -56,9 +56,8 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	fs.Float64Var(&s.SampleRate, "sample-rate", 0, "with --dp: Poisson sampling rate q (default --batch / training rows)")
 	fs.IntVar(&s.Steps, "steps", 100, "with --dp: DP-SGD steps")
 	fs.StringVar(&s.Noise, "noise", "fast", "with --dp: Gaussian sampler, fast or google")
-	fs.StringVar(&df.Text, "text", "", "free-text `column`: features are its hashed unigrams and bigrams (with the numeric columns, if any)")
-	var ts textSettings
-	ts.register(fs)
+	var ts textFlags
+	ts.register(fs, &df.Text, false)
 	var out string
 	(*outFlag)(&out).register(fs, "write the trained model, sealed (signed with --identity, encrypted to it and to -r/-R), to `file` (.age), for predict")
 	var rf recipientFlags
@@ -73,15 +72,11 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 	if len(pos) > 0 {
 		return usagef("train: unexpected argument %q", pos[0])
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if df.Text == "" {
-		for _, name := range []string{"buckets", "ngrams", "hash-seed", "idf"} {
-			if set[name] {
-				return usagef("--%s is a text setting: add --text COLUMN", name)
-			}
-		}
-	} else {
+	set := setFlags(fs)
+	if err := ts.check(set); err != nil {
+		return err
+	}
+	if df.Text != "" {
 		if !set["model"] {
 			s.Model = defaultTextModel
 		}
@@ -109,7 +104,7 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 			s.Decay = 0
 		}
 		if df.Text != "" {
-			ts.privateDefaults(&s, set)
+			trainTextPrivateDefaults(&ts, &s, set)
 		}
 		switch {
 		case !(s.Epsilon > 0) || math.IsInf(s.Epsilon, 0):
@@ -139,7 +134,7 @@ func runTrain(ctx context.Context, e *env, fs *flag.FlagSet, args []string) erro
 		return usagef("--cv %d: need at least 2 folds", *cv)
 	}
 	if df.Text != "" {
-		if err := ts.check(s, set); err != nil {
+		if err := checkTrainText(&ts, s, set); err != nil {
 			return err
 		}
 	}

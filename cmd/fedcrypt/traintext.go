@@ -1,16 +1,8 @@
 package main
 
 import (
-	"flag"
-
 	"github.com/fedcrypt/fedcrypt/model"
-	"github.com/fedcrypt/fedcrypt/text"
 )
-
-// textSettings are the featurization knobs of `train --text`.
-type textSettings struct {
-	cfg text.Config
-}
 
 // Defaults of `train --text`: softmax regression on hashed unigrams with sublinear tf-idf
 // weights, the usual strong baseline for short documents, for 20 epochs of Adam (lr 0.01, decay
@@ -22,22 +14,14 @@ const (
 	defaultTextEpochs = 20
 )
 
-func (t *textSettings) register(fs *flag.FlagSet) {
-	fs.IntVar(&t.cfg.Buckets, "buckets", 1<<18, "with --text: hash buckets for the unigrams and bigrams (with --dp default 2048)")
-	fs.IntVar(&t.cfg.NGrams, "ngrams", 1, "with --text: 1 = unigrams, 2 = unigrams and bigrams")
-	fs.Uint64Var(&t.cfg.Seed, "hash-seed", 0, "with --text: salt of the n-gram hash (fixed in advance)")
-	fs.BoolVar(&t.cfg.IDF, "idf", true, "with --text: weight by inverse document frequency fitted on the training rows (not with --dp)")
-	t.cfg.Sublinear = true
-}
-
-// privateDefaults are the defaults of `train --text --dp` for the flags not set: 2¹¹ buckets
-// (every coordinate takes the same noise, so fewer buckets carry more signal each), Poisson
-// sampling at q = 0.5, 100 steps of Adam at lr 0.1, clipping at 0.5. Chosen like the
+// trainTextPrivateDefaults are the defaults of `train --text --dp` for the flags not set: 2¹¹
+// buckets (every coordinate takes the same noise, so fewer buckets carry more signal each),
+// Poisson sampling at q = 0.5, 100 steps of Adam at lr 0.1, clipping at 0.5. Chosen like the
 // non-private defaults, on a stratified half of the abstracts at ε = 3 (5-fold cross-validation,
 // a random search of 28 settings, the best three run three times each): 0.391–0.414 there,
 // against 0.334–0.364 for 30 steps at lr 0.05 and clip 1, and 0.346 with the dense defaults
 // (2¹⁸ buckets, q = batch/rows, 100 steps of SGD at lr 1).
-func (t *textSettings) privateDefaults(s *trainSettings, set map[string]bool) {
+func trainTextPrivateDefaults(t *textFlags, s *trainSettings, set map[string]bool) {
 	if !set["buckets"] {
 		t.cfg.Buckets = 1 << 11
 	}
@@ -55,18 +39,15 @@ func (t *textSettings) privateDefaults(s *trainSettings, set map[string]bool) {
 	}
 }
 
-// check validates the text settings once the other flags are known.
-func (t *textSettings) check(s trainSettings, set map[string]bool) error {
+// checkTrainText validates the text settings of train once the other flags are known.
+func checkTrainText(t *textFlags, s trainSettings, set map[string]bool) error {
 	if s.DP {
 		if set["idf"] && t.cfg.IDF {
 			return usagef("--idf with --dp: document frequencies fitted on the training rows are not private; drop --idf")
 		}
 		t.cfg.IDF = false
 	}
-	t.cfg.Norm = text.NormL2
-	if c, err := model.ParseSparseSpec(s.Model, t.cfg.Buckets, 2); err == nil && c.Kind == model.KindEmbeddingBag {
-		t.cfg.Norm = text.NormMean
-	}
+	t.cfg.Norm = textNorm(s.Model, t.cfg.Buckets)
 	if err := t.cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

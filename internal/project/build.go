@@ -32,15 +32,17 @@ const AggregatorID = "aggregator"
 // attempts per sum, min_contributors T+1 (at most the contributors), one
 // spare round, local SGD with momentum 0.5, FedAvgM on the server at
 // learning rate 0.3 and momentum 0.9, equal weighting, mean imputation and
-// z-score normalization.
+// z-score normalization; a text column's n-grams hashed into 1,024
+// buckets with DP and 2¹⁸ without (sim.DefaultTextFeatures).
 var Defaults = struct {
 	Preset, Accountant, Noise, Optimizer, ServerOptimizer, Weighting, Missing, Normalize string
 	UpdateBound, Momentum, ServerLR, ServerMomentum                                      float64
-	MaxDecryptions, SpareRounds                                                          int
+	MaxDecryptions, SpareRounds, TextBuckets, TextBucketsNoDP                            int
 }{
 	Preset: "precise", Accountant: "rdp", Noise: "fast", Optimizer: model.OptSGD, ServerOptimizer: fedavg.FedAvgM,
 	Weighting: "equal", Missing: data.MissingMean, Normalize: "zscore",
 	UpdateBound: 4, Momentum: 0.5, ServerLR: 0.3, ServerMomentum: 0.9, MaxDecryptions: 3, SpareRounds: 1,
+	TextBuckets: 1 << 10, TextBucketsNoDP: 1 << 18,
 }
 
 // Build checks the project and returns the federation's config, validated.

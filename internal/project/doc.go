@@ -32,6 +32,17 @@
 //	  classes: [B, M]
 //	  features: [radius_mean, …]
 //
+// A federation on a free-text column declares it under data, with a text
+// model (softmax, or embag:DIM[:H1,...]); the featurization's settings are
+// optional ([Text], [Defaults]), and features may then be empty:
+//
+//	model: softmax
+//	data:
+//	  label: condition
+//	  classes: [cardiovascular, digestive, general, neoplasms, nervous]
+//	  features: []
+//	  text: {column: abstract, buckets: 1024, ngrams: 1, idf: true, max_terms_per_doc: 32}
+//
 // Paths are relative to the project file. Decoding is strict: an unknown or
 // repeated field is an error naming it and its line. Omitted settings take
 // the defaults of [Defaults]. [Load] validates everything and returns

@@ -127,6 +127,23 @@ type Data struct {
 	// StatsShare is the share of ε the statistics phase takes (default
 	// stats.DefaultEpsilonShare).
 	StatsShare float64 `yaml:"stats_share"`
+	// Text, when set, names a free-text column and how its documents
+	// become the model's input; the model is then a text model.
+	Text *Text `yaml:"text"`
+}
+
+// Text is a free-text column and its featurization (see [text.Config]):
+// word n-grams hashed into buckets, sublinear tf, IDF from the statistics
+// phase's DP document frequencies (each document counted in at most
+// max_terms_per_doc buckets), l2 norm (mean for an embedding bag). The
+// model reads the buckets, then the numeric features, if any.
+type Text struct {
+	Column         string `yaml:"column"`
+	Buckets        int    `yaml:"buckets"`
+	NGrams         int    `yaml:"ngrams"`
+	HashSeed       uint64 `yaml:"hash_seed"`
+	IDF            *bool  `yaml:"idf"`
+	MaxTermsPerDoc int    `yaml:"max_terms_per_doc"`
 }
 
 // maxFile bounds a project file's size.

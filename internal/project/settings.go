@@ -8,6 +8,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/text"
 )
 
 // settings fills the federation's training settings from the project and
@@ -17,14 +18,21 @@ func (f *File) settings(fed *federation.Config) error {
 	if d.Label == "" {
 		return f.errAt(at("data"), "data: label: missing")
 	}
-	if len(d.Features) == 0 {
+	column := ""
+	if d.Text != nil {
+		column = d.Text.Column
+		if column == "" {
+			return f.errAt(at("data", "text"), "data: text: column: name the free-text column")
+		}
+	}
+	if len(d.Features) == 0 && column == "" {
 		return f.errAt(at("data"), "data: features: list the columns every member's data set has, in order")
 	}
-	opt := data.Options{Label: d.Label, Classes: d.Classes, Drop: d.Drop, Missing: or(d.Missing, Defaults.Missing), PrivacyUnit: d.PrivacyUnit}
+	opt := data.Options{Label: d.Label, Classes: d.Classes, Drop: d.Drop, Missing: or(d.Missing, Defaults.Missing), PrivacyUnit: d.PrivacyUnit, Text: column}
 	if err := opt.Validate(); err != nil {
 		return f.errAt(at("data"), "data: %v", err)
 	}
-	schema := data.Schema{Features: d.Features, Label: d.Label, Classes: d.Classes, PrivacyUnit: d.PrivacyUnit}
+	schema := data.Schema{Features: d.Features, Label: d.Label, Classes: d.Classes, PrivacyUnit: d.PrivacyUnit, Text: column}
 	if err := schema.Validate(); err != nil {
 		return f.errAt(at("data"), "data: %v", err)
 	}
@@ -51,13 +59,22 @@ func (f *File) settings(fed *federation.Config) error {
 	}
 
 	if f.Model == "" {
+		if d.Text != nil {
+			return f.errAt(at("model"), "model: missing (a text model: softmax or embag:DIM[:H1,...])")
+		}
 		return f.errAt(at("model"), "model: missing (logreg, softmax or mlp:H1[,H2...])")
 	}
-	m, err := model.ParseSpec(f.Model, len(d.Features), len(d.Classes))
-	if err != nil {
-		return f.errAt(at("model"), "model %s: %v", f.Model, err)
+	if d.Text != nil {
+		if err := f.textSettings(fed); err != nil {
+			return err
+		}
+	} else {
+		m, err := model.ParseSpec(f.Model, len(d.Features), len(d.Classes))
+		if err != nil {
+			return f.errAt(at("model"), "model %s: %v", f.Model, err)
+		}
+		fed.Model = m
 	}
-	fed.Model = m
 
 	fed.MaxDecryptions = f.MaxDecryptions
 	if fed.MaxDecryptions == 0 {
@@ -95,6 +112,43 @@ func (f *File) settings(fed *federation.Config) error {
 	if fed.Evaluation.Enabled && fed.Evaluation.Bins == 0 {
 		fed.Evaluation.Bins = federation.DefaultEvalBins
 	}
+	return nil
+}
+
+// textSettings fills the featurization of the text column, its cap in
+// the statistics spec and the text model, from the project and
+// [Defaults]: fewer buckets with DP, whose noise covers every bucket.
+func (f *File) textSettings(fed *federation.Config) error {
+	t := f.Data.Text
+	private := f.DP.Enabled == nil || *f.DP.Enabled
+	tc := text.Config{Buckets: t.Buckets, NGrams: t.NGrams, Seed: t.HashSeed, Sublinear: true, IDF: t.IDF == nil || *t.IDF, Norm: text.NormL2}
+	if tc.Buckets == 0 {
+		tc.Buckets = Defaults.TextBuckets
+		if !private {
+			tc.Buckets = Defaults.TextBucketsNoDP
+		}
+	}
+	if tc.NGrams == 0 {
+		tc.NGrams = 1
+	}
+	if err := tc.Validate(); err != nil {
+		return f.errAt(at("data", "text"), "data: text: %v", err)
+	}
+	sc, err := model.ParseSparseSpec(f.Model, tc.Buckets+len(f.Data.Features), len(f.Data.Classes))
+	if err != nil {
+		return f.errAt(at("model"), "model %s: %v (with data.text: softmax or embag:DIM[:H1,...])", f.Model, err)
+	}
+	if sc.Kind == model.KindEmbeddingBag {
+		tc.Norm = text.NormMean
+	}
+	ms := t.MaxTermsPerDoc
+	switch {
+	case tc.IDF && ms == 0:
+		ms = stats.DefaultMaxTermsPerDoc
+	case !tc.IDF && ms != 0:
+		return f.errAt(at("data", "text"), "data: text: max_terms_per_doc %d with idf off: no document frequencies are released", ms)
+	}
+	fed.Data.Text, fed.Data.Stats.MaxTermsPerDoc, fed.SparseModel = &tc, ms, &sc
 	return nil
 }
 
