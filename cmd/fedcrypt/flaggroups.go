@@ -134,6 +134,36 @@ func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
 	return out, nil
 }
 
+// rowsFile is --data where a command reads one CSV file of rows under a
+// schema it already holds (a federation's or a sealed model's): a
+// hospital's own training data, or rows to score or compare on. Commands
+// that choose a data set (an embedded one, a file, one per site) take
+// dataFlags instead.
+type rowsFile string
+
+// register declares --data; what says whose rows they are. sealed: the
+// help says the file is age-encrypted to the party's identity (a
+// hospital's data at rest, which client join refuses plain), else that it
+// may be plain too.
+func (r *rowsFile) register(fs *flag.FlagSet, what string, sealed bool) {
+	how := "a CSV `file`, or an age-encrypted one"
+	if sealed {
+		how = "a CSV `file`, age-encrypted to --identity"
+	}
+	fs.StringVar((*string)(r), "data", "", what+": "+how)
+}
+
+// read reads the file's rows under schema, decrypting it with id when it
+// is age-encrypted.
+func (r rowsFile) read(id *vault.Identity, schema data.Schema) (*data.Rows, error) {
+	in, err := vault.Open(string(r), id)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	return schema.ReadRows(in, string(r))
+}
+
 // dataFlags are the flags of every command that reads a data set: an
 // embedded set's name or a CSV path (age-encrypted with --identity), and how
 // to read it.

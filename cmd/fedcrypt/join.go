@@ -25,7 +25,8 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	keys.register(fs)
 	var tf tlsFlags
 	tf.register(fs)
-	dataPath := fs.String("data", "", "this hospital's training data: a CSV `file`, age-encrypted to --identity")
+	var dataPath rowsFile
+	dataPath.register(fs, "this hospital's training data", true)
 	ledger := fs.String("ledger", "", "`directory` of the sealed privacy ledger, key-holder state and audit witness (kept across runs)")
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
@@ -48,7 +49,7 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return usagef("--sim-dropout %v: must be in [0, 1)", *dropout)
 	case *seed != "":
 		return usagef("--seed: client join never runs seeded (keys and DP noise must come from the operating system)")
-	case *config == "", *member == "", keys.identity == "", *dataPath == "", *ledger == "", *addr == "":
+	case *config == "", *member == "", keys.identity == "", string(dataPath) == "", *ledger == "", *addr == "":
 		return usagef("client join: --config, --member, --identity, --data, --ledger and --aggregator are required")
 	case *retryFor < 0:
 		return usagef("--retry-for %v: must not be negative", *retryFor)
@@ -79,13 +80,13 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 		return err
 	}
 	defer clear(creds.Key)
-	if sealed, err := vault.IsEncrypted(*dataPath); err != nil {
+	if sealed, err := vault.IsEncrypted(string(dataPath)); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	} else if !sealed {
 		m, _ := fed.Member(*member)
-		return usagef("--data %s: not age-encrypted; a hospital's data stays encrypted at rest: fedcrypt data encrypt -r %s -o %[1]s.age %[1]s", *dataPath, m.Recipient)
+		return usagef("--data %s: not age-encrypted; a hospital's data stays encrypted at rest: fedcrypt data encrypt -r %s -o %[1]s.age %[1]s", string(dataPath), m.Recipient)
 	}
-	ds, err := loadMemberData(*dataPath, id, fed.Data.Options)
+	ds, err := loadMemberData(string(dataPath), id, fed.Data.Options)
 	if err != nil {
 		return err
 	}

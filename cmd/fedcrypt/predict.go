@@ -69,7 +69,8 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	kf.register(fs)
 	checkpoint := fs.String("checkpoint", "", "sealed model `file` (.age)")
 	signer := fs.String("signer", "", "the model writer's signing `key` (ed25519:...), a file holding it, or the federation.json whose aggregator wrote the model")
-	dataPath := fs.String("data", "", "rows to score: a CSV `file`, or an age-encrypted one")
+	var dataPath rowsFile
+	dataPath.register(fs, "rows to score", false)
 	textCol := fs.String("text", "", "for a text model: the rows' free-text `column`, when it is named otherwise than the model's (default: the model's text column)")
 	var out string
 	(*outFlag)(&out).register(fs, "write the predictions encrypted to -r/-R recipients into `file` (.age)")
@@ -86,7 +87,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 		return usagef("predict: unexpected argument %q", pos[0])
 	case *checkpoint == "":
 		return usagef("predict: --checkpoint is required")
-	case *dataPath == "":
+	case dataPath == "":
 		return usagef("predict: --data is required")
 	case *signer == "":
 		return usagef("predict: --signer is required: a sealed model is accepted only from its expected writer")
@@ -97,7 +98,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	}
 	var rs []vault.Recipient
 	if out != "" {
-		keep := []input{{"data file", *dataPath}, {"sealed model", *checkpoint}, {"identity file", kf.identity}, {"signer file", *signer}}
+		keep := []input{{"data file", string(dataPath)}, {"sealed model", *checkpoint}, {"identity file", kf.identity}, {"signer file", *signer}}
 		for _, f := range rf.files {
 			keep = append(keep, input{"recipients file", f})
 		}
@@ -125,12 +126,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	in, err := vault.Open(*dataPath, id)
-	if err != nil {
-		return err
-	}
-	rows, err := schema.ReadRows(in, *dataPath)
-	in.Close()
+	rows, err := dataPath.read(id, schema)
 	if err != nil {
 		return err
 	}
@@ -138,7 +134,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	if out != "" {
 		summary = e.stdout
 	}
-	e = assumePredict(*dataPath, l, schema, rows).say(e, summary, jsonOut)
+	e = assumePredict(string(dataPath), l, schema, rows).say(e, summary, jsonOut)
 	n := len(rows.Y)
 	sc, err := newScorer(l, rows)
 	if err != nil {

@@ -36,7 +36,8 @@ func runPreflight(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	keys.register(fs)
 	var tf tlsFlags
 	tf.register(fs)
-	dataPath := fs.String("data", "", "this hospital's training data (CSV `file`, age-encrypted to --identity)")
+	var dataPath rowsFile
+	dataPath.register(fs, "this hospital's training data", true)
 	ledger := fs.String("ledger", "", "the ledger `directory` client join will use")
 	addr := fs.String("aggregator", "", "the aggregator's `address` (host:port)")
 	serverName := fs.String("server-name", "", "`name` the aggregator's certificate must be valid for (default: the address's host)")
@@ -61,7 +62,7 @@ func runPreflight(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	checks := preflight.Run(ctx, preflight.Config{Config: *config, Member: *member, Identity: id, CA: tf.ca, Cert: tf.cert, TLSKey: tf.key,
-		Data: *dataPath, Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
+		Data: string(dataPath), Ledger: *ledger, Aggregator: *addr, ServerName: *serverName, Timeout: *timeout})
 	checks = append(checks, versionCheck(*config, *member, *ledger)...)
 	failed := preflight.Failed(checks)
 	if jsonOut {

@@ -28,7 +28,8 @@ type modelQuantizeResult struct {
 func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	var mf modelOutFlags
 	mf.register(fs, "the quantized sealed model `file` (.age)")
-	dataPath := fs.String("data", "", "rows to compare the two models on: a CSV `file`, or an age-encrypted one")
+	var dataPath rowsFile
+	dataPath.register(fs, "rows to compare the two models on", false)
 	var rf recipientFlags
 	rf.register(fs, false)
 	if err := mf.parse(fs, args, "model quantize"); err != nil {
@@ -36,8 +37,8 @@ func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 	}
 	sf, out := mf.sealedModelFlags, mf.out
 	keep := sf.inputs()
-	if *dataPath != "" {
-		keep = append(keep, input{"data file", *dataPath})
+	if dataPath != "" {
+		keep = append(keep, input{"data file", string(dataPath)})
 	}
 	for _, f := range rf.files {
 		keep = append(keep, input{"recipients file", f})
@@ -82,7 +83,7 @@ func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 	res := modelQuantizeResult{Output: out, Signer: vault.FormatSigningKey(id.SigningPublicKey()), Params: params, FloatBytes: len(l.Weights), Int8Bytes: len(qb), Bits: model.QuantBits}
 	p := l.Payload
 	p.Weights = qb
-	if *dataPath != "" {
+	if dataPath != "" {
 		b, err := json.Marshal(p)
 		if err != nil {
 			return fmt.Errorf("model quantize: %w", err)
@@ -91,7 +92,7 @@ func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 		if err != nil {
 			return fmt.Errorf("model quantize: %w", err)
 		}
-		if err := compareOnRows(e, id, *dataPath, l, q, &res); err != nil {
+		if err := compareOnRows(e, id, dataPath, l, q, &res); err != nil {
 			return err
 		}
 	}
@@ -106,20 +107,15 @@ func runModelQuantize(ctx context.Context, e *env, fs *flag.FlagSet, args []stri
 	fmt.Fprintf(e.stdout, "  signed by %s (predict's --signer)\n", res.Signer)
 	if res.ClassAgreement != nil {
 		fmt.Fprintf(e.stdout, "  on the %d rows of %s: %.2f%% of classes as the float model's, probabilities within %.4f\n",
-			res.Rows, *dataPath, 100**res.ClassAgreement, *res.MaxProbDiff)
+			res.Rows, dataPath, 100**res.ClassAgreement, *res.MaxProbDiff)
 	}
 	return nil
 }
 
 // compareOnRows scores the rows of path with the float model f and the quantized model q and records
 // how they agree in res.
-func compareOnRows(e *env, id *vault.Identity, path string, f, q *sealedmodel.Loaded, res *modelQuantizeResult) error {
-	in, err := vault.Open(path, id)
-	if err != nil {
-		return err
-	}
-	rows, err := f.Schema.ReadRows(in, path)
-	in.Close()
+func compareOnRows(e *env, id *vault.Identity, path rowsFile, f, q *sealedmodel.Loaded, res *modelQuantizeResult) error {
+	rows, err := path.read(id, f.Schema)
 	if err != nil {
 		return err
 	}
