@@ -92,13 +92,22 @@ func (r *recipientFlags) register(fs *flag.FlagSet, withPassphrase bool) {
 	}
 }
 
-// parse returns the recipients the flags name.
+// parse returns the recipients the flags name, at least one.
 func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
+	out, err := r.optional(e)
+	if err == nil && len(out) == 0 {
+		err = usagef("no recipients: give -r AGE1..., -R FILE or --passphrase-file")
+	}
+	return out, err
+}
+
+// optional returns the recipients the flags name, perhaps none.
+func (r *recipientFlags) optional(e *env) ([]vault.Recipient, error) {
 	var out []vault.Recipient
 	for _, s := range r.recipients {
 		rc, err := vault.ParseRecipient(s)
 		if err != nil {
-			return nil, usageError{"-r: " + err.Error()}
+			return nil, usageError{"-r/--recipient: " + err.Error()}
 		}
 		out = append(out, rc)
 	}
@@ -127,9 +136,6 @@ func (r *recipientFlags) parse(e *env) ([]vault.Recipient, error) {
 			return nil, usageError{err.Error()}
 		}
 		out = append(out, rc)
-	}
-	if len(out) == 0 {
-		return nil, usagef("no recipients: give -r AGE1..., -R FILE or --passphrase-file")
 	}
 	return out, nil
 }

@@ -59,8 +59,8 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	fs.Float64Var(&cfg.EvalEpsilon, "private-eval", 0, "evaluate the final model privately on each hospital's held-out rows, the release costing this `ε` (within --epsilon)")
 	seed := fs.String("seed", "", "make the run reproducible (not fit for real data)")
 	(*outFlag)(&cfg.OutDir).register(fs, "write the run's artefacts (sealed model and ledgers, metrics, audit log) to `dir`")
-	var recipients stringList
-	fs.Var(&recipients, "recipient", "also seal every output to this age `recipient` (repeatable)")
+	var rf recipientFlags // also seal every output to these (a researcher, an auditor)
+	rf.register(fs, false)
 	resume := fs.String("resume", "", "continue the killed run whose --out was `dir` (its settings and data flags are the run's own)")
 	resumeKey := fs.String("resume-identity", "", "age identity `file` the killed run's keys were sealed to (default: DIR/researcher.key)")
 	transportName := fs.String("transport", "inmem", "inmem: one process; grpc: every party its own process over loopback with mutual TLS")
@@ -100,7 +100,13 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 	if err := textFederation(&cfg, df.Text, &tf, &sf, setFlags(fs)); err != nil {
 		return err
 	}
-	cfg.Recipients = recipients
+	extra, err := rf.optional(e)
+	if err != nil {
+		return err
+	}
+	for _, r := range extra {
+		cfg.Recipients = append(cfg.Recipients, r.String())
+	}
 	cfg.PrivacyUnit = df.Unit
 	cfg.StatsShare = bf.share
 	if err := partitionAndSeed(&cfg, &df, *partition, *seed); err != nil {
