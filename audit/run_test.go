@@ -15,7 +15,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -176,7 +176,7 @@ func forge(t testing.TB, dir string, keys map[string]*vault.Identity, keep int, 
 
 // forgeClaim changes hospital's claim in a round entry's body and re-signs
 // the claim with the hospital's own key.
-func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from string, change func(*transport.Claim)) {
+func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from string, change func(*protocol.Claim)) {
 	t.Helper()
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(e.Body, &body); err != nil {
@@ -195,11 +195,11 @@ func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from str
 		raw, _ := json.Marshal(u["claim"])
 		var signed []byte
 		json.Unmarshal(raw, &signed)
-		env, err := federation.ParseEnvelope(signed)
+		env, err := protocol.ParseEnvelope(signed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := transport.ParseClaim(env.Body)
+		c, err := protocol.ParseClaim(env.Body)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -290,7 +291,7 @@ func (c *Client) Run(ctx context.Context, dial Dialer) error {
 
 // session serves one connection. It reports done when the run is over.
 func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, err error) {
-	if err := c.send(ctx, conn, transport.KindHello, transport.Hello{Epoch: c.epoch}.Marshal()); err != nil {
+	if err := c.send(ctx, conn, protocol.KindHello, protocol.Hello{Epoch: c.epoch}.Marshal()); err != nil {
 		return false, err
 	}
 	for {
@@ -298,58 +299,58 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 		if err != nil {
 			return false, err
 		}
-		env, err := federation.ParseEnvelope(raw)
+		env, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			c.log.Warn("dropped a malformed message from the aggregator", "err", err)
 			continue
 		}
-		if env.From != c.fed.Aggregator.ID && env.Kind != transport.KindShamir {
+		if env.From != c.fed.Aggregator.ID && env.Kind != protocol.KindShamir {
 			c.log.Warn("dropped a message not from the aggregator", "kind", env.Kind, "from", env.From)
 			continue
 		}
-		if env.Kind == transport.KindMismatch && env.From == c.fed.Aggregator.ID && env.Config != c.hash {
+		if env.Kind == protocol.KindMismatch && env.From == c.fed.Aggregator.ID && env.Config != c.hash {
 			// Signed by the aggregator this config names, under its own
 			// config: the two federation.json files differ.
-			if c.fed.Verify(env, env.Config) == nil {
+			if env.Verify(c.fed, env.Config) == nil {
 				return false, fmt.Errorf("the aggregator runs federation config %s, this member has %s: both must use the same federation.json",
 					env.Config.String()[:16], c.hash.String()[:16])
 			}
 		}
-		if err := c.fed.Verify(env, c.hash); err != nil {
+		if err := env.Verify(c.fed, c.hash); err != nil {
 			c.log.Warn("dropped a message that does not verify", "err", err)
 			continue
 		}
 		switch env.Kind {
-		case transport.KindDone:
+		case protocol.KindDone:
 			if err := c.onDone(env); err != nil {
 				return false, err
 			}
 			return true, nil
-		case transport.KindWelcome:
+		case protocol.KindWelcome:
 			err = c.onWelcome(env)
-		case transport.KindSetup:
+		case protocol.KindSetup:
 			err = c.onSetup(ctx, conn, env)
-		case transport.KindPKCommits:
+		case protocol.KindPKCommits:
 			err = c.onPKCommits(ctx, conn, env)
-		case transport.KindPKAcks:
+		case protocol.KindPKAcks:
 			err = c.onPKAcks(ctx, conn, env)
-		case transport.KindPKShares:
+		case protocol.KindPKShares:
 			err = c.onPKShares(ctx, conn, env)
-		case transport.KindShamir:
+		case protocol.KindShamir:
 			err = c.onShamir(ctx, conn, env)
-		case transport.KindStats:
+		case protocol.KindStats:
 			err = c.onStats(ctx, conn, env)
-		case transport.KindStatsResult:
+		case protocol.KindStatsResult:
 			err = c.onStatsResult(env)
-		case transport.KindRound:
+		case protocol.KindRound:
 			err = c.onRound(ctx, conn, env)
-		case transport.KindCommit:
+		case protocol.KindCommit:
 			err = c.onCommit(ctx, conn, env)
-		case transport.KindDecrypt:
+		case protocol.KindDecrypt:
 			err = c.onDecrypt(ctx, conn, env)
-		case transport.KindEval:
+		case protocol.KindEval:
 			err = c.onEval(ctx, conn, env)
-		case transport.KindResult:
+		case protocol.KindResult:
 			err = c.onResult(env)
 		default:
 			c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
@@ -370,8 +371,8 @@ func (c *Client) send(ctx context.Context, conn transport.Conn, kind string, bod
 	return conn.Send(ctx, raw)
 }
 
-func (c *Client) envelope(kind string, body []byte) *federation.Envelope {
-	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
+func (c *Client) envelope(kind string, body []byte) *protocol.Envelope {
+	env := &protocol.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
 	env.Sign(c.cfg.Identity.SigningKey())
 	return env
 }

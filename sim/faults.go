@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // errFault is what a connection Faults dropped returns: a closed
@@ -62,14 +62,14 @@ func (f *Faults) Conn(conn transport.Conn) transport.Conn {
 // Stages of the messages at which a fault can strike, as they arrive at the
 // member and as the member sends them.
 var (
-	recvStages = map[string]client.Stage{transport.KindRound: client.BeforeUpload, transport.KindDecrypt: client.AtDecryption}
-	sendStages = map[string]client.Stage{transport.KindUpload: client.AfterUpload}
+	recvStages = map[string]client.Stage{protocol.KindRound: client.BeforeUpload, protocol.KindDecrypt: client.AtDecryption}
+	sendStages = map[string]client.Stage{protocol.KindUpload: client.AfterUpload}
 )
 
 // strikes reports whether msg, at the stage stages gives its kind, meets
 // its round's planned fault, and marks the fault done.
 func (f *Faults) strikes(msg []byte, stages map[string]client.Stage) bool {
-	env, err := federation.ParseEnvelope(msg)
+	env, err := protocol.ParseEnvelope(msg)
 	if err != nil {
 		return false
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // TestFaultsStrikeOncePerRound fails round 2 at each stage over the
@@ -18,7 +18,7 @@ import (
 func TestFaultsStrikeOncePerRound(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(nil)
 	msg := func(kind string, round uint64) []byte {
-		e := &federation.Envelope{Kind: kind, From: "h1", Round: round}
+		e := &protocol.Envelope{Kind: kind, From: "h1", Round: round}
 		e.Sign(key)
 		b, _ := e.MarshalBinary()
 		return b
@@ -28,9 +28,9 @@ func TestFaultsStrikeOncePerRound(t *testing.T) {
 		kind string
 		up   bool // sent by the member, else by the aggregator
 	}{
-		{client.BeforeUpload, transport.KindRound, false},
-		{client.AfterUpload, transport.KindUpload, true},
-		{client.AtDecryption, transport.KindDecrypt, false},
+		{client.BeforeUpload, protocol.KindRound, false},
+		{client.AfterUpload, protocol.KindUpload, true},
+		{client.AtDecryption, protocol.KindDecrypt, false},
 	}
 	for _, c := range cases {
 		t.Run(c.at.String(), func(t *testing.T) {
@@ -60,7 +60,7 @@ func TestFaultsStrikeOncePerRound(t *testing.T) {
 					if in, _ := hub.Recv(ctx); in.Kind != transport.Message {
 						t.Fatalf("round %d: the upload did not arrive (%v)", r, in.Kind)
 					}
-					_ = hub.Send(ctx, "h1", msg(transport.KindResult, r))
+					_ = hub.Send(ctx, "h1", msg(protocol.KindResult, r))
 				} else if err := hub.Send(ctx, "h1", m); err != nil {
 					t.Fatal(err)
 				}
@@ -83,7 +83,7 @@ func TestFaultsStrikeOncePerRound(t *testing.T) {
 			if pass(conn, 2) {
 				t.Fatal("round 2 did not fail")
 			}
-			if err := conn.Send(ctx, msg(transport.KindHello, 2)); !errors.Is(err, transport.ErrClosed) {
+			if err := conn.Send(ctx, msg(protocol.KindHello, 2)); !errors.Is(err, transport.ErrClosed) {
 				t.Fatalf("send on a dropped connection: %v", err)
 			}
 			conn = dial()

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/bench"
+	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
 	"github.com/fedcrypt/fedcrypt/sim"
 )

@@ -1,4 +1,4 @@
-package transport
+package protocol
 
 import (
 	"bufio"
@@ -22,9 +22,9 @@ const goldenFile = "wire.golden"
 
 // goldenEnvelope is a signed envelope of fixed content: ed25519 signatures
 // are deterministic, so its bytes are too.
-func goldenEnvelope() *federation.Envelope {
+func goldenEnvelope() *Envelope {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
-	e := &federation.Envelope{Kind: KindUpload, From: "h1", Config: federation.Hash{0xfe, 0xdc}, Round: 3,
+	e := &Envelope{Kind: KindUpload, From: "h1", Config: federation.Hash{0xfe, 0xdc}, Round: 3,
 		Nonce: []byte{9, 8, 7}, Body: []byte("body")}
 	e.Sign(key)
 	return e
@@ -48,14 +48,14 @@ func wire(t *testing.T) map[string][]byte {
 // TestWireFormatIsStable checks every message's encoding against the bytes
 // kept in testdata/wire.golden, and that those bytes still decode to the
 // same message: a change to the wire format fails here, and must come with
-// a new protocol version (federation.ProtocolVersion) and new golden bytes
+// a new protocol version (ProtocolVersion) and new golden bytes
 // (go test -run TestWireFormatIsStable -update).
 func TestWireFormatIsStable(t *testing.T) {
 	path := filepath.Join("testdata", goldenFile)
 	got := wire(t)
 	if *update {
 		var b strings.Builder
-		fmt.Fprintf(&b, "# fedcrypt wire format, protocol version %d: one message per line, name: hex\n", federation.ProtocolVersion)
+		fmt.Fprintf(&b, "# fedcrypt wire format, protocol version %d: one message per line, name: hex\n", ProtocolVersion)
 		for _, name := range slices.Sorted(func(yield func(string) bool) {
 			for k := range got {
 				if !yield(k) {
@@ -115,7 +115,7 @@ func TestWireFormatIsStable(t *testing.T) {
 		}
 	}
 	if w, ok := want["envelope"]; ok {
-		e, err := federation.ParseEnvelope(w)
+		e, err := ParseEnvelope(w)
 		if err != nil || !reflect.DeepEqual(e, goldenEnvelope()) {
 			t.Errorf("envelope: the golden bytes decode to %+v (%v)", e, err)
 		}

@@ -1,4 +1,4 @@
-package federation
+package protocol
 
 import (
 	"crypto/ed25519"
@@ -6,17 +6,19 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/fedcrypt/fedcrypt/federation"
 )
 
 // Envelope is one signed protocol message.
 type Envelope struct {
-	Kind   string // message kind, e.g. "upload"
-	From   string // sender's party id
-	Config Hash   // the federation's config hash
-	Round  uint64 // round number; 0 during setup
-	Nonce  []byte // the round's nonce (empty during setup)
-	Body   []byte // the message itself, encoded by its kind
-	Sig    []byte // ed25519 signature over the signing input
+	Kind   string          // message kind, e.g. "upload"
+	From   string          // sender's party id
+	Config federation.Hash // the federation's config hash
+	Round  uint64          // round number; 0 during setup
+	Nonce  []byte          // the round's nonce (empty during setup)
+	Body   []byte          // the message itself, encoded by its kind
+	Sig    []byte          // ed25519 signature over the signing input
 }
 
 // ProtocolVersion is the version of the wire format this build speaks:
@@ -48,7 +50,7 @@ const (
 type Header struct {
 	Kind       string
 	From       string
-	Config     Hash
+	Config     federation.Hash
 	Round      uint64
 	Nonce      []byte
 	BodyDigest [32]byte
@@ -72,7 +74,7 @@ func (h *Header) signingInput() []byte {
 // entries and decryption sets name uploads by it.
 func (h *Header) Digest() [32]byte { return sha256.Sum256(h.signingInput()) }
 
-func signingInput(kind, from string, cfg Hash, round uint64, nonce []byte, d [32]byte) []byte {
+func signingInput(kind, from string, cfg federation.Hash, round uint64, nonce []byte, d [32]byte) []byte {
 	b := make([]byte, 0, len(envelopeDomain)+len(kind)+len(from)+len(nonce)+96)
 	b = append(b, envelopeDomain...)
 	b = appendBytes(b, []byte(kind))
@@ -104,24 +106,30 @@ func (e *Envelope) SignHeader(key ed25519.PrivateKey) Header {
 // Digest is the digest of e's header.
 func (e *Envelope) Digest() [32]byte { return sha256.Sum256(e.signingInput()) }
 
-// ErrBadSignature is returned by [Config.Verify] when a signature does not
-// verify under the sender's registered key.
+// ErrBadSignature is returned by [Envelope.Verify] and [Header.Verify] when
+// a signature does not verify under the sender's registered key.
 var ErrBadSignature = errors.New("signature does not verify")
 
-// Verify checks that e is signed by the party it names, under the key this
-// config registers for it, and bound to this config. Round and nonce are the
-// caller's to check against its own state.
-func (c *Config) Verify(e *Envelope, h Hash) error {
-	hd := e.Header()
-	return c.VerifyHeader(&hd, h)
+// Keys gives the signing key a federation registers for a party: a
+// [*federation.Config].
+type Keys interface {
+	SigningKey(id string) (ed25519.PublicKey, error)
 }
 
-// VerifyHeader is [Config.Verify] for a header.
-func (c *Config) VerifyHeader(hd *Header, h Hash) error {
+// Verify checks that e is signed by the party it names, under the key keys
+// registers for it, and bound to the federation whose config hash is h.
+// Round and nonce are the caller's to check against its own state.
+func (e *Envelope) Verify(keys Keys, h federation.Hash) error {
+	hd := e.Header()
+	return hd.Verify(keys, h)
+}
+
+// Verify is [Envelope.Verify] for a header.
+func (hd *Header) Verify(keys Keys, h federation.Hash) error {
 	if hd.Config != h {
 		return fmt.Errorf("%s from %q: config hash %s is not this federation's %s", hd.Kind, hd.From, hd.Config.String()[:16], h.String()[:16])
 	}
-	key, err := c.SigningKey(hd.From)
+	key, err := keys.SigningKey(hd.From)
 	if err != nil {
 		return fmt.Errorf("%s: %w", hd.Kind, err)
 	}
@@ -182,7 +190,7 @@ func (e *Envelope) SignFramed(key ed25519.PrivateKey, buf []byte) (Header, error
 // length against the bytes present and the field limits. The body aliases
 // data.
 func ParseEnvelope(data []byte) (*Envelope, error) {
-	r := reader{b: data}
+	r := frameReader{b: data}
 	magic := string(r.next(4))
 	switch {
 	case r.err != nil || magic[:3] != envelopeMagic[:3]:
@@ -211,12 +219,13 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	return e, nil
 }
 
-type reader struct {
+// frameReader reads the envelope's frame.
+type frameReader struct {
 	b   []byte
 	err error
 }
 
-func (r *reader) next(n int) []byte {
+func (r *frameReader) next(n int) []byte {
 	if r.err != nil {
 		return nil
 	}
@@ -229,7 +238,7 @@ func (r *reader) next(n int) []byte {
 	return v
 }
 
-func (r *reader) u64() uint64 {
+func (r *frameReader) u64() uint64 {
 	v := r.next(8)
 	if v == nil {
 		return 0
@@ -237,7 +246,7 @@ func (r *reader) u64() uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-func (r *reader) field(limit int, name string) []byte {
+func (r *frameReader) field(limit int, name string) []byte {
 	v := r.next(4)
 	if v == nil {
 		return nil

@@ -1,11 +1,9 @@
-package transport
+package protocol
 
 import (
 	"bytes"
 	"reflect"
 	"testing"
-
-	"github.com/fedcrypt/fedcrypt/federation"
 )
 
 // codecs lists every body type with a sample, its encoder and its parser.
@@ -203,7 +201,7 @@ func FuzzMessages(f *testing.F) {
 
 func sampleCommit() Commit {
 	return Commit{Epoch: 1, Sum: SumRef{Kind: "upload", Length: 31, Addends: 2, Digest: [32]byte{3},
-		Uploads: []federation.Header{{Kind: "upload", From: "h1", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)},
+		Uploads: []Header{{Kind: "upload", From: "h1", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)},
 			{Kind: "upload", From: "h2", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{8}, 64)}}},
 		Set: []string{"h1", "h3"}, First: 12, Count: 1}
 }

@@ -1,4 +1,4 @@
-package transport
+package protocol
 
 import (
 	"crypto/ed25519"
@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// Message kinds, the Kind of a [federation.Envelope].
+// Message kinds, the Kind of a [Envelope].
 const (
 	KindHello    = "hello"       // member → aggregator: I am here
 	KindSetup    = "setup"       // aggregator → members: start the key ceremony
