@@ -10,8 +10,8 @@ import (
 	"slices"
 
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // decrypt obtains the plaintext of the round's sum of uploads of the given

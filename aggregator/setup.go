@@ -7,8 +7,8 @@ import (
 	"fmt"
 
 	"github.com/fedcrypt/fedcrypt/audit"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // setup waits for every member, then runs the key ceremony of the run's

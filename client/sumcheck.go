@@ -8,8 +8,8 @@ import (
 	"slices"
 
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // A key holder helps decrypt one sum per round, and only the sum of the

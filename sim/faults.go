@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // errFault is what a connection Faults dropped returns: a closed

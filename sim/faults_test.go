@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // TestFaultsStrikeOncePerRound fails round 2 at each stage over the
