@@ -572,7 +572,7 @@ func (a *aggregator) anchorEndorsement(env *message, raw []byte) {
 	}
 	w := a.anchors[env.From]
 	if len(w.Endorsement) > 0 {
-		if old, err := protocol.ParseEnvelope(w.Endorsement); err == nil {
+		if old, err := protocol.ParseStored(w.Endorsement); err == nil {
 			if prev, err := protocol.ParseEndorsement(old.Body); err == nil && prev.First+prev.Count >= e.First+e.Count {
 				return
 			}

@@ -103,10 +103,11 @@ func (v *verifier) decryptionSet(set []string) error {
 
 // openClaim parses an upload's signed claim and checks it is a claim of
 // this federation, signed by the contributor named, for this round and
-// (when the entry records one) nonce.
+// (when the entry records one) nonce. A log written by an earlier release
+// keeps claims of an earlier protocol version, read as stored messages.
 func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (protocol.Claim, error) {
 	var zero protocol.Claim
-	env, err := protocol.ParseEnvelope(u.Claim)
+	env, err := protocol.ParseStored(u.Claim)
 	if err != nil {
 		return zero, err
 	}

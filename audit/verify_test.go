@@ -145,6 +145,15 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			forgeClaim(t, &e[2], keys["h2"], "h1", func(*protocol.Claim) {})
 			rewrite(t, dir, keys, e)
 		}, 3, "signature does not verify"},
+		{"claim of a protocol version this build cannot read", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			editClaim(t, &e[2], "h1", func(_ map[string]any, signed []byte) []byte {
+				other := bytes.Clone(signed)
+				other[3] = '9' // the version in the envelope's magic
+				return other
+			})
+			rewrite(t, dir, keys, e)
+		}, 3, `h1's claim: envelope: protocol version "9", which this build cannot read`},
 		{"ε lowered and re-signed", false, func(t *testing.T, dir string) {
 			// Every signature valid: only recomputing ε catches it.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))

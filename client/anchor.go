@@ -54,9 +54,11 @@ func (c *Client) onWelcome(env *protocol.Envelope) error {
 }
 
 // openOwn parses a message this member signed, relayed back by the
-// aggregator, and checks the signature and the federation.
+// aggregator, and checks the signature and the federation. The aggregator
+// kept it, perhaps in a checkpoint an earlier release wrote, so it is read
+// as a stored message.
 func (c *Client) openOwn(raw []byte, kind string) (*protocol.Envelope, error) {
-	e, err := protocol.ParseEnvelope(raw)
+	e, err := protocol.ParseStored(raw)
 	if err != nil {
 		return nil, err
 	}

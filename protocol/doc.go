@@ -16,7 +16,7 @@
 // body, and the sender's ed25519 signature. The signature covers the
 // domain-separated encoding
 //
-//	"fedcrypt/envelope/v1" ‖ len‖kind ‖ len‖from ‖ hash ‖ round ‖ len‖nonce ‖ SHA-256(body)
+//	"fedcrypt/envelope/v2" ‖ len‖kind ‖ len‖from ‖ hash ‖ round ‖ len‖nonce ‖ SHA-256(body)
 //
 // so the body is signed through its digest, and a [Header] (an envelope
 // without its body) can be checked without the body: a decryption request
@@ -60,10 +60,11 @@
 //
 // # Encoding
 //
-// Bodies use one encoding: integers as 8-byte big-endian unsigned values,
-// floats as the 8-byte big-endian bits of an IEEE 754 float64, booleans as
-// one byte 0 or 1, fixed-size digests as their bytes, and byte strings,
-// strings and lists after their 8-byte big-endian length. Decoders check
+// The envelope, its signing input and every body use one encoding:
+// integers as 8-byte big-endian unsigned values, floats as the 8-byte
+// big-endian bits of an IEEE 754 float64, booleans as one byte 0 or 1,
+// fixed-size digests as their bytes, and byte strings, strings and lists
+// after their 8-byte big-endian length. Decoders check
 // every length against the bytes present before allocating, refuse
 // trailing bytes and are canonical: an accepted message encodes again to
 // the bytes it was read from. Each is fuzzed.
@@ -72,11 +73,18 @@
 //
 // [ProtocolVersion] is the version of the whole wire format: the
 // envelope's and every body's. It is the last byte of the envelope's magic
-// ("FCE1") and of its signing domain, so a message of another version is
-// refused by name before it is read, and a signature never carries over
-// from one version to another. testdata/wire.golden keeps the bytes of
-// every message kind; a change to any of them must come with a new
-// version.
+// ("FCE2") and of its signing domain, so a message of another version is
+// refused by name before it is read ([ParseEnvelope]), and a signature
+// never carries over from one version to another. testdata/wire.golden
+// keeps the bytes of every message kind; a change to any of them must come
+// with a new version.
+//
+// Signed messages outlive the run that sent them: an audit log keeps every
+// hospital's claims, a checkpoint the latest claim and endorsement of each
+// member, a member its acceptance of a federation version. [ParseStored]
+// reads those of this version and of version 1, whose envelope framed its
+// fields with 4-byte lengths (testdata/wire-v1.golden keeps its bytes; its
+// bodies are this version's), and names any version it cannot read.
 //
 // Values of this package are plain data: safe for concurrent reads.
 package protocol

@@ -3,7 +3,6 @@ package protocol
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -19,18 +18,25 @@ type Envelope struct {
 	Nonce  []byte          // the round's nonce (empty during setup)
 	Body   []byte          // the message itself, encoded by its kind
 	Sig    []byte          // ed25519 signature over the signing input
+	// version is the protocol version e was read in when it is an earlier
+	// one (see ParseStored), 0 for this build's.
+	version byte
 }
 
 // ProtocolVersion is the version of the wire format this build speaks:
 // the envelope's encoding and every message body's. It is the last byte
-// of the envelope's magic ("FCE1") and of its signing domain, so a message
+// of the envelope's magic ("FCE2") and of its signing domain, so a message
 // of another version is refused before it is read, and a signature never
 // carries over from one version to another.
-const ProtocolVersion = 1
+//
+// Version 2 encodes the envelope's frame and its signing input with the
+// codec every body uses (8-byte lengths); version 1 gave them 4-byte
+// lengths. Its bodies are version 1's, byte for byte.
+const ProtocolVersion = 2
 
 const (
-	envelopeDomain = "fedcrypt/envelope/v1"
-	envelopeMagic  = "FCE1"
+	envelopeDomain = "fedcrypt/envelope/v2"
+	envelopeMagic  = "FCE2"
 )
 
 // Limits on envelope fields decoded from the network.
@@ -55,18 +61,23 @@ type Header struct {
 	Nonce      []byte
 	BodyDigest [32]byte
 	Sig        []byte
+	version    byte // as Envelope's
 }
 
 // Header returns e's header.
 func (e *Envelope) Header() Header {
-	return Header{e.Kind, e.From, e.Config, e.Round, e.Nonce, sha256.Sum256(e.Body), e.Sig}
+	return Header{e.Kind, e.From, e.Config, e.Round, e.Nonce, sha256.Sum256(e.Body), e.Sig, e.version}
 }
 
 func (e *Envelope) signingInput() []byte {
-	return signingInput(e.Kind, e.From, e.Config, e.Round, e.Nonce, sha256.Sum256(e.Body))
+	hd := e.Header()
+	return hd.signingInput()
 }
 
 func (h *Header) signingInput() []byte {
+	if h.version == 1 {
+		return signingInputV1(h.Kind, h.From, h.Config, h.Round, h.Nonce, h.BodyDigest)
+	}
 	return signingInput(h.Kind, h.From, h.Config, h.Round, h.Nonce, h.BodyDigest)
 }
 
@@ -74,33 +85,36 @@ func (h *Header) signingInput() []byte {
 // entries and decryption sets name uploads by it.
 func (h *Header) Digest() [32]byte { return sha256.Sum256(h.signingInput()) }
 
+// signingInput is what a sender signs:
+//
+//	"fedcrypt/envelope/v2" ‖ kind ‖ from ‖ hash ‖ round ‖ nonce ‖ SHA-256(body)
+//
+// in the bodies' encoding (strings and bytes after their 8-byte length).
 func signingInput(kind, from string, cfg federation.Hash, round uint64, nonce []byte, d [32]byte) []byte {
-	b := make([]byte, 0, len(envelopeDomain)+len(kind)+len(from)+len(nonce)+96)
-	b = append(b, envelopeDomain...)
-	b = appendBytes(b, []byte(kind))
-	b = appendBytes(b, []byte(from))
-	b = append(b, cfg[:]...)
-	b = binary.BigEndian.AppendUint64(b, round)
-	b = appendBytes(b, nonce)
-	return append(b, d[:]...)
+	w := writer{b: make([]byte, 0, len(envelopeDomain)+len(kind)+len(from)+len(nonce)+112)}
+	w.b = append(w.b, envelopeDomain...)
+	w.str(kind)
+	w.str(from)
+	w.b = append(w.b, cfg[:]...)
+	w.u64(round)
+	w.bytes(nonce)
+	w.b = append(w.b, d[:]...)
+	return w.b
 }
 
-func appendBytes(b, v []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-	return append(b, v...)
-}
-
-// Sign sets e.Sig with the sender's key.
+// Sign sets e.Sig with the sender's key. A signed envelope is of this
+// build's version, whatever version it was read in.
 func (e *Envelope) Sign(key ed25519.PrivateKey) {
-	e.Sig = ed25519.Sign(key, e.signingInput())
+	e.SignHeader(key)
 }
 
 // SignHeader sets e.Sig with the sender's key and returns e's header,
 // hashing the body once for both (an upload's body is megabytes).
 func (e *Envelope) SignHeader(key ed25519.PrivateKey) Header {
+	e.version = 0
 	d := sha256.Sum256(e.Body)
 	e.Sig = ed25519.Sign(key, signingInput(e.Kind, e.From, e.Config, e.Round, e.Nonce, d))
-	return Header{e.Kind, e.From, e.Config, e.Round, e.Nonce, d, e.Sig}
+	return Header{e.Kind, e.From, e.Config, e.Round, e.Nonce, d, e.Sig, 0}
 }
 
 // Digest is the digest of e's header.
@@ -141,10 +155,15 @@ func (hd *Header) Verify(keys Keys, h federation.Hash) error {
 
 // MarshalBinary encodes the envelope for the wire:
 //
-//	"FCE1" ‖ len‖kind ‖ len‖from ‖ hash(32) ‖ round(8) ‖ len‖nonce ‖ len‖sig ‖ len(8)‖body
+//	"FCE2" ‖ kind ‖ from ‖ hash(32) ‖ round ‖ nonce ‖ sig ‖ body
 //
-// with 4-byte big-endian lengths except the body's 8.
+// in the bodies' encoding: the round as 8 bytes, and each string or byte
+// string after its 8-byte length. An envelope read in an earlier version
+// ([ParseStored]) is kept as it was read, never encoded again.
 func (e *Envelope) MarshalBinary() ([]byte, error) {
+	if e.version != 0 {
+		return nil, fmt.Errorf("envelope: a %s of protocol version %d is kept as read, not encoded again", e.Kind, e.version)
+	}
 	b := make([]byte, 0, e.frameLen(len(e.Sig))+len(e.Body))
 	b = e.appendFrame(b)
 	return append(b, e.Body...), nil
@@ -153,18 +172,19 @@ func (e *Envelope) MarshalBinary() ([]byte, error) {
 // frameLen is the length of the encoding before the body, with a signature
 // of sig bytes.
 func (e *Envelope) frameLen(sig int) int {
-	return 4 + 4 + len(e.Kind) + 4 + len(e.From) + len(e.Config) + 8 + 4 + len(e.Nonce) + 4 + sig + 8
+	return len(envelopeMagic) + 8 + len(e.Kind) + 8 + len(e.From) + len(e.Config) + 8 + 8 + len(e.Nonce) + 8 + sig + 8
 }
 
 func (e *Envelope) appendFrame(b []byte) []byte {
-	b = append(b, envelopeMagic...)
-	b = appendBytes(b, []byte(e.Kind))
-	b = appendBytes(b, []byte(e.From))
-	b = append(b, e.Config[:]...)
-	b = binary.BigEndian.AppendUint64(b, e.Round)
-	b = appendBytes(b, e.Nonce)
-	b = appendBytes(b, e.Sig)
-	return binary.BigEndian.AppendUint64(b, uint64(len(e.Body)))
+	w := writer{b: append(b, envelopeMagic...)}
+	w.str(e.Kind)
+	w.str(e.From)
+	w.b = append(w.b, e.Config[:]...)
+	w.u64(e.Round)
+	w.bytes(e.Nonce)
+	w.bytes(e.Sig)
+	w.u64(uint64(len(e.Body)))
+	return w.b
 }
 
 // FrameLen is the length of e's signed encoding before its body: a buffer
@@ -186,75 +206,73 @@ func (e *Envelope) SignFramed(key ed25519.PrivateKey, buf []byte) (Header, error
 	return hd, nil
 }
 
-// ParseEnvelope decodes an envelope written by MarshalBinary, checking every
-// length against the bytes present and the field limits. The body aliases
-// data.
+// ParseEnvelope decodes an envelope of this build's protocol version,
+// written by MarshalBinary, checking every length against the bytes present
+// and the field limits. An envelope of another version is refused with
+// both versions named. The body aliases data.
 func ParseEnvelope(data []byte) (*Envelope, error) {
-	r := frameReader{b: data}
-	magic := string(r.next(4))
-	switch {
-	case r.err != nil || magic[:3] != envelopeMagic[:3]:
-		return nil, errors.New("envelope: not a fedcrypt message (bad magic)")
-	case magic != envelopeMagic:
-		return nil, fmt.Errorf("envelope: protocol version %q; this build speaks version %d (upgrade the party that is behind)", magic[3:], ProtocolVersion)
+	v, err := magicVersion(data)
+	if err != nil {
+		return nil, err
 	}
-	e := &Envelope{}
-	e.Kind = string(r.field(maxKindLen, "kind"))
-	e.From = string(r.field(maxIDLen, "sender"))
-	copy(e.Config[:], r.next(32))
-	e.Round = r.u64()
-	e.Nonce = r.field(maxNonceLen, "nonce")
-	e.Sig = r.field(ed25519.SignatureSize, "signature")
-	n := r.u64()
-	if r.err == nil && (n > MaxBody || n != uint64(len(r.b))) {
-		r.err = fmt.Errorf("body length %d, %d bytes follow", n, len(r.b))
+	if v != envelopeMagic[3:] {
+		return nil, fmt.Errorf("envelope: protocol version %q; this build speaks version %d (upgrade the party that is behind)", v, ProtocolVersion)
 	}
-	e.Body = r.b
-	if r.err != nil {
-		return nil, fmt.Errorf("envelope: %w", r.err)
+	return parseEnvelope(data[len(envelopeMagic):], 0)
+}
+
+// ParseStored decodes a signed envelope kept on disk, such as a claim in
+// an audit log, a checkpoint's copy of a member's endorsement or a
+// member's acceptance of a federation version: of this build's protocol
+// version or of version 1, whose envelopes [Envelope.Verify] checks as
+// version 1 signed them. Another version is refused with the versions this
+// build reads named. A message received from a party is parsed with
+// [ParseEnvelope], which takes this build's version only.
+func ParseStored(data []byte) (*Envelope, error) {
+	v, err := magicVersion(data)
+	if err != nil {
+		return nil, err
+	}
+	switch v {
+	case envelopeMagic[3:]:
+		return parseEnvelope(data[len(envelopeMagic):], 0)
+	case envelopeMagicV1[3:]:
+		return parseEnvelope(data[len(envelopeMagicV1):], 1)
+	}
+	return nil, fmt.Errorf("envelope: protocol version %q, which this build cannot read (it reads versions 1 and %d)", v, ProtocolVersion)
+}
+
+// magicVersion checks data starts as an envelope does and returns the
+// version its magic names.
+func magicVersion(data []byte) (string, error) {
+	if len(data) < len(envelopeMagic) || string(data[:3]) != envelopeMagic[:3] {
+		return "", errors.New("envelope: not a fedcrypt message (bad magic)")
+	}
+	return string(data[3:4]), nil
+}
+
+// parseEnvelope decodes an envelope of the given version (0 for this
+// build's) after its magic.
+func parseEnvelope(data []byte, version byte) (*Envelope, error) {
+	r := reader{b: data}
+	field := r.bytesMax
+	if version == 1 {
+		field = func(name string, limit int) []byte { return fieldV1(&r, name, limit) }
+	}
+	e := &Envelope{version: version}
+	e.Kind = string(field("kind", maxKindLen))
+	e.From = string(field("sender", maxIDLen))
+	r.at = "config hash"
+	copy(e.Config[:], r.take(32))
+	e.Round = r.u64("round")
+	e.Nonce = field("nonce", maxNonceLen)
+	e.Sig = field("signature", ed25519.SignatureSize)
+	e.Body = r.bytesMax("body", MaxBody)
+	if err := r.done("envelope"); err != nil {
+		return nil, err
 	}
 	if len(e.Sig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("envelope: signature of %d bytes", len(e.Sig))
 	}
 	return e, nil
-}
-
-// frameReader reads the envelope's frame.
-type frameReader struct {
-	b   []byte
-	err error
-}
-
-func (r *frameReader) next(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > len(r.b) {
-		r.err = errors.New("truncated")
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *frameReader) u64() uint64 {
-	v := r.next(8)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-func (r *frameReader) field(limit int, name string) []byte {
-	v := r.next(4)
-	if v == nil {
-		return nil
-	}
-	n := binary.BigEndian.Uint32(v)
-	if int64(n) > int64(limit) {
-		r.err = fmt.Errorf("%s of %d bytes exceeds %d", name, n, limit)
-		return nil
-	}
-	return r.next(int(n))
 }

@@ -3,8 +3,11 @@ package protocol
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,25 +16,33 @@ import (
 )
 
 // A message of another protocol version is refused by name before any of
-// it is read; bytes that are no fedcrypt message at all are refused as such.
+// it is read, as a message received and as one stored; bytes that are no
+// fedcrypt message at all are refused as such.
 func TestEnvelopeOfAnotherVersionIsRefused(t *testing.T) {
-	e := &Envelope{Kind: "round", From: "aggregator", Round: 1, Body: []byte("x")}
+	e := &Envelope{Kind: "round", From: "aggregator", Round: 1, Nonce: []byte{}, Body: []byte("x")}
 	e.Sign(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
 	b, err := e.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseEnvelope(b); err != nil {
-		t.Fatalf("this version's envelope: %v", err)
+	for name, parse := range map[string]func([]byte) (*Envelope, error){"received": ParseEnvelope, "stored": ParseStored} {
+		if got, err := parse(b); err != nil || !reflect.DeepEqual(got, e) {
+			t.Fatalf("%s: this version's envelope read as %+v (%v)", name, got, err)
+		}
+		for _, bad := range [][]byte{nil, []byte("FC"), []byte("XYZ1rest"), append([]byte("GCE2"), b[4:]...)} {
+			if _, err := parse(bad); err == nil || !strings.Contains(err.Error(), "bad magic") {
+				t.Errorf("%s: %q: %v, want bad magic", name, bad, err)
+			}
+		}
 	}
-	next := bytes.Clone(b)
-	next[3] = '2'
-	if _, err := ParseEnvelope(next); err == nil || !strings.Contains(err.Error(), `protocol version "2"; this build speaks version 1`) {
-		t.Errorf("a version 2 envelope: %v", err)
-	}
-	for _, bad := range [][]byte{nil, []byte("FC"), []byte("XYZ1rest"), append([]byte("GCE1"), b[4:]...)} {
-		if _, err := ParseEnvelope(bad); err == nil || !strings.Contains(err.Error(), "bad magic") {
-			t.Errorf("%q: %v, want bad magic", bad, err)
+	for _, v := range []byte{'0', '3'} {
+		other := bytes.Clone(b)
+		other[3] = v
+		if _, err := ParseEnvelope(other); err == nil || !strings.Contains(err.Error(), fmt.Sprintf(`protocol version "%c"; this build speaks version 2`, v)) {
+			t.Errorf("a version %c envelope received: %v", v, err)
+		}
+		if _, err := ParseStored(other); err == nil || !strings.Contains(err.Error(), fmt.Sprintf(`protocol version "%c", which this build cannot read (it reads versions 1 and 2)`, v)) {
+			t.Errorf("a version %c envelope stored: %v", v, err)
 		}
 	}
 }
@@ -129,7 +140,7 @@ func FuzzParseEnvelope(f *testing.F) {
 	keys := newTestKeys()
 	b, _ := signed(keys, "h1").MarshalBinary()
 	f.Add(b)
-	f.Add([]byte("FCE1"))
+	f.Add([]byte("FCE2"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := ParseEnvelope(data)
 		if err != nil {
@@ -170,4 +181,44 @@ func TestEnvelopeSignFramed(t *testing.T) {
 	if _, err := e.SignFramed(keys["h1"], buf); err == nil {
 		t.Fatal("a body shorter than the buffer's tail was framed")
 	}
+}
+
+// FuzzParseStored: a stored envelope, of either version this build reads,
+// is accepted only in the encoding its version writes.
+func FuzzParseStored(f *testing.F) {
+	v1 := readGolden(f, filepath.Join("testdata", "wire-v1.golden"))["envelope"]
+	if v1 == nil {
+		f.Fatal("empty seed corpus: no version 1 envelope in wire-v1.golden")
+	}
+	v2, _ := signed(newTestKeys(), "h1").MarshalBinary()
+	for _, b := range [][]byte{v1, v2, []byte("FCE1"), []byte("FCE2")} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseStored(data)
+		if err != nil {
+			return
+		}
+		again, _ := e.MarshalBinary()
+		if e.version == 1 {
+			again = encodeV1(e)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("accepted version %d envelope re-encodes differently", max(e.version, ProtocolVersion))
+		}
+	})
+}
+
+// encodeV1 is protocol version 1's encoding of e, as releases of that
+// version wrote it.
+func encodeV1(e *Envelope) []byte {
+	b := []byte(envelopeMagicV1)
+	b = appendV1(b, []byte(e.Kind))
+	b = appendV1(b, []byte(e.From))
+	b = append(b, e.Config[:]...)
+	b = binary.BigEndian.AppendUint64(b, e.Round)
+	b = appendV1(b, e.Nonce)
+	b = appendV1(b, e.Sig)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(e.Body)))
+	return append(b, e.Body...)
 }

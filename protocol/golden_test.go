@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,10 +22,13 @@ var update = flag.Bool("update", false, "rewrite testdata/wire.golden from the c
 
 const goldenFile = "wire.golden"
 
+// goldenKey is the golden envelope's signing key, h1's.
+func goldenKey() ed25519.PrivateKey { return ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) }
+
 // goldenEnvelope is a signed envelope of fixed content: ed25519 signatures
 // are deterministic, so its bytes are too.
 func goldenEnvelope() *Envelope {
-	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	key := goldenKey()
 	e := &Envelope{Kind: KindUpload, From: "h1", Config: federation.Hash{0xfe, 0xdc}, Round: 3,
 		Nonce: []byte{9, 8, 7}, Body: []byte("body")}
 	e.Sign(key)
@@ -43,6 +48,36 @@ func wire(t *testing.T) map[string][]byte {
 	}
 	out["envelope"] = env
 	return out
+}
+
+// readGolden reads a golden file of wire bytes: one message a line, its
+// name, ": " and its bytes in hex.
+func readGolden(t testing.TB, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string][]byte{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, h, ok := strings.Cut(line, ": ")
+		b, err := hex.DecodeString(h)
+		if !ok || err != nil {
+			t.Fatalf("%s:%d: want name: hex", path, n)
+		}
+		want[name] = b
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
 
 // TestWireFormatIsStable checks every message's encoding against the bytes
@@ -72,26 +107,7 @@ func TestWireFormatIsStable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string][]byte{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, h, ok := strings.Cut(line, ": ")
-		b, err := hex.DecodeString(h)
-		if !ok || err != nil {
-			t.Fatalf("%s:%d: want name: hex", path, n)
-		}
-		want[name] = b
-	}
+	want := readGolden(t, path)
 	for name, b := range got {
 		w, ok := want[name]
 		switch {
@@ -118,6 +134,60 @@ func TestWireFormatIsStable(t *testing.T) {
 		e, err := ParseEnvelope(w)
 		if err != nil || !reflect.DeepEqual(e, goldenEnvelope()) {
 			t.Errorf("envelope: the golden bytes decode to %+v (%v)", e, err)
+		}
+	}
+}
+
+// TestVersion1IsStillRead reads the wire bytes protocol version 1 sent
+// (testdata/wire-v1.golden, as that version's TestWireFormatIsStable kept
+// them). Audit logs, checkpoints and acceptances written then hold signed
+// version 1 envelopes: they parse as stored messages and their signatures
+// verify, while a party of version 1 is refused by name. Version 2 changed
+// the envelope's frame only, so every version 1 body reads as it did.
+func TestVersion1IsStillRead(t *testing.T) {
+	old := readGolden(t, filepath.Join("testdata", "wire-v1.golden"))
+	b, ok := old["envelope"]
+	if !ok {
+		t.Fatal("wire-v1.golden: no envelope")
+	}
+	if _, err := ParseEnvelope(b); err == nil || !strings.Contains(err.Error(), `protocol version "1"; this build speaks version 2`) {
+		t.Errorf("a version 1 envelope received: %v", err)
+	}
+	e, err := ParseStored(b)
+	if err != nil {
+		t.Fatalf("a version 1 envelope stored: %v", err)
+	}
+	if !bytes.Equal(encodeV1(e), b) {
+		t.Fatal("version 1 envelope: not all of its bytes were read")
+	}
+	want := goldenEnvelope()
+	if e.version != 1 || e.Kind != want.Kind || e.From != want.From || e.Config != want.Config || e.Round != want.Round ||
+		!bytes.Equal(e.Nonce, want.Nonce) || !bytes.Equal(e.Body, want.Body) {
+		t.Fatalf("version 1 envelope read as %+v", e)
+	}
+	keys := testKeys{"h1": goldenKey()}
+	if err := e.Verify(keys, want.Config); err != nil {
+		t.Fatalf("version 1 signature: %v", err)
+	}
+	hd := e.Header()
+	if err := hd.Verify(keys, want.Config); err != nil {
+		t.Fatalf("version 1 header: %v", err)
+	}
+	e.Round++
+	if err := e.Verify(keys, want.Config); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("version 1 envelope with another round: %v", err)
+	}
+	if _, err := e.MarshalBinary(); err == nil {
+		t.Fatal("a version 1 envelope was encoded again")
+	}
+	for _, c := range codecs {
+		w, ok := old[c.name]
+		if !ok {
+			continue
+		}
+		v, err := c.parse(w)
+		if err != nil || !reflect.DeepEqual(v, c.sample()) {
+			t.Errorf("%s: version 1 bytes decode to %+v (%v)", c.name, v, err)
 		}
 	}
 }

@@ -167,7 +167,7 @@ func checkAccepted(dir string, fed *federation.Config, config, member string) er
 	if err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
-	env, err := protocol.ParseEnvelope(b)
+	env, err := protocol.ParseStored(b) // perhaps written by an earlier release
 	if err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
