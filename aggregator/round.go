@@ -59,26 +59,24 @@ func (a *aggregator) onlineContributorsAbleToTrain(rep *Round) int {
 type accumulator struct {
 	enc    *he.Sum
 	plain  []float64
+	update []float64 // the plaintext update being read, before it is added
 	params *he.Params
 }
 
 // add folds one update in; a malformed one is refused and leaves the sum
 // unchanged.
-func (acc *accumulator) add(payload []byte, size int) error {
+func (acc *accumulator) add(payload []byte) error {
 	if acc.params != nil {
 		return acc.enc.Add(payload)
 	}
-	if len(payload) != 8*size {
-		return fmt.Errorf("plaintext update of %d bytes, want %d", len(payload), 8*size)
+	if len(acc.update) != len(acc.plain) {
+		acc.update = make([]float64, len(acc.plain))
 	}
-	for i := range acc.plain {
-		v := math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return errors.New("plaintext update holds a non-finite value")
-		}
+	if err := protocol.DecodePlainUpdate(acc.update, payload); err != nil {
+		return err
 	}
-	for i := range acc.plain {
-		acc.plain[i] += math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
+	for i, v := range acc.update {
+		acc.plain[i] += v
 	}
 	return nil
 }
@@ -178,7 +176,7 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 		case upload:
 			claim, u, err := a.checkUpload(env, rep, upload == protocol.KindUpload, size)
 			if err == nil {
-				err = acc.add(u.Payload, size)
+				err = acc.add(u.Payload)
 			}
 			if err != nil {
 				rep.Refused[env.From] = err.Error()

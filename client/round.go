@@ -157,7 +157,7 @@ func (c *Client) train() (update []float64, claim protocol.Claim, err error) {
 // be abandoned (and its privacy spent again by every hospital).
 func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, values []float64, claim protocol.Claim) error {
 	env := &protocol.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce}
-	size := 8 * len(values)
+	size := protocol.PlainUpdateSize(len(values))
 	if c.fed.HE.Enabled {
 		size = c.params.UpdateSize(len(values))
 	}
@@ -168,7 +168,7 @@ func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind strin
 			return err
 		}
 	} else {
-		putFloats(payload, values)
+		protocol.EncodePlainUpdate(payload, values)
 	}
 	claim.PayloadDigest = sha256.Sum256(payload)
 	signed, err := c.envelope(protocol.KindClaim, claim.Marshal()).MarshalBinary()
@@ -242,14 +242,6 @@ func (c *Client) trainNonPrivate(l dp.Learner, steps int) error {
 	}
 	return l.Fit(model.FitConfig{Epochs: epochs, BatchSize: batch, Optimizer: c.fed.Training.Local,
 		Seed: binary.LittleEndian.Uint64(seed[:])})
-}
-
-// putFloats writes v into dst (8·len(v) bytes) as little-endian float64s:
-// the payload of a run without encryption.
-func putFloats(dst []byte, v []float64) {
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(dst[8*i:], math.Float64bits(x))
-	}
 }
 
 func (c *Client) refuse(ctx context.Context, conn transport.Conn, env *protocol.Envelope, reason string) error {

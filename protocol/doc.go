@@ -1,7 +1,8 @@
 // Package protocol is fedcrypt's wire protocol: what the aggregator and the
 // members of a federation say to each other, and the bytes they say it in.
 // It owns the signed [Envelope] every message travels in, every message
-// kind and its body, and the binary encoding of them all.
+// kind and its body, the binary encoding of them all, and the payload of an
+// update in runs without encryption ([EncodePlainUpdate]).
 //
 // A transport (package transport: in memory, or gRPC with mutual TLS) only
 // moves the bytes this package produces; it never looks inside them. The
@@ -36,8 +37,8 @@
 //  1. The aggregator sends every member a [KindRound] envelope for round r
 //     with a fresh nonce; its body, a [RoundStart], holds the global model.
 //  2. A contributor trains on it, encrypts its clipped, weighted update
-//     under the collective key (package he; in runs without encryption,
-//     the update's float64s) and states what it did in a [Claim]: its weight,
+//     under the collective key (package he; [EncodePlainUpdate] in runs
+//     without encryption) and states what it did in a [Claim]: its weight,
 //     its DP parameters and ε, the payload's SHA-256. It signs the claim as
 //     an envelope of [KindClaim] bound to round r and the nonce, puts the
 //     payload and the signed claim in an [Upload] ([UploadFrame] builds it
@@ -60,7 +61,8 @@
 //
 // # Encoding
 //
-// The envelope, its signing input and every body use one encoding:
+// The envelope, its signing input, every body and the plaintext update use
+// one encoding:
 // integers as 8-byte big-endian unsigned values, floats as the 8-byte
 // big-endian bits of an IEEE 754 float64, booleans as one byte 0 or 1,
 // fixed-size digests as their bytes, and byte strings, strings and lists
@@ -85,6 +87,8 @@
 // reads those of this version and of version 1, whose envelope framed its
 // fields with 4-byte lengths (testdata/wire-v1.golden keeps its bytes; its
 // bodies are this version's), and names any version it cannot read.
+// Version 1's plaintext update, little-endian float64s without a count,
+// was never kept.
 //
 // Values of this package are plain data: safe for concurrent reads.
 package protocol

@@ -30,8 +30,9 @@ type Envelope struct {
 // carries over from one version to another.
 //
 // Version 2 encodes the envelope's frame and its signing input with the
-// codec every body uses (8-byte lengths); version 1 gave them 4-byte
-// lengths. Its bodies are version 1's, byte for byte.
+// codec every body uses (8-byte lengths), where version 1 gave them 4-byte
+// lengths, and the plaintext update too (version 1's was little-endian
+// float64s without a count). Its bodies are version 1's, byte for byte.
 const ProtocolVersion = 2
 
 const (

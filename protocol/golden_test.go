@@ -143,7 +143,8 @@ func TestWireFormatIsStable(t *testing.T) {
 // them). Audit logs, checkpoints and acceptances written then hold signed
 // version 1 envelopes: they parse as stored messages and their signatures
 // verify, while a party of version 1 is refused by name. Version 2 changed
-// the envelope's frame only, so every version 1 body reads as it did.
+// the envelope's frame and the plaintext update, which no log keeps, so
+// every version 1 body reads as it did.
 func TestVersion1IsStillRead(t *testing.T) {
 	old := readGolden(t, filepath.Join("testdata", "wire-v1.golden"))
 	b, ok := old["envelope"]

@@ -283,7 +283,8 @@ func ParseClaim(data []byte) (Claim, error) {
 
 // Upload is a contributor's update for a round: its signed claim (an
 // encoded envelope of kind "claim") and the payload, an encrypted update
-// (package he) or, in runs without encryption, little-endian float64s.
+// (package he) or, in runs without encryption, the update itself
+// ([EncodePlainUpdate]).
 // The payload comes first on the wire, so that [UploadFrame] builds an
 // upload in one buffer.
 type Upload struct {

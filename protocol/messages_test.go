@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -50,6 +51,9 @@ var codecs = []struct {
 	{"upload", func() any { return Upload{Claim: []byte("signed claim"), Payload: []byte{1, 2, 3}} },
 		func(v any) []byte { return v.(Upload).Marshal() },
 		func(b []byte) (any, error) { return ParseUpload(b) }},
+	{"plain update", func() any { return []float64{1.5, -2, 0, math.MaxFloat64, -math.SmallestNonzeroFloat64} },
+		func(v any) []byte { return plainUpdate(v.([]float64)...) },
+		func(b []byte) (any, error) { return decodePlainUpdate(b) }},
 	{"decline", func() any { return Decline{Reason: "budget exhausted", Endorsed: 3} },
 		func(v any) []byte { return v.(Decline).Marshal() },
 		func(b []byte) (any, error) { return ParseDecline(b) }},
