@@ -520,6 +520,12 @@ func ParseDigest32(data []byte) (Digest32, error) {
 	return d, r.done("digest")
 }
 
+// KindAccept is the kind of a member's signed acceptance of a federation
+// version, which it keeps beside its ledger and never sends: an envelope
+// bound to the new config's hash, numbered by its revision (Round), whose
+// body is the hash of the version it replaces.
+const KindAccept = "accept-version"
+
 // KindWelcome: aggregator → a member that (re)connected: the latest of its
 // own signed messages the aggregator holds ([Welcome]).
 const KindWelcome = "welcome"

@@ -17,11 +17,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-// kindAccept is the kind of a member's signed acceptance of a federation
-// version: an envelope bound to the new config's hash, numbered by its
-// revision, whose body is the hash of the version it replaces.
-const kindAccept = "accept-version"
-
 func runAccept(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the new version's federation config `file`")
 	previous := fs.String("previous", "", "the federation config `file` this member ran under, which the new version replaces")
@@ -126,7 +121,7 @@ func acceptancePath(dir, member string, fed *federation.Config) string {
 // writeAcceptance signs the member's acceptance of fed and writes it into
 // the ledger directory; it is public (hashes and a signature).
 func writeAcceptance(dir string, fed *federation.Config, member string, id *vault.Identity) (string, error) {
-	env := &protocol.Envelope{Kind: kindAccept, From: member, Config: fed.Hash(), Round: uint64(fed.Revision()),
+	env := &protocol.Envelope{Kind: protocol.KindAccept, From: member, Config: fed.Hash(), Round: uint64(fed.Revision()),
 		Body: []byte(fed.Lineage.Previous)}
 	env.Sign(id.SigningKey())
 	b, err := env.MarshalBinary()
@@ -171,7 +166,7 @@ func checkAccepted(dir string, fed *federation.Config, config, member string) er
 	if err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
-	if env.Kind != kindAccept || env.From != member || env.Round != uint64(l.Revision) || string(env.Body) != l.Previous {
+	if env.Kind != protocol.KindAccept || env.From != member || env.Round != uint64(l.Revision) || string(env.Body) != l.Previous {
 		return fmt.Errorf("acceptance %s: not %q's acceptance of revision %d of %q", path, member, l.Revision, fed.Name)
 	}
 	if err := env.Verify(fed, fed.Hash()); err != nil {
