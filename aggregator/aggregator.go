@@ -76,9 +76,11 @@ type Round struct {
 	Reason    string            // why it was abandoned
 	Included  []string          // contributors whose uploads were summed
 	Declined  map[string]string // contributor → reason
-	Dropped   []string          // members that went away during the round
-	Refused   map[string]string // rejected messages: sender → reason
-	Set       []string          // the decryption set that succeeded
+	// Dropped are the contributors that went away during the round (some
+	// came back and uploaded) or did not answer in time.
+	Dropped []string
+	Refused map[string]string // rejected messages: sender → reason
+	Set     []string          // the decryption set that succeeded
 	// Epoch is the key epoch the round's sum was decrypted under, and
 	// [First, First+Count) the range of its decryption budget taken.
 	Epoch, First, Count uint64
@@ -136,6 +138,10 @@ type aggregator struct {
 	completed uint64
 	nonce     []byte
 	cur       *Round // the round under way, which collects refusals
+	// announced is the signed announcement of the attempt under way, sent
+	// again to a member that comes back on a new connection while uploads
+	// are open.
+	announced []byte
 	// epoch is the collective key's epoch, budget its decryption budget L
 	// and seq the next unspent index of it: every decryption attempt takes
 	// the next range of ciphertext decryptions.
@@ -371,14 +377,16 @@ func (a *aggregator) send(ctx context.Context, to string, raw []byte) bool {
 	return true
 }
 
-// broadcast signs one message and sends it to every online member.
-func (a *aggregator) broadcast(ctx context.Context, kind string, body []byte) {
+// broadcast signs one message and sends it to every online member, and
+// returns it.
+func (a *aggregator) broadcast(ctx context.Context, kind string, body []byte) []byte {
 	raw := a.envelope(kind, body)
 	for _, m := range a.fed.Members {
 		if a.online[m.ID] {
 			a.send(ctx, m.ID, raw)
 		}
 	}
+	return raw
 }
 
 // errTimeout ends a wait whose deadline passed.

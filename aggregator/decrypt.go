@@ -26,7 +26,9 @@ import (
 // A key holder that refuses, answers with a share that does not combine, or
 // does not answer in time is not asked again this round. One whose
 // connection drops (a crashed and restarted process) lost the request, not
-// its key: it is asked again once it is back online.
+// its key: another set is asked at once, and it may be in a later one once
+// it is back online. One back on a new connection before its old one was
+// seen to end gets the request again.
 func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, headers []protocol.Header, rep *Round) ([]float64, error) {
 	sumBytes, err := sum.MarshalBinary()
 	if err != nil {
@@ -88,10 +90,18 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 				}
 				return false, nil
 			}
-			// A member of the set that left or reconnected lost the request.
-			if in.Kind == transport.Left || env != nil && env.Kind == protocol.KindHello {
-				_, answered := shares[in.From]
+			_, answered := shares[in.From]
+			switch {
+			case in.Kind == transport.Left:
+				// Gone with the request: another set is asked at once.
 				return !answered, nil
+			case env != nil && env.Kind == protocol.KindHello:
+				// Back on a new connection before its old one was seen to
+				// end: the request it lost is sent again.
+				if !answered {
+					a.send(ctx, in.From, raw)
+				}
+				return false, nil
 			}
 			if env == nil || env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 				return false, nil // an answer to an earlier round

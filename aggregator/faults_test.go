@@ -3,6 +3,7 @@ package aggregator_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -53,6 +54,11 @@ type fixture struct {
 	grpc bool
 	hub  transport.Hub
 	pki  *testPKI
+	// wrap, when set, wraps every connection a member dials; reconnect
+	// has a member whose connection closed dial again, as client join
+	// does.
+	wrap      func(id string, c transport.Conn) transport.Conn
+	reconnect bool
 }
 
 func newFixture(t *testing.T, members, threshold, minContributors int) *fixture {
@@ -132,6 +138,9 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 		}
 		wg.Go(func() {
 			err := c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			for f.reconnect && errors.Is(err, transport.ErrClosed) && ctx.Err() == nil {
+				err = c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			}
 			mu.Lock()
 			errs[m.ID] = err
 			mu.Unlock()
@@ -168,6 +177,9 @@ func (f *fixture) dial(ctx context.Context, id string) (transport.Conn, error) {
 	f.mu.Lock()
 	f.conns[id] = tc
 	f.mu.Unlock()
+	if f.wrap != nil {
+		return f.wrap(id, tc), nil
+	}
 	return tc, nil
 }
 

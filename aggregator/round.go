@@ -141,7 +141,8 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
 		return nil, nil, 0, err
 	}
-	a.broadcast(ctx, announce, protocol.RoundStart{Model: model, Prev: a.prev}.Marshal())
+	a.announced = a.broadcast(ctx, announce, protocol.RoundStart{Model: model, Prev: a.prev}.Marshal())
+	defer func() { a.announced = nil }()
 	expected := map[string]bool{}
 	for _, id := range a.fed.Contributors() {
 		if a.online[id] {
@@ -152,22 +153,28 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	if a.params != nil {
 		acc.enc = he.NewSum(a.params)
 	}
+	waiting := func(id string) bool {
+		_, uploaded := rep.Claims[id]
+		_, declined := rep.Declined[id]
+		return !uploaded && !declined
+	}
 	answered := func() bool {
 		for id := range expected {
-			if _, ok := rep.Claims[id]; ok {
-				continue
+			if waiting(id) {
+				return false
 			}
-			if _, ok := rep.Declined[id]; ok {
-				continue
-			}
-			return false
 		}
-		return true
+		// Short of min-contributors, the round would be abandoned and
+		// retried, a new release for every hospital: a contributor that
+		// went away may still come back before the deadline.
+		return len(rep.Claims) >= a.fed.MinContributors || !slices.ContainsFunc(rep.Dropped, waiting)
 	}
 	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left && expected[in.From] {
 			delete(expected, in.From)
-			rep.Dropped = append(rep.Dropped, in.From)
+			if !slices.Contains(rep.Dropped, in.From) {
+				rep.Dropped = append(rep.Dropped, in.From)
+			}
 		}
 		if env == nil {
 			return answered(), nil
@@ -199,6 +206,16 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 			if env.Round == r && bytes.Equal(env.Nonce, a.nonce) {
 				d, _ := protocol.ParseDecline(env.Body)
 				rep.Declined[env.From] = d.Reason
+			}
+		case protocol.KindHello:
+			// Back on a new connection, the member lost what the old one
+			// carried: it gets the announcement again, and a contributor
+			// that has not answered it yet is waited for again (it stays
+			// among those that went away during the round).
+			if waiting(env.From) && a.send(ctx, env.From, a.announced) {
+				if m, _ := a.fed.Member(env.From); m.Contributor {
+					expected[env.From] = true
+				}
 			}
 		}
 		return answered(), nil

@@ -140,6 +140,9 @@ type Client struct {
 	// decryption share, an evaluation release), 0 before any; after a
 	// restart, the last round its ledger charged.
 	took uint64
+	// answers holds, by request kind, what this member sent in answer to
+	// the latest request of that kind (answerAgain).
+	answers map[string]answer
 }
 
 // New validates the configuration, checks the data against the federation's
@@ -320,45 +323,67 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 			c.log.Warn("dropped a message that does not verify", "err", err)
 			continue
 		}
-		switch env.Kind {
-		case protocol.KindDone:
-			if err := c.onDone(env); err != nil {
+		if again, err := c.answerAgain(ctx, conn, env); again || err != nil {
+			if err != nil {
 				return false, err
 			}
-			return true, nil
-		case protocol.KindWelcome:
-			err = c.onWelcome(env)
-		case protocol.KindSetup:
-			err = c.onSetup(ctx, conn, env)
-		case protocol.KindPKCommits:
-			err = c.onPKCommits(ctx, conn, env)
-		case protocol.KindPKAcks:
-			err = c.onPKAcks(ctx, conn, env)
-		case protocol.KindPKShares:
-			err = c.onPKShares(ctx, conn, env)
-		case protocol.KindShamir:
-			err = c.onShamir(ctx, conn, env)
-		case protocol.KindStats:
-			err = c.onStats(ctx, conn, env)
-		case protocol.KindStatsResult:
-			err = c.onStatsResult(env)
-		case protocol.KindRound:
-			err = c.onRound(ctx, conn, env)
-		case protocol.KindCommit:
-			err = c.onCommit(ctx, conn, env)
-		case protocol.KindDecrypt:
-			err = c.onDecrypt(ctx, conn, env)
-		case protocol.KindEval:
-			err = c.onEval(ctx, conn, env)
-		case protocol.KindResult:
-			err = c.onResult(env)
-		default:
-			c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
+			continue
 		}
-		if err != nil {
-			return false, err
+		var rec *recorder
+		to := conn
+		if answerable[env.Kind] {
+			rec = &recorder{Conn: conn}
+			to = rec
+		}
+		done, err := c.handle(ctx, to, env)
+		if rec != nil {
+			c.keepAnswer(env, rec.sent)
+		}
+		if err != nil || done {
+			return done, err
 		}
 	}
+}
+
+// handle acts on one verified message from the aggregator. It reports done
+// when the run is over.
+func (c *Client) handle(ctx context.Context, conn transport.Conn, env *protocol.Envelope) (done bool, err error) {
+	switch env.Kind {
+	case protocol.KindDone:
+		if err := c.onDone(env); err != nil {
+			return false, err
+		}
+		return true, nil
+	case protocol.KindWelcome:
+		err = c.onWelcome(env)
+	case protocol.KindSetup:
+		err = c.onSetup(ctx, conn, env)
+	case protocol.KindPKCommits:
+		err = c.onPKCommits(ctx, conn, env)
+	case protocol.KindPKAcks:
+		err = c.onPKAcks(ctx, conn, env)
+	case protocol.KindPKShares:
+		err = c.onPKShares(ctx, conn, env)
+	case protocol.KindShamir:
+		err = c.onShamir(ctx, conn, env)
+	case protocol.KindStats:
+		err = c.onStats(ctx, conn, env)
+	case protocol.KindStatsResult:
+		err = c.onStatsResult(env)
+	case protocol.KindRound:
+		err = c.onRound(ctx, conn, env)
+	case protocol.KindCommit:
+		err = c.onCommit(ctx, conn, env)
+	case protocol.KindDecrypt:
+		err = c.onDecrypt(ctx, conn, env)
+	case protocol.KindEval:
+		err = c.onEval(ctx, conn, env)
+	case protocol.KindResult:
+		err = c.onResult(env)
+	default:
+		c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
+	}
+	return false, err
 }
 
 // send signs and sends a message bound to the current round and nonce.
