@@ -24,19 +24,6 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-// Stage is a point in a round where a simulated fault can strike.
-type Stage int
-
-const (
-	BeforeUpload Stage = iota // after the round announcement, before training
-	AfterUpload               // after the upload was sent
-	AtDecryption              // on a decryption request, before the share
-)
-
-func (s Stage) String() string {
-	return [...]string{"before upload", "after upload", "at decryption"}[s]
-}
-
 // Config sets up a client.
 type Config struct {
 	Federation *federation.Config
@@ -59,10 +46,6 @@ type Config struct {
 	Rand      io.Reader
 	TrainRand io.Reader
 	Logger    *slog.Logger
-	// Fault, when set, is asked at each stage of each round whether this
-	// client fails there; a failing client drops its connection at once and
-	// reconnects, as a crashed and restarted process would.
-	Fault func(round uint64, at Stage) bool
 }
 
 // Client is one hospital's node. Create it with [New]; [Client.Run] takes
@@ -256,40 +239,35 @@ func (c *Client) prepareData() error {
 // Dialer opens a connection to the aggregator.
 type Dialer func(ctx context.Context) (transport.Conn, error)
 
-// errDropped is returned inside Run when a simulated fault drops the
-// connection.
-var errDropped = errors.New("connection dropped (simulated fault)")
-
-// Run takes part in the federation until the aggregator announces the end
-// of the run (nil), ctx ends, or an unrecoverable error occurs. After a
-// dropped connection it dials again.
+// Run takes part in the federation over one connection, until the
+// aggregator announces the end of the run (nil), ctx ends, the connection
+// closes or an unrecoverable error occurs. After a closed connection (an
+// error wrapping [transport.ErrClosed]) the caller may Run again: the
+// member keeps its state and takes up the round under way.
 func (c *Client) Run(ctx context.Context, dial Dialer) error {
-	for {
-		conn, err := dial(ctx)
-		if err != nil {
-			return fmt.Errorf("client %q: connect: %w", c.me.ID, err)
-		}
-		done, err := c.session(ctx, conn)
-		conn.Close()
-		switch {
-		case done:
-			return nil
-		case errors.Is(err, errDropped):
-			c.log.Info("reconnecting after a dropped connection", "round", c.round)
-			continue
-		case err != nil:
-			c.log.Error("leaving the federation", "round", c.round, "err", err)
-			if n := len(c.witnesses); c.took != 0 && (n == 0 || c.witnesses[n-1].Head.Round < c.took) {
-				var last uint64
-				if n > 0 {
-					last = c.witnesses[n-1].Head.Entries
-				}
-				c.log.Warn("no signed audit-log head for the last round this hospital took part in: the log after the head it holds is not witnessed",
-					"round", c.took, "witnessed_entries", last)
-			}
-			return fmt.Errorf("client %q: %w", c.me.ID, err)
-		}
+	conn, err := dial(ctx)
+	if err != nil {
+		return fmt.Errorf("client %q: connect: %w", c.me.ID, err)
 	}
+	done, err := c.session(ctx, conn)
+	conn.Close()
+	if done {
+		return nil
+	}
+	if errors.Is(err, transport.ErrClosed) {
+		c.log.Info("connection closed", "round", c.round, "err", err)
+	} else {
+		c.log.Error("leaving the federation", "round", c.round, "err", err)
+	}
+	if n := len(c.witnesses); c.took != 0 && (n == 0 || c.witnesses[n-1].Head.Round < c.took) {
+		var last uint64
+		if n > 0 {
+			last = c.witnesses[n-1].Head.Entries
+		}
+		c.log.Warn("no signed audit-log head for the last round this hospital took part in: the log after the head it holds is not witnessed",
+			"round", c.took, "witnessed_entries", last)
+	}
+	return fmt.Errorf("client %q: %w", c.me.ID, err)
 }
 
 // session serves one connection. It reports done when the run is over.

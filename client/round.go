@@ -44,9 +44,6 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *protocol
 	if !c.me.Contributor {
 		return nil
 	}
-	if c.cfg.Fault != nil && c.cfg.Fault(c.round, BeforeUpload) {
-		return errDropped
-	}
 	if c.fed.HE.Enabled && c.pk == nil {
 		return c.decline(ctx, conn, "setup not complete")
 	}
@@ -69,9 +66,6 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *protocol
 	}
 	c.took = c.round
 	c.log.Info("uploaded", "round", c.round, "epsilon", c.ledger.epsilon)
-	if c.cfg.Fault != nil && c.cfg.Fault(c.round, AfterUpload) {
-		return errDropped
-	}
 	return nil
 }
 

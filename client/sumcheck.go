@@ -203,9 +203,6 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *protoc
 	if !c.me.KeyHolder {
 		return nil
 	}
-	if c.cfg.Fault != nil && c.cfg.Fault(env.Round, AtDecryption) {
-		return errDropped
-	}
 	req, err := protocol.ParseDecryptRequest(env.Body)
 	if err != nil {
 		return c.refuse(ctx, conn, env, fmt.Sprintf("malformed request: %v", err))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/transport"
 )
@@ -24,13 +23,13 @@ func TestFaultsStrikeOncePerRound(t *testing.T) {
 		return b
 	}
 	cases := []struct {
-		at   client.Stage
+		at   Stage
 		kind string
 		up   bool // sent by the member, else by the aggregator
 	}{
-		{client.BeforeUpload, protocol.KindRound, false},
-		{client.AfterUpload, protocol.KindUpload, true},
-		{client.AtDecryption, protocol.KindDecrypt, false},
+		{BeforeUpload, protocol.KindRound, false},
+		{AfterUpload, protocol.KindUpload, true},
+		{AtDecryption, protocol.KindDecrypt, false},
 	}
 	for _, c := range cases {
 		t.Run(c.at.String(), func(t *testing.T) {
@@ -38,7 +37,7 @@ func TestFaultsStrikeOncePerRound(t *testing.T) {
 			net := transport.NewNetwork(16)
 			defer net.Close()
 			hub := net.Hub()
-			faults := NewFaults(func(round uint64) (client.Stage, bool) { return c.at, round == 2 })
+			faults := NewFaults(func(round uint64) (Stage, bool) { return c.at, round == 2 })
 			dial := func() transport.Conn {
 				conn, err := net.Dial(ctx, "h1")
 				if err != nil {
