@@ -1,30 +1,29 @@
 package aggregator
 
 import (
-	"encoding/binary"
 	"math"
 	"testing"
+
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 func floats(v ...float64) []byte {
-	var b []byte
-	for _, x := range v {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
-	}
+	b := make([]byte, protocol.PlainUpdateSize(len(v)))
+	protocol.EncodePlainUpdate(b, v)
 	return b
 }
 
 func TestPlaintextAccumulatorRefusesWithoutChange(t *testing.T) {
 	acc := &accumulator{plain: make([]float64, 3)}
-	if err := acc.add(floats(1, 2, 3), 3); err != nil {
+	if err := acc.add(floats(1, 2, 3)); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]byte{floats(1, math.NaN(), 1), floats(1, 1, math.Inf(-1)), floats(1, 1), floats(1, 1, 1, 1)} {
-		if err := acc.add(bad, 3); err == nil {
+		if err := acc.add(bad); err == nil {
 			t.Fatal("malformed update accepted")
 		}
 	}
-	if err := acc.add(floats(0.5, 0.5, 0.5), 3); err != nil {
+	if err := acc.add(floats(0.5, 0.5, 0.5)); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range []float64{1.5, 2.5, 3.5} {

@@ -19,7 +19,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -75,16 +76,18 @@ type Round struct {
 	Reason    string            // why it was abandoned
 	Included  []string          // contributors whose uploads were summed
 	Declined  map[string]string // contributor → reason
-	Dropped   []string          // members that went away during the round
-	Refused   map[string]string // rejected messages: sender → reason
-	Set       []string          // the decryption set that succeeded
+	// Dropped are the contributors that went away during the round (some
+	// came back and uploaded) or did not answer in time.
+	Dropped []string
+	Refused map[string]string // rejected messages: sender → reason
+	Set     []string          // the decryption set that succeeded
 	// Epoch is the key epoch the round's sum was decrypted under, and
 	// [First, First+Count) the range of its decryption budget taken.
 	Epoch, First, Count uint64
 	// ShareDigests are the SHA-256 of the decryption shares combined, by
 	// key holder.
 	ShareDigests map[string]string
-	Claims       map[string]transport.Claim
+	Claims       map[string]protocol.Claim
 	// SignedClaims are the contributors' signed claim envelopes, verbatim.
 	SignedClaims map[string][]byte
 	Model        []float64 // the new global model (completed rounds)
@@ -129,12 +132,16 @@ type aggregator struct {
 	round   uint64
 	// prev is the signed head after the last round or round-abandoned
 	// entry, which every round announcement repeats.
-	prev transport.PrevHead
+	prev protocol.PrevHead
 	// completed is the last completed round: after a resume, the
 	// checkpoint's until a round completes.
 	completed uint64
 	nonce     []byte
 	cur       *Round // the round under way, which collects refusals
+	// announced is the signed announcement of the attempt under way, sent
+	// again to a member that comes back on a new connection while uploads
+	// are open.
+	announced []byte
 	// epoch is the collective key's epoch, budget its decryption budget L
 	// and seq the next unspent index of it: every decryption attempt takes
 	// the next range of ciphertext decryptions.
@@ -149,7 +156,7 @@ type aggregator struct {
 	inCeremony bool
 	// anchors holds, by member, the latest claim and endorsement it signed
 	// that the aggregator accepted, given back to it when it connects.
-	anchors map[string]transport.Welcome
+	anchors map[string]protocol.Welcome
 	// inbox holds the hub's events in order, each opened by receive;
 	// recvErr is the error that ended the hub's stream.
 	inbox   chan chan arrival
@@ -186,7 +193,7 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 		return nil, errors.New("aggregator: the identity's signing key is not the aggregator's in the federation config")
 	}
 	a := &aggregator{cfg: cfg, fed: fed, hash: fed.Hash(), hub: hub, log: cfg.Logger, rand: cfg.Rand, online: map[string]bool{},
-		anchors: map[string]transport.Welcome{}, epochs: map[string]uint64{}, inbox: make(chan chan arrival, 2*runtime.GOMAXPROCS(0))}
+		anchors: map[string]protocol.Welcome{}, epochs: map[string]uint64{}, inbox: make(chan chan arrival, 2*runtime.GOMAXPROCS(0))}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -259,10 +266,10 @@ func newAggregator(cfg Config, hub transport.Hub) (*aggregator, error) {
 			}
 		}
 		for id, w := range cp.Anchors {
-			a.anchors[id] = transport.Welcome{Claim: w.Claim, Endorsement: w.Endorsement}
+			a.anchors[id] = protocol.Welcome{Claim: w.Claim, Endorsement: w.Endorsement}
 		}
 		if h, ok := a.audit.ResumedHead(cp.Round); ok {
-			a.prev = transport.PrevHead{Completed: h.Type == audit.TypeRound, Round: h.Round, Head: a.sign(h)}
+			a.prev = protocol.PrevHead{Completed: h.Type == audit.TypeRound, Round: h.Round, Head: a.sign(h)}
 		}
 		a.appendAudit(audit.ResumeBody{AfterRound: &cp.Round, Software: cfg.Software})
 		return a, nil
@@ -347,12 +354,12 @@ func (a *aggregator) run(ctx context.Context) (*Summary, error) {
 // over, with the log's signed head after the end entry.
 func (a *aggregator) end(ctx context.Context, why string) {
 	written := a.appendAudit(audit.EndBody{Reason: why})
-	a.broadcast(ctx, transport.KindDone, transport.Done{Round: a.completed, Head: a.signedHead(written, audit.TypeEnd, a.completed)}.Marshal())
+	a.broadcast(ctx, protocol.KindDone, protocol.Done{Round: a.completed, Head: a.signedHead(written, audit.TypeEnd, a.completed)}.Marshal())
 }
 
 // envelope signs a message from the aggregator bound to the current round.
 func (a *aggregator) envelope(kind string, body []byte) []byte {
-	e := &federation.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.hash, Round: a.round, Nonce: a.nonce, Body: body}
+	e := &protocol.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.hash, Round: a.round, Nonce: a.nonce, Body: body}
 	e.Sign(a.cfg.Identity.SigningKey())
 	raw, _ := e.MarshalBinary()
 	return raw
@@ -370,14 +377,16 @@ func (a *aggregator) send(ctx context.Context, to string, raw []byte) bool {
 	return true
 }
 
-// broadcast signs one message and sends it to every online member.
-func (a *aggregator) broadcast(ctx context.Context, kind string, body []byte) {
+// broadcast signs one message and sends it to every online member, and
+// returns it.
+func (a *aggregator) broadcast(ctx context.Context, kind string, body []byte) []byte {
 	raw := a.envelope(kind, body)
 	for _, m := range a.fed.Members {
 		if a.online[m.ID] {
 			a.send(ctx, m.ID, raw)
 		}
 	}
+	return raw
 }
 
 // errTimeout ends a wait whose deadline passed.
@@ -427,16 +436,16 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 				}
 				continue
 			}
-			if env.Kind == transport.KindHello {
+			if env.Kind == protocol.KindHello {
 				a.online[in.From] = true
 				a.log.Info("member online", "hospital", in.From)
 				if w, ok := a.anchors[in.From]; ok {
-					a.send(ctx, in.From, a.envelope(transport.KindWelcome, w.Marshal()))
+					a.send(ctx, in.From, a.envelope(protocol.KindWelcome, w.Marshal()))
 				}
 				if a.statsMsg != nil {
 					a.send(ctx, in.From, a.statsMsg)
 				}
-				if h, err := transport.ParseHello(env.Body); err == nil {
+				if h, err := protocol.ParseHello(env.Body); err == nil {
 					a.epochs[in.From] = h.Epoch
 					if !a.inCeremony && h.Epoch < a.epoch {
 						// It missed the current key's ceremony.
@@ -446,7 +455,7 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 					}
 				}
 			}
-			if env.Kind == transport.KindEndorse {
+			if env.Kind == protocol.KindEndorse {
 				a.anchorEndorsement(env, in.Data)
 			}
 		}
@@ -461,7 +470,7 @@ func (a *aggregator) wait(ctx context.Context, handle func(in transport.Incoming
 // config's hash, once per member, so that it stops with both hashes named
 // instead of waiting for a setup that never comes.
 func (a *aggregator) tellMismatch(ctx context.Context, in transport.Incoming) {
-	e, err := federation.ParseEnvelope(in.Data)
+	e, err := protocol.ParseEnvelope(in.Data)
 	if err != nil || e.From != in.From || e.Config == a.hash || a.toldMismatch[in.From] {
 		return
 	}
@@ -472,16 +481,16 @@ func (a *aggregator) tellMismatch(ctx context.Context, in transport.Incoming) {
 		a.toldMismatch = map[string]bool{}
 	}
 	a.toldMismatch[in.From] = true
-	a.send(ctx, in.From, a.envelope(transport.KindMismatch, transport.Digest32(e.Config).Marshal()))
+	a.send(ctx, in.From, a.envelope(protocol.KindMismatch, protocol.Digest32(e.Config).Marshal()))
 }
 
 // message is a verified envelope with its header, whose body digest is
 // computed once per message (an upload's body is megabytes), and for an
 // upload the parsed body and its payload's digest.
 type message struct {
-	*federation.Envelope
-	header        federation.Header
-	upload        *transport.Upload
+	*protocol.Envelope
+	header        protocol.Header
+	upload        *protocol.Upload
 	payloadDigest [32]byte
 }
 
@@ -538,7 +547,7 @@ func (a *aggregator) receive(ctx context.Context) {
 // open parses and verifies a message: well-formed, signed by a member under
 // its registered key, sent over that member's own connection.
 func (a *aggregator) open(in transport.Incoming) (*message, error) {
-	env, err := federation.ParseEnvelope(in.Data)
+	env, err := protocol.ParseEnvelope(in.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -549,11 +558,11 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 		return nil, fmt.Errorf("%s from %q, not a member", env.Kind, env.From)
 	}
 	m := &message{Envelope: env, header: env.Header()}
-	if err := a.fed.VerifyHeader(&m.header, a.hash); err != nil {
+	if err := m.header.Verify(a.fed, a.hash); err != nil {
 		return nil, err
 	}
-	if env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp {
-		if u, err := transport.ParseUpload(env.Body); err == nil {
+	if env.Kind == protocol.KindUpload || env.Kind == protocol.KindEvalUp || env.Kind == protocol.KindStatsUp {
+		if u, err := protocol.ParseUpload(env.Body); err == nil {
 			m.upload, m.payloadDigest = &u, sha256.Sum256(u.Payload)
 		}
 	}
@@ -565,14 +574,14 @@ func (a *aggregator) open(in transport.Incoming) (*message, error) {
 // back when it reconnects, whether or not the endorsement came in time to
 // count.
 func (a *aggregator) anchorEndorsement(env *message, raw []byte) {
-	e, err := transport.ParseEndorsement(env.Body)
+	e, err := protocol.ParseEndorsement(env.Body)
 	if err != nil || e.Epoch != a.epoch {
 		return
 	}
 	w := a.anchors[env.From]
 	if len(w.Endorsement) > 0 {
-		if old, err := federation.ParseEnvelope(w.Endorsement); err == nil {
-			if prev, err := transport.ParseEndorsement(old.Body); err == nil && prev.First+prev.Count >= e.First+e.Count {
+		if old, err := protocol.ParseStored(w.Endorsement); err == nil {
+			if prev, err := protocol.ParseEndorsement(old.Body); err == nil && prev.First+prev.Count >= e.First+e.Count {
 				return
 			}
 		}

@@ -20,9 +20,9 @@ import (
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -68,7 +68,7 @@ type adversary struct {
 }
 
 type capturedUpload struct {
-	header  federation.Header
+	header  protocol.Header
 	payload []byte
 }
 
@@ -117,35 +117,35 @@ func (a *adversary) after(step func() bool) {
 }
 
 func (a *adversary) record(raw []byte) {
-	e, err := federation.ParseEnvelope(raw)
+	e, err := protocol.ParseEnvelope(raw)
 	if err != nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch e.Kind {
-	case transport.KindPKShare:
+	case protocol.KindPKShare:
 		a.pkShares = append(a.pkShares, e.Body)
-	case transport.KindUpload:
+	case protocol.KindUpload:
 		if a.round == 0 || e.Round == a.round && (len(a.uploads) == 0 || slices.Equal(a.uploads[0].header.Nonce, e.Nonce)) {
-			u, _ := transport.ParseUpload(e.Body)
+			u, _ := protocol.ParseUpload(e.Body)
 			a.uploads = append(a.uploads, capturedUpload{e.Header(), u.Payload})
 		}
-	case transport.KindEndorse:
-		en, _ := transport.ParseEndorsement(e.Body)
+	case protocol.KindEndorse:
+		en, _ := protocol.ParseEndorsement(e.Body)
 		put(a.endorsements, en.SumID, e.From, raw)
-	case transport.KindFingerprint:
-		fp, _ := transport.ParseFingerprint(e.Body)
+	case protocol.KindFingerprint:
+		fp, _ := protocol.ParseFingerprint(e.Body)
 		put(a.fingerprints, fp.SumID, e.From, raw)
-	case transport.KindRefuse:
-		d, _ := transport.ParseDecline(e.Body)
+	case protocol.KindRefuse:
+		d, _ := protocol.ParseDecline(e.Body)
 		a.refusals[e.From] = append(a.refusals[e.From], d.Reason)
 		if a.asked {
 			a.answers[e.From] = append(a.answers[e.From], d.Reason)
 		}
 		a.answeredBy(e.From)
-	case transport.KindShare:
-		if s, _ := transport.ParseShare(e.Body); s.Attempt == advAttempt {
+	case protocol.KindShare:
+		if s, _ := protocol.ParseShare(e.Body); s.Attempt == advAttempt {
 			a.shares[e.From] = true
 			a.answeredBy(e.From)
 		}
@@ -175,7 +175,7 @@ func put(m map[[32]byte]map[string][]byte, id [32]byte, from string, raw []byte)
 // signAsAggregator signs a message from the aggregator bound to round and
 // nonce.
 func (a *adversary) signAsAggregator(kind string, round uint64, nonce, body []byte) []byte {
-	e := &federation.Envelope{Kind: kind, From: a.f.fed.Aggregator.ID, Config: a.f.fed.Hash(), Round: round, Nonce: nonce, Body: body}
+	e := &protocol.Envelope{Kind: kind, From: a.f.fed.Aggregator.ID, Config: a.f.fed.Hash(), Round: round, Nonce: nonce, Body: body}
 	e.Sign(a.f.aggKey.SigningKey())
 	raw, _ := e.MarshalBinary()
 	return raw
@@ -189,17 +189,17 @@ func (a *adversary) send(to string, raw []byte) {
 // rewriteCommits makes the aggregator's first commitment of the round under
 // attack name, for the members for which choose returns one, another sum:
 // the adversary commits to what it wants decrypted.
-func (a *adversary) rewriteCommits(choose func(to string, cm *transport.Commit, round uint64, nonce []byte) *transport.Commit) {
+func (a *adversary) rewriteCommits(choose func(to string, cm *protocol.Commit, round uint64, nonce []byte) *protocol.Commit) {
 	var done sync.Map
 	a.hold = make(chan struct{})
 	hold := a.hold
 	a.f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-		e, err := federation.ParseEnvelope(raw)
+		e, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			return raw
 		}
 		switch e.Kind {
-		case transport.KindResult, transport.KindRound, transport.KindDone:
+		case protocol.KindResult, protocol.KindRound, protocol.KindDone:
 			if _, started := done.Load(to); started {
 				select { // the attack runs before the round moves on
 				case <-hold:
@@ -208,25 +208,25 @@ func (a *adversary) rewriteCommits(choose func(to string, cm *transport.Commit, 
 			}
 			return raw
 		}
-		if e.Kind != transport.KindCommit || e.Round != a.round {
+		if e.Kind != protocol.KindCommit || e.Round != a.round {
 			return raw
 		}
 		if _, again := done.LoadOrStore(to, true); again {
 			return raw
 		}
-		cm, _ := transport.ParseCommit(e.Body)
+		cm, _ := protocol.ParseCommit(e.Body)
 		evil := choose(to, &cm, e.Round, e.Nonce)
 		if evil == nil {
 			return raw
 		}
-		return a.signAsAggregator(transport.KindCommit, e.Round, e.Nonce, evil.Marshal())
+		return a.signAsAggregator(protocol.KindCommit, e.Round, e.Nonce, evil.Marshal())
 	}
 }
 
 // decrypt sends the adversary's own decryption request for sum under
 // commitment cm to every member of cm's set, with whatever fingerprints and
 // endorsements of cm's sum it has collected.
-func (a *adversary) decrypt(cm *transport.Commit, round uint64, nonce []byte, sum []byte) {
+func (a *adversary) decrypt(cm *protocol.Commit, round uint64, nonce []byte, sum []byte) {
 	id := cm.Sum.ID(a.f.fed.Hash(), round, nonce)
 	a.mu.Lock()
 	var fps, ens [][]byte
@@ -239,8 +239,8 @@ func (a *adversary) decrypt(cm *transport.Commit, round uint64, nonce []byte, su
 		ens = append(ens, raw)
 	}
 	a.mu.Unlock()
-	req := transport.DecryptRequest{Attempt: advAttempt, Commit: *cm, Fingerprints: fps, Endorsements: ens, Sum: sum}
-	raw := a.signAsAggregator(transport.KindDecrypt, round, nonce, req.Marshal())
+	req := protocol.DecryptRequest{Attempt: advAttempt, Commit: *cm, Fingerprints: fps, Endorsements: ens, Sum: sum}
+	raw := a.signAsAggregator(protocol.KindDecrypt, round, nonce, req.Marshal())
 	a.mu.Lock()
 	a.asked, a.waiting = true, slices.Clone(cm.Set)
 	a.mu.Unlock()
@@ -278,9 +278,9 @@ func (a *adversary) sumOf(t *testing.T, ids ...string) []byte {
 }
 
 // refSum returns a reference to sum naming the given uploads.
-func refSum(p *he.Params, sum []byte, uploads []federation.Header) transport.SumRef {
+func refSum(p *he.Params, sum []byte, uploads []protocol.Header) protocol.SumRef {
 	n, addends, _ := p.UpdateLen(sum)
-	return transport.SumRef{Kind: transport.KindUpload, Length: uint64(n), Addends: uint64(addends), Digest: sha256.Sum256(sum), Uploads: uploads}
+	return protocol.SumRef{Kind: protocol.KindUpload, Length: uint64(n), Addends: uint64(addends), Digest: sha256.Sum256(sum), Uploads: uploads}
 }
 
 // craftConstantC1 returns an encrypted vector shaped like template (same
@@ -322,8 +322,8 @@ func craftConstantC1(p *he.Params, template []byte, addends int, v uint64) []byt
 
 // headersOf returns the captured uploads' headers of the given contributors,
 // in the order of the genuine commitment.
-func headersOf(cm *transport.Commit, ids ...string) []federation.Header {
-	var hs []federation.Header
+func headersOf(cm *protocol.Commit, ids ...string) []protocol.Header {
+	var hs []protocol.Header
 	for _, h := range cm.Sum.Uploads {
 		if slices.Contains(ids, h.From) {
 			hs = append(hs, h)
@@ -332,7 +332,7 @@ func headersOf(cm *transport.Commit, ids ...string) []federation.Header {
 	return hs
 }
 
-func contributorsOf(cm *transport.Commit) []string {
+func contributorsOf(cm *protocol.Commit) []string {
 	var ids []string
 	for _, h := range cm.Sum.Uploads {
 		ids = append(ids, h.From)
@@ -379,7 +379,7 @@ func (a *adversary) answered(id [32]byte) (endorsed, refused int) {
 
 // ready reports whether the adversary holds every named contributor's
 // fingerprint of sum id and at least n endorsements of it.
-func (a *adversary) ready(cm *transport.Commit, id [32]byte, n int) bool {
+func (a *adversary) ready(cm *protocol.Commit, id [32]byte, n int) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range cm.Sum.Uploads {
@@ -393,19 +393,19 @@ func (a *adversary) ready(cm *transport.Commit, id [32]byte, n int) bool {
 // keyRecovery commits to the sum forge returns (given the genuine sum of
 // all uploads and the genuine commitment) in round 1, collects what the
 // members sign for it, then asks the decryption set to decrypt it.
-func keyRecovery(t *testing.T, f *fixture, forge func(a *adversary, genuine []byte, cm *transport.Commit) []byte) (*adversary, *transport.Commit) {
+func keyRecovery(t *testing.T, f *fixture, forge func(a *adversary, genuine []byte, cm *protocol.Commit) []byte) (*adversary, *protocol.Commit) {
 	// The attacked attempt is abandoned and retried: a round of budget
 	// is kept for it.
 	f.fed.Training.SpareRounds = 1
 	a := newAdversary(f)
 	var (
 		once  sync.Once
-		evil  *transport.Commit
+		evil  *protocol.Commit
 		sum   []byte
 		round uint64
 		nonce []byte
 	)
-	a.rewriteCommits(func(to string, cm *transport.Commit, r uint64, n []byte) *transport.Commit {
+	a.rewriteCommits(func(to string, cm *protocol.Commit, r uint64, n []byte) *protocol.Commit {
 		once.Do(func() {
 			p := a.params(t)
 			sum = forge(a, a.sumOf(t, contributorsOf(cm)...), cm)
@@ -432,7 +432,7 @@ func TestMaliciousAggregatorCannotRecoverTheKey(t *testing.T) {
 		t.Run("crafted c1", func(t *testing.T) {
 			f := newFixture(t, 3, 2, 2)
 			f.grpc = grpc
-			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
+			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *protocol.Commit) []byte {
 				return craftConstantC1(a.params(t), genuine, len(cm.Sum.Uploads), 1<<50)
 			})
 			reps := f.run()
@@ -441,7 +441,7 @@ func TestMaliciousAggregatorCannotRecoverTheKey(t *testing.T) {
 		t.Run("one upload and encryptions of zero", func(t *testing.T) {
 			f := newFixture(t, 3, 2, 2)
 			f.grpc = grpc
-			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *transport.Commit) []byte {
+			a, _ := keyRecovery(t, f, func(a *adversary, genuine []byte, cm *protocol.Commit) []byte {
 				p := a.params(t)
 				pk := a.publicKey(t)
 				s := he.NewSum(p)
@@ -528,7 +528,7 @@ func (a *adversary) publicKey(t *testing.T) *he.PublicKey {
 	a.mu.Lock()
 	shares := slices.Clone(a.pkShares)
 	a.mu.Unlock()
-	pk, err := he.CombinePublicKey(a.params(t), transport.CRS(a.f.fed.Hash(), 1), shares)
+	pk, err := he.CombinePublicKey(a.params(t), protocol.CRS(a.f.fed.Hash(), 1), shares)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,19 +548,19 @@ func TestMaliciousAggregatorCannotDifference(t *testing.T) {
 			var once sync.Once
 			var sent bool
 			a.f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-				e, err := federation.ParseEnvelope(raw)
-				if err != nil || e.Kind != transport.KindDecrypt || e.Round != 1 {
+				e, err := protocol.ParseEnvelope(raw)
+				if err != nil || e.Kind != protocol.KindDecrypt || e.Round != 1 {
 					return raw
 				}
 				// The genuine sum S is endorsed: now S∖{v}, same round.
 				once.Do(func() {
-					req, _ := transport.ParseDecryptRequest(e.Body)
+					req, _ := protocol.ParseDecryptRequest(e.Body)
 					cm := req.Commit
 					rest := slices.DeleteFunc(contributorsOf(&cm), func(id string) bool { return id == v })
 					sum := a.sumOf(t, rest...)
-					evil := transport.Commit{Epoch: cm.Epoch, Sum: refSum(a.params(t), sum, headersOf(&cm, rest...)),
+					evil := protocol.Commit{Epoch: cm.Epoch, Sum: refSum(a.params(t), sum, headersOf(&cm, rest...)),
 						Set: cm.Set, First: cm.First + cm.Count, Count: cm.Count}
-					raw := a.signAsAggregator(transport.KindCommit, e.Round, e.Nonce, evil.Marshal())
+					raw := a.signAsAggregator(protocol.KindCommit, e.Round, e.Nonce, evil.Marshal())
 					for _, id := range f.fed.KeyHolders() {
 						a.send(id, raw)
 					}
@@ -596,17 +596,17 @@ func TestMaliciousAggregatorCannotDifference(t *testing.T) {
 			f.fed.Training.SpareRounds = 1
 			a := newAdversary(f)
 			var once sync.Once
-			var whole, part transport.Commit
+			var whole, part protocol.Commit
 			var sums [2][]byte
 			var attacked [2][32]byte
-			a.rewriteCommits(func(to string, cm *transport.Commit, round uint64, nonce []byte) *transport.Commit {
+			a.rewriteCommits(func(to string, cm *protocol.Commit, round uint64, nonce []byte) *protocol.Commit {
 				once.Do(func() {
 					p := a.params(t)
 					all := contributorsOf(cm)
 					rest := slices.DeleteFunc(slices.Clone(all), func(id string) bool { return id == v })
 					sums = [2][]byte{a.sumOf(t, all...), a.sumOf(t, rest...)}
-					whole = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[0], cm.Sum.Uploads), Set: []string{"h1", "h2"}, First: cm.First, Count: cm.Count}
-					part = transport.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[1], headersOf(cm, rest...)), Set: []string{"h3", "h4"}, First: cm.First + cm.Count, Count: cm.Count}
+					whole = protocol.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[0], cm.Sum.Uploads), Set: []string{"h1", "h2"}, First: cm.First, Count: cm.Count}
+					part = protocol.Commit{Epoch: cm.Epoch, Sum: refSum(p, sums[1], headersOf(cm, rest...)), Set: []string{"h3", "h4"}, First: cm.First + cm.Count, Count: cm.Count}
 					ids := [2][32]byte{whole.Sum.ID(f.fed.Hash(), round, nonce), part.Sum.ID(f.fed.Hash(), round, nonce)}
 					attacked = ids
 					a.after(func() bool {
@@ -618,9 +618,9 @@ func TestMaliciousAggregatorCannotDifference(t *testing.T) {
 						if e0 < 2 || e1 < 2 {
 							return false
 						}
-						for i, cm := range []*transport.Commit{&whole, &part} {
-							other := [2]*transport.Commit{&part, &whole}[i]
-							raw := a.signAsAggregator(transport.KindCommit, round, nonce, other.Marshal())
+						for i, cm := range []*protocol.Commit{&whole, &part} {
+							other := [2]*protocol.Commit{&part, &whole}[i]
+							raw := a.signAsAggregator(protocol.KindCommit, round, nonce, other.Marshal())
 							for _, id := range cm.Set {
 								a.send(id, raw)
 							}
@@ -665,7 +665,7 @@ func TestInflatedAddendsDoNotStallTheRound(t *testing.T) {
 	}
 	most := p.Literal().MaxAddends
 	f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-		if kindOf(raw) == transport.KindUpload {
+		if kindOf(raw) == protocol.KindUpload {
 			raw = f.rebuildUpload(raw, func(b []byte) []byte {
 				b = slices.Clone(b)
 				binary.LittleEndian.PutUint32(b[8+12:], uint32(most))
@@ -691,12 +691,12 @@ func TestRogueKeyShareIsCaught(t *testing.T) {
 	t.Run("a share other than the one committed to", func(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		f.tamper[rogue] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindPKShare {
+			if kindOf(raw) == protocol.KindPKShare {
 				other, err := he.NewKeyHolder(mustParams(t, f), f.fed.Hash(), f.fed.Index(rogue), seeded(77))
 				if err != nil {
 					t.Fatal(err)
 				}
-				raw = f.signAs(rogue, transport.KindPKShare, other.PublicKeyShare())
+				raw = f.signAs(rogue, protocol.KindPKShare, other.PublicKeyShare())
 			}
 			return [][]byte{raw}
 		}
@@ -717,7 +717,7 @@ func TestRogueKeyShareIsCaught(t *testing.T) {
 		for _, id := range []string{"h1", "h2"} {
 			prev := f.tamper[id]
 			f.tamper[id] = func(f *fixture, raw []byte) [][]byte {
-				if kindOf(raw) == transport.KindPKShare {
+				if kindOf(raw) == protocol.KindPKShare {
 					a.mu.Lock()
 					revealed[id] = true
 					a.mu.Unlock()
@@ -726,15 +726,15 @@ func TestRogueKeyShareIsCaught(t *testing.T) {
 			}
 		}
 		f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-			e, err := federation.ParseEnvelope(raw)
-			if err != nil || e.Kind != transport.KindPKCommits || to != "h1" {
+			e, err := protocol.ParseEnvelope(raw)
+			if err != nil || e.Kind != protocol.KindPKCommits || to != "h1" {
 				return raw
 			}
 			// h1 is shown another commitment of h3, signed by h3.
-			b, _ := transport.ParseBundle(e.Body)
+			b, _ := protocol.ParseBundle(e.Body)
 			for i, raw := range b {
-				if c, _ := federation.ParseEnvelope(raw); c.From == rogue {
-					b[i] = f.signAs(rogue, transport.KindPKCommit, transport.Digest32{0xee}.Marshal())
+				if c, _ := protocol.ParseEnvelope(raw); c.From == rogue {
+					b[i] = f.signAs(rogue, protocol.KindPKCommit, protocol.Digest32{0xee}.Marshal())
 				}
 			}
 			return a.signAsAggregator(e.Kind, e.Round, e.Nonce, b.Marshal())
@@ -756,7 +756,7 @@ func TestRogueKeyShareIsCaught(t *testing.T) {
 
 // signAs builds and signs a setup message (round 0) from member id.
 func (f *fixture) signAs(id, kind string, body []byte) []byte {
-	e := &federation.Envelope{Kind: kind, From: id, Config: f.fed.Hash(), Body: body}
+	e := &protocol.Envelope{Kind: kind, From: id, Config: f.fed.Hash(), Body: body}
 	e.Sign(f.keys[id].SigningKey())
 	raw, _ := e.MarshalBinary()
 	return raw
@@ -810,7 +810,7 @@ func TestRestoredStateIsCaught(t *testing.T) {
 			endorsedA := make(chan struct{})
 			var endorseOnce sync.Once
 			f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-				if !restartedB.Load() && kindOf(raw) == transport.KindEndorse {
+				if !restartedB.Load() && kindOf(raw) == protocol.KindEndorse {
 					// What the aggregator holds of h1 before the restart:
 					// sent here, so that it is in the aggregator's inbox
 					// before h1 is stopped.
@@ -821,7 +821,7 @@ func TestRestoredStateIsCaught(t *testing.T) {
 					endorseOnce.Do(func() { close(endorsedA) })
 					return nil
 				}
-				if restartedB.Load() && kindOf(raw) == transport.KindHello {
+				if restartedB.Load() && kindOf(raw) == protocol.KindHello {
 					// Sent here, so that it is in the aggregator's inbox
 					// before the aggregator goes on.
 					f.mu.Lock()
@@ -831,8 +831,8 @@ func TestRestoredStateIsCaught(t *testing.T) {
 					helloB.Do(func() { close(dialedB) })
 					return nil
 				}
-				if e, err := federation.ParseEnvelope(raw); err == nil && e.Kind == transport.KindRefuse {
-					d, _ := transport.ParseDecline(e.Body)
+				if e, err := protocol.ParseEnvelope(raw); err == nil && e.Kind == protocol.KindRefuse {
+					d, _ := protocol.ParseDecline(e.Body)
 					mu.Lock()
 					refusedB = append(refusedB, d.Reason)
 					mu.Unlock()
@@ -840,25 +840,25 @@ func TestRestoredStateIsCaught(t *testing.T) {
 				return [][]byte{raw}
 			}
 			f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-				e, err := federation.ParseEnvelope(raw)
+				e, err := protocol.ParseEnvelope(raw)
 				if err != nil {
 					return raw
 				}
 				switch {
-				case to == "h1" && e.Kind == transport.KindRound && e.Round == 1:
+				case to == "h1" && e.Kind == protocol.KindRound && e.Round == 1:
 					once.Do(func() { copyFiles(t, dir, snap) }) // set up, nothing spent yet
-				case to == "h1" && e.Kind == transport.KindRound && e.Round == 2:
+				case to == "h1" && e.Kind == protocol.KindRound && e.Round == 2:
 					// The restarted h1 connects during round 2, whose
 					// announcement it does not get (the aggregator may not
 					// have seen h1 leave yet), and takes part from round 3.
 					return []byte("not a message")
-				case e.Kind == transport.KindCommit && e.Round == 2:
+				case e.Kind == protocol.KindCommit && e.Round == 2:
 					<-dialedB // its hello is read, and answered, in round 2
-				case to == "h1" && e.Kind == transport.KindCommit && e.Round == 3:
+				case to == "h1" && e.Kind == protocol.KindCommit && e.Round == 3:
 					// The aggregator offers the restarted key holder a range
 					// it endorsed before its state was restored.
 					rewrite.Do(func() {
-						cm, _ := transport.ParseCommit(e.Body)
+						cm, _ := protocol.ParseCommit(e.Body)
 						cm.First = 0
 						e.Body = cm.Marshal()
 						e.Sign(f.aggKey.SigningKey())
@@ -1074,7 +1074,7 @@ func TestColludingContributorIsBoundedToOneEpoch(t *testing.T) {
 	a.round = 0 // capture every round's uploads
 	var once sync.Once
 	f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-		if e, err := federation.ParseEnvelope(raw); err == nil && e.Kind == transport.KindRound && e.Round == 1 {
+		if e, err := protocol.ParseEnvelope(raw); err == nil && e.Kind == protocol.KindRound && e.Round == 1 {
 			once.Do(func() { // epoch 1's key is set up
 				for _, id := range colluders {
 					copyFiles(t, f.state[id], snaps[id])

@@ -4,8 +4,7 @@ import (
 	"encoding/hex"
 
 	"github.com/fedcrypt/fedcrypt/audit"
-	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // appendAudit writes an audit entry of body's type; a failure to write the
@@ -25,13 +24,13 @@ func (a *aggregator) appendAudit(body audit.Body) bool {
 // since there is no head to sign for it. The head of a round or
 // round-abandoned entry also becomes the one every later announcement
 // repeats (a.prev).
-func (a *aggregator) signedHead(written bool, typ string, round uint64) transport.AuditHead {
+func (a *aggregator) signedHead(written bool, typ string, round uint64) protocol.AuditHead {
 	if !written {
-		return transport.AuditHead{}
+		return protocol.AuditHead{}
 	}
 	h := a.sign(audit.Head{Config: a.hash, Type: typ, Round: round, Entries: a.audit.Len(), Hash: a.audit.Head()})
 	if typ == audit.TypeRound || typ == audit.TypeRoundAbandoned {
-		a.prev = transport.PrevHead{Completed: typ == audit.TypeRound, Round: round, Head: h}
+		a.prev = protocol.PrevHead{Completed: typ == audit.TypeRound, Round: round, Head: h}
 	}
 	return h
 }
@@ -42,8 +41,8 @@ func (r *Round) decryption() audit.Decryption {
 }
 
 // sign signs a head for the members.
-func (a *aggregator) sign(h audit.Head) transport.AuditHead {
-	return transport.AuditHead{Entries: h.Entries, Hash: h.Hash, Sig: audit.SignHead(a.cfg.Identity.SigningKey(), h)}
+func (a *aggregator) sign(h audit.Head) protocol.AuditHead {
+	return protocol.AuditHead{Entries: h.Entries, Hash: h.Hash, Sig: audit.SignHead(a.cfg.Identity.SigningKey(), h)}
 }
 
 // auditSetup records the federation's setup: who takes part with which
@@ -72,7 +71,7 @@ func (a *aggregator) auditSetup(pkDigest []byte) {
 
 // auditRound records a completed round, and reports whether it did.
 // Per-hospital facts are the hospitals' own signed claims, copied verbatim.
-func (a *aggregator) auditRound(rep *Round, headers []federation.Header) bool {
+func (a *aggregator) auditRound(rep *Round, headers []protocol.Header) bool {
 	md := modelDigest(a.model)
 	body := audit.RoundBody{Round: rep.Number, Attempt: rep.Attempt, Contributors: rep.Included, Declined: rep.Declined,
 		Dropped: rep.Dropped, Refused: rep.Refused, Decryption: rep.decryption(), ShareDigests: rep.ShareDigests,

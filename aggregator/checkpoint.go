@@ -12,8 +12,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -38,7 +38,7 @@ type Checkpoint struct {
 	Anchors map[string]Anchor `json:"anchors,omitempty"`
 	// Stats is the statistics phase's result, nil if the run was killed
 	// before it: a resumed run does not release the statistics again.
-	Stats *transport.StatsResult `json:"stats,omitempty"`
+	Stats *protocol.StatsResult `json:"stats,omitempty"`
 }
 
 // Anchor is a member's latest signed claim and endorsement, each an encoded
@@ -63,7 +63,7 @@ func (a *aggregator) checkpoint() error {
 	cp := Checkpoint{ConfigHash: a.hash.String(), Round: a.completed, Model: a.model, ServerState: st,
 		AuditHead: head[:], Anchors: anchors, Epoch: a.epoch}
 	if s := a.stats; s != nil {
-		cp.Stats = &transport.StatsResult{Totals: s.Totals, NoiseStdDev: s.NoiseStdDev, Contributors: s.Contributors}
+		cp.Stats = &protocol.StatsResult{Totals: s.Totals, NoiseStdDev: s.NoiseStdDev, Contributors: s.Contributors}
 	}
 	b, err := json.Marshal(cp)
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // decrypt obtains the plaintext of the round's sum of uploads of the given
@@ -26,13 +26,15 @@ import (
 // A key holder that refuses, answers with a share that does not combine, or
 // does not answer in time is not asked again this round. One whose
 // connection drops (a crashed and restarted process) lost the request, not
-// its key: it is asked again once it is back online.
-func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, headers []federation.Header, rep *Round) ([]float64, error) {
+// its key: another set is asked at once, and it may be in a later one once
+// it is back online. One back on a new connection before its old one was
+// seen to end gets the request again.
+func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, headers []protocol.Header, rep *Round) ([]float64, error) {
 	sumBytes, err := sum.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	ref := transport.SumRef{Kind: kind, Length: uint64(sum.Len()), Addends: uint64(sum.Addends()),
+	ref := protocol.SumRef{Kind: kind, Length: uint64(sum.Len()), Addends: uint64(sum.Addends()),
 		Digest: sha256.Sum256(sumBytes), Uploads: headers}
 	id := ref.ID(a.hash, a.round, a.nonce)
 	count := uint64(a.params.Ciphertexts(sum.Len()))
@@ -47,7 +49,7 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 		if a.seq+count > a.budget {
 			return nil, fmt.Errorf("the collective key's decryption budget is spent (%d of %d ciphertext decryptions used, %d needed)", a.seq, a.budget, count)
 		}
-		cm := transport.Commit{Epoch: a.epoch, Sum: ref, Set: set, First: a.seq, Count: count}
+		cm := protocol.Commit{Epoch: a.epoch, Sum: ref, Set: set, First: a.seq, Count: count}
 		// The range is spent once offered: key holders that endorse it
 		// never endorse it again, whatever comes of this attempt.
 		a.seq += count
@@ -62,8 +64,8 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 		for i, h := range headers {
 			fps[i] = fingerprints[h.From]
 		}
-		req := transport.DecryptRequest{Attempt: uint64(attempt), Commit: cm, Fingerprints: fps, Endorsements: endorsements, Sum: sumBytes}
-		raw := a.envelope(transport.KindDecrypt, req.Marshal())
+		req := protocol.DecryptRequest{Attempt: uint64(attempt), Commit: cm, Fingerprints: fps, Endorsements: endorsements, Sum: sumBytes}
+		raw := a.envelope(protocol.KindDecrypt, req.Marshal())
 		delivered := true
 		for _, id := range set {
 			asked[id] = true
@@ -75,36 +77,44 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 		a.log.Debug("decryption requested", "round", a.round, "attempt", attempt, "set", set)
 		shares := map[string][]byte{}
 		err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
-			if env != nil && (env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp) {
+			if env != nil && (env.Kind == protocol.KindUpload || env.Kind == protocol.KindEvalUp || env.Kind == protocol.KindStatsUp) {
 				a.refuseLateUpload(env.Envelope, rep)
 				return false, nil
 			}
 			if !slices.Contains(set, in.From) {
 				// A late answer to an earlier attempt is expected; a share
 				// from a key holder never asked is not.
-				if env != nil && (env.Kind == transport.KindShare || env.Kind == transport.KindRefuse) && !asked[env.From] {
+				if env != nil && (env.Kind == protocol.KindShare || env.Kind == protocol.KindRefuse) && !asked[env.From] {
 					rep.Refused[env.From] = "decryption share from a key holder outside the signed set"
 					a.log.Warn("refused a decryption share", "hospital", env.From, "round", a.round, "reason", "not in the decryption set")
 				}
 				return false, nil
 			}
-			// A member of the set that left or reconnected lost the request.
-			if in.Kind == transport.Left || env != nil && env.Kind == transport.KindHello {
-				_, answered := shares[in.From]
+			_, answered := shares[in.From]
+			switch {
+			case in.Kind == transport.Left:
+				// Gone with the request: another set is asked at once.
 				return !answered, nil
+			case env != nil && env.Kind == protocol.KindHello:
+				// Back on a new connection before its old one was seen to
+				// end: the request it lost is sent again.
+				if !answered {
+					a.send(ctx, in.From, raw)
+				}
+				return false, nil
 			}
 			if env == nil || env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 				return false, nil // an answer to an earlier round
 			}
 			switch env.Kind {
-			case transport.KindShare:
-				s, err := transport.ParseShare(env.Body)
+			case protocol.KindShare:
+				s, err := protocol.ParseShare(env.Body)
 				if err != nil || s.Attempt != uint64(attempt) {
 					return false, nil // malformed, or for an earlier attempt
 				}
 				shares[env.From] = s.Share
-			case transport.KindRefuse:
-				d, _ := transport.ParseDecline(env.Body)
+			case protocol.KindRefuse:
+				d, _ := protocol.ParseDecline(env.Body)
 				a.log.Warn("key holder refused to decrypt", "hospital", env.From, "round", a.round, "reason", d.Reason)
 				rep.Refused[env.From] = "refused to decrypt: " + d.Reason
 				excluded[env.From] = true
@@ -158,8 +168,8 @@ func (a *aggregator) decrypt(ctx context.Context, sum *he.Sum, kind string, head
 // named (kept across attempts: it depends on the sum only) and for a quorum
 // of endorsements. It returns the endorsements, or an error saying why the
 // sum cannot be decrypted this round.
-func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]byte, fingerprints map[string][]byte, rep *Round, excluded map[string]bool) (endorsements [][]byte, stale bool, err error) {
-	raw := a.envelope(transport.KindCommit, cm.Marshal())
+func (a *aggregator) endorse(ctx context.Context, cm *protocol.Commit, id [32]byte, fingerprints map[string][]byte, rep *Round, excluded map[string]bool) (endorsements [][]byte, stale bool, err error) {
+	raw := a.envelope(protocol.KindCommit, cm.Marshal())
 	named := map[string]bool{}
 	for _, h := range cm.Sum.Uploads {
 		named[h.From] = true
@@ -192,10 +202,10 @@ func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]b
 			return done(), nil
 		}
 		switch {
-		case env.Kind == transport.KindUpload || env.Kind == transport.KindEvalUp || env.Kind == transport.KindStatsUp:
+		case env.Kind == protocol.KindUpload || env.Kind == protocol.KindEvalUp || env.Kind == protocol.KindStatsUp:
 			a.refuseLateUpload(env.Envelope, rep)
 			return done(), nil
-		case env.Kind == transport.KindHello:
+		case env.Kind == protocol.KindHello:
 			if want(env.From) { // reconnected: it lost the commitment
 				a.send(ctx, env.From, raw)
 			}
@@ -204,20 +214,20 @@ func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]b
 			return done(), nil
 		}
 		switch env.Kind {
-		case transport.KindFingerprint:
-			f, err := transport.ParseFingerprint(env.Body)
+		case protocol.KindFingerprint:
+			f, err := protocol.ParseFingerprint(env.Body)
 			if err != nil || f.SumID != id || !named[env.From] {
 				rep.Refused[env.From] = "fingerprint not of a contributor to this sum"
 				a.log.Warn("refused a fingerprint", "hospital", env.From, "round", a.round)
 				return done(), nil
 			}
 			fingerprints[env.From] = in.Data
-		case transport.KindEndorse:
-			e, err := transport.ParseEndorsement(env.Body)
-			if err == nil && e.SumID == id && !e.Equal(transport.EndorsementOf(cm, id)) {
+		case protocol.KindEndorse:
+			e, err := protocol.ParseEndorsement(env.Body)
+			if err == nil && e.SumID == id && !e.Equal(protocol.EndorsementOf(cm, id)) {
 				return done(), nil // a late answer to an earlier commitment to this sum
 			}
-			if m, _ := a.fed.Member(env.From); err != nil || !m.KeyHolder || !e.Equal(transport.EndorsementOf(cm, id)) {
+			if m, _ := a.fed.Member(env.From); err != nil || !m.KeyHolder || !e.Equal(protocol.EndorsementOf(cm, id)) {
 				rep.Refused[env.From] = "endorsement of another sum, set or range"
 				a.log.Warn("refused an endorsement", "hospital", env.From, "round", a.round)
 				if m, _ := a.fed.Member(env.From); m.KeyHolder {
@@ -226,8 +236,8 @@ func (a *aggregator) endorse(ctx context.Context, cm *transport.Commit, id [32]b
 				return len(holders)-len(refused) < q, nil
 			}
 			endorsed[env.From] = in.Data
-		case transport.KindRefuse:
-			d, _ := transport.ParseDecline(env.Body)
+		case protocol.KindRefuse:
+			d, _ := protocol.ParseDecline(env.Body)
 			a.log.Warn("key holder refused to endorse the sum", "hospital", env.From, "round", a.round, "reason", d.Reason)
 			rep.Refused[env.From] = "refused to endorse: " + d.Reason
 			if m, _ := a.fed.Member(env.From); m.KeyHolder {
@@ -305,7 +315,7 @@ func (a *aggregator) pickSet(excluded map[string]bool) []string {
 
 // refuseLateUpload records an upload that arrives once the round's uploads
 // are closed: a duplicate of one already summed, or one too late.
-func (a *aggregator) refuseLateUpload(env *federation.Envelope, rep *Round) {
+func (a *aggregator) refuseLateUpload(env *protocol.Envelope, rep *Round) {
 	reason := "upload after the round's uploads closed"
 	if _, dup := rep.Claims[env.From]; dup {
 		reason = "duplicate upload"

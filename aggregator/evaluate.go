@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/fedcrypt/fedcrypt/audit"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 )
 
@@ -45,11 +45,11 @@ func (a *aggregator) evaluate(ctx context.Context) *Evaluation {
 	layout := a.fed.EvalScores()
 	r := uint64(a.fed.Training.Rounds) + 1
 	rep := &Round{Number: r, Declined: map[string]string{}, Refused: map[string]string{},
-		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
+		Claims: map[string]protocol.Claim{}, SignedClaims: map[string][]byte{}}
 	a.cur = rep
 	defer func() { a.cur = nil }()
 	ev := &Evaluation{Epsilon: a.fed.Evaluation.Epsilon, Bins: layout.Bins}
-	sum, headers, _, err := a.gather(ctx, r, transport.KindEval, transport.KindEvalUp, a.model, layout.Len(), rep)
+	sum, headers, _, err := a.gather(ctx, r, protocol.KindEval, protocol.KindEvalUp, a.model, layout.Len(), rep)
 	if err == nil && sum != nil {
 		// The totals are rounded to counts: the decrypted sum's CKKS
 		// error is far below one count.

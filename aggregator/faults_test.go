@@ -3,6 +3,7 @@ package aggregator_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -17,10 +18,11 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/transport"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -52,6 +54,11 @@ type fixture struct {
 	grpc bool
 	hub  transport.Hub
 	pki  *testPKI
+	// wrap, when set, wraps every connection a member dials; reconnect
+	// has a member whose connection closed dial again, as client join
+	// does.
+	wrap      func(id string, c transport.Conn) transport.Conn
+	reconnect bool
 }
 
 func newFixture(t *testing.T, members, threshold, minContributors int) *fixture {
@@ -131,6 +138,9 @@ func (f *fixture) runErrs() ([]*aggregator.Round, error, map[string]error) {
 		}
 		wg.Go(func() {
 			err := c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			for f.reconnect && errors.Is(err, transport.ErrClosed) && ctx.Err() == nil {
+				err = c.Run(ctx, func(ctx context.Context) (transport.Conn, error) { return f.dial(ctx, m.ID) })
+			}
 			mu.Lock()
 			errs[m.ID] = err
 			mu.Unlock()
@@ -167,6 +177,9 @@ func (f *fixture) dial(ctx context.Context, id string) (transport.Conn, error) {
 	f.mu.Lock()
 	f.conns[id] = tc
 	f.mu.Unlock()
+	if f.wrap != nil {
+		return f.wrap(id, tc), nil
+	}
 	return tc, nil
 }
 
@@ -181,7 +194,7 @@ func (f *fixture) inject(id string, raw []byte) {
 // sign builds and signs an envelope from id bound to the round under way.
 func (f *fixture) sign(id, kind string, body []byte) []byte {
 	f.mu.Lock()
-	e := &federation.Envelope{Kind: kind, From: id, Config: f.fed.Hash(), Round: f.round, Nonce: f.nonce, Body: body}
+	e := &protocol.Envelope{Kind: kind, From: id, Config: f.fed.Hash(), Round: f.round, Nonce: f.nonce, Body: body}
 	f.mu.Unlock()
 	e.Sign(f.keys[id].SigningKey())
 	raw, _ := e.MarshalBinary()
@@ -209,7 +222,7 @@ func (c *tamperConn) Send(ctx context.Context, raw []byte) error {
 func (c *tamperConn) Recv(ctx context.Context) ([]byte, error) {
 	raw, err := c.Conn.Recv(ctx)
 	if err == nil {
-		if e, perr := federation.ParseEnvelope(raw); perr == nil && e.Kind == transport.KindRound {
+		if e, perr := protocol.ParseEnvelope(raw); perr == nil && e.Kind == protocol.KindRound {
 			c.f.mu.Lock()
 			c.f.round, c.f.nonce = e.Round, slices.Clone(e.Nonce)
 			c.f.mu.Unlock()
@@ -231,7 +244,7 @@ func (h *tamperHub) Send(ctx context.Context, to string, raw []byte) error {
 }
 
 func kindOf(raw []byte) string {
-	e, err := federation.ParseEnvelope(raw)
+	e, err := protocol.ParseEnvelope(raw)
 	if err != nil {
 		return ""
 	}
@@ -240,7 +253,7 @@ func kindOf(raw []byte) string {
 
 // roundOf is the round an envelope is bound to.
 func roundOf(raw []byte) uint64 {
-	e, err := federation.ParseEnvelope(raw)
+	e, err := protocol.ParseEnvelope(raw)
 	if err != nil {
 		return 0
 	}
@@ -251,10 +264,10 @@ func roundOf(raw []byte) uint64 {
 // envelope with the sender's own key: a well-signed upload carrying bytes
 // that are not a valid ciphertext.
 func (f *fixture) rebuildUpload(raw []byte, payload func([]byte) []byte) []byte {
-	e, _ := federation.ParseEnvelope(raw)
-	u, _ := transport.ParseUpload(e.Body)
-	ce, _ := federation.ParseEnvelope(u.Claim)
-	claim, _ := transport.ParseClaim(ce.Body)
+	e, _ := protocol.ParseEnvelope(raw)
+	u, _ := protocol.ParseUpload(e.Body)
+	ce, _ := protocol.ParseEnvelope(u.Claim)
+	claim, _ := protocol.ParseClaim(ce.Body)
 	u.Payload = payload(u.Payload)
 	claim.PayloadDigest = sha256.Sum256(u.Payload)
 	ce.Body = claim.Marshal()
@@ -296,7 +309,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 	t.Run("duplicate upload", func(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload {
+			if kindOf(raw) == protocol.KindUpload {
 				return [][]byte{raw, raw}
 			}
 			return [][]byte{raw}
@@ -311,7 +324,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		var first []byte
 		f.tamper["h2"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) != transport.KindUpload {
+			if kindOf(raw) != protocol.KindUpload {
 				return [][]byte{raw}
 			}
 			if first == nil {
@@ -330,8 +343,8 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		mallory, _ := vault.GenerateIdentity()
 		f.tamper["h3"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload && roundOf(raw) == 1 {
-				e, _ := federation.ParseEnvelope(raw)
+			if kindOf(raw) == protocol.KindUpload && roundOf(raw) == 1 {
+				e, _ := protocol.ParseEnvelope(raw)
 				e.Sign(mallory.SigningKey())
 				raw, _ = e.MarshalBinary()
 			}
@@ -346,13 +359,13 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 	t.Run("upload from a non-member", func(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload {
+			if kindOf(raw) == protocol.KindUpload {
 				// mallory, not in the config, connects and uploads too.
 				mallory, _ := vault.GenerateIdentity()
 				conn, err := f.net.Dial(context.Background(), "mallory")
 				if err == nil {
-					up, _ := federation.ParseEnvelope(raw) // bound to h1's round and nonce
-					e := &federation.Envelope{Kind: transport.KindUpload, From: "mallory", Config: f.fed.Hash(), Round: up.Round, Nonce: up.Nonce, Body: []byte("x")}
+					up, _ := protocol.ParseEnvelope(raw) // bound to h1's round and nonce
+					e := &protocol.Envelope{Kind: protocol.KindUpload, From: "mallory", Config: f.fed.Hash(), Round: up.Round, Nonce: up.Nonce, Body: []byte("x")}
 					e.Sign(mallory.SigningKey())
 					b, _ := e.MarshalBinary()
 					conn.Send(context.Background(), b)
@@ -366,7 +379,7 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 	t.Run("malformed ciphertext", func(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		f.tamper["h1"] = func(f *fixture, raw []byte) [][]byte {
-			if kindOf(raw) == transport.KindUpload && roundOf(raw) == 1 {
+			if kindOf(raw) == protocol.KindUpload && roundOf(raw) == 1 {
 				raw = f.rebuildUpload(raw, func(p []byte) []byte {
 					bad := slices.Clone(p)
 					for i := len(bad) / 2; i < len(bad); i++ {
@@ -387,16 +400,16 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		f := newFixture(t, 4, 2, 2)
 		var once sync.Once
 		f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-			e, err := federation.ParseEnvelope(raw)
-			if err != nil || e.Kind != transport.KindDecrypt || e.Round == 0 {
+			e, err := protocol.ParseEnvelope(raw)
+			if err != nil || e.Kind != protocol.KindDecrypt || e.Round == 0 {
 				return raw
 			}
-			req, _ := transport.ParseDecryptRequest(e.Body)
+			req, _ := protocol.ParseDecryptRequest(e.Body)
 			for _, m := range f.fed.Members {
 				if !slices.Contains(req.Commit.Set, m.ID) {
 					once.Do(func() {
-						share := transport.Share{Attempt: req.Attempt, Share: []byte("not a share")}.Marshal()
-						f.inject(m.ID, f.sign(m.ID, transport.KindShare, share))
+						share := protocol.Share{Attempt: req.Attempt, Share: []byte("not a share")}.Marshal()
+						f.inject(m.ID, f.sign(m.ID, protocol.KindShare, share))
 						f.mu.Lock()
 						f.outsider = m.ID
 						f.mu.Unlock()
@@ -413,12 +426,12 @@ func TestRefusesBadMessagesAndCarriesOn(t *testing.T) {
 		f := newFixture(t, 3, 2, 2)
 		var victim string
 		f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-			e, err := federation.ParseEnvelope(raw)
-			if err != nil || e.Kind != transport.KindDecrypt || e.Round != 1 || (victim != "" && to != victim) {
+			e, err := protocol.ParseEnvelope(raw)
+			if err != nil || e.Kind != protocol.KindDecrypt || e.Round != 1 || (victim != "" && to != victim) {
 				return raw
 			}
 			victim = to
-			req, _ := transport.ParseDecryptRequest(e.Body)
+			req, _ := protocol.ParseDecryptRequest(e.Body)
 			req.Commit.Sum.Uploads = req.Commit.Sum.Uploads[:1]
 			e.Body = req.Marshal()
 			e.Sign(f.aggKey.SigningKey())

@@ -8,7 +8,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -25,11 +25,11 @@ import (
 func TestAggregatorSendingOtherTotalsIsCaught(t *testing.T) {
 	f := newFixture(t, 3, 2, 3)
 	f.hubTamper = func(f *fixture, to string, raw []byte) []byte {
-		e, err := federation.ParseEnvelope(raw)
-		if err != nil || e.Kind != transport.KindStatsResult || to != "h2" {
+		e, err := protocol.ParseEnvelope(raw)
+		if err != nil || e.Kind != protocol.KindStatsResult || to != "h2" {
 			return raw
 		}
-		res, err := transport.ParseStatsResult(e.Body)
+		res, err := protocol.ParseStatsResult(e.Body)
 		if err != nil {
 			t.Errorf("stats result: %v", err)
 			return raw
@@ -39,7 +39,7 @@ func TestAggregatorSendingOtherTotalsIsCaught(t *testing.T) {
 		for i := range res.Totals {
 			res.Totals[i] = 1000*res.Totals[i] + float64(i%7)*1e5
 		}
-		forged := &federation.Envelope{Kind: e.Kind, From: e.From, Config: e.Config, Round: e.Round, Nonce: e.Nonce, Body: res.Marshal()}
+		forged := &protocol.Envelope{Kind: e.Kind, From: e.From, Config: e.Config, Round: e.Round, Nonce: e.Nonce, Body: res.Marshal()}
 		forged.Sign(f.aggKey.SigningKey())
 		out, _ := forged.MarshalBinary()
 		return out

@@ -14,9 +14,9 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/fedavg"
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // roundWithRetries runs round r until it completes or its attempts are
@@ -59,26 +59,24 @@ func (a *aggregator) onlineContributorsAbleToTrain(rep *Round) int {
 type accumulator struct {
 	enc    *he.Sum
 	plain  []float64
+	update []float64 // the plaintext update being read, before it is added
 	params *he.Params
 }
 
 // add folds one update in; a malformed one is refused and leaves the sum
 // unchanged.
-func (acc *accumulator) add(payload []byte, size int) error {
+func (acc *accumulator) add(payload []byte) error {
 	if acc.params != nil {
 		return acc.enc.Add(payload)
 	}
-	if len(payload) != 8*size {
-		return fmt.Errorf("plaintext update of %d bytes, want %d", len(payload), 8*size)
+	if len(acc.update) != len(acc.plain) {
+		acc.update = make([]float64, len(acc.plain))
 	}
-	for i := range acc.plain {
-		v := math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return errors.New("plaintext update holds a non-finite value")
-		}
+	if err := protocol.DecodePlainUpdate(acc.update, payload); err != nil {
+		return err
 	}
-	for i := range acc.plain {
-		acc.plain[i] += math.Float64frombits(binary.LittleEndian.Uint64(payload[8*i:]))
+	for i, v := range acc.update {
+		acc.plain[i] += v
 	}
 	return nil
 }
@@ -87,7 +85,7 @@ func (acc *accumulator) add(payload []byte, size int) error {
 func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Round, error) {
 	start := time.Now()
 	rep := &Round{Number: r, Attempt: attempt, Declined: map[string]string{}, Refused: map[string]string{},
-		Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
+		Claims: map[string]protocol.Claim{}, SignedClaims: map[string][]byte{}}
 	a.cur = rep
 	defer func() { a.cur = nil }()
 	plan, err := a.fed.UploadPlan(r)
@@ -98,7 +96,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 	if err != nil {
 		return nil, err
 	}
-	sum, headers, totalWeight, err := a.gather(ctx, r, transport.KindRound, transport.KindUpload, a.model, size, rep)
+	sum, headers, totalWeight, err := a.gather(ctx, r, protocol.KindRound, protocol.KindUpload, a.model, size, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +124,7 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 		return nil, err
 	}
 	md := modelDigest(a.model)
-	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: true, Included: rep.Included, ModelDigest: md[:],
+	a.broadcast(ctx, protocol.KindResult, protocol.Result{Completed: true, Included: rep.Included, ModelDigest: md[:],
 		Head: a.signedHead(written, audit.TypeRound, r)}.Marshal())
 	a.log.Debug("round complete", "round", r, "contributors", len(rep.Included), "seconds", rep.Duration.Seconds())
 	return rep, nil
@@ -137,13 +135,14 @@ func (a *aggregator) runRound(ctx context.Context, r uint64, attempt int) (*Roun
 // one running sum as they arrive, and decrypts the sum with a quorum of key
 // holders. It returns a nil sum, with rep.Reason set, when the round must
 // be abandoned.
-func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload string, model []float64, size int, rep *Round) (sum []float64, headers []federation.Header, totalWeight float64, err error) {
+func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload string, model []float64, size int, rep *Round) (sum []float64, headers []protocol.Header, totalWeight float64, err error) {
 	a.round = r
 	a.nonce = make([]byte, 16)
 	if _, err := io.ReadFull(a.rand, a.nonce); err != nil {
 		return nil, nil, 0, err
 	}
-	a.broadcast(ctx, announce, transport.RoundStart{Model: model, Prev: a.prev}.Marshal())
+	a.announced = a.broadcast(ctx, announce, protocol.RoundStart{Model: model, Prev: a.prev}.Marshal())
+	defer func() { a.announced = nil }()
 	expected := map[string]bool{}
 	for _, id := range a.fed.Contributors() {
 		if a.online[id] {
@@ -154,31 +153,37 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 	if a.params != nil {
 		acc.enc = he.NewSum(a.params)
 	}
+	waiting := func(id string) bool {
+		_, uploaded := rep.Claims[id]
+		_, declined := rep.Declined[id]
+		return !uploaded && !declined
+	}
 	answered := func() bool {
 		for id := range expected {
-			if _, ok := rep.Claims[id]; ok {
-				continue
+			if waiting(id) {
+				return false
 			}
-			if _, ok := rep.Declined[id]; ok {
-				continue
-			}
-			return false
 		}
-		return true
+		// Short of min-contributors, the round would be abandoned and
+		// retried, a new release for every hospital: a contributor that
+		// went away may still come back before the deadline.
+		return len(rep.Claims) >= a.fed.MinContributors || !slices.ContainsFunc(rep.Dropped, waiting)
 	}
 	err = a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
 		if in.Kind == transport.Left && expected[in.From] {
 			delete(expected, in.From)
-			rep.Dropped = append(rep.Dropped, in.From)
+			if !slices.Contains(rep.Dropped, in.From) {
+				rep.Dropped = append(rep.Dropped, in.From)
+			}
 		}
 		if env == nil {
 			return answered(), nil
 		}
 		switch env.Kind {
 		case upload:
-			claim, u, err := a.checkUpload(env, rep, upload == transport.KindUpload, size)
+			claim, u, err := a.checkUpload(env, rep, upload == protocol.KindUpload, size)
 			if err == nil {
-				err = acc.add(u.Payload, size)
+				err = acc.add(u.Payload)
 			}
 			if err != nil {
 				rep.Refused[env.From] = err.Error()
@@ -194,13 +199,23 @@ func (a *aggregator) gather(ctx context.Context, r uint64, announce, upload stri
 			rep.BytesUp += int64(len(in.Data))
 			headers = append(headers, env.header)
 			totalWeight += claim.Weight
-		case transport.KindShare:
+		case protocol.KindShare:
 			rep.Refused[env.From] = "decryption share outside a decryption request"
 			a.log.Warn("refused a decryption share", "hospital", env.From, "round", r, "reason", "no decryption requested")
-		case transport.KindDecline:
+		case protocol.KindDecline:
 			if env.Round == r && bytes.Equal(env.Nonce, a.nonce) {
-				d, _ := transport.ParseDecline(env.Body)
+				d, _ := protocol.ParseDecline(env.Body)
 				rep.Declined[env.From] = d.Reason
+			}
+		case protocol.KindHello:
+			// Back on a new connection, the member lost what the old one
+			// carried: it gets the announcement again, and a contributor
+			// that has not answered it yet is waited for again (it stays
+			// among those that went away during the round).
+			if waiting(env.From) && a.send(ctx, env.From, a.announced) {
+				if m, _ := a.fed.Member(env.From); m.Contributor {
+					expected[env.From] = true
+				}
 			}
 		}
 		return answered(), nil
@@ -238,7 +253,7 @@ func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *
 	a.log.Warn("round abandoned", "round", rep.Number, "attempt", rep.Attempt, "reason", rep.Reason)
 	written := a.appendAudit(audit.RoundAbandonedBody{Round: rep.Number, Attempt: rep.Attempt,
 		Reason: rep.Reason, Uploads: rep.Included, Declined: rep.Declined, Dropped: rep.Dropped, Refused: rep.Refused})
-	a.broadcast(ctx, transport.KindResult, transport.Result{Completed: false, Reason: rep.Reason,
+	a.broadcast(ctx, protocol.KindResult, protocol.Result{Completed: false, Reason: rep.Reason,
 		Head: a.signedHead(written, audit.TypeRoundAbandoned, rep.Number)}.Marshal())
 	return rep
 }
@@ -248,8 +263,8 @@ func (a *aggregator) abandon(ctx context.Context, rep *Round, start time.Time) *
 // round that matches the payload and the federation's settings.
 // A training upload carries the contributor's declared weight; an
 // evaluation upload weighs 1.
-func (a *aggregator) checkUpload(env *message, rep *Round, weighted bool, size int) (c transport.Claim, u transport.Upload, err error) {
-	var zero transport.Claim
+func (a *aggregator) checkUpload(env *message, rep *Round, weighted bool, size int) (c protocol.Claim, u protocol.Upload, err error) {
+	var zero protocol.Claim
 	if env.Round != a.round || !bytes.Equal(env.Nonce, a.nonce) {
 		return zero, u, fmt.Errorf("upload for round %d with a stale nonce (current round %d)", env.Round, a.round)
 	}
@@ -260,21 +275,21 @@ func (a *aggregator) checkUpload(env *message, rep *Round, weighted bool, size i
 		return zero, u, errors.New("duplicate upload")
 	}
 	if env.upload == nil {
-		_, err = transport.ParseUpload(env.Body)
+		_, err = protocol.ParseUpload(env.Body)
 		return zero, u, err
 	}
 	u = *env.upload
-	ce, err := federation.ParseEnvelope(u.Claim)
+	ce, err := protocol.ParseEnvelope(u.Claim)
 	if err != nil {
 		return zero, u, fmt.Errorf("claim: %w", err)
 	}
-	if ce.Kind != transport.KindClaim || ce.From != env.From || ce.Round != a.round || !bytes.Equal(ce.Nonce, a.nonce) {
+	if ce.Kind != protocol.KindClaim || ce.From != env.From || ce.Round != a.round || !bytes.Equal(ce.Nonce, a.nonce) {
 		return zero, u, errors.New("claim not bound to this sender, round and nonce")
 	}
-	if err := a.fed.Verify(ce, a.hash); err != nil {
+	if err := ce.Verify(a.fed, a.hash); err != nil {
 		return zero, u, fmt.Errorf("claim: %w", err)
 	}
-	c, err = transport.ParseClaim(ce.Body)
+	c, err = protocol.ParseClaim(ce.Body)
 	if err != nil {
 		return zero, u, err
 	}

@@ -7,7 +7,8 @@ import (
 	"fmt"
 
 	"github.com/fedcrypt/fedcrypt/audit"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // setup waits for every member, then runs the key ceremony of the run's
@@ -67,7 +68,7 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 	for _, e := range a.epochs {
 		next = max(next, e+1)
 	}
-	setup := a.envelope(transport.KindSetup, transport.Setup{Epoch: next}.Marshal())
+	setup := a.envelope(protocol.KindSetup, protocol.Setup{Epoch: next}.Marshal())
 	a.bundles = [][]byte{setup}
 	for _, m := range a.fed.Members {
 		if a.online[m.ID] {
@@ -79,16 +80,16 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 	// relays them all as a bundle: commitments to the public-key shares,
 	// acknowledgements of the list of commitments, the shares themselves.
 	phases := []struct{ kind, relay string }{
-		{transport.KindPKCommit, transport.KindPKCommits},
-		{transport.KindPKAck, transport.KindPKAcks},
-		{transport.KindPKShare, transport.KindPKShares},
+		{protocol.KindPKCommit, protocol.KindPKCommits},
+		{protocol.KindPKAck, protocol.KindPKAcks},
+		{protocol.KindPKShare, protocol.KindPKShares},
 	}
 	got := map[string]map[string][]byte{}
 	for _, ph := range phases {
 		got[ph.kind] = map[string][]byte{}
 	}
-	pkShares := got[transport.KindPKShare]
-	ready := map[string]transport.Ready{}
+	pkShares := got[protocol.KindPKShare]
+	ready := map[string]protocol.Ready{}
 	a.inCeremony = true
 	defer func() { a.inCeremony = false }()
 	err := a.wait(ctx, func(in transport.Incoming, env *message) (bool, error) {
@@ -102,7 +103,7 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 			return false, nil
 		}
 		m, _ := a.fed.Member(env.From)
-		if env.Kind == transport.KindHello {
+		if env.Kind == protocol.KindHello {
 			// A reconnecting member missed the ceremony's messages so far.
 			for _, b := range a.bundles {
 				a.send(ctx, env.From, b)
@@ -136,8 +137,8 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 			return false, nil
 		}
 		switch env.Kind {
-		case transport.KindShamir:
-			s, err := transport.ParseShamir(env.Body)
+		case protocol.KindShamir:
+			s, err := protocol.ParseShamir(env.Body)
 			if err != nil {
 				a.log.Warn("refused a Shamir share", "hospital", env.From, "reason", err)
 				return false, nil
@@ -151,8 +152,8 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 			if !a.send(ctx, s.To, in.Data) {
 				return false, fmt.Errorf("relay Shamir share from %q to %q failed", env.From, s.To)
 			}
-		case transport.KindReady:
-			r, err := transport.ParseReady(env.Body)
+		case protocol.KindReady:
+			r, err := protocol.ParseReady(env.Body)
 			if err != nil {
 				return false, fmt.Errorf("ready from %q: %w", env.From, err)
 			}
@@ -185,7 +186,7 @@ func (a *aggregator) ceremony(ctx context.Context) ([]byte, error) {
 
 // allReady reports whether every key holder, and every other member
 // online, is ready.
-func (a *aggregator) allReady(ready map[string]transport.Ready) bool {
+func (a *aggregator) allReady(ready map[string]protocol.Ready) bool {
 	for _, m := range a.fed.Members {
 		if _, ok := ready[m.ID]; !ok && (m.KeyHolder || a.online[m.ID]) {
 			return false
@@ -207,7 +208,7 @@ func (a *aggregator) keyHoldersOnline() bool {
 // bundle lists the key holders' signed messages of one phase in config
 // order.
 func (a *aggregator) bundle(shares map[string][]byte) []byte {
-	var b transport.Bundle
+	var b protocol.Bundle
 	for _, id := range a.fed.KeyHolders() {
 		b = append(b, shares[id])
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/text"
 )
@@ -62,7 +62,7 @@ func (a *aggregator) statistics(ctx context.Context) error {
 	var reason string
 	for attempt := 1; attempt <= a.cfg.MaxAttempts; attempt++ {
 		rep := &Round{Number: 0, Attempt: attempt, Declined: map[string]string{}, Refused: map[string]string{},
-			Claims: map[string]transport.Claim{}, SignedClaims: map[string][]byte{}}
+			Claims: map[string]protocol.Claim{}, SignedClaims: map[string][]byte{}}
 		a.cur = rep
 		st, err := a.statisticsAttempt(ctx, layout, rep)
 		a.cur = nil
@@ -85,7 +85,7 @@ func (a *aggregator) statistics(ctx context.Context) error {
 // returns nil statistics, with rep.Reason set, when the attempt must be
 // abandoned.
 func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout, rep *Round) (*Statistics, error) {
-	sum, headers, _, err := a.gather(ctx, 0, transport.KindStats, transport.KindStatsUp, nil, layout.Len(), rep)
+	sum, headers, _, err := a.gather(ctx, 0, protocol.KindStats, protocol.KindStatsUp, nil, layout.Len(), rep)
 	if err != nil || sum == nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout
 		body.Uploads = append(body.Uploads, audit.UploadClaim{From: h.From, Claim: rep.SignedClaims[h.From]})
 	}
 	a.appendAudit(body)
-	a.statsMsg = a.envelope(transport.KindStatsResult, transport.StatsResult{Totals: totals, NoiseStdDev: st.NoiseStdDev, Contributors: st.Contributors}.Marshal())
+	a.statsMsg = a.envelope(protocol.KindStatsResult, protocol.StatsResult{Totals: totals, NoiseStdDev: st.NoiseStdDev, Contributors: st.Contributors}.Marshal())
 	for _, m := range a.fed.Members {
 		if a.online[m.ID] {
 			a.send(ctx, m.ID, a.statsMsg)
@@ -130,13 +130,13 @@ func (a *aggregator) statisticsAttempt(ctx context.Context, layout *stats.Layout
 }
 
 // restoreStats takes the statistics phase's result from a checkpoint.
-func (a *aggregator) restoreStats(r transport.StatsResult) error {
+func (a *aggregator) restoreStats(r protocol.StatsResult) error {
 	st := &Statistics{Contributors: r.Contributors, Totals: r.Totals, NoiseStdDev: r.NoiseStdDev}
 	in, err := a.fed.Transforms(r.Totals, r.NoiseStdDev)
 	if err != nil {
 		return fmt.Errorf("the checkpoint's statistics: %w", err)
 	}
 	st.setTransforms(in)
-	a.stats, a.statsMsg = st, a.envelope(transport.KindStatsResult, r.Marshal())
+	a.stats, a.statsMsg = st, a.envelope(protocol.KindStatsResult, r.Marshal())
 	return nil
 }

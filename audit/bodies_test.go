@@ -16,7 +16,8 @@ import (
 // TestVerifyKeptLogs verifies logs kept in testdata as earlier releases of
 // fedcrypt wrote them, whose bodies the hash chain and signatures fix byte
 // for byte: every entry type the aggregator writes, each decoded as
-// today's verifier reads it.
+// today's verifier reads it, and the hospitals' signed claims in them
+// envelopes of protocol version 1.
 //
 //   - resumed: `fedcrypt sim --seed 2 --rounds 6 --hospitals 4
 //     --private-eval 0.2 --dropout 0.3`, killed after round 3 was

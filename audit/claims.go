@@ -8,8 +8,7 @@ import (
 	"slices"
 
 	"github.com/fedcrypt/fedcrypt/dp"
-	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // ClaimTolerance is the relative slack allowed between a claimed ε and the
@@ -104,14 +103,15 @@ func (v *verifier) decryptionSet(set []string) error {
 
 // openClaim parses an upload's signed claim and checks it is a claim of
 // this federation, signed by the contributor named, for this round and
-// (when the entry records one) nonce.
-func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
-	var zero transport.Claim
-	env, err := federation.ParseEnvelope(u.Claim)
+// (when the entry records one) nonce. A log written by an earlier release
+// keeps claims of an earlier protocol version, read as stored messages.
+func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (protocol.Claim, error) {
+	var zero protocol.Claim
+	env, err := protocol.ParseStored(u.Claim)
 	if err != nil {
 		return zero, err
 	}
-	if env.Kind != transport.KindClaim || env.From != u.From || env.Round != round {
+	if env.Kind != protocol.KindClaim || env.From != u.From || env.Round != round {
 		return zero, fmt.Errorf("a %s from %q for round %d, not %s's claim for round %d", env.Kind, env.From, env.Round, u.From, round)
 	}
 	if nonce != "" && hex.EncodeToString(env.Nonce) != nonce {
@@ -120,10 +120,10 @@ func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (transpo
 	if m, ok := v.fed.Member(u.From); !ok || !m.Contributor {
 		return zero, errors.New("not a contributor of this federation")
 	}
-	if err := v.fed.Verify(env, v.hash); err != nil {
+	if err := env.Verify(v.fed, v.hash); err != nil {
 		return zero, err
 	}
-	c, err := transport.ParseClaim(env.Body)
+	c, err := protocol.ParseClaim(env.Body)
 	if err != nil {
 		return zero, err
 	}
@@ -140,8 +140,8 @@ func (v *verifier) openClaim(u UploadClaim, round uint64, nonce string) (transpo
 }
 
 // claim opens an upload's signed claim and checks it against the config.
-func (v *verifier) claim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
-	var zero transport.Claim
+func (v *verifier) claim(u UploadClaim, round uint64, nonce string) (protocol.Claim, error) {
+	var zero protocol.Claim
 	c, err := v.openClaim(u, round, nonce)
 	if err != nil {
 		return zero, err
@@ -173,7 +173,7 @@ func (v *verifier) claim(u UploadClaim, round uint64, nonce string) (transport.C
 
 // spend adds a round's claimed DP-SGD to the hospital's events, recomputes
 // its ε and compares it with the claim and the cap.
-func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
+func (v *verifier) spend(id string, round uint64, c protocol.Claim) error {
 	h := v.run.hospital(id)
 	s := Spend{Round: round, Claimed: c.DP.Epsilon, NoiseMultiplier: c.DP.NoiseMultiplier, SampleRate: c.DP.SampleRate,
 		Steps: int(c.DP.Steps), ClipNorm: c.DP.ClipNorm, LedgerVersion: c.LedgerVersion}
@@ -220,7 +220,7 @@ func (v *verifier) spend(id string, round uint64, c transport.Claim) error {
 // (federation.TransformDigest: the numeric transform's digest, combined
 // with the text featurization's with a text column): every hospital
 // trained on one feature space.
-func (v *verifier) trainedWith(c transport.Claim) error {
+func (v *verifier) trainedWith(c protocol.Claim) error {
 	st := v.run.Statistics
 	switch {
 	case st == nil:

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -115,8 +115,8 @@ func (v *verifier) evaluation(e *Entry, n int) error {
 }
 
 // releaseClaim opens the signed claim of an evaluation release.
-func (v *verifier) releaseClaim(u UploadClaim, round uint64, nonce string) (transport.Claim, error) {
-	var zero transport.Claim
+func (v *verifier) releaseClaim(u UploadClaim, round uint64, nonce string) (protocol.Claim, error) {
+	var zero protocol.Claim
 	if nonce == "" {
 		return zero, errors.New("the evaluation entry records no nonce")
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
@@ -69,7 +69,7 @@ func TestVerifyPrivateEvaluation(t *testing.T) {
 			e.Body, _ = json.Marshal(b)
 		}, "noise of each total"},
 		"no site release": {func(e *audit.Entry) {
-			forgeClaim(t, e, keys["h2"], "h2", func(c *transport.Claim) { c.Site = nil })
+			forgeClaim(t, e, keys["h2"], "h2", func(c *protocol.Claim) { c.Site = nil })
 		}, "h2's claim seals no site release"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // Run is what [VerifyRun] established about a run, in the order it read
@@ -112,7 +112,7 @@ type ClaimFacts struct {
 }
 
 // FactsOf decodes a claim for a round entry.
-func FactsOf(c transport.Claim) ClaimFacts {
+func FactsOf(c protocol.Claim) ClaimFacts {
 	return ClaimFacts{Weight: c.Weight, Encrypted: c.Encrypted, DP: c.DP.Enabled, SampleRate: c.DP.SampleRate,
 		NoiseMultiplier: c.DP.NoiseMultiplier, Steps: c.DP.Steps, ClipNorm: c.DP.ClipNorm, Accountant: c.DP.Accountant,
 		PrivacyUnit: c.DP.PrivacyUnit, Epsilon: c.DP.Epsilon, Delta: c.DP.Delta, PayloadDigest: hex.EncodeToString(c.PayloadDigest[:]),

@@ -15,7 +15,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/sim"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -176,7 +176,32 @@ func forge(t testing.TB, dir string, keys map[string]*vault.Identity, keep int, 
 
 // forgeClaim changes hospital's claim in a round entry's body and re-signs
 // the claim with the hospital's own key.
-func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from string, change func(*transport.Claim)) {
+func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from string, change func(*protocol.Claim)) {
+	t.Helper()
+	editClaim(t, e, from, func(u map[string]any, signed []byte) []byte {
+		env, err := protocol.ParseEnvelope(signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := protocol.ParseClaim(env.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(&c)
+		env.Body = c.Marshal()
+		env.Sign(hospital.SigningKey())
+		if _, ok := u["facts"]; ok {
+			u["facts"] = audit.FactsOf(c) // a forger keeps the decoded copy consistent
+		}
+		out, _ := env.MarshalBinary()
+		return out
+	})
+}
+
+// editClaim replaces the signed claim of from's upload in a round entry's
+// body with what edit makes of it; edit may change the upload's other
+// fields too.
+func editClaim(t testing.TB, e *audit.Entry, from string, edit func(upload map[string]any, signed []byte) []byte) {
 	t.Helper()
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(e.Body, &body); err != nil {
@@ -195,21 +220,7 @@ func forgeClaim(t testing.TB, e *audit.Entry, hospital *vault.Identity, from str
 		raw, _ := json.Marshal(u["claim"])
 		var signed []byte
 		json.Unmarshal(raw, &signed)
-		env, err := federation.ParseEnvelope(signed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := transport.ParseClaim(env.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		change(&c)
-		env.Body = c.Marshal()
-		env.Sign(hospital.SigningKey())
-		u["claim"], _ = env.MarshalBinary()
-		if _, ok := u["facts"]; ok {
-			u["facts"] = audit.FactsOf(c) // a forger keeps the decoded copy consistent
-		}
+		u["claim"] = edit(u, signed)
 	}
 	if !found {
 		t.Fatalf("no upload from %s in entry %d", from, e.Seq+1)

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
@@ -41,11 +41,11 @@ type SiteMean struct {
 // in layout. noise is the standard deviation of each count's noise, as the
 // hospital's claim states it.
 func OpenSite(id string, sealed []byte, signer ed25519.PublicKey, auditor *vault.Identity, layout stats.Scores, noise float64) (SiteScores, error) {
-	b, err := vault.UnsealBytes(sealed, transport.SealKindSite, signer, auditor)
+	b, err := vault.UnsealBytes(sealed, protocol.SealKindSite, signer, auditor)
 	if err != nil {
 		return SiteScores{}, fmt.Errorf("site release of %q: %w", id, err)
 	}
-	sc, err := transport.ParseSiteCounts(b)
+	sc, err := protocol.ParseSiteCounts(b)
 	if err != nil {
 		return SiteScores{}, fmt.Errorf("site release of %q: %w", id, err)
 	}

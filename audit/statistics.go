@@ -7,7 +7,7 @@ import (
 	"math"
 
 	"github.com/fedcrypt/fedcrypt/data"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
 )
 
@@ -84,7 +84,7 @@ func (v *verifier) statistics(e *Entry, n int) error {
 			return fail(n, "two statistics releases from %q", u.From)
 		}
 		seen[u.From] = true
-		var c transport.Claim
+		var c protocol.Claim
 		var err error
 		if v.fed.DP.Enabled {
 			if c, err = v.releaseClaim(u, 0, b.Nonce); err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
@@ -98,12 +98,12 @@ func TestVerifyTextRun(t *testing.T) {
 			e[stats].Body, _ = json.Marshal(b)
 		}, stats + 1, "text transform"},
 		{"a hospital trained with other IDF weights", func(e []audit.Entry) {
-			forgeClaim(t, &e[round], keys["h2"], "h2", func(c *transport.Claim) {
+			forgeClaim(t, &e[round], keys["h2"], "h2", func(c *protocol.Claim) {
 				c.Transform = federation.TransformDigest(in.Numeric, &otherIDF)
 			})
 		}, round + 1, "not the federation's"},
 		{"a hospital trained without the text featurization", func(e []audit.Entry) {
-			forgeClaim(t, &e[round], keys["h2"], "h2", func(c *transport.Claim) { c.Transform = in.Numeric.Digest() })
+			forgeClaim(t, &e[round], keys["h2"], "h2", func(c *protocol.Claim) { c.Transform = in.Numeric.Digest() })
 		}, round + 1, "not the federation's"},
 	}
 	for _, c := range cases {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/sim"
 )
 
@@ -30,8 +30,10 @@ func TestVerifyRunAcceptsSimulations(t *testing.T) {
 		{"pld", 2, func(c *sim.Config) { c.Accountant = "pld" }, false},
 		{"rows weighting, 4 hospitals", 2, func(c *sim.Config) { c.Hospitals, c.Weighting = 4, "rows" }, false},
 		{"dropouts", 4, func(c *sim.Config) { c.Hospitals, c.Dropout = 5, 0.2 }, true},
-		// Seed 1 abandons attempts: their entries sit between rounds.
-		{"abandoned attempts", 4, func(c *sim.Config) { seed := uint64(1); c.Seed, c.Dropout = &seed, 0.2 }, true},
+		// Seed 5 has a key holder of a decryption set drop out as the
+		// request arrives; with one decryption attempt per round, that
+		// abandons the round's attempt: its entry sits between rounds.
+		{"abandoned attempts", 4, func(c *sim.Config) { seed := uint64(5); c.Seed, c.Dropout, c.MaxDecryptions = &seed, 0.2, 1 }, true},
 	}
 	if !testing.Short() {
 		cases = append(cases, simCase{"10 hospitals, 30 rounds, dropouts, pld", 30, func(c *sim.Config) {
@@ -142,13 +144,22 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			// h1's claim re-signed by h2: the aggregator cannot pass off
 			// one hospital's signature as another's.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			forgeClaim(t, &e[2], keys["h2"], "h1", func(*transport.Claim) {})
+			forgeClaim(t, &e[2], keys["h2"], "h1", func(*protocol.Claim) {})
 			rewrite(t, dir, keys, e)
 		}, 3, "signature does not verify"},
+		{"claim of a protocol version this build cannot read", false, func(t *testing.T, dir string) {
+			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
+			editClaim(t, &e[2], "h1", func(_ map[string]any, signed []byte) []byte {
+				other := bytes.Clone(signed)
+				other[3] = '9' // the version in the envelope's magic
+				return other
+			})
+			rewrite(t, dir, keys, e)
+		}, 3, `h1's claim: envelope: protocol version "9", which this build cannot read`},
 		{"ε lowered and re-signed", false, func(t *testing.T, dir string) {
 			// Every signature valid: only recomputing ε catches it.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *transport.Claim) { c.DP.Epsilon *= 0.9 })
+			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *protocol.Claim) { c.DP.Epsilon *= 0.9 })
 			rewrite(t, dir, keys, e)
 		}, 4, "under-reported"},
 		{"decoded facts altered and re-signed", false, func(t *testing.T, dir string) {
@@ -197,7 +208,7 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			// h2's claim, re-signed with h2's own key: a hospital that
 			// noised its statistics less than the federation calibrates.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			forgeClaim(t, &e[1], keys["h2"], "h2", func(c *transport.Claim) { c.DP.NoiseMultiplier /= 2 })
+			forgeClaim(t, &e[1], keys["h2"], "h2", func(c *protocol.Claim) { c.DP.NoiseMultiplier /= 2 })
 			rewrite(t, dir, keys, e)
 		}, 2, "the federation calibrates"},
 		{"statistics after a round", false, func(t *testing.T, dir string) {
@@ -209,7 +220,7 @@ func TestVerifyRunNamesTheTamperedEntry(t *testing.T) {
 			// transform than the statistics entry's: the aggregator sent it
 			// other totals, or h3 used its own.
 			e := readEntries(t, filepath.Join(dir, sim.FileAudit))
-			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *transport.Claim) { c.Transform[0] ^= 1 })
+			forgeClaim(t, &e[3], keys["h3"], "h3", func(c *protocol.Claim) { c.Transform[0] ^= 1 })
 			rewrite(t, dir, keys, e)
 		}, 4, "not the federation's"},
 		{"statistics released twice", false, func(t *testing.T, dir string) {
@@ -254,15 +265,15 @@ func TestVerifyRunFailsAHospitalOverItsCap(t *testing.T) {
 	keys := partyKeys(t, base)
 	cases := []struct {
 		name   string
-		change func(*transport.Claim)
+		change func(*protocol.Claim)
 		reason string
 	}{
 		// The hospital says it went over.
-		{"claimed over the cap", func(c *transport.Claim) { c.DP.Epsilon = 1.5 }, "over its cap"},
+		{"claimed over the cap", func(c *protocol.Claim) { c.DP.Epsilon = 1.5 }, "over its cap"},
 		// The hospital trained with too little noise but claims the cap.
-		{"too little noise", func(c *transport.Claim) { c.DP.NoiseMultiplier /= 2; c.DP.Epsilon = 1 }, "exceeds its cap"},
+		{"too little noise", func(c *protocol.Claim) { c.DP.NoiseMultiplier /= 2; c.DP.Epsilon = 1 }, "exceeds its cap"},
 		// Vanishing noise, which the accountant is slow on, fails at once.
-		{"vanishing noise", func(c *transport.Claim) { c.DP.NoiseMultiplier = 1e-300; c.DP.Epsilon = 1 }, "over its cap"},
+		{"vanishing noise", func(c *protocol.Claim) { c.DP.NoiseMultiplier = 1e-300; c.DP.Epsilon = 1 }, "over its cap"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -284,13 +295,13 @@ func TestVerifyRunRejectsMismatchedSettings(t *testing.T) {
 	keys := partyKeys(t, base)
 	cases := []struct {
 		name   string
-		change func(*transport.Claim)
+		change func(*protocol.Claim)
 		reason string
 	}{
-		{"other accountant", func(c *transport.Claim) { c.DP.Accountant = "pld" }, "accountant"},
-		{"larger sample rate", func(c *transport.Claim) { c.DP.SampleRate = 0.5 }, "sample rate"},
-		{"not encrypted", func(c *transport.Claim) { c.Encrypted = false }, "encrypted"},
-		{"zero steps", func(c *transport.Claim) { c.DP.Steps = 0 }, "0 steps"},
+		{"other accountant", func(c *protocol.Claim) { c.DP.Accountant = "pld" }, "accountant"},
+		{"larger sample rate", func(c *protocol.Claim) { c.DP.SampleRate = 0.5 }, "sample rate"},
+		{"not encrypted", func(c *protocol.Claim) { c.Encrypted = false }, "encrypted"},
+		{"zero steps", func(c *protocol.Claim) { c.DP.Steps = 0 }, "0 steps"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

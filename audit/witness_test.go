@@ -46,9 +46,11 @@ func TestWitnessesOfSimulationsVerify(t *testing.T) {
 		mutate func(*sim.Config)
 	}{
 		{"3 rounds", 3, nil},
-		// Seed 1 abandons attempts and hospitals drop out: some heads are
-		// of abandoned rounds, and not every hospital holds every head.
-		{"abandoned attempts", 4, func(c *sim.Config) { seed := uint64(1); c.Seed, c.Dropout = &seed, 0.2 }},
+		// Seed 5 abandons an attempt (a key holder of the decryption set
+		// drops out as the request arrives, and a round has one decryption
+		// attempt) and hospitals drop out: some heads are of abandoned
+		// rounds, and not every hospital holds every head.
+		{"abandoned attempts", 4, func(c *sim.Config) { seed := uint64(5); c.Seed, c.Dropout, c.MaxDecryptions = &seed, 0.2, 1 }},
 		// The end entry follows the evaluation's.
 		{"private evaluation", 2, func(c *sim.Config) { c.EvalEpsilon = 0.5 }},
 	}

@@ -44,7 +44,7 @@ func ExampleNewPlan() {
 	// up 331804 B, down 79368 B per hospital per round
 	// round 0.0292 s (train 0.0102 s)
 	// σ = 1.373 over 40 steps at q = 0.1
-	// key holder: 341476 B down (sum 331804 B), checks 0.00539 s, quorum 7 of 10
+	// key holder: 341780 B down (sum 331804 B), checks 0.00539 s, quorum 7 of 10
 	// key: L = 45 decryptions, a run uses 15, 31.58 bits left
 	// 0 warnings
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -123,12 +123,12 @@ func newSumCheckRound(params, hospitals, keyHolders, threshold int) (*sumCheckRo
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	sign := func(kind, from string, body []byte) *federation.Envelope {
-		e := &federation.Envelope{Kind: kind, From: from, Config: r.hash, Round: 1, Nonce: nonce, Body: body}
+	sign := func(kind, from string, body []byte) *protocol.Envelope {
+		e := &protocol.Envelope{Kind: kind, From: from, Config: r.hash, Round: 1, Nonce: nonce, Body: body}
 		e.Sign(keys[from])
 		return e
 	}
-	wire := func(e *federation.Envelope) []byte { b, _ := e.MarshalBinary(); return b }
+	wire := func(e *protocol.Envelope) []byte { b, _ := e.MarshalBinary(); return b }
 
 	_, pk, err := keySetup(p, 2, 2)
 	if err != nil {
@@ -143,14 +143,14 @@ func newSumCheckRound(params, hospitals, keyHolders, threshold int) (*sumCheckRo
 		return nil, err
 	}
 	quorum, set := sumCheckShape(hospitals, keyHolders, threshold)
-	ref := transport.SumRef{Kind: transport.KindUpload, Length: uint64(params), Addends: uint64(hospitals), Digest: sha256.Sum256(sumBytes)}
+	ref := protocol.SumRef{Kind: protocol.KindUpload, Length: uint64(params), Addends: uint64(hospitals), Digest: sha256.Sum256(sumBytes)}
 	for i := range hospitals {
 		// The upload's body is not the key holder's to see: only its digest
 		// is signed, so a short body signs the same header.
-		ref.Uploads = append(ref.Uploads, sign(transport.KindUpload, memberID(i), []byte(memberID(i))).Header())
+		ref.Uploads = append(ref.Uploads, sign(protocol.KindUpload, memberID(i), []byte(memberID(i))).Header())
 	}
 	id := ref.ID(r.hash, 1, nonce)
-	fp, err := p.Fingerprint(u, transport.FingerprintSeed(id))
+	fp, err := p.Fingerprint(u, protocol.FingerprintSeed(id))
 	if err != nil {
 		return nil, err
 	}
@@ -158,17 +158,17 @@ func newSumCheckRound(params, hospitals, keyHolders, threshold int) (*sumCheckRo
 	if err != nil {
 		return nil, err
 	}
-	cm := transport.Commit{Sum: ref, Set: set, Count: uint64(p.Ciphertexts(params))}
-	req := transport.DecryptRequest{Attempt: 1, Commit: cm, Sum: sumBytes}
+	cm := protocol.Commit{Sum: ref, Set: set, Count: uint64(p.Ciphertexts(params))}
+	req := protocol.DecryptRequest{Attempt: 1, Commit: cm, Sum: sumBytes}
 	for i := range hospitals {
-		body := transport.Fingerprint{SumID: id, Value: fpb}.Marshal()
-		req.Fingerprints = append(req.Fingerprints, wire(sign(transport.KindFingerprint, memberID(i), body)))
+		body := protocol.Fingerprint{SumID: id, Value: fpb}.Marshal()
+		req.Fingerprints = append(req.Fingerprints, wire(sign(protocol.KindFingerprint, memberID(i), body)))
 	}
 	for _, h := range fed.KeyHolders()[:quorum] {
-		req.Endorsements = append(req.Endorsements, wire(sign(transport.KindEndorse, h, transport.EndorsementOf(&cm, id).Marshal())))
+		req.Endorsements = append(req.Endorsements, wire(sign(protocol.KindEndorse, h, protocol.EndorsementOf(&cm, id).Marshal())))
 	}
-	r.commit = wire(sign(transport.KindCommit, aggregatorID, cm.Marshal()))
-	r.request = wire(sign(transport.KindDecrypt, aggregatorID, req.Marshal()))
+	r.commit = wire(sign(protocol.KindCommit, aggregatorID, cm.Marshal()))
+	r.request = wire(sign(protocol.KindDecrypt, aggregatorID, req.Marshal()))
 	return r, nil
 }
 
@@ -204,40 +204,40 @@ func (r *sumCheckRound) check(parts *VerifyParts) error {
 	var t time.Time
 	lap := func(dst *float64) { *dst = time.Since(t).Seconds(); t = time.Now() }
 	t = time.Now()
-	var envs [2]*federation.Envelope
+	var envs [2]*protocol.Envelope
 	for i, raw := range [][]byte{r.commit, r.request} {
-		e, err := federation.ParseEnvelope(raw)
+		e, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			return err
 		}
-		if err := r.fed.Verify(e, r.hash); err != nil {
+		if err := e.Verify(r.fed, r.hash); err != nil {
 			return err
 		}
 		envs[i] = e
 	}
-	cm, err := transport.ParseCommit(envs[0].Body)
+	cm, err := protocol.ParseCommit(envs[0].Body)
 	if err != nil {
 		return err
 	}
-	req, err := transport.ParseDecryptRequest(envs[1].Body)
+	req, err := protocol.ParseDecryptRequest(envs[1].Body)
 	if err != nil {
 		return err
 	}
 	lap(&parts.Envelopes)
-	for _, c := range []*transport.Commit{&cm, &req.Commit} {
+	for _, c := range []*protocol.Commit{&cm, &req.Commit} {
 		if err := r.checkUploads(c, envs[1]); err != nil {
 			return err
 		}
 	}
 	lap(&parts.Headers)
 	id := req.Commit.Sum.ID(r.hash, envs[1].Round, envs[1].Nonce)
-	want := transport.EndorsementOf(&req.Commit, id)
+	want := protocol.EndorsementOf(&req.Commit, id)
 	for _, raw := range req.Endorsements {
-		e, err := r.open(raw, envs[1], transport.KindEndorse)
+		e, err := r.open(raw, envs[1], protocol.KindEndorse)
 		if err != nil {
 			return err
 		}
-		got, err := transport.ParseEndorsement(e.Body)
+		got, err := protocol.ParseEndorsement(e.Body)
 		if m, _ := r.fed.Member(e.From); err != nil || !m.KeyHolder || !got.Equal(want) {
 			return fmt.Errorf("endorsement from %q: %v", e.From, err)
 		}
@@ -245,11 +245,11 @@ func (r *sumCheckRound) check(parts *VerifyParts) error {
 	lap(&parts.Endorsements)
 	var total he.Fingerprint
 	for i, raw := range req.Fingerprints {
-		e, err := r.open(raw, envs[1], transport.KindFingerprint)
+		e, err := r.open(raw, envs[1], protocol.KindFingerprint)
 		if err != nil {
 			return err
 		}
-		f, err := transport.ParseFingerprint(e.Body)
+		f, err := protocol.ParseFingerprint(e.Body)
 		if err != nil || f.SumID != id || e.From != req.Commit.Sum.Uploads[i].From {
 			return fmt.Errorf("fingerprint from %q: %v", e.From, err)
 		}
@@ -270,7 +270,7 @@ func (r *sumCheckRound) check(parts *VerifyParts) error {
 	if n, a, err := r.p.UpdateLen(req.Sum); err != nil || uint64(n) != req.Commit.Sum.Length || uint64(a) != req.Commit.Sum.Addends {
 		return fmt.Errorf("the sum: %d values of %d addends: %v", n, a, err)
 	}
-	got, err := r.p.Fingerprint(req.Sum, transport.FingerprintSeed(id))
+	got, err := r.p.Fingerprint(req.Sum, protocol.FingerprintSeed(id))
 	if err != nil {
 		return err
 	}
@@ -283,11 +283,11 @@ func (r *sumCheckRound) check(parts *VerifyParts) error {
 
 // checkUploads checks the commitment's signed upload headers: each signed
 // by a distinct contributor for this round.
-func (r *sumCheckRound) checkUploads(c *transport.Commit, env *federation.Envelope) error {
+func (r *sumCheckRound) checkUploads(c *protocol.Commit, env *protocol.Envelope) error {
 	seen := map[string]bool{}
 	for i := range c.Sum.Uploads {
 		h := &c.Sum.Uploads[i]
-		if err := r.fed.VerifyHeader(h, r.hash); err != nil {
+		if err := h.Verify(r.fed, r.hash); err != nil {
 			return err
 		}
 		m, ok := r.fed.Member(h.From)
@@ -300,15 +300,15 @@ func (r *sumCheckRound) checkUploads(c *transport.Commit, env *federation.Envelo
 }
 
 // open parses and verifies a member's signed message relayed in req.
-func (r *sumCheckRound) open(raw []byte, req *federation.Envelope, kind string) (*federation.Envelope, error) {
-	e, err := federation.ParseEnvelope(raw)
+func (r *sumCheckRound) open(raw []byte, req *protocol.Envelope, kind string) (*protocol.Envelope, error) {
+	e, err := protocol.ParseEnvelope(raw)
 	if err != nil {
 		return nil, err
 	}
 	if e.Kind != kind || e.Round != req.Round || !bytes.Equal(e.Nonce, req.Nonce) {
 		return nil, fmt.Errorf("a %s from %q, not a %s of this round", e.Kind, e.From, kind)
 	}
-	return e, r.fed.Verify(e, r.hash)
+	return e, e.Verify(r.fed, r.hash)
 }
 
 // measureKeyHolder builds a round's messages and times a key holder's

@@ -6,7 +6,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // What one key holder of the decryption set downloads and checks each round
@@ -81,7 +81,7 @@ func sumCheckShape(hospitals, keyHolders, threshold int) (quorum int, set []stri
 
 // envelopeLen is the wire size of a signed envelope with a body of n bytes.
 func envelopeLen(kind, from string, body []byte) int {
-	e := federation.Envelope{Kind: kind, From: from, Round: 1, Nonce: make([]byte, nonceLen), Body: body, Sig: make([]byte, ed25519.SignatureSize)}
+	e := protocol.Envelope{Kind: kind, From: from, Round: 1, Nonce: make([]byte, nonceLen), Body: body, Sig: make([]byte, ed25519.SignatureSize)}
 	b, _ := e.MarshalBinary()
 	return len(b)
 }
@@ -95,24 +95,24 @@ func KeyHolderDownload(p *he.Params, params, hospitals, keyHolders, threshold in
 	q, set := sumCheckShape(hospitals, keyHolders, threshold)
 	r := KeyHolderBytes{Hospitals: hospitals, KeyHolders: keyHolders, Threshold: threshold, Quorum: q,
 		Params: params, Ciphertexts: p.Ciphertexts(params), SumBytes: p.UpdateSize(params)}
-	cm := transport.Commit{Sum: transport.SumRef{Kind: transport.KindUpload, Length: uint64(params), Addends: uint64(hospitals)},
+	cm := protocol.Commit{Sum: protocol.SumRef{Kind: protocol.KindUpload, Length: uint64(params), Addends: uint64(hospitals)},
 		Set: set, Count: uint64(r.Ciphertexts)}
 	for i := range hospitals {
-		cm.Sum.Uploads = append(cm.Sum.Uploads, federation.Header{Kind: transport.KindUpload, From: memberID(i), Round: 1,
+		cm.Sum.Uploads = append(cm.Sum.Uploads, protocol.Header{Kind: protocol.KindUpload, From: memberID(i), Round: 1,
 			Nonce: make([]byte, nonceLen), Sig: make([]byte, ed25519.SignatureSize)})
 	}
-	req := transport.DecryptRequest{Attempt: 1, Commit: cm}
+	req := protocol.DecryptRequest{Attempt: 1, Commit: cm}
 	for i := range hospitals {
-		body := transport.Fingerprint{Value: make([]byte, fingerprintLen(p))}.Marshal()
-		req.Fingerprints = append(req.Fingerprints, make([]byte, envelopeLen(transport.KindFingerprint, memberID(i), body)))
+		body := protocol.Fingerprint{Value: make([]byte, fingerprintLen(p))}.Marshal()
+		req.Fingerprints = append(req.Fingerprints, make([]byte, envelopeLen(protocol.KindFingerprint, memberID(i), body)))
 	}
 	for i := range q {
-		body := transport.EndorsementOf(&cm, [32]byte{}).Marshal()
-		req.Endorsements = append(req.Endorsements, make([]byte, envelopeLen(transport.KindEndorse, memberID(i), body)))
+		body := protocol.EndorsementOf(&cm, [32]byte{}).Marshal()
+		req.Endorsements = append(req.Endorsements, make([]byte, envelopeLen(protocol.KindEndorse, memberID(i), body)))
 	}
-	r.CommitBytes = envelopeLen(transport.KindCommit, aggregatorID, cm.Marshal())
+	r.CommitBytes = envelopeLen(protocol.KindCommit, aggregatorID, cm.Marshal())
 	// The request's sum is its last field, after a fixed-size length.
-	r.RequestBytes = envelopeLen(transport.KindDecrypt, aggregatorID, req.Marshal()) + r.SumBytes
+	r.RequestBytes = envelopeLen(protocol.KindDecrypt, aggregatorID, req.Marshal()) + r.SumBytes
 	r.fill()
 	return r
 }

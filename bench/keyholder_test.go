@@ -5,9 +5,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // TestKeyHolderDownloadMatchesRealMessages checks the estimate plan gives
@@ -41,11 +40,11 @@ func TestKeyHolderDownloadMatchesRealMessages(t *testing.T) {
 			if q := r.fed.EndorsementQuorum(); got.Quorum != q {
 				t.Errorf("quorum %d, federation's EndorsementQuorum %d", got.Quorum, q)
 			}
-			env, err := federation.ParseEnvelope(r.request)
+			env, err := protocol.ParseEnvelope(r.request)
 			if err != nil {
 				t.Fatal(err)
 			}
-			req, err := transport.ParseDecryptRequest(env.Body)
+			req, err := protocol.ParseDecryptRequest(env.Body)
 			if err != nil {
 				t.Fatal(err)
 			}

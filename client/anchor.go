@@ -3,8 +3,7 @@ package client
 import (
 	"fmt"
 
-	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 )
 
 // onWelcome checks this member's state against the latest of its own
@@ -14,17 +13,17 @@ import (
 // key-holder state older than its latest endorsement is brought forward
 // to it: it never endorses or decrypts a range again, nor a second sum of
 // the round that endorsement named.
-func (c *Client) onWelcome(env *federation.Envelope) error {
-	w, err := transport.ParseWelcome(env.Body)
+func (c *Client) onWelcome(env *protocol.Envelope) error {
+	w, err := protocol.ParseWelcome(env.Body)
 	if err != nil {
 		return fmt.Errorf("welcome from aggregator %q: %w", env.From, err)
 	}
 	if len(w.Claim) > 0 {
-		e, err := c.openOwn(w.Claim, transport.KindClaim)
+		e, err := c.openOwn(w.Claim, protocol.KindClaim)
 		if err != nil {
 			return fmt.Errorf("welcome from aggregator %q: claim: %w", env.From, err)
 		}
-		claim, err := transport.ParseClaim(e.Body)
+		claim, err := protocol.ParseClaim(e.Body)
 		if err != nil {
 			return fmt.Errorf("welcome from aggregator %q: claim: %w", env.From, err)
 		}
@@ -34,11 +33,11 @@ func (c *Client) onWelcome(env *federation.Envelope) error {
 		}
 	}
 	if len(w.Endorsement) > 0 && c.me.KeyHolder {
-		e, err := c.openOwn(w.Endorsement, transport.KindEndorse)
+		e, err := c.openOwn(w.Endorsement, protocol.KindEndorse)
 		if err != nil {
 			return fmt.Errorf("welcome from aggregator %q: endorsement: %w", env.From, err)
 		}
-		en, err := transport.ParseEndorsement(e.Body)
+		en, err := protocol.ParseEndorsement(e.Body)
 		if err != nil {
 			return fmt.Errorf("welcome from aggregator %q: endorsement: %w", env.From, err)
 		}
@@ -55,16 +54,18 @@ func (c *Client) onWelcome(env *federation.Envelope) error {
 }
 
 // openOwn parses a message this member signed, relayed back by the
-// aggregator, and checks the signature and the federation.
-func (c *Client) openOwn(raw []byte, kind string) (*federation.Envelope, error) {
-	e, err := federation.ParseEnvelope(raw)
+// aggregator, and checks the signature and the federation. The aggregator
+// kept it, perhaps in a checkpoint an earlier release wrote, so it is read
+// as a stored message.
+func (c *Client) openOwn(raw []byte, kind string) (*protocol.Envelope, error) {
+	e, err := protocol.ParseStored(raw)
 	if err != nil {
 		return nil, err
 	}
 	if e.Kind != kind || e.From != c.me.ID {
 		return nil, fmt.Errorf("a %s from %q, not this member's %s", e.Kind, e.From, kind)
 	}
-	if err := c.fed.Verify(e, c.hash); err != nil {
+	if err := e.Verify(c.fed, c.hash); err != nil {
 		return nil, err
 	}
 	return e, nil

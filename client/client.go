@@ -18,23 +18,11 @@ import (
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
-
-// Stage is a point in a round where a simulated fault can strike.
-type Stage int
-
-const (
-	BeforeUpload Stage = iota // after the round announcement, before training
-	AfterUpload               // after the upload was sent
-	AtDecryption              // on a decryption request, before the share
-)
-
-func (s Stage) String() string {
-	return [...]string{"before upload", "after upload", "at decryption"}[s]
-}
 
 // Config sets up a client.
 type Config struct {
@@ -58,10 +46,6 @@ type Config struct {
 	Rand      io.Reader
 	TrainRand io.Reader
 	Logger    *slog.Logger
-	// Fault, when set, is asked at each stage of each round whether this
-	// client fails there; a failing client drops its connection at once and
-	// reconnects, as a crashed and restarted process would.
-	Fault func(round uint64, at Stage) bool
 }
 
 // Client is one hospital's node. Create it with [New]; [Client.Run] takes
@@ -139,6 +123,9 @@ type Client struct {
 	// decryption share, an evaluation release), 0 before any; after a
 	// restart, the last round its ledger charged.
 	took uint64
+	// answers holds, by request kind, what this member sent in answer to
+	// the latest request of that kind (answerAgain).
+	answers map[string]answer
 }
 
 // New validates the configuration, checks the data against the federation's
@@ -252,45 +239,40 @@ func (c *Client) prepareData() error {
 // Dialer opens a connection to the aggregator.
 type Dialer func(ctx context.Context) (transport.Conn, error)
 
-// errDropped is returned inside Run when a simulated fault drops the
-// connection.
-var errDropped = errors.New("connection dropped (simulated fault)")
-
-// Run takes part in the federation until the aggregator announces the end
-// of the run (nil), ctx ends, or an unrecoverable error occurs. After a
-// dropped connection it dials again.
+// Run takes part in the federation over one connection, until the
+// aggregator announces the end of the run (nil), ctx ends, the connection
+// closes or an unrecoverable error occurs. After a closed connection (an
+// error wrapping [transport.ErrClosed]) the caller may Run again: the
+// member keeps its state and takes up the round under way.
 func (c *Client) Run(ctx context.Context, dial Dialer) error {
-	for {
-		conn, err := dial(ctx)
-		if err != nil {
-			return fmt.Errorf("client %q: connect: %w", c.me.ID, err)
-		}
-		done, err := c.session(ctx, conn)
-		conn.Close()
-		switch {
-		case done:
-			return nil
-		case errors.Is(err, errDropped):
-			c.log.Info("reconnecting after a dropped connection", "round", c.round)
-			continue
-		case err != nil:
-			c.log.Error("leaving the federation", "round", c.round, "err", err)
-			if n := len(c.witnesses); c.took != 0 && (n == 0 || c.witnesses[n-1].Head.Round < c.took) {
-				var last uint64
-				if n > 0 {
-					last = c.witnesses[n-1].Head.Entries
-				}
-				c.log.Warn("no signed audit-log head for the last round this hospital took part in: the log after the head it holds is not witnessed",
-					"round", c.took, "witnessed_entries", last)
-			}
-			return fmt.Errorf("client %q: %w", c.me.ID, err)
-		}
+	conn, err := dial(ctx)
+	if err != nil {
+		return fmt.Errorf("client %q: connect: %w", c.me.ID, err)
 	}
+	done, err := c.session(ctx, conn)
+	conn.Close()
+	if done {
+		return nil
+	}
+	if errors.Is(err, transport.ErrClosed) {
+		c.log.Info("connection closed", "round", c.round, "err", err)
+	} else {
+		c.log.Error("leaving the federation", "round", c.round, "err", err)
+	}
+	if n := len(c.witnesses); c.took != 0 && (n == 0 || c.witnesses[n-1].Head.Round < c.took) {
+		var last uint64
+		if n > 0 {
+			last = c.witnesses[n-1].Head.Entries
+		}
+		c.log.Warn("no signed audit-log head for the last round this hospital took part in: the log after the head it holds is not witnessed",
+			"round", c.took, "witnessed_entries", last)
+	}
+	return fmt.Errorf("client %q: %w", c.me.ID, err)
 }
 
 // session serves one connection. It reports done when the run is over.
 func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, err error) {
-	if err := c.send(ctx, conn, transport.KindHello, transport.Hello{Epoch: c.epoch}.Marshal()); err != nil {
+	if err := c.send(ctx, conn, protocol.KindHello, protocol.Hello{Epoch: c.epoch}.Marshal()); err != nil {
 		return false, err
 	}
 	for {
@@ -298,66 +280,88 @@ func (c *Client) session(ctx context.Context, conn transport.Conn) (done bool, e
 		if err != nil {
 			return false, err
 		}
-		env, err := federation.ParseEnvelope(raw)
+		env, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			c.log.Warn("dropped a malformed message from the aggregator", "err", err)
 			continue
 		}
-		if env.From != c.fed.Aggregator.ID && env.Kind != transport.KindShamir {
+		if env.From != c.fed.Aggregator.ID && env.Kind != protocol.KindShamir {
 			c.log.Warn("dropped a message not from the aggregator", "kind", env.Kind, "from", env.From)
 			continue
 		}
-		if env.Kind == transport.KindMismatch && env.From == c.fed.Aggregator.ID && env.Config != c.hash {
+		if env.Kind == protocol.KindMismatch && env.From == c.fed.Aggregator.ID && env.Config != c.hash {
 			// Signed by the aggregator this config names, under its own
 			// config: the two federation.json files differ.
-			if c.fed.Verify(env, env.Config) == nil {
+			if env.Verify(c.fed, env.Config) == nil {
 				return false, fmt.Errorf("the aggregator runs federation config %s, this member has %s: both must use the same federation.json",
 					env.Config.String()[:16], c.hash.String()[:16])
 			}
 		}
-		if err := c.fed.Verify(env, c.hash); err != nil {
+		if err := env.Verify(c.fed, c.hash); err != nil {
 			c.log.Warn("dropped a message that does not verify", "err", err)
 			continue
 		}
-		switch env.Kind {
-		case transport.KindDone:
-			if err := c.onDone(env); err != nil {
+		if again, err := c.answerAgain(ctx, conn, env); again || err != nil {
+			if err != nil {
 				return false, err
 			}
-			return true, nil
-		case transport.KindWelcome:
-			err = c.onWelcome(env)
-		case transport.KindSetup:
-			err = c.onSetup(ctx, conn, env)
-		case transport.KindPKCommits:
-			err = c.onPKCommits(ctx, conn, env)
-		case transport.KindPKAcks:
-			err = c.onPKAcks(ctx, conn, env)
-		case transport.KindPKShares:
-			err = c.onPKShares(ctx, conn, env)
-		case transport.KindShamir:
-			err = c.onShamir(ctx, conn, env)
-		case transport.KindStats:
-			err = c.onStats(ctx, conn, env)
-		case transport.KindStatsResult:
-			err = c.onStatsResult(env)
-		case transport.KindRound:
-			err = c.onRound(ctx, conn, env)
-		case transport.KindCommit:
-			err = c.onCommit(ctx, conn, env)
-		case transport.KindDecrypt:
-			err = c.onDecrypt(ctx, conn, env)
-		case transport.KindEval:
-			err = c.onEval(ctx, conn, env)
-		case transport.KindResult:
-			err = c.onResult(env)
-		default:
-			c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
+			continue
 		}
-		if err != nil {
-			return false, err
+		var rec *recorder
+		to := conn
+		if answerable[env.Kind] {
+			rec = &recorder{Conn: conn}
+			to = rec
+		}
+		done, err := c.handle(ctx, to, env)
+		if rec != nil {
+			c.keepAnswer(env, rec.sent)
+		}
+		if err != nil || done {
+			return done, err
 		}
 	}
+}
+
+// handle acts on one verified message from the aggregator. It reports done
+// when the run is over.
+func (c *Client) handle(ctx context.Context, conn transport.Conn, env *protocol.Envelope) (done bool, err error) {
+	switch env.Kind {
+	case protocol.KindDone:
+		if err := c.onDone(env); err != nil {
+			return false, err
+		}
+		return true, nil
+	case protocol.KindWelcome:
+		err = c.onWelcome(env)
+	case protocol.KindSetup:
+		err = c.onSetup(ctx, conn, env)
+	case protocol.KindPKCommits:
+		err = c.onPKCommits(ctx, conn, env)
+	case protocol.KindPKAcks:
+		err = c.onPKAcks(ctx, conn, env)
+	case protocol.KindPKShares:
+		err = c.onPKShares(ctx, conn, env)
+	case protocol.KindShamir:
+		err = c.onShamir(ctx, conn, env)
+	case protocol.KindStats:
+		err = c.onStats(ctx, conn, env)
+	case protocol.KindStatsResult:
+		err = c.onStatsResult(env)
+	case protocol.KindRound:
+		err = c.onRound(ctx, conn, env)
+	case protocol.KindCommit:
+		err = c.onCommit(ctx, conn, env)
+	case protocol.KindDecrypt:
+		err = c.onDecrypt(ctx, conn, env)
+	case protocol.KindEval:
+		err = c.onEval(ctx, conn, env)
+	case protocol.KindResult:
+		err = c.onResult(env)
+	default:
+		c.log.Warn("dropped a message of unknown kind", "kind", env.Kind)
+	}
+	return false, err
 }
 
 // send signs and sends a message bound to the current round and nonce.
@@ -370,8 +374,8 @@ func (c *Client) send(ctx context.Context, conn transport.Conn, kind string, bod
 	return conn.Send(ctx, raw)
 }
 
-func (c *Client) envelope(kind string, body []byte) *federation.Envelope {
-	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
+func (c *Client) envelope(kind string, body []byte) *protocol.Envelope {
+	env := &protocol.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce, Body: body}
 	env.Sign(c.cfg.Identity.SigningKey())
 	return env
 }

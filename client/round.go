@@ -19,16 +19,17 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )
 
 // onRound trains on a round's global model and uploads the update, or
 // declines.
-func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	rs, err := transport.ParseRoundStart(env.Body)
+func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
+	rs, err := protocol.ParseRoundStart(env.Body)
 	if err != nil {
 		return fmt.Errorf("round %d announcement: %w", env.Round, err)
 	}
@@ -42,9 +43,6 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	}
 	if !c.me.Contributor {
 		return nil
-	}
-	if c.cfg.Fault != nil && c.cfg.Fault(c.round, BeforeUpload) {
-		return errDropped
 	}
 	if c.fed.HE.Enabled && c.pk == nil {
 		return c.decline(ctx, conn, "setup not complete")
@@ -63,25 +61,22 @@ func (c *Client) onRound(ctx context.Context, conn transport.Conn, env *federati
 	if err != nil {
 		return fmt.Errorf("round %d: %w", c.round, err)
 	}
-	if err := c.sendUpload(ctx, conn, transport.KindUpload, update, claim); err != nil {
+	if err := c.sendUpload(ctx, conn, protocol.KindUpload, update, claim); err != nil {
 		return fmt.Errorf("round %d: %w", c.round, err)
 	}
 	c.took = c.round
 	c.log.Info("uploaded", "round", c.round, "epsilon", c.ledger.epsilon)
-	if c.cfg.Fault != nil && c.cfg.Fault(c.round, AfterUpload) {
-		return errDropped
-	}
 	return nil
 }
 
 func (c *Client) decline(ctx context.Context, conn transport.Conn, reason string) error {
-	return c.send(ctx, conn, transport.KindDecline, transport.Decline{Reason: reason}.Marshal())
+	return c.send(ctx, conn, protocol.KindDecline, protocol.Decline{Reason: reason}.Marshal())
 }
 
 // train runs this round's local DP-SGD from the global model and returns
 // the clipped, weighted update and the claim for it, whose payload digest
 // sendUpload fills in.
-func (c *Client) train() (update []float64, claim transport.Claim, err error) {
+func (c *Client) train() (update []float64, claim protocol.Claim, err error) {
 	l := c.learner
 	if err := l.SetParams(c.global); err != nil {
 		return nil, claim, err
@@ -133,8 +128,8 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 	for i := range delta {
 		delta[i] *= f
 	}
-	claim = transport.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
-		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
+	claim = protocol.Claim{Weight: w, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
+		LedgerVersion: c.ledger.version(), DP: protocol.DPClaim{Enabled: c.fed.DP.Enabled, Epsilon: c.ledger.epsilon, Delta: c.fed.DP.Delta}}
 	if c.fed.DP.Enabled {
 		claim.DP.SampleRate = c.fed.DP.SampleRate
 		claim.DP.NoiseMultiplier = c.ledger.sigma
@@ -154,23 +149,23 @@ func (c *Client) train() (update []float64, claim transport.Claim, err error) {
 // a process that crashes after uploading and restarts still fingerprints
 // its upload when the aggregator commits to the sum, so the round need not
 // be abandoned (and its privacy spent again by every hospital).
-func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, values []float64, claim transport.Claim) error {
-	env := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce}
-	size := 8 * len(values)
+func (c *Client) sendUpload(ctx context.Context, conn transport.Conn, kind string, values []float64, claim protocol.Claim) error {
+	env := &protocol.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: c.round, Nonce: c.nonce}
+	size := protocol.PlainUpdateSize(len(values))
 	if c.fed.HE.Enabled {
 		size = c.params.UpdateSize(len(values))
 	}
-	frame := transport.NewUploadFrame(env.FrameLen(), size)
+	frame := protocol.NewUploadFrame(env.FrameLen(), size)
 	payload := frame.Payload()
 	if c.fed.HE.Enabled {
 		if err := he.EncryptTo(payload, c.pk, values, c.rand); err != nil {
 			return err
 		}
 	} else {
-		putFloats(payload, values)
+		protocol.EncodePlainUpdate(payload, values)
 	}
 	claim.PayloadDigest = sha256.Sum256(payload)
-	signed, err := c.envelope(transport.KindClaim, claim.Marshal()).MarshalBinary()
+	signed, err := c.envelope(protocol.KindClaim, claim.Marshal()).MarshalBinary()
 	if err != nil {
 		return err
 	}
@@ -243,22 +238,14 @@ func (c *Client) trainNonPrivate(l dp.Learner, steps int) error {
 		Seed: binary.LittleEndian.Uint64(seed[:])})
 }
 
-// putFloats writes v into dst (8·len(v) bytes) as little-endian float64s:
-// the payload of a run without encryption.
-func putFloats(dst []byte, v []float64) {
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(dst[8*i:], math.Float64bits(x))
-	}
-}
-
-func (c *Client) refuse(ctx context.Context, conn transport.Conn, env *federation.Envelope, reason string) error {
-	d := transport.Decline{Reason: reason, Endorsed: c.sums.EndorsedEnd}
-	return c.sendBound(ctx, conn, env, transport.KindRefuse, d.Marshal())
+func (c *Client) refuse(ctx context.Context, conn transport.Conn, env *protocol.Envelope, reason string) error {
+	d := protocol.Decline{Reason: reason, Endorsed: c.sums.EndorsedEnd}
+	return c.sendBound(ctx, conn, env, protocol.KindRefuse, d.Marshal())
 }
 
 // sendBound answers a request, bound to the request's round and nonce.
-func (c *Client) sendBound(ctx context.Context, conn transport.Conn, req *federation.Envelope, kind string, body []byte) error {
-	e := &federation.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: req.Round, Nonce: req.Nonce, Body: body}
+func (c *Client) sendBound(ctx context.Context, conn transport.Conn, req *protocol.Envelope, kind string, body []byte) error {
+	e := &protocol.Envelope{Kind: kind, From: c.me.ID, Config: c.hash, Round: req.Round, Nonce: req.Nonce, Body: body}
 	e.Sign(c.cfg.Identity.SigningKey())
 	raw, err := e.MarshalBinary()
 	if err != nil {
@@ -268,8 +255,8 @@ func (c *Client) sendBound(ctx context.Context, conn transport.Conn, req *federa
 }
 
 // onResult takes a round's outcome and keeps the audit head it carries.
-func (c *Client) onResult(env *federation.Envelope) error {
-	res, err := transport.ParseResult(env.Body)
+func (c *Client) onResult(env *protocol.Envelope) error {
+	res, err := protocol.ParseResult(env.Body)
 	if err != nil {
 		return fmt.Errorf("round %d result from aggregator %q: %w", env.Round, env.From, err)
 	}
@@ -280,8 +267,8 @@ func (c *Client) onResult(env *federation.Envelope) error {
 }
 
 // onDone keeps the audit head after the run's end entry.
-func (c *Client) onDone(env *federation.Envelope) error {
-	d, err := transport.ParseDone(env.Body)
+func (c *Client) onDone(env *protocol.Envelope) error {
+	d, err := protocol.ParseDone(env.Body)
 	if err != nil {
 		return fmt.Errorf("end of run from aggregator %q: %w", env.From, err)
 	}
@@ -292,8 +279,8 @@ func (c *Client) onDone(env *federation.Envelope) error {
 // onEval scores the final model on the hospital's validation rows and
 // uploads its confusion-matrix counts, released with Gaussian noise charged
 // to its ledger and encrypted under the collective key; or declines.
-func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	rs, err := transport.ParseRoundStart(env.Body)
+func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
+	rs, err := protocol.ParseRoundStart(env.Body)
 	if err != nil || len(rs.Model) != c.nparams || !finite(rs.Model) {
 		return fmt.Errorf("evaluation request: malformed model")
 	}
@@ -357,11 +344,11 @@ func (c *Client) onEval(ctx context.Context, conn transport.Conn, env *federatio
 		values[i] = float64(max(-federation.MaxCount, min(federation.MaxCount, v))) * scale
 	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
-		LedgerVersion: c.ledger.version(), DP: transport.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
+	claim := protocol.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, Transform: c.inputs.Digest(),
+		LedgerVersion: c.ledger.version(), DP: protocol.DPClaim{Enabled: true, SampleRate: 1, NoiseMultiplier: c.ledger.evalSigma, ClipNorm: 1, Steps: 1,
 			Accountant: d.Accountant, PrivacyUnit: d.PrivacyUnit, Epsilon: c.ledger.epsilon, Delta: d.Delta},
 		Site: site}
-	if err := c.sendUpload(ctx, conn, transport.KindEvalUp, values, claim); err != nil {
+	if err := c.sendUpload(ctx, conn, protocol.KindEvalUp, values, claim); err != nil {
 		return err
 	}
 	c.took = c.round
@@ -379,7 +366,7 @@ func (c *Client) sealSite(noisy []int64) ([]byte, error) {
 	if err != nil || len(auditors) == 0 || c.fed.Evaluation.Bins == 0 {
 		return nil, err
 	}
-	return vault.SealBytes(transport.SealKindSite, transport.SiteCounts{Counts: noisy}.Marshal(), c.cfg.Identity.SigningKey(), auditors...)
+	return vault.SealBytes(protocol.SealKindSite, protocol.SiteCounts{Counts: noisy}.Marshal(), c.cfg.Identity.SigningKey(), auditors...)
 }
 
 // firstRowPerUnit keeps one row per privacy unit of x, the input of d's

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -26,8 +26,8 @@ const (
 // in that epoch (a reconnecting process) answers ready again; a later epoch
 // replaces the key, its budget and what this member endorsed under it.
 // Epochs only move forward.
-func (c *Client) onSetup(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	s, err := transport.ParseSetup(env.Body)
+func (c *Client) onSetup(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
+	s, err := protocol.ParseSetup(env.Body)
 	if err != nil {
 		return fmt.Errorf("setup from aggregator %q: %w", env.From, err)
 	}
@@ -43,30 +43,30 @@ func (c *Client) onSetup(ctx context.Context, conn transport.Conn, env *federati
 		return nil
 	}
 	if c.holder == nil {
-		h, err := he.NewKeyHolder(c.params, transport.CRS(c.hash, c.epoch), c.index, c.rand)
+		h, err := he.NewKeyHolder(c.params, protocol.CRS(c.hash, c.epoch), c.index, c.rand)
 		if err != nil {
 			return err
 		}
 		c.holder = h
 		c.pkShare = h.PublicKeyShare()
 	}
-	return c.send(ctx, conn, transport.KindPKCommit, transport.Digest32(sha256.Sum256(c.pkShare)).Marshal())
+	return c.send(ctx, conn, protocol.KindPKCommit, protocol.Digest32(sha256.Sum256(c.pkShare)).Marshal())
 }
 
 // verifiedBundle opens a bundle of signed messages of one kind, one from
 // every key holder, and returns their bodies by key holder.
 func (c *Client) verifiedBundle(body []byte, kind, what string) (map[string][]byte, error) {
-	bundle, err := transport.ParseBundle(body)
+	bundle, err := protocol.ParseBundle(body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	byHolder := map[string][]byte{}
 	for _, raw := range bundle {
-		e, err := federation.ParseEnvelope(raw)
+		e, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		if err := c.fed.Verify(e, c.hash); err != nil {
+		if err := e.Verify(c.fed, c.hash); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		m, ok := c.fed.Member(e.From)
@@ -88,11 +88,11 @@ func (c *Client) verifiedBundle(body []byte, kind, what string) (map[string][]by
 
 // onPKCommits takes every key holder's commitment to its public-key share;
 // a key holder acknowledges the whole list.
-func (c *Client) onPKCommits(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+func (c *Client) onPKCommits(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
 	if c.pk != nil {
 		return nil
 	}
-	bodies, err := c.verifiedBundle(env.Body, transport.KindPKCommit, "public-key commitments")
+	bodies, err := c.verifiedBundle(env.Body, protocol.KindPKCommit, "public-key commitments")
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (c *Client) onPKCommits(ctx context.Context, conn transport.Conn, env *fede
 	list := sha256.New()
 	list.Write([]byte("fedcrypt/pk-commitments/v1"))
 	for _, id := range c.fed.KeyHolders() {
-		d, err := transport.ParseDigest32(bodies[id])
+		d, err := protocol.ParseDigest32(bodies[id])
 		if err != nil {
 			return fmt.Errorf("public-key commitment of %q: %w", id, err)
 		}
@@ -120,24 +120,24 @@ func (c *Client) onPKCommits(ctx context.Context, conn transport.Conn, env *fede
 	if commits[c.me.ID] != sha256.Sum256(c.pkShare) {
 		return fmt.Errorf("public-key commitments: aggregator %q relayed another commitment for this key holder", env.From)
 	}
-	return c.send(ctx, conn, transport.KindPKAck, transport.Digest32(digest).Marshal())
+	return c.send(ctx, conn, protocol.KindPKAck, protocol.Digest32(digest).Marshal())
 }
 
 // onPKAcks checks that every key holder acknowledged the same list of
 // commitments as this member saw; a key holder then reveals its share.
-func (c *Client) onPKAcks(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+func (c *Client) onPKAcks(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
 	if c.pk != nil || c.acked {
 		return nil
 	}
 	if c.commits == nil {
 		return fmt.Errorf("public-key acknowledgements from aggregator %q before the commitments", env.From)
 	}
-	bodies, err := c.verifiedBundle(env.Body, transport.KindPKAck, "public-key acknowledgements")
+	bodies, err := c.verifiedBundle(env.Body, protocol.KindPKAck, "public-key acknowledgements")
 	if err != nil {
 		return err
 	}
 	for _, id := range c.fed.KeyHolders() {
-		d, err := transport.ParseDigest32(bodies[id])
+		d, err := protocol.ParseDigest32(bodies[id])
 		if err != nil {
 			return fmt.Errorf("public-key acknowledgement of %q: %w", id, err)
 		}
@@ -149,20 +149,20 @@ func (c *Client) onPKAcks(ctx context.Context, conn transport.Conn, env *federat
 	if !c.me.KeyHolder {
 		return nil
 	}
-	return c.send(ctx, conn, transport.KindPKShare, c.pkShare)
+	return c.send(ctx, conn, protocol.KindPKShare, c.pkShare)
 }
 
 // onPKShares checks every key holder's signed share against its
 // commitment, recomputes the collective public key, then deals this key
 // holder's Shamir shares.
-func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
 	if c.pk != nil {
 		return nil
 	}
 	if !c.acked {
 		return fmt.Errorf("public-key shares from aggregator %q before every key holder acknowledged the commitments", env.From)
 	}
-	bodies, err := c.verifiedBundle(env.Body, transport.KindPKShare, "public-key shares")
+	bodies, err := c.verifiedBundle(env.Body, protocol.KindPKShare, "public-key shares")
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (c *Client) onPKShares(ctx context.Context, conn transport.Conn, env *feder
 		}
 		shares = append(shares, bodies[id])
 	}
-	pk, err := he.CombinePublicKey(c.params, transport.CRS(c.hash, c.epoch), shares)
+	pk, err := he.CombinePublicKey(c.params, protocol.CRS(c.hash, c.epoch), shares)
 	if se, ok := errors.AsType[*he.ShareError](err); ok && se.Index < len(holders) {
 		return fmt.Errorf("public-key share of key holder %q: %w", holders[se.Index], se.Err)
 	}
@@ -220,8 +220,8 @@ func (c *Client) deal(ctx context.Context, conn transport.Conn) error {
 		if err != nil {
 			return fmt.Errorf("shamir share for %q: %w", id, err)
 		}
-		body := transport.Shamir{To: id, Sealed: sealed}.Marshal()
-		if err := c.send(ctx, conn, transport.KindShamir, body); err != nil {
+		body := protocol.Shamir{To: id, Sealed: sealed}.Marshal()
+		if err := c.send(ctx, conn, protocol.KindShamir, body); err != nil {
 			return err
 		}
 	}
@@ -229,7 +229,7 @@ func (c *Client) deal(ctx context.Context, conn transport.Conn) error {
 }
 
 // onShamir takes a Shamir share another key holder dealt to this one.
-func (c *Client) onShamir(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+func (c *Client) onShamir(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
 	if !c.me.KeyHolder || c.ready {
 		return nil
 	}
@@ -237,7 +237,7 @@ func (c *Client) onShamir(ctx context.Context, conn transport.Conn, env *federat
 	if !ok || !m.KeyHolder || env.From == c.me.ID {
 		return fmt.Errorf("shamir share from %q: not another key holder", env.From)
 	}
-	s, err := transport.ParseShamir(env.Body)
+	s, err := protocol.ParseShamir(env.Body)
 	if err != nil {
 		return fmt.Errorf("shamir share from %q: %w", env.From, err)
 	}
@@ -290,8 +290,8 @@ func (c *Client) sendReady(ctx context.Context, conn transport.Conn) error {
 		}
 		d = digest(b)
 	}
-	r := transport.Ready{PublicKeyDigest: d, Epoch: c.epoch, Endorsed: c.sums.EndorsedEnd}
-	return c.send(ctx, conn, transport.KindReady, r.Marshal())
+	r := protocol.Ready{PublicKeyDigest: d, Epoch: c.epoch, Endorsed: c.sums.EndorsedEnd}
+	return c.send(ctx, conn, protocol.KindReady, r.Marshal())
 }
 
 // setupState is what a member keeps after the key ceremony, sealed to

@@ -14,8 +14,9 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -36,8 +37,8 @@ const sealKindStats = "fedcrypt/stats-release"
 func (l *ledger) statsRun() string { return l.runPrefix() + "statistics" }
 
 // onStats releases this contributor's statistics, or declines.
-func (c *Client) onStats(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	rs, err := transport.ParseRoundStart(env.Body)
+func (c *Client) onStats(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
+	rs, err := protocol.ParseRoundStart(env.Body)
 	if err != nil || len(rs.Model) != 0 {
 		return fmt.Errorf("statistics request: malformed")
 	}
@@ -64,13 +65,13 @@ func (c *Client) onStats(ctx context.Context, conn transport.Conn, env *federati
 		values[i] = max(-federation.StatsMax, min(federation.StatsMax, x)) * scale
 	}
 	d := c.fed.DP
-	claim := transport.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, LedgerVersion: c.ledger.version(),
-		DP: transport.DPClaim{Enabled: d.Enabled, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
+	claim := protocol.Claim{Weight: 1, Encrypted: c.fed.HE.Enabled, Dataset: c.dataset, LedgerVersion: c.ledger.version(),
+		DP: protocol.DPClaim{Enabled: d.Enabled, Epsilon: c.ledger.epsilon, Delta: d.Delta}}
 	if d.Enabled {
 		claim.DP.SampleRate, claim.DP.NoiseMultiplier, claim.DP.ClipNorm, claim.DP.Steps = 1, c.release.NoiseMultiplier, c.release.Sensitivity, 1
 		claim.DP.Accountant, claim.DP.PrivacyUnit = d.Accountant, d.PrivacyUnit
 	}
-	if err := c.sendUpload(ctx, conn, transport.KindStatsUp, values, claim); err != nil {
+	if err := c.sendUpload(ctx, conn, protocol.KindStatsUp, values, claim); err != nil {
 		return fmt.Errorf("statistics: %w", err)
 	}
 	c.log.Info("statistics released", "values", len(v), "epsilon", c.ledger.epsilon)
@@ -148,8 +149,8 @@ func (c *Client) restoreStatsRelease() ([]float64, error) {
 
 // onStatsResult takes the decrypted totals and applies the federation's
 // transforms to this member's rows.
-func (c *Client) onStatsResult(env *federation.Envelope) error {
-	r, err := transport.ParseStatsResult(env.Body)
+func (c *Client) onStatsResult(env *protocol.Envelope) error {
+	r, err := protocol.ParseStatsResult(env.Body)
 	if err != nil {
 		return fmt.Errorf("statistics result from aggregator %q: %w", env.From, err)
 	}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // A key holder helps decrypt one sum per round, and only the sum of the
@@ -47,8 +47,8 @@ type sumRecord struct {
 // onCommit answers the aggregator's commitment to a sum: a contributor
 // whose upload it names signs its fingerprint; a key holder endorses it or
 // refuses.
-func (c *Client) onCommit(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
-	cm, err := transport.ParseCommit(env.Body)
+func (c *Client) onCommit(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
+	cm, err := protocol.ParseCommit(env.Body)
 	if err != nil {
 		return c.refuse(ctx, conn, env, fmt.Sprintf("malformed sum commitment: %v", err))
 	}
@@ -62,7 +62,7 @@ func (c *Client) onCommit(ctx context.Context, conn transport.Conn, env *federat
 		return nil // for a round this member no longer takes part in
 	}
 	id := cm.Sum.ID(c.hash, env.Round, env.Nonce)
-	if c.upload != nil && slices.ContainsFunc(cm.Sum.Uploads, func(h federation.Header) bool { return h.Digest() == c.uploadDigest }) {
+	if c.upload != nil && slices.ContainsFunc(cm.Sum.Uploads, func(h protocol.Header) bool { return h.Digest() == c.uploadDigest }) {
 		if err := c.sendFingerprint(ctx, conn, env, id); err != nil {
 			return err
 		}
@@ -83,13 +83,13 @@ func (c *Client) onCommit(ctx context.Context, conn transport.Conn, env *federat
 	if err := c.saveState(); err != nil {
 		return err
 	}
-	return c.sendBound(ctx, conn, env, transport.KindEndorse, transport.EndorsementOf(&cm, id).Marshal())
+	return c.sendBound(ctx, conn, env, protocol.KindEndorse, protocol.EndorsementOf(&cm, id).Marshal())
 }
 
 // sendFingerprint signs this contributor's fingerprint of its own upload at
 // the seed of the sum id.
-func (c *Client) sendFingerprint(ctx context.Context, conn transport.Conn, env *federation.Envelope, id [32]byte) error {
-	fp, err := c.params.Fingerprint(c.upload, transport.FingerprintSeed(id))
+func (c *Client) sendFingerprint(ctx context.Context, conn transport.Conn, env *protocol.Envelope, id [32]byte) error {
+	fp, err := c.params.Fingerprint(c.upload, protocol.FingerprintSeed(id))
 	if err != nil {
 		return fmt.Errorf("round %d: fingerprint of this hospital's upload: %w", env.Round, err)
 	}
@@ -97,12 +97,12 @@ func (c *Client) sendFingerprint(ctx context.Context, conn transport.Conn, env *
 	if err != nil {
 		return err
 	}
-	return c.sendBound(ctx, conn, env, transport.KindFingerprint, transport.Fingerprint{SumID: id, Value: b}.Marshal())
+	return c.sendBound(ctx, conn, env, protocol.KindFingerprint, protocol.Fingerprint{SumID: id, Value: b}.Marshal())
 }
 
 // checkCommit returns why a key holder must not endorse the commitment, or
 // "".
-func (c *Client) checkCommit(env *federation.Envelope, cm *transport.Commit, id [32]byte) string {
+func (c *Client) checkCommit(env *protocol.Envelope, cm *protocol.Commit, id [32]byte) string {
 	if reason := c.checkSumRef(env, cm, true); reason != "" {
 		return reason
 	}
@@ -125,7 +125,7 @@ func (c *Client) checkCommit(env *federation.Envelope, cm *transport.Commit, id 
 // The uploads' signatures are checked when sigs is set: a key holder that
 // endorsed this very sum (its ID covers every upload's signed header) has
 // checked them already.
-func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sigs bool) string {
+func (c *Client) checkSumRef(env *protocol.Envelope, cm *protocol.Commit, sigs bool) string {
 	if !c.ready || c.holder == nil {
 		return "setup not complete"
 	}
@@ -149,15 +149,15 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 	s := &cm.Sum
 	var length int
 	switch s.Kind {
-	case transport.KindUpload:
+	case protocol.KindUpload:
 		n, err := c.fed.UploadSize(c.nparams)
 		if err != nil {
 			return err.Error()
 		}
 		length = n
-	case transport.KindEvalUp:
+	case protocol.KindEvalUp:
 		length = c.fed.EvalScores().Len()
-	case transport.KindStatsUp:
+	case protocol.KindStatsUp:
 		length = c.layout.Len()
 	default:
 		return fmt.Sprintf("a sum of %q messages", s.Kind)
@@ -169,7 +169,7 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 			if h.Config != c.hash {
 				return fmt.Sprintf("upload %d: not of this federation", i+1)
 			}
-		} else if err := c.fed.VerifyHeader(h, c.hash); err != nil {
+		} else if err := h.Verify(c.fed, c.hash); err != nil {
 			return fmt.Sprintf("upload %d: %v", i+1, err)
 		}
 		m, ok := c.fed.Member(h.From)
@@ -199,14 +199,11 @@ func (c *Client) checkSumRef(env *federation.Envelope, cm *transport.Commit, sig
 
 // onDecrypt checks a decryption request and answers with this key holder's
 // decryption share, or refuses.
-func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federation.Envelope) error {
+func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *protocol.Envelope) error {
 	if !c.me.KeyHolder {
 		return nil
 	}
-	if c.cfg.Fault != nil && c.cfg.Fault(env.Round, AtDecryption) {
-		return errDropped
-	}
-	req, err := transport.ParseDecryptRequest(env.Body)
+	req, err := protocol.ParseDecryptRequest(env.Body)
 	if err != nil {
 		return c.refuse(ctx, conn, env, fmt.Sprintf("malformed request: %v", err))
 	}
@@ -229,8 +226,8 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federa
 	if err := c.saveState(); err != nil {
 		return err
 	}
-	body := transport.Share{Attempt: req.Attempt, Share: share}.Marshal()
-	if err := c.sendBound(ctx, conn, env, transport.KindShare, body); err != nil {
+	body := protocol.Share{Attempt: req.Attempt, Share: share}.Marshal()
+	if err := c.sendBound(ctx, conn, env, protocol.KindShare, body); err != nil {
 		return err
 	}
 	c.took = max(c.took, env.Round)
@@ -238,7 +235,7 @@ func (c *Client) onDecrypt(ctx context.Context, conn transport.Conn, env *federa
 }
 
 // checkDecryptRequest returns why the request must be refused, or "".
-func (c *Client) checkDecryptRequest(env *federation.Envelope, req *transport.DecryptRequest) string {
+func (c *Client) checkDecryptRequest(env *protocol.Envelope, req *protocol.DecryptRequest) string {
 	cm := &req.Commit
 	id := cm.Sum.ID(c.hash, env.Round, env.Nonce)
 	endorsed := c.sums.Round == env.Round && bytes.Equal(c.sums.Nonce, env.Nonce) && c.sums.SumID == id
@@ -270,18 +267,18 @@ func (c *Client) checkDecryptRequest(env *federation.Envelope, req *transport.De
 
 // checkEndorsements checks that a quorum of distinct key holders signed the
 // commitment's endorsement for this round.
-func (c *Client) checkEndorsements(env *federation.Envelope, cm *transport.Commit, id [32]byte, signed [][]byte) string {
-	want := transport.EndorsementOf(cm, id)
+func (c *Client) checkEndorsements(env *protocol.Envelope, cm *protocol.Commit, id [32]byte, signed [][]byte) string {
+	want := protocol.EndorsementOf(cm, id)
 	endorsers := map[string]bool{}
 	for i, raw := range signed {
-		e, err := c.openBound(raw, env, transport.KindEndorse)
+		e, err := c.openBound(raw, env, protocol.KindEndorse)
 		if err != nil {
 			return fmt.Sprintf("endorsement %d: %v", i+1, err)
 		}
 		if m, _ := c.fed.Member(e.From); !m.KeyHolder {
 			return fmt.Sprintf("endorsement %d from %q, not a key holder", i+1, e.From)
 		}
-		got, err := transport.ParseEndorsement(e.Body)
+		got, err := protocol.ParseEndorsement(e.Body)
 		if err != nil {
 			return fmt.Sprintf("endorsement %d from %q: %v", i+1, e.From, err)
 		}
@@ -298,21 +295,21 @@ func (c *Client) checkEndorsements(env *federation.Envelope, cm *transport.Commi
 
 // checkFingerprints checks that every named upload's contributor signed a
 // fingerprint at the sum's seed and that they add up to the sum's own.
-func (c *Client) checkFingerprints(env *federation.Envelope, cm *transport.Commit, id [32]byte, sum []byte, signed [][]byte) string {
+func (c *Client) checkFingerprints(env *protocol.Envelope, cm *protocol.Commit, id [32]byte, sum []byte, signed [][]byte) string {
 	uploads := cm.Sum.Uploads
 	if len(signed) != len(uploads) {
 		return fmt.Sprintf("%d fingerprints for %d uploads", len(signed), len(uploads))
 	}
 	var total he.Fingerprint
 	for i, raw := range signed {
-		e, err := c.openBound(raw, env, transport.KindFingerprint)
+		e, err := c.openBound(raw, env, protocol.KindFingerprint)
 		if err != nil {
 			return fmt.Sprintf("fingerprint %d: %v", i+1, err)
 		}
 		if e.From != uploads[i].From {
 			return fmt.Sprintf("fingerprint %d is from %q, upload %d from %q", i+1, e.From, i+1, uploads[i].From)
 		}
-		f, err := transport.ParseFingerprint(e.Body)
+		f, err := protocol.ParseFingerprint(e.Body)
 		if err != nil {
 			return fmt.Sprintf("fingerprint from %q: %v", e.From, err)
 		}
@@ -329,7 +326,7 @@ func (c *Client) checkFingerprints(env *federation.Envelope, cm *transport.Commi
 			return fmt.Sprintf("fingerprint from %q: %v", e.From, err)
 		}
 	}
-	got, err := c.params.Fingerprint(sum, transport.FingerprintSeed(id))
+	got, err := c.params.Fingerprint(sum, protocol.FingerprintSeed(id))
 	if err != nil {
 		return fmt.Sprintf("the sum: %v", err)
 	}
@@ -343,15 +340,15 @@ func (c *Client) checkFingerprints(env *federation.Envelope, cm *transport.Commi
 // aggregator: of the given kind, signed under the key the config lists for
 // its sender, bound to this federation and to the request's round and
 // nonce.
-func (c *Client) openBound(raw []byte, req *federation.Envelope, kind string) (*federation.Envelope, error) {
-	e, err := federation.ParseEnvelope(raw)
+func (c *Client) openBound(raw []byte, req *protocol.Envelope, kind string) (*protocol.Envelope, error) {
+	e, err := protocol.ParseEnvelope(raw)
 	if err != nil {
 		return nil, err
 	}
 	if e.Kind != kind || e.Round != req.Round || !bytes.Equal(e.Nonce, req.Nonce) {
 		return nil, fmt.Errorf("a %s from %q for round %d, not a %s of this round", e.Kind, e.From, e.Round, kind)
 	}
-	if err := c.fed.Verify(e, c.hash); err != nil {
+	if err := e.Verify(c.fed, c.hash); err != nil {
 		return nil, err
 	}
 	return e, nil

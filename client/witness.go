@@ -14,7 +14,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/audit"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -61,7 +61,7 @@ func (c *Client) onHead(h audit.Head, sig []byte) error {
 // in, it must hold a head that covers that one: an aggregator that withholds
 // heads could otherwise rewrite every round from there on with no hospital
 // holding evidence against it.
-func (c *Client) onAnnounce(round uint64, prev transport.PrevHead) error {
+func (c *Client) onAnnounce(round uint64, prev protocol.PrevHead) error {
 	agg := c.fed.Aggregator.ID
 	if prev.Head.Entries != 0 {
 		typ := audit.TypeRoundAbandoned
@@ -277,7 +277,7 @@ func parseWitness(b []byte, member string, fed federation.Hash) ([]audit.Witness
 }
 
 // resultHead is the head a round result carries, as signed.
-func resultHead(fed federation.Hash, round uint64, res transport.Result) audit.Head {
+func resultHead(fed federation.Hash, round uint64, res protocol.Result) audit.Head {
 	typ := audit.TypeRoundAbandoned
 	if res.Completed {
 		typ = audit.TypeRound

@@ -14,9 +14,10 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/stats"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -94,24 +95,24 @@ func join(t *testing.T, fed *federation.Config, keys map[string]*vault.Identity,
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.send(transport.KindStatsResult, 0, transport.StatsResult{Totals: make([]float64, l.Len()), NoiseStdDev: 1, Contributors: []string{"h1", "h2"}}.Marshal())
+	a.send(protocol.KindStatsResult, 0, protocol.StatsResult{Totals: make([]float64, l.Len()), NoiseStdDev: 1, Contributors: []string{"h1", "h2"}}.Marshal())
 	return a
 }
 
 // head signs the head of a log of entries entries ending with an entry of
 // type typ for round, whose line is named by line.
-func (a *aggregatorSide) head(typ string, round, entries uint64, line string) transport.AuditHead {
+func (a *aggregatorSide) head(typ string, round, entries uint64, line string) protocol.AuditHead {
 	return a.headBy(a.key, typ, round, entries, line)
 }
 
 // headBy is head signed with key.
-func (a *aggregatorSide) headBy(key *vault.Identity, typ string, round, entries uint64, line string) transport.AuditHead {
+func (a *aggregatorSide) headBy(key *vault.Identity, typ string, round, entries uint64, line string) protocol.AuditHead {
 	h := audit.Head{Config: a.fed.Hash(), Type: typ, Round: round, Entries: entries, Hash: sha256.Sum256([]byte(line))}
-	return transport.AuditHead{Entries: entries, Hash: h.Hash, Sig: audit.SignHead(key.SigningKey(), h)}
+	return protocol.AuditHead{Entries: entries, Hash: h.Hash, Sig: audit.SignHead(key.SigningKey(), h)}
 }
 
 func (a *aggregatorSide) send(kind string, round uint64, body []byte) {
-	e := &federation.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.fed.Hash(), Round: round, Nonce: []byte("nonce"), Body: body}
+	e := &protocol.Envelope{Kind: kind, From: a.fed.Aggregator.ID, Config: a.fed.Hash(), Round: round, Nonce: []byte("nonce"), Body: body}
 	e.Sign(a.key.SigningKey())
 	raw, _ := e.MarshalBinary()
 	if err := a.hub.Send(context.Background(), "h1", raw); err != nil {
@@ -120,12 +121,12 @@ func (a *aggregatorSide) send(kind string, round uint64, body []byte) {
 }
 
 // result sends round's result, completed or abandoned, with head.
-func (a *aggregatorSide) result(round uint64, completed bool, head transport.AuditHead) {
-	a.send(transport.KindResult, round, transport.Result{Completed: completed, Included: []string{}, ModelDigest: []byte{}, Head: head}.Marshal())
+func (a *aggregatorSide) result(round uint64, completed bool, head protocol.AuditHead) {
+	a.send(protocol.KindResult, round, protocol.Result{Completed: completed, Included: []string{}, ModelDigest: []byte{}, Head: head}.Marshal())
 }
 
-func (a *aggregatorSide) end(round uint64, head transport.AuditHead) {
-	a.send(transport.KindDone, round, transport.Done{Round: round, Head: head}.Marshal())
+func (a *aggregatorSide) end(round uint64, head protocol.AuditHead) {
+	a.send(protocol.KindDone, round, protocol.Done{Round: round, Head: head}.Marshal())
 }
 
 // wait returns h1's Run error.
@@ -232,7 +233,7 @@ func TestClientRefusesBadHeads(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := join(t, fed, keys, ds, t.TempDir())
 			for _, s := range c.steps {
-				var h transport.AuditHead
+				var h protocol.AuditHead
 				if !s.noHead {
 					signer := a.key
 					if s.signer != "" {
@@ -256,12 +257,12 @@ func TestClientRefusesBadHeads(t *testing.T) {
 
 // announce starts round for h1 with prev, and returns the kind of h1's
 // answer (an upload or a decline), or "" when h1 stopped instead.
-func (a *aggregatorSide) announce(round uint64, prev transport.PrevHead) string {
+func (a *aggregatorSide) announce(round uint64, prev protocol.PrevHead) string {
 	m, err := model.New(a.fed.Model, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	a.send(transport.KindRound, round, transport.RoundStart{Model: make([]float64, m.NumParams()), Prev: prev}.Marshal())
+	a.send(protocol.KindRound, round, protocol.RoundStart{Model: make([]float64, m.NumParams()), Prev: prev}.Marshal())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
@@ -273,7 +274,7 @@ func (a *aggregatorSide) announce(round uint64, prev transport.PrevHead) string 
 		case transport.Left:
 			return ""
 		case transport.Message:
-			env, err := federation.ParseEnvelope(in.Data)
+			env, err := protocol.ParseEnvelope(in.Data)
 			if err != nil {
 				a.t.Fatal(err)
 			}
@@ -290,10 +291,10 @@ func TestClientRequiresTheHeadOfItsLastRound(t *testing.T) {
 	fed, keys, ds := federationOf(t)
 	t.Run("withheld", func(t *testing.T) {
 		a := join(t, fed, keys, ds, t.TempDir())
-		if k := a.announce(1, transport.PrevHead{}); k != transport.KindUpload {
+		if k := a.announce(1, protocol.PrevHead{}); k != protocol.KindUpload {
 			t.Fatalf("round 1: h1 answered %q", k)
 		}
-		a.announce(2, transport.PrevHead{})
+		a.announce(2, protocol.PrevHead{})
 		if err := a.wait(); err == nil || !strings.Contains(err.Error(), "head withheld") || !strings.Contains(err.Error(), "round 1") {
 			t.Fatalf("round 2 announced without round 1's head: %v", err)
 		}
@@ -301,14 +302,14 @@ func TestClientRequiresTheHeadOfItsLastRound(t *testing.T) {
 	t.Run("carried by the announcement", func(t *testing.T) {
 		state := t.TempDir()
 		a := join(t, fed, keys, ds, state)
-		a.announce(1, transport.PrevHead{})
+		a.announce(1, protocol.PrevHead{})
 		h1 := a.head(audit.TypeRound, 1, 2, "round 1")
-		if k := a.announce(2, transport.PrevHead{Completed: true, Round: 1, Head: h1}); k != transport.KindUpload {
+		if k := a.announce(2, protocol.PrevHead{Completed: true, Round: 1, Head: h1}); k != protocol.KindUpload {
 			t.Fatalf("round 2 with round 1's head: h1 answered %q", k)
 		}
 		// The same head again, after the result brought it, is no news.
 		a.result(2, true, a.head(audit.TypeRound, 2, 3, "round 2"))
-		if k := a.announce(3, transport.PrevHead{Completed: true, Round: 2, Head: a.head(audit.TypeRound, 2, 3, "round 2")}); k != transport.KindUpload {
+		if k := a.announce(3, protocol.PrevHead{Completed: true, Round: 2, Head: a.head(audit.TypeRound, 2, 3, "round 2")}); k != protocol.KindUpload {
 			t.Fatalf("round 3: h1 answered %q", k)
 		}
 		a.end(2, a.head(audit.TypeEnd, 2, 4, "end"))
@@ -332,23 +333,23 @@ func TestClientRequiresTheHeadOfItsLastRound(t *testing.T) {
 		}
 		state := t.TempDir()
 		a := join(t, &fed, keys, ds, state)
-		a.announce(1, transport.PrevHead{})
+		a.announce(1, protocol.PrevHead{})
 		// h1 leaves on a forged result, holding no head for round 1.
 		a.result(1, true, a.headBy(keys["h2"], audit.TypeRound, 1, 2, "round 1"))
 		if err := a.wait(); err == nil {
 			t.Fatal("forged result accepted")
 		}
 		b := join(t, &fed, keys, ds, state)
-		b.announce(2, transport.PrevHead{})
+		b.announce(2, protocol.PrevHead{})
 		if err := b.wait(); err == nil || !strings.Contains(err.Error(), "head withheld") {
 			t.Fatalf("round 2 after a restart, without round 1's head: %v", err)
 		}
 	})
 	t.Run("forged", func(t *testing.T) {
 		a := join(t, fed, keys, ds, t.TempDir())
-		a.announce(1, transport.PrevHead{})
+		a.announce(1, protocol.PrevHead{})
 		forged := a.headBy(keys["h2"], audit.TypeRound, 1, 2, "round 1")
-		a.announce(2, transport.PrevHead{Completed: true, Round: 1, Head: forged})
+		a.announce(2, protocol.PrevHead{Completed: true, Round: 1, Head: forged})
 		if err := a.wait(); err == nil || !strings.Contains(err.Error(), "signature") {
 			t.Fatalf("forged head in an announcement: %v", err)
 		}

@@ -3,9 +3,7 @@ package federation
 import (
 	"bytes"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,87 +153,6 @@ func TestWeights(t *testing.T) {
 	}
 }
 
-func signed(c *Config, keys map[string]ed25519.PrivateKey, from string) *Envelope {
-	e := &Envelope{Kind: "upload", From: from, Config: c.Hash(), Round: 3, Nonce: []byte("n0nce"), Body: []byte("ciphertext")}
-	e.Sign(keys[from])
-	return e
-}
-
-func TestEnvelopeSignVerify(t *testing.T) {
-	c, keys := testConfig(t, 3, 2)
-	h := c.Hash()
-	e := signed(c, keys, "h1")
-	if err := c.Verify(e, h); err != nil {
-		t.Fatal(err)
-	}
-	hd := e.Header()
-	if err := c.VerifyHeader(&hd, h); err != nil {
-		t.Fatalf("header of a valid envelope: %v", err)
-	}
-	if hd.Digest() != e.Digest() {
-		t.Fatal("header and envelope digests differ")
-	}
-	tampers := map[string]func(e *Envelope){
-		"body":        func(e *Envelope) { e.Body = []byte("ciphertexT") },
-		"round":       func(e *Envelope) { e.Round = 4 },
-		"nonce":       func(e *Envelope) { e.Nonce = []byte("other") },
-		"kind":        func(e *Envelope) { e.Kind = "share" },
-		"sender":      func(e *Envelope) { e.From = "h2" },
-		"config":      func(e *Envelope) { e.Config[0] ^= 1 },
-		"non-member":  func(e *Envelope) { e.From = "mallory" },
-		"other's key": func(e *Envelope) { e.Sign(keys["h2"]) },
-	}
-	for name, tamper := range tampers {
-		t.Run(name, func(t *testing.T) {
-			e := signed(c, keys, "h1")
-			tamper(e)
-			if err := c.Verify(e, h); err == nil {
-				t.Fatal("tampered envelope verified")
-			}
-		})
-	}
-	e = signed(c, keys, "h1")
-	e.Body = []byte("x")
-	if err := c.Verify(e, h); !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("want ErrBadSignature, got %v", err)
-	}
-}
-
-func TestEnvelopeWireRoundTrip(t *testing.T) {
-	c, keys := testConfig(t, 3, 2)
-	e := signed(c, keys, "h2")
-	b, _ := e.MarshalBinary()
-	got, err := ParseEnvelope(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Verify(got, c.Hash()); err != nil {
-		t.Fatalf("parsed envelope: %v", err)
-	}
-	for cut := range len(b) {
-		if _, err := ParseEnvelope(b[:cut]); err == nil {
-			t.Fatalf("truncated to %d bytes: accepted", cut)
-		}
-	}
-}
-
-func FuzzParseEnvelope(f *testing.F) {
-	c, keys := testConfig(f, 3, 2)
-	b, _ := signed(c, keys, "h1").MarshalBinary()
-	f.Add(b)
-	f.Add([]byte("FCE1"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := ParseEnvelope(data)
-		if err != nil {
-			return
-		}
-		again, _ := e.MarshalBinary()
-		if !bytes.Equal(again, data) {
-			t.Fatal("accepted envelope re-encodes differently")
-		}
-	})
-}
-
 func FuzzParseConfig(f *testing.F) {
 	c, _ := testConfig(f, 3, 2)
 	f.Add(c.Marshal())
@@ -294,35 +211,5 @@ func TestRecipientKindsWithAuditors(t *testing.T) {
 	c.Members[0].Recipient = testRecipient(t)
 	if err := c.Validate(); err != nil {
 		t.Fatalf("mixed kinds without auditors: %v", err)
-	}
-}
-
-func TestEnvelopeSignFramed(t *testing.T) {
-	c, keys := testConfig(t, 3, 2)
-	want := signed(c, keys, "h1")
-	wantRaw, _ := want.MarshalBinary()
-
-	e := &Envelope{Kind: want.Kind, From: want.From, Config: want.Config, Round: want.Round, Nonce: want.Nonce}
-	n := e.FrameLen()
-	buf := append(make([]byte, n), want.Body...)
-	e.Body = buf[n:]
-	hd, err := e.SignFramed(keys["h1"], buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf, wantRaw) {
-		t.Fatal("framed encoding differs from MarshalBinary's")
-	}
-	if hd.Digest() != want.Digest() {
-		t.Fatal("framed header names another message")
-	}
-	// A body that is not the buffer's tail is refused, not signed.
-	e.Body = slices.Clone(buf[n:])
-	if _, err := e.SignFramed(keys["h1"], buf); err == nil {
-		t.Fatal("a body outside the buffer was framed")
-	}
-	e.Body = buf[n+1:]
-	if _, err := e.SignFramed(keys["h1"], buf); err == nil {
-		t.Fatal("a body shorter than the buffer's tail was framed")
 	}
 }

@@ -4,8 +4,10 @@
 # text deployed and simulated over gRPC, which -short skips: CI runs them
 # here (.ci/run), each once. Then the clinical-text example's whole run
 # (-short runs it on a sample): 2,000 abstracts federated with CKKS, about
-# 25 s on two cores.
+# 25 s on two cores; and one dropout federation in memory and as
+# processes, whose rounds must count alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -count=1 -run '^(TestDeploymentEndToEnd|TestMemberAddedAndRemoved|TestSimResumeAfterKills|TestSimOverGRPCMatchesInMemory|TestTextDeploymentEndToEnd|TestSimTextOverGRPC)$' ./cmd/fedcrypt "$@"
 go test -count=1 -run '^TestExampleRuns$' ./examples/clinicaltext "$@"
+go test -count=1 -run '^TestProcessesCountDropoutsAsInMemory$' ./sim "$@"

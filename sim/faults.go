@@ -7,36 +7,49 @@ import (
 	"sync"
 
 	"github.com/fedcrypt/fedcrypt/client"
-	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
-// errFault is what a connection Faults dropped returns: a closed
-// connection, as a crashed member's.
-var errFault = fmt.Errorf("connection dropped (simulated fault): %w", transport.ErrClosed)
+// ErrFault is what a connection Faults dropped returns: it wraps
+// [transport.ErrClosed], as a crashed member's connection would.
+var ErrFault = fmt.Errorf("connection dropped (simulated fault): %w", transport.ErrClosed)
+
+// Stage is a point in a round where a simulated fault strikes.
+type Stage int
+
+const (
+	BeforeUpload Stage = iota // the round's announcement arrives
+	AfterUpload               // the member's upload has been sent
+	AtDecryption              // a decryption request arrives
+)
+
+func (s Stage) String() string {
+	return [...]string{"before upload", "after upload", "at decryption"}[s]
+}
 
 // Faults injects one member's failures into its connections, from outside
 // the member's node, as a crash and restart of its process would show: the
 // connection closes (the aggregator sees the member leave) and the member
 // dials again. A fault strikes where the member's messages say it stands:
 //
-//   - [client.BeforeUpload]: the round's announcement arrives, and is not
+//   - [BeforeUpload]: the round's announcement arrives, and is not
 //     delivered;
-//   - [client.AfterUpload]: the member's upload of the round has been sent;
-//   - [client.AtDecryption]: a decryption request of the round arrives, and
+//   - [AfterUpload]: the member's upload of the round has been sent;
+//   - [AtDecryption]: a decryption request of the round arrives, and
 //     is not delivered.
 //
 // Each round fails at most once, at the stage the plan names, across all
 // the connections [Faults.Conn] wraps. Faults is safe for concurrent use.
 type Faults struct {
-	plan    func(round uint64) (at client.Stage, fail bool)
+	plan    func(round uint64) (at Stage, fail bool)
 	mu      sync.Mutex
 	decided map[uint64]int // the stage planned for a round, -1 for none
 }
 
 // NewFaults returns the faults of plan, which names the stage at which a
 // round fails, if it does; it is asked once per round.
-func NewFaults(plan func(round uint64) (at client.Stage, fail bool)) *Faults {
+func NewFaults(plan func(round uint64) (at Stage, fail bool)) *Faults {
 	return &Faults{plan: plan, decided: map[uint64]int{}}
 }
 
@@ -44,12 +57,24 @@ func NewFaults(plan func(round uint64) (at client.Stage, fail bool)) *Faults {
 // probability p, at a stage drawn uniformly, from draws read from r: a
 // seeded stream gives the same plan for the same order in which the rounds
 // are asked about (the order a member meets them in).
-func Dropouts(p float64, r io.Reader) func(round uint64) (client.Stage, bool) {
-	return func(uint64) (client.Stage, bool) {
+func Dropouts(p float64, r io.Reader) func(round uint64) (Stage, bool) {
+	return func(uint64) (Stage, bool) {
 		if uniform(r) >= p {
 			return 0, false
 		}
-		return client.Stage(int(uniform(r) * 3)), true
+		return Stage(int(uniform(r) * 3)), true
+	}
+}
+
+// Dialer returns dial with f's faults injected into every connection it
+// opens.
+func (f *Faults) Dialer(dial client.Dialer) client.Dialer {
+	return func(ctx context.Context) (transport.Conn, error) {
+		conn, err := dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return f.Conn(conn), nil
 	}
 }
 
@@ -62,14 +87,14 @@ func (f *Faults) Conn(conn transport.Conn) transport.Conn {
 // Stages of the messages at which a fault can strike, as they arrive at the
 // member and as the member sends them.
 var (
-	recvStages = map[string]client.Stage{transport.KindRound: client.BeforeUpload, transport.KindDecrypt: client.AtDecryption}
-	sendStages = map[string]client.Stage{transport.KindUpload: client.AfterUpload}
+	recvStages = map[string]Stage{protocol.KindRound: BeforeUpload, protocol.KindDecrypt: AtDecryption}
+	sendStages = map[string]Stage{protocol.KindUpload: AfterUpload}
 )
 
 // strikes reports whether msg, at the stage stages gives its kind, meets
 // its round's planned fault, and marks the fault done.
-func (f *Faults) strikes(msg []byte, stages map[string]client.Stage) bool {
-	env, err := federation.ParseEnvelope(msg)
+func (f *Faults) strikes(msg []byte, stages map[string]Stage) bool {
+	env, err := protocol.ParseEnvelope(msg)
 	if err != nil {
 		return false
 	}
@@ -103,7 +128,7 @@ type faultyConn struct {
 
 func (c *faultyConn) Send(ctx context.Context, data []byte) error {
 	if c.isDropped() {
-		return errFault
+		return ErrFault
 	}
 	if err := c.conn.Send(ctx, data); err != nil {
 		return err
@@ -116,7 +141,7 @@ func (c *faultyConn) Send(ctx context.Context, data []byte) error {
 
 func (c *faultyConn) Recv(ctx context.Context) ([]byte, error) {
 	if c.isDropped() {
-		return nil, errFault
+		return nil, ErrFault
 	}
 	data, err := c.conn.Recv(ctx)
 	if err != nil {
@@ -124,7 +149,7 @@ func (c *faultyConn) Recv(ctx context.Context) ([]byte, error) {
 	}
 	if c.f.strikes(data, recvStages) {
 		c.drop()
-		return nil, errFault
+		return nil, ErrFault
 	}
 	return data, nil
 }

@@ -25,8 +25,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"gonum.org/v1/gonum/mat"
 )

@@ -19,8 +19,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/data"
 	"github.com/fedcrypt/fedcrypt/dp"
 	"github.com/fedcrypt/fedcrypt/federation"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/transport"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"github.com/fedcrypt/fedcrypt/version"
 )
@@ -159,19 +159,15 @@ func execute(ctx context.Context, cfg Config, w *workspace, fed *federation.Conf
 		if err != nil {
 			return nil, err
 		}
-		faults := dropouts(cfg, p.id+label)
-		dial := func(ctx context.Context) (transport.Conn, error) {
-			conn, err := net.Dial(ctx, p.id)
-			if err != nil || faults == nil {
-				return conn, err
-			}
-			return faults.Conn(conn), nil
+		var dial client.Dialer = func(ctx context.Context) (transport.Conn, error) { return net.Dial(ctx, p.id) }
+		if faults := dropouts(cfg, p.id+label); faults != nil {
+			dial = faults.Dialer(dial)
 		}
 		// A hospital whose connection a fault dropped comes back, as a
 		// restarted process would.
 		wg.Go(func() {
 			for {
-				if clientErrs[i] = c.Run(cctx, dial); !errors.Is(clientErrs[i], errFault) {
+				if clientErrs[i] = c.Run(cctx, dial); !errors.Is(clientErrs[i], ErrFault) {
 					return
 				}
 			}

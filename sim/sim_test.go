@@ -23,7 +23,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -328,16 +328,16 @@ func TestCollusionCannotDecryptAnUpload(t *testing.T) {
 	var uploads [][]byte
 	var honestShares [][]byte
 	for _, raw := range view {
-		env, err := federation.ParseEnvelope(raw)
+		env, err := protocol.ParseEnvelope(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
 		switch env.Kind {
-		case transport.KindUpload:
-			u, _ := transport.ParseUpload(env.Body)
+		case protocol.KindUpload:
+			u, _ := protocol.ParseUpload(env.Body)
 			uploads = append(uploads, u.Payload)
-		case transport.KindShare:
-			s, _ := transport.ParseShare(env.Body)
+		case protocol.KindShare:
+			s, _ := protocol.ParseShare(env.Body)
 			if env.From != "h1" {
 				honestShares = append(honestShares, s.Share)
 			}
@@ -440,11 +440,11 @@ func TestPatientLevelPrivacy(t *testing.T) {
 		}
 		json.Unmarshal(e.Body, &body)
 		for _, u := range body.Uploads {
-			env, err := federation.ParseEnvelope(u.Claim)
+			env, err := protocol.ParseEnvelope(u.Claim)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, _ := transport.ParseClaim(env.Body)
+			c, _ := protocol.ParseClaim(env.Body)
 			if c.DP.PrivacyUnit != "patient" {
 				t.Fatalf("claim of %s names privacy unit %q", env.From, c.DP.PrivacyUnit)
 			}

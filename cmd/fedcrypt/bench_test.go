@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fedcrypt/fedcrypt/he"
 	"github.com/fedcrypt/fedcrypt/bench"
+	"github.com/fedcrypt/fedcrypt/he"
 )
 
 var quickBench struct {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/internal/project"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 func runCAInit(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {

@@ -13,8 +13,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/project"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

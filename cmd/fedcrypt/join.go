@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
-	"github.com/fedcrypt/fedcrypt/internal/transport"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/transport"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
@@ -93,13 +94,18 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err := os.MkdirAll(*ledger, 0o700); err != nil {
 		return fmt.Errorf("--ledger: %w", err)
 	}
-	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log,
-		Fault: faultPlan(*dropout)})
+	c, err := client.New(client.Config{Federation: fed, Member: *member, Identity: id, Data: ds, StateDir: *ledger, Logger: log})
 	if err != nil {
 		return err
 	}
-	dial := grpcnet.Dialer(grpcnet.DialConfig{Addr: *addr, Member: *member, Credentials: creds, ServerName: *serverName,
+	var dial client.Dialer = grpcnet.Dialer(grpcnet.DialConfig{Addr: *addr, Member: *member, Credentials: creds, ServerName: *serverName,
 		RetryFor: *retryFor, ConnectTimeout: *connectTimeout, Logger: log})
+	if *dropout > 0 {
+		// A simulation's faults, injected into the connection as a crash
+		// shows them, as the in-memory runner injects them; their
+		// randomness need not be secret.
+		dial = sim.NewFaults(sim.Dropouts(*dropout, rand.Reader)).Dialer(dial)
+	}
 	fmt.Fprintf(e.stderr, "fedcrypt client: %s joining federation %q at %s\n", *member, fed.Name, *addr)
 	if err := runMember(ctx, c, dial, log); err != nil {
 		return fmt.Errorf("client join: %w", err)
@@ -128,8 +134,9 @@ func runJoin(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 // runMember runs c until the aggregator ends the run, reconnecting after a
 // lost connection. The dialer retries an unreachable aggregator with
 // backoff and gives up after its retry period; sessions that keep ending at
-// once are spaced out with backoff here.
-func runMember(ctx context.Context, c *client.Client, dial func(context.Context) (transport.Conn, error), log *slog.Logger) error {
+// once are spaced out with backoff here. A simulated fault is a crash and
+// restart: the member is back at once, as in an in-memory simulation.
+func runMember(ctx context.Context, c *client.Client, dial client.Dialer, log *slog.Logger) error {
 	backoff := 100 * time.Millisecond
 	for {
 		start := time.Now()
@@ -139,6 +146,8 @@ func runMember(ctx context.Context, c *client.Client, dial func(context.Context)
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("interrupted: %w", ctx.Err())
+		case errors.Is(err, sim.ErrFault):
+			continue
 		case !errors.Is(err, transport.ErrClosed):
 			return err
 		}
@@ -152,35 +161,5 @@ func runMember(ctx context.Context, c *client.Client, dial func(context.Context)
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
 		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-// faultPlan returns a client fault hook that fails a round with probability
-// p, at a stage drawn uniformly, once per round; nil for p = 0. Faults are
-// a simulation's, so their randomness need not be secret. They strike
-// inside the node, which keeps the round's announcement across the drop:
-// a member whose connection is cut (sim.Faults) loses the announcement,
-// and the aggregator does not send it again to a member that reconnects
-// mid-round, so over gRPC such drops cost whole rounds.
-func faultPlan(p float64) func(uint64, client.Stage) bool {
-	if p == 0 {
-		return nil
-	}
-	r := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
-	plan := map[uint64]client.Stage{}
-	return func(round uint64, at client.Stage) bool {
-		stage, decided := plan[round]
-		if !decided {
-			stage = -1
-			if r.Float64() < p {
-				stage = client.Stage(r.IntN(3))
-			}
-		}
-		plan[round] = stage
-		if stage == at {
-			plan[round] = -1 // once per round
-			return true
-		}
-		return false
 	}
 }

@@ -13,13 +13,9 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/client"
 	"github.com/fedcrypt/fedcrypt/federation"
+	"github.com/fedcrypt/fedcrypt/protocol"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
-
-// kindAccept is the kind of a member's signed acceptance of a federation
-// version: an envelope bound to the new config's hash, numbered by its
-// revision, whose body is the hash of the version it replaces.
-const kindAccept = "accept-version"
 
 func runAccept(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	config := fs.String("config", "", "the new version's federation config `file`")
@@ -125,7 +121,7 @@ func acceptancePath(dir, member string, fed *federation.Config) string {
 // writeAcceptance signs the member's acceptance of fed and writes it into
 // the ledger directory; it is public (hashes and a signature).
 func writeAcceptance(dir string, fed *federation.Config, member string, id *vault.Identity) (string, error) {
-	env := &federation.Envelope{Kind: kindAccept, From: member, Config: fed.Hash(), Round: uint64(fed.Revision()),
+	env := &protocol.Envelope{Kind: protocol.KindAccept, From: member, Config: fed.Hash(), Round: uint64(fed.Revision()),
 		Body: []byte(fed.Lineage.Previous)}
 	env.Sign(id.SigningKey())
 	b, err := env.MarshalBinary()
@@ -166,14 +162,14 @@ func checkAccepted(dir string, fed *federation.Config, config, member string) er
 	if err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
-	env, err := federation.ParseEnvelope(b)
+	env, err := protocol.ParseStored(b) // perhaps written by an earlier release
 	if err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
-	if env.Kind != kindAccept || env.From != member || env.Round != uint64(l.Revision) || string(env.Body) != l.Previous {
+	if env.Kind != protocol.KindAccept || env.From != member || env.Round != uint64(l.Revision) || string(env.Body) != l.Previous {
 		return fmt.Errorf("acceptance %s: not %q's acceptance of revision %d of %q", path, member, l.Revision, fed.Name)
 	}
-	if err := fed.Verify(env, fed.Hash()); err != nil {
+	if err := env.Verify(fed, fed.Hash()); err != nil {
 		return fmt.Errorf("acceptance %s: %w", path, err)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 	"github.com/fedcrypt/fedcrypt/aggregator"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 	"github.com/fedcrypt/fedcrypt/version"
 )

@@ -24,8 +24,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/internal/pki"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/sim"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

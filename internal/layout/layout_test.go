@@ -76,7 +76,7 @@ func readMap(t *testing.T, root string) map[string]row {
 }
 
 // owner is the row a package belongs to: its own, or the longest row
-// that is a parent directory (internal/transport holds grpcnet).
+// that is a parent directory (transport holds grpcnet).
 func owner(rows map[string]row, pkg string) (string, bool) {
 	for p := pkg; ; {
 		if _, ok := rows[p]; ok {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

@@ -17,7 +17,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 // Subject is whom a certificate names: a member (Member set) or the

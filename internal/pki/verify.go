@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 // VerifyMember checks, as the aggregator will, that cert was issued by the

@@ -12,8 +12,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/fedavg"
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/model"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/pki"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 // TestBuildNextVersion: the coordinator removes member a and adds d to the

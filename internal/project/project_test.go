@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/internal/pki"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/fedcrypt/fedcrypt/internal/pki"
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 // Sign issues, with ca, the certificate that the request csr asks for,

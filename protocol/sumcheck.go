@@ -1,4 +1,4 @@
-package transport
+package protocol
 
 import (
 	"crypto/sha256"
@@ -32,7 +32,7 @@ type SumRef struct {
 	Length  uint64
 	Addends uint64
 	Digest  [32]byte
-	Uploads []federation.Header
+	Uploads []Header
 }
 
 const sumIDDomain = "fedcrypt/sum-id/v1"
@@ -68,7 +68,7 @@ func FingerprintSeed(sumID [32]byte) [32]byte {
 	return sha256.Sum256(append([]byte("fedcrypt/fingerprint-seed/v1"), sumID[:]...))
 }
 
-func (w *writer) header(h *federation.Header) {
+func (w *writer) header(h *Header) {
 	w.str(h.Kind)
 	w.str(h.From)
 	w.b = append(w.b, h.Config[:]...)
@@ -78,8 +78,8 @@ func (w *writer) header(h *federation.Header) {
 	w.bytes(h.Sig)
 }
 
-func (r *reader) header() federation.Header {
-	var h federation.Header
+func (r *reader) header() Header {
+	var h Header
 	h.Kind = r.str("upload kind")
 	h.From = r.str("upload sender")
 	r.at = "upload config hash"

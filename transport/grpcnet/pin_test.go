@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // TestOnlyListedCertificatesConnect: with a config's list of allowed

@@ -1,4 +1,4 @@
-package transport
+package protocol
 
 import (
 	"encoding/binary"
@@ -7,8 +7,10 @@ import (
 	"math"
 )
 
-// writer and reader implement the bodies' binary encoding: fixed-width
-// big-endian integers and floats, and length-prefixed byte strings.
+// writer and reader implement the protocol's one binary encoding, of the
+// envelope's frame and of every body: fixed-width 8-byte big-endian
+// integers and floats, one-byte booleans, and byte strings and lists after
+// their 8-byte big-endian length.
 type writer struct{ b []byte }
 
 func (w *writer) u64(v uint64)  { w.b = binary.BigEndian.AppendUint64(w.b, v) }
@@ -99,6 +101,16 @@ func (r *reader) count(field string, min uint64) int {
 func (r *reader) bytes(field string) []byte {
 	n := r.count(field, 1)
 	return r.take(uint64(n))
+}
+
+// bytesMax reads a byte string of at most limit bytes.
+func (r *reader) bytesMax(field string, limit int) []byte {
+	n := r.u64(field)
+	if r.err == nil && n > uint64(limit) {
+		r.fail(fmt.Errorf("%s of %d bytes exceeds %d", field, n, limit))
+		return nil
+	}
+	return r.take(n)
 }
 
 func (r *reader) str(field string) string { return string(r.bytes(field)) }

@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	pb "github.com/fedcrypt/fedcrypt/proto/fedcrypt/v1"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // memberHeader is the metadata key a member's connection states its id

@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport/grpcnet"
+	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 )
 
 // A federation CA certifies the aggregator and a member; the member

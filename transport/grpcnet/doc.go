@@ -6,9 +6,10 @@
 //
 // The service (proto/fedcrypt/v1/federation.proto) has one method,
 // Connect: a member's session as a bidirectional stream. Everything the
-// protocol exchanges is already a signed, serialized federation envelope,
-// so the service moves bytes: each envelope is cut into frames of at most
-// [ChunkBytes], the first declaring the total size, the last marked. A
+// protocol exchanges is already an envelope that package protocol signed
+// and encoded, so the service moves bytes: each envelope is cut into frames
+// of at most [ChunkBytes], the first declaring the total size, the last
+// marked. A
 // receiver refuses an envelope above its limit from the declared size,
 // before buffering it, and refuses frames that do not add up to it.
 //

@@ -1,4 +1,4 @@
-package transport
+package protocol
 
 import (
 	"crypto/ed25519"
@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// Message kinds, the Kind of a [federation.Envelope].
+// Message kinds, the Kind of a [Envelope].
 const (
 	KindHello    = "hello"       // member → aggregator: I am here
 	KindSetup    = "setup"       // aggregator → members: start the key ceremony
@@ -283,7 +283,8 @@ func ParseClaim(data []byte) (Claim, error) {
 
 // Upload is a contributor's update for a round: its signed claim (an
 // encoded envelope of kind "claim") and the payload, an encrypted update
-// (package he) or, in runs without encryption, little-endian float64s.
+// (package he) or, in runs without encryption, the update itself
+// ([EncodePlainUpdate]).
 // The payload comes first on the wire, so that [UploadFrame] builds an
 // upload in one buffer.
 type Upload struct {
@@ -518,6 +519,12 @@ func ParseDigest32(data []byte) (Digest32, error) {
 	copy(d[:], r.take(32))
 	return d, r.done("digest")
 }
+
+// KindAccept is the kind of a member's signed acceptance of a federation
+// version, which it keeps beside its ledger and never sends: an envelope
+// bound to the new config's hash, numbered by its revision (Round), whose
+// body is the hash of the version it replaces.
+const KindAccept = "accept-version"
 
 // KindWelcome: aggregator → a member that (re)connected: the latest of its
 // own signed messages the aggregator holds ([Welcome]).

@@ -1,11 +1,10 @@
-package transport
+package protocol
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"testing"
-
-	"github.com/fedcrypt/fedcrypt/federation"
 )
 
 // codecs lists every body type with a sample, its encoder and its parser.
@@ -52,6 +51,9 @@ var codecs = []struct {
 	{"upload", func() any { return Upload{Claim: []byte("signed claim"), Payload: []byte{1, 2, 3}} },
 		func(v any) []byte { return v.(Upload).Marshal() },
 		func(b []byte) (any, error) { return ParseUpload(b) }},
+	{"plain update", func() any { return []float64{1.5, -2, 0, math.MaxFloat64, -math.SmallestNonzeroFloat64} },
+		func(v any) []byte { return plainUpdate(v.([]float64)...) },
+		func(b []byte) (any, error) { return decodePlainUpdate(b) }},
 	{"decline", func() any { return Decline{Reason: "budget exhausted", Endorsed: 3} },
 		func(v any) []byte { return v.(Decline).Marshal() },
 		func(b []byte) (any, error) { return ParseDecline(b) }},
@@ -203,7 +205,7 @@ func FuzzMessages(f *testing.F) {
 
 func sampleCommit() Commit {
 	return Commit{Epoch: 1, Sum: SumRef{Kind: "upload", Length: 31, Addends: 2, Digest: [32]byte{3},
-		Uploads: []federation.Header{{Kind: "upload", From: "h1", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)},
+		Uploads: []Header{{Kind: "upload", From: "h1", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{9}, 64)},
 			{Kind: "upload", From: "h2", Round: 4, Nonce: []byte("nonce"), Sig: bytes.Repeat([]byte{8}, 64)}}},
 		Set: []string{"h1", "h3"}, First: 12, Count: 1}
 }

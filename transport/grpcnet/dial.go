@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/fedcrypt/fedcrypt/internal/transport"
 	pb "github.com/fedcrypt/fedcrypt/proto/fedcrypt/v1"
+	"github.com/fedcrypt/fedcrypt/transport"
 )
 
 // DialConfig configures a member's connections to the aggregator.
