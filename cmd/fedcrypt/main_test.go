@@ -19,7 +19,8 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// cleanup runs the tests, then removes the release binary if one was built.
+// cleanup runs the tests, then removes the seeded runs and the release
+// binary if they were made.
 type cleanup struct{ m *testing.M }
 
 func (c cleanup) Run() int {
@@ -27,6 +28,7 @@ func (c cleanup) Run() int {
 	// binary's fedcrypt.
 	fedcryptBinary = func() (string, error) { return exec.LookPath("fedcrypt") }
 	code := c.m.Run()
+	removeSeeded()
 	if release.path != "" {
 		os.RemoveAll(filepath.Dir(release.path))
 	}

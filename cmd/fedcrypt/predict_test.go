@@ -409,8 +409,8 @@ func TestNoPlaintextAtRest(t *testing.T) {
 // with another federation's.
 func TestPredictSignerFromFederation(t *testing.T) {
 	t.Parallel()
-	out := simOut(t)
-	other := simOut(t)
+	out := simRun(t)
+	other := simRun(t, "--hospitals", "4")
 	rows, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -419,10 +419,10 @@ func TestPredictSignerFromFederation(t *testing.T) {
 		return []string{"predict", "--checkpoint", filepath.Join(out, "model.age"), "-i", filepath.Join(out, "researcher.key"),
 			"--signer", fed, "--data", rows}
 	}
-	r := runCLI(t, out, args(filepath.Join(out, "federation.json"))...)
+	r := runIn(t, t.Context(), args(filepath.Join(out, "federation.json"))...)
 	if r.code != 0 || !strings.Contains(r.stderr, "accuracy") {
 		t.Fatalf("own federation: exit %d\n%s%s", r.code, r.stderr, r.stdout)
 	}
-	r = runCLI(t, out, args(filepath.Join(other, "federation.json"))...)
+	r = runIn(t, t.Context(), args(filepath.Join(other, "federation.json"))...)
 	wantOneLineError(t, r, "model.age", "written by")
 }
