@@ -46,6 +46,15 @@ func binPath() string {
 	return p
 }
 
+// long skips, with -short, a test that takes seconds of machine time, saying
+// why: CI runs these without -short, on their own (scripts/test-processes.sh).
+func long(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why + ": scripts/test-processes.sh runs it")
+	}
+}
+
 // result is what one run of the binary produced.
 type result struct {
 	stdout, stderr string

@@ -143,18 +143,6 @@ func deploy(t testing.TB, dir string, members []string, flags []string) {
 	runOK(t, dir, split...)
 }
 
-// processHeavy skips, with -short, a test that runs a federation of real
-// processes through crashes, restarts or a new version: .ci/run runs these
-// without -short, on their own (scripts/test-processes.sh). With -short,
-// TestDeploymentWritesTheModel still runs a deployment of real processes
-// over mutual TLS end to end.
-func processHeavy(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real processes through crashes and restarts: scripts/test-processes.sh runs it")
-	}
-}
-
 // runOK runs the binary to completion and fails unless it succeeds.
 func runOK(t testing.TB, dir string, args ...string) {
 	t.Helper()
@@ -177,7 +165,7 @@ func joinArgs(m string, i int, addr string) []string {
 // restarted from its checkpoint; the run completes every round once and
 // its audit log verifies.
 func TestDeploymentEndToEnd(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes through crashes and restarts")
 	t.Parallel()
 	dir := t.TempDir()
 	// Rounds long enough (about half a second each) that the run outlasts

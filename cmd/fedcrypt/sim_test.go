@@ -47,7 +47,7 @@ func TestSimOutDirectory(t *testing.T) {
 // run, the rounds before each resume included, and show as missing the
 // metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes through crashes and restarts")
 	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")

@@ -22,7 +22,7 @@ import (
 // and with every party a separate process over gRPC with mutual TLS: both
 // complete every round and their accuracies agree within DP noise.
 func TestSimOverGRPCMatchesInMemory(t *testing.T) {
-	processHeavy(t)
+	long(t, "a simulation in memory and the same over real processes")
 	t.Parallel()
 	ds, _, err := data.LoadEmbedded("wdbc", data.Options{Missing: "mean"})
 	if err != nil {
