@@ -2,7 +2,8 @@
 # The command-line tests that -short skips because they cost seconds of
 # machine time each: federations of real processes through crashes,
 # restarts and a new federation version, a federation on free text deployed
-# and simulated over gRPC, and fedcrypt bench. CI runs them here (.ci/run),
+# and simulated over gRPC, fedcrypt bench, and the binary built as a release
+# is. CI runs them here (.ci/run),
 # each once. Every test that calls long(t, ...) in cmd/fedcrypt is named
 # below (TestLongTestsRunInCI checks). Then the clinical-text example's
 # whole run (-short runs it on a sample): 2,000 abstracts federated with
@@ -10,6 +11,6 @@
 # processes, whose rounds must count alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -count=1 -run '^(TestDeploymentEndToEnd|TestMemberAddedAndRemoved|TestSimResumeAfterKills|TestSimOverGRPCMatchesInMemory|TestTextDeploymentEndToEnd|TestSimTextOverGRPC|TestBenchQuickJSON|TestBenchTable)$' ./cmd/fedcrypt "$@"
+go test -count=1 -run '^(TestDeploymentEndToEnd|TestMemberAddedAndRemoved|TestSimResumeAfterKills|TestSimOverGRPCMatchesInMemory|TestTextDeploymentEndToEnd|TestSimTextOverGRPC|TestBenchQuickJSON|TestBenchTable|TestVersionSetByLinker|TestInsecurePresetRefusedInProduction)$' ./cmd/fedcrypt "$@"
 go test -count=1 -run '^TestExampleRuns$' ./examples/clinicaltext "$@"
 go test -count=1 -run '^TestProcessesCountDropoutsAsInMemory$' ./sim "$@"

@@ -103,6 +103,7 @@ func TestInitWritesAFederation(t *testing.T) {
 // could write it, and asks init for one: the binary is not a test binary,
 // so all refuse.
 func TestInsecurePresetRefusedInProduction(t *testing.T) {
+	long(t, "builds fedcrypt")
 	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {
