@@ -13,55 +13,28 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// seeded holds the simulated runs that the tests of the commands reading a
-// run (audit verify, report, predict, model export) share: each is made
-// once per test binary, on first use, and removed when the tests end.
+// seeded holds what many tests start from: simulated runs (for the commands
+// that read a run: audit verify, report, predict, model export) and a
+// deployment's files. Each is made once per test binary, on first use, and
+// removed when the tests end.
 var seeded struct {
 	mu   sync.Mutex
 	dir  string
-	runs map[string]*seededRun
+	made map[string]*seededDir
 }
 
-type seededRun struct {
+type seededDir struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-// seedFlags are the flags of every seeded run: two rounds of sim's defaults
-// (wdbc, 3 hospitals, T = 2, ε = 1, CKKS), reproducible.
-var seedFlags = []string{"sim", "--rounds", "2", "--seed", "3"}
-
-// simRun returns the --out directory of `fedcrypt sim --rounds 2 --seed 3`
-// with the extra flags, made once per test binary. Callers must leave it as
-// it is; simRunCopy gives a test a copy of its own to change.
-func simRun(t testing.TB, extra ...string) string {
-	t.Helper()
-	dir, err := seededDir(extra)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// simRunCopy returns a copy of simRun's directory in the test's temp dir,
-// named run.
-func simRunCopy(t testing.TB, extra ...string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "run")
-	if err := os.CopyFS(dst, os.DirFS(simRun(t, extra...))); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-func seededDir(extra []string) (string, error) {
-	key := strings.Join(extra, " ")
+// seed returns the directory that fill fills, once for key.
+func seed(key string, fill func(dir string) error) (string, error) {
 	seeded.mu.Lock()
-	if seeded.runs == nil {
-		seeded.runs = map[string]*seededRun{}
+	if seeded.made == nil {
+		seeded.made = map[string]*seededDir{}
 	}
-	s := seeded.runs[key]
 	if seeded.dir == "" {
 		var err error
 		if seeded.dir, err = os.MkdirTemp("", "fedcrypt-seeded-"); err != nil {
@@ -69,20 +42,82 @@ func seededDir(extra []string) (string, error) {
 			return "", err
 		}
 	}
+	s := seeded.made[key]
 	if s == nil {
-		s = &seededRun{dir: filepath.Join(seeded.dir, fmt.Sprintf("run-%d", len(seeded.runs)))}
-		seeded.runs[key] = s
+		s = &seededDir{dir: filepath.Join(seeded.dir, fmt.Sprint(len(seeded.made)))}
+		seeded.made[key] = s
 	}
 	seeded.mu.Unlock()
-	s.once.Do(func() {
-		args := append(append(append([]string{}, seedFlags...), "--out", s.dir), extra...)
-		var stderr bytes.Buffer
-		e := &env{stdout: &bytes.Buffer{}, stderr: &stderr, stdin: strings.NewReader("")}
-		if code := run(context.Background(), e, args); code != 0 {
-			s.err = fmt.Errorf("fedcrypt %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
-		}
-	})
+	s.once.Do(func() { s.err = fill(s.dir) })
 	return s.dir, s.err
+}
+
+// copyOf returns a copy of src in the test's temp dir, named name.
+func copyOf(t testing.TB, src, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// runSeed runs fedcrypt in this process for a seeded directory.
+func runSeed(args ...string) error {
+	var stderr bytes.Buffer
+	e := &env{stdout: &bytes.Buffer{}, stderr: &stderr, stdin: strings.NewReader("")}
+	if code := run(context.Background(), e, args); code != 0 {
+		return fmt.Errorf("fedcrypt %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	return nil
+}
+
+// simRun returns the --out directory of `fedcrypt sim --rounds 2 --seed 3`
+// with the extra flags: two rounds of sim's defaults (wdbc, 3 hospitals,
+// T = 2, ε = 1, CKKS), reproducible. Callers must leave it as it is;
+// simRunCopy gives a test a copy of its own to change.
+func simRun(t testing.TB, extra ...string) string {
+	t.Helper()
+	dir, err := simRunDir(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func simRunDir(extra []string) (string, error) {
+	return seed("sim "+strings.Join(extra, " "), func(dir string) error {
+		return runSeed(append([]string{"sim", "--rounds", "2", "--seed", "3", "--out", dir}, extra...)...)
+	})
+}
+
+// simRunCopy returns a copy of simRun's directory in the test's temp dir,
+// named run.
+func simRunCopy(t testing.TB, extra ...string) string {
+	t.Helper()
+	return copyOf(t, simRun(t, extra...), "run")
+}
+
+// deployment returns a directory of the test's own as newDeployment leaves
+// it for one round: init's federation of members a, b and c (T = 2, two
+// contributors at least) in fed and wdbc split among them in data.
+func deployment(t testing.TB) string {
+	t.Helper()
+	src, err := seed("deployment", func(dir string) error {
+		fed := filepath.Join(dir, "fed")
+		if err := runSeed("init", "--members", "a,b,c", "-o", fed, "--threshold", "2", "--min-contributors", "2", "--rounds", "1"); err != nil {
+			return err
+		}
+		split := []string{"data", "split", "--data", "wdbc", "-o", filepath.Join(dir, "data")}
+		for _, m := range []string{"a", "b", "c"} {
+			split = append(split, "-R", filepath.Join(fed, m, "recipient.txt"))
+		}
+		return runSeed(split...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return copyOf(t, src, "deployment")
 }
 
 // removeSeeded removes the seeded runs once the tests have ended.
@@ -101,7 +136,7 @@ func cmdSimRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 1 {
 		ts.Fatalf("usage: simrun DIR [sim flags]")
 	}
-	src, err := seededDir(args[1:])
+	src, err := simRunDir(args[1:])
 	ts.Check(err)
 	ts.Check(os.CopyFS(ts.MkAbs(args[0]), os.DirFS(src)))
 }
