@@ -11,6 +11,6 @@
 # processes, whose rounds must count alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -count=1 -run '^(TestDeploymentEndToEnd|TestMemberAddedAndRemoved|TestSimResumeAfterKills|TestSimOverGRPCMatchesInMemory|TestTextDeploymentEndToEnd|TestSimTextOverGRPC|TestBenchQuickJSON|TestBenchTable|TestVersionSetByLinker|TestInsecurePresetRefusedInProduction)$' ./cmd/fedcrypt "$@"
+go test -count=1 -run '^(TestDeploymentEndToEnd|TestMemberAddedAndRemoved|TestSimResumeAfterKills|TestSimOverGRPCMatchesInMemory|TestTextDeploymentEndToEnd|TestSimTextOverGRPC|TestBenchQuickJSON|TestBenchTable|TestVersionSetByLinker|TestInsecurePresetRefusedInProduction|TestOnboardingEndToEnd|TestSimOverGRPCOutDirectory|TestCommitteeHoldsTheKeys|TestDataInteropWithAge)$' ./cmd/fedcrypt "$@"
 go test -count=1 -run '^TestExampleRuns$' ./examples/clinicaltext "$@"
 go test -count=1 -run '^TestProcessesCountDropoutsAsInMemory$' ./sim "$@"

@@ -197,6 +197,7 @@ func TestDataDecryptProtectedIdentity(t *testing.T) {
 }
 
 func TestDataInteropWithAge(t *testing.T) {
+	long(t, "builds the age tools")
 	t.Parallel()
 	bin := buildAgeTools(t)
 	dir := t.TempDir()

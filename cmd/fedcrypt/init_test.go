@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -95,6 +96,18 @@ func TestInitWritesAFederation(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInitCommittee: --committee names the key holders, the first members.
+func TestInitCommittee(t *testing.T) {
+	t.Parallel()
+	fed := filepath.Join(t.TempDir(), "fed")
+	if r := runIn(t, t.Context(), "init", "--members", "a,b,c,d", "--committee", "3", "--threshold", "2", "-o", fed); r.code != 0 {
+		t.Fatalf("init: exit %d: %s", r.code, r.stderr)
+	}
+	if got := keyHolders(t, filepath.Join(fed, provision.FileFederation)); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("key holders %v, want a, b and c", got)
 	}
 }
 
