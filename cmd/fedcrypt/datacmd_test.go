@@ -258,19 +258,7 @@ func TestDataInteropWithAge(t *testing.T) {
 // runCLIEnv runs the binary like runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath(), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run fedcrypt %v: %v", args, err)
-	}
-	return result{out.String(), errOut.String(), code}
+	return runEnv(t, binPath(), dir, nil, env, args...)
 }
 
 // listFiles returns every regular file under dir.

@@ -76,11 +76,21 @@ func runCLIInput(t *testing.T, dir string, stdin []byte, args ...string) result 
 // runBinary runs the fedcrypt binary bin with args in dir.
 func runBinary(t *testing.T, bin, dir string, stdin []byte, args ...string) result {
 	t.Helper()
+	return runEnv(t, bin, dir, stdin, nil, args...)
+}
+
+// runEnv runs the fedcrypt binary bin with args in dir, with the variables
+// of env (KEY=value) added to its environment.
+func runEnv(t *testing.T, bin, dir string, stdin []byte, env []string, args ...string) result {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if stdin != nil {
