@@ -120,7 +120,7 @@ func deployment(t testing.TB) string {
 	return copyOf(t, src, "deployment")
 }
 
-// removeSeeded removes the seeded runs once the tests have ended.
+// removeSeeded removes the seeded directories once the tests have ended.
 func removeSeeded() {
 	seeded.mu.Lock()
 	defer seeded.mu.Unlock()

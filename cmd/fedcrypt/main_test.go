@@ -46,8 +46,9 @@ func binPath() string {
 	return p
 }
 
-// long skips, with -short, a test that takes seconds of machine time, saying
-// why: CI runs these without -short, on their own (scripts/test-processes.sh).
+// long skips, with -short, a test too costly for it (real processes,
+// builds, measurements), saying why: CI runs these without -short, on their
+// own (scripts/test-processes.sh).
 func long(t *testing.T, why string) {
 	t.Helper()
 	if testing.Short() {
