@@ -4,24 +4,16 @@ import (
 	"encoding/json"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fedcrypt/fedcrypt/bench"
 	"github.com/fedcrypt/fedcrypt/he"
 )
 
-var quickBench struct {
-	once sync.Once
-	r    result
-}
-
-// benchQuick runs bench --quick --json once for all tests and returns its
-// output.
-func benchQuick(t *testing.T) (string, bench.Report) {
-	t.Helper()
-	quickBench.once.Do(func() { quickBench.r = runCLI(t, "", "bench", "--quick", "--json", "--reps", "2") })
-	r := quickBench.r
+func TestBenchQuickJSON(t *testing.T) {
+	long(t, "bench --quick measures for seconds; package bench's TestRunQuick checks the figures with -short")
+	t.Parallel()
+	r := runCLI(t, "", "bench", "--quick", "--json", "--reps", "2")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -29,20 +21,14 @@ func benchQuick(t *testing.T) (string, bench.Report) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not one JSON object: %v\n%s", err, r.stdout)
 	}
-	return r.stdout, rep
-}
-
-func TestBenchQuickJSON(t *testing.T) {
-	t.Parallel()
-	out, rep := benchQuick(t)
 	// Every measurement says so as it starts, each key holder case too.
 	for _, want := range []string{"plaintext aggregation", "key holder 1 of "} {
-		if !strings.Contains(quickBench.r.stderr, want) {
-			t.Errorf("no progress line %q on stderr:\n%s", want, quickBench.r.stderr)
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("no progress line %q on stderr:\n%s", want, r.stderr)
 		}
 	}
 	var top map[string]any
-	if err := json.Unmarshal([]byte(out), &top); err != nil {
+	if err := json.Unmarshal([]byte(r.stdout), &top); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"he_bytes_per_param", "he_precision_bits", "he_encrypt_params_per_s", "dp_noise_ns_per_draw", "dp_step_ratio", "dp_step_ratio_all_cores", "round_ratio"} {
@@ -86,10 +72,8 @@ func TestBenchQuickJSON(t *testing.T) {
 }
 
 func TestBenchTable(t *testing.T) {
+	long(t, "a second bench run; the JSON test covers the figures")
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("a second bench run; the JSON test covers the figures")
-	}
 	r := runCLI(t, "", "bench", "--quick", "--reps", "1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

@@ -132,55 +132,6 @@ func TestDataEncryptDecrypt(t *testing.T) {
 	}
 }
 
-func TestDataEncryptRecipientRules(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, dir, "rows.csv", smallCSV)
-	classic := keygenFor(t, dir, "classic")
-	pq := keygenFor(t, dir, "pq", "--pq")
-	pass := writeFile(t, dir, "pass.txt", "hunter2 hunter2\n")
-	for _, tc := range []struct {
-		name string
-		args []string
-		frag []string
-	}{
-		{"pq and classic", []string{"-r", classic.Recipient, "-r", pq.Recipient}, []string{"cannot be mixed", "post-quantum"}},
-		{"passphrase and recipient", []string{"-r", classic.Recipient, "--passphrase-file", pass}, []string{"passphrase must be the only recipient"}},
-		{"no recipient", nil, []string{"no recipients"}},
-		{"secret key as recipient", []string{"-R", classic.Identity}, []string{"secret key", "line 3"}},
-		{"bad recipient", []string{"-r", "age1notakey"}, []string{"-r", "malformed age recipient"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append(append([]string{"data", "encrypt"}, tc.args...), "-o", "out.age", "rows.csv")
-			r := runCLI(t, dir, args...)
-			wantOneLineError(t, r, tc.frag...)
-			if strings.Contains(r.stderr, "AGE-SECRET-KEY") {
-				t.Error("an error printed a secret key")
-			}
-			if _, err := os.Stat(filepath.Join(dir, "out.age")); err == nil {
-				t.Error("a refused encrypt wrote its output")
-			}
-		})
-	}
-
-	// Several post-quantum recipients, and a passphrase alone, are fine.
-	pq2 := keygenFor(t, dir, "pq2", "--pq")
-	if r := runCLI(t, dir, "data", "encrypt", "-r", pq.Recipient, "-r", pq2.Recipient, "-o", "pq.age", "rows.csv"); r.code != 0 {
-		t.Fatalf("two post-quantum recipients: %s", r.stderr)
-	}
-	if r := runCLI(t, dir, "data", "decrypt", "-i", pq2.Identity, "pq.age"); r.stdout != smallCSV {
-		t.Errorf("post-quantum decrypt: %q %s", r.stdout, r.stderr)
-	}
-	if r := runCLI(t, dir, "data", "encrypt", "--passphrase-file", pass, "--work-factor", "10", "-o", "pass.age", "rows.csv"); r.code != 0 {
-		t.Fatalf("passphrase encrypt: %s", r.stderr)
-	}
-	if r := runCLI(t, dir, "data", "decrypt", "--passphrase-file", pass, "pass.age"); r.stdout != smallCSV {
-		t.Errorf("passphrase decrypt: %q %s", r.stdout, r.stderr)
-	}
-	wrong := writeFile(t, dir, "wrong.txt", "not it\n")
-	wantOneLineError(t, runCLI(t, dir, "data", "decrypt", "--passphrase-file", wrong, "pass.age"), "pass.age", "incorrect passphrase")
-}
-
 func TestDataDecryptProtectedIdentity(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -197,6 +148,7 @@ func TestDataDecryptProtectedIdentity(t *testing.T) {
 }
 
 func TestDataInteropWithAge(t *testing.T) {
+	long(t, "builds the age tools")
 	t.Parallel()
 	bin := buildAgeTools(t)
 	dir := t.TempDir()
@@ -257,19 +209,7 @@ func TestDataInteropWithAge(t *testing.T) {
 // runCLIEnv runs the binary like runCLI with extra environment variables.
 func runCLIEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath(), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run fedcrypt %v: %v", args, err)
-	}
-	return result{out.String(), errOut.String(), code}
+	return runEnv(t, binPath(), dir, nil, env, args...)
 }
 
 // listFiles returns every regular file under dir.
@@ -448,87 +388,3 @@ func TestAbsurdWorkFactorIdentity(t *testing.T) {
 // TestDataRefusesExistingOutputs: data encrypt and data split never replace
 // an existing .age file without --force; the refusal is one line naming the
 // file and the flag, and leaves every file as it was.
-func TestDataRefusesExistingOutputs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	writeFile(t, dir, "rows.csv", smallCSV)
-	writeFile(t, dir, "patients.csv", patientsCSV)
-	h1, h2 := keygenFor(t, dir, "h1"), keygenFor(t, dir, "h2")
-	mustRead := func(p string) []byte {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(dir, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-
-	t.Run("encrypt", func(t *testing.T) {
-		enc := []string{"data", "encrypt", "-r", h1.Recipient, "-o", "rows.csv.age", "rows.csv"}
-		if r := runCLI(t, dir, enc...); r.code != 0 {
-			t.Fatalf("first encrypt: %s", r.stderr)
-		}
-		before := mustRead("rows.csv.age")
-		r := runCLI(t, dir, "data", "encrypt", "-r", h2.Recipient, "-o", "rows.csv.age", "rows.csv")
-		wantOneLineError(t, r, "rows.csv.age", "exists", "--force")
-		if r.code != 2 {
-			t.Errorf("exit %d, want 2", r.code)
-		}
-		if !bytes.Equal(mustRead("rows.csv.age"), before) {
-			t.Fatal("a refused encrypt changed the existing file")
-		}
-		if d := runCLI(t, dir, "data", "decrypt", "-i", h1.Identity, "rows.csv.age"); d.code != 0 || d.stdout != smallCSV {
-			t.Fatalf("the first recipient no longer reads the kept file: %s", d.stderr)
-		}
-		r = runCLI(t, dir, "data", "encrypt", "-r", h2.Recipient, "-o", "rows.csv.age", "--force", "rows.csv")
-		if r.code != 0 {
-			t.Fatalf("--force: %s", r.stderr)
-		}
-		if d := runCLI(t, dir, "data", "decrypt", "-i", h2.Identity, "rows.csv.age"); d.code != 0 || d.stdout != smallCSV {
-			t.Fatalf("--force did not replace the file: %s", d.stderr)
-		}
-		// --force never allows writing over the input itself.
-		wantOneLineError(t, runCLI(t, dir, "data", "encrypt", "-r", h1.Recipient, "--force", "-o", "rows.csv", "rows.csv"),
-			"would overwrite", "input file")
-		if string(mustRead("rows.csv")) != smallCSV {
-			t.Fatal("--force let encrypt overwrite its input")
-		}
-	})
-
-	t.Run("split", func(t *testing.T) {
-		split := func(extra ...string) result {
-			args := append([]string{"data", "split", "--data", "patients.csv", "--label", "outcome", "--privacy-unit", "patient",
-				"--drop", "record", "-r", h1.Recipient, "-r", h2.Recipient, "-o", "split"}, extra...)
-			return runCLI(t, dir, args...)
-		}
-		if err := os.MkdirAll(filepath.Join(dir, "split"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		// Only the second hospital's file exists: still nothing is written.
-		second := filepath.Join("split", "hospital-2.csv.age")
-		writeFile(t, dir, second, "an earlier split's file\n")
-		r := split()
-		wantOneLineError(t, r, second, "exists", "--force")
-		if r.code != 2 {
-			t.Errorf("exit %d, want 2", r.code)
-		}
-		if got := listFiles(t, filepath.Join(dir, "split")); len(got) != 1 {
-			t.Fatalf("a refused split wrote files: %v", got)
-		}
-		if string(mustRead(second)) != "an earlier split's file\n" {
-			t.Fatal("a refused split changed the existing file")
-		}
-		if r := split("--force"); r.code != 0 {
-			t.Fatalf("--force: %s", r.stderr)
-		}
-		first := mustRead(filepath.Join("split", "hospital-1.csv.age"))
-		if d := runCLI(t, dir, "data", "decrypt", "-i", h2.Identity, second); d.code != 0 {
-			t.Fatalf("--force did not replace %s: %s", second, d.stderr)
-		}
-		// A second split over the first one's files is refused too.
-		wantOneLineError(t, split("--seed", "2"), filepath.Join("split", "hospital-1.csv.age"), "--force")
-		if !bytes.Equal(mustRead(filepath.Join("split", "hospital-1.csv.age")), first) {
-			t.Fatal("a refused split changed hospital-1.csv.age")
-		}
-	})
-}

@@ -73,13 +73,16 @@ func TestModelExportScoresAsPredict(t *testing.T) {
 	const tol = 1e-6
 	for _, spec := range []string{"logreg", "mlp:16"} {
 		t.Run(spec, func(t *testing.T) {
-			run := simOut(t, "--model", spec)
-			dir := filepath.Dir(run)
+			run := simRun(t)
+			if spec != "logreg" { // sim's default
+				run = simRun(t, "--model", spec)
+			}
+			dir := t.TempDir()
 			key, fed := filepath.Join(run, "researcher.key"), filepath.Join(run, "federation.json")
 			exportTo := func(format, out string) modelExportResult {
 				t.Helper()
-				r := runCLI(t, dir, "model", "export", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
-					"--signer", fed, "--format", format, "-o", out, "--json")
+				r := runIn(t, t.Context(), "model", "export", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
+					"--signer", fed, "--format", format, "-o", filepath.Join(dir, out), "--json")
 				var res modelExportResult
 				decodeJSON(t, r, &res)
 				return res
@@ -105,9 +108,9 @@ func TestModelExportScoresAsPredict(t *testing.T) {
 			}
 
 			csvText, x := wdbcWithMissing(t, file.Features)
-			writeFile(t, dir, "rows.csv", csvText)
-			pred := decodePredict(t, runCLI(t, dir, "predict", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
-				"--signer", fed, "--data", "rows.csv", "--json"))
+			rowsCSV := writeFile(t, dir, "rows.csv", csvText)
+			pred := decodePredict(t, runIn(t, t.Context(), "predict", "--checkpoint", filepath.Join(run, "model.age"), "-i", key,
+				"--signer", fed, "--data", rowsCSV, "--json"))
 			rows, _ := x.Dims()
 			if len(pred.Predictions) != rows {
 				t.Fatalf("predict scored %d rows of %d", len(pred.Predictions), rows)

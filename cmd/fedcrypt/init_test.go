@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,11 +99,24 @@ func TestInitWritesAFederation(t *testing.T) {
 	}
 }
 
+// TestInitCommittee: --committee names the key holders, the first members.
+func TestInitCommittee(t *testing.T) {
+	t.Parallel()
+	fed := filepath.Join(t.TempDir(), "fed")
+	if r := runIn(t, t.Context(), "init", "--members", "a,b,c,d", "--committee", "3", "--threshold", "2", "-o", fed); r.code != 0 {
+		t.Fatalf("init: exit %d: %s", r.code, r.stderr)
+	}
+	if got := keyHolders(t, filepath.Join(fed, provision.FileFederation)); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("key holders %v, want a, b and c", got)
+	}
+}
+
 // TestInsecurePresetRefusedInProduction hands the aggregator and a member a
 // config that names a test preset (ring degree 2^10), as a coordinator
 // could write it, and asks init for one: the binary is not a test binary,
 // so all refuse.
 func TestInsecurePresetRefusedInProduction(t *testing.T) {
+	long(t, "builds fedcrypt")
 	t.Parallel()
 	dir := t.TempDir()
 	if r := runCLI(t, dir, "init", "--members", "a,b,c", "-o", "fed"); r.code != 0 {

@@ -19,7 +19,8 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// cleanup runs the tests, then removes the release binary if one was built.
+// cleanup runs the tests, then removes the seeded runs and the release
+// binary if they were made.
 type cleanup struct{ m *testing.M }
 
 func (c cleanup) Run() int {
@@ -27,6 +28,7 @@ func (c cleanup) Run() int {
 	// binary's fedcrypt.
 	fedcryptBinary = func() (string, error) { return exec.LookPath("fedcrypt") }
 	code := c.m.Run()
+	removeSeeded()
 	if release.path != "" {
 		os.RemoveAll(filepath.Dir(release.path))
 	}
@@ -42,6 +44,16 @@ func binPath() string {
 		panic("fedcrypt is not in $PATH: " + err.Error())
 	}
 	return p
+}
+
+// long skips, with -short, a test too costly for it (real processes,
+// builds, measurements), saying why: CI runs these without -short, on their
+// own (scripts/test-processes.sh).
+func long(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why + ": scripts/test-processes.sh runs it")
+	}
 }
 
 // result is what one run of the binary produced.
@@ -65,11 +77,21 @@ func runCLIInput(t *testing.T, dir string, stdin []byte, args ...string) result 
 // runBinary runs the fedcrypt binary bin with args in dir.
 func runBinary(t *testing.T, bin, dir string, stdin []byte, args ...string) result {
 	t.Helper()
+	return runEnv(t, bin, dir, stdin, nil, args...)
+}
+
+// runEnv runs the fedcrypt binary bin with args in dir, with the variables
+// of env (KEY=value) added to its environment.
+func runEnv(t *testing.T, bin, dir string, stdin []byte, env []string, args ...string) result {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if stdin != nil {

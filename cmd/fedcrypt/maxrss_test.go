@@ -9,8 +9,10 @@ import (
 )
 
 // TestServePeakRSSInBytes checks the unit of serve's max_rss_bytes on
-// Linux against /proc's accounts, in kB: at least this process's own peak
-// (VmHWM, read before), at most the machine's memory (MemTotal).
+// Linux against /proc's accounts, in kB: at least half this process's own
+// peak (VmHWM, read before: the kernel's two accounts of the peak differ by
+// a few percent in a process run on its own), at most the machine's memory
+// (MemTotal). A figure in kB would be a thousandth of that.
 func TestServePeakRSSInBytes(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS != "linux" {
@@ -19,8 +21,8 @@ func TestServePeakRSSInBytes(t *testing.T) {
 	own := procKB(t, "/proc/self/status", "VmHWM:")
 	got := maxRSS()
 	total := procKB(t, "/proc/meminfo", "MemTotal:")
-	if got < own*1024 || got > total*1024 {
-		t.Errorf("maxRSS() = %d bytes, want between VmHWM %d kB and MemTotal %d kB", got, own, total)
+	if got < own*1024/2 || got > total*1024 {
+		t.Errorf("maxRSS() = %d bytes, want between half of VmHWM %d kB and MemTotal %d kB", got, own, total)
 	}
 }
 

@@ -143,7 +143,7 @@ func unpinned(t *testing.T, dir string, o onboarding, addr, metricsURL string, a
 // --previous checks the two runs as one lineage. A certificate for b with
 // a key the config does not pin is refused too.
 func TestMemberAddedAndRemoved(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes through a new federation version")
 	t.Parallel()
 	dir := t.TempDir()
 	const rounds = 2

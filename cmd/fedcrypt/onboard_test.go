@@ -235,6 +235,7 @@ func holding(t testing.TB, root string, secret map[string][]byte) []string {
 // its audit log verifies with every member's witness. No member's secret
 // is ever in the coordinator's directory.
 func TestOnboardingEndToEnd(t *testing.T) {
+	long(t, "a federation of real processes; TestDeploymentWritesTheModel runs one with -short")
 	t.Parallel()
 	dir := t.TempDir()
 	const rounds = 10 // sim's default: the model predict scores is a trained one

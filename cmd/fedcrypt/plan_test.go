@@ -77,11 +77,32 @@ func TestPlanJSON(t *testing.T) {
 	}
 }
 
+// measuredCosts is a bench --json report with a figure for every cost plan
+// reads: DP-SGD throughputs for logistic regression and a 10k MLP, each
+// preset's CKKS costs, plaintext aggregation and a key holder's checks.
+func measuredCosts() bench.Report {
+	span := func(v float64) bench.Span { return bench.Span{Best: v, Worst: v / 2} }
+	he := func(preset string) bench.HEPreset {
+		return bench.HEPreset{Preset: preset, Slots: 4096, Params: 100_000, Cores: 2, EncryptOneCore: span(5e5), EncryptAllCores: span(1e6),
+			Aggregate: span(2e8), DecryptionShareMs: span(3), CombineMs: span(4)}
+	}
+	return bench.Report{
+		Quick: true, Reps: 2,
+		Machine: bench.Machine{CPU: "test CPU", Cores: 2, GOMAXPROCS: 2, GoVersion: "go1.x", OS: "linux", Arch: "amd64"},
+		DP: []bench.DPModel{
+			{Model: "logreg", Params: 31, Private: span(2e5), NonPrivate: span(1e6)},
+			{Model: "mlp:310", Params: 9921, Private: span(2e4), NonPrivate: span(4e5)},
+		},
+		HE:             []bench.HEPreset{he("compact"), he("precise")},
+		PlainAggregate: span(1e9),
+		KeyHolderCosts: bench.VerifyCosts{HeaderUs: 50, FingerprintUs: 40, EndorsementUs: 45, PerMemberNs: 20, SumMsPerCt: 1.5},
+	}
+}
+
 func TestPlanWarnings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	_, rep := benchQuick(t)
-	b, err := json.Marshal(rep)
+	b, err := json.Marshal(measuredCosts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +112,7 @@ func TestPlanWarnings(t *testing.T) {
 	}
 	// 200 hospitals and 12 key holders on the compact preset, 50 rows each
 	// with δ = 0.05, ε = 0.1 over 1000 steps: every warning.
-	r := runCLI(t, dir, "plan", "--json", "--bench", costs, "--data", "wdbc", "--hospitals", "200", "--key-holders", "12",
+	r := runIn(t, t.Context(), "plan", "--json", "--bench", costs, "--data", "wdbc", "--hospitals", "200", "--key-holders", "12",
 		"--rows", "50", "--delta", "0.05", "--epsilon", "0.1", "--rounds", "50", "--local-steps", "20", "--preset", "compact")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -112,7 +133,13 @@ func TestPlanWarnings(t *testing.T) {
 			t.Errorf("no warning %q in:\n%s", want, all)
 		}
 	}
-	h := runCLI(t, dir, "plan", "--bench", costs, "--features", "30")
+	// The round's parts are the costs read, scaled: training from the
+	// nearest measured model (logistic regression), 20 steps at sampling
+	// rate 0.2 of 50 rows.
+	if want := 20 * 0.2 * 50 / 2e5; math.Abs(p.Breakdown.Train-want) > 1e-9*want {
+		t.Errorf("training %v s a round, want %v from the costs file", p.Breakdown.Train, want)
+	}
+	h := runIn(t, t.Context(), "plan", "--bench", costs, "--features", "30")
 	if h.code != 0 || !strings.Contains(h.stdout, "noise multiplier") || !strings.Contains(h.stdout, "round time") {
 		t.Errorf("exit %d, table:\n%s", h.code, h.stdout)
 	}

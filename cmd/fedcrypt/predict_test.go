@@ -292,9 +292,9 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		canaryID    = "CANARY-PATIENT-7c1e"
 		canaryValue = "4242.4242"
 	)
+	t.Parallel()
 	work, tmp, home := t.TempDir(), t.TempDir(), t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	t.Setenv("HOME", home)
+	env := []string{"TMPDIR=" + tmp, "HOME=" + home}
 	pass := []byte("canary test passphrase\n")
 
 	// The source: wdbc with a record-number column, and canary rows.
@@ -317,7 +317,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 
 	keys := map[string]keygenResult{}
 	for _, n := range []string{"coordinator", "h1", "h2", "h3"} {
-		r := runCLIInput(t, work, pass, "keygen", "-o", filepath.Join("keys", n), "--passphrase-file", "-", "--work-factor", "10", "--json")
+		r := runEnv(t, binPath(), work, pass, env, "keygen", "-o", filepath.Join("keys", n), "--passphrase-file", "-", "--work-factor", "10", "--json")
 		if r.code != 0 {
 			t.Fatalf("keygen %s: %s", n, r.stderr)
 		}
@@ -329,7 +329,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	}
 	step := func(stdin []byte, args ...string) result {
 		t.Helper()
-		r := runCLIInput(t, work, stdin, args...)
+		r := runEnv(t, binPath(), work, stdin, env, args...)
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d: %s", strings.Join(args[:2], " "), r.code, r.stderr)
 		}
@@ -409,8 +409,8 @@ func TestNoPlaintextAtRest(t *testing.T) {
 // with another federation's.
 func TestPredictSignerFromFederation(t *testing.T) {
 	t.Parallel()
-	out := simOut(t)
-	other := simOut(t)
+	out := simRun(t)
+	other := simRun(t, "--hospitals", "4")
 	rows, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -419,10 +419,10 @@ func TestPredictSignerFromFederation(t *testing.T) {
 		return []string{"predict", "--checkpoint", filepath.Join(out, "model.age"), "-i", filepath.Join(out, "researcher.key"),
 			"--signer", fed, "--data", rows}
 	}
-	r := runCLI(t, out, args(filepath.Join(out, "federation.json"))...)
+	r := runIn(t, t.Context(), args(filepath.Join(out, "federation.json"))...)
 	if r.code != 0 || !strings.Contains(r.stderr, "accuracy") {
 		t.Fatalf("own federation: exit %d\n%s%s", r.code, r.stderr, r.stdout)
 	}
-	r = runCLI(t, out, args(filepath.Join(other, "federation.json"))...)
+	r = runIn(t, t.Context(), args(filepath.Join(other, "federation.json"))...)
 	wantOneLineError(t, r, "model.age", "written by")
 }

@@ -9,10 +9,11 @@ import (
 
 func TestReportHTMLAndMarkdown(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
+	run := simRun(t)
 	dir := t.TempDir()
-	r := runCLI(t, dir, "report", run, "-o", "r.html", "-i", filepath.Join(run, "researcher.key"))
-	if r.code != 0 || !strings.Contains(r.stdout, "wrote r.html") || !strings.Contains(r.stdout, "VERIFIED") {
+	ctx := t.Context()
+	r := runIn(t, ctx, "report", run, "-o", filepath.Join(dir, "r.html"), "-i", filepath.Join(run, "researcher.key"))
+	if r.code != 0 || !strings.Contains(r.stdout, "wrote "+filepath.Join(dir, "r.html")) || !strings.Contains(r.stdout, "VERIFIED") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "r.html"))
@@ -26,22 +27,23 @@ func TestReportHTMLAndMarkdown(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	r = runCLI(t, dir, "report", run, "-o", "w.html", "-i", filepath.Join(run, "researcher.key"), "--witness", filepath.Join(run, "hospitals"))
+	r = runIn(t, ctx, "report", run, "-o", filepath.Join(dir, "w.html"), "-i", filepath.Join(run, "researcher.key"), "--witness", filepath.Join(run, "hospitals"))
 	if page, err := os.ReadFile(filepath.Join(dir, "w.html")); r.code != 0 || err != nil ||
 		!strings.Contains(string(page), `<div class="banner ok" id="verdict">VERIFIED`) {
 		t.Errorf("anchored and witnessed: exit %d, %v, stderr %q", r.code, err, r.stderr)
 	}
 	var out map[string]any
-	decodeJSON(t, runCLI(t, dir, "report", run, "--format", "md", "--out", "r.md", "--json"), &out)
-	if out["out"] != "r.md" || out["verified"] != true {
+	md := filepath.Join(dir, "r.md")
+	decodeJSON(t, runIn(t, ctx, "report", run, "--format", "md", "--out", md, "--json"), &out)
+	if out["out"] != md || out["verified"] != true {
 		t.Errorf("--json: %v", out)
 	}
-	md, err := os.ReadFile(filepath.Join(dir, "r.md"))
+	page, err = os.ReadFile(md)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, plot := range []string{"r-epsilon.svg", "r-metrics.svg", "r-participation.svg"} {
-		if _, err := os.Stat(filepath.Join(dir, plot)); err != nil || !strings.Contains(string(md), "("+plot+")") {
+		if _, err := os.Stat(filepath.Join(dir, plot)); err != nil || !strings.Contains(string(page), "("+plot+")") {
 			t.Errorf("plot %s: %v", plot, err)
 		}
 	}
@@ -49,52 +51,33 @@ func TestReportHTMLAndMarkdown(t *testing.T) {
 
 func TestReportOfATamperedLogSaysSo(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
+	run := simRunCopy(t)
 	path := filepath.Join(run, "audit.jsonl")
 	raw, _ := os.ReadFile(path)
 	l := strings.SplitAfter(string(raw), "\n")
 	os.WriteFile(path, []byte(strings.Join(l[:3], "")), 0o600) // end entry cut off
-	dir := t.TempDir()
-	r := runCLI(t, dir, "report", run, "-o", "r.html")
+	html := filepath.Join(t.TempDir(), "r.html")
+	r := runIn(t, t.Context(), "report", run, "-o", html)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	page, _ := os.ReadFile(filepath.Join(dir, "r.html"))
+	page, _ := os.ReadFile(html)
 	if !strings.Contains(string(page), "VERIFICATION FAILED at entry 4") {
 		t.Error("the report of a cut log does not say verification failed")
 	}
 }
 
-func TestReportBadInvocations(t *testing.T) {
-	t.Parallel()
-	run := simOut(t)
-	dir := t.TempDir()
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"no argument", []string{"report"}, []string{"one LOG or DIR"}},
-		{"bad format", []string{"report", run, "--format", "pdf"}, []string{"--format", "pdf"}},
-		{"missing metrics file", []string{"report", run, "--metrics", filepath.Join(dir, "nope.csv")}, []string{"nope.csv"}},
-		{"unwritable output", []string{"report", run, "-o", filepath.Join(dir, "no", "such", "r.html")}, []string{"r.html"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			wantOneLineError(t, runCLI(t, dir, c.args...), c.fragments...)
-		})
-	}
-}
-
 func TestReportWithoutMetricsFile(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
-	os.Remove(filepath.Join(run, "rounds.csv"))
-	dir := t.TempDir()
-	if r := runCLI(t, dir, "report", run, "-o", "r.html"); r.code != 0 {
+	run := simRunCopy(t)
+	if err := os.Remove(filepath.Join(run, "rounds.csv")); err != nil {
+		t.Fatal(err)
+	}
+	html := filepath.Join(t.TempDir(), "r.html")
+	if r := runIn(t, t.Context(), "report", run, "-o", html); r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	page, _ := os.ReadFile(filepath.Join(dir, "r.html"))
+	page, _ := os.ReadFile(html)
 	if strings.Contains(string(page), "plot-metrics") || !strings.Contains(string(page), "no per-round evaluation") {
 		t.Error("a run without metrics: the page draws or omits the wrong plots")
 	}

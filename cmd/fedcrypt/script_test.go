@@ -21,6 +21,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":  cmdStatus,
 			"jsonhas": cmdJSONHas,
+			"simrun":  cmdSimRun,
 		},
 		RequireExplicitExec: false,
 	})

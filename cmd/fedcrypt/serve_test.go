@@ -143,18 +143,6 @@ func deploy(t testing.TB, dir string, members []string, flags []string) {
 	runOK(t, dir, split...)
 }
 
-// processHeavy skips, with -short, a test that runs a federation of real
-// processes through crashes, restarts or a new version: .ci/run runs these
-// without -short, on their own (scripts/test-processes.sh). With -short,
-// TestDeploymentWritesTheModel still runs a deployment of real processes
-// over mutual TLS end to end.
-func processHeavy(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real processes through crashes and restarts: scripts/test-processes.sh runs it")
-	}
-}
-
 // runOK runs the binary to completion and fails unless it succeeds.
 func runOK(t testing.TB, dir string, args ...string) {
 	t.Helper()
@@ -177,7 +165,7 @@ func joinArgs(m string, i int, addr string) []string {
 // restarted from its checkpoint; the run completes every round once and
 // its audit log verifies.
 func TestDeploymentEndToEnd(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes through crashes and restarts")
 	t.Parallel()
 	dir := t.TempDir()
 	// Rounds long enough (about half a second each) that the run outlasts
@@ -464,70 +452,38 @@ func intruders(t *testing.T, dir, addr string) {
 	}
 }
 
-// A finished deployment run is neither resumed nor started over in the same
-// directory: both are refused before the aggregator listens, and its audit
-// log is left as it was.
-func TestServeRefusesAFinishedRun(t *testing.T) {
+// TestDeploymentWritesTheModel follows a deployment to its end: init with
+// its defaults and a private evaluation for an auditor, data split,
+// aggregator serve and three client join processes over mutual TLS.
+// aggregator serve -o writes model.age, sealed to the members; each
+// member's predict scores its own rows with it, through the federation's
+// transform, the one the audit log's statistics entry records. With
+// --linger the metrics outlive the run; the finished run is then neither
+// resumed nor started over in its directory.
+func TestDeploymentWritesTheModel(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	members := newDeployment(t, dir, 1)
+	// init's defaults, as a consortium would start, with a private
+	// evaluation whose per-site releases are sealed to an auditor.
+	auditor := keygenFor(t, dir, "auditor")
+	rounds := sim.Defaults().Rounds
+	members := newDeployment(t, dir, rounds, "--private-eval", "0.3", "--auditor", auditor.Recipient)
 	serve := []string{"aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
 		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s"}
-	agg := startProc(t, dir, "aggregator", serve...)
+	agg := startProc(t, dir, "aggregator", append(slices.Clone(serve), "--json", "--metrics", "127.0.0.1:0", "--linger", "1m")...)
 	addr := agg.waitLine(t, listening, 30*time.Second)[1]
+	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
 	var clients []*proc
 	for i, m := range members {
 		clients = append(clients, startProc(t, dir, m, joinArgs(m, i, addr)...))
 	}
-	agg.wait(t, 60*time.Second)
-	for _, c := range clients {
-		c.wait(t, 30*time.Second)
-	}
-	log := filepath.Join(dir, "out", "audit.jsonl")
-	before, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		frag []string
-	}{
-		{"resumed", append(slices.Clone(serve), "--resume"), []string{"already completed all 1 rounds"}},
-		{"started over", serve, []string{"-o out", "another run's audit log", "--resume"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, dir, tc.args...)
-			wantOneLineError(t, r, tc.frag...)
-			if strings.Contains(r.stderr, "listening") {
-				t.Errorf("the aggregator listened before refusing:\n%s", r.stderr)
-			}
-			if after, _ := os.ReadFile(log); !bytes.Equal(before, after) {
-				t.Error("the audit log changed")
-			}
-		})
-	}
-}
-
-// TestMetricsOutliveTheRun: with --linger, the metrics stay up after the
-// last round, and say which software ran, the last round and each
-// hospital's ε.
-func TestMetricsOutliveTheRun(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	members := newDeployment(t, dir, 1)
-	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json",
-		"--identity", "fed/aggregator/identity.key", "--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s",
-		"--metrics", "127.0.0.1:0", "--linger", "1m")
-	addr := agg.waitLine(t, listening, 30*time.Second)[1]
-	metricsURL := agg.waitLine(t, regexp.MustCompile(`metrics on (\S+)$`), 30*time.Second)[1]
-	for i, m := range members {
-		startProc(t, dir, m, joinArgs(m, i, addr)...)
-	}
 	agg.waitLine(t, regexp.MustCompile(`run ended; metrics stay up`), 90*time.Second)
+
+	// The metrics outlive the run, and say which software ran, the last
+	// round and each hospital's ε.
 	metrics := scrape(t, metricsURL)
-	if got := metrics["fedcrypt_round"]; got != 1 {
-		t.Errorf("fedcrypt_round = %v after the run, want 1", got)
+	if got := metrics["fedcrypt_round"]; got != float64(rounds) {
+		t.Errorf("fedcrypt_round = %v after the run, want %d", got, rounds)
 	}
 	for _, m := range members {
 		if got := metrics[fmt.Sprintf(`fedcrypt_epsilon_spent{hospital=%q}`, m)]; !(got > 0 && got <= 1) {
@@ -549,30 +505,15 @@ func TestMetricsOutliveTheRun(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz after the run: %d, want 503", resp.StatusCode)
 	}
-}
-
-// TestDeploymentWritesTheModel: at the end of a deployed run, aggregator
-// serve -o writes model.age, sealed to the members; each member's predict
-// scores its own rows with it, through the federation's transform, the one
-// the audit log's statistics entry records.
-func TestDeploymentWritesTheModel(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	// init's defaults, as a consortium would start, with a private
-	// evaluation whose per-site releases are sealed to an auditor.
-	auditor := keygenFor(t, dir, "auditor")
-	members := newDeployment(t, dir, sim.Defaults().Rounds, "--private-eval", "0.3", "--auditor", auditor.Recipient)
-	agg := startProc(t, dir, "aggregator", "aggregator", "serve", "--config", "fed/federation.json", "--identity", "fed/aggregator/identity.key",
-		"--listen", "127.0.0.1:0", "-o", "out", "--timeout", "30s", "--json")
-	addr := agg.waitLine(t, listening, 30*time.Second)[1]
-	var clients []*proc
-	for i, m := range members {
-		clients = append(clients, startProc(t, dir, m, joinArgs(m, i, addr)...))
+	// An interrupt ends the lingering.
+	if err := agg.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
 	}
-	agg.wait(t, 60*time.Second)
+	agg.wait(t, 30*time.Second)
 	for _, c := range clients {
 		c.wait(t, 30*time.Second)
 	}
+
 	// The aggregator reports the federation's noisy totals; each hospital
 	// its own release, as the auditor will read it.
 	var served struct {
@@ -656,5 +597,33 @@ func TestDeploymentWritesTheModel(t *testing.T) {
 		if a, _ := strconv.ParseFloat(g[2], 64); !(a > 0.85) {
 			t.Errorf("%s: accuracy %v on its %s rows", m, a, g[1])
 		}
+	}
+
+	// The finished run is neither resumed nor started over in the same
+	// directory: both are refused before the aggregator listens, and its
+	// audit log is left as it was.
+	log := filepath.Join(dir, "out", "audit.jsonl")
+	before, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		frag []string
+	}{
+		{"resumed", append(slices.Clone(serve), "--resume"), []string{fmt.Sprintf("already completed all %d rounds", rounds)}},
+		{"started over", serve, []string{"-o out", "another run's audit log", "--resume"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, dir, tc.args...)
+			wantOneLineError(t, r, tc.frag...)
+			if strings.Contains(r.stderr, "listening") {
+				t.Errorf("the aggregator listened before refusing:\n%s", r.stderr)
+			}
+			if after, _ := os.ReadFile(log); !bytes.Equal(before, after) {
+				t.Error("the audit log changed")
+			}
+		})
 	}
 }

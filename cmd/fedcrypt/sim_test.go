@@ -20,59 +20,25 @@ import (
 	"github.com/fedcrypt/fedcrypt/vault"
 )
 
-func TestSimJSONHasTheContractFields(t *testing.T) {
-	t.Parallel()
-	var out map[string]any
-	decodeJSON(t, runCLI(t, "", "sim", "--rounds", "3", "--seed", "1", "--json"), &out)
-	for _, k := range []string{"accuracy", "precision", "recall", "f1", "auc", "brier", "ece", "epsilon", "delta", "accountant", "rounds",
-		"hospitals", "threshold", "encrypted", "dp", "bytes_up_per_round", "seconds"} {
-		if _, ok := out[k]; !ok {
-			t.Errorf("--json lacks %q", k)
-		}
-	}
-	if out["rounds"].(float64) != 3 || out["hospitals"].(float64) != 3 || out["threshold"].(float64) != 2 ||
-		out["encrypted"] != true || out["dp"] != true {
-		t.Errorf("unexpected run shape: %v", out)
-	}
-	if eps := out["epsilon"].(float64); eps <= 0 || eps > 1 {
-		t.Errorf("epsilon %v, want in (0, 1]", eps)
-	}
-	// Calibration figures lie in (0, 1) for a binary model that is neither perfect nor certain.
-	for _, k := range []string{"brier", "ece"} {
-		if v, ok := out[k].(float64); !ok || !(v > 0 && v < 1) {
-			t.Errorf("%s = %v, want a number in (0, 1)", k, out[k])
-		}
-	}
-}
-
-func TestSimSaysLoudlyWhenUnprotected(t *testing.T) {
-	t.Parallel()
-	r := runCLI(t, "", "sim", "--rounds", "2", "--no-he", "--no-dp", "--seed", "1")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	for _, want := range []string{"NO differential privacy", "NOT encrypted", "NOT fit for real data"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("output does not say %q:\n%s", want, r.stdout)
-		}
-	}
-}
-
+// TestSimOutDirectory: sim --out writes the run's artefacts, and a second
+// run refuses to overwrite them.
 func TestSimOutDirectory(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	out := filepath.Join(dir, "run")
-	r := runCLI(t, dir, "sim", "--rounds", "2", "--seed", "2", "--out", out)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
+	out := simRun(t)
 	for _, f := range []string{"federation.json", "audit.jsonl", "rounds.csv", "result.json", "model.age", "checkpoint.age", "keys.age", "researcher.key"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
 	}
-	// A second run refuses to overwrite the first's artefacts.
-	wantOneLineError(t, runCLI(t, dir, "sim", "--rounds", "1", "--out", out), "not empty")
+	again := simRunCopy(t)
+	before, err := os.ReadFile(filepath.Join(again, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOneLineError(t, runIn(t, t.Context(), "sim", "--rounds", "1", "--out", again), "not empty")
+	if after, _ := os.ReadFile(filepath.Join(again, "audit.jsonl")); !bytes.Equal(before, after) {
+		t.Error("the second run changed the first's audit log")
+	}
 }
 
 // TestSimResumeAfterKills kills a run mid-round twice and resumes it each
@@ -81,7 +47,7 @@ func TestSimOutDirectory(t *testing.T) {
 // run, the rounds before each resume included, and show as missing the
 // metrics a kill cut from the metrics file.
 func TestSimResumeAfterKills(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes through crashes and restarts")
 	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "run")
@@ -264,33 +230,6 @@ func countRounds(t *testing.T, dir string) int {
 		return 0
 	}
 	return strings.Count(string(b), `"type":"round"`)
-}
-
-// A finished run is not resumed: its log, metrics and summary stay as they
-// were. Flags that would change a resumed run are refused, not ignored.
-func TestSimResumeRefusesAFinishedRunAndNewSettings(t *testing.T) {
-	t.Parallel()
-	run := simOut(t)
-	files := []string{"audit.jsonl", "rounds.csv", "result.json"}
-	before := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(run, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		before[f] = b
-	}
-	wantOneLineError(t, runCLI(t, "", "sim", "--resume", run), "already finished", "result.json")
-	r := runCLI(t, "", "sim", "--resume", run, "--rounds", "9", "--data", "digits")
-	wantOneLineError(t, r, "--rounds", "--data")
-	if r.code != 2 {
-		t.Errorf("new settings with --resume: exit %d, want 2", r.code)
-	}
-	for _, f := range files {
-		if b, _ := os.ReadFile(filepath.Join(run, f)); !bytes.Equal(b, before[f]) {
-			t.Errorf("%s changed", f)
-		}
-	}
 }
 
 // A round's ε shows only where there is DP, and its seconds only where

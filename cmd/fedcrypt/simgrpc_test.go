@@ -22,7 +22,7 @@ import (
 // and with every party a separate process over gRPC with mutual TLS: both
 // complete every round and their accuracies agree within DP noise.
 func TestSimOverGRPCMatchesInMemory(t *testing.T) {
-	processHeavy(t)
+	long(t, "a simulation in memory and the same over real processes")
 	t.Parallel()
 	ds, _, err := data.LoadEmbedded("wdbc", data.Options{Missing: "mean"})
 	if err != nil {
@@ -91,6 +91,7 @@ func TestSimOverGRPCMatchesInMemory(t *testing.T) {
 // as the README shows, and with --recipient no secret key is left in the
 // clear.
 func TestSimOverGRPCOutDirectory(t *testing.T) {
+	long(t, "federations of real processes")
 	t.Parallel()
 	dir := t.TempDir()
 	auditor := keygenFor(t, dir, "auditor")
@@ -158,36 +159,35 @@ func TestSimOverGRPCOutDirectory(t *testing.T) {
 	}
 }
 
-// --committee names the key holders on every path: over gRPC a
-// simulation of four hospitals with a committee of two gives two key
-// holders, as in memory, and so does init.
+// keyHolders returns the members of the federation config at path that hold
+// key shares.
+func keyHolders(t *testing.T, path string) []string {
+	t.Helper()
+	fed, err := federation.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range fed.Members {
+		if m.KeyHolder {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
+}
+
+// --committee names the key holders over gRPC too: a simulation of four
+// hospitals with a committee of two gives two key holders.
+// (TestInitCommittee checks init's.)
 func TestCommitteeHoldsTheKeys(t *testing.T) {
+	long(t, "a federation of real processes")
 	t.Parallel()
 	dir := t.TempDir()
-	holders := func(path string) []string {
-		t.Helper()
-		fed, err := federation.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, m := range fed.Members {
-			if m.KeyHolder {
-				ids = append(ids, m.ID)
-			}
-		}
-		return ids
-	}
 	r := runCLI(t, dir, "sim", "--transport", "grpc", "--hospitals", "4", "--committee", "2", "--threshold", "2", "--rounds", "1", "--out", "run")
 	if r.code != 0 {
 		t.Fatalf("sim: exit %d: %s", r.code, r.stderr)
 	}
-	if got := holders(filepath.Join(dir, "run", "federation.json")); !slices.Equal(got, []string{"h1", "h2"}) {
+	if got := keyHolders(t, filepath.Join(dir, "run", "federation.json")); !slices.Equal(got, []string{"h1", "h2"}) {
 		t.Errorf("sim over gRPC: key holders %v, want h1 and h2", got)
 	}
-	runOK(t, dir, "init", "--members", "a,b,c,d", "--committee", "3", "--threshold", "2", "-o", "fed")
-	if got := holders(filepath.Join(dir, "fed", "federation.json")); !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Errorf("init: key holders %v, want a, b and c", got)
-	}
-	wantOneLineError(t, runCLI(t, dir, "init", "--members", "a,b", "--committee", "3", "-o", "fed2"), "--committee 3")
 }

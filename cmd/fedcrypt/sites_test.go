@@ -94,7 +94,7 @@ func TestSimSites(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"sim", "--label", "diagnosis", "--bounds", bounds, "--seed", "2", "--no-he", "--json"}, tc.args...)
-			r := runCLI(t, dir, args...)
+			r := runIn(t, t.Context(), args...)
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
@@ -138,7 +138,7 @@ func TestSimSites(t *testing.T) {
 		{[]string{"--data", strings.Join(files, ","), "--transport", "grpc"}, []string{"--transport grpc", "site-native"}},
 		{[]string{"--data", files[0]}, []string{}}, // one file: not site-native, runs
 	} {
-		r := runCLI(t, dir, append([]string{"sim", "--label", "diagnosis", "--bounds", bounds, "--seed", "2", "--no-he", "--json"}, tc.args...)...)
+		r := runIn(t, t.Context(), append([]string{"sim", "--label", "diagnosis", "--bounds", bounds, "--seed", "2", "--no-he", "--json"}, tc.args...)...)
 		if len(tc.want) == 0 {
 			if r.code != 0 {
 				t.Errorf("%v: exit %d: %s", tc.args, r.code, r.stderr)

@@ -29,7 +29,7 @@ func abstractsCSV(t *testing.T) string {
 // scores every abstract with the aggregator's model.age, reading the text
 // from the model's column and, with --text, from a column named otherwise.
 func TestTextDeploymentEndToEnd(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes federating free text")
 	t.Parallel()
 	dir := t.TempDir()
 	abstracts := abstractsCSV(t)
@@ -106,7 +106,7 @@ func TestTextDeploymentEndToEnd(t *testing.T) {
 // over gRPC with mutual TLS, CKKS and DP on: the aggregator starts the
 // federation's sparse model and seals it with its featurization.
 func TestSimTextOverGRPC(t *testing.T) {
-	processHeavy(t)
+	long(t, "real processes federating free text")
 	t.Parallel()
 	dir := t.TempDir()
 	var res struct {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fedcrypt/fedcrypt/version"
 )
 
 // releaseVersion is the version releaseBinary is built with.
@@ -48,6 +50,7 @@ func releaseBinary(t *testing.T) string {
 // version given to the linker, and checks that the version command prints
 // it and that a simulated run's audit log records it as its software.
 func TestVersionSetByLinker(t *testing.T) {
+	long(t, "builds fedcrypt")
 	t.Parallel()
 	const want = "fedcrypt " + releaseVersion
 	dir := t.TempDir()
@@ -64,6 +67,29 @@ func TestVersionSetByLinker(t *testing.T) {
 	if out, err := sim.CombinedOutput(); err != nil {
 		t.Fatalf("fedcrypt sim: %v\n%s", err, out)
 	}
+	if got := loggedSoftware(t, run); got != want {
+		t.Errorf("the audit log's setup entry names the software %q, want %q", got, want)
+	}
+}
+
+// TestVersionNamesTheSoftware: version prints the software's name and
+// version, and a run's audit log records the same as the software that
+// wrote it. (TestVersionSetByLinker checks a release build.)
+func TestVersionNamesTheSoftware(t *testing.T) {
+	t.Parallel()
+	want := version.Software()
+	if r := runIn(t, t.Context(), "version"); r.code != 0 || r.stdout != want+"\n" {
+		t.Errorf("version: exit %d, stdout %q; want %q", r.code, r.stdout, want+"\n")
+	}
+	if got := loggedSoftware(t, simRun(t)); got != want {
+		t.Errorf("the audit log's setup entry names the software %q, want %q", got, want)
+	}
+}
+
+// loggedSoftware returns the software the first entry, setup, of the audit
+// log in run names.
+func loggedSoftware(t *testing.T, run string) string {
+	t.Helper()
 	f, err := os.Open(filepath.Join(run, "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +109,8 @@ func TestVersionSetByLinker(t *testing.T) {
 	if err := json.Unmarshal(sc.Bytes(), &first); err != nil {
 		t.Fatalf("audit log's first entry: %v", err)
 	}
-	if first.Type != "setup" || first.Body.Software != want {
-		t.Errorf("audit log's first entry: type %q software %q, want setup by %q", first.Type, first.Body.Software, want)
+	if first.Type != "setup" {
+		t.Fatalf("audit log's first entry: type %q, want setup", first.Type)
 	}
+	return first.Body.Software
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -48,10 +47,11 @@ func simKey(t *testing.T, run, id string) *vault.Identity {
 
 func TestAuditVerifyWitnesses(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
+	run := simRun(t)
+	ctx := t.Context()
 	researcher := filepath.Join(run, "researcher.key")
 	hospitals := filepath.Join(run, "hospitals")
-	r := runCLI(t, "", "audit", "verify", run, "-i", researcher, "--witness", hospitals)
+	r := runIn(t, ctx, "audit", "verify", run, "-i", researcher, "--witness", hospitals)
 	if r.code != 0 || !strings.Contains(r.stdout, "anchored at entry 4, witnessed by h1, h2, h3") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -59,11 +59,11 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 		Verified  bool                 `json:"verified"`
 		Witnesses []audit.WitnessFacts `json:"witnesses"`
 	}
-	decodeJSON(t, runCLI(t, "", "audit", "verify", run, "-i", researcher, "--witness", hospitals, "--json"), &out)
+	decodeJSON(t, runIn(t, ctx, "audit", "verify", run, "-i", researcher, "--witness", hospitals, "--json"), &out)
 	if !out.Verified || len(out.Witnesses) != 3 || out.Witnesses[2].Hospital != "h3" || out.Witnesses[2].Entry != 5 {
 		t.Fatalf("--json: %+v", out)
 	}
-	if r := runCLI(t, "", "audit", "verify", run); !strings.Contains(r.stdout, "NOT witnessed") {
+	if r := runIn(t, ctx, "audit", "verify", run); !strings.Contains(r.stdout, "NOT witnessed") {
 		t.Errorf("a verification without witnesses does not say so: %q", r.stdout)
 	}
 
@@ -77,12 +77,12 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 	if len(h2witness) != 1 {
 		t.Fatalf("h2's witness files: %q", h2witness)
 	}
-	r = runCLI(t, "", "audit", "verify", run, "--witness", h2witness[0], "--witness-identity", h2key)
+	r = runIn(t, ctx, "audit", "verify", run, "--witness", h2witness[0], "--witness-identity", h2key)
 	if r.code != 0 || !strings.Contains(r.stdout, "witnessed by h2") {
 		t.Fatalf("h2's own witness: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 
-	r = runCLI(t, dir, "report", run, "-o", "r.md", "--format", "md", "-i", researcher, "--witness", hospitals)
+	r = runIn(t, ctx, "report", run, "-o", filepath.Join(dir, "r.md"), "--format", "md", "-i", researcher, "--witness", hospitals)
 	md, _ := os.ReadFile(filepath.Join(dir, "r.md"))
 	if r.code != 0 || !strings.Contains(string(md), "Witnessed by h1 (3 heads") {
 		t.Fatalf("report: exit %d, stderr %q", r.code, r.stderr)
@@ -94,7 +94,7 @@ func TestAuditVerifyWitnesses(t *testing.T) {
 // valid chain, which only the hospitals' witnesses refute.
 func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
+	run := simRunCopy(t)
 	path := filepath.Join(run, "audit.jsonl")
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -129,38 +129,12 @@ func TestAuditVerifyWitnessesCatchARewrittenLog(t *testing.T) {
 	}
 	l.Close()
 
-	if r := runCLI(t, "", "audit", "verify", run); r.code != 0 {
+	if r := runIn(t, t.Context(), "audit", "verify", run); r.code != 0 {
 		t.Fatalf("the rewritten log does not verify on its own (%s): the test tests nothing", r.stderr)
 	}
 	researcher := filepath.Join(run, "researcher.key")
-	r := runCLI(t, "", "audit", "verify", run, "--witness", filepath.Join(run, "hospitals"), "--witness-identity", researcher)
+	r := runIn(t, t.Context(), "audit", "verify", run, "--witness", filepath.Join(run, "hospitals"), "--witness-identity", researcher)
 	wantVerdictFailure(t, r, "entry 4:", `witness of hospital "h1" round 2`, "rewritten")
-}
-
-func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
-	t.Parallel()
-	run := simOut(t)
-	other := simOut(t, "--hospitals", "4")
-	researcher := filepath.Join(run, "researcher.key")
-	cases := []struct {
-		name      string
-		args      []string
-		fragments []string
-	}{
-		{"no identity", []string{"--witness", filepath.Join(run, "hospitals")}, []string{"--witness", "--identity"}},
-		{"identity without a witness", []string{"--witness-identity", researcher}, []string{"no --witness"}},
-		{"another federation's hospitals", []string{"-i", researcher, "--witness", filepath.Join(other, "hospitals")},
-			[]string{"no witness of federation"}},
-		{"a ledger for a witness", []string{"-i", researcher, "--witness", filepath.Join(run, "hospitals", "h1.setup.age")},
-			[]string{"not a witness file name"}},
-		{"an identity that cannot open it", []string{"--witness", filepath.Join(run, "hospitals"),
-			"--witness-identity", filepath.Join(other, "researcher.key")}, []string{"--witness"}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			wantOneLineError(t, runCLI(t, "", append([]string{"audit", "verify", run}, c.args...)...), c.fragments...)
-		})
-	}
 }
 
 // TestAuditVerifyWitnessIdentityRepeatable checks two hospitals' witnesses,
@@ -168,7 +142,7 @@ func TestAuditVerifyWitnessBadInvocations(t *testing.T) {
 // tried, not only the last.
 func TestAuditVerifyWitnessIdentityRepeatable(t *testing.T) {
 	t.Parallel()
-	run := simOut(t)
+	run := simRun(t)
 	dir := t.TempDir()
 	var args []string
 	for _, h := range []string{"h1", "h2"} {
@@ -182,11 +156,11 @@ func TestAuditVerifyWitnessIdentityRepeatable(t *testing.T) {
 		}
 		args = append(args, "--witness", w[0], "--witness-identity", key)
 	}
-	r := runIn(t, context.Background(), append([]string{"audit", "verify", run}, args...)...)
+	r := runIn(t, t.Context(), append([]string{"audit", "verify", run}, args...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "witnessed by h1, h2") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// h2's key alone does not open h1's witness.
-	r = runIn(t, context.Background(), "audit", "verify", run, args[0], args[1], args[4], args[5], args[6], args[7])
+	r = runIn(t, t.Context(), "audit", "verify", run, args[0], args[1], args[4], args[5], args[6], args[7])
 	wantOneLineError(t, r, "--witness")
 }
