@@ -130,7 +130,7 @@ func TestWitnessesCatchTheAggregatorRewritingItsLog(t *testing.T) {
 
 func TestForgedWitnessesAreRefused(t *testing.T) {
 	base := simRun(t, 2, nil)
-	other := simRun(t, 2, nil) // another federation: its own keys and config
+	other := simRun(t, 2, func(c *sim.Config) { s := uint64(8); c.Seed = &s }) // another federation: its own keys (from its seed) and config
 	keys := partyKeys(t, base)
 	ws := witnesses(t, base)
 	fed := loadFed(t, base)
@@ -217,7 +217,7 @@ func TestForgedWitnessesAreRefused(t *testing.T) {
 
 func TestLoadWitnessChecksTheFile(t *testing.T) {
 	base := simRun(t, 2, nil)
-	other := simRun(t, 2, nil)
+	other := simRun(t, 2, func(c *sim.Config) { s := uint64(8); c.Seed = &s }) // another federation: its keys come from its seed
 	fed := loadFed(t, base)
 	researcher, _ := researcherKeys(t, base)
 	hospitals := filepath.Join(base, sim.DirHospitals)

@@ -75,7 +75,7 @@ func NewFederation(cfg Config, ds *data.Dataset, p Parties) (*federation.Config,
 		if _, dup := keys[id]; dup {
 			return federation.Party{}, fmt.Errorf("--members: %q named twice (or as the aggregator)", id)
 		}
-		k, err := vault.GenerateIdentity()
+		k, err := identity(cfg.Seed, id)
 		if err != nil {
 			return federation.Party{}, err
 		}

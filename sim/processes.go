@@ -88,7 +88,7 @@ func RunProcesses(ctx context.Context, ds *data.Dataset, cfg Config, p Processes
 		return nil, err
 	}
 	defer cleanup()
-	researcher, err := vault.GenerateIdentity()
+	researcher, err := identity(cfg.Seed, "researcher")
 	if err != nil {
 		return nil, err
 	}

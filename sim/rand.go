@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"golang.org/x/crypto/chacha20"
+
+	"github.com/fedcrypt/fedcrypt/vault"
 )
 
 // stream is a ChaCha20 keystream used as a deterministic random source.
@@ -44,4 +46,19 @@ func uniform(r io.Reader) float64 {
 		panic("sim: random source failed: " + err.Error())
 	}
 	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+}
+
+// identity returns the age identity (and signing key) of the party named
+// label: from the operating system's randomness, or under a seed derived
+// from it, so that a seeded run's federation, and its hash, repeat. Such
+// keys are as predictable as the seed.
+func identity(seed *uint64, label string) (*vault.Identity, error) {
+	if seed == nil {
+		return vault.GenerateIdentity()
+	}
+	var k [32]byte
+	if _, err := io.ReadFull(source(seed, "identity/"+label), k[:]); err != nil {
+		return nil, err
+	}
+	return vault.DeriveIdentity(k)
 }

@@ -55,7 +55,7 @@ func newWorkspace(cfg Config) (*workspace, error) {
 		// The researcher audits the run: the hospitals' own evaluation
 		// releases are sealed to it. Its key lives as long as the run.
 		if len(w.recipients) == 0 {
-			if w.researcher, err = vault.GenerateIdentity(); err != nil {
+			if w.researcher, err = identity(cfg.Seed, "researcher"); err != nil {
 				return nil, err
 			}
 			w.recipients = append(w.recipients, w.researcher.Recipient())
@@ -71,7 +71,7 @@ func newWorkspace(cfg Config) (*workspace, error) {
 		return nil, err
 	}
 	if len(w.recipients) == 0 {
-		id, err := vault.GenerateIdentity()
+		id, err := identity(cfg.Seed, "researcher")
 		if err != nil {
 			return nil, err
 		}

@@ -410,7 +410,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 func TestPredictSignerFromFederation(t *testing.T) {
 	t.Parallel()
 	out := simRun(t)
-	other := simRun(t, "--hospitals", "4")
+	other := simRun(t, "--hospitals", "4", "--seed", "4") // another federation: its keys come from its seed
 	rows, err := filepath.Abs(filepath.Join("..", "..", "data", "embedded", "wdbc.csv"))
 	if err != nil {
 		t.Fatal(err)
