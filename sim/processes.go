@@ -25,10 +25,8 @@ import (
 	"github.com/fedcrypt/fedcrypt/federation"
 	"github.com/fedcrypt/fedcrypt/internal/provision"
 	"github.com/fedcrypt/fedcrypt/internal/sealedmodel"
-	"github.com/fedcrypt/fedcrypt/model"
 	"github.com/fedcrypt/fedcrypt/transport/grpcnet"
 	"github.com/fedcrypt/fedcrypt/vault"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Processes says how RunProcesses starts a federation's parties.
@@ -253,22 +251,15 @@ func processesResult(fed *federation.Config, cfg Config, dir string, researcher,
 	if loaded.Transform == nil && loaded.Text == nil {
 		return nil, fmt.Errorf("final model %s: no transform", path)
 	}
-	var metrics model.Metrics
-	var params int
-	if m := loaded.Sparse; m != nil {
-		x, err := loaded.Inputs(test.Text, test.X)
-		if err != nil {
-			return nil, fmt.Errorf("final model %s: %w", path, err)
-		}
-		metrics, params = model.EvaluateSparse(m, x, test.Y), m.NumParams()
-	} else {
-		m := loaded.Dense
-		xtest := mat.NewDense(test.Rows(), len(test.Features), nil)
-		if err := loaded.Transform.Apply(xtest, test.X); err != nil {
-			return nil, err
-		}
-		metrics, params = model.Evaluate(m, xtest, test.Y), m.NumParams()
+	sc, err := loaded.Scorer(test.Text, test.X)
+	if err != nil {
+		return nil, fmt.Errorf("final model %s: %w", path, err)
 	}
+	all := make([]int, test.Rows())
+	for i := range all {
+		all[i] = i
+	}
+	metrics, params := sc.Evaluate(all, test.Y), sc.Params()
 	if want, err := fed.NumParams(); err != nil {
 		return nil, err
 	} else if params != want {

@@ -136,13 +136,13 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 	}
 	e = assumePredict(string(dataPath), l, schema, rows).say(e, summary, jsonOut)
 	n := len(rows.Y)
-	sc, err := newScorer(l, rows)
+	sc, err := l.Scorer(rows.Docs, rows.X)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	k := sc.outputs()
+	k := sc.Outputs()
 	p := mat.NewDense(n, k, nil)
-	sc.predict(p)
+	sc.Predict(p)
 
 	res := predictResult{Rows: n, Labelled: rows.Labelled, Output: out}
 	preds := make([]prediction, n)
@@ -171,7 +171,7 @@ func runPredict(ctx context.Context, e *env, fs *flag.FlagSet, args []string) er
 				idx, y = append(idx, i), append(y, float64(c))
 			}
 		}
-		mt := sc.evaluate(idx, y)
+		mt := sc.Evaluate(idx, y)
 		res.Metrics, res.Undefined = &mt, mt.Undefined()
 	}
 
@@ -220,60 +220,6 @@ func rowsSchema(s data.Schema, column string) (data.Schema, error) {
 		return s, usagef("--text %s: %v", column, err)
 	}
 	return s, nil
-}
-
-// scorer scores the rows of a CSV with a dense model on transformed numeric
-// features, or a text model on its sparse input.
-type scorer struct {
-	dense  *model.Model
-	x      *mat.Dense // transformed numeric rows, dense model
-	sparse *model.SparseModel
-	in     *model.CSR // text model input
-}
-
-func newScorer(l *sealedmodel.Loaded, rows *data.Rows) (*scorer, error) {
-	if l.Sparse != nil {
-		in, err := l.Inputs(rows.Docs, rows.X)
-		if err != nil {
-			return nil, err
-		}
-		return &scorer{sparse: l.Sparse, in: in}, nil
-	}
-	x := mat.NewDense(len(rows.Y), len(l.Schema.Features), nil)
-	if err := l.Transform.Apply(x, rows.X); err != nil {
-		return nil, err
-	}
-	return &scorer{dense: l.Dense, x: x}, nil
-}
-
-// outputs is the network's number of outputs: 1 for a binary classifier
-// with a sigmoid output, else one per class.
-func (s *scorer) outputs() int {
-	if s.sparse != nil {
-		return s.sparse.Config().Outputs
-	}
-	return s.dense.Config().Outputs
-}
-
-// predict writes the probabilities of every row into p.
-func (s *scorer) predict(p *mat.Dense) {
-	if s.sparse != nil {
-		s.sparse.Predict(p, s.in)
-		return
-	}
-	s.dense.Predict(p, s.x)
-}
-
-// evaluate scores the given rows against their labels y.
-func (s *scorer) evaluate(rows []int, y []float64) model.Metrics {
-	if s.sparse != nil {
-		return model.EvaluateSparse(s.sparse, s.in.SelectRows(rows), y)
-	}
-	x := mat.NewDense(len(rows), s.x.RawMatrix().Cols, nil)
-	for r, i := range rows {
-		x.SetRow(r, s.x.RawRowView(i))
-	}
-	return model.Evaluate(s.dense, x, y)
 }
 
 func writePredictions(w io.Writer, preds []prediction) error {

@@ -120,12 +120,12 @@ func compareOnRows(e *env, id *vault.Identity, path rowsFile, f, q *sealedmodel.
 		return err
 	}
 	probs := func(l *sealedmodel.Loaded) (*mat.Dense, error) {
-		sc, err := newScorer(l, rows)
+		sc, err := l.Scorer(rows.Docs, rows.X)
 		if err != nil {
 			return nil, fmt.Errorf("model quantize: %w", err)
 		}
-		p := mat.NewDense(len(rows.Y), sc.outputs(), nil)
-		sc.predict(p)
+		p := mat.NewDense(len(rows.Y), sc.Outputs(), nil)
+		sc.Predict(p)
 		return p, nil
 	}
 	pf, err := probs(f)
